@@ -1,0 +1,108 @@
+/** One field-level problem reported by a `validation_failed` error. */
+export interface ApiErrorDetail {
+  path: string;
+  message: string;
+}
+
+/**
+ * Every failed call to the server, whatever went wrong, so pages handle one type.
+ * `code` is the server's error code, or `network_error` (no response, status 0) or
+ * `invalid_response` (a response that is not the documented error shape).
+ */
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  readonly code: string;
+  readonly status: number;
+  readonly details: ApiErrorDetail[];
+
+  constructor(options: { code: string; message: string; status: number; details?: ApiErrorDetail[] }) {
+    super(options.message);
+    this.code = options.code;
+    this.status = options.status;
+    this.details = options.details ?? [];
+  }
+}
+
+export interface ApiRequestOptions {
+  method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  /** Sent as JSON. */
+  body?: unknown;
+  signal?: AbortSignal;
+}
+
+export interface ApiResponse<T> {
+  status: number;
+  ok: boolean;
+  body: T;
+}
+
+/**
+ * Calls the server and returns status and parsed JSON, without judging the status: some endpoints
+ * (`/ready` answering 503 with its checks) carry the data callers need on a non-2xx answer.
+ */
+export async function fetchJson<T>(path: string, options: ApiRequestOptions = {}): Promise<ApiResponse<T>> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  const init: RequestInit = { method: options.method ?? 'GET', headers, credentials: 'same-origin' };
+  if (options.signal) init.signal = options.signal;
+  if (options.body !== undefined) {
+    headers['content-type'] = 'application/json';
+    init.body = JSON.stringify(options.body);
+  }
+
+  let response: Response;
+  try {
+    response = await fetch(path, init);
+  } catch (cause) {
+    // Aborts are the caller's own decision (TanStack Query cancelling), not a server failure.
+    if (cause instanceof DOMException && cause.name === 'AbortError') throw cause;
+    throw new ApiError({ code: 'network_error', message: 'The server could not be reached', status: 0 });
+  }
+
+  const text = await response.text();
+  let body: unknown = null;
+  if (text !== '') {
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new ApiError({
+        code: 'invalid_response',
+        message: `Expected JSON from ${path}, got something else`,
+        status: response.status,
+      });
+    }
+  }
+  return { status: response.status, ok: response.ok, body: body as T };
+}
+
+/** Calls the server and returns the body of a 2xx answer; anything else becomes an `ApiError`. */
+export async function apiRequest<T>(path: string, options: ApiRequestOptions = {}): Promise<T> {
+  const response = await fetchJson<unknown>(path, options);
+  if (!response.ok) throw toApiError(response.status, response.body);
+  return response.body as T;
+}
+
+/** Reads `{ error: { code, message, details? } }` (and the OpenAI-style variant on `/v1`). */
+export function toApiError(status: number, body: unknown): ApiError {
+  const error = isRecord(body) && isRecord(body.error) ? body.error : undefined;
+  if (error === undefined || typeof error.code !== 'string') {
+    return new ApiError({ code: 'invalid_response', message: `Unexpected answer (HTTP ${status})`, status });
+  }
+  return new ApiError({
+    code: error.code,
+    message: typeof error.message === 'string' ? error.message : error.code,
+    status,
+    details: parseDetails(error.details),
+  });
+}
+
+function parseDetails(details: unknown): ApiErrorDetail[] {
+  if (!Array.isArray(details)) return [];
+  return details.filter(isRecord).map((detail) => ({
+    path: Array.isArray(detail.path) ? detail.path.join('.') : String(detail.path ?? ''),
+    message: typeof detail.message === 'string' ? detail.message : '',
+  }));
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

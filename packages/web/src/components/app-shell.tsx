@@ -1,0 +1,114 @@
+import { Link, Outlet, useRouterState } from '@tanstack/react-router';
+import { useEffect, useId, useState } from 'react';
+import { useTranslation } from 'react-i18next';
+import { LanguageSwitcher } from './language-switcher';
+import { Logo } from './logo';
+
+const navigationLinkClass =
+  'block rounded-md px-3 py-2 text-sm font-medium text-slate-700 hover:bg-slate-100 hover:text-slate-950 dark:text-slate-300 dark:hover:bg-slate-800 dark:hover:text-white';
+const activeNavigationLinkClass = 'bg-slate-100 text-slate-950 dark:bg-slate-800 dark:text-white';
+
+function NavigationLinks({ onNavigate }: { onNavigate?: () => void }) {
+  const { t } = useTranslation();
+  return (
+    <ul className="flex flex-col gap-1 sm:flex-row sm:items-center">
+      <li>
+        <Link
+          to="/"
+          onClick={onNavigate}
+          className={navigationLinkClass}
+          activeProps={{ className: activeNavigationLinkClass, 'aria-current': 'page' }}
+          activeOptions={{ exact: true }}
+        >
+          {t('nav.home')}
+        </Link>
+      </li>
+      <li>
+        {/* The reference is served by the server, outside the SPA: a plain link loads it for real. */}
+        <a href="/docs" className={navigationLinkClass}>
+          {t('nav.apiReference')}
+        </a>
+      </li>
+    </ul>
+  );
+}
+
+export function AppShell() {
+  const { t } = useTranslation();
+  const [menuOpen, setMenuOpen] = useState(false);
+  const menuId = useId();
+  const pathname = useRouterState({ select: (state) => state.location.pathname });
+
+  // A menu left open over the next page hides its content on small screens.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: closing is the reaction to a new path.
+  useEffect(() => setMenuOpen(false), [pathname]);
+
+  return (
+    <div className="flex min-h-dvh flex-col bg-white text-slate-900 dark:bg-slate-950 dark:text-slate-100">
+      <a
+        href="#main-content"
+        className="sr-only focus:not-sr-only focus:absolute focus:start-3 focus:top-3 focus:z-50 focus:rounded-md focus:bg-indigo-700 focus:px-4 focus:py-2 focus:text-white"
+      >
+        {t('shell.skipToContent')}
+      </a>
+      <header className="border-b border-slate-200 dark:border-slate-800">
+        <div className="mx-auto flex max-w-5xl items-center gap-3 px-4 py-3">
+          <Link to="/" className="rounded-md text-slate-950 dark:text-white" aria-label={t('shell.homeLink')}>
+            <Logo />
+          </Link>
+          <nav
+            aria-label={t('shell.mainNavigation')}
+            data-testid="main-nav"
+            className="hidden sm:ms-4 sm:block"
+          >
+            <NavigationLinks />
+          </nav>
+          <div className="ms-auto flex items-center gap-2">
+            <LanguageSwitcher />
+            <button
+              type="button"
+              className="rounded-md p-2 text-slate-700 hover:bg-slate-100 sm:hidden dark:text-slate-200 dark:hover:bg-slate-800"
+              aria-expanded={menuOpen}
+              aria-controls={menuId}
+              data-testid="menu-button"
+              onClick={() => setMenuOpen((open) => !open)}
+            >
+              <span className="sr-only">{menuOpen ? t('shell.closeMenu') : t('shell.openMenu')}</span>
+              <svg aria-hidden="true" viewBox="0 0 24 24" className="size-6">
+                <path
+                  fill="none"
+                  stroke="currentColor"
+                  strokeWidth="2"
+                  strokeLinecap="round"
+                  d={menuOpen ? 'M6 6l12 12M18 6L6 18' : 'M4 7h16M4 12h16M4 17h16'}
+                />
+              </svg>
+            </button>
+          </div>
+        </div>
+        {menuOpen && (
+          <nav
+            id={menuId}
+            aria-label={t('shell.mainNavigation')}
+            data-testid="mobile-nav"
+            className="border-t border-slate-200 px-4 py-2 sm:hidden dark:border-slate-800"
+          >
+            <NavigationLinks onNavigate={() => setMenuOpen(false)} />
+          </nav>
+        )}
+      </header>
+      <main
+        id="main-content"
+        tabIndex={-1}
+        className="mx-auto w-full max-w-5xl flex-1 px-4 py-8 focus:outline-none"
+      >
+        <Outlet />
+      </main>
+      <footer className="border-t border-slate-200 dark:border-slate-800">
+        <p className="mx-auto max-w-5xl px-4 py-6 text-sm text-slate-600 dark:text-slate-400">
+          {t('shell.footer')}
+        </p>
+      </footer>
+    </div>
+  );
+}

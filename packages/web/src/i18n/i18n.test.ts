@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import ar from './ar.json';
+import en from './en.json';
+import fr from './fr.json';
+import { chooseLanguage } from './languages';
+
+type Tree = { [key: string]: string | Tree };
+
+function flatten(tree: Tree, prefix = ''): Map<string, string> {
+  const entries = new Map<string, string>();
+  for (const [key, value] of Object.entries(tree)) {
+    const path = prefix === '' ? key : `${prefix}.${key}`;
+    if (typeof value === 'string') entries.set(path, value);
+    else for (const [childPath, childValue] of flatten(value, path)) entries.set(childPath, childValue);
+  }
+  return entries;
+}
+
+const locales = { fr: flatten(fr), en: flatten(en), ar: flatten(ar) };
+
+describe('translations', () => {
+  it('give the three languages exactly the same keys', () => {
+    const frenchKeys = [...locales.fr.keys()].sort();
+    expect([...locales.en.keys()].sort()).toEqual(frenchKeys);
+    expect([...locales.ar.keys()].sort()).toEqual(frenchKeys);
+  });
+
+  it.each(Object.entries(locales))('leave no string empty in %s', (_code, entries) => {
+    const empty = [...entries].filter(([, value]) => value.trim() === '').map(([key]) => key);
+    expect(empty).toEqual([]);
+  });
+
+  it.each(Object.entries(locales))(
+    'use the same interpolations and tags in %s as in English',
+    (_code, entries) => {
+      const placeholders = (text: string) =>
+        [...text.matchAll(/{{\s*(\w+)\s*}}|<(\w+)>/g)].map((match) => match[0]).sort();
+      for (const [key, english] of locales.en) {
+        expect(placeholders(entries.get(key) ?? ''), key).toEqual(placeholders(english));
+      }
+    },
+  );
+});
+
+describe('chooseLanguage', () => {
+  it('keeps an earlier explicit choice', () => {
+    expect(chooseLanguage('ar', ['en-US'])).toBe('ar');
+  });
+
+  it('detects the first supported browser language, ignoring the region', () => {
+    expect(chooseLanguage(null, ['de-DE', 'ar-DZ', 'en'])).toBe('ar');
+  });
+
+  it('ignores a stored value it does not support', () => {
+    expect(chooseLanguage('klingon', ['en-GB'])).toBe('en');
+  });
+
+  it('falls back to French', () => {
+    expect(chooseLanguage(null, ['de-DE', 'zh'])).toBe('fr');
+  });
+});
