@@ -1,6 +1,7 @@
 import { useTranslation } from 'react-i18next';
 import { CodeSnippet } from '../components/code-snippet';
 import { StatusBadge } from '../components/status-badge';
+import { useDocumentTitle } from '../components/use-document-title';
 
 function openAiExample(origin: string): string {
   return `import OpenAI from 'openai';
@@ -21,6 +22,7 @@ const features = ['gateway', 'credits', 'studio'] as const;
 
 export function HomePage() {
   const { t } = useTranslation();
+  useDocumentTitle(t('nav.home'));
   return (
     <div className="flex flex-col gap-12">
       <section aria-labelledby="home-title" className="flex flex-col items-start gap-5">

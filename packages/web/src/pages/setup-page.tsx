@@ -1,10 +1,11 @@
 import { useMutation } from '@tanstack/react-query';
 import { Link, useNavigate } from '@tanstack/react-router';
-import { type ChangeEvent, type FormEvent, useRef, useState } from 'react';
+import { type ChangeEvent, type FormEvent, useEffect, useRef, useState } from 'react';
 import { Trans, useTranslation } from 'react-i18next';
 import { ApiError } from '../api/client';
 import { type CreateAdministratorOptions, createAdministrator } from '../api/setup';
 import { FormField } from '../components/form-field';
+import { useDocumentTitle } from '../components/use-document-title';
 
 const fields = ['name', 'email', 'password', 'confirmPassword'] as const;
 type Field = (typeof fields)[number];
@@ -62,7 +63,15 @@ function MissingToken() {
       <h1 id="setup-missing-title" className="text-2xl font-bold tracking-tight sm:text-3xl">
         {t('setup.missingToken.title')}
       </h1>
-      <p className="text-slate-700 dark:text-slate-300">{t('setup.missingToken.body')}</p>
+      <p className="text-slate-700 dark:text-slate-300">
+        <Trans
+          i18nKey="setup.missingToken.body"
+          values={{ link: `${window.location.origin}/setup?token=…` }}
+          components={{
+            code: <code dir="ltr" className="break-all rounded bg-slate-100 px-1 dark:bg-slate-800" />,
+          }}
+        />
+      </p>
       <p className="text-slate-700 dark:text-slate-300">
         <Trans
           i18nKey="setup.missingToken.environment"
@@ -106,6 +115,7 @@ function SetupSuccess({ email }: { email: string }) {
 export function SetupPage({ token }: { token: string | undefined }) {
   const { t } = useTranslation();
   const navigate = useNavigate();
+  useDocumentTitle(t('setup.title'));
   const formRef = useRef<HTMLFormElement>(null);
   const [values, setValues] = useState<Record<Field, string>>({
     name: '',
@@ -114,11 +124,8 @@ export function SetupPage({ token }: { token: string | undefined }) {
     confirmPassword: '',
   });
   const [fieldErrors, setFieldErrors] = useState<FieldErrors>({});
-
-  function focusFirstInvalid(errors: FieldErrors) {
-    const first = fields.find((field) => errors[field]);
-    if (first) formRef.current?.querySelector<HTMLInputElement>(`#${fieldIds[first]}`)?.focus();
-  }
+  // Set with new errors, consumed once the inputs are enabled again: a disabled input cannot take focus.
+  const [focusRequested, setFocusRequested] = useState(false);
 
   const mutation = useMutation({
     mutationFn: (options: CreateAdministratorOptions) => createAdministrator(options),
@@ -135,9 +142,16 @@ export function SetupPage({ token }: { token: string | undefined }) {
         if (problem) errors[field as Field] = problem;
       }
       setFieldErrors(errors);
-      focusFirstInvalid(errors);
+      setFocusRequested(true);
     },
   });
+
+  useEffect(() => {
+    if (!focusRequested || mutation.isPending) return;
+    setFocusRequested(false);
+    const first = fields.find((field) => fieldErrors[field]);
+    if (first) formRef.current?.querySelector<HTMLInputElement>(`#${fieldIds[first]}`)?.focus();
+  }, [focusRequested, fieldErrors, mutation.isPending]);
 
   if (mutation.isSuccess) return <SetupSuccess email={mutation.data.email} />;
   if (!token) return <MissingToken />;
@@ -149,7 +163,7 @@ export function SetupPage({ token }: { token: string | undefined }) {
     setFieldErrors(errors);
     if (Object.keys(errors).length > 0) {
       mutation.reset();
-      focusFirstInvalid(errors);
+      setFocusRequested(true);
       return;
     }
     mutation.mutate({
