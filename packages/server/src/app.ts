@@ -1,0 +1,132 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fastifyStatic from '@fastify/static';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { Env } from './config/env.js';
+import type { Database, DatabaseConnection } from './db/client.js';
+import { accountsRoutes } from './modules/accounts/routes.js';
+import { monitoringRoutes } from './modules/monitoring/routes.js';
+import { registerErrorHandling } from './plugins/error-handler.js';
+import { loggerOptions, requestId } from './plugins/logging.js';
+import { registerMetrics } from './plugins/metrics.js';
+import type { Stores } from './stores/index.js';
+
+export type { Env } from './config/env.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    env: Env;
+    /** The database connection (kind, ping, close); services use `db`. */
+    database: DatabaseConnection;
+    db: Database;
+    stores: Stores;
+  }
+}
+
+export interface AppOptions {
+  env: Env;
+  database: DatabaseConnection;
+  stores: Stores;
+  /** Folder of the built web app (default packages/web/dist); not served when missing. */
+  webRoot?: string;
+  /** pino logger options; defaults to JSON lines at env.LOG_LEVEL. */
+  logger?: boolean | Parameters<typeof loggerOptions>[0];
+}
+
+const defaultWebRoot = fileURLToPath(new URL('../../web/dist', import.meta.url));
+const version = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+/** Prefixes the SPA never owns: unknown paths under them are JSON 404s. */
+const API_PREFIXES = ['/api/', '/v1/', '/docs', '/openapi.json', '/health', '/ready', '/metrics'];
+
+/**
+ * Builds the whole application without listening, so tests drive it with `inject()`.
+ * It owns no connections: the caller opens the database and stores and closes them after `app.close()`.
+ */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const { env } = options;
+  const app = Fastify({
+    logger:
+      options.logger === false
+        ? false
+        : loggerOptions(typeof options.logger === 'string' ? options.logger : env.LOG_LEVEL),
+    genReqId: requestId,
+    requestIdLogLabel: 'requestId',
+    bodyLimit: env.BODY_LIMIT,
+    trustProxy: env.TRUST_PROXY,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  app.decorate('env', env);
+  app.decorate('database', options.database);
+  app.decorate('db', options.database.db);
+  app.decorate('stores', options.stores);
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  registerMetrics(app);
+
+  const webRoot = options.webRoot ?? defaultWebRoot;
+  const indexHtml = path.join(webRoot, 'index.html');
+  const hasWeb = existsSync(indexHtml);
+  registerErrorHandling(app, { spaFallback: hasWeb ? spaFallback : undefined });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'WeBox API',
+        version,
+        description:
+          'One OpenAI- and Anthropic-compatible API in front of many AI providers, and the WeBox platform API. Errors on /v1/* use the OpenAI shape; errors on /api/* use { error: { code, message, details? } }.',
+      },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'A virtual API key or an access token.' },
+        },
+      },
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(monitoringRoutes);
+  await app.register(accountsRoutes);
+
+  if (hasWeb) {
+    await app.register(fastifyStatic, {
+      root: webRoot,
+      wildcard: false,
+      index: false,
+      // Vite fingerprints everything under /assets, so those files never change: cache them for a year.
+      setHeaders(reply, filePath) {
+        const immutable = filePath.includes(`${path.sep}assets${path.sep}`);
+        reply.header('cache-control', immutable ? 'public, max-age=31536000, immutable' : 'no-cache');
+      },
+    });
+  }
+
+  function spaFallback(request: FastifyRequest, reply: FastifyReply): boolean {
+    if (request.method !== 'GET' && request.method !== 'HEAD') return false;
+    const pathname = request.url.split('?')[0] ?? '/';
+    if (API_PREFIXES.some((prefix) => pathname.startsWith(prefix))) return false;
+    if (path.extname(pathname)) return false;
+    reply.header('cache-control', 'no-cache');
+    reply.sendFile('index.html', webRoot);
+    return true;
+  }
+
+  return app;
+}

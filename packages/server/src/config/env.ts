@@ -1,0 +1,90 @@
+import { z } from 'zod';
+
+/** Thrown when a setting is missing or malformed; its message is the one line printed at boot. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const postgresUrl = z
+  .string()
+  .trim()
+  .refine((value) => /^postgres(ql)?:\/\/.+/.test(value), 'must be a postgres:// or postgresql:// URL');
+
+const redisUrl = z
+  .string()
+  .trim()
+  .refine((value) => /^rediss?:\/\/.+/.test(value), 'must be a redis:// or rediss:// URL');
+
+const integer = (minimum: number, maximum: number) => z.coerce.number().int().min(minimum).max(maximum);
+
+const booleanFlag = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((value) => value === 'true' || value === '1');
+
+/** Every environment variable the server reads, with its default. */
+export const envSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('production'),
+    /** Port the HTTP server listens on. */
+    PORT: integer(0, 65_535).default(8080),
+    /** Interface to bind; 127.0.0.1 keeps a laptop install private, use 0.0.0.0 in containers. */
+    HOST: z.string().trim().min(1).default('127.0.0.1'),
+    /** Public origin used in links sent to people (setup link, emails). Defaults to http://localhost:PORT. */
+    PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+    /** PostgreSQL server; without it the embedded PGlite database in DATA_DIR is used. */
+    DATABASE_URL: postgresUrl.optional(),
+    /** Folder for the embedded database and local files. */
+    DATA_DIR: z.string().trim().min(1).default('./data'),
+    /** Redis server for shared state; without it, in-process memory. */
+    REDIS_URL: redisUrl.optional(),
+    /** Prefix of every Redis key, so several deployments or test runs can share one server. */
+    REDIS_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9:_-]{1,64}$/, 'letters, digits, colon, underscore or dash (at most 64)')
+      .default('webox:'),
+    /** Gateway configuration file (providers, models, prices, routes). */
+    WEBOX_CONFIG: z.string().trim().min(1).default('./webox.config.yaml'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** Largest accepted request body in bytes (default 4 MiB: room for a few inline images). */
+    BODY_LIMIT: integer(1_024, 100 * 1024 * 1024).default(4 * 1024 * 1024),
+    /** How long SIGTERM waits for in-flight requests and streams before closing them. */
+    SHUTDOWN_TIMEOUT_MS: integer(0, 600_000).default(10_000),
+    /** Trust X-Forwarded-* from a reverse proxy in front of the server. */
+    TRUST_PROXY: booleanFlag.default(false),
+    /** First admin, created at first start when both are set; otherwise a one-time setup link is printed. */
+    ADMIN_EMAIL: z.email().optional(),
+    ADMIN_PASSWORD: z.string().min(10, 'must be at least 10 characters').max(256).optional(),
+    /** Lifetime of the printed setup link. */
+    SETUP_TOKEN_TTL_MINUTES: integer(1, 7 * 24 * 60).default(24 * 60),
+  })
+  .superRefine((env, context) => {
+    if (Boolean(env.ADMIN_EMAIL) !== Boolean(env.ADMIN_PASSWORD)) {
+      context.addIssue({
+        code: 'custom',
+        path: [env.ADMIN_EMAIL ? 'ADMIN_PASSWORD' : 'ADMIN_EMAIL'],
+        message: 'ADMIN_EMAIL and ADMIN_PASSWORD are set together or not at all',
+      });
+    }
+  });
+
+export type Env = z.output<typeof envSchema>;
+
+/**
+ * Reads the environment. Empty strings count as unset, so `FOO=` in a .env file means "default".
+ * A bad value throws a ConfigError whose message names the variable and what is wrong, on one line.
+ */
+export function loadEnv(source: NodeJS.ProcessEnv): Env {
+  const cleaned = Object.fromEntries(
+    Object.entries(source).filter(([, value]) => value !== undefined && value !== ''),
+  );
+  const parsed = envSchema.safeParse(cleaned);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const name = String(issue.path[0] ?? 'environment');
+  throw new ConfigError(`Invalid setting ${name}: ${issue.message}`);
+}
+
+/** The origin used in links, without a trailing slash. */
+export function publicUrl(env: Env): string {
+  return (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, '');
+}

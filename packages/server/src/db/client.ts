@@ -1,0 +1,126 @@
+import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { sql } from 'drizzle-orm';
+import { drizzle as drizzleNodePostgres } from 'drizzle-orm/node-postgres';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import pg from 'pg';
+import { ConfigError } from '../config/env.js';
+import * as schema from './schema.js';
+
+export type Schema = typeof schema;
+/** The Drizzle handle every service uses; the same type over PGlite and node-postgres. */
+export type Database = PgDatabase<PgQueryResultHKT, Schema>;
+
+export interface DatabaseConnection {
+  db: Database;
+  kind: 'pglite' | 'postgres';
+  /** Runs `fn` holding a database-wide lock, so only one process migrates at a time. */
+  withMigrationLock<T>(fn: (db: Database) => Promise<T>): Promise<T>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  /** postgres:// URL; when absent the embedded PGlite database is used. */
+  url?: string | undefined;
+  /** Folder for PGlite's files; `memory://` keeps them in memory (tests). */
+  dataDir: string;
+  /** Connections in the node-postgres pool (default 10). */
+  poolSize?: number;
+}
+
+export async function connectDatabase(options: DatabaseOptions): Promise<DatabaseConnection> {
+  return options.url ? connectPostgres(options.url, options.poolSize ?? 10) : connectPglite(options.dataDir);
+}
+
+async function connectPostgres(url: string, poolSize: number): Promise<DatabaseConnection> {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  // An idle client that errors (server restart) must not crash the process; the pool replaces it.
+  pool.on('error', () => {});
+  const db = drizzleNodePostgres(pool, { schema }) as unknown as Database;
+  return {
+    db,
+    kind: 'postgres',
+    async withMigrationLock(fn) {
+      const client = await pool.connect();
+      try {
+        await client.query('select pg_advisory_lock(7283514001)');
+        try {
+          return await fn(drizzleNodePostgres(client, { schema }) as unknown as Database);
+        } finally {
+          await client.query('select pg_advisory_unlock(7283514001)');
+        }
+      } finally {
+        client.release();
+      }
+    },
+    async ping() {
+      await db.execute(sql`select 1`);
+    },
+    close: () => pool.end(),
+  };
+}
+
+async function connectPglite(dataDir: string): Promise<DatabaseConnection> {
+  const inMemory = dataDir.startsWith('memory://');
+  const directory = inMemory ? dataDir : path.resolve(dataDir, 'pglite');
+  const releaseLock = inMemory ? async () => {} : await lockDataDirectory(directory);
+  let client: PGlite;
+  try {
+    client = await PGlite.create(directory);
+  } catch (error) {
+    await releaseLock();
+    throw error;
+  }
+  const db = drizzlePglite(client, { schema }) as unknown as Database;
+  return {
+    db,
+    kind: 'pglite',
+    withMigrationLock: (fn) => fn(db),
+    async ping() {
+      await client.query('select 1');
+    },
+    async close() {
+      await client.close();
+      await releaseLock();
+    },
+  };
+}
+
+/**
+ * PGlite is a single-process database: two processes writing one folder corrupt it.
+ * A lock file holding our PID refuses a second process with a clear message, and is taken over when stale.
+ */
+async function lockDataDirectory(directory: string): Promise<() => Promise<void>> {
+  await mkdir(directory, { recursive: true });
+  const lockPath = `${directory}.lock`;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const handle = await open(lockPath, 'wx');
+      await handle.writeFile(String(process.pid));
+      await handle.close();
+      return () => rm(lockPath, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const holder = Number.parseInt(await readFile(lockPath, 'utf8').catch(() => ''), 10);
+      if (Number.isInteger(holder) && holder !== process.pid && isAlive(holder)) {
+        throw new ConfigError(
+          `Invalid setting DATA_DIR: ${directory} is in use by process ${holder}; the embedded database serves one process, set DATABASE_URL to share a PostgreSQL server`,
+        );
+      }
+      await rm(lockPath, { force: true });
+    }
+  }
+  throw new ConfigError(`Invalid setting DATA_DIR: could not lock ${directory}`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,116 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { and, eq, gt, isNull, sql } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import { AppError } from '../../errors.js';
+import { hashPassword } from './passwords.js';
+import { setupTokens, type UserRole, users } from './tables.js';
+
+export interface PublicUser {
+  id: string;
+  email: string;
+  name: string;
+  role: UserRole;
+}
+
+export function normaliseEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+function toPublicUser(row: typeof users.$inferSelect): PublicUser {
+  return { id: row.id, email: row.email, name: row.name, role: row.role };
+}
+
+export async function hasAdmin(db: Database): Promise<boolean> {
+  const rows = await db.select({ id: users.id }).from(users).where(eq(users.role, 'admin')).limit(1);
+  return rows.length > 0;
+}
+
+export type EnsureAdminResult =
+  | { kind: 'exists' }
+  | { kind: 'created' | 'promoted'; user: PublicUser }
+  | { kind: 'setup_token'; token: string; expiresAt: Date };
+
+/**
+ * First start: there must be a way in, and never a default password. With ADMIN_EMAIL/ADMIN_PASSWORD the admin is
+ * created (or that existing account promoted); otherwise a one-time setup token is issued for the console link.
+ */
+export async function ensureAdmin(
+  db: Database,
+  options: { email?: string | undefined; password?: string | undefined; setupTokenTtlMinutes: number },
+): Promise<EnsureAdminResult> {
+  if (await hasAdmin(db)) return { kind: 'exists' };
+  if (options.email && options.password) {
+    const email = normaliseEmail(options.email);
+    const [existing] = await db.select().from(users).where(eq(users.email, email)).limit(1);
+    if (existing) {
+      const [promoted] = await db
+        .update(users)
+        .set({ role: 'admin', updatedAt: new Date() })
+        .where(eq(users.id, existing.id))
+        .returning();
+      return { kind: 'promoted', user: toPublicUser(promoted!) };
+    }
+    const [created] = await db
+      .insert(users)
+      .values({
+        email,
+        name: 'Admin',
+        passwordHash: await hashPassword(options.password),
+        role: 'admin',
+        emailVerifiedAt: new Date(),
+      })
+      .returning();
+    return { kind: 'created', user: toPublicUser(created!) };
+  }
+  const token = randomBytes(32).toString('base64url');
+  const expiresAt = new Date(Date.now() + options.setupTokenTtlMinutes * 60_000);
+  await db.insert(setupTokens).values({ tokenHash: hashToken(token), expiresAt });
+  return { kind: 'setup_token', token, expiresAt };
+}
+
+/**
+ * Creates the first admin from a setup token. Every outstanding token is spent in the same transaction, so two
+ * concurrent submissions (even with different tokens) can never create two admins.
+ */
+export async function completeSetup(
+  db: Database,
+  input: { token: string; name: string; email: string; password: string },
+): Promise<PublicUser> {
+  const passwordHash = await hashPassword(input.password);
+  const email = normaliseEmail(input.email);
+  return db.transaction(async (transaction) => {
+    if (await hasAdmin(transaction as unknown as Database)) {
+      throw new AppError('admin_exists', 'An administrator already exists; sign in instead.');
+    }
+    const spent = await transaction
+      .update(setupTokens)
+      .set({ usedAt: new Date() })
+      .where(and(isNull(setupTokens.usedAt), gt(setupTokens.expiresAt, sql`now()`)))
+      .returning({ tokenHash: setupTokens.tokenHash });
+    if (!spent.some((row) => row.tokenHash === hashToken(input.token))) {
+      throw new AppError('setup_token_invalid', 'This setup link is unknown, already used or expired.');
+    }
+    const [existing] = await transaction.select().from(users).where(eq(users.email, email)).limit(1);
+    const [admin] = existing
+      ? await transaction
+          .update(users)
+          .set({
+            role: 'admin',
+            name: input.name,
+            passwordHash,
+            emailVerifiedAt: new Date(),
+            updatedAt: new Date(),
+          })
+          .where(eq(users.id, existing.id))
+          .returning()
+      : await transaction
+          .insert(users)
+          .values({ email, name: input.name, passwordHash, role: 'admin', emailVerifiedAt: new Date() })
+          .returning();
+    return toPublicUser(admin!);
+  });
+}

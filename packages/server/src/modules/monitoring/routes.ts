@@ -1,0 +1,78 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { migrationStatus } from '../../db/migrate.js';
+
+const check = z.object({ ok: z.boolean(), message: z.string().optional() });
+const readiness = z.object({
+  status: z.enum(['ready', 'not_ready']),
+  checks: z.object({ database: check, migrations: check, redis: check.optional() }),
+});
+
+async function probe(run: () => Promise<string | undefined>): Promise<z.infer<typeof check>> {
+  try {
+    const problem = await run();
+    return problem ? { ok: false, message: problem } : { ok: true };
+  } catch {
+    // The reason stays in our logs; a probe endpoint is public and must not describe our infrastructure.
+    return { ok: false, message: 'unreachable' };
+  }
+}
+
+export async function monitoringRoutes(app: FastifyInstance) {
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+
+  routes.get(
+    '/health',
+    {
+      schema: {
+        tags: ['monitoring'],
+        summary: 'Liveness: the process is up and serving.',
+        response: { 200: z.object({ status: z.literal('ok') }) },
+      },
+      logLevel: 'warn',
+    },
+    async () => ({ status: 'ok' as const }),
+  );
+
+  routes.get(
+    '/ready',
+    {
+      schema: {
+        tags: ['monitoring'],
+        summary: 'Readiness: database reachable, migrations applied, Redis reachable when configured.',
+        response: { 200: readiness, 503: readiness },
+      },
+      logLevel: 'warn',
+    },
+    async (request, reply) => {
+      const [database, migrations, redis] = await Promise.all([
+        probe(async () => {
+          await app.database.ping();
+          return undefined;
+        }),
+        probe(async () => {
+          const status = await migrationStatus(app.database);
+          return status.applied >= status.expected
+            ? undefined
+            : `${status.expected - status.applied} pending`;
+        }),
+        app.stores.kind === 'redis'
+          ? probe(async () => {
+              await app.stores.ping();
+              return undefined;
+            })
+          : undefined,
+      ]);
+      const checks = { database, migrations, ...(redis ? { redis } : {}) };
+      const ready = Object.values(checks).every((item) => item.ok);
+      if (!ready) request.log.warn({ checks }, 'not ready');
+      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
+    },
+  );
+
+  app.get('/metrics', { schema: { hide: true }, logLevel: 'warn' }, async (_request, reply) => {
+    reply.header('content-type', app.metrics.contentType);
+    return app.metrics.metrics();
+  });
+}

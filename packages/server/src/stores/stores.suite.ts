@@ -1,0 +1,120 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { StoreBackend } from '../testing/backends.js';
+import type { Stores } from './index.js';
+
+/** What every shared-state backend must do, whether it lives in this process or in Redis. */
+export function describeStores(backend: StoreBackend) {
+  describe(`stores on ${backend.name}`, () => {
+    let stores: Stores;
+    beforeAll(async () => {
+      stores = await backend.open();
+    });
+    afterAll(async () => {
+      await stores.close();
+    });
+
+    describe('cache', () => {
+      it('returns what was set until its time-to-live passes', async () => {
+        await stores.cache.set('answer', '{"a":1}', 150);
+        expect(await stores.cache.get('answer')).toBe('{"a":1}');
+        await sleep(250);
+        expect(await stores.cache.get('answer')).toBeUndefined();
+      });
+
+      it('forgets a deleted key and misses an unknown one', async () => {
+        await stores.cache.set('gone', 'x', 10_000);
+        await stores.cache.delete('gone');
+        expect(await stores.cache.get('gone')).toBeUndefined();
+        expect(await stores.cache.get('never-set')).toBeUndefined();
+      });
+    });
+
+    describe('counters', () => {
+      it('adds up concurrent increments exactly', async () => {
+        const expiresAt = new Date(Date.now() + 60_000);
+        await Promise.all(
+          Array.from({ length: 200 }, () => stores.counters.increment('requests', 1, expiresAt)),
+        );
+        expect(await stores.counters.get('requests')).toBe(200);
+      });
+
+      it('resets at the absolute instant it was given, not a sliding window', async () => {
+        const boundary = new Date(Date.now() + 300);
+        await stores.counters.increment('daily', 5, boundary);
+        await sleep(100);
+        // A later increment with the same boundary must not push the reset further away.
+        expect(await stores.counters.increment('daily', 1, boundary)).toBe(6);
+        await sleep(350);
+        expect(await stores.counters.get('daily')).toBe(0);
+        expect(await stores.counters.increment('daily', 1, new Date(Date.now() + 60_000))).toBe(1);
+      });
+    });
+
+    describe('rate limiters', () => {
+      it('allows exactly the budget under a concurrent burst and says when to retry', async () => {
+        const limiter = stores.rateLimiters({ name: 'suite-burst', points: 10, durationSeconds: 60 });
+        const decisions = await Promise.all(Array.from({ length: 25 }, () => limiter.consume('client-a')));
+        expect(decisions.filter((decision) => decision.allowed)).toHaveLength(10);
+        const refused = decisions.find((decision) => !decision.allowed)!;
+        expect(refused.retryAfterMs).toBeGreaterThan(0);
+        expect(refused.retryAfterMs).toBeLessThanOrEqual(60_000);
+        expect((await limiter.consume('client-b')).allowed).toBe(true);
+      });
+
+      it('refreshes the budget when the window ends', async () => {
+        const limiter = stores.rateLimiters({ name: 'suite-window', points: 1, durationSeconds: 1 });
+        expect((await limiter.consume('k')).allowed).toBe(true);
+        expect((await limiter.consume('k')).allowed).toBe(false);
+        await sleep(1_100);
+        expect((await limiter.consume('k')).allowed).toBe(true);
+      });
+
+      it('refuses bad options when created, not on each request', () => {
+        expect(() => stores.rateLimiters({ name: 'bad', points: 0, durationSeconds: 60 })).toThrow(
+          RangeError,
+        );
+      });
+    });
+
+    describe('pub/sub', () => {
+      it('delivers to every subscriber of a channel until it unsubscribes', async () => {
+        const first: string[] = [];
+        const second: string[] = [];
+        const stopFirst = await stores.pubSub.subscribe('news', (message) => first.push(message));
+        const stopSecond = await stores.pubSub.subscribe('news', (message) => second.push(message));
+        await stores.pubSub.publish('news', 'one');
+        await stores.pubSub.publish('other', 'not for us');
+        await expect.poll(() => second.length).toBe(1);
+        await stopFirst();
+        await stores.pubSub.publish('news', 'two');
+        await expect.poll(() => second).toEqual(['one', 'two']);
+        expect(first).toEqual(['one']);
+        await stopSecond();
+      });
+    });
+
+    describe('job queue', () => {
+      it('runs each job once, retries a failing one, and ignores a duplicate id', async () => {
+        const seen: string[] = [];
+        let failures = 0;
+        stores.jobs.register<{ word: string }>(
+          'suite-echo',
+          async (data, context) => {
+            if (data.word === 'flaky' && context.attempt === 1) {
+              failures++;
+              throw new Error('first try fails');
+            }
+            seen.push(`${data.word}#${context.attempt}`);
+          },
+          { concurrency: 2 },
+        );
+        await stores.jobs.enqueue('suite-echo', { word: 'hello' }, { jobId: 'job-1' });
+        await stores.jobs.enqueue('suite-echo', { word: 'hello' }, { jobId: 'job-1' });
+        await stores.jobs.enqueue('suite-echo', { word: 'flaky' }, { attempts: 2 });
+        await expect.poll(() => [...seen].sort(), { timeout: 10_000 }).toEqual(['flaky#2', 'hello#1']);
+        expect(failures).toBe(1);
+      });
+    });
+  });
+}

@@ -1,0 +1,41 @@
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../app.js';
+import { type Env, loadEnv } from '../config/env.js';
+import type { DatabaseConnection } from '../db/client.js';
+import type { Stores } from '../stores/index.js';
+import type { DatabaseBackend, StoreBackend } from './backends.js';
+
+export interface TestApp {
+  app: FastifyInstance;
+  database: DatabaseConnection;
+  stores: Stores;
+  close(): Promise<void>;
+}
+
+/** A full app on the given backends, logging silenced, driven with `app.inject()`. */
+export async function createTestApp(
+  backends: { database: DatabaseBackend; stores: StoreBackend },
+  overrides: Partial<Record<keyof Env, string>> = {},
+  options: { webRoot?: string } = {},
+): Promise<TestApp> {
+  const env = loadEnv({ NODE_ENV: 'test', LOG_LEVEL: 'silent', ...overrides });
+  const database = await backends.database.open();
+  const stores = await backends.stores.open();
+  const app = await buildApp({
+    env,
+    database,
+    stores,
+    ...(options.webRoot ? { webRoot: options.webRoot } : {}),
+  });
+  await app.ready();
+  return {
+    app,
+    database,
+    stores,
+    async close() {
+      await app.close();
+      await stores.close();
+      await database.close();
+    },
+  };
+}
