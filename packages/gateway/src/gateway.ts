@@ -1,0 +1,918 @@
+import type { Dispatcher } from 'undici';
+import type { GatewayConfig, ModelCapability, ModelPrice, PresetName, ProviderConfig } from './config.js';
+import { mapUpstreamError } from './provider-utils/map-upstream-error.js';
+import { adapters } from './providers/adapters.js';
+import { openAICompatiblePresets } from './providers/openai-compatible/presets.js';
+import { computeBackoffDelay, sleep } from './resilience/backoff.js';
+import { type BreakerStore, MemoryBreakerStore } from './resilience/breaker-store.js';
+import { CircuitBreaker } from './resilience/circuit-breaker.js';
+import { HealthTracker, type ProviderHealth } from './resilience/health.js';
+import { breakerKeyFor, KeyRotation } from './resilience/key-rotation.js';
+import type { RequestMetadata } from './routing/route-conditions.js';
+import { type ResolvedRoute, type ResolvedTarget, Router } from './routing/router.js';
+import {
+  GatewayError,
+  invalidRequest,
+  invalidUpstreamResponse,
+  streamInterrupted,
+} from './spec/gateway-error.js';
+import type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatCompletionRequest,
+  EmbeddingsRequest,
+  EmbeddingsResponse,
+} from './spec/openai-types.js';
+import type {
+  ChatCallOptions,
+  ChatStreamConverter,
+  PreparedRequest,
+  ProviderAdapter,
+  ProviderSettings,
+} from './spec/provider-adapter.js';
+import { estimateTokens, type Usage } from './spec/usage.js';
+import {
+  createDefaultDispatchers,
+  headerValue,
+  mapTransportError,
+  readBodyText,
+  sendJson,
+  type UpstreamResponse,
+} from './transport/http-client.js';
+import { assertSafeUrl } from './transport/safe-url.js';
+import { MalformedStreamError, readServerSentEvents } from './transport/sse.js';
+
+export interface GatewayLogger {
+  info(object: Record<string, unknown>, message?: string): void;
+  warn(object: Record<string, unknown>, message?: string): void;
+  error(object: Record<string, unknown>, message?: string): void;
+}
+
+export interface CreateGatewayOptions {
+  config: GatewayConfig;
+  /** Shared breaker state. Default: in-process memory (one server process). */
+  breakerStore?: BreakerStore;
+  /** Upstream HTTP dispatcher. Default: shared undici agents, the public one refusing private addresses. */
+  dispatcher?: Dispatcher;
+  logger?: GatewayLogger;
+  /** Clock, for tests. Default Date.now. */
+  now?: () => number;
+  /** Randomness for weighted routing and jitter, for tests. Default Math.random. */
+  random?: () => number;
+}
+
+export interface CallContext {
+  signal?: AbortSignal;
+  metadata: RequestMetadata;
+  /** Bring-your-own keys by provider id; used instead of the configured keys, never rotated or tracked. */
+  keyOverrides?: Record<string, string>;
+}
+
+export interface ServedBy {
+  provider: string;
+  /** The configured model id that served (the upstream id stays internal). */
+  model: string;
+  /** Index of the configured key used; -1 for a caller's own key. */
+  keyIndex: number;
+}
+
+export interface AttemptRecord {
+  provider: string;
+  model: string;
+  keyIndex: number;
+  outcome: 'success' | 'error' | 'skipped';
+  /** Error code for failures, `breaker_open` or `no_key` for skips. */
+  code?: string;
+  /** HTTP status from the upstream, when it answered. */
+  upstreamStatus?: number;
+  latencyMs: number;
+}
+
+export interface ChatResult {
+  /** OpenAI shape; `model` is the id the client asked for. */
+  response: ChatCompletion;
+  usage: Usage;
+  served: ServedBy;
+  attempts: AttemptRecord[];
+  warnings: string[];
+}
+
+export interface ChatStreamResult {
+  served: ServedBy;
+  attempts: AttemptRecord[];
+  warnings: string[];
+  /**
+   * OpenAI chunks, ending with a usage chunk (`choices: []`) when usage is known. Throws a GatewayError
+   * `stream_interrupted` when the upstream fails or ends without its final event after the first chunk.
+   */
+  chunks: AsyncIterable<ChatCompletionChunk>;
+  /** Usage delivered so far; final once iteration ended or threw. Estimated when the provider sent none. */
+  usage(): Usage;
+  timeToFirstTokenMs: number;
+}
+
+export interface EmbeddingsResult {
+  response: EmbeddingsResponse;
+  usage: Usage;
+  served: ServedBy;
+  attempts: AttemptRecord[];
+  warnings: string[];
+}
+
+export interface ModelInfo {
+  id: string;
+  object: 'model';
+  created: number;
+  /** Provider id for a model; `webox` for an alias. */
+  owned_by: string;
+  kind: 'model' | 'alias';
+  context_window: number;
+  max_output_tokens?: number;
+  capabilities: ModelCapability[];
+  /** For an alias: the highest price among its targets (what a hold must cover). */
+  price?: ModelPrice;
+}
+
+export interface Gateway {
+  listModels(): ModelInfo[];
+  /** Ordered candidate targets for an alias or model id; undefined when the name is unknown. */
+  resolve(model: string, metadata: RequestMetadata): ResolvedTarget[] | undefined;
+  chat(request: ChatCompletionRequest, context: CallContext): Promise<ChatResult>;
+  /** Resolves once the first upstream chunk arrived; retries and fallback happen only before that. */
+  chatStream(request: ChatCompletionRequest, context: CallContext): Promise<ChatStreamResult>;
+  embeddings(request: EmbeddingsRequest, context: CallContext): Promise<EmbeddingsResult>;
+  health(): ProviderHealth[];
+}
+
+interface ProviderRuntime {
+  settings: ProviderSettings;
+  adapter: ProviderAdapter;
+  keys: string[];
+  requiresKey: boolean;
+  configured: boolean;
+  allowPrivateNetwork: boolean;
+  timeoutMs?: number;
+  dispatcher: Dispatcher;
+}
+
+interface KeyChoice {
+  key: string;
+  keyIndex: number;
+  breakerKey?: string;
+}
+
+const silentLogger: GatewayLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+const safeUrlCacheMs = 60_000;
+
+function requiresKey(provider: ProviderConfig): boolean {
+  if (provider.type !== 'openai-compatible') return true;
+  if (!provider.preset) return false;
+  return openAICompatiblePresets[provider.preset].requiresKey;
+}
+
+function defaultBaseUrl(provider: ProviderConfig): string {
+  if (provider.baseUrl) return provider.baseUrl.replace(/\/+$/, '');
+  switch (provider.type) {
+    case 'anthropic':
+      return 'https://api.anthropic.com';
+    case 'gemini':
+      return 'https://generativelanguage.googleapis.com';
+    case 'cohere':
+      return 'https://api.cohere.com';
+    default:
+      return openAICompatiblePresets[provider.preset as PresetName].baseUrl;
+  }
+}
+
+function isJsonContentType(value: string | undefined): boolean {
+  return value !== undefined && /\bjson\b/i.test(value);
+}
+
+/** Everything a client can read, flattened, for estimating tokens nobody reported. */
+function promptText(request: ChatCompletionRequest): string {
+  const parts: string[] = [];
+  for (const message of request.messages) {
+    const { content } = message;
+    if (typeof content === 'string') parts.push(content);
+    else if (Array.isArray(content)) {
+      for (const part of content) if (part.type === 'text') parts.push(part.text);
+    }
+    if (message.role === 'assistant' && message.tool_calls) {
+      for (const toolCall of message.tool_calls)
+        parts.push(toolCall.function.name, toolCall.function.arguments);
+    }
+  }
+  if (request.tools) parts.push(JSON.stringify(request.tools));
+  return parts.join('\n');
+}
+
+function chunkText(chunk: ChatCompletionChunk): string {
+  let text = '';
+  for (const choice of chunk.choices) {
+    const { delta } = choice;
+    if (delta.content) text += delta.content;
+    if (delta.reasoning_content) text += delta.reasoning_content;
+    if (delta.refusal) text += delta.refusal;
+    for (const toolCall of delta.tool_calls ?? []) {
+      text += (toolCall.function?.name ?? '') + (toolCall.function?.arguments ?? '');
+    }
+  }
+  return text;
+}
+
+/** Whether a failed target should hand over to the next one instead of failing the request. */
+function shouldFallback(error: GatewayError, route: ResolvedRoute): boolean {
+  if (error.isRetryable) return true;
+  if (error.code === 'upstream_auth_failed' || error.code === 'model_not_found') return true;
+  if (error.code === 'unsafe_url' || error.code === 'provider_unconfigured') return true;
+  if (error.code === 'context_length_exceeded') return route.fallbackOnContextLength;
+  return false;
+}
+
+/** Failures that say something about a key's health (not about the request). */
+function countsAgainstBreaker(error: GatewayError): boolean {
+  return error.isRetryable || error.code === 'upstream_auth_failed';
+}
+
+/** An attempt's abort signal: the caller's signal plus a timeout that can be re-armed (idle timeout). */
+class AttemptSignal {
+  readonly controller = new AbortController();
+  #timer: NodeJS.Timeout | undefined;
+  readonly #parent: AbortSignal | undefined;
+  readonly #onParentAbort = () => this.controller.abort(this.#parent?.reason);
+
+  constructor(parent: AbortSignal | undefined) {
+    this.#parent = parent;
+    if (parent?.aborted) this.controller.abort(parent.reason);
+    else parent?.addEventListener('abort', this.#onParentAbort, { once: true });
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  arm(ms: number, provider: string): void {
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(
+      () => {
+        this.controller.abort(
+          new GatewayError({
+            status: 504,
+            type: 'timeout_error',
+            code: 'upstream_timeout',
+            message: `${provider} did not answer within ${ms} ms`,
+            isRetryable: true,
+            provider,
+          }),
+        );
+      },
+      Math.max(1, ms),
+    );
+  }
+
+  dispose(): void {
+    clearTimeout(this.#timer);
+    this.#parent?.removeEventListener('abort', this.#onParentAbort);
+  }
+}
+
+export function createGateway(options: CreateGatewayOptions): Gateway {
+  const { config } = options;
+  const logger = options.logger ?? silentLogger;
+  const now = options.now ?? Date.now;
+  const random = options.random ?? Math.random;
+  const resilience = config.resilience;
+  const breaker = new CircuitBreaker({
+    store: options.breakerStore ?? new MemoryBreakerStore({ now }),
+    failureThreshold: resilience.breaker.failureThreshold,
+    openMs: resilience.breaker.openMs,
+    probeTtlMs: resilience.attemptTimeoutMs,
+  });
+  const health = new HealthTracker(500, now);
+  const rotation = new KeyRotation();
+  let defaultDispatchers: ReturnType<typeof createDefaultDispatchers> | undefined;
+  const dispatcherFor = (allowPrivateNetwork: boolean): Dispatcher => {
+    if (options.dispatcher) return options.dispatcher;
+    defaultDispatchers ??= createDefaultDispatchers();
+    return allowPrivateNetwork ? defaultDispatchers.privateAgent : defaultDispatchers.publicAgent;
+  };
+
+  const providers = new Map<string, ProviderRuntime>();
+  for (const [id, provider] of Object.entries(config.providers)) {
+    const needsKey = requiresKey(provider);
+    const allowPrivateNetwork =
+      provider.allowPrivateNetwork ??
+      (provider.preset ? openAICompatiblePresets[provider.preset].privateNetworkByDefault : false);
+    const runtime: ProviderRuntime = {
+      settings: {
+        id,
+        type: provider.type,
+        baseUrl: defaultBaseUrl(provider),
+        headers: provider.headers,
+        ...(provider.preset ? { preset: provider.preset } : {}),
+      },
+      adapter: adapters[provider.type],
+      keys: provider.keys,
+      requiresKey: needsKey,
+      configured: !needsKey || provider.keys.length > 0,
+      allowPrivateNetwork,
+      ...(provider.timeoutMs === undefined ? {} : { timeoutMs: provider.timeoutMs }),
+      dispatcher: dispatcherFor(allowPrivateNetwork),
+    };
+    providers.set(id, runtime);
+    if (!runtime.configured) {
+      logger.warn({ provider: id }, 'provider has no key and is skipped until one is configured');
+    }
+  }
+
+  const router = new Router({
+    config,
+    random,
+    isProviderUsable: (provider) => providers.get(provider)?.configured ?? false,
+  });
+
+  const safeUrlChecks = new Map<string, { expiresAt: number; check: Promise<void> }>();
+  const checkBaseUrl = (runtime: ProviderRuntime): Promise<void> => {
+    const cached = safeUrlChecks.get(runtime.settings.id);
+    if (cached && cached.expiresAt > now()) return cached.check;
+    const check = assertSafeUrl(runtime.settings.baseUrl, {
+      allowPrivateNetwork: runtime.allowPrivateNetwork,
+    });
+    // A failed check is not cached for long: DNS may recover, and the error is cheap to recompute.
+    check.catch(() => safeUrlChecks.delete(runtime.settings.id));
+    safeUrlChecks.set(runtime.settings.id, { expiresAt: now() + safeUrlCacheMs, check });
+    return check;
+  };
+
+  const secretsOf = (runtime: ProviderRuntime, context: CallContext): string[] => {
+    const override = context.keyOverrides?.[runtime.settings.id];
+    return override ? [...runtime.keys, override] : runtime.keys;
+  };
+
+  async function chooseKey(runtime: ProviderRuntime, context: CallContext): Promise<KeyChoice | undefined> {
+    const override = context.keyOverrides?.[runtime.settings.id];
+    if (override) return { key: override, keyIndex: -1 };
+    if (runtime.keys.length === 0) return runtime.requiresKey ? undefined : { key: '', keyIndex: -1 };
+    for (const keyIndex of rotation.order(runtime.settings.id, runtime.keys.length)) {
+      const key = runtime.keys[keyIndex]!;
+      const breakerKey = breakerKeyFor(runtime.settings.id, key);
+      const admission = await breaker.admit(breakerKey);
+      if (admission.allowed) return { key, keyIndex, breakerKey };
+    }
+    return undefined;
+  }
+
+  function resolveRoute(requested: string, context: CallContext): ResolvedRoute {
+    const usable = (provider: string) =>
+      (providers.get(provider)?.configured ?? false) || context.keyOverrides?.[provider] !== undefined;
+    const route = router.resolve(requested, context.metadata, usable);
+    if (!route) {
+      throw new GatewayError({
+        status: 404,
+        type: 'not_found_error',
+        code: 'model_not_found',
+        message: `The model "${requested}" does not exist`,
+        param: 'model',
+      });
+    }
+    return route;
+  }
+
+  function noTarget(requested: string): GatewayError {
+    return new GatewayError({
+      status: 503,
+      type: 'upstream_error',
+      code: 'no_available_target',
+      message: `No provider is available for "${requested}" right now`,
+      isRetryable: true,
+    });
+  }
+
+  /** Sends one prepared request and returns the response once its status is known to be a success. */
+  async function send(
+    runtime: ProviderRuntime,
+    prepared: PreparedRequest,
+    choice: KeyChoice,
+    signal: AbortSignal,
+    context: CallContext,
+  ): Promise<UpstreamResponse> {
+    await checkBaseUrl(runtime);
+    const response = await sendJson({
+      dispatcher: runtime.dispatcher,
+      url: `${runtime.settings.baseUrl}${prepared.path}`,
+      headers: {
+        ...runtime.settings.headers,
+        ...prepared.headers,
+        ...(choice.key ? runtime.adapter.authHeaders(choice.key, runtime.settings) : {}),
+      },
+      body: prepared.body,
+      signal,
+      provider: runtime.settings.id,
+    });
+    if (response.status >= 200 && response.status < 300) return response;
+    let details = {};
+    try {
+      const text = await readBodyText(response.body, 1024 * 1024);
+      details = runtime.adapter.extractError(JSON.parse(text));
+    } catch (error) {
+      if (signal.aborted) throw mapTransportError(error, runtime.settings.id, signal);
+      // An unreadable error body still has a status worth mapping.
+    }
+    throw mapUpstreamError({
+      provider: runtime.settings.id,
+      status: response.status,
+      details,
+      retryAfterHeader: response.headers['retry-after'],
+      secrets: secretsOf(runtime, context),
+      now: now(),
+    });
+  }
+
+  interface AttemptPlan<T> {
+    route: ResolvedRoute;
+    context: CallContext;
+    /** Target filter, e.g. embeddings-capable models only. */
+    accepts?: (target: ResolvedTarget, runtime: ProviderRuntime) => boolean;
+    run: (input: {
+      target: ResolvedTarget;
+      runtime: ProviderRuntime;
+      choice: KeyChoice;
+      attemptSignal: AttemptSignal;
+      attemptTimeoutMs: number;
+      deadline: number;
+      startedAt: number;
+    }) => Promise<T>;
+    /** Called for the winning attempt before the breaker is told (streams decide later). */
+    settlesOnReturn: boolean;
+  }
+
+  /**
+   * The retry and fallback loop shared by every operation: each target gets up to `attempts` tries
+   * (rotating keys, backing off with jitter, honouring Retry-After), then the next target takes over.
+   */
+  async function runWithFallback<T>(plan: AttemptPlan<T>): Promise<{
+    value: T;
+    served: ServedBy;
+    attempts: AttemptRecord[];
+    settle: (error?: GatewayError) => void;
+  }> {
+    const { route, context } = plan;
+    const retry = { ...resilience.retry, ...route.retry };
+    const deadline = now() + resilience.totalTimeoutMs;
+    const attempts: AttemptRecord[] = [];
+    let lastError: GatewayError | undefined;
+    for (const target of route.targets) {
+      const runtime = providers.get(target.provider);
+      if (!runtime || (plan.accepts && !plan.accepts(target, runtime))) continue;
+      for (let attemptNumber = 0; attemptNumber < retry.attempts; attemptNumber += 1) {
+        if (context.signal?.aborted)
+          throw mapTransportError(context.signal.reason, target.provider, context.signal);
+        const remaining = deadline - now();
+        if (remaining <= 0) {
+          throw (
+            lastError ??
+            new GatewayError({
+              status: 504,
+              type: 'timeout_error',
+              code: 'upstream_timeout',
+              message: 'No provider answered in time',
+              isRetryable: true,
+            })
+          );
+        }
+        const choice = await chooseKey(runtime, context);
+        if (!choice) {
+          attempts.push({
+            provider: target.provider,
+            model: target.model,
+            keyIndex: -1,
+            outcome: 'skipped',
+            code: runtime.keys.length === 0 ? 'no_key' : 'breaker_open',
+            latencyMs: 0,
+          });
+          lastError ??= new GatewayError({
+            status: 503,
+            type: 'upstream_error',
+            code: 'upstream_unavailable',
+            message: `${target.provider} is temporarily unavailable`,
+            isRetryable: true,
+            provider: target.provider,
+          });
+          break;
+        }
+        const attemptTimeoutMs = Math.min(runtime.timeoutMs ?? resilience.attemptTimeoutMs, remaining);
+        const attemptSignal = new AttemptSignal(context.signal);
+        attemptSignal.arm(attemptTimeoutMs, target.provider);
+        const startedAt = now();
+        try {
+          const value = await plan.run({
+            target,
+            runtime,
+            choice,
+            attemptSignal,
+            attemptTimeoutMs,
+            deadline,
+            startedAt,
+          });
+          const latencyMs = now() - startedAt;
+          attempts.push({
+            provider: target.provider,
+            model: target.model,
+            keyIndex: choice.keyIndex,
+            outcome: 'success',
+            latencyMs,
+          });
+          const settle = (error?: GatewayError) => {
+            const total = now() - startedAt;
+            health.record(target.provider, {
+              success: !error,
+              latencyMs: error ? total : latencyMs,
+              ...(error ? { errorCode: error.code } : {}),
+            });
+            if (!choice.breakerKey) return;
+            if (error) void breaker.onFailure(choice.breakerKey);
+            else void breaker.onSuccess(choice.breakerKey);
+          };
+          if (plan.settlesOnReturn) {
+            attemptSignal.dispose();
+            settle();
+          }
+          return {
+            value,
+            served: { provider: target.provider, model: target.model, keyIndex: choice.keyIndex },
+            attempts,
+            settle,
+          };
+        } catch (thrown) {
+          attemptSignal.dispose();
+          const error = mapTransportError(thrown, target.provider, attemptSignal.signal);
+          const latencyMs = now() - startedAt;
+          attempts.push({
+            provider: target.provider,
+            model: target.model,
+            keyIndex: choice.keyIndex,
+            outcome: 'error',
+            code: error.code,
+            ...(error.upstreamStatus === undefined ? {} : { upstreamStatus: error.upstreamStatus }),
+            latencyMs,
+          });
+          if (error.code === 'request_aborted') throw error;
+          health.record(target.provider, { success: false, latencyMs, errorCode: error.code });
+          if (choice.breakerKey && countsAgainstBreaker(error)) await breaker.onFailure(choice.breakerKey);
+          logger.warn(
+            {
+              provider: target.provider,
+              model: target.model,
+              code: error.code,
+              status: error.upstreamStatus,
+            },
+            'upstream attempt failed',
+          );
+          lastError = error;
+          if (!shouldFallback(error, route)) throw error;
+          // A timeout already cost a whole attempt budget: the next target is a better bet than the same one.
+          if (!error.isRetryable || error.code === 'upstream_timeout') break;
+          if (attemptNumber + 1 >= retry.attempts) break;
+          if (error.retryAfterMs !== undefined && error.retryAfterMs > retry.maxRetryAfterMs) break;
+          const delay = computeBackoffDelay(attemptNumber, retry, error.retryAfterMs, random);
+          if (now() + delay >= deadline) break;
+          try {
+            await sleep(delay, context.signal);
+          } catch (abortReason) {
+            throw mapTransportError(
+              abortReason,
+              target.provider,
+              context.signal ?? new AbortController().signal,
+            );
+          }
+        }
+      }
+    }
+    throw lastError ?? noTarget(route.requested);
+  }
+
+  function prepareChatCall(
+    request: ChatCompletionRequest,
+    target: ResolvedTarget,
+    runtime: ProviderRuntime,
+    stream: boolean,
+  ): ChatCallOptions {
+    const { stream: _stream, stream_options: _streamOptions, ...rest } = request;
+    return {
+      request: { ...rest, ...target.overrides, model: request.model } as ChatCompletionRequest,
+      upstreamModel: target.upstreamModel,
+      publicModel: request.model,
+      stream,
+      provider: runtime.settings,
+      ...(target.maxOutputTokens === undefined ? {} : { maxOutputTokens: target.maxOutputTokens }),
+    };
+  }
+
+  async function chat(request: ChatCompletionRequest, context: CallContext): Promise<ChatResult> {
+    const route = resolveRoute(request.model, context);
+    let warnings: string[] = [];
+    const outcome = await runWithFallback({
+      route,
+      context,
+      settlesOnReturn: true,
+      run: async ({ target, runtime, choice, attemptSignal }) => {
+        const callOptions = prepareChatCall(request, target, runtime, false);
+        const prepared = runtime.adapter.prepareChat(callOptions);
+        const response = await send(runtime, prepared, choice, attemptSignal.signal, context);
+        const contentType = headerValue(response.headers['content-type']);
+        let text: string;
+        try {
+          text = await readBodyText(response.body);
+        } catch (error) {
+          throw mapTransportError(error, target.provider, attemptSignal.signal);
+        }
+        if (!isJsonContentType(contentType)) {
+          throw invalidUpstreamResponse(
+            target.provider,
+            `expected JSON, got ${contentType ?? 'no content type'}`,
+          );
+        }
+        warnings = prepared.warnings;
+        return runtime.adapter.parseChatResponse(text, callOptions);
+      },
+    });
+    return {
+      response: outcome.value.response,
+      usage: outcome.value.usage,
+      served: outcome.served,
+      attempts: outcome.attempts,
+      warnings,
+    };
+  }
+
+  async function chatStream(request: ChatCompletionRequest, context: CallContext): Promise<ChatStreamResult> {
+    const route = resolveRoute(request.model, context);
+    const startedAt = now();
+    interface OpenStream {
+      events: AsyncIterator<{ event?: string; data: string }>;
+      converter: ChatStreamConverter;
+      buffered: ChatCompletionChunk[];
+      ended: boolean;
+      attemptSignal: AttemptSignal;
+      attemptTimeoutMs: number;
+      response: UpstreamResponse;
+      warnings: string[];
+      provider: string;
+    }
+    const outcome = await runWithFallback<OpenStream>({
+      route,
+      context,
+      settlesOnReturn: false,
+      run: async ({ target, runtime, choice, attemptSignal, attemptTimeoutMs }) => {
+        const callOptions = prepareChatCall(request, target, runtime, true);
+        const prepared = runtime.adapter.prepareChat(callOptions);
+        const response = await send(runtime, prepared, choice, attemptSignal.signal, context);
+        const contentType = headerValue(response.headers['content-type']);
+        if (!contentType || !/text\/event-stream/i.test(contentType)) {
+          response.body.destroy();
+          throw invalidUpstreamResponse(
+            target.provider,
+            `expected an event stream, got ${contentType ?? 'nothing'}`,
+          );
+        }
+        const events = readServerSentEvents(response.body)[Symbol.asyncIterator]();
+        const converter = runtime.adapter.createChatStreamConverter(callOptions);
+        const buffered: ChatCompletionChunk[] = [];
+        let ended = false;
+        try {
+          while (buffered.length === 0) {
+            const next = await events.next();
+            if (next.done) {
+              const finished = converter.finish();
+              if (!finished.complete) {
+                throw invalidUpstreamResponse(target.provider, 'the stream ended before any content');
+              }
+              buffered.push(...finished.chunks);
+              ended = true;
+              break;
+            }
+            buffered.push(...converter.push(next.value));
+          }
+        } catch (error) {
+          response.body.destroy();
+          if (error instanceof MalformedStreamError) {
+            throw invalidUpstreamResponse(target.provider, 'malformed event stream', error);
+          }
+          throw mapTransportError(error, target.provider, attemptSignal.signal);
+        }
+        return {
+          events,
+          converter,
+          buffered,
+          ended,
+          attemptSignal,
+          attemptTimeoutMs,
+          response,
+          warnings: prepared.warnings,
+          provider: target.provider,
+        };
+      },
+    });
+
+    const stream = outcome.value;
+    const timeToFirstTokenMs = now() - startedAt;
+    const inputEstimate = estimateTokens(promptText(request));
+    let deliveredText = '';
+    let completed = false;
+
+    const usage = (): Usage => {
+      const reported = stream.converter.usage();
+      const outputEstimate = estimateTokens(deliveredText);
+      if (reported && completed) return reported;
+      if (reported) {
+        return {
+          ...reported,
+          inputTokens: reported.inputTokens || inputEstimate,
+          outputTokens: Math.max(reported.outputTokens, outputEstimate),
+        };
+      }
+      return {
+        inputTokens: inputEstimate,
+        outputTokens: outputEstimate,
+        cachedInputTokens: 0,
+        reasoningTokens: 0,
+      };
+    };
+
+    async function* iterate(): AsyncGenerator<ChatCompletionChunk, void, undefined> {
+      let failure: GatewayError | undefined;
+      // From here on, the attempt timeout guards silence between events, not the whole generation.
+      stream.attemptSignal.arm(stream.attemptTimeoutMs, stream.provider);
+      try {
+        for (const chunk of stream.buffered) {
+          deliveredText += chunkText(chunk);
+          yield chunk;
+        }
+        if (stream.ended) {
+          completed = true;
+          return;
+        }
+        while (true) {
+          let next: IteratorResult<{ event?: string; data: string }>;
+          try {
+            next = await stream.events.next();
+          } catch (error) {
+            const mapped = mapTransportError(error, stream.provider, stream.attemptSignal.signal);
+            throw streamInterrupted(stream.provider, mapped.code, error);
+          }
+          stream.attemptSignal.arm(stream.attemptTimeoutMs, stream.provider);
+          if (next.done) {
+            const finished = stream.converter.finish();
+            if (!finished.complete) {
+              throw streamInterrupted(stream.provider, 'the stream ended before its final event');
+            }
+            for (const chunk of finished.chunks) yield chunk;
+            completed = true;
+            return;
+          }
+          let chunks: ChatCompletionChunk[];
+          try {
+            chunks = stream.converter.push(next.value);
+          } catch (error) {
+            const reason = error instanceof GatewayError ? error.code : 'invalid event';
+            throw streamInterrupted(stream.provider, reason, error);
+          }
+          for (const chunk of chunks) {
+            deliveredText += chunkText(chunk);
+            yield chunk;
+          }
+        }
+      } catch (error) {
+        failure =
+          error instanceof GatewayError && error.code === 'stream_interrupted'
+            ? error
+            : streamInterrupted(stream.provider, 'unexpected failure', error);
+        logger.warn(
+          { provider: stream.provider, code: failure.code },
+          'stream interrupted after first chunk',
+        );
+        throw failure;
+      } finally {
+        stream.attemptSignal.dispose();
+        if (!completed) {
+          // The client stopped reading or the upstream failed: close the upstream connection.
+          stream.response.body.destroy();
+        }
+        outcome.settle(completed || !failure ? undefined : failure);
+      }
+    }
+
+    return {
+      served: outcome.served,
+      attempts: outcome.attempts,
+      warnings: stream.warnings,
+      chunks: iterate(),
+      usage,
+      timeToFirstTokenMs,
+    };
+  }
+
+  async function embeddings(request: EmbeddingsRequest, context: CallContext): Promise<EmbeddingsResult> {
+    const route = resolveRoute(request.model, context);
+    const supports = (target: ResolvedTarget, runtime: ProviderRuntime) =>
+      target.capabilities.includes('embeddings') && runtime.adapter.prepareEmbeddings !== undefined;
+    if (
+      route.targets.length > 0 &&
+      !route.targets.some((target) => supports(target, providers.get(target.provider)!))
+    ) {
+      throw invalidRequest(`The model "${request.model}" does not support embeddings`, 'model');
+    }
+    let warnings: string[] = [];
+    const outcome = await runWithFallback({
+      route,
+      context,
+      settlesOnReturn: true,
+      accepts: supports,
+      run: async ({ target, runtime, choice, attemptSignal }) => {
+        const callOptions = {
+          request,
+          upstreamModel: target.upstreamModel,
+          publicModel: request.model,
+          provider: runtime.settings,
+        };
+        const prepared = runtime.adapter.prepareEmbeddings!(callOptions);
+        const response = await send(runtime, prepared, choice, attemptSignal.signal, context);
+        const contentType = headerValue(response.headers['content-type']);
+        let text: string;
+        try {
+          text = await readBodyText(response.body);
+        } catch (error) {
+          throw mapTransportError(error, target.provider, attemptSignal.signal);
+        }
+        if (!isJsonContentType(contentType)) {
+          throw invalidUpstreamResponse(
+            target.provider,
+            `expected JSON, got ${contentType ?? 'no content type'}`,
+          );
+        }
+        warnings = prepared.warnings;
+        return runtime.adapter.parseEmbeddingsResponse!(text, callOptions);
+      },
+    });
+    return {
+      response: outcome.value.response,
+      usage: outcome.value.usage,
+      served: outcome.served,
+      attempts: outcome.attempts,
+      warnings,
+    };
+  }
+
+  function listModels(): ModelInfo[] {
+    const models: ModelInfo[] = Object.entries(config.models).map(([id, model]) => ({
+      id,
+      object: 'model',
+      created: 0,
+      owned_by: model.provider,
+      kind: 'model',
+      context_window: model.contextWindow,
+      ...(model.maxOutputTokens === undefined ? {} : { max_output_tokens: model.maxOutputTokens }),
+      capabilities: model.capabilities,
+      ...(model.price === undefined ? {} : { price: model.price }),
+    }));
+    for (const [alias, route] of Object.entries(config.routes)) {
+      const variants = Array.isArray(route) ? route : [route];
+      const targetModels = variants
+        .flatMap((variant) => variant.targets.map((target) => config.models[target.model]))
+        .filter((model) => model !== undefined);
+      if (targetModels.length === 0) continue;
+      const priced = targetModels.map((model) => model.price).filter((price) => price !== undefined);
+      const price: ModelPrice | undefined =
+        priced.length === 0
+          ? undefined
+          : {
+              inputPerMillion: Math.max(...priced.map((entry) => entry.inputPerMillion)),
+              outputPerMillion: Math.max(...priced.map((entry) => entry.outputPerMillion)),
+            };
+      models.push({
+        id: alias,
+        object: 'model',
+        created: 0,
+        owned_by: 'webox',
+        kind: 'alias',
+        // The smallest window among targets is the one a client can rely on whichever target serves.
+        context_window: Math.min(...targetModels.map((model) => model.contextWindow)),
+        capabilities: [...new Set(targetModels.flatMap((model) => model.capabilities))].filter((capability) =>
+          targetModels.every((model) => model.capabilities.includes(capability)),
+        ),
+        ...(price ? { price } : {}),
+      });
+    }
+    return models;
+  }
+
+  return {
+    listModels,
+    resolve: (model, metadata) => router.resolve(model, metadata)?.targets,
+    chat,
+    chatStream,
+    embeddings,
+    health: () =>
+      [...providers.values()].map((runtime) => health.snapshot(runtime.settings.id, runtime.configured)),
+  };
+}

@@ -1,0 +1,55 @@
+import type { z } from 'zod';
+import { invalidUpstreamResponse } from '../spec/gateway-error.js';
+
+/** Parses and validates a provider payload; a mismatch is a retryable invalid-response error. */
+export function parseProviderJson<T extends z.ZodType>(
+  provider: string,
+  schema: T,
+  value: string | unknown,
+): z.output<T> {
+  let data: unknown = value;
+  if (typeof value === 'string') {
+    try {
+      data = JSON.parse(value);
+    } catch (error) {
+      throw invalidUpstreamResponse(provider, 'the body is not valid JSON', error);
+    }
+  }
+  const result = schema.safeParse(data);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const where = issue ? issue.path.join('.') || 'root' : 'root';
+    throw invalidUpstreamResponse(provider, `unexpected shape at ${where}`, result.error);
+  }
+  return result.data;
+}
+
+/** Parses a tool call's JSON arguments; providers that want an object get `{}` for empty input. */
+export function parseToolArguments(text: string): unknown {
+  if (text.trim() === '') return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    // The model produced invalid JSON; passing the raw text lets the provider answer it.
+    return { _raw: text };
+  }
+}
+
+/** Text of an OpenAI content value (string or text parts). */
+export function contentText(
+  content: string | Array<{ type: string; text?: string }> | null | undefined,
+): string {
+  if (content == null) return '';
+  if (typeof content === 'string') return content;
+  return content
+    .filter((part) => part.type === 'text')
+    .map((part) => part.text ?? '')
+    .join('');
+}
+
+/** Splits a `data:` URL into its media type and base64 payload. */
+export function parseDataUrl(url: string): { mediaType: string; data: string } | undefined {
+  const match = /^data:([^;,]+);base64,(.*)$/s.exec(url);
+  if (!match) return undefined;
+  return { mediaType: match[1]!, data: match[2]! };
+}

@@ -1,0 +1,300 @@
+import type { PresetName } from '../../config.js';
+import { type ChunkBuilder, createChunkBuilder } from '../../provider-utils/chunk-builder.js';
+import { generateId } from '../../provider-utils/ids.js';
+import { parseProviderJson } from '../../provider-utils/parse-json.js';
+import {
+  knownChatParameters,
+  unknownParameterWarnings,
+  unsupportedWarning,
+} from '../../provider-utils/request-parameters.js';
+import { GatewayError } from '../../spec/gateway-error.js';
+import type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatMessage,
+  EmbeddingsResponse,
+  FinishReason,
+  ToolCall,
+} from '../../spec/openai-types.js';
+import type {
+  ChatCallOptions,
+  ChatStreamConverter,
+  PreparedRequest,
+  ProviderAdapter,
+  ProviderSettings,
+  UpstreamErrorDetails,
+} from '../../spec/provider-adapter.js';
+import type { Usage } from '../../spec/usage.js';
+import { mapOpenAICompatibleFinishReason } from './map-openai-compatible-finish-reason.js';
+import {
+  type OpenAICompatibleUsage,
+  openAICompatibleChatResponseSchema,
+  openAICompatibleChunkSchema,
+  openAICompatibleEmbeddingsResponseSchema,
+  openAICompatibleErrorSchema,
+} from './openai-compatible-api.js';
+import { genericPreset, type OpenAICompatiblePreset, openAICompatiblePresets } from './presets.js';
+
+function presetOf(provider: ProviderSettings): Omit<OpenAICompatiblePreset, 'name' | 'baseUrl'> {
+  return provider.preset
+    ? (openAICompatiblePresets[provider.preset as PresetName] ?? genericPreset)
+    : genericPreset;
+}
+
+function toCount(value: number | null | undefined): number {
+  return typeof value === 'number' && value > 0 ? Math.round(value) : 0;
+}
+
+export function usageFromOpenAICompatible(usage: OpenAICompatibleUsage): Usage | undefined {
+  if (!usage) return undefined;
+  return {
+    inputTokens: toCount(usage.prompt_tokens),
+    outputTokens: toCount(usage.completion_tokens),
+    cachedInputTokens: toCount(usage.prompt_tokens_details?.cached_tokens ?? usage.prompt_cache_hit_tokens),
+    reasoningTokens: toCount(usage.completion_tokens_details?.reasoning_tokens),
+  };
+}
+
+/** Messages as sent upstream: reasoning from earlier turns is ours to keep, and some providers reject it. */
+function convertMessages(messages: ChatMessage[]): unknown[] {
+  return messages.map((message) => {
+    if (message.role !== 'assistant' || message.reasoning_content === undefined) return message;
+    const { reasoning_content: _reasoning, ...rest } = message;
+    return rest;
+  });
+}
+
+function buildChatBody(options: ChatCallOptions): PreparedRequest {
+  const { request, provider } = options;
+  const preset = presetOf(provider);
+  const providerName = provider.preset ?? provider.id;
+  const warnings = unknownParameterWarnings(request);
+  const body: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(request)) {
+    if (value === undefined || !knownChatParameters.has(name)) continue;
+    if (name === 'model' || name === 'messages' || name === 'stream' || name === 'stream_options') continue;
+    if (preset.unsupportedParameters.includes(name)) {
+      warnings.push(unsupportedWarning(name, providerName));
+      continue;
+    }
+    if (name === 'max_completion_tokens' && preset.maxTokensField === 'max_tokens') {
+      body.max_tokens = value;
+      continue;
+    }
+    body[preset.renamedParameters[name] ?? name] = value;
+  }
+  const stream = options.stream
+    ? preset.streamUsage === 'stream-options'
+      ? { stream: true, stream_options: { include_usage: true } }
+      : { stream: true }
+    : {};
+  return {
+    path: '/chat/completions',
+    body: { model: options.upstreamModel, messages: convertMessages(request.messages), ...body, ...stream },
+    warnings,
+  };
+}
+
+function parseChatResponse(
+  body: unknown,
+  options: ChatCallOptions,
+): { response: ChatCompletion; usage: Usage } {
+  const data = parseProviderJson(options.provider.id, openAICompatibleChatResponseSchema, body);
+  const usage = usageFromOpenAICompatible(data.usage) ?? {
+    inputTokens: 0,
+    outputTokens: 0,
+    cachedInputTokens: 0,
+    reasoningTokens: 0,
+  };
+  const response: ChatCompletion = {
+    id: data.id ?? generateId('chatcmpl-'),
+    object: 'chat.completion',
+    created: data.created ?? Math.floor(Date.now() / 1000),
+    model: options.publicModel,
+    choices: data.choices.map((choice, position) => {
+      const toolCalls: ToolCall[] | undefined = choice.message.tool_calls?.map((toolCall) => ({
+        id: toolCall.id ?? generateId('call_'),
+        type: 'function',
+        function: { name: toolCall.function.name, arguments: toolCall.function.arguments ?? '' },
+      }));
+      const reasoning = choice.message.reasoning_content ?? choice.message.reasoning;
+      return {
+        index: choice.index ?? position,
+        message: {
+          role: 'assistant' as const,
+          content: choice.message.content ?? null,
+          ...(toolCalls && toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
+          ...(choice.message.refusal ? { refusal: choice.message.refusal } : {}),
+          ...(reasoning ? { reasoning_content: reasoning } : {}),
+        },
+        finish_reason: mapOpenAICompatibleFinishReason(choice.finish_reason),
+      };
+    }),
+    usage: {
+      prompt_tokens: usage.inputTokens,
+      completion_tokens: usage.outputTokens,
+      total_tokens: usage.inputTokens + usage.outputTokens,
+      prompt_tokens_details: { cached_tokens: usage.cachedInputTokens },
+      completion_tokens_details: { reasoning_tokens: usage.reasoningTokens },
+    },
+  };
+  if (data.system_fingerprint) response.system_fingerprint = data.system_fingerprint;
+  return { response, usage };
+}
+
+function upstreamStreamError(provider: string, error: unknown): GatewayError {
+  const details = extractError({ error });
+  return new GatewayError({
+    status: 502,
+    type: 'upstream_error',
+    code: 'upstream_error',
+    message: `${provider} reported an error in the stream${details.code ? ` (${details.code})` : ''}`,
+    isRetryable: true,
+    provider,
+  });
+}
+
+function createChatStreamConverter(options: ChatCallOptions): ChatStreamConverter {
+  const provider = options.provider.id;
+  let builder: ChunkBuilder | undefined;
+  let usage: Usage | undefined;
+  let sawDone = false;
+  let sawFinish = false;
+  return {
+    push(event) {
+      if (event.data.trim() === '[DONE]') {
+        sawDone = true;
+        return [];
+      }
+      const data = parseProviderJson(provider, openAICompatibleChunkSchema, event.data);
+      if ('error' in data && data.error !== undefined && !('choices' in data)) {
+        throw upstreamStreamError(provider, data.error);
+      }
+      const chunk = data as Exclude<typeof data, { error: unknown }>;
+      builder ??= createChunkBuilder({
+        id: chunk.id ?? generateId('chatcmpl-'),
+        model: options.publicModel,
+        ...(chunk.created ? { created: chunk.created } : {}),
+      });
+      const reported = usageFromOpenAICompatible(chunk.usage ?? chunk.x_groq?.usage);
+      if (reported) usage = reported;
+      const out: ChatCompletionChunk[] = [];
+      for (const choice of chunk.choices ?? []) {
+        const delta = choice.delta ?? {};
+        const finishReason: FinishReason | null = mapOpenAICompatibleFinishReason(choice.finish_reason);
+        const reasoning = delta.reasoning_content ?? delta.reasoning;
+        const hasDelta =
+          delta.role != null ||
+          delta.content != null ||
+          reasoning != null ||
+          delta.refusal != null ||
+          (delta.tool_calls?.length ?? 0) > 0;
+        if (hasDelta) {
+          const base = builder.text('');
+          const converted = base.choices[0]!;
+          converted.index = choice.index ?? 0;
+          converted.delta = {
+            ...(delta.role ? { role: 'assistant' as const } : {}),
+            ...(delta.content != null ? { content: delta.content } : {}),
+            ...(reasoning ? { reasoning_content: reasoning } : {}),
+            ...(delta.refusal ? { refusal: delta.refusal } : {}),
+            ...(delta.tool_calls && delta.tool_calls.length > 0
+              ? {
+                  tool_calls: delta.tool_calls.map((toolCall) => ({
+                    index: toolCall.index,
+                    ...(toolCall.id ? { id: toolCall.id, type: 'function' as const } : {}),
+                    ...(toolCall.function
+                      ? {
+                          function: {
+                            ...(toolCall.function.name ? { name: toolCall.function.name } : {}),
+                            ...(toolCall.function.arguments != null
+                              ? { arguments: toolCall.function.arguments }
+                              : {}),
+                          },
+                        }
+                      : {}),
+                  })),
+                }
+              : {}),
+          };
+          out.push(base);
+        }
+        // Some providers put the finish reason on the last content chunk; it becomes a bare finish
+        // chunk of its own so every stream we emit ends the way OpenAI's does.
+        if (finishReason) {
+          sawFinish = true;
+          const finish = builder.finish(finishReason);
+          finish.choices[0]!.index = choice.index ?? 0;
+          out.push(finish);
+        }
+      }
+      return out;
+    },
+    finish() {
+      const complete = sawDone || sawFinish;
+      const chunks = complete && builder && usage ? [builder.usage(usage)] : [];
+      return { complete, chunks };
+    },
+    usage: () => usage,
+  };
+}
+
+function extractError(body: unknown): UpstreamErrorDetails {
+  const parsed = openAICompatibleErrorSchema.safeParse(body);
+  if (!parsed.success) return {};
+  const { error } = parsed.data;
+  if (typeof error === 'string') return { message: error };
+  if (error) {
+    return {
+      ...(error.message ? { message: error.message } : {}),
+      ...(error.code != null ? { code: String(error.code) } : {}),
+      ...(error.type ? { type: error.type } : {}),
+    };
+  }
+  if (parsed.data.message) return { message: parsed.data.message };
+  if (typeof parsed.data.detail === 'string') return { message: parsed.data.detail };
+  return {};
+}
+
+export const openAICompatibleAdapter: ProviderAdapter = {
+  type: 'openai-compatible',
+  authHeaders: (key) => ({ authorization: `Bearer ${key}` }),
+  prepareChat: buildChatBody,
+  parseChatResponse,
+  createChatStreamConverter,
+  prepareEmbeddings(options) {
+    const { request } = options;
+    const warnings: string[] = [];
+    const body: Record<string, unknown> = { model: options.upstreamModel, input: request.input };
+    for (const name of ['encoding_format', 'dimensions', 'user'] as const) {
+      if (request[name] !== undefined) body[name] = request[name];
+    }
+    for (const name of Object.keys(request)) {
+      if (!['model', 'input', 'encoding_format', 'dimensions', 'user'].includes(name)) {
+        warnings.push(`parameter "${name}" is not supported and was ignored`);
+      }
+    }
+    return { path: '/embeddings', body, warnings };
+  },
+  parseEmbeddingsResponse(body, options) {
+    const data = parseProviderJson(options.provider.id, openAICompatibleEmbeddingsResponseSchema, body);
+    const inputTokens = toCount(data.usage?.prompt_tokens);
+    const response: EmbeddingsResponse = {
+      object: 'list',
+      data: data.data.map((item, position) => ({
+        object: 'embedding',
+        index: item.index ?? position,
+        embedding: item.embedding,
+      })),
+      model: options.publicModel,
+      usage: { prompt_tokens: inputTokens, total_tokens: inputTokens },
+    };
+    return { response, usage: { inputTokens, outputTokens: 0, cachedInputTokens: 0, reasoningTokens: 0 } };
+  },
+  extractError,
+};
+
+/** Whether an OpenAI-compatible provider works without a key (local servers). */
+export function openAICompatibleRequiresKey(preset: string | undefined): boolean {
+  return preset ? (openAICompatiblePresets[preset as PresetName]?.requiresKey ?? true) : false;
+}

@@ -1,0 +1,101 @@
+import type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatCompletionRequest,
+  EmbeddingsRequest,
+  EmbeddingsResponse,
+} from './openai-types.js';
+import type { Usage } from './usage.js';
+
+export type ProviderType = 'openai-compatible' | 'anthropic' | 'gemini' | 'cohere';
+
+/** What an adapter knows about the provider it talks to: data only, no secrets. */
+export interface ProviderSettings {
+  /** The provider id from the config (e.g. `openai`, `groq-eu`). */
+  id: string;
+  type: ProviderType;
+  /** Base URL without trailing slash. */
+  baseUrl: string;
+  /** Extra headers from the config, sent with every request. */
+  headers: Record<string, string>;
+  /** Preset name for OpenAI-compatible providers (decides parameter support). */
+  preset?: string;
+}
+
+export interface ChatCallOptions {
+  /** The request after route overrides were applied. */
+  request: ChatCompletionRequest;
+  /** The model id the provider knows. */
+  upstreamModel: string;
+  /** The id the client asked for; responses carry it so the upstream id never leaks into billing. */
+  publicModel: string;
+  stream: boolean;
+  provider: ProviderSettings;
+  /** Default output cap from the model config, for providers that require one (Anthropic). */
+  maxOutputTokens?: number;
+}
+
+export interface EmbeddingsCallOptions {
+  request: EmbeddingsRequest;
+  upstreamModel: string;
+  publicModel: string;
+  provider: ProviderSettings;
+}
+
+/** An upstream HTTP call described as data; the gateway's transport performs it. */
+export interface PreparedRequest {
+  /** Path (and query) appended to the provider base URL. */
+  path: string;
+  body: unknown;
+  headers?: Record<string, string>;
+  /** Parameters the provider cannot honour; they were dropped, never failed on. */
+  warnings: string[];
+}
+
+/** One server-sent event as read off the wire. */
+export interface StreamEvent {
+  event?: string;
+  data: string;
+}
+
+/**
+ * Turns a provider's stream events into OpenAI chunks. One instance per stream: it holds the state
+ * needed to number tool calls and to remember usage.
+ */
+export interface ChatStreamConverter {
+  /** Converts one event. Throws a GatewayError when the provider sent an error event or bad JSON. */
+  push(event: StreamEvent): ChatCompletionChunk[];
+  /**
+   * Called once the upstream body ended. `complete` is false when the provider's final event never
+   * came (the stream was cut); the chunks then must not be sent as if the answer were whole.
+   */
+  finish(): { complete: boolean; chunks: ChatCompletionChunk[] };
+  /** The usage the provider reported so far, if any. */
+  usage(): Usage | undefined;
+}
+
+export interface UpstreamErrorDetails {
+  message?: string;
+  code?: string;
+  type?: string;
+}
+
+/**
+ * A provider adapter: data plus pure functions between the OpenAI shape and the provider's shape.
+ * Adapters never do I/O; the gateway sends what `prepare*` describes and hands back what came.
+ */
+export interface ProviderAdapter {
+  readonly type: ProviderType;
+  /** Headers that authenticate a request with one key. */
+  authHeaders(key: string, provider: ProviderSettings): Record<string, string>;
+  prepareChat(options: ChatCallOptions): PreparedRequest;
+  parseChatResponse(body: unknown, options: ChatCallOptions): { response: ChatCompletion; usage: Usage };
+  createChatStreamConverter(options: ChatCallOptions): ChatStreamConverter;
+  prepareEmbeddings?(options: EmbeddingsCallOptions): PreparedRequest;
+  parseEmbeddingsResponse?(
+    body: unknown,
+    options: EmbeddingsCallOptions,
+  ): { response: EmbeddingsResponse; usage: Usage };
+  /** Pulls the human message out of a provider error body (never the body itself). */
+  extractError(body: unknown): UpstreamErrorDetails;
+}

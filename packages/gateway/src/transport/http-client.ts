@@ -1,0 +1,130 @@
+import { Agent, type Dispatcher, request } from 'undici';
+import { GatewayError } from '../spec/gateway-error.js';
+import { safeLookup } from './safe-url.js';
+
+export interface UpstreamResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Dispatcher.ResponseData['body'];
+}
+
+export interface SendOptions {
+  dispatcher: Dispatcher;
+  url: string;
+  headers: Record<string, string>;
+  body: unknown;
+  signal: AbortSignal;
+  provider: string;
+}
+
+/**
+ * Shared connection pools. Public providers go through an agent whose DNS lookup refuses private
+ * addresses; providers allowed on private networks (local Ollama, vLLM) use a plain one.
+ */
+export function createDefaultDispatchers(): { publicAgent: Dispatcher; privateAgent: Dispatcher } {
+  const options = { keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connections: 128 };
+  return {
+    publicAgent: new Agent({ ...options, connect: { lookup: safeLookup } }),
+    privateAgent: new Agent(options),
+  };
+}
+
+const connectionErrorCodes = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'EPRIVATEADDRESS',
+]);
+
+/** Maps a transport failure (not an HTTP status) to a GatewayError. */
+export function mapTransportError(error: unknown, provider: string, signal: AbortSignal): GatewayError {
+  if (error instanceof GatewayError) return error;
+  if (signal.aborted) {
+    const reason: unknown = signal.reason;
+    if (reason instanceof GatewayError) return reason;
+    return new GatewayError({
+      status: 499,
+      type: 'invalid_request_error',
+      code: 'request_aborted',
+      message: 'The request was aborted',
+      provider,
+    });
+  }
+  const code = (error as { code?: string } | undefined)?.code;
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+    return new GatewayError({
+      status: 504,
+      type: 'timeout_error',
+      code: 'upstream_timeout',
+      message: `${provider} did not answer in time`,
+      isRetryable: true,
+      provider,
+      cause: error,
+    });
+  }
+  if (code === 'EPRIVATEADDRESS') {
+    return new GatewayError({
+      status: 502,
+      type: 'upstream_error',
+      code: 'unsafe_url',
+      message: `${provider} resolves to a private address and is not allowed to`,
+      provider,
+      cause: error,
+    });
+  }
+  return new GatewayError({
+    status: 502,
+    type: 'upstream_error',
+    code: 'connection_error',
+    message: `Could not reach ${provider}${code && connectionErrorCodes.has(code) ? ` (${code})` : ''}`,
+    isRetryable: true,
+    provider,
+    cause: error,
+  });
+}
+
+export async function sendJson(options: SendOptions): Promise<UpstreamResponse> {
+  try {
+    const response = await request(options.url, {
+      method: 'POST',
+      dispatcher: options.dispatcher,
+      headers: { 'content-type': 'application/json', ...options.headers },
+      body: JSON.stringify(options.body),
+      signal: options.signal,
+    });
+    return { status: response.statusCode, headers: response.headers, body: response.body };
+  } catch (error) {
+    throw mapTransportError(error, options.provider, options.signal);
+  }
+}
+
+/** Reads a whole body as text, bounded so a misbehaving upstream cannot exhaust memory. */
+export async function readBodyText(
+  body: UpstreamResponse['body'],
+  maxBytes = 32 * 1024 * 1024,
+): Promise<string> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+    size += buffer.length;
+    if (size > maxBytes) {
+      body.destroy();
+      throw new Error('upstream body too large');
+    }
+    parts.push(buffer);
+  }
+  return Buffer.concat(parts).toString('utf8');
+}
+
+export function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
