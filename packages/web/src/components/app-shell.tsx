@@ -1,5 +1,5 @@
 import { Link, Outlet, useRouterState } from '@tanstack/react-router';
-import { useEffect, useId, useState } from 'react';
+import { useEffect, useId, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { LanguageSwitcher } from './language-switcher';
 import { Logo } from './logo';
@@ -43,6 +43,19 @@ export function AppShell() {
   // biome-ignore lint/correctness/useExhaustiveDependencies: closing is the reaction to a new path.
   useEffect(() => setMenuOpen(false), [pathname]);
 
+  const menuButtonRef = useRef<HTMLButtonElement>(null);
+  // Escape closes the menu and gives focus back to its button, as keyboard users expect of a disclosure.
+  useEffect(() => {
+    if (!menuOpen) return;
+    const onKeyDown = (event: KeyboardEvent) => {
+      if (event.key !== 'Escape') return;
+      setMenuOpen(false);
+      menuButtonRef.current?.focus();
+    };
+    document.addEventListener('keydown', onKeyDown);
+    return () => document.removeEventListener('keydown', onKeyDown);
+  }, [menuOpen]);
+
   return (
     <div className="flex min-h-dvh flex-col bg-white text-slate-900 dark:bg-slate-950 dark:text-slate-100">
       <a
@@ -66,6 +79,7 @@ export function AppShell() {
           <div className="ms-auto flex items-center gap-2">
             <LanguageSwitcher />
             <button
+              ref={menuButtonRef}
               type="button"
               className="rounded-md p-2 text-slate-700 hover:bg-slate-100 sm:hidden dark:text-slate-200 dark:hover:bg-slate-800"
               aria-expanded={menuOpen}

@@ -34,6 +34,7 @@ const knownErrorCodes = [
   'validation_failed',
   'setup_token_invalid',
   'admin_exists',
+  'rate_limited',
   'network_error',
 ] as const;
 type KnownErrorCode = (typeof knownErrorCodes)[number];
@@ -50,6 +51,15 @@ function validate(values: Record<Field, string>): FieldErrors {
 /** `body.password`, `/password` and `["password"]` (joined) all name the same field. */
 function fieldOfServerPath(path: string): string {
   return path.split(/[./]/).filter(Boolean).at(-1) ?? '';
+}
+
+/**
+ * A malformed token (the server checks its length) is a broken link to the person holding it, not a form
+ * mistake they can fix, so it is reported like an unknown token.
+ */
+function effectiveErrorCode(error: ApiError): string {
+  const tokenRejected = error.details.some((detail) => fieldOfServerPath(detail.path) === 'token');
+  return error.code === 'validation_failed' && tokenRejected ? 'setup_token_invalid' : error.code;
 }
 
 function MissingToken() {
@@ -174,7 +184,7 @@ export function SetupPage({ token }: { token: string | undefined }) {
     });
   }
 
-  const errorCode = mutation.error instanceof ApiError ? mutation.error.code : 'unknown';
+  const errorCode = mutation.error instanceof ApiError ? effectiveErrorCode(mutation.error) : 'unknown';
   const generalError = mutation.isError
     ? t(
         `setup.errors.${(knownErrorCodes as readonly string[]).includes(errorCode) ? (errorCode as KnownErrorCode) : 'unknown'}`,
