@@ -33,8 +33,8 @@ export interface AppOptions {
   stores: Stores;
   /** Folder of the built web app (default packages/web/dist); not served when missing. */
   webRoot?: string;
-  /** pino logger options; defaults to JSON lines at env.LOG_LEVEL. */
-  logger?: boolean | Parameters<typeof loggerOptions>[0];
+  /** Where JSON log lines go (default stdout); `false` turns logging off. */
+  logStream?: false | { write(line: string): void };
 }
 
 const defaultWebRoot = fileURLToPath(new URL('../../web/dist', import.meta.url));
@@ -53,9 +53,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { env } = options;
   const app = Fastify({
     logger:
-      options.logger === false
+      options.logStream === false
         ? false
-        : loggerOptions(typeof options.logger === 'string' ? options.logger : env.LOG_LEVEL),
+        : { ...loggerOptions(env.LOG_LEVEL), ...(options.logStream ? { stream: options.logStream } : {}) },
     genReqId: requestId,
     requestIdLogLabel: 'requestId',
     bodyLimit: env.BODY_LIMIT,

@@ -16,7 +16,11 @@ export interface TestApp {
 export async function createTestApp(
   backends: { database: DatabaseBackend; stores: StoreBackend },
   overrides: Partial<Record<keyof Env, string>> = {},
-  options: { webRoot?: string } = {},
+  options: {
+    webRoot?: string;
+    logStream?: { write(line: string): void };
+    configure?: (app: FastifyInstance) => void;
+  } = {},
 ): Promise<TestApp> {
   const env = loadEnv({ NODE_ENV: 'test', LOG_LEVEL: 'silent', ...overrides });
   const database = await backends.database.open();
@@ -26,7 +30,9 @@ export async function createTestApp(
     database,
     stores,
     ...(options.webRoot ? { webRoot: options.webRoot } : {}),
+    ...(options.logStream ? { logStream: options.logStream } : {}),
   });
+  options.configure?.(app);
   await app.ready();
   return {
     app,
