@@ -94,14 +94,16 @@ function MissingToken() {
 
 function SetupSuccess({ email }: { email: string }) {
   const { t } = useTranslation();
+  const sectionRef = useRef<HTMLElement>(null);
+  // Focus moves here once, so keyboard and screen reader users learn the outcome at once.
+  useEffect(() => sectionRef.current?.focus(), []);
   return (
     <section
       aria-labelledby="setup-success-title"
       data-testid="setup-success"
       className="flex max-w-2xl flex-col gap-4 rounded-lg border border-emerald-300 bg-emerald-50 p-6 text-emerald-950 dark:border-emerald-800 dark:bg-emerald-950 dark:text-emerald-100"
-      // Focus moves here so keyboard and screen reader users learn the outcome at once.
       tabIndex={-1}
-      ref={(element) => element?.focus()}
+      ref={sectionRef}
     >
       <h1 id="setup-success-title" className="text-2xl font-bold tracking-tight">
         {t('setup.success.title')}
