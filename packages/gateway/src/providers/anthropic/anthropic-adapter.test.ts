@@ -150,7 +150,7 @@ describe('anthropic adapter', () => {
       { model: 'sonnet', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 100 },
       emptyContext,
     );
-    expect((upstream.requests[0]?.body as { max_tokens: number }).max_tokens).toBe(100);
+    expect((upstream.requests[0]!.body as { max_tokens: number }).max_tokens).toBe(100);
     expect(result.response).toMatchObject({
       id: 'msg_013Zva2CMHLNnXjNJJKqJ2EF',
       object: 'chat.completion',
@@ -248,7 +248,7 @@ describe('anthropic adapter', () => {
       emptyContext,
     );
     const chunks = await collect(result.chunks);
-    expect((upstream.requests[0]?.body as Record<string, unknown>).stream).toBe(true);
+    expect((upstream.requests[0]!.body as Record<string, unknown>).stream).toBe(true);
     expect(chunks[0]?.choices[0]?.delta).toEqual({ role: 'assistant', content: '' });
     expect(chunks.map((chunk) => chunk.choices[0]?.delta.content ?? '').join('')).toBe('Hello!');
     expect(chunks.every((chunk) => chunk.id === 'msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY')).toBe(true);
