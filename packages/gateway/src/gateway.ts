@@ -33,6 +33,7 @@ import type {
 import { estimateTokens, type Usage } from './spec/usage.js';
 import {
   createDefaultDispatchers,
+  discardBody,
   headerValue,
   mapTransportError,
   readBodyText,
@@ -669,7 +670,7 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
         const response = await send(runtime, prepared, choice, attemptSignal.signal, context);
         const contentType = headerValue(response.headers['content-type']);
         if (!contentType || !/text\/event-stream/i.test(contentType)) {
-          response.body.destroy();
+          discardBody(response.body);
           throw invalidUpstreamResponse(
             target.provider,
             `expected an event stream, got ${contentType ?? 'nothing'}`,
@@ -694,7 +695,7 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
             buffered.push(...converter.push(next.value));
           }
         } catch (error) {
-          response.body.destroy();
+          discardBody(response.body);
           if (error instanceof MalformedStreamError) {
             throw invalidUpstreamResponse(target.provider, 'malformed event stream', error);
           }
@@ -796,7 +797,7 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
         stream.attemptSignal.dispose();
         if (!completed) {
           // The client stopped reading or the upstream failed: close the upstream connection.
-          stream.response.body.destroy();
+          discardBody(stream.response.body);
         }
         outcome.settle(completed || !failure ? undefined : failure);
       }

@@ -117,7 +117,7 @@ export async function readBodyText(
     const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
     size += buffer.length;
     if (size > maxBytes) {
-      body.destroy();
+      discardBody(body);
       throw new Error('upstream body too large');
     }
     parts.push(buffer);
@@ -127,4 +127,13 @@ export async function readBodyText(
 
 export function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
+}
+
+/**
+ * Closes a response body we will not read. undici turns a bare destroy() into an 'error' event
+ * (RequestAbortedError); the listener keeps that from becoming an unhandled error.
+ */
+export function discardBody(body: UpstreamResponse['body']): void {
+  body.on('error', () => undefined);
+  body.destroy();
 }

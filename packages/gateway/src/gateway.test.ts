@@ -1,0 +1,549 @@
+import { readFileSync } from 'node:fs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { GatewayConfigInput } from './config.js';
+import { createGateway, type Gateway, type GatewayLogger } from './gateway.js';
+import { MemoryBreakerStore } from './resilience/breaker-store.js';
+import { GatewayError } from './spec/gateway-error.js';
+import type { ChatCompletionRequest } from './spec/openai-types.js';
+import {
+  type FakeUpstream,
+  readChunksFixture,
+  readJsonFixture,
+  startFakeUpstream,
+} from './testing/fake-upstream.js';
+import { collect, collectSettled, emptyContext, fastResilience, parseConfig } from './testing/helpers.js';
+
+const openAIFixture = (name: string) =>
+  new URL(`./providers/openai-compatible/__fixtures__/${name}`, import.meta.url);
+const textAnswer = () => ({ kind: 'json' as const, body: readJsonFixture(openAIFixture('text.json')) });
+const textStream = () => ({
+  kind: 'sse' as const,
+  events: readChunksFixture(openAIFixture('text.chunks.txt')),
+});
+const serverError = () => ({ kind: 'json' as const, status: 500, body: { error: { message: 'internal' } } });
+const hello: ChatCompletionRequest = { model: 'smart', messages: [{ role: 'user', content: 'Hi' }] };
+const helloStream: ChatCompletionRequest = { ...hello, stream: true };
+
+const primaryKey = 'sk-primary-0123456789abcdef';
+const secondaryKey = 'sk-secondary-0123456789abcdef';
+
+describe('gateway resilience against a faulty upstream', () => {
+  let primary: FakeUpstream;
+  let secondary: FakeUpstream;
+
+  beforeEach(async () => {
+    primary = await startFakeUpstream();
+    secondary = await startFakeUpstream();
+  });
+  afterEach(async () => {
+    await Promise.all([primary.close(), secondary.close()]);
+  });
+
+  function build(
+    overrides: Partial<GatewayConfigInput> = {},
+    extra: { logger?: GatewayLogger; breakerStore?: MemoryBreakerStore } = {},
+  ): Gateway {
+    return createGateway({
+      config: parseConfig({
+        providers: {
+          first: {
+            type: 'openai-compatible',
+            preset: 'openai',
+            baseUrl: primary.url,
+            keys: [primaryKey],
+            allowPrivateNetwork: true,
+          },
+          second: {
+            type: 'openai-compatible',
+            preset: 'groq',
+            baseUrl: secondary.url,
+            keys: [secondaryKey],
+            allowPrivateNetwork: true,
+          },
+        },
+        models: {
+          'model-a': {
+            provider: 'first',
+            model: 'upstream-a',
+            contextWindow: 8000,
+            price: { inputPerMillion: 100, outputPerMillion: 400 },
+          },
+          'model-b': {
+            provider: 'second',
+            model: 'upstream-b',
+            contextWindow: 32000,
+            price: { inputPerMillion: 50, outputPerMillion: 900 },
+          },
+        },
+        routes: { smart: { strategy: 'fallback', targets: [{ model: 'model-a' }, { model: 'model-b' }] } },
+        resilience: fastResilience,
+        ...overrides,
+      }),
+      ...extra,
+    });
+  }
+
+  it('retries a 500 on the same target, then succeeds', async () => {
+    primary.enqueue(serverError(), textAnswer());
+    const result = await build().chat(hello, emptyContext);
+    expect(result.served.provider).toBe('first');
+    expect(result.attempts.map((attempt) => attempt.outcome)).toEqual(['error', 'success']);
+    expect(result.attempts[0]).toMatchObject({ code: 'upstream_error', upstreamStatus: 500 });
+    expect(primary.requests).toHaveLength(2);
+  });
+
+  it('honours Retry-After on a 429', async () => {
+    primary.enqueue(
+      {
+        kind: 'json',
+        status: 429,
+        body: { error: { message: 'slow down' } },
+        headers: { 'retry-after': '1' },
+      },
+      textAnswer(),
+    );
+    const started = Date.now();
+    const result = await build().chat(hello, emptyContext);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    expect(result.served.provider).toBe('first');
+  });
+
+  it('moves to the next target at once when Retry-After exceeds the cap', async () => {
+    primary.enqueue({ kind: 'json', status: 429, body: {}, headers: { 'retry-after': '3600' } });
+    secondary.enqueue(textAnswer());
+    const started = Date.now();
+    const result = await build().chat(hello, emptyContext);
+    expect(Date.now() - started).toBeLessThan(1500);
+    expect(result.served.provider).toBe('second');
+  });
+
+  it('falls back to the next target after an attempt timeout', async () => {
+    primary.enqueue({ kind: 'hang' });
+    secondary.enqueue(textAnswer());
+    const gateway = build({ resilience: { ...fastResilience, attemptTimeoutMs: 300 } });
+    const result = await gateway.chat(hello, emptyContext);
+    expect(result.served.provider).toBe('second');
+    expect(result.attempts[0]).toMatchObject({ outcome: 'error', code: 'upstream_timeout' });
+    // A timed-out target is not retried: one request only.
+    expect(primary.requests).toHaveLength(1);
+  });
+
+  it('returns 504 when every target times out', async () => {
+    primary.setHandler(() => ({ kind: 'hang' }));
+    secondary.setHandler(() => ({ kind: 'hang' }));
+    const gateway = build({ resilience: { ...fastResilience, attemptTimeoutMs: 200 } });
+    const error = (await gateway
+      .chat(hello, emptyContext)
+      .catch((caught: unknown) => caught)) as GatewayError;
+    expect(error.status).toBe(504);
+    expect(error.code).toBe('upstream_timeout');
+  });
+
+  it('falls back when the connection is reset before a stream starts', async () => {
+    primary.setHandler(() => ({ kind: 'reset' }));
+    secondary.enqueue(textStream());
+    const result = await build().chatStream(helloStream, emptyContext);
+    const chunks = await collect(result.chunks);
+    expect(result.served.provider).toBe('second');
+    expect(result.attempts.filter((attempt) => attempt.code === 'connection_error')).toHaveLength(2);
+    expect(chunks.map((chunk) => chunk.choices[0]?.delta.content ?? '').join('')).toBe('Hello, world!');
+  });
+
+  it('throws stream_interrupted when the connection resets during a stream, with usage for what was delivered', async () => {
+    primary.enqueue({
+      kind: 'sse',
+      events: readChunksFixture(openAIFixture('text.chunks.txt')),
+      resetAfterEvents: 3,
+    });
+    secondary.enqueue(textStream());
+    const result = await build().chatStream(helloStream, emptyContext);
+    const { items, error } = await collectSettled(result.chunks);
+    expect(error).toBeInstanceOf(GatewayError);
+    expect((error as GatewayError).code).toBe('stream_interrupted');
+    expect(items.map((chunk) => chunk.choices[0]?.delta.content ?? '').join('')).toBe('Hello, world');
+    // No fallback after the first byte.
+    expect(secondary.requests).toHaveLength(0);
+    const usage = result.usage();
+    expect(usage.outputTokens).toBe(3);
+    expect(usage.inputTokens).toBeGreaterThan(0);
+  });
+
+  it('falls back on malformed SSE before the first chunk', async () => {
+    primary.enqueue({
+      kind: 'raw',
+      status: 200,
+      body: 'this is not: an event stream\n\n{garbage}\n\n',
+      contentType: 'text/event-stream',
+    });
+    secondary.enqueue(textStream());
+    const gateway = build({
+      resilience: { ...fastResilience, retry: { ...fastResilience.retry, attempts: 1 } },
+    });
+    const result = await gateway.chatStream(helloStream, emptyContext);
+    await collect(result.chunks);
+    expect(result.served.provider).toBe('second');
+    expect(result.attempts[0]).toMatchObject({ code: 'upstream_invalid_response' });
+  });
+
+  it('interrupts on malformed SSE after the first chunk', async () => {
+    const events = readChunksFixture(openAIFixture('text.chunks.txt')).slice(0, 2);
+    primary.enqueue({ kind: 'sse', events: [...events, { data: '{"choices": [unterminated' }] });
+    const result = await build().chatStream(helloStream, emptyContext);
+    const { error } = await collectSettled(result.chunks);
+    expect((error as GatewayError).code).toBe('stream_interrupted');
+  });
+
+  it('falls back on a wrong content type', async () => {
+    primary.setHandler(() => ({
+      kind: 'raw',
+      status: 200,
+      body: '<html>captive portal</html>',
+      contentType: 'text/html',
+    }));
+    secondary.enqueue(textStream(), textAnswer());
+    const gateway = build();
+    const streamed = await gateway.chatStream(helloStream, emptyContext);
+    await collect(streamed.chunks);
+    expect(streamed.served.provider).toBe('second');
+    const plain = await gateway.chat(hello, emptyContext);
+    expect(plain.served.provider).toBe('second');
+    expect(plain.attempts[0]).toMatchObject({ code: 'upstream_invalid_response' });
+  });
+
+  it('throws stream_interrupted when the stream ends without its final event', async () => {
+    primary.enqueue({ kind: 'sse', events: readChunksFixture(openAIFixture('truncated.chunks.txt')) });
+    const result = await build().chatStream(helloStream, emptyContext);
+    const { error } = await collectSettled(result.chunks);
+    expect((error as GatewayError).code).toBe('stream_interrupted');
+    expect(result.usage().outputTokens).toBe(11);
+  });
+
+  it('does not fall back on a client error', async () => {
+    primary.enqueue({
+      kind: 'json',
+      status: 400,
+      body: { error: { message: 'messages[0].content is invalid' } },
+    });
+    const error = (await build()
+      .chat(hello, emptyContext)
+      .catch((caught: unknown) => caught)) as GatewayError;
+    expect(error.status).toBe(400);
+    expect(error.code).toBe('invalid_request');
+    expect(secondary.requests).toHaveLength(0);
+  });
+
+  it('falls back on context length only when the route allows it', async () => {
+    const tooLong = {
+      kind: 'json' as const,
+      status: 400,
+      body: readJsonFixture(openAIFixture('error-context-length.json')),
+    };
+    primary.enqueue(tooLong);
+    const strict = (await build()
+      .chat(hello, emptyContext)
+      .catch((caught: unknown) => caught)) as GatewayError;
+    expect(strict.code).toBe('context_length_exceeded');
+    primary.enqueue(tooLong);
+    secondary.enqueue(textAnswer());
+    const lenient = build({
+      routes: {
+        smart: { targets: [{ model: 'model-a' }, { model: 'model-b' }], fallbackOnContextLength: true },
+      },
+    });
+    const result = await lenient.chat(hello, emptyContext);
+    expect(result.served.model).toBe('model-b');
+  });
+
+  it('returns the last error when every target fails', async () => {
+    primary.setHandler(serverError);
+    secondary.setHandler(() => ({ kind: 'json', status: 503, body: {} }));
+    const error = (await build()
+      .chat(hello, emptyContext)
+      .catch((caught: unknown) => caught)) as GatewayError;
+    expect(error.status).toBe(503);
+    expect(error.provider).toBe('second');
+    expect(primary.requests).toHaveLength(2);
+    expect(secondary.requests).toHaveLength(2);
+  });
+
+  it('opens the breaker after consecutive failures and lets one probe through after openMs', async () => {
+    primary.setHandler(serverError);
+    const gateway = build({
+      routes: {},
+      resilience: {
+        ...fastResilience,
+        retry: { ...fastResilience.retry, attempts: 1 },
+        breaker: { failureThreshold: 3, openMs: 300 },
+      },
+    });
+    const single = { ...hello, model: 'model-a' };
+    for (let call = 0; call < 3; call += 1) await gateway.chat(single, emptyContext).catch(() => undefined);
+    expect(primary.requests).toHaveLength(3);
+    const blocked = (await gateway
+      .chat(single, emptyContext)
+      .catch((caught: unknown) => caught)) as GatewayError;
+    expect(blocked.code).toBe('upstream_unavailable');
+    expect(primary.requests).toHaveLength(3);
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    primary.setHandler(textAnswer);
+    const probe = await gateway.chat(single, emptyContext);
+    expect(probe.served.provider).toBe('first');
+    expect(primary.requests).toHaveLength(4);
+    // Closed again: traffic flows.
+    await gateway.chat(single, emptyContext);
+    expect(primary.requests).toHaveLength(5);
+  });
+
+  it('re-opens the breaker when the half-open probe fails', async () => {
+    primary.setHandler(serverError);
+    const store = new MemoryBreakerStore();
+    const gateway = build(
+      {
+        routes: {},
+        resilience: {
+          ...fastResilience,
+          retry: { ...fastResilience.retry, attempts: 1 },
+          breaker: { failureThreshold: 2, openMs: 200 },
+        },
+      },
+      { breakerStore: store },
+    );
+    const single = { ...hello, model: 'model-a' };
+    for (let call = 0; call < 2; call += 1) await gateway.chat(single, emptyContext).catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    await gateway.chat(single, emptyContext).catch(() => undefined);
+    expect(primary.requests).toHaveLength(3);
+    await gateway.chat(single, emptyContext).catch(() => undefined);
+    expect(primary.requests).toHaveLength(3);
+  });
+
+  it('rotates keys round robin and skips a key whose breaker is open', async () => {
+    const gateway = createGateway({
+      config: parseConfig({
+        providers: {
+          first: {
+            type: 'openai-compatible',
+            preset: 'openai',
+            baseUrl: primary.url,
+            keys: ['sk-key-one-aaaaaaaa', 'sk-key-two-bbbbbbbb', ''],
+            allowPrivateNetwork: true,
+          },
+        },
+        models: { 'model-a': { provider: 'first', model: 'upstream-a', contextWindow: 8000 } },
+        resilience: {
+          ...fastResilience,
+          retry: { ...fastResilience.retry, attempts: 1 },
+          breaker: { failureThreshold: 1, openMs: 60_000 },
+        },
+      }),
+    });
+    primary.setHandler(textAnswer);
+    const request = { ...hello, model: 'model-a' };
+    const first = await gateway.chat(request, emptyContext);
+    const second = await gateway.chat(request, emptyContext);
+    expect([first.served.keyIndex, second.served.keyIndex]).toEqual([0, 1]);
+    expect(primary.requests.map((captured) => captured.headers.authorization)).toEqual([
+      'Bearer sk-key-one-aaaaaaaa',
+      'Bearer sk-key-two-bbbbbbbb',
+    ]);
+    // Key one is rejected once: its breaker opens and the next calls use key two only.
+    primary.enqueue({ kind: 'json', status: 401, body: { error: { message: 'bad key' } } });
+    await gateway.chat(request, emptyContext).catch(() => undefined);
+    primary.requests.length = 0;
+    await gateway.chat(request, emptyContext);
+    await gateway.chat(request, emptyContext);
+    expect(primary.requests.map((captured) => captured.headers.authorization)).toEqual([
+      'Bearer sk-key-two-bbbbbbbb',
+      'Bearer sk-key-two-bbbbbbbb',
+    ]);
+  });
+
+  it("uses the caller's own key when one is given", async () => {
+    primary.enqueue(textAnswer());
+    const result = await build().chat(
+      { ...hello, model: 'model-a' },
+      { metadata: { headers: {} }, keyOverrides: { first: 'sk-caller-own-key-123456' } },
+    );
+    expect(primary.requests[0]?.headers.authorization).toBe('Bearer sk-caller-own-key-123456');
+    expect(result.served.keyIndex).toBe(-1);
+  });
+
+  it('never puts an upstream key in an error message', async () => {
+    const echo = (key: string) => ({
+      kind: 'json' as const,
+      status: 400,
+      body: {
+        error: { message: `Invalid request using key ${key} and Bearer ${key}; also ${key.slice(0, 12)}...` },
+      },
+    });
+    primary.enqueue(echo(primaryKey));
+    const error = (await build()
+      .chat(hello, emptyContext)
+      .catch((caught: unknown) => caught)) as GatewayError;
+    const exposed = JSON.stringify(error.toOpenAIError()) + error.message;
+    expect(exposed).not.toContain(primaryKey);
+    expect(exposed).not.toContain(primaryKey.slice(0, 12));
+    primary.enqueue({
+      kind: 'json',
+      status: 401,
+      body: { error: { message: `Incorrect API key provided: ${primaryKey}` } },
+    });
+    secondary.enqueue({
+      kind: 'json',
+      status: 403,
+      body: { error: { message: `Key ${secondaryKey} is disabled` } },
+    });
+    const authError = (await build()
+      .chat(hello, emptyContext)
+      .catch((caught: unknown) => caught)) as GatewayError;
+    expect(authError.code).toBe('upstream_auth_failed');
+    expect(authError.status).toBe(502);
+    const exposedAuth = JSON.stringify(authError.toOpenAIError());
+    expect(exposedAuth).not.toContain(primaryKey);
+    expect(exposedAuth).not.toContain(secondaryKey);
+    const byoKey = 'sk-byo-zyxwvutsrqponm';
+    primary.enqueue(echo(byoKey));
+    const byoError = (await build()
+      .chat({ ...hello, model: 'model-a' }, { metadata: { headers: {} }, keyOverrides: { first: byoKey } })
+      .catch((caught: unknown) => caught)) as GatewayError;
+    expect(JSON.stringify(byoError.toOpenAIError())).not.toContain(byoKey);
+  });
+
+  it('stops when the caller aborts', async () => {
+    primary.setHandler(() => ({ kind: 'hang' }));
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 100);
+    const error = (await build()
+      .chat(hello, { metadata: { headers: {} }, signal: controller.signal })
+      .catch((caught: unknown) => caught)) as GatewayError;
+    expect(error.code).toBe('request_aborted');
+    expect(secondary.requests).toHaveLength(0);
+  });
+
+  it('closes the upstream stream when the client stops reading', async () => {
+    primary.enqueue({
+      kind: 'sse',
+      events: readChunksFixture(openAIFixture('text.chunks.txt')),
+      eventDelayMs: 30,
+    });
+    const result = await build().chatStream(helloStream, emptyContext);
+    for await (const _chunk of result.chunks) break;
+    expect(result.usage().outputTokens).toBeGreaterThanOrEqual(0);
+  });
+
+  it('keeps passive health figures per provider', async () => {
+    primary.enqueue(serverError(), serverError());
+    secondary.enqueue(textAnswer());
+    const gateway = build();
+    await gateway.chat(hello, emptyContext);
+    const health = gateway.health();
+    const first = health.find((entry) => entry.provider === 'first')!;
+    const second = health.find((entry) => entry.provider === 'second')!;
+    expect(first).toMatchObject({
+      samples: 2,
+      successRate: 0,
+      lastErrorCode: 'upstream_error',
+      configured: true,
+    });
+    expect(second).toMatchObject({ samples: 1, successRate: 1 });
+    expect(second.latencyMs.p50).toBeGreaterThanOrEqual(0);
+    expect(second.latencyMs.p99).toBeGreaterThanOrEqual(second.latencyMs.p50);
+  });
+
+  it('skips a provider without keys, with a warning at creation', async () => {
+    const warnings: string[] = [];
+    const logger: GatewayLogger = {
+      info: () => undefined,
+      warn: (_object, message) => warnings.push(message ?? ''),
+      error: () => undefined,
+    };
+    const gateway = createGateway({
+      logger,
+      config: parseConfig({
+        providers: {
+          first: {
+            type: 'openai-compatible',
+            preset: 'openai',
+            baseUrl: primary.url,
+            keys: ['', '  '],
+            allowPrivateNetwork: true,
+          },
+          second: {
+            type: 'openai-compatible',
+            preset: 'groq',
+            baseUrl: secondary.url,
+            keys: [secondaryKey],
+            allowPrivateNetwork: true,
+          },
+        },
+        models: {
+          'model-a': { provider: 'first', model: 'upstream-a', contextWindow: 8000 },
+          'model-b': { provider: 'second', model: 'upstream-b', contextWindow: 8000 },
+        },
+        routes: { smart: { targets: [{ model: 'model-a' }, { model: 'model-b' }] } },
+        resilience: fastResilience,
+      }),
+    });
+    expect(warnings).toHaveLength(1);
+    expect(gateway.resolve('smart', { headers: {} })?.map((target) => target.model)).toEqual(['model-b']);
+    secondary.enqueue(textAnswer());
+    expect((await gateway.chat(hello, emptyContext)).served.provider).toBe('second');
+    expect(gateway.health().find((entry) => entry.provider === 'first')?.configured).toBe(false);
+  });
+
+  it('refuses a private base URL unless the provider allows it', async () => {
+    const gateway = createGateway({
+      config: parseConfig({
+        providers: {
+          first: { type: 'openai-compatible', preset: 'openai', baseUrl: primary.url, keys: [primaryKey] },
+        },
+        models: { 'model-a': { provider: 'first', model: 'upstream-a', contextWindow: 8000 } },
+        resilience: { ...fastResilience, retry: { ...fastResilience.retry, attempts: 1 } },
+      }),
+    });
+    const error = (await gateway
+      .chat({ ...hello, model: 'model-a' }, emptyContext)
+      .catch((caught: unknown) => caught)) as GatewayError;
+    expect(error.code).toBe('unsafe_url');
+    expect(primary.requests).toHaveLength(0);
+  });
+
+  it('answers 404 for an unknown model and lists models and aliases with the worst-case alias price', () => {
+    const gateway = build();
+    expect(() => gateway.resolve('nope', { headers: {} })).not.toThrow();
+    expect(gateway.resolve('nope', { headers: {} })).toBeUndefined();
+    const models = gateway.listModels();
+    expect(models.map((model) => model.id)).toEqual(['model-a', 'model-b', 'smart']);
+    expect(models.find((model) => model.id === 'smart')).toMatchObject({
+      owned_by: 'webox',
+      kind: 'alias',
+      context_window: 8000,
+      price: { inputPerMillion: 100, outputPerMillion: 900 },
+    });
+    return expect(gateway.chat({ ...hello, model: 'nope' }, emptyContext)).rejects.toMatchObject({
+      status: 404,
+      code: 'model_not_found',
+    });
+  });
+
+  it('applies route overrides per target', async () => {
+    primary.enqueue(textAnswer());
+    const gateway = build({
+      routes: { smart: { targets: [{ model: 'model-a', overrides: { max_tokens: 50, temperature: 0 } }] } },
+    });
+    await gateway.chat({ ...hello, max_tokens: 4000, temperature: 1 }, emptyContext);
+    expect(primary.requests[0]?.body).toMatchObject({ max_tokens: 50, temperature: 0 });
+  });
+});
+
+describe('fixtures', () => {
+  it('are one SSE payload a line', () => {
+    const text = readFileSync(openAIFixture('text.chunks.txt'), 'utf8');
+    expect(
+      text
+        .split('\n')
+        .filter(Boolean)
+        .every((line) => !line.startsWith('data:')),
+    ).toBe(true);
+  });
+});
