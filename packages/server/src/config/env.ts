@@ -56,6 +56,50 @@ export const envSchema = z
     ADMIN_PASSWORD: z.string().min(10, 'must be at least 10 characters').max(256).optional(),
     /** Lifetime of the printed setup link. */
     SETUP_TOKEN_TTL_MINUTES: integer(1, 7 * 24 * 60).default(24 * 60),
+    /** HS256 key for access tokens (32+ characters); without it one is generated once and kept in the database. */
+    AUTH_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+    /** Lifetime of access tokens in seconds (at most 15 minutes). */
+    ACCESS_TOKEN_TTL_SECONDS: integer(30, 900).default(900),
+    /** Lifetime of a session (its refresh tokens) in days. */
+    SESSION_TTL_DAYS: integer(1, 365).default(30),
+    /** Mark auth cookies Secure; browsers accept Secure cookies on http://localhost too. */
+    COOKIE_SECURE: booleanFlag.default(true),
+    /** Extra origins allowed by CORS, comma-separated (the PUBLIC_URL origin is always allowed). */
+    CORS_ORIGINS: z.string().trim().optional(),
+    /** Make two-factor authentication mandatory for admin and support accounts (admins can change it at runtime). */
+    REQUIRE_2FA_FOR_STAFF: booleanFlag.default(false),
+    /** SMTP server for outgoing email (smtp:// or smtps://); without it, emails wait in the admin-readable outbox. */
+    SMTP_URL: z
+      .string()
+      .trim()
+      .refine((value) => /^smtps?:\/\/.+/.test(value), 'must be an smtp:// or smtps:// URL')
+      .optional(),
+    /** Sender of outgoing email. */
+    MAIL_FROM: z.string().trim().min(3).default('WeBox <no-reply@webox.local>'),
+    /**
+     * Master keys that encrypt stored provider keys, newest first: `v2:<base64 32 bytes>,v1:<...>`. Without it one is
+     * generated and kept in the database (fine on a laptop; set it in production so keys and data live apart).
+     */
+    MASTER_KEYS: z
+      .string()
+      .trim()
+      .regex(
+        /^v\d+:[A-Za-z0-9+/=_-]{43,44}(,v\d+:[A-Za-z0-9+/=_-]{43,44})*$/,
+        'must be comma-separated v<N>:<base64 of 32 bytes>',
+      )
+      .optional(),
+    /** Days between a deletion request and the account being erased. */
+    ACCOUNT_DELETION_GRACE_DAYS: integer(0, 365).default(30),
+    /** OAuth sign-in; each provider is on when its client id and secret are both set. */
+    GOOGLE_CLIENT_ID: z.string().trim().optional(),
+    GOOGLE_CLIENT_SECRET: z.string().trim().optional(),
+    /** OpenID Connect issuer of Google (overridable for tests or a compatible provider). */
+    GOOGLE_ISSUER: z.url().default('https://accounts.google.com'),
+    GITHUB_CLIENT_ID: z.string().trim().optional(),
+    GITHUB_CLIENT_SECRET: z.string().trim().optional(),
+    /** GitHub web and API origins (overridable for GitHub Enterprise or tests). */
+    GITHUB_URL: z.url().default('https://github.com'),
+    GITHUB_API_URL: z.url().default('https://api.github.com'),
   })
   .superRefine((env, context) => {
     if (Boolean(env.ADMIN_EMAIL) !== Boolean(env.ADMIN_PASSWORD)) {

@@ -1,3 +1,4 @@
 // Every module's tables, gathered for Drizzle (queries and drizzle-kit). Modules own their tables;
 // this file only lists them.
 export * from '../modules/accounts/tables.js';
+export * from '../modules/notifications/tables.js';
