@@ -1,0 +1,267 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Anthropic from '@anthropic-ai/sdk';
+import { describe, expect, it } from 'vitest';
+import { anthropicMessagesRequestSchema } from '../schemas/anthropic-messages-request.js';
+import { GatewayError } from '../spec/gateway-error.js';
+import type { ChatCompletion, ChatCompletionChunk } from '../spec/openai-types.js';
+import {
+  anthropicRequestToChat,
+  chatResultToAnthropic,
+  createAnthropicStreamEncoder,
+  formatAnthropicEvent,
+} from './anthropic-messages.js';
+
+const chunk = (
+  delta: ChatCompletionChunk['choices'][number]['delta'],
+  finish: ChatCompletionChunk['choices'][number]['finish_reason'] = null,
+): ChatCompletionChunk => ({
+  id: 'chatcmpl-abc',
+  object: 'chat.completion.chunk',
+  created: 1,
+  model: 'smart',
+  choices: [{ index: 0, delta, finish_reason: finish }],
+});
+
+const toolStream: ChatCompletionChunk[] = [
+  chunk({ role: 'assistant', content: '' }),
+  chunk({ content: 'Let me check' }),
+  chunk({ content: '.' }),
+  chunk({
+    tool_calls: [
+      { index: 0, id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '' } },
+    ],
+  }),
+  chunk({ tool_calls: [{ index: 0, function: { arguments: '{"city":' } }] }),
+  chunk({ tool_calls: [{ index: 0, function: { arguments: '"Oran"}' } }] }),
+  chunk({
+    tool_calls: [
+      { index: 1, id: 'call_2', type: 'function', function: { name: 'get_time', arguments: '{}' } },
+    ],
+  }),
+  chunk({}, 'tool_calls'),
+];
+
+describe('anthropic inbound', () => {
+  it('turns an Anthropic request into a chat request', () => {
+    const parsed = anthropicMessagesRequestSchema.parse({
+      model: 'smart',
+      max_tokens: 512,
+      system: [{ type: 'text', text: 'You are terse.', cache_control: { type: 'ephemeral' } }],
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'Weather in Oran?' },
+            { type: 'image', source: { type: 'base64', media_type: 'image/jpeg', data: 'AAAA' } },
+          ],
+        },
+        {
+          role: 'assistant',
+          content: [
+            { type: 'text', text: 'Checking.' },
+            { type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: { city: 'Oran' } },
+          ],
+        },
+        {
+          role: 'user',
+          content: [
+            { type: 'tool_result', tool_use_id: 'toolu_1', content: [{ type: 'text', text: '25C' }] },
+            { type: 'text', text: 'And tomorrow?' },
+          ],
+        },
+      ],
+      temperature: 0.3,
+      stop_sequences: ['###'],
+      tools: [
+        {
+          name: 'get_weather',
+          description: 'Weather',
+          input_schema: { type: 'object', properties: { city: { type: 'string' } } },
+        },
+      ],
+      tool_choice: { type: 'any', disable_parallel_tool_use: true },
+      metadata: { user_id: 'u-1' },
+      top_k: 5,
+      service_tier: 'auto',
+    });
+    const { request, warnings } = anthropicRequestToChat(parsed);
+    expect(request).toEqual({
+      model: 'smart',
+      max_tokens: 512,
+      messages: [
+        { role: 'system', content: 'You are terse.' },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'Weather in Oran?' },
+            { type: 'image_url', image_url: { url: 'data:image/jpeg;base64,AAAA' } },
+          ],
+        },
+        {
+          role: 'assistant',
+          content: 'Checking.',
+          tool_calls: [
+            {
+              id: 'toolu_1',
+              type: 'function',
+              function: { name: 'get_weather', arguments: '{"city":"Oran"}' },
+            },
+          ],
+        },
+        { role: 'tool', tool_call_id: 'toolu_1', content: '25C' },
+        { role: 'user', content: 'And tomorrow?' },
+      ],
+      temperature: 0.3,
+      stop: ['###'],
+      user: 'u-1',
+      tools: [
+        {
+          type: 'function',
+          function: {
+            name: 'get_weather',
+            description: 'Weather',
+            parameters: { type: 'object', properties: { city: { type: 'string' } } },
+          },
+        },
+      ],
+      tool_choice: 'required',
+      parallel_tool_calls: false,
+    });
+    expect(warnings).toEqual([
+      'parameter "service_tier" is not supported and was ignored',
+      'parameter "top_k" is not supported and was ignored',
+    ]);
+  });
+
+  it('turns a chat result into an Anthropic message', () => {
+    const response: ChatCompletion = {
+      id: 'chatcmpl-xyz',
+      object: 'chat.completion',
+      created: 1,
+      model: 'smart',
+      choices: [
+        {
+          index: 0,
+          message: {
+            role: 'assistant',
+            content: 'Calling.',
+            tool_calls: [
+              { id: 'call_9', type: 'function', function: { name: 'lookup', arguments: '{"q":"x"}' } },
+            ],
+          },
+          finish_reason: 'tool_calls',
+        },
+      ],
+    };
+    expect(
+      chatResultToAnthropic(response, {
+        inputTokens: 100,
+        outputTokens: 20,
+        cachedInputTokens: 60,
+        reasoningTokens: 0,
+      }),
+    ).toEqual({
+      id: 'msg_xyz',
+      type: 'message',
+      role: 'assistant',
+      model: 'smart',
+      content: [
+        { type: 'text', text: 'Calling.' },
+        { type: 'tool_use', id: 'call_9', name: 'lookup', input: { q: 'x' } },
+      ],
+      stop_reason: 'tool_use',
+      stop_sequence: null,
+      usage: {
+        input_tokens: 40,
+        output_tokens: 20,
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: 60,
+      },
+    });
+  });
+
+  it('emits named events in order, with input_json_delta for tools', () => {
+    const encoder = createAnthropicStreamEncoder({ model: 'smart', inputTokens: 12 });
+    const events = [
+      ...toolStream.flatMap((item) => encoder.push(item)),
+      ...encoder.finish({ inputTokens: 12, outputTokens: 30, cachedInputTokens: 0, reasoningTokens: 0 }),
+    ];
+    expect(events.map((event) => [event.event, (event.data.index as number | undefined) ?? null])).toEqual([
+      ['message_start', null],
+      ['content_block_start', 0],
+      ['content_block_delta', 0],
+      ['content_block_delta', 0],
+      ['content_block_stop', 0],
+      ['content_block_start', 1],
+      ['content_block_delta', 1],
+      ['content_block_delta', 1],
+      ['content_block_stop', 1],
+      ['content_block_start', 2],
+      ['content_block_delta', 2],
+      ['content_block_stop', 2],
+      ['message_delta', null],
+      ['message_stop', null],
+    ]);
+    expect(events[6]?.data).toEqual({
+      type: 'content_block_delta',
+      index: 1,
+      delta: { type: 'input_json_delta', partial_json: '{"city":' },
+    });
+    expect(events[12]?.data).toMatchObject({
+      delta: { stop_reason: 'tool_use', stop_sequence: null },
+      usage: { output_tokens: 30 },
+    });
+    expect(formatAnthropicEvent(events[13]!)).toBe('event: message_stop\ndata: {"type":"message_stop"}\n\n');
+  });
+
+  it('produces a stream the official Anthropic SDK assembles into the same message', async () => {
+    const server = createServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      const encoder = createAnthropicStreamEncoder({ model: 'smart', inputTokens: 12 });
+      for (const item of toolStream)
+        for (const event of encoder.push(item)) response.write(formatAnthropicEvent(event));
+      for (const event of encoder.finish({
+        inputTokens: 12,
+        outputTokens: 30,
+        cachedInputTokens: 0,
+        reasoningTokens: 0,
+      }))
+        response.write(formatAnthropicEvent(event));
+      response.end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const client = new Anthropic({
+        apiKey: 'test',
+        baseURL: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        maxRetries: 0,
+      });
+      const message = await client.messages
+        .stream({ model: 'smart', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] })
+        .finalMessage();
+      expect(message.content).toEqual([
+        { type: 'text', text: 'Let me check.' },
+        { type: 'tool_use', id: 'call_1', name: 'get_weather', input: { city: 'Oran' } },
+        { type: 'tool_use', id: 'call_2', name: 'get_time', input: {} },
+      ]);
+      expect(message.stop_reason).toBe('tool_use');
+      expect(message.usage.output_tokens).toBe(30);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('emits an error event for a failure mid-stream', () => {
+    const encoder = createAnthropicStreamEncoder({ model: 'smart' });
+    const error = new GatewayError({
+      status: 502,
+      type: 'upstream_error',
+      code: 'stream_interrupted',
+      message: 'cut',
+    });
+    expect(encoder.error(error)).toEqual([
+      { event: 'error', data: { type: 'error', error: { type: 'api_error', message: 'cut' } } },
+    ]);
+  });
+});
