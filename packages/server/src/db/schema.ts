@@ -2,3 +2,4 @@
 // this file only lists them.
 export * from '../modules/accounts/tables.js';
 export * from '../modules/notifications/tables.js';
+export * from '../modules/billing/tables.js';
