@@ -14,6 +14,13 @@ const contextLengthPatterns = [
   /reduce the length of the messages/i,
 ];
 
+const authFailureCodes = new Set([
+  'API_KEY_INVALID',
+  'invalid_api_key',
+  'authentication_error',
+  'PERMISSION_DENIED',
+]);
+
 export interface MapUpstreamErrorOptions {
   provider: string;
   status: number;
@@ -49,7 +56,9 @@ export function mapUpstreamError(options: MapUpstreamErrorOptions): GatewayError
       message: describe(`The request exceeds the context window of the model at ${provider}`),
     });
   }
-  if (status === 401 || status === 403) {
+  // Gemini answers a bad key with 400 INVALID_ARGUMENT; the reason says what it really is.
+  const isAuthFailure = options.details.code !== undefined && authFailureCodes.has(options.details.code);
+  if (status === 401 || status === 403 || (status === 400 && isAuthFailure)) {
     // The upstream message often quotes part of the key ("Incorrect API key provided: sk-ab…"): drop it.
     return new GatewayError({
       ...common,

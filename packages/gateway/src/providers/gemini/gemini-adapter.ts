@@ -1,0 +1,292 @@
+import { type ChunkBuilder, createChunkBuilder } from '../../provider-utils/chunk-builder.js';
+import { generateId } from '../../provider-utils/ids.js';
+import { parseProviderJson } from '../../provider-utils/parse-json.js';
+import {
+  requestedMaxTokens,
+  stopSequences,
+  unknownParameterWarnings,
+  unsupportedWarning,
+} from '../../provider-utils/request-parameters.js';
+import type { ChatCompletion, ChatCompletionChunk, FinishReason, ToolCall } from '../../spec/openai-types.js';
+import type {
+  ChatCallOptions,
+  ChatStreamConverter,
+  EmbeddingsCallOptions,
+  PreparedRequest,
+  ProviderAdapter,
+} from '../../spec/provider-adapter.js';
+import { emptyUsage, estimateTokens, type Usage, usageToOpenAI } from '../../spec/usage.js';
+import { convertJsonSchemaToGemini } from './convert-json-schema-to-gemini.js';
+import { convertToGeminiContents } from './convert-to-gemini-contents.js';
+import {
+  type GeminiResponse,
+  type GeminiUsage,
+  geminiBatchEmbeddingsResponseSchema,
+  geminiErrorSchema,
+  geminiResponseSchema,
+} from './gemini-api.js';
+import { prepareGeminiTools } from './gemini-prepare-tools.js';
+import { mapGeminiFinishReason } from './map-gemini-finish-reason.js';
+
+const thinkingBudgets: Record<string, number> = { minimal: 512, low: 1024, medium: 8192, high: 24_576 };
+
+function count(value: number | null | undefined): number {
+  return typeof value === 'number' && value > 0 ? Math.round(value) : 0;
+}
+
+/** Gemini counts thoughts apart from candidates; ours counts them as output (they are billed so). */
+export function usageFromGemini(usage: GeminiUsage | null | undefined): Usage | undefined {
+  if (!usage) return undefined;
+  const thoughts = count(usage.thoughtsTokenCount);
+  return {
+    inputTokens: count(usage.promptTokenCount) + count(usage.toolUsePromptTokenCount),
+    outputTokens: count(usage.candidatesTokenCount) + thoughts,
+    cachedInputTokens: count(usage.cachedContentTokenCount),
+    reasoningTokens: thoughts,
+  };
+}
+
+function modelPath(model: string): string {
+  return `/v1beta/models/${encodeURIComponent(model)}`;
+}
+
+function prepareChat(options: ChatCallOptions): PreparedRequest {
+  const { request } = options;
+  const warnings = unknownParameterWarnings(request);
+  for (const name of ['logit_bias', 'logprobs', 'top_logprobs', 'user', 'parallel_tool_calls'] as const) {
+    if (request[name] !== undefined) warnings.push(unsupportedWarning(name, 'gemini'));
+  }
+  const prompt = convertToGeminiContents(request.messages);
+  const generationConfig: Record<string, unknown> = {};
+  if (request.temperature !== undefined) generationConfig.temperature = request.temperature;
+  if (request.top_p !== undefined) generationConfig.topP = request.top_p;
+  const maxTokens = requestedMaxTokens(request);
+  if (maxTokens !== undefined) generationConfig.maxOutputTokens = maxTokens;
+  const stop = stopSequences(request.stop);
+  if (stop) generationConfig.stopSequences = stop;
+  if (request.seed !== undefined) generationConfig.seed = request.seed;
+  if (request.presence_penalty !== undefined) generationConfig.presencePenalty = request.presence_penalty;
+  if (request.frequency_penalty !== undefined) generationConfig.frequencyPenalty = request.frequency_penalty;
+  if (request.n !== undefined && request.n > 1) generationConfig.candidateCount = request.n;
+  const format = request.response_format;
+  if (format?.type === 'json_object') generationConfig.responseMimeType = 'application/json';
+  if (format?.type === 'json_schema') {
+    generationConfig.responseMimeType = 'application/json';
+    if (format.json_schema.schema)
+      generationConfig.responseSchema = convertJsonSchemaToGemini(format.json_schema.schema);
+  }
+  if (request.reasoning_effort) {
+    const budget = thinkingBudgets[request.reasoning_effort];
+    if (budget === undefined)
+      warnings.push(
+        unsupportedWarning('reasoning_effort', 'gemini', `unknown value ${request.reasoning_effort}`),
+      );
+    else generationConfig.thinkingConfig = { thinkingBudget: budget, includeThoughts: true };
+  }
+  const body: Record<string, unknown> = {
+    ...(prompt.systemInstruction ? { systemInstruction: prompt.systemInstruction } : {}),
+    contents: prompt.contents,
+    ...prepareGeminiTools(request),
+    ...(Object.keys(generationConfig).length > 0 ? { generationConfig } : {}),
+  };
+  return {
+    path: options.stream
+      ? `${modelPath(options.upstreamModel)}:streamGenerateContent?alt=sse`
+      : `${modelPath(options.upstreamModel)}:generateContent`,
+    body,
+    warnings,
+  };
+}
+
+interface CandidateParts {
+  text: string;
+  reasoning: string;
+  toolCalls: ToolCall[];
+}
+
+function partsOf(candidate: NonNullable<GeminiResponse['candidates']>[number]): CandidateParts {
+  const result: CandidateParts = { text: '', reasoning: '', toolCalls: [] };
+  for (const part of candidate.content?.parts ?? []) {
+    if (part.functionCall) {
+      result.toolCalls.push({
+        id: part.functionCall.id ?? generateId('call_'),
+        type: 'function',
+        function: { name: part.functionCall.name, arguments: JSON.stringify(part.functionCall.args ?? {}) },
+      });
+    } else if (typeof part.text === 'string') {
+      if (part.thought) result.reasoning += part.text;
+      else result.text += part.text;
+    }
+  }
+  return result;
+}
+
+function parseChatResponse(
+  body: unknown,
+  options: ChatCallOptions,
+): { response: ChatCompletion; usage: Usage } {
+  const data = parseProviderJson(options.provider.id, geminiResponseSchema, body);
+  const usage = usageFromGemini(data.usageMetadata) ?? emptyUsage();
+  const candidates = data.candidates ?? [];
+  const choices: ChatCompletion['choices'] =
+    candidates.length === 0
+      ? [
+          {
+            index: 0,
+            message: { role: 'assistant', content: null },
+            // No candidate at all means the prompt itself was blocked.
+            finish_reason: data.promptFeedback?.blockReason ? 'content_filter' : 'stop',
+          },
+        ]
+      : candidates.map((candidate, position) => {
+          const parts = partsOf(candidate);
+          return {
+            index: candidate.index ?? position,
+            message: {
+              role: 'assistant' as const,
+              content: parts.text.length > 0 || parts.toolCalls.length === 0 ? parts.text : null,
+              ...(parts.toolCalls.length > 0 ? { tool_calls: parts.toolCalls } : {}),
+              ...(parts.reasoning ? { reasoning_content: parts.reasoning } : {}),
+            },
+            finish_reason: mapGeminiFinishReason(candidate.finishReason, parts.toolCalls.length > 0),
+          };
+        });
+  return {
+    response: {
+      id: data.responseId ? `chatcmpl-${data.responseId}` : generateId('chatcmpl-'),
+      object: 'chat.completion',
+      created: Math.floor(Date.now() / 1000),
+      model: options.publicModel,
+      choices,
+      usage: usageToOpenAI(usage),
+    },
+    usage,
+  };
+}
+
+function createChatStreamConverter(options: ChatCallOptions): ChatStreamConverter {
+  const provider = options.provider.id;
+  let builder: ChunkBuilder | undefined;
+  let usage: Usage | undefined;
+  let finished = false;
+  let toolCount = 0;
+  let sawToolCall = false;
+  return {
+    push(event) {
+      const data = parseProviderJson(provider, geminiResponseSchema, event.data);
+      const out: ChatCompletionChunk[] = [];
+      if (!builder) {
+        builder = createChunkBuilder({
+          id: data.responseId ? `chatcmpl-${data.responseId}` : generateId('chatcmpl-'),
+          model: options.publicModel,
+        });
+        out.push(builder.role());
+      }
+      // Every Gemini chunk carries the usage so far; the last one is the total.
+      const reported = usageFromGemini(data.usageMetadata);
+      if (reported) usage = reported;
+      const candidate = data.candidates?.[0];
+      if (!candidate) {
+        if (data.promptFeedback?.blockReason) {
+          finished = true;
+          out.push(builder.finish('content_filter'));
+        }
+        return out;
+      }
+      for (const part of candidate.content?.parts ?? []) {
+        if (part.functionCall) {
+          // Gemini sends each call whole: one delta carries id, name and all arguments.
+          sawToolCall = true;
+          out.push(
+            builder.toolCall({
+              index: toolCount,
+              id: part.functionCall.id ?? generateId('call_'),
+              type: 'function',
+              function: {
+                name: part.functionCall.name,
+                arguments: JSON.stringify(part.functionCall.args ?? {}),
+              },
+            }),
+          );
+          toolCount += 1;
+        } else if (typeof part.text === 'string' && part.text.length > 0) {
+          out.push(part.thought ? builder.reasoning(part.text) : builder.text(part.text));
+        }
+      }
+      if (candidate.finishReason) {
+        finished = true;
+        const reason: FinishReason = mapGeminiFinishReason(candidate.finishReason, sawToolCall);
+        out.push(builder.finish(reason));
+      }
+      return out;
+    },
+    finish() {
+      if (!finished || !builder) return { complete: false, chunks: [] };
+      return { complete: true, chunks: usage ? [builder.usage(usage)] : [] };
+    },
+    usage: () => usage,
+  };
+}
+
+function embeddingInputs(options: EmbeddingsCallOptions): string[] {
+  const { input } = options.request;
+  if (typeof input === 'string') return [input];
+  if (input.every((item): item is string => typeof item === 'string')) return input;
+  return [];
+}
+
+export const geminiAdapter: ProviderAdapter = {
+  type: 'gemini',
+  authHeaders: (key) => ({ 'x-goog-api-key': key }),
+  prepareChat,
+  parseChatResponse,
+  createChatStreamConverter,
+  prepareEmbeddings(options) {
+    const warnings: string[] = [];
+    const texts = embeddingInputs(options);
+    if (texts.length === 0) warnings.push('token-array input is not supported by gemini; send text');
+    if (options.request.encoding_format === 'base64')
+      warnings.push(unsupportedWarning('encoding_format', 'gemini'));
+    const model = `models/${options.upstreamModel}`;
+    return {
+      path: `${modelPath(options.upstreamModel)}:batchEmbedContents`,
+      body: {
+        requests: texts.map((text) => ({
+          model,
+          content: { parts: [{ text }] },
+          ...(options.request.dimensions ? { outputDimensionality: options.request.dimensions } : {}),
+        })),
+      },
+      warnings,
+    };
+  },
+  parseEmbeddingsResponse(body, options) {
+    const data = parseProviderJson(options.provider.id, geminiBatchEmbeddingsResponseSchema, body);
+    // Gemini does not report token counts for embeddings; estimate so usage is never zero.
+    const inputTokens = embeddingInputs(options).reduce((sum, text) => sum + estimateTokens(text), 0);
+    return {
+      response: {
+        object: 'list',
+        data: data.embeddings.map((embedding, index) => ({
+          object: 'embedding',
+          index,
+          embedding: embedding.values,
+        })),
+        model: options.publicModel,
+        usage: { prompt_tokens: inputTokens, total_tokens: inputTokens },
+      },
+      usage: { inputTokens, outputTokens: 0, cachedInputTokens: 0, reasoningTokens: 0 },
+    };
+  },
+  extractError(body) {
+    const parsed = geminiErrorSchema.safeParse(body);
+    if (!parsed.success) return {};
+    const { error } = parsed.data;
+    const reason = error.details?.find((detail) => detail.reason)?.reason;
+    return {
+      ...(error.message ? { message: error.message } : {}),
+      ...(reason || error.status ? { code: (reason ?? error.status)! } : {}),
+      ...(error.status ? { type: error.status } : {}),
+    };
+  },
+};
