@@ -292,7 +292,7 @@ describe('gemini adapter', () => {
       },
       emptyContext,
     );
-    expect((upstream.requests[0]?.body as { generationConfig: unknown }).generationConfig).toEqual({
+    expect((upstream.requests[0]!.body as { generationConfig: unknown }).generationConfig).toEqual({
       responseMimeType: 'application/json',
       responseSchema: { type: 'object', properties: { kind: { enum: ['person'], type: 'string' } } },
       thinkingConfig: { thinkingBudget: 1024, includeThoughts: true },
