@@ -120,7 +120,7 @@ export interface EmbeddingsResult {
   warnings: string[];
 }
 
-export interface ModelInfo {
+export type ModelInfo = {
   id: string;
   object: 'model';
   created: number;
@@ -132,7 +132,7 @@ export interface ModelInfo {
   capabilities: ModelCapability[];
   /** For an alias: the highest price among its targets (what a hold must cover). */
   price?: ModelPrice;
-}
+};
 
 export interface Gateway {
   listModels(): ModelInfo[];

@@ -186,7 +186,7 @@ export type AnthropicResponseBlock =
   | { type: 'text'; text: string }
   | { type: 'tool_use'; id: string; name: string; input: unknown };
 
-export interface AnthropicMessageResponse {
+export type AnthropicMessageResponse = {
   id: string;
   type: 'message';
   role: 'assistant';
@@ -195,7 +195,7 @@ export interface AnthropicMessageResponse {
   stop_reason: AnthropicStopReason;
   stop_sequence: null;
   usage: AnthropicUsageBody;
-}
+};
 
 function messageId(id: string | undefined): string {
   if (id?.startsWith('msg_')) return id;

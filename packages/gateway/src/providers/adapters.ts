@@ -1,5 +1,6 @@
 import type { ProviderAdapter, ProviderType } from '../spec/provider-adapter.js';
 import { anthropicAdapter } from './anthropic/anthropic-adapter.js';
+import { cohereAdapter } from './cohere/cohere-adapter.js';
 import { geminiAdapter } from './gemini/gemini-adapter.js';
 import { openAICompatibleAdapter } from './openai-compatible/openai-compatible-adapter.js';
 
@@ -8,5 +9,5 @@ export const adapters: Record<ProviderType, ProviderAdapter> = {
   'openai-compatible': openAICompatibleAdapter,
   anthropic: anthropicAdapter,
   gemini: geminiAdapter,
-  cohere: openAICompatibleAdapter,
+  cohere: cohereAdapter,
 };

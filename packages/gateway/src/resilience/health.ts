@@ -1,5 +1,5 @@
 /** Passive health figures per provider, from the outcomes of real calls (no probing traffic). */
-export interface ProviderHealth {
+export type ProviderHealth = {
   provider: string;
   /** False when the provider needs a key and has none: it is skipped by routing. */
   configured: boolean;
@@ -10,7 +10,7 @@ export interface ProviderHealth {
   latencyMs: { p50: number; p95: number; p99: number };
   lastErrorCode?: string;
   lastErrorAt?: number;
-}
+};
 
 interface Outcome {
   success: boolean;

@@ -95,15 +95,15 @@ export interface ChatCompletionRequest {
 
 export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter' | 'function_call';
 
-export interface OpenAIUsage {
+export type OpenAIUsage = {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
   prompt_tokens_details?: { cached_tokens?: number };
   completion_tokens_details?: { reasoning_tokens?: number };
-}
+};
 
-export interface ChatCompletion {
+export type ChatCompletion = {
   id: string;
   object: 'chat.completion';
   created: number;
@@ -122,7 +122,7 @@ export interface ChatCompletion {
   }>;
   usage?: OpenAIUsage;
   system_fingerprint?: string;
-}
+};
 
 export interface ToolCallDelta {
   index: number;
@@ -131,7 +131,7 @@ export interface ToolCallDelta {
   function?: { name?: string; arguments?: string };
 }
 
-export interface ChatCompletionChunk {
+export type ChatCompletionChunk = {
   id: string;
   object: 'chat.completion.chunk';
   created: number;
@@ -151,7 +151,7 @@ export interface ChatCompletionChunk {
   /** Present only on the final usage chunk (`choices` is then empty), as OpenAI does with include_usage. */
   usage?: OpenAIUsage | null;
   system_fingerprint?: string;
-}
+};
 
 export interface EmbeddingsRequest {
   model: string;
@@ -162,9 +162,9 @@ export interface EmbeddingsRequest {
   [extra: string]: unknown;
 }
 
-export interface EmbeddingsResponse {
+export type EmbeddingsResponse = {
   object: 'list';
   data: Array<{ object: 'embedding'; index: number; embedding: number[] | string }>;
   model: string;
   usage: { prompt_tokens: number; total_tokens: number };
-}
+};
