@@ -391,7 +391,7 @@ for (const backend of databaseBackends()) {
           }),
         );
         expect(results).not.toContain(-1);
-        const spent = results.reduce((sum, value) => sum + value, 0);
+        const spent = results.reduce<number>((sum, value) => sum + value, 0);
         const balance = await getBalance(raceDb, wallet.id);
         expect(spent).toBeGreaterThanOrEqual(660);
         expect(spent).toBeLessThanOrEqual(1_000);
