@@ -8,6 +8,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Env } from './config/env.js';
 import type { Database, DatabaseConnection } from './db/client.js';
+import { registerAccounts } from './modules/accounts/plugin.js';
 import { accountsRoutes } from './modules/accounts/routes.js';
 import { monitoringRoutes } from './modules/monitoring/routes.js';
 import { registerErrorHandling } from './plugins/error-handler.js';
@@ -102,6 +103,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
+  // Accounts first: cookies, `authenticate` and the mailer are on the root instance before any route uses them.
+  await registerAccounts(app);
   await app.register(monitoringRoutes);
   await app.register(accountsRoutes);
 

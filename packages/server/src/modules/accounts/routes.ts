@@ -3,6 +3,8 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { errorResponses } from '../../http/schemas.js';
 import { rateLimit } from '../../plugins/rate-limit.js';
+import { accountRoutes } from './account-routes.js';
+import { authRoutes } from './auth-routes.js';
 import { completeSetup } from './service.js';
 
 const publicUser = z.object({
@@ -19,6 +21,8 @@ export const passwordSchema = z
 
 export async function accountsRoutes(app: FastifyInstance) {
   const routes = app.withTypeProvider<ZodTypeProvider>();
+  await app.register(authRoutes);
+  await app.register(accountRoutes);
 
   routes.post(
     '/api/setup',

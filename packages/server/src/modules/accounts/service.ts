@@ -114,3 +114,41 @@ export async function completeSetup(
     return toPublicUser(admin!);
   });
 }
+
+/** What the account owner sees about their own account. */
+export interface AccountView extends PublicUser {
+  emailVerified: boolean;
+  status: (typeof users.$inferSelect)['status'];
+  locale: (typeof users.$inferSelect)['locale'];
+  theme: (typeof users.$inferSelect)['theme'];
+  timeZone: string;
+  notificationPreferences: (typeof users.$inferSelect)['notificationPreferences'];
+  avatarUrl: string | null;
+  twoFactorEnabled: boolean;
+  hasPassword: boolean;
+  deletionScheduledFor: string | null;
+  createdAt: string;
+}
+
+export function toAccountView(row: typeof users.$inferSelect): AccountView {
+  return {
+    ...toPublicUser(row),
+    emailVerified: Boolean(row.emailVerifiedAt),
+    status: row.status,
+    locale: row.locale,
+    theme: row.theme,
+    timeZone: row.timeZone,
+    notificationPreferences: row.notificationPreferences,
+    avatarUrl: row.avatarKey ? `/api/account/avatar/${row.avatarKey}` : null,
+    twoFactorEnabled: Boolean(row.totpEnabledAt),
+    hasPassword: Boolean(row.passwordHash),
+    deletionScheduledFor: row.deletionScheduledFor?.toISOString() ?? null,
+    createdAt: row.createdAt.toISOString(),
+  };
+}
+
+export async function getAccount(db: Database, userId: string): Promise<AccountView> {
+  const [row] = await db.select().from(users).where(eq(users.id, userId)).limit(1);
+  if (!row) throw new AppError('not_found', 'Account not found.');
+  return toAccountView(row);
+}

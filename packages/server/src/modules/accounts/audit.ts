@@ -1,0 +1,134 @@
+import { and, desc, eq, gte, inArray, like, lt, lte, or, type SQL } from 'drizzle-orm';
+import type { FastifyRequest } from 'fastify';
+import type { Database } from '../../db/client.js';
+import { auditEvents } from './tables.js';
+
+/** Security events recorded by this module; other modules may record their own types (e.g. `api_key.created`). */
+export const auditEventTypes = [
+  'sign_up',
+  'sign_in.succeeded',
+  'sign_in.failed',
+  'sign_in.locked',
+  'sign_in.two_factor_failed',
+  'sign_out',
+  'session.revoked',
+  'session.refresh_reused',
+  'email.verified',
+  'email.change_requested',
+  'email.changed',
+  'password.reset_requested',
+  'password.reset',
+  'password.changed',
+  'two_factor.enabled',
+  'two_factor.disabled',
+  'two_factor.backup_code_used',
+  'two_factor.backup_codes_regenerated',
+  'oauth.linked',
+  'oauth.signed_up',
+  'provider_key.saved',
+  'provider_key.deleted',
+  'profile.updated',
+  'account.export',
+  'account.deletion_scheduled',
+  'account.deletion_cancelled',
+  'account.deleted',
+  'admin.role_changed',
+  'admin.status_changed',
+  'admin.policy_changed',
+  'api_key.created',
+  'api_key.revoked',
+] as const;
+export type AuditEventType = (typeof auditEventTypes)[number];
+
+export interface AuditEventInput {
+  type: AuditEventType;
+  /** The account the event concerns (null for a failed sign-in on an unknown address). */
+  userId?: string | null;
+  /** Who acted, when not the account itself (an admin). */
+  actorId?: string | null;
+  ip?: string | null;
+  userAgent?: string | null;
+  /** Never a secret: ids, names and reasons only. */
+  details?: Record<string, unknown>;
+}
+
+/** Where a request came from, for audit events and sessions. */
+export function clientOf(request: FastifyRequest): { ip: string; userAgent: string | null } {
+  const userAgent = request.headers['user-agent'];
+  return { ip: request.ip, userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 512) : null };
+}
+
+/** Appends one security event. Every module records through this, never by writing the table. */
+export async function recordAuditEvent(db: Database, event: AuditEventInput): Promise<void> {
+  await db.insert(auditEvents).values({
+    type: event.type,
+    userId: event.userId ?? null,
+    actorId: event.actorId ?? null,
+    ip: event.ip ?? null,
+    userAgent: event.userAgent?.slice(0, 512) ?? null,
+    details: event.details ?? {},
+  });
+}
+
+export interface ListAuditEventsOptions {
+  /** Only events about this account, or done by it as an actor. */
+  userId?: string;
+  /** Exact types, or a prefix ending in `.` / `*` (e.g. `sign_in.`). */
+  types?: string[];
+  from?: Date;
+  to?: Date;
+  /** Cursor: events strictly older than this instant. */
+  before?: Date;
+  /** Default 50, at most 200. */
+  limit?: number;
+}
+
+export interface AuditEventView {
+  id: string;
+  type: string;
+  userId: string | null;
+  actorId: string | null;
+  ip: string | null;
+  userAgent: string | null;
+  details: Record<string, unknown>;
+  createdAt: string;
+}
+
+export async function listAuditEvents(
+  db: Database,
+  options: ListAuditEventsOptions = {},
+): Promise<AuditEventView[]> {
+  const conditions: SQL[] = [];
+  if (options.userId) {
+    conditions.push(or(eq(auditEvents.userId, options.userId), eq(auditEvents.actorId, options.userId))!);
+  }
+  if (options.types?.length) {
+    const exact = options.types.filter((type) => !/[.*]$/.test(type));
+    const prefixes = options.types
+      .filter((type) => /[.*]$/.test(type))
+      .map((type) => `${type.replace(/\*$/, '').replace(/[\\%_]/g, '\\$&')}%`);
+    const alternatives: SQL[] = [];
+    if (exact.length) alternatives.push(inArray(auditEvents.type, exact));
+    for (const prefix of prefixes) alternatives.push(like(auditEvents.type, prefix));
+    conditions.push(or(...alternatives)!);
+  }
+  if (options.from) conditions.push(gte(auditEvents.createdAt, options.from));
+  if (options.to) conditions.push(lte(auditEvents.createdAt, options.to));
+  if (options.before) conditions.push(lt(auditEvents.createdAt, options.before));
+  const rows = await db
+    .select()
+    .from(auditEvents)
+    .where(conditions.length ? and(...conditions) : undefined)
+    .orderBy(desc(auditEvents.createdAt))
+    .limit(Math.min(Math.max(options.limit ?? 50, 1), 200));
+  return rows.map((row) => ({
+    id: row.id,
+    type: row.type,
+    userId: row.userId,
+    actorId: row.actorId,
+    ip: row.ip,
+    userAgent: row.userAgent,
+    details: row.details,
+    createdAt: row.createdAt.toISOString(),
+  }));
+}

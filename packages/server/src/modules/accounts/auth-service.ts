@@ -1,0 +1,516 @@
+import { and, eq, gt, isNull } from 'drizzle-orm';
+import { publicUrl } from '../../config/env.js';
+import type { Database } from '../../db/client.js';
+import { AppError } from '../../errors.js';
+import { recordAuditEvent } from './audit.js';
+import type { AccountsContext, RequestOrigin } from './context.js';
+import { assertStrongPassword } from './password-policy.js';
+import { hashPassword, verifyPassword } from './passwords.js';
+import { normaliseEmail } from './service.js';
+import { createSession, type IssuedTokens, revokeAllSessions } from './sessions.js';
+import { SignInThrottle } from './sign-in-throttle.js';
+import { type EmailTokenPurpose, emailTokens, type Locale, users } from './tables.js';
+import { hashToken, randomToken } from './tokens.js';
+import { verifySecondFactor } from './two-factor.js';
+
+const VERIFY_EMAIL_TTL_MS = 48 * 3_600_000;
+const RESET_PASSWORD_TTL_MS = 3_600_000;
+
+export const PASSWORD_RESET_JOB = 'accounts.password-reset';
+export const SIGN_UP_MAIL_JOB = 'accounts.sign-up-mail';
+
+// A hash of a random password, verified against when an address is unknown, so both paths cost one argon2 run.
+let dummyHash: Promise<string> | undefined;
+function timingDummy(): Promise<string> {
+  dummyHash ??= hashPassword(randomToken());
+  return dummyHash;
+}
+
+const throttles = new WeakMap<object, SignInThrottle>();
+export function signInThrottle(context: AccountsContext): SignInThrottle {
+  let throttle = throttles.get(context.stores);
+  if (!throttle) {
+    throttle = new SignInThrottle(context.stores.cache);
+    throttles.set(context.stores, throttle);
+  }
+  return throttle;
+}
+
+async function issueEmailToken(
+  db: Database,
+  options: { userId: string; purpose: EmailTokenPurpose; email: string; ttlMs: number },
+): Promise<string> {
+  const token = randomToken();
+  await db.transaction(async (transaction) => {
+    // One live link per purpose: asking again invalidates the previous one.
+    await transaction
+      .update(emailTokens)
+      .set({ usedAt: new Date() })
+      .where(
+        and(
+          eq(emailTokens.userId, options.userId),
+          eq(emailTokens.purpose, options.purpose),
+          isNull(emailTokens.usedAt),
+        ),
+      );
+    await transaction.insert(emailTokens).values({
+      tokenHash: hashToken(token),
+      userId: options.userId,
+      purpose: options.purpose,
+      email: options.email,
+      expiresAt: new Date(Date.now() + options.ttlMs),
+    });
+  });
+  return token;
+}
+
+/** Spends a link token once; undefined when unknown, used, expired or for another purpose. */
+async function consumeEmailToken(db: Database, token: string, purpose: EmailTokenPurpose) {
+  const [row] = await db
+    .update(emailTokens)
+    .set({ usedAt: new Date() })
+    .where(
+      and(
+        eq(emailTokens.tokenHash, hashToken(token)),
+        eq(emailTokens.purpose, purpose),
+        isNull(emailTokens.usedAt),
+        gt(emailTokens.expiresAt, new Date()),
+      ),
+    )
+    .returning();
+  return row;
+}
+
+function link(context: AccountsContext, path: string, token?: string): string {
+  return `${publicUrl(context.env)}${path}${token ? `?token=${encodeURIComponent(token)}` : ''}`;
+}
+
+export interface SignUpOptions extends RequestOrigin {
+  email: string;
+  password: string;
+  name: string;
+  locale: Locale;
+}
+
+/**
+ * Creates an account, or, when the address already has one, tells its owner by email instead. The answer is the same
+ * in both cases and the slow work (password hashing) happens in both, so sign-up does not reveal who has an account.
+ */
+export async function signUp(context: AccountsContext, options: SignUpOptions): Promise<void> {
+  const email = normaliseEmail(options.email);
+  assertStrongPassword(options.password, { email, name: options.name });
+  const passwordHash = await hashPassword(options.password);
+  const [created] = await context.db
+    .insert(users)
+    .values({
+      email,
+      name: options.name,
+      passwordHash,
+      locale: options.locale,
+      passwordChangedAt: new Date(),
+    })
+    .onConflictDoNothing({ target: users.email })
+    .returning({ id: users.id });
+  if (created) {
+    await recordAuditEvent(context.db, {
+      type: 'sign_up',
+      userId: created.id,
+      ip: options.ip,
+      userAgent: options.userAgent,
+    });
+  }
+  // The email goes out from a job in both cases, so the response time does not depend on which one it is.
+  await context.stores.jobs.enqueue(SIGN_UP_MAIL_JOB, {
+    email,
+    created: Boolean(created),
+    locale: options.locale,
+  });
+}
+
+/** The job behind sign-up: a verification link for a new account, a notice for an existing one. */
+export async function sendSignUpMail(
+  context: AccountsContext,
+  options: { email: string; created: boolean; locale: Locale },
+): Promise<void> {
+  const [user] = await context.db.select().from(users).where(eq(users.email, options.email)).limit(1);
+  if (user?.status !== 'active') return;
+  if (options.created) {
+    await sendVerificationEmail(context, user);
+    return;
+  }
+  await context.mailer.send({
+    to: user.email,
+    template: 'account_exists',
+    locale: user.locale,
+    data: {
+      name: user.name,
+      resetLink: link(context, '/forgot-password'),
+      signInLink: link(context, '/sign-in'),
+    },
+  });
+}
+
+async function sendVerificationEmail(context: AccountsContext, user: typeof users.$inferSelect) {
+  const token = await issueEmailToken(context.db, {
+    userId: user.id,
+    purpose: 'verify_email',
+    email: user.email,
+    ttlMs: VERIFY_EMAIL_TTL_MS,
+  });
+  await context.mailer.send({
+    to: user.email,
+    template: 'verify_email',
+    locale: user.locale,
+    data: { name: user.name, link: link(context, '/verify-email', token) },
+  });
+}
+
+/** Sends a new verification link to a signed-in account whose address is not verified yet. */
+export async function resendVerification(
+  context: AccountsContext,
+  options: { userId: string },
+): Promise<void> {
+  const [user] = await context.db.select().from(users).where(eq(users.id, options.userId)).limit(1);
+  if (!user) throw new AppError('not_found', 'Account not found.');
+  if (user.emailVerifiedAt) throw new AppError('conflict', 'This address is already verified.');
+  await sendVerificationEmail(context, user);
+}
+
+export async function verifyEmail(
+  context: AccountsContext,
+  options: { token: string } & RequestOrigin,
+): Promise<{ userId: string }> {
+  const row = await consumeEmailToken(context.db, options.token, 'verify_email');
+  if (!row)
+    throw new AppError('token_invalid', 'This link is unknown, already used or expired; ask for a new one.');
+  // The link proves the address it was sent to: if the account's address changed since, it proves nothing.
+  const verified = await context.db
+    .update(users)
+    .set({ emailVerifiedAt: new Date(), updatedAt: new Date() })
+    .where(and(eq(users.id, row.userId), eq(users.email, row.email)))
+    .returning({ id: users.id });
+  if (verified.length === 0)
+    throw new AppError('token_invalid', 'This link is for an address the account no longer uses.');
+  await recordAuditEvent(context.db, {
+    type: 'email.verified',
+    userId: row.userId,
+    ip: options.ip,
+    userAgent: options.userAgent,
+  });
+  return { userId: row.userId };
+}
+
+export type SignInResult =
+  | { kind: 'session'; userId: string; tokens: IssuedTokens }
+  | { kind: 'two_factor'; challengeToken: string };
+
+function throttled(retryAfterMs: number, locked: boolean): AppError {
+  return locked
+    ? new AppError(
+        'account_locked',
+        'Too many failed attempts: sign-in is locked for a while. Try again later.',
+        {
+          retryAfterSeconds: retryAfterMs / 1000,
+        },
+      )
+    : new AppError('rate_limited', 'Too many failed attempts; wait before trying again.', {
+        retryAfterSeconds: retryAfterMs / 1000,
+      });
+}
+
+/**
+ * Checks an address and password. Unknown address, wrong password and inactive account give one answer, after the
+ * same argon2 work; failures are counted per address (known or not) with growing waits and then a lock.
+ */
+export async function signIn(
+  context: AccountsContext,
+  options: { email: string; password: string } & RequestOrigin,
+): Promise<SignInResult> {
+  const email = normaliseEmail(options.email);
+  const throttle = signInThrottle(context);
+  const decision = await throttle.check(email);
+  if (!decision.allowed) throw throttled(decision.retryAfterMs, decision.reason === 'locked');
+
+  const [user] = await context.db.select().from(users).where(eq(users.email, email)).limit(1);
+  const passwordOk = await verifyPassword(user?.passwordHash ?? (await timingDummy()), options.password);
+  if (!user || !passwordOk || user.status !== 'active' || !user.passwordHash) {
+    const failure = await throttle.recordFailure(email);
+    await recordAuditEvent(context.db, {
+      type: failure.locked ? 'sign_in.locked' : 'sign_in.failed',
+      userId: user?.id ?? null,
+      ip: options.ip,
+      userAgent: options.userAgent,
+      details: { reason: 'credentials', failures: failure.failures },
+    });
+    if (failure.locked) throw throttled(15 * 60_000, true);
+    throw new AppError('invalid_credentials', 'The email address or the password is not right.');
+  }
+  await throttle.clear(email);
+  if (user.totpEnabledAt) {
+    return {
+      kind: 'two_factor',
+      challengeToken: await context.keys.signTwoFactorChallenge({ userId: user.id, method: 'password' }),
+    };
+  }
+  return {
+    kind: 'session',
+    userId: user.id,
+    tokens: await startSession(context, user.id, 'password', options),
+  };
+}
+
+async function startSession(context: AccountsContext, userId: string, method: string, origin: RequestOrigin) {
+  const tokens = await createSession(context.db, context.keys, {
+    userId,
+    method,
+    ip: origin.ip ?? null,
+    userAgent: origin.userAgent ?? null,
+    ttlDays: context.env.SESSION_TTL_DAYS,
+  });
+  await recordAuditEvent(context.db, {
+    type: 'sign_in.succeeded',
+    userId,
+    ip: origin.ip,
+    userAgent: origin.userAgent,
+    details: { method, sessionId: tokens.sessionId },
+  });
+  // A sign-in cancels a pending deletion: the grace period exists for exactly this.
+  await context.db
+    .update(users)
+    .set({ deletionScheduledFor: null })
+    .where(and(eq(users.id, userId), gt(users.deletionScheduledFor, new Date(0))));
+  return tokens;
+}
+
+export { startSession };
+
+/** Second step of a sign-in with 2FA: the challenge from the first step plus a TOTP or backup code. */
+export async function completeTwoFactorSignIn(
+  context: AccountsContext,
+  options: { challengeToken: string; code: string } & RequestOrigin,
+): Promise<{ userId: string; tokens: IssuedTokens }> {
+  const challenge = await context.keys.verifyTwoFactorChallenge(options.challengeToken);
+  if (!challenge)
+    throw new AppError('unauthenticated', 'This sign-in attempt expired; enter your password again.');
+  const throttleKey = `2fa:${challenge.userId}`;
+  const throttle = signInThrottle(context);
+  const decision = await throttle.check(throttleKey);
+  if (!decision.allowed) throw throttled(decision.retryAfterMs, decision.reason === 'locked');
+  const factor = await verifySecondFactor(context.db, context.keyring, {
+    userId: challenge.userId,
+    code: options.code,
+  });
+  if (!factor) {
+    const failure = await throttle.recordFailure(throttleKey);
+    await recordAuditEvent(context.db, {
+      type: 'sign_in.two_factor_failed',
+      userId: challenge.userId,
+      ip: options.ip,
+      userAgent: options.userAgent,
+      details: { failures: failure.failures },
+    });
+    throw new AppError('two_factor_invalid', 'That code is not right.');
+  }
+  await throttle.clear(throttleKey);
+  if (factor === 'backup_code') {
+    await recordAuditEvent(context.db, {
+      type: 'two_factor.backup_code_used',
+      userId: challenge.userId,
+      ip: options.ip,
+      userAgent: options.userAgent,
+    });
+  }
+  const method = `${challenge.method}+${factor === 'totp' ? 'totp' : 'backup_code'}`;
+  return { userId: challenge.userId, tokens: await startSession(context, challenge.userId, method, options) };
+}
+
+/**
+ * Always answers the same way and does its work in a job, so neither the message nor the response time tells
+ * whether the address has an account.
+ */
+export async function requestPasswordReset(
+  context: AccountsContext,
+  options: { email: string } & RequestOrigin,
+): Promise<void> {
+  await context.stores.jobs.enqueue(PASSWORD_RESET_JOB, {
+    email: normaliseEmail(options.email),
+    ip: options.ip ?? null,
+    userAgent: options.userAgent ?? null,
+  });
+}
+
+/** The job behind a reset request: mail a link when the address belongs to an active account, nothing otherwise. */
+export async function sendPasswordReset(
+  context: AccountsContext,
+  options: { email: string } & RequestOrigin,
+): Promise<void> {
+  const [user] = await context.db.select().from(users).where(eq(users.email, options.email)).limit(1);
+  if (user?.status !== 'active') return;
+  const token = await issueEmailToken(context.db, {
+    userId: user.id,
+    purpose: 'reset_password',
+    email: user.email,
+    ttlMs: RESET_PASSWORD_TTL_MS,
+  });
+  await recordAuditEvent(context.db, {
+    type: 'password.reset_requested',
+    userId: user.id,
+    ip: options.ip,
+    userAgent: options.userAgent,
+  });
+  await context.mailer.send({
+    to: user.email,
+    template: 'reset_password',
+    locale: user.locale,
+    data: { name: user.name, link: link(context, '/reset-password', token) },
+  });
+}
+
+/** Sets a new password from a reset link; every session ends, and the address counts as verified (the link proved it). */
+export async function resetPassword(
+  context: AccountsContext,
+  options: { token: string; password: string } & RequestOrigin,
+): Promise<void> {
+  const [pending] = await context.db
+    .select({ email: users.email, name: users.name })
+    .from(emailTokens)
+    .innerJoin(users, eq(users.id, emailTokens.userId))
+    .where(eq(emailTokens.tokenHash, hashToken(options.token)))
+    .limit(1);
+  if (pending) assertStrongPassword(options.password, { email: pending.email, name: pending.name });
+  const passwordHash = await hashPassword(options.password);
+  const row = await consumeEmailToken(context.db, options.token, 'reset_password');
+  if (!row)
+    throw new AppError('token_invalid', 'This link is unknown, already used or expired; ask for a new one.');
+  const [user] = await context.db
+    .update(users)
+    .set({ passwordHash, passwordChangedAt: new Date(), emailVerifiedAt: new Date(), updatedAt: new Date() })
+    .where(and(eq(users.id, row.userId), eq(users.email, row.email)))
+    .returning();
+  if (!user) throw new AppError('token_invalid', 'This link is for an address the account no longer uses.');
+  await revokeAllSessions(context.db, { userId: user.id, reason: 'password_reset' });
+  await signInThrottle(context).clear(user.email);
+  await recordAuditEvent(context.db, {
+    type: 'password.reset',
+    userId: user.id,
+    ip: options.ip,
+    userAgent: options.userAgent,
+  });
+  await context.mailer.send({
+    to: user.email,
+    template: 'password_changed',
+    locale: user.locale,
+    data: { name: user.name },
+  });
+}
+
+/** Changing the password needs the current one; other sessions end, the caller's stays. */
+export async function changePassword(
+  context: AccountsContext,
+  options: {
+    userId: string;
+    sessionId?: string | undefined;
+    currentPassword: string;
+    newPassword: string;
+  } & RequestOrigin,
+): Promise<void> {
+  const [user] = await context.db.select().from(users).where(eq(users.id, options.userId)).limit(1);
+  if (!user) throw new AppError('not_found', 'Account not found.');
+  const ok = user.passwordHash ? await verifyPassword(user.passwordHash, options.currentPassword) : false;
+  if (!ok) throw new AppError('invalid_credentials', 'The current password is not right.');
+  assertStrongPassword(options.newPassword, { email: user.email, name: user.name, field: 'newPassword' });
+  await context.db
+    .update(users)
+    .set({
+      passwordHash: await hashPassword(options.newPassword),
+      passwordChangedAt: new Date(),
+      updatedAt: new Date(),
+    })
+    .where(eq(users.id, user.id));
+  await revokeAllSessions(context.db, {
+    userId: user.id,
+    exceptSessionId: options.sessionId,
+    reason: 'password_changed',
+  });
+  await recordAuditEvent(context.db, {
+    type: 'password.changed',
+    userId: user.id,
+    ip: options.ip,
+    userAgent: options.userAgent,
+  });
+  await context.mailer.send({
+    to: user.email,
+    template: 'password_changed',
+    locale: user.locale,
+    data: { name: user.name },
+  });
+}
+
+/**
+ * Starts an email change: the new address must be confirmed from a link sent to it. The answer does not say whether
+ * the new address is taken (that is checked when the link is used).
+ */
+export async function requestEmailChange(
+  context: AccountsContext,
+  options: { userId: string; password: string; newEmail: string } & RequestOrigin,
+): Promise<void> {
+  const [user] = await context.db.select().from(users).where(eq(users.id, options.userId)).limit(1);
+  if (!user) throw new AppError('not_found', 'Account not found.');
+  const ok = user.passwordHash ? await verifyPassword(user.passwordHash, options.password) : false;
+  if (!ok) throw new AppError('invalid_credentials', 'The password is not right.');
+  const newEmail = normaliseEmail(options.newEmail);
+  if (newEmail === user.email) throw new AppError('conflict', 'This is already your address.');
+  const token = await issueEmailToken(context.db, {
+    userId: user.id,
+    purpose: 'change_email',
+    email: newEmail,
+    ttlMs: VERIFY_EMAIL_TTL_MS,
+  });
+  await recordAuditEvent(context.db, {
+    type: 'email.change_requested',
+    userId: user.id,
+    ip: options.ip,
+    userAgent: options.userAgent,
+  });
+  await context.mailer.send({
+    to: newEmail,
+    template: 'change_email',
+    locale: user.locale,
+    data: { name: user.name, newEmail, link: link(context, '/confirm-email-change', token) },
+  });
+}
+
+export async function confirmEmailChange(
+  context: AccountsContext,
+  options: { token: string } & RequestOrigin,
+): Promise<{ userId: string; email: string }> {
+  const row = await consumeEmailToken(context.db, options.token, 'change_email');
+  if (!row)
+    throw new AppError('token_invalid', 'This link is unknown, already used or expired; ask for a new one.');
+  const [before] = await context.db.select().from(users).where(eq(users.id, row.userId)).limit(1);
+  if (!before) throw new AppError('token_invalid', 'This link is unknown, already used or expired.');
+  const [taken] = await context.db
+    .select({ id: users.id })
+    .from(users)
+    .where(eq(users.email, row.email))
+    .limit(1);
+  if (taken) throw new AppError('conflict', 'Another account already uses this address.');
+  await context.db
+    .update(users)
+    .set({ email: row.email, emailVerifiedAt: new Date(), updatedAt: new Date() })
+    .where(eq(users.id, row.userId));
+  await recordAuditEvent(context.db, {
+    type: 'email.changed',
+    userId: row.userId,
+    ip: options.ip,
+    userAgent: options.userAgent,
+    details: { from: before.email, to: row.email },
+  });
+  await context.mailer.send({
+    to: before.email,
+    template: 'email_changed',
+    locale: before.locale,
+    data: { name: before.name, newEmail: row.email },
+  });
+  return { userId: row.userId, email: row.email };
+}

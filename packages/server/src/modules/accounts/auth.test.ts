@@ -1,0 +1,430 @@
+import { createHash } from 'node:crypto';
+import { eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backendPairs } from '../../testing/backend-pairs.js';
+import { createTestApp, type TestApp } from '../../testing/test-app.js';
+import { emailOutbox } from '../notifications/tables.js';
+import {
+  randomIp,
+  signInWithPassword,
+  signUpAndSignIn,
+  tokenFromEmail,
+  uniqueEmail,
+  waitForEmail,
+} from './testing.js';
+
+function cookiesOf(response: { headers: Record<string, unknown> }): Record<string, string> {
+  const raw = response.headers['set-cookie'];
+  const list = Array.isArray(raw) ? raw : raw ? [String(raw)] : [];
+  return Object.fromEntries(
+    list.map((line: string) => {
+      const [pair] = line.split(';');
+      const index = pair!.indexOf('=');
+      return [pair!.slice(0, index), line];
+    }),
+  );
+}
+
+function cookieValue(line: string | undefined): string {
+  return decodeURIComponent(line?.split(';')[0]?.split('=').slice(1).join('=') ?? '');
+}
+
+for (const pair of backendPairs()) {
+  describe(`sign-up, sign-in and sessions on ${pair.name}`, () => {
+    let harness: TestApp;
+    const logLines: string[] = [];
+    beforeAll(async () => {
+      harness = await createTestApp(
+        pair,
+        { LOG_LEVEL: 'info' },
+        { logStream: { write: (line) => logLines.push(line) } },
+      );
+    });
+    afterAll(() => harness.close());
+    const app = () => harness.app;
+
+    it('signs up, mails a 48-hour verification link, and confirms the address once', async () => {
+      const email = uniqueEmail('Signup');
+      const ip = randomIp();
+      const response = await app().inject({
+        method: 'POST',
+        url: '/api/auth/sign-up',
+        remoteAddress: ip,
+        payload: {
+          email: email.toUpperCase(),
+          password: 'a sturdy passphrase 42',
+          name: 'Nadia',
+          locale: 'fr',
+        },
+      });
+      expect(response.statusCode).toBe(202);
+      const mail = await waitForEmail(app(), { to: email.toLowerCase(), template: 'verify_email' });
+      expect(mail.locale).toBe('fr');
+      expect(mail.subject).toBe('Confirmez votre adresse e-mail');
+      expect(mail.html).toContain('lang="fr"');
+      const token = tokenFromEmail(mail.text, '/verify-email');
+      const first = await app().inject({
+        method: 'POST',
+        url: '/api/auth/verify-email',
+        remoteAddress: ip,
+        payload: { token },
+      });
+      expect(first.statusCode).toBe(200);
+      const again = await app().inject({
+        method: 'POST',
+        url: '/api/auth/verify-email',
+        remoteAddress: ip,
+        payload: { token },
+      });
+      expect(again.statusCode).toBe(400);
+      expect(again.json().error.code).toBe('token_invalid');
+    });
+
+    it('answers a sign-up for a taken address exactly like a new one, and mails the owner instead', async () => {
+      const client = await signUpAndSignIn(app());
+      const response = await app().inject({
+        method: 'POST',
+        url: '/api/auth/sign-up',
+        remoteAddress: randomIp(),
+        payload: { email: client.email, password: 'another sturdy phrase 7', name: 'Mallory' },
+      });
+      const fresh = await app().inject({
+        method: 'POST',
+        url: '/api/auth/sign-up',
+        remoteAddress: randomIp(),
+        payload: { email: uniqueEmail(), password: 'another sturdy phrase 7', name: 'Mallory' },
+      });
+      expect(response.statusCode).toBe(fresh.statusCode);
+      expect(response.json()).toEqual(fresh.json());
+      await waitForEmail(app(), { to: client.email, template: 'account_exists' });
+    });
+
+    it('refuses short and common passwords, naming the field', async () => {
+      for (const password of ['short', 'qwertyuiop', '1234567890', 'password123']) {
+        const response = await app().inject({
+          method: 'POST',
+          url: '/api/auth/sign-up',
+          remoteAddress: randomIp(),
+          payload: { email: uniqueEmail(), password },
+        });
+        expect(response.statusCode).toBe(400);
+        expect(response.json().error.details[0].path).toBe('body.password');
+      }
+    });
+
+    it('signs in the web with httpOnly Secure SameSite cookies and needs the CSRF header for changes', async () => {
+      const client = await signUpAndSignIn(app());
+      const response = await app().inject({
+        method: 'POST',
+        url: '/api/auth/sign-in',
+        remoteAddress: client.ip,
+        payload: { email: client.email, password: client.password },
+      });
+      expect(response.statusCode).toBe(200);
+      expect(response.json().tokens).toBeUndefined();
+      const cookies = cookiesOf(response);
+      expect(cookies.webox_access).toMatch(/HttpOnly/);
+      expect(cookies.webox_access).toMatch(/Secure/);
+      expect(cookies.webox_access).toMatch(/SameSite=Lax/);
+      expect(cookies.webox_refresh).toMatch(/HttpOnly/);
+      expect(cookies.webox_refresh).toMatch(/SameSite=Strict/);
+      expect(cookies.webox_refresh).toMatch(/Path=\/api\/auth/);
+      expect(cookies.webox_csrf).not.toMatch(/HttpOnly/);
+      const cookie = `webox_access=${cookieValue(cookies.webox_access)}`;
+
+      const me = await app().inject({ url: '/api/account', headers: { cookie } });
+      expect(me.statusCode).toBe(200);
+      expect(me.json().user.email).toBe(client.email);
+
+      const noCsrf = await app().inject({
+        method: 'POST',
+        url: '/api/account/sessions/revoke-others',
+        headers: { cookie },
+      });
+      expect(noCsrf.statusCode).toBe(403);
+      expect(noCsrf.json().error.code).toBe('csrf_invalid');
+      const forgedCsrf = await app().inject({
+        method: 'POST',
+        url: '/api/account/sessions/revoke-others',
+        headers: { cookie, 'x-csrf-token': 'x'.repeat(43) },
+      });
+      expect(forgedCsrf.statusCode).toBe(403);
+      const withCsrf = await app().inject({
+        method: 'POST',
+        url: '/api/account/sessions/revoke-others',
+        headers: { cookie, 'x-csrf-token': cookieValue(cookies.webox_csrf) },
+      });
+      expect(withCsrf.statusCode).toBe(200);
+      expect(withCsrf.json().revoked).toBe(1);
+    });
+
+    it('rotates refresh tokens, and a reused one ends the whole session', async () => {
+      const client = await signUpAndSignIn(app());
+      const first = await app().inject({
+        method: 'POST',
+        url: '/api/auth/refresh',
+        remoteAddress: client.ip,
+        payload: { refreshToken: client.refreshToken, tokenDelivery: 'body' },
+      });
+      expect(first.statusCode).toBe(200);
+      const rotated = first.json().tokens;
+      expect(rotated.refreshToken).not.toBe(client.refreshToken);
+      expect(first.json().session.id).toBe(client.sessionId);
+
+      const replay = await app().inject({
+        method: 'POST',
+        url: '/api/auth/refresh',
+        remoteAddress: client.ip,
+        payload: { refreshToken: client.refreshToken, tokenDelivery: 'body' },
+      });
+      expect(replay.statusCode).toBe(401);
+      // The thief's replay also ends the legitimate holder's tokens of that family.
+      const next = await app().inject({
+        method: 'POST',
+        url: '/api/auth/refresh',
+        remoteAddress: client.ip,
+        payload: { refreshToken: rotated.refreshToken, tokenDelivery: 'body' },
+      });
+      expect(next.statusCode).toBe(401);
+      const me = await app().inject({
+        url: '/api/account',
+        headers: { authorization: `Bearer ${rotated.accessToken}` },
+      });
+      expect(me.statusCode).toBe(401);
+      const activity = await signInWithPassword(app(), { email: client.email, password: client.password });
+      const events = await app().inject({
+        url: '/api/account/activity?types=session.',
+        headers: activity.headers,
+      });
+      expect(events.json().events.map((event: { type: string }) => event.type)).toContain(
+        'session.refresh_reused',
+      );
+    });
+
+    it('lets only one of two concurrent refreshes with one token win', async () => {
+      const client = await signUpAndSignIn(app());
+      const results = await Promise.all(
+        [1, 2].map(() =>
+          app().inject({
+            method: 'POST',
+            url: '/api/auth/refresh',
+            remoteAddress: client.ip,
+            payload: { refreshToken: client.refreshToken, tokenDelivery: 'body' },
+          }),
+        ),
+      );
+      expect(results.filter((response) => response.statusCode === 200).length).toBeLessThanOrEqual(1);
+    });
+
+    it('lists sessions, revokes one, and never touches another account’s session', async () => {
+      const alice = await signUpAndSignIn(app());
+      const aliceLaptop = await signInWithPassword(app(), { email: alice.email, password: alice.password });
+      const bob = await signUpAndSignIn(app());
+      const list = await app().inject({ url: '/api/account/sessions', headers: alice.headers });
+      expect(list.statusCode).toBe(200);
+      expect(list.json().sessions).toHaveLength(2);
+      expect(list.json().sessions.find((session: { current: boolean }) => session.current).id).toBe(
+        alice.sessionId,
+      );
+
+      const guess = await app().inject({
+        method: 'DELETE',
+        url: `/api/account/sessions/${alice.sessionId}`,
+        headers: bob.headers,
+      });
+      expect(guess.statusCode).toBe(404);
+      expect((await app().inject({ url: '/api/account', headers: alice.headers })).statusCode).toBe(200);
+
+      const revoke = await app().inject({
+        method: 'DELETE',
+        url: `/api/account/sessions/${aliceLaptop.sessionId}`,
+        headers: alice.headers,
+      });
+      expect(revoke.statusCode).toBe(204);
+      expect((await app().inject({ url: '/api/account', headers: aliceLaptop.headers })).statusCode).toBe(
+        401,
+      );
+      const bad = await app().inject({
+        method: 'DELETE',
+        url: "/api/account/sessions/1' or '1'='1",
+        headers: alice.headers,
+      });
+      expect(bad.statusCode).toBe(400);
+    });
+
+    it('signs out: the access token stops working at once', async () => {
+      const client = await signUpAndSignIn(app());
+      const out = await app().inject({ method: 'POST', url: '/api/auth/sign-out', headers: client.headers });
+      expect(out.statusCode).toBe(204);
+      expect((await app().inject({ url: '/api/account', headers: client.headers })).statusCode).toBe(401);
+    });
+
+    it('gives one answer for an unknown address and a wrong password, then slows down and locks', async () => {
+      const client = await signUpAndSignIn(app());
+      const wrong = await app().inject({
+        method: 'POST',
+        url: '/api/auth/sign-in',
+        remoteAddress: randomIp(),
+        payload: { email: client.email, password: 'not the password at all' },
+      });
+      const unknown = await app().inject({
+        method: 'POST',
+        url: '/api/auth/sign-in',
+        remoteAddress: randomIp(),
+        payload: { email: uniqueEmail('ghost'), password: 'not the password at all' },
+      });
+      expect(wrong.statusCode).toBe(401);
+      expect(unknown.statusCode).toBe(401);
+      expect(wrong.json()).toEqual(unknown.json());
+
+      for (let attempt = 0; attempt < 2; attempt++) {
+        await app().inject({
+          method: 'POST',
+          url: '/api/auth/sign-in',
+          remoteAddress: randomIp(),
+          payload: { email: client.email, password: 'not the password at all' },
+        });
+      }
+      // Three failures: the next try, even with the right password, has to wait.
+      const slowed = await app().inject({
+        method: 'POST',
+        url: '/api/auth/sign-in',
+        remoteAddress: randomIp(),
+        payload: { email: client.email, password: client.password },
+      });
+      expect(slowed.statusCode).toBe(429);
+      expect(Number(slowed.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    });
+
+    it('rate-limits sign-in attempts per client IP with 429 and Retry-After', async () => {
+      const ip = randomIp();
+      const responses = [];
+      for (let attempt = 0; attempt < 12; attempt++) {
+        responses.push(
+          await app().inject({
+            method: 'POST',
+            url: '/api/auth/sign-in',
+            remoteAddress: ip,
+            payload: { email: uniqueEmail('spray'), password: 'whatever password 1' },
+          }),
+        );
+      }
+      expect(responses.slice(0, 10).every((response) => response.statusCode === 401)).toBe(true);
+      expect(responses[10]!.statusCode).toBe(429);
+      expect(Number(responses[10]!.headers['retry-after'])).toBeGreaterThan(0);
+    });
+
+    it('resets a password without revealing who has an account, once, within the hour', async () => {
+      const client = await signUpAndSignIn(app());
+      const known = await app().inject({
+        method: 'POST',
+        url: '/api/auth/password-reset/request',
+        remoteAddress: randomIp(),
+        payload: { email: client.email },
+      });
+      const ghost = uniqueEmail('nobody');
+      const unknown = await app().inject({
+        method: 'POST',
+        url: '/api/auth/password-reset/request',
+        remoteAddress: randomIp(),
+        payload: { email: ghost },
+      });
+      expect(known.statusCode).toBe(202);
+      expect(known.json()).toEqual(unknown.json());
+      const mail = await waitForEmail(app(), { to: client.email, template: 'reset_password' });
+      const token = tokenFromEmail(mail.text, '/reset-password');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(
+        await harness.database.db.select().from(emailOutbox).where(eq(emailOutbox.recipient, ghost)),
+      ).toHaveLength(0);
+
+      const weak = await app().inject({
+        method: 'POST',
+        url: '/api/auth/password-reset/confirm',
+        remoteAddress: randomIp(),
+        payload: { token, password: 'qwertyuiop' },
+      });
+      expect(weak.statusCode).toBe(400);
+      const done = await app().inject({
+        method: 'POST',
+        url: '/api/auth/password-reset/confirm',
+        remoteAddress: randomIp(),
+        payload: { token, password: 'a brand new passphrase 9' },
+      });
+      expect(done.statusCode).toBe(200);
+      expect((await app().inject({ url: '/api/account', headers: client.headers })).statusCode).toBe(401);
+      const reuse = await app().inject({
+        method: 'POST',
+        url: '/api/auth/password-reset/confirm',
+        remoteAddress: randomIp(),
+        payload: { token, password: 'yet another passphrase 8' },
+      });
+      expect(reuse.statusCode).toBe(400);
+      await signInWithPassword(app(), { email: client.email, password: 'a brand new passphrase 9' });
+    });
+
+    it('changes the password only with the current one, ending the other sessions', async () => {
+      const client = await signUpAndSignIn(app());
+      const other = await signInWithPassword(app(), { email: client.email, password: client.password });
+      const refused = await app().inject({
+        method: 'POST',
+        url: '/api/account/password',
+        headers: client.headers,
+        payload: { currentPassword: 'wrong wrong wrong', newPassword: 'a new sturdy phrase 11' },
+      });
+      expect(refused.statusCode).toBe(401);
+      const changed = await app().inject({
+        method: 'POST',
+        url: '/api/account/password',
+        headers: client.headers,
+        payload: { currentPassword: client.password, newPassword: 'a new sturdy phrase 11' },
+      });
+      expect(changed.statusCode).toBe(204);
+      expect((await app().inject({ url: '/api/account', headers: client.headers })).statusCode).toBe(200);
+      expect((await app().inject({ url: '/api/account', headers: other.headers })).statusCode).toBe(401);
+      await waitForEmail(app(), { to: client.email, template: 'password_changed' });
+    });
+
+    it('changes the email only after the new address confirms it', async () => {
+      const client = await signUpAndSignIn(app());
+      const newEmail = uniqueEmail('moved');
+      const requested = await app().inject({
+        method: 'POST',
+        url: '/api/account/email',
+        headers: client.headers,
+        payload: { password: client.password, newEmail },
+      });
+      expect(requested.statusCode).toBe(202);
+      expect((await app().inject({ url: '/api/account', headers: client.headers })).json().user.email).toBe(
+        client.email,
+      );
+      const mail = await waitForEmail(app(), { to: newEmail, template: 'change_email' });
+      const confirmed = await app().inject({
+        method: 'POST',
+        url: '/api/auth/email-change/confirm',
+        remoteAddress: randomIp(),
+        payload: { token: tokenFromEmail(mail.text, '/confirm-email-change') },
+      });
+      expect(confirmed.statusCode).toBe(200);
+      const me = (await app().inject({ url: '/api/account', headers: client.headers })).json().user;
+      expect(me.email).toBe(newEmail);
+      expect(me.emailVerified).toBe(true);
+      await waitForEmail(app(), { to: client.email, template: 'email_changed' });
+    });
+
+    it('never writes passwords or tokens into log lines', async () => {
+      const password = `log-secret-${createHash('sha1').update(String(Math.random())).digest('hex')}`;
+      const client = await signUpAndSignIn(app(), { password });
+      await app().inject({
+        method: 'POST',
+        url: '/api/auth/refresh',
+        remoteAddress: client.ip,
+        payload: { refreshToken: client.refreshToken, tokenDelivery: 'body' },
+      });
+      const text = logLines.join('\n');
+      expect(text).not.toContain(password);
+      expect(text).not.toContain(client.refreshToken);
+      expect(text).not.toContain(client.accessToken);
+    });
+  });
+}

@@ -1,0 +1,115 @@
+import { randomInt } from 'node:crypto';
+import { and, desc, eq } from 'drizzle-orm';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { emailOutbox } from '../notifications/tables.js';
+
+/** Helpers for account tests: each flow comes from its own address so per-IP limits do not interfere. */
+export function randomIp(): string {
+  return `10.${randomInt(256)}.${randomInt(256)}.${randomInt(1, 255)}`;
+}
+
+export async function waitForEmail(
+  app: FastifyInstance,
+  options: { to: string; template: string; after?: Date; timeoutMs?: number },
+) {
+  const deadline = Date.now() + (options.timeoutMs ?? 5_000);
+  for (;;) {
+    const [row] = await app.db
+      .select()
+      .from(emailOutbox)
+      .where(and(eq(emailOutbox.recipient, options.to), eq(emailOutbox.template, options.template)))
+      .orderBy(desc(emailOutbox.createdAt))
+      .limit(1);
+    if (row && (!options.after || row.createdAt >= options.after)) return row;
+    if (Date.now() > deadline) throw new Error(`no ${options.template} email to ${options.to}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+export function tokenFromEmail(text: string, path: string): string {
+  const match = new RegExp(`${path}\\?token=([A-Za-z0-9_%-]+)`).exec(text);
+  if (!match) throw new Error(`no ${path} link in the email`);
+  return decodeURIComponent(match[1]!);
+}
+
+export interface SignedInClient {
+  userId: string;
+  email: string;
+  password: string;
+  accessToken: string;
+  refreshToken: string;
+  sessionId: string;
+  ip: string;
+  /** Bearer headers for app.inject. */
+  headers: Record<string, string>;
+}
+
+let counter = 0;
+export function uniqueEmail(prefix = 'user'): string {
+  counter += 1;
+  return `${prefix}-${Date.now().toString(36)}-${counter}-${randomInt(1e6)}@example.com`;
+}
+
+/** Signs up through the API, confirms the address from the email, and signs in with Bearer tokens. */
+export async function signUpAndSignIn(
+  app: FastifyInstance,
+  options: { email?: string; password?: string; name?: string; verify?: boolean } = {},
+): Promise<SignedInClient> {
+  const email = options.email ?? uniqueEmail();
+  const password = options.password ?? 'a sturdy passphrase 42';
+  const ip = randomIp();
+  const signUp = await app.inject({
+    method: 'POST',
+    url: '/api/auth/sign-up',
+    remoteAddress: ip,
+    payload: { email, password, name: options.name ?? 'Test Person' },
+  });
+  if (signUp.statusCode !== 202) throw new Error(`sign-up failed: ${signUp.body}`);
+  if (options.verify !== false) {
+    const mail = await waitForEmail(app, { to: email, template: 'verify_email' });
+    const verified = await app.inject({
+      method: 'POST',
+      url: '/api/auth/verify-email',
+      remoteAddress: ip,
+      payload: { token: tokenFromEmail(mail.text, '/verify-email') },
+    });
+    if (verified.statusCode !== 200) throw new Error(`verification failed: ${verified.body}`);
+  }
+  return signInWithPassword(app, { email, password, ip });
+}
+
+export async function signInWithPassword(
+  app: FastifyInstance,
+  options: { email: string; password: string; ip?: string },
+): Promise<SignedInClient> {
+  const ip = options.ip ?? randomIp();
+  const response = await app.inject({
+    method: 'POST',
+    url: '/api/auth/sign-in',
+    remoteAddress: ip,
+    payload: { email: options.email, password: options.password, tokenDelivery: 'body' },
+  });
+  return toClient(response, options.email, options.password, ip);
+}
+
+export function toClient(
+  response: LightMyRequestResponse,
+  email: string,
+  password: string,
+  ip: string,
+): SignedInClient {
+  if (response.statusCode !== 200 || response.json().status !== 'signed_in') {
+    throw new Error(`sign-in failed: ${response.statusCode} ${response.body}`);
+  }
+  const body = response.json();
+  return {
+    userId: body.user.id,
+    email,
+    password,
+    accessToken: body.tokens.accessToken,
+    refreshToken: body.tokens.refreshToken,
+    sessionId: body.session.id,
+    ip,
+    headers: { authorization: `Bearer ${body.tokens.accessToken}` },
+  };
+}

@@ -1,0 +1,225 @@
+import { randomInt } from 'node:crypto';
+import { and, eq, isNull, lt, or } from 'drizzle-orm';
+import { generateSecret, generateURI, verify } from 'otplib';
+import QRCode from 'qrcode';
+import type { Database } from '../../db/client.js';
+import { AppError } from '../../errors.js';
+import { recordAuditEvent } from './audit.js';
+import type { AccountsContext, RequestOrigin } from './context.js';
+import type { MasterKeyring } from './master-keys.js';
+import { verifyPassword } from './passwords.js';
+import { backupCodes, users } from './tables.js';
+import { hashToken } from './tokens.js';
+
+const BACKUP_CODE_COUNT = 10;
+// No 0/O, 1/l/I: codes are read off paper.
+const BACKUP_ALPHABET = 'abcdefghjkmnpqrstuvwxyz23456789';
+const TOTP_TOLERANCE_SECONDS = 30;
+
+function totpContext(userId: string): string {
+  return `totp:${userId}`;
+}
+
+function generateBackupCode(): string {
+  let code = '';
+  for (let index = 0; index < 10; index++) code += BACKUP_ALPHABET[randomInt(BACKUP_ALPHABET.length)];
+  return `${code.slice(0, 5)}-${code.slice(5)}`;
+}
+
+function normaliseBackupCode(code: string): string {
+  return code.toLowerCase().replace(/[\s-]/g, '');
+}
+
+async function replaceBackupCodes(db: Database, userId: string): Promise<string[]> {
+  const codes = Array.from({ length: BACKUP_CODE_COUNT }, generateBackupCode);
+  await db.transaction(async (transaction) => {
+    await transaction.delete(backupCodes).where(eq(backupCodes.userId, userId));
+    await transaction
+      .insert(backupCodes)
+      .values(codes.map((code) => ({ userId, codeHash: hashToken(normaliseBackupCode(code)) })));
+  });
+  return codes;
+}
+
+export interface TwoFactorEnrolment {
+  secret: string;
+  otpauthUrl: string;
+  /** A PNG data URL of the otpauth URL, for authenticator apps to scan. */
+  qrCode: string;
+}
+
+/** Generates a secret (kept sealed, not yet active) for the person to add to their authenticator app. */
+export async function startTwoFactorEnrolment(
+  context: AccountsContext,
+  options: { userId: string },
+): Promise<TwoFactorEnrolment> {
+  const [user] = await context.db.select().from(users).where(eq(users.id, options.userId)).limit(1);
+  if (!user) throw new AppError('not_found', 'Account not found.');
+  if (user.totpEnabledAt) throw new AppError('conflict', 'Two-factor authentication is already on.');
+  const secret = generateSecret();
+  await context.db
+    .update(users)
+    .set({ totpSecret: context.keyring.seal(secret, totpContext(user.id)), totpLastStep: null })
+    .where(eq(users.id, user.id));
+  const otpauthUrl = generateURI({ issuer: 'WeBox', label: user.email, secret });
+  return { secret, otpauthUrl, qrCode: await QRCode.toDataURL(otpauthUrl, { margin: 1, width: 240 }) };
+}
+
+/**
+ * Checks a TOTP code and records its time step, so the same code cannot be used twice: the conditional update makes
+ * two concurrent uses of one code succeed at most once.
+ */
+async function verifyTotp(
+  db: Database,
+  keyring: MasterKeyring,
+  user: typeof users.$inferSelect,
+  code: string,
+): Promise<boolean> {
+  if (!user.totpSecret || !/^\d{6}$/.test(code)) return false;
+  const secret = keyring.open(user.totpSecret, totpContext(user.id));
+  const result = await verify({
+    secret,
+    token: code,
+    epochTolerance: TOTP_TOLERANCE_SECONDS,
+    ...(user.totpLastStep !== null ? { afterTimeStep: user.totpLastStep } : {}),
+  });
+  if (!result.valid || !('timeStep' in result)) return false;
+  const step = result.timeStep;
+  const recorded = await db
+    .update(users)
+    .set({ totpLastStep: step })
+    .where(and(eq(users.id, user.id), or(isNull(users.totpLastStep), lt(users.totpLastStep, step))))
+    .returning({ id: users.id });
+  return recorded.length > 0;
+}
+
+/** Which second factor matched (a current TOTP code or an unused backup code), or undefined. */
+export async function verifySecondFactor(
+  db: Database,
+  keyring: MasterKeyring,
+  options: { userId: string; code: string },
+): Promise<'totp' | 'backup_code' | undefined> {
+  const [user] = await db.select().from(users).where(eq(users.id, options.userId)).limit(1);
+  if (!user?.totpEnabledAt) return undefined;
+  const code = options.code.trim();
+  if (/^\d{6}$/.test(code)) return (await verifyTotp(db, keyring, user, code)) ? 'totp' : undefined;
+  const normalised = normaliseBackupCode(code);
+  if (normalised.length !== 10) return undefined;
+  const spent = await db
+    .update(backupCodes)
+    .set({ usedAt: new Date() })
+    .where(
+      and(
+        eq(backupCodes.userId, user.id),
+        eq(backupCodes.codeHash, hashToken(normalised)),
+        isNull(backupCodes.usedAt),
+      ),
+    )
+    .returning({ id: backupCodes.id });
+  return spent.length > 0 ? 'backup_code' : undefined;
+}
+
+/** Turns 2FA on once the person proves their app works, and returns the ten backup codes (shown once). */
+export async function confirmTwoFactorEnrolment(
+  context: AccountsContext,
+  options: { userId: string; code: string } & RequestOrigin,
+): Promise<{ backupCodes: string[] }> {
+  const [user] = await context.db.select().from(users).where(eq(users.id, options.userId)).limit(1);
+  if (!user) throw new AppError('not_found', 'Account not found.');
+  if (user.totpEnabledAt) throw new AppError('conflict', 'Two-factor authentication is already on.');
+  if (!user.totpSecret) throw new AppError('conflict', 'Start the enrolment first to get a secret.');
+  if (!(await verifyTotp(context.db, context.keyring, user, options.code.trim()))) {
+    throw new AppError(
+      'two_factor_invalid',
+      'That code is not right; check the time on your device and try again.',
+    );
+  }
+  await context.db.update(users).set({ totpEnabledAt: new Date() }).where(eq(users.id, user.id));
+  const codes = await replaceBackupCodes(context.db, user.id);
+  await recordAuditEvent(context.db, {
+    type: 'two_factor.enabled',
+    userId: user.id,
+    ip: options.ip,
+    userAgent: options.userAgent,
+  });
+  await context.mailer.send({
+    to: user.email,
+    template: 'two_factor_changed',
+    locale: user.locale,
+    data: { name: user.name, enabled: true },
+  });
+  return { backupCodes: codes };
+}
+
+/** Turning 2FA off needs both the password and a current code (or a backup code). */
+export async function disableTwoFactor(
+  context: AccountsContext,
+  options: { userId: string; password: string; code: string } & RequestOrigin,
+): Promise<void> {
+  const [user] = await context.db.select().from(users).where(eq(users.id, options.userId)).limit(1);
+  if (!user) throw new AppError('not_found', 'Account not found.');
+  if (!user.totpEnabledAt) throw new AppError('conflict', 'Two-factor authentication is not on.');
+  const passwordOk = user.passwordHash ? await verifyPassword(user.passwordHash, options.password) : false;
+  if (!passwordOk) throw new AppError('invalid_credentials', 'The password is not right.');
+  if (!(await verifySecondFactor(context.db, context.keyring, { userId: user.id, code: options.code }))) {
+    throw new AppError('two_factor_invalid', 'That code is not right.');
+  }
+  await context.db
+    .update(users)
+    .set({ totpSecret: null, totpEnabledAt: null, totpLastStep: null })
+    .where(eq(users.id, user.id));
+  await context.db.delete(backupCodes).where(eq(backupCodes.userId, user.id));
+  await recordAuditEvent(context.db, {
+    type: 'two_factor.disabled',
+    userId: user.id,
+    ip: options.ip,
+    userAgent: options.userAgent,
+  });
+  await context.mailer.send({
+    to: user.email,
+    template: 'two_factor_changed',
+    locale: user.locale,
+    data: { name: user.name, enabled: false },
+  });
+}
+
+/** New backup codes (the old ones stop working); needs a current code. */
+export async function regenerateBackupCodes(
+  context: AccountsContext,
+  options: { userId: string; code: string } & RequestOrigin,
+): Promise<{ backupCodes: string[] }> {
+  if (
+    !(await verifySecondFactor(context.db, context.keyring, { userId: options.userId, code: options.code }))
+  ) {
+    throw new AppError('two_factor_invalid', 'That code is not right.');
+  }
+  const codes = await replaceBackupCodes(context.db, options.userId);
+  await recordAuditEvent(context.db, {
+    type: 'two_factor.backup_codes_regenerated',
+    userId: options.userId,
+    ip: options.ip,
+    userAgent: options.userAgent,
+  });
+  return { backupCodes: codes };
+}
+
+export async function twoFactorStatus(db: Database, userId: string) {
+  const [user] = await db
+    .select({ enabledAt: users.totpEnabledAt })
+    .from(users)
+    .where(eq(users.id, userId))
+    .limit(1);
+  const remaining = user?.enabledAt
+    ? (
+        await db
+          .select({ id: backupCodes.id })
+          .from(backupCodes)
+          .where(and(eq(backupCodes.userId, userId), isNull(backupCodes.usedAt)))
+      ).length
+    : 0;
+  return {
+    enabled: Boolean(user?.enabledAt),
+    enabledAt: user?.enabledAt?.toISOString() ?? null,
+    backupCodesLeft: remaining,
+  };
+}
