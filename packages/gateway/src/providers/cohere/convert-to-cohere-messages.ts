@@ -40,7 +40,7 @@ export function convertToCohereMessages(messages: ChatMessage[]): Array<Record<s
             : {}),
         };
       }
-      case 'tool':
+      default:
         return { role: 'tool', tool_call_id: message.tool_call_id, content: contentText(message.content) };
     }
   });
