@@ -22,6 +22,8 @@ export const errorStatus = {
   unsupported_media_type: 415,
   unprocessable: 422,
   rate_limited: 429,
+  quota_exceeded: 429,
+  budget_exceeded: 429,
   account_locked: 429,
   internal_error: 500,
   upstream_error: 502,

@@ -21,6 +21,15 @@ const booleanFlag = z
   .enum(['true', 'false', '1', '0'])
   .transform((value) => value === 'true' || value === '1');
 
+function isTimeZone(value: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: value });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Every environment variable the server reads, with its default. */
 export const envSchema = z
   .object({
@@ -56,6 +65,20 @@ export const envSchema = z
     ADMIN_PASSWORD: z.string().min(10, 'must be at least 10 characters').max(256).optional(),
     /** Lifetime of the printed setup link. */
     SETUP_TOKEN_TTL_MINUTES: integer(1, 7 * 24 * 60).default(24 * 60),
+    /** IANA time zone whose midnights reset daily and monthly quotas and budgets, and date usage reports. */
+    BILLING_TIME_ZONE: z
+      .string()
+      .trim()
+      .refine(isTimeZone, 'must be an IANA time zone such as Africa/Algiers')
+      .default('Africa/Algiers'),
+    /** Seconds a credit hold lives when its request never settles (a crashed process); longer than any request. */
+    HOLD_TTL_SECONDS: integer(30, 86_400).default(900),
+    /** Credits per unit of each display currency, e.g. `DZD:100,EUR:15000,USD:13500` (1 credit = 0.01 DZD). */
+    BILLING_CREDITS_PER_UNIT: z
+      .string()
+      .trim()
+      .regex(/^[A-Z]{3}:[1-9]\d*(,[A-Z]{3}:[1-9]\d*)*$/, 'must be comma-separated CUR:<credits per unit>')
+      .default('DZD:100,EUR:15000,USD:13500'),
     /** HS256 key for access tokens (32+ characters); without it one is generated once and kept in the database. */
     AUTH_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
     /** Lifetime of access tokens in seconds (at most 15 minutes). */

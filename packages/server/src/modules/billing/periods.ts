@@ -1,0 +1,100 @@
+/** Billing periods (days and months) in a configured IANA time zone, computed with Intl only. */
+
+export type PeriodUnit = 'day' | 'month';
+
+export interface Period {
+  /** `YYYY-MM-DD` for a day, `YYYY-MM` for a month, in the time zone. */
+  key: string;
+  /** The UTC instant of local midnight that opens the period. */
+  start: Date;
+  /** The UTC instant of local midnight that closes it (the next period's start). */
+  end: Date;
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatter(timeZone: string): Intl.DateTimeFormat {
+  let format = formatters.get(timeZone);
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+    });
+    formatters.set(timeZone, format);
+  }
+  return format;
+}
+
+/** True when the runtime knows this IANA zone name. */
+export function isTimeZone(timeZone: string): boolean {
+  try {
+    formatter(timeZone);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+interface LocalTime {
+  year: number;
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+  second: number;
+}
+
+function localTime(at: Date, timeZone: string): LocalTime {
+  const parts: Record<string, number> = {};
+  for (const part of formatter(timeZone).formatToParts(at)) {
+    if (part.type !== 'literal') parts[part.type] = Number(part.value);
+  }
+  return {
+    year: parts.year!,
+    month: parts.month!,
+    day: parts.day!,
+    hour: parts.hour!,
+    minute: parts.minute!,
+    second: parts.second!,
+  };
+}
+
+/** Milliseconds the zone is ahead of UTC at `at`. */
+function offsetAt(at: number, timeZone: string): number {
+  const local = localTime(new Date(at), timeZone);
+  const asUtc = Date.UTC(local.year, local.month - 1, local.day, local.hour, local.minute, local.second);
+  return asUtc - Math.floor(at / 1000) * 1000;
+}
+
+/** The UTC instant of local midnight on a calendar date (month may overflow: 13 is January next year). */
+function localMidnight(year: number, month: number, day: number, timeZone: string): Date {
+  const wall = Date.UTC(year, month - 1, day);
+  // Two passes settle the offset also when midnight sits next to a daylight-saving change.
+  const first = wall - offsetAt(wall, timeZone);
+  return new Date(wall - offsetAt(first, timeZone));
+}
+
+const pad = (value: number) => String(value).padStart(2, '0');
+
+/** The day or month containing `at` in `timeZone`. */
+export function periodOf(at: Date, unit: PeriodUnit, timeZone: string): Period {
+  const local = localTime(at, timeZone);
+  if (unit === 'day') {
+    return {
+      key: `${local.year}-${pad(local.month)}-${pad(local.day)}`,
+      start: localMidnight(local.year, local.month, local.day, timeZone),
+      end: localMidnight(local.year, local.month, local.day + 1, timeZone),
+    };
+  }
+  return {
+    key: `${local.year}-${pad(local.month)}`,
+    start: localMidnight(local.year, local.month, 1, timeZone),
+    end: localMidnight(local.year, local.month + 1, 1, timeZone),
+  };
+}

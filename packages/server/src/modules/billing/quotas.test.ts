@@ -1,0 +1,178 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AppError } from '../../errors.js';
+import { MemoryCounterStore } from '../../stores/counter-store.js';
+import type { Stores } from '../../stores/index.js';
+import { storeBackends } from '../../testing/backends.js';
+import { periodOf } from './periods.js';
+import { checkQuota, consumeQuota, type QuotaSubject, settleQuota } from './quotas.js';
+
+describe('billing periods in a time zone', () => {
+  it('starts Algiers days at 23:00 UTC (UTC+1, no daylight saving)', () => {
+    const day = periodOf(new Date('2025-03-14T22:59:59Z'), 'day', 'Africa/Algiers');
+    expect(day).toEqual({
+      key: '2025-03-14',
+      start: new Date('2025-03-13T23:00:00Z'),
+      end: new Date('2025-03-14T23:00:00Z'),
+    });
+    expect(periodOf(new Date('2025-03-14T23:00:00Z'), 'day', 'Africa/Algiers').key).toBe('2025-03-15');
+  });
+
+  it('handles months, year ends and daylight-saving days', () => {
+    expect(periodOf(new Date('2025-12-31T23:30:00Z'), 'month', 'Africa/Algiers')).toEqual({
+      key: '2026-01',
+      start: new Date('2025-12-31T23:00:00Z'),
+      end: new Date('2026-01-31T23:00:00Z'),
+    });
+    // Paris springs forward on 2025-03-30: that local day lasts 23 hours.
+    const short = periodOf(new Date('2025-03-30T12:00:00Z'), 'day', 'Europe/Paris');
+    expect(short.start).toEqual(new Date('2025-03-29T23:00:00Z'));
+    expect(short.end).toEqual(new Date('2025-03-30T22:00:00Z'));
+    expect(periodOf(new Date('2025-06-01T00:00:00Z'), 'day', 'UTC').key).toBe('2025-06-01');
+  });
+});
+
+async function refusal(promise: Promise<unknown>): Promise<AppError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof AppError) return error;
+    throw error;
+  }
+  throw new Error('expected a refusal');
+}
+
+const timeZone = 'Africa/Algiers';
+
+for (const backend of storeBackends()) {
+  describe(`quotas and budgets on ${backend.name} counters`, () => {
+    let stores: Stores;
+    let run = 0;
+    beforeAll(async () => {
+      stores = await backend.open();
+    });
+    afterAll(() => stores.close());
+    const subject = (limits: QuotaSubject['limits'], scope: QuotaSubject['scope'] = 'key'): QuotaSubject => ({
+      scope,
+      id: `s${++run}-${Math.random().toString(36).slice(2)}`,
+      limits,
+    });
+
+    it('counts daily requests and refuses past the quota with Retry-After until local midnight', async () => {
+      const key = subject({ dailyRequests: 3 });
+      // Real time: Redis expires counters at absolute instants, so a past clock would expire them at once.
+      const now = new Date();
+      const midnight = periodOf(now, 'day', timeZone).end;
+      for (let index = 0; index < 3; index++) {
+        await consumeQuota(stores.counters, { subjects: [key], credits: 0, timeZone, now });
+      }
+      const refused = await refusal(
+        consumeQuota(stores.counters, { subjects: [key], credits: 0, timeZone, now }),
+      );
+      expect(refused.status).toBe(429);
+      expect(refused.code).toBe('quota_exceeded');
+      expect(refused.options.retryAfterSeconds).toBe(Math.ceil((midnight.getTime() - now.getTime()) / 1000));
+      expect(refused.options.details).toMatchObject({ limit: 3, used: 3, resetsAt: midnight.toISOString() });
+      const [status] = await checkQuota(stores.counters, { subjects: [key], timeZone, now });
+      expect(status).toMatchObject({ used: 3, remaining: 0, limit: 3 });
+    });
+
+    it('never lets concurrent requests exceed a limit together', async () => {
+      const user = subject({ dailyRequests: 50, dailyCredits: 1_000 }, 'user');
+      const now = new Date();
+      const results = await Promise.allSettled(
+        Array.from({ length: 200 }, () =>
+          consumeQuota(stores.counters, { subjects: [user], credits: 15, timeZone, now }),
+        ),
+      );
+      const accepted = results.filter((result) => result.status === 'fulfilled').length;
+      expect(accepted).toBeLessThanOrEqual(50);
+      expect(accepted * 15).toBeLessThanOrEqual(1_000);
+      expect(accepted).toBeGreaterThan(0);
+      const statuses = await checkQuota(stores.counters, { subjects: [user], timeZone, now });
+      expect(statuses.find((status) => status.metric === 'requests')?.used).toBe(accepted);
+      expect(statuses.find((status) => status.metric === 'credits')?.used).toBe(accepted * 15);
+    });
+
+    it('reserves the worst case, then keeps what was charged; a refusal takes nothing', async () => {
+      const key = subject({ dailyCredits: 100 });
+      const now = new Date();
+      const reservation = await consumeQuota(stores.counters, {
+        subjects: [key],
+        credits: 80,
+        timeZone,
+        now,
+      });
+      await settleQuota(stores.counters, reservation, { credits: 30, now });
+      const second = await consumeQuota(stores.counters, { subjects: [key], credits: 70, timeZone, now });
+      await settleQuota(stores.counters, second, { credits: 70, now });
+      const over = await refusal(
+        consumeQuota(stores.counters, { subjects: [key], credits: 1, timeZone, now }),
+      );
+      expect(over.code).toBe('budget_exceeded');
+      expect(over.options.details).toMatchObject({ period: 'day', limit: 100, used: 100, needed: 1 });
+      const [status] = await checkQuota(stores.counters, { subjects: [key], timeZone, now });
+      expect(status).toMatchObject({ used: 100, remaining: 0 });
+    });
+
+    it("checks every subject: a key within its limits is refused by its user's monthly budget", async () => {
+      const key = subject({ dailyCredits: 1_000 });
+      const user = subject({ monthlyCredits: 150 }, 'user');
+      const now = new Date();
+      await consumeQuota(stores.counters, { subjects: [key, user], credits: 100, timeZone, now });
+      const refused = await refusal(
+        consumeQuota(stores.counters, { subjects: [key, user], credits: 60, timeZone, now }),
+      );
+      expect(refused.options.details).toMatchObject({
+        scope: 'user',
+        period: 'month',
+        limit: 150,
+        used: 100,
+      });
+      // The refused request gave back what it had taken from the key.
+      const [keyStatus] = await checkQuota(stores.counters, { subjects: [key], timeZone, now });
+      expect(keyStatus?.used).toBe(100);
+    });
+  });
+}
+
+describe('quota reset at the time-zone boundary', () => {
+  it('resets at local midnight and counts a straddling request against the day it started', async () => {
+    let clock = new Date('2025-05-10T22:59:58Z').getTime(); // 23:59:58 in Algiers.
+    const counters = new MemoryCounterStore(() => clock);
+    const key: QuotaSubject = {
+      scope: 'key',
+      id: 'k-boundary',
+      limits: { dailyRequests: 2, dailyCredits: 100 },
+    };
+    const at = () => new Date(clock);
+
+    await consumeQuota(counters, { subjects: [key], credits: 10, timeZone, now: at() });
+    // The straddling request starts one second before midnight…
+    const straddling = await consumeQuota(counters, { subjects: [key], credits: 60, timeZone, now: at() });
+    expect(
+      (await refusal(consumeQuota(counters, { subjects: [key], credits: 1, timeZone, now: at() }))).code,
+    ).toBe('quota_exceeded');
+
+    // …and settles two seconds after it: its cost stays with yesterday and the new day starts empty.
+    clock = new Date('2025-05-10T23:00:01Z').getTime();
+    await settleQuota(counters, straddling, { credits: 90, now: at() });
+    const today = await checkQuota(counters, { subjects: [key], timeZone, now: at() });
+    expect(today.map((status) => [status.metric, status.used])).toEqual([
+      ['requests', 0],
+      ['credits', 0],
+    ]);
+    await consumeQuota(counters, { subjects: [key], credits: 100, timeZone, now: at() });
+    await consumeQuota(counters, { subjects: [key], credits: 0, timeZone, now: at() });
+    expect(
+      (await refusal(consumeQuota(counters, { subjects: [key], credits: 0, timeZone, now: at() }))).code,
+    ).toBe('quota_exceeded');
+
+    // At exactly midnight UTC nothing resets: the boundary is the zone's, not UTC's.
+    clock = new Date('2025-05-11T00:00:00Z').getTime();
+    expect(
+      (await refusal(consumeQuota(counters, { subjects: [key], credits: 0, timeZone, now: at() }))).code,
+    ).toBe('quota_exceeded');
+    clock = new Date('2025-05-11T23:00:00Z').getTime();
+    await consumeQuota(counters, { subjects: [key], credits: 0, timeZone, now: at() });
+  });
+});
