@@ -231,9 +231,13 @@ function createChatStreamConverter(options: ChatCallOptions): ChatStreamConverte
       return out;
     },
     finish() {
-      const complete = sawDone || sawFinish;
-      const chunks = complete && builder && usage ? [builder.usage(usage)] : [];
-      return { complete, chunks };
+      // [DONE] is the final event every OpenAI-compatible server sends; without it the stream was cut,
+      // even if a finish reason came (the usage chunk may still have been on its way).
+      if (!sawDone || !builder) return { complete: false, chunks: [] };
+      const chunks: ChatCompletionChunk[] = [];
+      if (!sawFinish) chunks.push(builder.finish('stop'));
+      if (usage) chunks.push(builder.usage(usage));
+      return { complete: true, chunks };
     },
     usage: () => usage,
   };

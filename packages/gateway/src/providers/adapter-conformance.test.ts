@@ -1,0 +1,51 @@
+import { runAdapterConformanceSuite } from '../testing/adapter-conformance.suite.js';
+import { readChunksFixture, readJsonFixture, readNamedChunksFixture } from '../testing/fake-upstream.js';
+
+const fixture = (provider: string, name: string) =>
+  new URL(`./${provider}/__fixtures__/${name}`, import.meta.url);
+
+runAdapterConformanceSuite({
+  name: 'openai-compatible',
+  provider: (baseUrl, key) => ({
+    type: 'openai-compatible',
+    preset: 'openai',
+    baseUrl,
+    keys: [key],
+    allowPrivateNetwork: true,
+  }),
+  textAnswer: readJsonFixture(fixture('openai-compatible', 'text.json')),
+  expectedText: 'Hello! How can I assist you today?',
+  textStream: readChunksFixture(fixture('openai-compatible', 'text.chunks.txt')),
+  expectedStreamText: 'Hello, world!',
+  errorBody: (message) => ({ error: { message, type: 'invalid_request_error', code: null } }),
+});
+
+runAdapterConformanceSuite({
+  name: 'anthropic',
+  provider: (baseUrl, key) => ({ type: 'anthropic', baseUrl, keys: [key], allowPrivateNetwork: true }),
+  textAnswer: readJsonFixture(fixture('anthropic', 'text.json')),
+  expectedText: 'Hi! My name is Claude.',
+  textStream: readNamedChunksFixture(fixture('anthropic', 'text.chunks.txt')),
+  expectedStreamText: 'Hello!',
+  errorBody: (message) => ({ type: 'error', error: { type: 'api_error', message } }),
+});
+
+runAdapterConformanceSuite({
+  name: 'gemini',
+  provider: (baseUrl, key) => ({ type: 'gemini', baseUrl, keys: [key], allowPrivateNetwork: true }),
+  textAnswer: readJsonFixture(fixture('gemini', 'text.json')),
+  expectedText: 'AI learns patterns from data to make predictions.',
+  textStream: readChunksFixture(fixture('gemini', 'text.chunks.txt')),
+  expectedStreamText: 'The sky is blue because of Rayleigh scattering.',
+  errorBody: (message) => ({ error: { code: 400, message, status: 'INVALID_ARGUMENT' } }),
+});
+
+runAdapterConformanceSuite({
+  name: 'cohere',
+  provider: (baseUrl, key) => ({ type: 'cohere', baseUrl, keys: [key], allowPrivateNetwork: true }),
+  textAnswer: readJsonFixture(fixture('cohere', 'text.json')),
+  expectedText: 'LLMs are neural networks trained on large text corpora.',
+  textStream: readChunksFixture(fixture('cohere', 'text.chunks.txt')),
+  expectedStreamText: 'Coca-Cola is a soft drink.',
+  errorBody: (message) => ({ id: 'error-id', message }),
+});
