@@ -3,6 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { errorResponses } from '../../http/schemas.js';
 import { rateLimit } from '../../plugins/rate-limit.js';
+import { adminSecurityRoutes } from '../admin/routes.js';
 import { accountRoutes } from './account-routes.js';
 import { authRoutes } from './auth-routes.js';
 import { completeSetup } from './service.js';
@@ -23,6 +24,7 @@ export async function accountsRoutes(app: FastifyInstance) {
   const routes = app.withTypeProvider<ZodTypeProvider>();
   await app.register(authRoutes);
   await app.register(accountRoutes);
+  await app.register(adminSecurityRoutes);
 
   routes.post(
     '/api/setup',
