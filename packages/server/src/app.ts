@@ -14,6 +14,7 @@ import { monitoringRoutes } from './modules/monitoring/routes.js';
 import { registerErrorHandling } from './plugins/error-handler.js';
 import { loggerOptions, requestId } from './plugins/logging.js';
 import { registerMetrics } from './plugins/metrics.js';
+import { registerSecurity } from './plugins/security.js';
 import type { Stores } from './stores/index.js';
 
 export type { Env } from './config/env.js';
@@ -77,6 +78,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     reply.header('x-request-id', request.id);
   });
   registerMetrics(app);
+  await registerSecurity(app);
 
   const webRoot = options.webRoot ?? defaultWebRoot;
   const indexHtml = path.join(webRoot, 'index.html');
