@@ -4,13 +4,22 @@ import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { GatewayConfig } from '@webox/gateway';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Env } from './config/env.js';
 import type { Database, DatabaseConnection } from './db/client.js';
 import { registerAccounts } from './modules/accounts/plugin.js';
 import { accountsRoutes } from './modules/accounts/routes.js';
+import { type Metering, meteringOff } from './modules/gateway/metering.js';
+import { registerGatewayModule } from './modules/gateway/plugin.js';
 import { monitoringRoutes } from './modules/monitoring/routes.js';
+import { registerAuthentication } from './plugins/authenticate.js';
 import { registerErrorHandling } from './plugins/error-handler.js';
 import { loggerOptions, requestId } from './plugins/logging.js';
 import { registerMetrics } from './plugins/metrics.js';
@@ -35,6 +44,14 @@ export interface AppOptions {
   stores: Stores;
   /** Folder of the built web app (default packages/web/dist); not served when missing. */
   webRoot?: string;
+  /** Providers, models and routes for the /v1 API; without it the /v1 routes are not registered. */
+  gatewayConfig?: GatewayConfig;
+  /** How /v1 calls are paid for (default: off, nothing is charged). */
+  metering?: Metering;
+  /** Upstream HTTP dispatcher for provider calls (tests use it to reach local fake providers). */
+  upstreamDispatcher?: import('undici').Dispatcher;
+  /** Aliases whose answers are cached without the client asking, with their TTL in seconds. */
+  cachedAliases?: Record<string, number>;
   /** Where JSON log lines go (default stdout); `false` turns logging off. */
   logStream?: false | { write(line: string): void };
 }
@@ -59,7 +76,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         ? false
         : { ...loggerOptions(env.LOG_LEVEL), ...(options.logStream ? { stream: options.logStream } : {}) },
     genReqId: requestId,
-    requestIdLogLabel: 'requestId',
+    logController: new LogController({ requestIdLogLabel: 'requestId' }),
     bodyLimit: env.BODY_LIMIT,
     trustProxy: env.TRUST_PROXY,
     return503OnClosing: true,
@@ -105,10 +122,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
+  await registerAuthentication(app);
   // Accounts first: cookies, `authenticate` and the mailer are on the root instance before any route uses them.
   await registerAccounts(app);
   await app.register(monitoringRoutes);
   await app.register(accountsRoutes);
+  if (options.gatewayConfig) {
+    await registerGatewayModule(app, {
+      config: options.gatewayConfig,
+      metering: options.metering ?? meteringOff,
+      ...(options.upstreamDispatcher ? { dispatcher: options.upstreamDispatcher } : {}),
+      ...(options.cachedAliases ? { cachedAliases: options.cachedAliases } : {}),
+    });
+  }
 
   if (hasWeb) {
     await app.register(fastifyStatic, {

@@ -60,7 +60,7 @@ describe('the server process', () => {
         body,
       });
       expect(replay.status).toBe(409);
-      expect((await replay.json()).error.code).toBe('admin_exists');
+      expect(((await replay.json()) as { error: { code: string } }).error.code).toBe('admin_exists');
 
       // The embedded database serves one process: a second one on the same folder is refused clearly.
       const intruder = runServerProcess({ DATA_DIR: directory });

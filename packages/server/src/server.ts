@@ -1,13 +1,22 @@
 import { buildApp } from './app.js';
+import { loadConfigFile } from './config/config-file.js';
 import { ConfigError, loadEnv, publicUrl } from './config/env.js';
+import { weboxConfigSchema } from './config/webox-config.js';
 import { ensureAdmin } from './modules/accounts/service.js';
 import { openServices } from './services.js';
 
 /** Starts WeBox: validate settings, open and migrate the database, serve, and shut down gracefully. */
 async function main() {
   const env = loadEnv(process.env);
+  const config = await loadConfigFile(env.WEBOX_CONFIG, weboxConfigSchema, process.env);
   const services = await openServices(env);
-  const app = await buildApp({ env, database: services.database, stores: services.stores });
+  const app = await buildApp({
+    env,
+    database: services.database,
+    stores: services.stores,
+    gatewayConfig: config,
+    ...(config.cache ? { cachedAliases: config.cache.aliases } : {}),
+  });
 
   const admin = await ensureAdmin(services.database.db, {
     email: env.ADMIN_EMAIL,

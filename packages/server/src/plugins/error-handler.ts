@@ -1,3 +1,4 @@
+import { GatewayError } from '@webox/gateway';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { AppError, type ErrorDetail, openAiErrorType } from '../errors.js';
@@ -54,17 +55,32 @@ export function toAppError(error: unknown): AppError {
   );
 }
 
-/** `/v1/*` speaks OpenAI's error shape so OpenAI and Anthropic SDKs understand it; the rest speaks ours. */
-export function sendError(request: FastifyRequest, reply: FastifyReply, error: AppError): FastifyReply {
-  if (error.options.retryAfterSeconds !== undefined) {
-    reply.header('retry-after', String(Math.max(1, Math.ceil(error.options.retryAfterSeconds))));
-  }
+/**
+ * `/v1/*` speaks OpenAI's error shape so OpenAI SDKs understand it; `/v1/messages` adds Anthropic's top-level
+ * `type: "error"` so Anthropic SDKs do too. The rest speaks ours.
+ */
+export function sendError(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  error: AppError | GatewayError,
+): FastifyReply {
+  const retryAfterSeconds =
+    error instanceof GatewayError
+      ? error.retryAfterMs !== undefined
+        ? error.retryAfterMs / 1000
+        : undefined
+      : error.options.retryAfterSeconds;
+  if (retryAfterSeconds !== undefined)
+    reply.header('retry-after', String(Math.max(1, Math.ceil(retryAfterSeconds))));
   reply.code(error.status);
   if (request.url.startsWith('/v1/')) {
-    return reply.send({
-      error: { type: openAiErrorType(error.status), code: error.code, message: error.message, param: null },
-    });
+    const type = error instanceof GatewayError ? error.type : openAiErrorType(error.status);
+    const body = { error: { type, code: error.code, message: error.message, param: null as string | null } };
+    if (error instanceof GatewayError && error.param) body.error.param = error.param;
+    return reply.send(request.url.startsWith('/v1/messages') ? { type: 'error', ...body } : body);
   }
+  if (error instanceof GatewayError)
+    return reply.send({ error: { code: error.code, message: error.message } });
   const body: { code: string; message: string; details?: unknown } = {
     code: error.code,
     message: error.message,
@@ -78,6 +94,15 @@ export function registerErrorHandling(
   options: { spaFallback?: (request: FastifyRequest, reply: FastifyReply) => boolean },
 ) {
   app.setErrorHandler((error, request, reply) => {
+    if (error instanceof GatewayError) {
+      // Upstream trouble is ours to watch, not a bug: logged as a warning with the provider, never its body.
+      if (error.status >= 500)
+        request.log.warn(
+          { code: error.code, provider: error.provider, upstreamStatus: error.upstreamStatus },
+          'upstream failed',
+        );
+      return sendError(request, reply, error);
+    }
     const appError = toAppError(error);
     if (appError.status >= 500) request.log.error({ err: error }, 'request failed');
     else request.log.info({ code: appError.code }, 'request refused');

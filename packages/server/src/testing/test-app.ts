@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../app.js';
+import { type AppOptions, buildApp } from '../app.js';
 import { type Env, loadEnv } from '../config/env.js';
 import type { DatabaseConnection } from '../db/client.js';
 import type { Stores } from '../stores/index.js';
@@ -16,8 +16,7 @@ export interface TestApp {
 export async function createTestApp(
   backends: { database: DatabaseBackend; stores: StoreBackend },
   overrides: Partial<Record<keyof Env, string>> = {},
-  options: {
-    webRoot?: string;
+  options: Pick<AppOptions, 'webRoot' | 'gatewayConfig' | 'metering' | 'cachedAliases'> & {
     logStream?: { write(line: string): void };
     configure?: (app: FastifyInstance) => void;
   } = {},
@@ -31,6 +30,9 @@ export async function createTestApp(
     stores,
     ...(options.webRoot ? { webRoot: options.webRoot } : {}),
     ...(options.logStream ? { logStream: options.logStream } : {}),
+    ...(options.gatewayConfig ? { gatewayConfig: options.gatewayConfig } : {}),
+    ...(options.metering ? { metering: options.metering } : {}),
+    ...(options.cachedAliases ? { cachedAliases: options.cachedAliases } : {}),
   });
   options.configure?.(app);
   await app.ready();

@@ -1,0 +1,15 @@
+import { gatewayConfigSchema } from '@webox/gateway';
+import { z } from 'zod';
+
+/** Server-side sections of webox.config.yaml, beside the gateway's providers, models and routes. */
+const serverSections = z.object({
+  cache: z
+    .object({
+      /** Aliases or models whose answers are cached for every caller (TTL in seconds), without asking. */
+      aliases: z.record(z.string(), z.number().int().positive().max(604_800)).default({}),
+    })
+    .optional(),
+});
+
+export const weboxConfigSchema = z.intersection(gatewayConfigSchema, serverSections);
+export type WeboxConfig = z.output<typeof weboxConfigSchema>;

@@ -1,0 +1,101 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { errorResponses } from '../../http/schemas.js';
+import { authenticate } from '../../plugins/authenticate.js';
+import { clientOf, recordAuditEvent } from '../accounts/audit.js';
+import { createVirtualKey, listVirtualKeys, revokeVirtualKey } from './keys-service.js';
+
+const keySummary = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  prefix: z.string(),
+  allowedModels: z.array(z.string()).nullable(),
+  rpmLimit: z.number().int().nullable(),
+  tpmLimit: z.number().int().nullable(),
+  expiresAt: z.date().nullable(),
+  revokedAt: z.date().nullable(),
+  lastUsedAt: z.date().nullable(),
+  createdAt: z.date(),
+});
+
+/** Virtual API keys: a person manages their own; the secret is shown once, at creation. */
+export async function keysRoutes(app: FastifyInstance) {
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+  const signedIn = authenticate();
+
+  routes.get(
+    '/api/keys',
+    {
+      schema: {
+        tags: ['keys'],
+        summary: 'My virtual API keys (secrets are never shown again).',
+        response: { 200: z.object({ keys: z.array(keySummary) }), ...errorResponses(401) },
+      },
+      preHandler: signedIn,
+    },
+    async (request) => ({ keys: await listVirtualKeys(app.db, request.auth.userId) }),
+  );
+
+  routes.post(
+    '/api/keys',
+    {
+      schema: {
+        tags: ['keys'],
+        summary:
+          'Create a virtual API key for the /v1 API; the response holds the secret, the only time it is shown.',
+        body: z.object({
+          name: z.string().trim().min(1).max(100),
+          allowedModels: z.array(z.string().min(1).max(200)).min(1).max(200).optional(),
+          rpmLimit: z.number().int().min(1).max(100_000).optional(),
+          tpmLimit: z.number().int().min(1).max(100_000_000).optional(),
+          expiresAt: z.coerce
+            .date()
+            .refine((date) => date.getTime() > Date.now(), 'must be in the future')
+            .optional(),
+        }),
+        response: {
+          201: z.object({ key: z.string(), summary: keySummary }),
+          ...errorResponses(400, 401, 403),
+        },
+      },
+      preHandler: signedIn,
+    },
+    async (request, reply) => {
+      const created = await createVirtualKey(app.db, { userId: request.auth.userId, ...request.body });
+      await recordAuditEvent(app.db, {
+        type: 'api_key.created',
+        userId: request.auth.userId,
+        ...clientOf(request),
+        details: { keyId: created.summary.id, prefix: created.summary.prefix, name: created.summary.name },
+      });
+      return reply.code(201).send(created);
+    },
+  );
+
+  routes.delete(
+    '/api/keys/:keyId',
+    {
+      schema: {
+        tags: ['keys'],
+        summary: 'Revoke one of my keys; every server process stops accepting it at once.',
+        params: z.object({ keyId: z.uuid() }),
+        response: { 200: z.object({ key: keySummary }), ...errorResponses(400, 401, 404) },
+      },
+      preHandler: signedIn,
+    },
+    async (request) => {
+      const key = await revokeVirtualKey(app.db, app.stores.pubSub, {
+        userId: request.auth.userId,
+        keyId: request.params.keyId,
+      });
+      await recordAuditEvent(app.db, {
+        type: 'api_key.revoked',
+        userId: request.auth.userId,
+        ...clientOf(request),
+        details: { keyId: key.id, prefix: key.prefix },
+      });
+      return { key };
+    },
+  );
+}

@@ -1,0 +1,189 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { and, desc, eq, isNull } from 'drizzle-orm';
+import { LRUCache } from 'lru-cache';
+import type { Database } from '../../db/client.js';
+import { AppError } from '../../errors.js';
+import type { PubSub } from '../../stores/index.js';
+import type { UserRole } from '../accounts/tables.js';
+import { users } from '../accounts/tables.js';
+import { virtualKeys } from './tables.js';
+
+export const VIRTUAL_KEY_PREFIX = 'wbx_';
+const REVOCATION_CHANNEL = 'virtual-keys:revoked';
+
+export interface VirtualKeySummary {
+  id: string;
+  name: string;
+  prefix: string;
+  allowedModels: string[] | null;
+  rpmLimit: number | null;
+  tpmLimit: number | null;
+  expiresAt: Date | null;
+  revokedAt: Date | null;
+  lastUsedAt: Date | null;
+  createdAt: Date;
+}
+
+/** What a verified key lets the request do; cached, so it must hold nothing that changes often. */
+export interface VirtualKeyIdentity {
+  keyId: string;
+  userId: string;
+  role: UserRole;
+  allowedModels: string[] | null;
+  rpmLimit: number | null;
+  tpmLimit: number | null;
+  expiresAt: number | null;
+}
+
+export function hashVirtualKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+function summarise(row: typeof virtualKeys.$inferSelect): VirtualKeySummary {
+  return {
+    id: row.id,
+    name: row.name,
+    prefix: row.prefix,
+    allowedModels: row.allowedModels,
+    rpmLimit: row.rpmLimit,
+    tpmLimit: row.tpmLimit,
+    expiresAt: row.expiresAt,
+    revokedAt: row.revokedAt,
+    lastUsedAt: row.lastUsedAt,
+    createdAt: row.createdAt,
+  };
+}
+
+export interface CreateVirtualKeyOptions {
+  userId: string;
+  name: string;
+  allowedModels?: string[] | null | undefined;
+  rpmLimit?: number | null | undefined;
+  tpmLimit?: number | null | undefined;
+  expiresAt?: Date | null | undefined;
+}
+
+/** Creates a key and returns its secret, the only time it is ever visible. */
+export async function createVirtualKey(db: Database, options: CreateVirtualKeyOptions) {
+  const key = `${VIRTUAL_KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
+  const [row] = await db
+    .insert(virtualKeys)
+    .values({
+      userId: options.userId,
+      name: options.name,
+      prefix: key.slice(0, VIRTUAL_KEY_PREFIX.length + 8),
+      secretHash: hashVirtualKey(key),
+      allowedModels: options.allowedModels ?? null,
+      rpmLimit: options.rpmLimit ?? null,
+      tpmLimit: options.tpmLimit ?? null,
+      expiresAt: options.expiresAt ?? null,
+    })
+    .returning();
+  return { key, summary: summarise(row!) };
+}
+
+export async function listVirtualKeys(db: Database, userId: string): Promise<VirtualKeySummary[]> {
+  const rows = await db
+    .select()
+    .from(virtualKeys)
+    .where(eq(virtualKeys.userId, userId))
+    .orderBy(desc(virtualKeys.createdAt));
+  return rows.map(summarise);
+}
+
+/**
+ * Revokes one of the caller's keys. Another user's key id answers not_found, exactly like an unknown id,
+ * so ids cannot be probed.
+ */
+export async function revokeVirtualKey(
+  db: Database,
+  pubSub: PubSub,
+  options: { userId: string; keyId: string },
+): Promise<VirtualKeySummary> {
+  const [row] = await db
+    .update(virtualKeys)
+    .set({ revokedAt: new Date() })
+    .where(
+      and(
+        eq(virtualKeys.id, options.keyId),
+        eq(virtualKeys.userId, options.userId),
+        isNull(virtualKeys.revokedAt),
+      ),
+    )
+    .returning();
+  if (!row) {
+    const [existing] = await db
+      .select()
+      .from(virtualKeys)
+      .where(and(eq(virtualKeys.id, options.keyId), eq(virtualKeys.userId, options.userId)));
+    if (!existing) throw new AppError('not_found', 'No such key.');
+    return summarise(existing);
+  }
+  await pubSub.publish(REVOCATION_CHANNEL, row.secretHash);
+  return summarise(row);
+}
+
+/**
+ * Verifies keys on the hot path. A verified key is cached for a short while so most requests cost no
+ * database round trip; a revocation is broadcast to every process and evicts the entry at once.
+ */
+export class VirtualKeyVerifier {
+  readonly #cache: LRUCache<string, VirtualKeyIdentity | false>;
+  #unsubscribe: (() => Promise<void>) | undefined;
+
+  constructor(
+    private readonly db: Database,
+    private readonly pubSub: PubSub,
+    options: { ttlMs?: number; maxEntries?: number } = {},
+  ) {
+    this.#cache = new LRUCache({ max: options.maxEntries ?? 50_000, ttl: options.ttlMs ?? 30_000 });
+  }
+
+  async start() {
+    this.#unsubscribe = await this.pubSub.subscribe(REVOCATION_CHANNEL, (secretHash) =>
+      this.#cache.delete(secretHash),
+    );
+  }
+
+  async stop() {
+    await this.#unsubscribe?.();
+  }
+
+  /** The key's identity, or undefined when it is unknown, revoked or expired. */
+  async verify(key: string, now = Date.now()): Promise<VirtualKeyIdentity | undefined> {
+    if (!key.startsWith(VIRTUAL_KEY_PREFIX) || key.length > 100) return undefined;
+    const secretHash = hashVirtualKey(key);
+    let identity = this.#cache.get(secretHash);
+    if (identity === undefined) {
+      const [row] = await this.db
+        .select({ key: virtualKeys, role: users.role })
+        .from(virtualKeys)
+        .innerJoin(users, eq(users.id, virtualKeys.userId))
+        .where(and(eq(virtualKeys.secretHash, secretHash), isNull(virtualKeys.revokedAt)));
+      identity = row
+        ? {
+            keyId: row.key.id,
+            userId: row.key.userId,
+            role: row.role,
+            allowedModels: row.key.allowedModels,
+            rpmLimit: row.key.rpmLimit,
+            tpmLimit: row.key.tpmLimit,
+            expiresAt: row.key.expiresAt?.getTime() ?? null,
+          }
+        : false;
+      this.#cache.set(secretHash, identity);
+      if (row) void this.#touch(row.key.id);
+    }
+    if (!identity || (identity.expiresAt !== null && identity.expiresAt <= now)) return undefined;
+    return identity;
+  }
+
+  // Last-used is informative; it is refreshed when a key enters the cache, not on every request.
+  async #touch(keyId: string) {
+    await this.db
+      .update(virtualKeys)
+      .set({ lastUsedAt: new Date() })
+      .where(eq(virtualKeys.id, keyId))
+      .catch(() => undefined);
+  }
+}

@@ -1,0 +1,59 @@
+import { AppError } from '../../errors.js';
+import type { Stores } from '../../stores/index.js';
+import type { RateLimiter } from '../../stores/rate-limiter.js';
+import type { V1Caller } from './v1-auth.js';
+
+/**
+ * Per-key requests-per-minute and tokens-per-minute. State lives in the shared stores (Redis when configured),
+ * so the limits hold across every server process.
+ */
+export class KeyLimits {
+  readonly #rpmLimiters = new Map<number, RateLimiter>();
+
+  constructor(
+    private readonly stores: Stores,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Spends one request of the key's RPM budget and checks its TPM budget; throws 429 when either is spent. */
+  async admit(caller: V1Caller): Promise<void> {
+    if (!caller.keyId) return;
+    if (caller.rpmLimit) {
+      const decision = await this.#rpmLimiter(caller.rpmLimit).consume(caller.keyId);
+      if (!decision.allowed) {
+        throw new AppError('rate_limited', `This key allows ${caller.rpmLimit} requests per minute.`, {
+          retryAfterSeconds: decision.retryAfterMs / 1000,
+        });
+      }
+    }
+    if (caller.tpmLimit) {
+      const { key, resetsAt } = this.#tpmWindow(caller.keyId);
+      if ((await this.stores.counters.get(key)) >= caller.tpmLimit) {
+        throw new AppError('rate_limited', `This key allows ${caller.tpmLimit} tokens per minute.`, {
+          retryAfterSeconds: (resetsAt - this.now()) / 1000,
+        });
+      }
+    }
+  }
+
+  /** Counts the tokens a request actually used against the key's TPM window. */
+  async recordTokens(caller: V1Caller, tokens: number): Promise<void> {
+    if (!caller.keyId || !caller.tpmLimit || tokens <= 0) return;
+    const { key, resetsAt } = this.#tpmWindow(caller.keyId);
+    await this.stores.counters.increment(key, tokens, new Date(resetsAt));
+  }
+
+  #tpmWindow(keyId: string) {
+    const minute = Math.floor(this.now() / 60_000);
+    return { key: `tpm:${keyId}:${minute}`, resetsAt: (minute + 1) * 60_000 };
+  }
+
+  #rpmLimiter(points: number): RateLimiter {
+    let limiter = this.#rpmLimiters.get(points);
+    if (!limiter) {
+      limiter = this.stores.rateLimiters({ name: `key-rpm-${points}`, points, durationSeconds: 60 });
+      this.#rpmLimiters.set(points, limiter);
+    }
+    return limiter;
+  }
+}

@@ -1,0 +1,85 @@
+import type { ChatCompletionRequest, EmbeddingsRequest, ResolvedTarget, Usage } from '@webox/gateway';
+import type { V1Caller } from './v1-auth.js';
+
+/** A request's reservation of credits: settle the real usage once, or release it all. */
+export interface Charge {
+  /** Charges `usage` as priced for `model` (the one that served) and releases the rest. Safe to call twice. */
+  settle(options: { usage: Usage; model: string }): Promise<{ charged: number; balance?: number }>;
+  release(): Promise<void>;
+}
+
+/** How /v1 pays for calls; the billing module provides the ledger-backed one. */
+export interface Metering {
+  readonly enabled: boolean;
+  /** Holds the worst case of the request on any candidate; throws 402 `insufficient_credits` when unaffordable. */
+  begin(options: {
+    caller: V1Caller;
+    requestId: string;
+    candidates: ResolvedTarget[];
+    maxPromptTokens: number;
+    maxOutputTokens: number;
+  }): Promise<Charge>;
+}
+
+const freeCharge: Charge = {
+  settle: async () => ({ charged: 0 }),
+  release: async () => {},
+};
+
+/** Self-hosted use without credits (BILLING=off): every call is free and nothing is held. */
+export const meteringOff: Metering = { enabled: false, begin: async () => freeCharge };
+
+/** Tokens an image can cost at most across providers (high-detail tiles); holds assume the worst. */
+const IMAGE_TOKEN_BOUND = 2_000;
+/** Role markers and separators each message adds to a prompt. */
+const MESSAGE_OVERHEAD_TOKENS = 8;
+
+/**
+ * An upper bound on prompt tokens without a tokenizer: every token of every tokenizer in use covers at least
+ * one byte of UTF-8, so the byte count of the text bounds the token count.
+ */
+export function promptTokenBound(request: ChatCompletionRequest): number {
+  let bytes = 0;
+  let images = 0;
+  for (const message of request.messages) {
+    bytes += MESSAGE_OVERHEAD_TOKENS;
+    const { content } = message as { content?: unknown };
+    if (typeof content === 'string') bytes += Buffer.byteLength(content);
+    else if (Array.isArray(content)) {
+      for (const part of content as Array<{ type: string; text?: string }>) {
+        if (part.type === 'text') bytes += Buffer.byteLength(part.text ?? '');
+        else images++;
+      }
+    }
+    const toolCalls = (message as { tool_calls?: unknown }).tool_calls;
+    if (toolCalls) bytes += Buffer.byteLength(JSON.stringify(toolCalls));
+  }
+  if (request.tools) bytes += Buffer.byteLength(JSON.stringify(request.tools));
+  if (request.response_format) bytes += Buffer.byteLength(JSON.stringify(request.response_format));
+  return bytes + images * IMAGE_TOKEN_BOUND;
+}
+
+export function embeddingsTokenBound(request: EmbeddingsRequest): number {
+  const inputs = Array.isArray(request.input) ? request.input : [request.input];
+  let bytes = 0;
+  for (const input of inputs) {
+    if (typeof input === 'string') bytes += Buffer.byteLength(input);
+    else if (Array.isArray(input)) bytes += input.length;
+  }
+  return bytes;
+}
+
+/** Output tokens assumed when a request names no limit; it is also sent upstream so the hold covers the answer. */
+export const DEFAULT_MAX_OUTPUT_TOKENS = 4_096;
+
+/**
+ * The output bound a request is held and charged against: the client's own limit, else the default, never more
+ * than the smallest model maximum among the candidates.
+ */
+export function outputTokenBound(request: ChatCompletionRequest, candidates: ResolvedTarget[]): number {
+  const asked = request.max_completion_tokens ?? request.max_tokens;
+  const modelMaximum = Math.min(
+    ...candidates.map((target) => target.maxOutputTokens ?? Number.POSITIVE_INFINITY),
+  );
+  return Math.min(asked ?? DEFAULT_MAX_OUTPUT_TOKENS, modelMaximum);
+}

@@ -1,0 +1,76 @@
+import { createGateway, type Gateway, type GatewayConfig } from '@webox/gateway';
+import type { FastifyInstance } from 'fastify';
+import type { Dispatcher } from 'undici';
+import { keysRoutes } from './keys-routes.js';
+import { VirtualKeyVerifier } from './keys-service.js';
+import { KeyLimits } from './limits.js';
+import type { Metering } from './metering.js';
+import { RedisBreakerStore } from './redis-breaker-store.js';
+import { ResponseCache } from './response-cache.js';
+import { UsageWriter } from './usage-writer.js';
+import { authenticateV1 } from './v1-auth.js';
+import { v1Routes } from './v1-routes.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    gateway: Gateway;
+    /** Batches /v1 usage records into the database; `flush()` writes what waits. */
+    usageWriter: UsageWriter;
+  }
+}
+
+export interface GatewayModuleOptions {
+  config: GatewayConfig;
+  metering: Metering;
+  /** Aliases whose answers are cached without the client asking, with their TTL in seconds. */
+  cachedAliases?: Record<string, number>;
+  /** Upstream dispatcher (tests point it at local fake providers). */
+  dispatcher?: Dispatcher;
+}
+
+/**
+ * The /v1 API and virtual keys: wires the engine to the server's stores (breakers in Redis when configured),
+ * key verification, limits, cache, metering and the usage writer.
+ */
+export async function registerGatewayModule(app: FastifyInstance, options: GatewayModuleOptions) {
+  const log = app.log.child({ module: 'gateway' });
+  const gateway = createGateway({
+    config: options.config,
+    ...(app.stores.redis
+      ? { breakerStore: new RedisBreakerStore(app.stores.redis, `${app.stores.prefix}breaker:`) }
+      : {}),
+    ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
+    logger: {
+      info: (object, message) => log.info(object, message),
+      warn: (object, message) => log.warn(object, message),
+      error: (object, message) => log.error(object, message),
+    },
+  });
+  app.decorate('gateway', gateway);
+
+  const verifier = new VirtualKeyVerifier(app.db, app.stores.pubSub);
+  await verifier.start();
+  app.verifyVirtualKey = async (token) => {
+    const identity = await verifier.verify(token);
+    return identity ? { userId: identity.userId, role: identity.role, keyId: identity.keyId } : undefined;
+  };
+
+  const usage = new UsageWriter(app.db, {
+    onError: (error, lost) => log.error({ err: error, lost }, 'usage records could not be written'),
+  });
+  app.decorate('usageWriter', usage);
+  app.addHook('onClose', async () => {
+    await usage.close();
+    await verifier.stop();
+  });
+
+  await app.register(v1Routes, {
+    gateway,
+    metering: options.metering,
+    limits: new KeyLimits(app.stores),
+    cache: new ResponseCache(app.stores.cache, options.cachedAliases ?? {}),
+    usage,
+    authenticate: authenticateV1(verifier),
+  });
+  await app.register(keysRoutes);
+}

@@ -1,0 +1,543 @@
+import { Readable } from 'node:stream';
+import {
+  type AnthropicMessagesRequest,
+  anthropicMessagesRequestSchema,
+  anthropicRequestToChat,
+  type ChatCompletionChunk,
+  type ChatCompletionRequest,
+  type ChatStreamResult,
+  chatCompletionRequestSchema,
+  chatResultToAnthropic,
+  createAnthropicStreamEncoder,
+  type EmbeddingsRequest,
+  embeddingsRequestSchema,
+  formatAnthropicEvent,
+  type Gateway,
+  GatewayError,
+  gatewayErrorToAnthropic,
+  type ResolvedTarget,
+  type Usage,
+} from '@webox/gateway';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { AppError } from '../../errors.js';
+import type { KeyLimits } from './limits.js';
+import {
+  type Charge,
+  embeddingsTokenBound,
+  type Metering,
+  outputTokenBound,
+  promptTokenBound,
+} from './metering.js';
+import type { CachedAnswer, ResponseCache } from './response-cache.js';
+import type { UsageRecord, UsageWriter } from './usage-writer.js';
+import type { V1Caller } from './v1-auth.js';
+
+export interface V1RoutesOptions {
+  gateway: Gateway;
+  metering: Metering;
+  limits: KeyLimits;
+  cache: ResponseCache;
+  usage: UsageWriter;
+  authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+}
+
+type Operation = UsageRecord['operation'];
+
+/** Per-request bookkeeping shared by every /v1 operation. */
+interface Call {
+  request: FastifyRequest;
+  caller: V1Caller;
+  operation: Operation;
+  model: string;
+  stream: boolean;
+  startedAt: number;
+}
+
+const openAiResponse = z.looseObject({ id: z.string(), object: z.string() });
+const modelInfo = z.object({
+  id: z.string(),
+  object: z.literal('model'),
+  created: z.number(),
+  owned_by: z.string(),
+  kind: z.enum(['model', 'alias']),
+  context_window: z.number(),
+  max_output_tokens: z.number().optional(),
+  capabilities: z.array(z.string()),
+  price: z
+    .object({
+      inputPerMillion: z.number(),
+      outputPerMillion: z.number(),
+      cachedInputPerMillion: z.number().optional(),
+    })
+    .optional(),
+});
+
+/**
+ * The /v1 bodies are provider-shaped interfaces (or SSE streams, which Fastify pipes without serializing);
+ * their response schemas document the envelope only, so the payload is passed through as is.
+ */
+function passThrough(payload: unknown): never {
+  return payload as never;
+}
+const v1Security = [{ bearer: [] }];
+
+function elapsed(call: Call): number {
+  return Math.round(performance.now() - call.startedAt);
+}
+
+function totalTokens(usage: Usage): number {
+  return usage.inputTokens + usage.outputTokens;
+}
+
+export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
+  const { gateway, metering, limits, cache, usage: usageWriter } = options;
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+
+  function begin(request: FastifyRequest, operation: Operation, model: string, stream: boolean): Call {
+    return { request, caller: request.caller, operation, model, stream, startedAt: performance.now() };
+  }
+
+  /** Checks the key may use the model, resolves its targets, and spends the key's rate budget. */
+  async function admit(call: Call): Promise<ResolvedTarget[]> {
+    const { caller, model, request } = call;
+    if (caller.allowedModels && !caller.allowedModels.includes(model)) {
+      throw new AppError('model_not_allowed', `This API key may not use the model "${model}".`);
+    }
+    const candidates = gateway.resolve(model, { headers: request.headers });
+    if (!candidates || candidates.length === 0) {
+      throw new AppError('model_not_found', `The model "${model}" does not exist or is not available here.`);
+    }
+    await limits.admit(caller);
+    return candidates;
+  }
+
+  function record(call: Call, fields: Partial<UsageRecord> & { status: number }) {
+    usageWriter.record({
+      requestId: call.request.id,
+      userId: call.caller.userId,
+      keyId: call.caller.keyId,
+      operation: call.operation,
+      requestedModel: call.model,
+      stream: call.stream,
+      latencyMs: elapsed(call),
+      ...fields,
+    });
+  }
+
+  /** Releases the hold and records a failed call; the error then goes to the error handler. */
+  async function fail(call: Call, charge: Charge | undefined, error: unknown): Promise<never> {
+    await charge?.release();
+    const status = error instanceof GatewayError || error instanceof AppError ? error.status : 500;
+    const code = error instanceof GatewayError || error instanceof AppError ? error.code : 'internal_error';
+    record(call, { status, errorCode: code });
+    throw error;
+  }
+
+  function setServedHeaders(
+    reply: FastifyReply,
+    served: { provider: string; model: string },
+    warnings: string[],
+  ) {
+    reply.header('x-webox-provider', served.provider);
+    reply.header('x-webox-served-model', served.model);
+    if (warnings.length)
+      reply.header(
+        'x-webox-warnings',
+        warnings
+          .join('; ')
+          .replace(/[\r\n]+/g, ' ')
+          .slice(0, 2_000),
+      );
+  }
+
+  function setCostHeaders(reply: FastifyReply, settled: { charged: number; balance?: number }) {
+    if (!metering.enabled) return;
+    reply.header('x-webox-credits-charged', String(settled.charged));
+    if (settled.balance !== undefined) reply.header('x-webox-credits-balance', String(settled.balance));
+  }
+
+  /** Holds the worst case before any provider is called. */
+  async function hold(
+    call: Call,
+    candidates: ResolvedTarget[],
+    maxPromptTokens: number,
+    maxOutputTokens: number,
+  ) {
+    return metering.begin({
+      caller: call.caller,
+      requestId: call.request.id,
+      candidates,
+      maxPromptTokens,
+      maxOutputTokens,
+    });
+  }
+
+  /** Aborts the upstream call when the client goes away before the answer is complete. */
+  function abortOnDisconnect(reply: FastifyReply): AbortSignal {
+    const controller = new AbortController();
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) controller.abort();
+    });
+    return controller.signal;
+  }
+
+  /**
+   * Runs a streamed chat call and turns it into SSE text. Usage is settled exactly once: when the stream ends,
+   * when it fails after the first byte (an error event, never a silent end), or when the client disconnects.
+   */
+  function streamBody(
+    call: Call,
+    stream: ChatStreamResult,
+    charge: Charge,
+    encode: {
+      chunk(chunk: ChatCompletionChunk): string;
+      finish(usage: Usage, settled: { charged: number; balance?: number }): string;
+      error(error: GatewayError): string;
+    },
+    onComplete?: (chunks: ChatCompletionChunk[], usage: Usage) => void,
+  ): Readable {
+    const delivered: ChatCompletionChunk[] = [];
+    let settledOnce = false;
+    const settle = async (failure: unknown) => {
+      settledOnce = true;
+      const usage = stream.usage();
+      const settled = await charge.settle({ usage, model: stream.served.model });
+      await limits.recordTokens(call.caller, totalTokens(usage));
+      const errorCode = failure
+        ? failure instanceof GatewayError
+          ? failure.code
+          : 'client_disconnected'
+        : undefined;
+      record(call, {
+        status: failure ? (failure instanceof GatewayError ? failure.status : 499) : 200,
+        ...(errorCode ? { errorCode } : {}),
+        servedModel: stream.served.model,
+        provider: stream.served.provider,
+        attempts: stream.attempts.length,
+        inputTokens: usage.inputTokens,
+        outputTokens: usage.outputTokens,
+        cachedInputTokens: usage.cachedInputTokens,
+        reasoningTokens: usage.reasoningTokens,
+        credits: settled.charged,
+        timeToFirstTokenMs: Math.round(stream.timeToFirstTokenMs),
+      });
+      return { usage, settled };
+    };
+
+    async function* events() {
+      try {
+        let failure: unknown;
+        try {
+          for await (const chunk of stream.chunks) {
+            // The usage chunk is sent last, after settling, so it can carry the cost.
+            if (chunk.choices.length === 0) continue;
+            if (onComplete) delivered.push(chunk);
+            yield encode.chunk(chunk);
+          }
+        } catch (error) {
+          failure = error;
+        }
+        const { usage, settled } = await settle(failure);
+        if (failure) {
+          call.request.log.warn({ err: failure }, 'stream failed after the first byte');
+          yield encode.error(
+            failure instanceof GatewayError
+              ? failure
+              : new GatewayError({
+                  status: 502,
+                  type: 'server_error',
+                  code: 'stream_interrupted',
+                  message: 'The stream was interrupted.',
+                }),
+          );
+          return;
+        }
+        yield encode.finish(usage, settled);
+        onComplete?.(delivered, usage);
+      } finally {
+        // The client went away mid-stream: bill what was delivered.
+        if (!settledOnce) await settle(new Error('client disconnected')).catch(() => undefined);
+      }
+    }
+    return Readable.from(events(), { objectMode: false });
+  }
+
+  function sseHeaders(reply: FastifyReply) {
+    reply.header('content-type', 'text/event-stream; charset=utf-8');
+    reply.header('cache-control', 'no-cache, no-transform');
+    reply.header('x-accel-buffering', 'no');
+  }
+
+  function replayCached(call: Call, reply: FastifyReply, cached: CachedAnswer) {
+    reply.header('x-webox-cache', 'hit');
+    setServedHeaders(reply, cached, []);
+    record(call, {
+      status: 200,
+      cacheHit: true,
+      servedModel: cached.model,
+      provider: cached.provider,
+      inputTokens: cached.usage.inputTokens,
+      outputTokens: cached.usage.outputTokens,
+    });
+    if (cached.kind === 'completion') return reply.send(passThrough(cached.response));
+    sseHeaders(reply);
+    const lines = cached.chunks.map((chunk) => `data: ${JSON.stringify(chunk)}\n\n`);
+    return reply.send(passThrough(Readable.from([...lines, 'data: [DONE]\n\n'], { objectMode: false })));
+  }
+
+  routes.post(
+    '/v1/chat/completions',
+    {
+      schema: {
+        tags: ['gateway'],
+        summary:
+          'OpenAI-compatible chat completion, streamed (SSE) or not, routed to any configured provider.',
+        security: v1Security,
+        body: chatCompletionRequestSchema,
+        response: { 200: openAiResponse },
+      },
+      preHandler: options.authenticate,
+    },
+    async (request, reply) => {
+      const body = request.body as ChatCompletionRequest;
+      const call = begin(request, 'chat', body.model, body.stream === true);
+      let charge: Charge | undefined;
+      try {
+        const candidates = await admit(call);
+        const cacheDecision = cache.decide({
+          userId: call.caller.userId,
+          request: body,
+          headers: request.headers,
+        });
+        if (cacheDecision) {
+          const cached = await cache.get(cacheDecision);
+          if (cached && (cached.kind === 'stream') === call.stream) return replayCached(call, reply, cached);
+          reply.header('x-webox-cache', 'miss');
+        }
+        const maxOutputTokens = outputTokenBound(body, candidates);
+        charge = await hold(call, candidates, promptTokenBound(body), maxOutputTokens);
+        // The output bound is sent upstream so the answer can never cost more than what is held.
+        const upstreamRequest: ChatCompletionRequest = metering.enabled
+          ? { ...body, max_tokens: maxOutputTokens, max_completion_tokens: undefined }
+          : body;
+        const context = { signal: abortOnDisconnect(reply), metadata: { headers: request.headers } };
+
+        if (!call.stream) {
+          const result = await gateway.chat(upstreamRequest, context);
+          const settled = await charge.settle({ usage: result.usage, model: result.served.model });
+          await limits.recordTokens(call.caller, totalTokens(result.usage));
+          record(call, {
+            status: 200,
+            servedModel: result.served.model,
+            provider: result.served.provider,
+            attempts: result.attempts.length,
+            inputTokens: result.usage.inputTokens,
+            outputTokens: result.usage.outputTokens,
+            cachedInputTokens: result.usage.cachedInputTokens,
+            reasoningTokens: result.usage.reasoningTokens,
+            credits: settled.charged,
+          });
+          setServedHeaders(reply, result.served, result.warnings);
+          setCostHeaders(reply, settled);
+          if (cacheDecision) {
+            void cache
+              .set(cacheDecision, {
+                kind: 'completion',
+                response: result.response,
+                usage: result.usage,
+                ...result.served,
+              })
+              .catch(() => undefined);
+          }
+          return reply.send(passThrough(result.response));
+        }
+
+        const stream = await gateway.chatStream(upstreamRequest, context);
+        const includeUsage = body.stream_options?.include_usage === true;
+        let lastChunk: ChatCompletionChunk | undefined;
+        sseHeaders(reply);
+        setServedHeaders(reply, stream.served, stream.warnings);
+        const activeCharge = charge;
+        return reply.send(
+          passThrough(
+            streamBody(
+              call,
+              stream,
+              activeCharge,
+              {
+                chunk(chunk) {
+                  lastChunk = chunk;
+                  return `data: ${JSON.stringify(chunk)}\n\n`;
+                },
+                finish(usage, settled) {
+                  if (!includeUsage) return 'data: [DONE]\n\n';
+                  const usageChunk = {
+                    id: lastChunk?.id ?? `chatcmpl-${request.id}`,
+                    object: 'chat.completion.chunk',
+                    created: lastChunk?.created ?? Math.floor(Date.now() / 1000),
+                    model: body.model,
+                    choices: [],
+                    usage: {
+                      prompt_tokens: usage.inputTokens,
+                      completion_tokens: usage.outputTokens,
+                      total_tokens: totalTokens(usage),
+                      prompt_tokens_details: { cached_tokens: usage.cachedInputTokens },
+                      completion_tokens_details: { reasoning_tokens: usage.reasoningTokens },
+                      ...(metering.enabled ? { webox_credits: settled.charged } : {}),
+                      ...(metering.enabled && settled.balance !== undefined
+                        ? { webox_balance: settled.balance }
+                        : {}),
+                    },
+                  };
+                  return `data: ${JSON.stringify(usageChunk)}\n\ndata: [DONE]\n\n`;
+                },
+                error(error) {
+                  return `data: ${JSON.stringify(error.toOpenAIError())}\n\n`;
+                },
+              },
+              cacheDecision
+                ? (chunks, usage) =>
+                    void cache
+                      .set(cacheDecision, { kind: 'stream', chunks, usage, ...stream.served })
+                      .catch(() => undefined)
+                : undefined,
+            ),
+          ),
+        );
+      } catch (error) {
+        return fail(call, charge, error);
+      }
+    },
+  );
+
+  routes.post(
+    '/v1/messages',
+    {
+      schema: {
+        tags: ['gateway'],
+        summary: 'Anthropic Messages API, routed to any configured provider (Anthropic SDKs can point here).',
+        security: v1Security,
+        body: anthropicMessagesRequestSchema,
+        response: { 200: z.looseObject({ id: z.string(), type: z.literal('message') }) },
+      },
+      preHandler: options.authenticate,
+    },
+    async (request, reply) => {
+      const body = request.body as AnthropicMessagesRequest;
+      const { request: chatRequest, warnings } = anthropicRequestToChat(body);
+      const call = begin(request, 'messages', body.model, body.stream === true);
+      let charge: Charge | undefined;
+      try {
+        const candidates = await admit(call);
+        // Anthropic requires max_tokens, so the client's bound is always the one held.
+        charge = await hold(
+          call,
+          candidates,
+          promptTokenBound(chatRequest),
+          outputTokenBound(chatRequest, candidates),
+        );
+        const context = { signal: abortOnDisconnect(reply), metadata: { headers: request.headers } };
+        if (!call.stream) {
+          const result = await gateway.chat(chatRequest, context);
+          const settled = await charge.settle({ usage: result.usage, model: result.served.model });
+          await limits.recordTokens(call.caller, totalTokens(result.usage));
+          record(call, {
+            status: 200,
+            servedModel: result.served.model,
+            provider: result.served.provider,
+            attempts: result.attempts.length,
+            inputTokens: result.usage.inputTokens,
+            outputTokens: result.usage.outputTokens,
+            cachedInputTokens: result.usage.cachedInputTokens,
+            reasoningTokens: result.usage.reasoningTokens,
+            credits: settled.charged,
+          });
+          setServedHeaders(reply, result.served, [...warnings, ...result.warnings]);
+          setCostHeaders(reply, settled);
+          return reply.send({ ...chatResultToAnthropic(result.response, result.usage), model: body.model });
+        }
+        const stream = await gateway.chatStream(chatRequest, context);
+        const encoder = createAnthropicStreamEncoder({
+          model: body.model,
+          inputTokens: stream.usage().inputTokens,
+        });
+        sseHeaders(reply);
+        setServedHeaders(reply, stream.served, [...warnings, ...stream.warnings]);
+        return reply.send(
+          passThrough(
+            streamBody(call, stream, charge, {
+              chunk: (chunk) => encoder.push(chunk).map(formatAnthropicEvent).join(''),
+              finish: (usage) => encoder.finish(usage).map(formatAnthropicEvent).join(''),
+              error: (error) => encoder.error(error).map(formatAnthropicEvent).join(''),
+            }),
+          ),
+        );
+      } catch (error) {
+        return fail(call, charge, error);
+      }
+    },
+  );
+
+  routes.post(
+    '/v1/embeddings',
+    {
+      schema: {
+        tags: ['gateway'],
+        summary: 'OpenAI-compatible embeddings.',
+        security: v1Security,
+        body: embeddingsRequestSchema,
+        response: { 200: z.looseObject({ object: z.literal('list'), data: z.array(z.unknown()) }) },
+      },
+      preHandler: options.authenticate,
+    },
+    async (request, reply) => {
+      const body = request.body as EmbeddingsRequest;
+      const call = begin(request, 'embeddings', body.model, false);
+      let charge: Charge | undefined;
+      try {
+        const candidates = await admit(call);
+        charge = await hold(call, candidates, embeddingsTokenBound(body), 0);
+        const result = await gateway.embeddings(body, {
+          signal: abortOnDisconnect(reply),
+          metadata: { headers: request.headers },
+        });
+        const settled = await charge.settle({ usage: result.usage, model: result.served.model });
+        await limits.recordTokens(call.caller, totalTokens(result.usage));
+        record(call, {
+          status: 200,
+          servedModel: result.served.model,
+          provider: result.served.provider,
+          attempts: result.attempts.length,
+          inputTokens: result.usage.inputTokens,
+          credits: settled.charged,
+        });
+        setServedHeaders(reply, result.served, result.warnings);
+        setCostHeaders(reply, settled);
+        return reply.send(passThrough(result.response));
+      } catch (error) {
+        return fail(call, charge, error);
+      }
+    },
+  );
+
+  routes.get(
+    '/v1/models',
+    {
+      schema: {
+        tags: ['gateway'],
+        summary: 'The models and aliases this server routes, with provider, context window and price.',
+        security: v1Security,
+        response: { 200: z.object({ object: z.literal('list'), data: z.array(modelInfo) }) },
+      },
+      preHandler: options.authenticate,
+    },
+    async (request) => {
+      await limits.admit(request.caller);
+      const allowed = request.caller.allowedModels;
+      const data = gateway.listModels().filter((model) => !allowed || allowed.includes(model.id));
+      return { object: 'list' as const, data };
+    },
+  );
+}

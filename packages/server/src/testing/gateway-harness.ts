@@ -1,0 +1,125 @@
+import type { AddressInfo } from 'node:net';
+import { type GatewayConfigInput, gatewayConfigSchema } from '@webox/gateway';
+import { type FakeUpstream, startFakeUpstream } from '@webox/gateway/testing';
+import { users } from '../modules/accounts/tables.js';
+import { createVirtualKey } from '../modules/gateway/keys-service.js';
+import type { Metering } from '../modules/gateway/metering.js';
+import type { DatabaseBackend, StoreBackend } from './backends.js';
+import { createTestApp, type TestApp } from './test-app.js';
+
+export interface GatewayHarness extends TestApp {
+  origin: string;
+  primary: FakeUpstream;
+  backup: FakeUpstream;
+  userId: string;
+  /** A fresh virtual key for the test user. */
+  createKey(options?: Partial<Parameters<typeof createVirtualKey>[1]>): Promise<string>;
+  createUser(email: string): Promise<string>;
+}
+
+/**
+ * The whole server listening on 127.0.0.1 in front of two local fake providers (primary and backup), with a
+ * user and keys. Upstream keys are made up here, at test time.
+ */
+export async function startGatewayHarness(
+  backends: { database: DatabaseBackend; stores: StoreBackend },
+  options: {
+    metering?: Metering;
+    config?: (urls: { primary: string; backup: string }) => Partial<GatewayConfigInput>;
+  } = {},
+): Promise<GatewayHarness> {
+  const primary = await startFakeUpstream();
+  const backup = await startFakeUpstream();
+  const upstreamKey = (name: string) => `test-${name}-${Math.random().toString(36).slice(2)}`;
+  const config = gatewayConfigSchema.parse({
+    providers: {
+      primary: {
+        type: 'openai-compatible',
+        baseUrl: `${primary.url}/v1`,
+        keys: [upstreamKey('primary')],
+        allowPrivateNetwork: true,
+      },
+      backup: {
+        type: 'openai-compatible',
+        baseUrl: `${backup.url}/v1`,
+        keys: [upstreamKey('backup')],
+        allowPrivateNetwork: true,
+      },
+      claude: {
+        type: 'anthropic',
+        baseUrl: primary.url,
+        keys: [upstreamKey('anthropic')],
+        allowPrivateNetwork: true,
+      },
+    },
+    models: {
+      'gpt-test': {
+        provider: 'primary',
+        model: 'gpt-4o-mini',
+        contextWindow: 128_000,
+        maxOutputTokens: 16_384,
+        capabilities: ['chat', 'tools', 'json', 'vision'],
+        price: { inputPerMillion: 150_000, outputPerMillion: 600_000, cachedInputPerMillion: 75_000 },
+      },
+      'backup-test': {
+        provider: 'backup',
+        model: 'backup-model',
+        contextWindow: 32_000,
+        price: { inputPerMillion: 100_000, outputPerMillion: 400_000 },
+      },
+      'claude-test': {
+        provider: 'claude',
+        model: 'claude-sonnet-4-5',
+        contextWindow: 200_000,
+        maxOutputTokens: 64_000,
+        price: { inputPerMillion: 3_000_000, outputPerMillion: 15_000_000 },
+      },
+      'embed-test': {
+        provider: 'primary',
+        model: 'text-embedding-3-small',
+        contextWindow: 8_191,
+        capabilities: ['embeddings'],
+        price: { inputPerMillion: 20_000, outputPerMillion: 0 },
+      },
+    },
+    routes: { smart: { strategy: 'fallback', targets: [{ model: 'gpt-test' }, { model: 'backup-test' }] } },
+    resilience: {
+      attemptTimeoutMs: 2_000,
+      totalTimeoutMs: 8_000,
+      retry: { attempts: 2, baseDelayMs: 5, maxDelayMs: 20, maxRetryAfterMs: 2_000 },
+      breaker: { failureThreshold: 50, openMs: 200 },
+    },
+    ...options.config?.({ primary: primary.url, backup: backup.url }),
+  });
+  const harness = await createTestApp(
+    backends,
+    {},
+    { gatewayConfig: config, ...(options.metering ? { metering: options.metering } : {}) },
+  );
+  await harness.app.listen({ port: 0, host: '127.0.0.1' });
+  const origin = `http://127.0.0.1:${(harness.app.server.address() as AddressInfo).port}`;
+  const createUser = async (email: string) => {
+    const [row] = await harness.database.db
+      .insert(users)
+      .values({ email, name: email.split('@')[0]!, emailVerifiedAt: new Date() })
+      .returning();
+    return row!.id;
+  };
+  const userId = await createUser(`dev-${Math.random().toString(36).slice(2)}@example.com`);
+  return {
+    ...harness,
+    origin,
+    primary,
+    backup,
+    userId,
+    createUser,
+    async createKey(keyOptions = {}) {
+      return (await createVirtualKey(harness.database.db, { name: 'test', userId, ...keyOptions })).key;
+    },
+    async close() {
+      await harness.close();
+      await primary.close();
+      await backup.close();
+    },
+  };
+}
