@@ -16,6 +16,8 @@ import type { Env } from './config/env.js';
 import type { Database, DatabaseConnection } from './db/client.js';
 import { registerAccounts } from './modules/accounts/plugin.js';
 import { accountsRoutes } from './modules/accounts/routes.js';
+import { registerBilling } from './modules/billing/plugin.js';
+import { billingRoutes } from './modules/billing/routes.js';
 import { type Metering, meteringOff } from './modules/gateway/metering.js';
 import { registerGatewayModule } from './modules/gateway/plugin.js';
 import { monitoringRoutes } from './modules/monitoring/routes.js';
@@ -127,6 +129,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await registerAccounts(app);
   await app.register(monitoringRoutes);
   await app.register(accountsRoutes);
+  // Billing before the gateway module: /v1 pays through `app.billing.metering`.
+  await registerBilling(app);
+  await app.register(billingRoutes);
   if (options.gatewayConfig) {
     await registerGatewayModule(app, {
       config: options.gatewayConfig,

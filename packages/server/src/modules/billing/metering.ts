@@ -1,0 +1,160 @@
+import type { Database } from '../../db/client.js';
+import type { CounterStore } from '../../stores/index.js';
+import { ensureWallet, holdCredits, releaseHold, settleHold, type Wallet } from './ledger.js';
+import { getWalletPlan, type Plan, planWalletLimits } from './plans.js';
+import type { PriceBookCache } from './prices.js';
+import {
+  consumeQuota,
+  type QuotaLimits,
+  type QuotaReservation,
+  type QuotaSubject,
+  releaseQuota,
+  settleQuota,
+} from './quotas.js';
+
+/**
+ * The ledger-backed implementation of the gateway module's `Metering` port (modules/gateway/metering.ts).
+ * The types below are the structural subset it needs, so billing does not depend on the gateway module.
+ */
+export interface MeteredCaller {
+  userId: string;
+  keyId: string | null;
+}
+
+export interface MeteredCandidate {
+  model: string;
+}
+
+export interface MeteredUsage {
+  inputTokens: number;
+  outputTokens: number;
+  cachedInputTokens: number;
+}
+
+export interface MeteredCharge {
+  /** Credits held for the worst case. */
+  readonly held: number;
+  /** Charges the usage as priced for the model that served, releases the rest; retries charge nothing more. */
+  settle(options: { usage: MeteredUsage; model: string }): Promise<{ charged: number; balance?: number }>;
+  release(): Promise<void>;
+}
+
+export interface LedgerMeteringOptions {
+  db: Database;
+  counters: CounterStore;
+  prices: PriceBookCache;
+  timeZone: string;
+  holdTtlSeconds: number;
+  /** Per-key and per-user limits beyond the plan's (e.g. budgets set on a key); default none. */
+  limitsFor?: (caller: MeteredCaller, plan: Plan) => Promise<{ key?: QuotaLimits; user?: QuotaLimits }>;
+}
+
+/**
+ * Pays for /v1 calls from the caller's wallet: checks quotas and budgets, holds the worst case over every candidate,
+ * then settles the real usage (exactly once, also when settle is called again for a retried or cut stream) or
+ * releases everything. Wallet ids and plans are cached per process for a minute.
+ */
+export function createLedgerMetering(options: LedgerMeteringOptions) {
+  const wallets = new Map<string, { wallet: Promise<{ wallet: Wallet; plan: Plan }>; at: number }>();
+  const walletOf = (userId: string) => {
+    const cached = wallets.get(userId);
+    if (cached && Date.now() - cached.at < 60_000) return cached.wallet;
+    const loading = (async () => {
+      const wallet = await ensureWallet(options.db, { ownerType: 'user', ownerId: userId });
+      return { wallet, plan: await getWalletPlan(options.db, wallet.id) };
+    })();
+    loading.catch(() => wallets.delete(userId));
+    wallets.set(userId, { wallet: loading, at: Date.now() });
+    if (wallets.size > 50_000) wallets.delete(wallets.keys().next().value!);
+    return loading;
+  };
+
+  return {
+    enabled: true as const,
+    async begin(request: {
+      caller: MeteredCaller;
+      requestId: string;
+      candidates: MeteredCandidate[];
+      maxPromptTokens: number;
+      maxOutputTokens: number;
+    }): Promise<MeteredCharge> {
+      const startedAt = new Date();
+      const [{ wallet, plan }, book] = await Promise.all([
+        walletOf(request.caller.userId),
+        options.prices.get(),
+      ]);
+      const quote = book.quoteHold({
+        model: request.candidates.map((candidate) => candidate.model),
+        maxPromptTokens: request.maxPromptTokens,
+        maxOutputTokens: request.maxOutputTokens,
+        plan,
+      });
+      const extra = (await options.limitsFor?.(request.caller, plan)) ?? {};
+      const subjects: QuotaSubject[] = [
+        { scope: 'wallet', id: wallet.id, limits: planWalletLimits(plan) },
+        { scope: 'user', id: request.caller.userId, limits: { ...plan.limits, ...extra.user } },
+      ];
+      if (request.caller.keyId)
+        subjects.push({ scope: 'key', id: request.caller.keyId, limits: extra.key ?? {} });
+      const reservation: QuotaReservation = await consumeQuota(options.counters, {
+        subjects,
+        credits: quote.credits,
+        timeZone: options.timeZone,
+        now: startedAt,
+      });
+      let hold: { holdId: string };
+      try {
+        hold = await holdCredits(options.db, {
+          walletId: wallet.id,
+          amount: quote.credits,
+          requestId: request.requestId,
+          ttlSeconds: options.holdTtlSeconds,
+        });
+      } catch (error) {
+        await releaseQuota(options.counters, reservation);
+        throw error;
+      }
+      let finished: Promise<{ charged: number; balance?: number }> | undefined;
+      return {
+        held: quote.credits,
+        settle({ usage, model }) {
+          if (finished) return finished;
+          const attempt = (async () => {
+            const priced = book.priceUsage({ model, usage, plan });
+            const settled = await settleHold(options.db, {
+              holdId: hold.holdId,
+              amount: priced.credits,
+              references: {
+                requestId: request.requestId,
+                model,
+                keyId: request.caller.keyId ?? undefined,
+                priceVersion: priced.priceVersion,
+              },
+              details: {
+                inputTokens: usage.inputTokens,
+                outputTokens: usage.outputTokens,
+                cachedInputTokens: usage.cachedInputTokens,
+              },
+              // The hold id, not the request id: a client may send the same x-request-id twice.
+              idempotencyKey: `usage:${hold.holdId}`,
+            });
+            await settleQuota(options.counters, reservation, { credits: settled.charged });
+            return { charged: settled.charged, balance: settled.balance };
+          })();
+          // A failed settle (database unreachable) may be retried; the idempotency key keeps it exactly-once.
+          finished = attempt;
+          attempt.catch(() => {
+            if (finished === attempt) finished = undefined;
+          });
+          return attempt;
+        },
+        async release() {
+          if (finished) return;
+          finished = Promise.resolve({ charged: 0 });
+          await releaseHold(options.db, { holdId: hold.holdId });
+          await settleQuota(options.counters, reservation, { credits: 0 });
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,104 @@
+import type { FastifyInstance } from 'fastify';
+import { parseCreditRates } from './display.js';
+import { ensureWallet, expireHolds, type Wallet } from './ledger.js';
+import { createLedgerMetering } from './metering.js';
+import { renewPlans } from './plans.js';
+import { PriceBookCache } from './prices.js';
+import { subscriptions } from './tables.js';
+
+export const EXPIRE_HOLDS_JOB = 'billing.expire-holds';
+export const RENEW_PLANS_JOB = 'billing.renew-plans';
+/** Channel on which an admin price change tells every process to reload its price book. */
+export const PRICES_CHANNEL = 'billing:prices';
+
+export interface BillingContext {
+  timeZone: string;
+  holdTtlSeconds: number;
+  /** Credits per unit of each display currency. */
+  creditRates: Record<string, number>;
+  prices: PriceBookCache;
+  /** The signed-in user's wallet, created on first use and put on the default plan. */
+  userWallet(userId: string): Promise<Wallet>;
+  /** The ledger-backed metering for /v1 (pass it as `metering` to the gateway module). */
+  metering: ReturnType<typeof createLedgerMetering>;
+  /** Tells every process (including this one) to reload prices. */
+  pricesChanged(): Promise<void>;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    billing: BillingContext;
+  }
+}
+
+export interface BillingPluginOptions {
+  /** How often each process enqueues hold expiry (default 30 s) and plan renewal (default 10 min); 0 turns a job off. */
+  expireEveryMs?: number;
+  renewEveryMs?: number;
+}
+
+/**
+ * Decorates `app.billing` and schedules the billing jobs. Jobs are enqueued by every process with an id per time
+ * slot, so on BullMQ only one process runs each slot; both jobs are also safe to run concurrently.
+ */
+export async function registerBilling(
+  app: FastifyInstance,
+  options: BillingPluginOptions = {},
+): Promise<void> {
+  const prices = new PriceBookCache(app.db);
+  const context: BillingContext = {
+    timeZone: app.env.BILLING_TIME_ZONE,
+    holdTtlSeconds: app.env.HOLD_TTL_SECONDS,
+    creditRates: parseCreditRates(app.env.BILLING_CREDITS_PER_UNIT),
+    prices,
+    async userWallet(userId) {
+      const wallet = await ensureWallet(app.db, { ownerType: 'user', ownerId: userId });
+      await app.db.insert(subscriptions).values({ walletId: wallet.id, plan: 'free' }).onConflictDoNothing();
+      return wallet;
+    },
+    metering: createLedgerMetering({
+      db: app.db,
+      counters: app.stores.counters,
+      prices,
+      timeZone: app.env.BILLING_TIME_ZONE,
+      holdTtlSeconds: app.env.HOLD_TTL_SECONDS,
+    }),
+    async pricesChanged() {
+      prices.invalidate();
+      await app.stores.pubSub.publish(PRICES_CHANNEL, String(Date.now()));
+    },
+  };
+  app.decorate('billing', context);
+
+  const unsubscribe = await app.stores.pubSub.subscribe(PRICES_CHANNEL, () => prices.invalidate());
+
+  app.stores.jobs.register(EXPIRE_HOLDS_JOB, async () => {
+    const expired = await expireHolds(app.db);
+    if (expired > 0) app.log.warn({ expired }, 'expired credit holds whose requests never settled');
+  });
+  app.stores.jobs.register(RENEW_PLANS_JOB, async () => {
+    const granted = await renewPlans(app.db, { timeZone: app.env.BILLING_TIME_ZONE });
+    if (granted > 0) app.log.info({ granted }, 'granted monthly plan credits');
+  });
+
+  const timers: NodeJS.Timeout[] = [];
+  const schedule = (name: string, everyMs: number) => {
+    if (everyMs <= 0) return;
+    const enqueue = () => {
+      const slot = Math.floor(Date.now() / everyMs);
+      app.stores.jobs.enqueue(name, {}, { jobId: `${name}-${slot}`, attempts: 1 }).catch(() => {});
+    };
+    const timer = setInterval(enqueue, everyMs);
+    timer.unref();
+    timers.push(timer);
+    enqueue();
+  };
+  app.addHook('onReady', async () => {
+    schedule(EXPIRE_HOLDS_JOB, options.expireEveryMs ?? 30_000);
+    schedule(RENEW_PLANS_JOB, options.renewEveryMs ?? 600_000);
+  });
+  app.addHook('onClose', async () => {
+    for (const timer of timers) clearInterval(timer);
+    await unsubscribe();
+  });
+}

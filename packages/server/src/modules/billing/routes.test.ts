@@ -1,0 +1,234 @@
+import { randomUUID } from 'node:crypto';
+import { eq } from 'drizzle-orm';
+import type { InjectOptions } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AppError } from '../../errors.js';
+import { backendPairs } from '../../testing/backend-pairs.js';
+import { createTestApp, type TestApp } from '../../testing/test-app.js';
+import { users } from '../accounts/tables.js';
+import { type SignedInClient, signUpAndSignIn } from '../accounts/testing.js';
+import { getBalance, verifyLedger } from './ledger.js';
+
+for (const pair of backendPairs()) {
+  describe(`billing HTTP API and /v1 metering on ${pair.name}`, () => {
+    let harness: TestApp;
+    let person: SignedInClient;
+    let administrator: SignedInClient;
+    const model = `model-${randomUUID().slice(0, 8)}`;
+
+    beforeAll(async () => {
+      harness = await createTestApp(pair);
+      person = await signUpAndSignIn(harness.app);
+      administrator = await signUpAndSignIn(harness.app);
+      await harness.app.db.update(users).set({ role: 'admin' }).where(eq(users.id, administrator.userId));
+    });
+    afterAll(() => harness?.close());
+
+    const inject = (options: InjectOptions) => harness.app.inject(options);
+
+    it('refuses anonymous callers and non-admins on admin routes', async () => {
+      expect((await inject({ url: '/api/billing/balance' })).statusCode).toBe(401);
+      const forbidden = await inject({ url: '/api/admin/billing/prices', headers: person.headers });
+      expect(forbidden.statusCode).toBe(403);
+    });
+
+    it('shows a new wallet on the free plan, with its balance in each currency', async () => {
+      const response = await inject({ url: '/api/billing/balance', headers: person.headers });
+      expect(response.statusCode).toBe(200);
+      expect(response.json()).toMatchObject({
+        balance: 0,
+        held: 0,
+        available: 0,
+        plan: { id: 'free' },
+        display: [
+          { currency: 'DZD', formatted: '0.00' },
+          { currency: 'EUR', formatted: '0.00' },
+          { currency: 'USD', formatted: '0.00' },
+        ],
+      });
+    });
+
+    it('lets an admin price a model, grant credits and move a wallet to a plan', async () => {
+      const priced = await inject({
+        method: 'PUT',
+        url: '/api/admin/billing/prices',
+        headers: administrator.headers,
+        payload: {
+          itemKey: `model:${model}`,
+          kind: 'tokens',
+          rates: { inputPerMillion: 1_000_000, outputPerMillion: 2_000_000 },
+        },
+      });
+      expect(priced.statusCode).toBe(200);
+      expect(priced.json().price).toMatchObject({
+        version: 1,
+        source: 'admin',
+        createdBy: administrator.userId,
+      });
+      const invalid = await inject({
+        method: 'PUT',
+        url: '/api/admin/billing/prices',
+        headers: administrator.headers,
+        payload: { itemKey: `model:${model}`, kind: 'tokens', rates: { inputPerMillion: 1 } },
+      });
+      expect(invalid.statusCode).toBe(400);
+
+      const { walletId } = (await inject({ url: '/api/billing/balance', headers: person.headers })).json();
+      const grant = {
+        method: 'POST' as const,
+        url: `/api/admin/billing/wallets/${walletId}/entries`,
+        headers: administrator.headers,
+        payload: {
+          kind: 'grant',
+          amount: 1_000,
+          reason: 'welcome credits',
+          idempotencyKey: `grant-${walletId}`,
+        },
+      };
+      const granted = await inject(grant);
+      expect(granted.statusCode).toBe(200);
+      expect(granted.json()).toMatchObject({ balance: 1_000, duplicate: false });
+      expect((await inject(grant)).json()).toMatchObject({ balance: 1_000, duplicate: true });
+
+      const planned = await inject({
+        method: 'PUT',
+        url: `/api/admin/billing/wallets/${walletId}/plan`,
+        headers: administrator.headers,
+        payload: { plan: 'pro' },
+      });
+      expect(planned.json()).toEqual({ plan: 'pro' });
+      const wallet = await inject({
+        url: `/api/admin/billing/wallets/${walletId}`,
+        headers: administrator.headers,
+      });
+      expect(wallet.json()).toMatchObject({ balance: 1_000, plan: 'pro', ownerType: 'user' });
+    });
+
+    it('meters /v1 calls: holds the worst case, settles once, releases failures, refuses with 402', async () => {
+      const { metering } = harness.app.billing;
+      await harness.app.billing.pricesChanged();
+      const caller = { userId: person.userId, keyId: 'key-a' };
+      const { walletId } = (await inject({ url: '/api/billing/balance', headers: person.headers })).json();
+
+      // 10 prompt + 100 output tokens at 1 and 2 credits a token: 210 held.
+      const charge = await metering.begin({
+        caller,
+        requestId: 'req-1',
+        candidates: [{ model }],
+        maxPromptTokens: 10,
+        maxOutputTokens: 100,
+      });
+      expect(charge.held).toBe(210);
+      expect(await getBalance(harness.app.db, walletId)).toEqual({
+        balance: 1_000,
+        held: 210,
+        available: 790,
+      });
+      const usage = { inputTokens: 10, outputTokens: 20, cachedInputTokens: 0 };
+      const [first, again] = await Promise.all([
+        charge.settle({ usage, model }),
+        charge.settle({ usage, model }),
+      ]);
+      expect(first).toEqual({ charged: 50, balance: 950 });
+      expect(again).toEqual(first);
+      expect(await charge.settle({ usage, model })).toEqual(first);
+
+      const failed = await metering.begin({
+        caller: { userId: person.userId, keyId: 'key-b' },
+        requestId: 'req-2',
+        candidates: [{ model }],
+        maxPromptTokens: 10,
+        maxOutputTokens: 100,
+      });
+      await failed.release();
+      expect(await getBalance(harness.app.db, walletId)).toEqual({ balance: 950, held: 0, available: 950 });
+
+      const third = await metering.begin({
+        caller: { userId: person.userId, keyId: null },
+        requestId: 'req-3',
+        candidates: [{ model }],
+        maxPromptTokens: 0,
+        maxOutputTokens: 10,
+      });
+      await third.settle({ usage: { inputTokens: 0, outputTokens: 10, cachedInputTokens: 0 }, model });
+
+      const refused = await metering
+        .begin({
+          caller,
+          requestId: 'req-4',
+          candidates: [{ model }],
+          maxPromptTokens: 10,
+          maxOutputTokens: 1_000,
+        })
+        .catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(AppError);
+      expect((refused as AppError).status).toBe(402);
+      expect((refused as AppError).options.details).toEqual({ balance: 930, available: 930, needed: 2_010 });
+      expect(await verifyLedger(harness.app.db)).toEqual([]);
+    });
+
+    it('pages the ledger with a cursor and exports it as CSV', async () => {
+      const first = await inject({ url: '/api/billing/ledger?limit=2', headers: person.headers });
+      expect(first.statusCode).toBe(200);
+      const page = first.json();
+      expect(
+        page.entries.map((entry: { kind: string; amount: number }) => [entry.kind, entry.amount]),
+      ).toEqual([
+        ['usage', -20],
+        ['usage', -50],
+      ]);
+      expect(page.entries[1]).toMatchObject({ model, keyId: 'key-a', balanceAfter: 950, requestId: 'req-1' });
+      expect(page.entries[1].priceVersion).toEqual(expect.any(Number));
+      const second = await inject({
+        url: `/api/billing/ledger?limit=2&cursor=${page.nextCursor}`,
+        headers: person.headers,
+      });
+      expect(second.json().entries.map((entry: { kind: string }) => entry.kind)).toEqual(['grant']);
+      expect(second.json().nextCursor).toBeNull();
+
+      const csv = await inject({ url: '/api/billing/ledger?format=csv', headers: person.headers });
+      expect(csv.headers['content-type']).toContain('text/csv');
+      const lines = csv.body.trim().split('\r\n');
+      expect(lines[0]).toBe(
+        'id,created_at,kind,amount,balance_after,request_id,model,key_id,price_version,payment_id,order_id,reason',
+      );
+      expect(lines).toHaveLength(4);
+      expect(lines[1]).toContain(',grant,1000,1000,');
+      expect(lines[1]).toContain('welcome credits');
+    });
+
+    it('reports usage by day, model and key', async () => {
+      const byModel = (
+        await inject({ url: '/api/billing/usage?groupBy=model', headers: person.headers })
+      ).json();
+      expect(byModel.rows).toEqual([{ group: model, requests: 2, credits: 70 }]);
+      expect(byModel.total).toEqual({ requests: 2, credits: 70 });
+      expect(byModel.timeZone).toBe('Africa/Algiers');
+      const byKey = (await inject({ url: '/api/billing/usage?groupBy=key', headers: person.headers })).json();
+      expect(byKey.rows).toEqual([
+        { group: '', requests: 1, credits: 20 },
+        { group: 'key-a', requests: 1, credits: 50 },
+      ]);
+      const byDay = (await inject({ url: '/api/billing/usage', headers: person.headers })).json();
+      expect(byDay.rows).toEqual([
+        { group: expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/), requests: 2, credits: 70 },
+      ]);
+      const empty = await inject({
+        url: '/api/billing/usage?from=2020-01-01&to=2020-01-31',
+        headers: person.headers,
+      });
+      expect(empty.json().rows).toEqual([]);
+      expect(empty.json().from).toBe('2019-12-31T23:00:00.000Z');
+      const backwards = await inject({
+        url: '/api/billing/usage?from=2020-02-01&to=2020-01-01',
+        headers: person.headers,
+      });
+      expect(backwards.statusCode).toBe(400);
+    });
+
+    it('lets an admin verify the books', async () => {
+      const response = await inject({ url: '/api/admin/billing/verify', headers: administrator.headers });
+      expect(response.json()).toEqual({ ok: true, mismatches: [] });
+    });
+  });
+}

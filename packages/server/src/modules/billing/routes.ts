@@ -1,0 +1,401 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { AppError } from '../../errors.js';
+import { errorResponses } from '../../http/schemas.js';
+import { authenticate } from '../../plugins/authenticate.js';
+import { displayCredits } from './display.js';
+import { getWallet, postEntry, verifyLedger } from './ledger.js';
+import { periodOf } from './periods.js';
+import { getWalletPlan, plans, setWalletPlan } from './plans.js';
+import { listCurrentPrices, listPriceHistory, setPrice } from './prices.js';
+import {
+  defaultUsageWindow,
+  exportLedgerCsv,
+  listLedgerEntries,
+  summariseUsage,
+  usageGroupings,
+} from './statements.js';
+import { priceKinds } from './tables.js';
+
+const credits = z.number().int();
+const currencyAmount = z.object({ currency: z.string(), minor: z.number().int(), formatted: z.string() });
+
+const balanceSchema = z.object({
+  walletId: z.uuid(),
+  balance: credits,
+  held: credits,
+  available: credits,
+  display: z.array(currencyAmount).describe('The balance in each configured currency (display only).'),
+  plan: z.object({
+    id: z.string(),
+    name: z.string(),
+    monthlyCredits: credits,
+    overage: z.boolean(),
+    features: z.array(z.string()),
+  }),
+});
+
+const entrySchema = z.object({
+  id: z.string().describe('Entry id (decimal string).'),
+  kind: z.enum(['top_up', 'grant', 'plan_credit', 'usage', 'refund', 'adjustment']),
+  amount: credits.describe('Signed change to the balance.'),
+  balanceAfter: credits,
+  createdAt: z.iso.datetime(),
+  requestId: z.string().nullable(),
+  model: z.string().nullable(),
+  keyId: z.string().nullable(),
+  priceVersion: z.number().int().nullable(),
+  paymentId: z.string().nullable(),
+  orderId: z.string().nullable(),
+  reason: z.string().nullable(),
+  details: z.record(z.string(), z.union([z.number(), z.string()])).nullable(),
+});
+
+const ledgerPageSchema = z.object({ entries: z.array(entrySchema), nextCursor: z.string().nullable() });
+
+const localDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD');
+
+const priceSchema = z.object({
+  id: z.number().int().describe('The price version recorded on ledger entries.'),
+  itemKey: z.string(),
+  kind: z.enum(priceKinds),
+  version: z.number().int(),
+  rates: z.record(z.string(), z.number().int()),
+  source: z.enum(['config', 'admin']),
+  createdBy: z.string().nullable(),
+  createdAt: z.iso.datetime(),
+  supersededAt: z.iso.datetime().nullable(),
+});
+
+function toPriceView(row: Awaited<ReturnType<typeof listCurrentPrices>>[number]) {
+  return {
+    ...row,
+    createdAt: row.createdAt.toISOString(),
+    supersededAt: row.supersededAt?.toISOString() ?? null,
+  };
+}
+
+/** Resolves a local date in the billing time zone to the UTC instant its day starts. */
+function dayStart(date: string, timeZone: string): Date {
+  // Noon UTC of that calendar date is inside the local day for every zone within ±12 h.
+  return periodOf(new Date(`${date}T12:00:00Z`), 'day', timeZone).start;
+}
+
+export async function billingRoutes(app: FastifyInstance) {
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+  const signedIn = authenticate();
+  const admin = authenticate({ roles: ['admin'] });
+
+  routes.get(
+    '/api/billing/balance',
+    {
+      preHandler: signedIn,
+      schema: {
+        tags: ['billing'],
+        summary: 'Your credit balance, what in-flight requests hold, and your plan.',
+        response: { 200: balanceSchema, ...errorResponses(401, 403) },
+      },
+    },
+    async (request) => {
+      const wallet = await app.billing.userWallet(request.auth.userId);
+      const plan = await getWalletPlan(app.db, wallet.id);
+      return {
+        walletId: wallet.id,
+        balance: wallet.balance,
+        held: wallet.held,
+        available: wallet.available,
+        display: displayCredits(wallet.balance, app.billing.creditRates),
+        plan: {
+          id: plan.id,
+          name: plan.name,
+          monthlyCredits: plan.monthlyCredits,
+          overage: plan.overage,
+          features: [...plan.features],
+        },
+      };
+    },
+  );
+
+  routes.get(
+    '/api/billing/ledger',
+    {
+      preHandler: signedIn,
+      schema: {
+        tags: ['billing'],
+        summary: 'Your ledger entries, newest first; `format=csv` downloads the whole history as CSV.',
+        querystring: z.object({
+          cursor: z
+            .string()
+            .regex(/^\d{1,18}$/)
+            .optional(),
+          limit: z.coerce.number().int().min(1).max(200).default(50),
+          format: z.enum(['json', 'csv']).default('json'),
+        }),
+        response: { 200: ledgerPageSchema, ...errorResponses(400, 401, 403) },
+      },
+    },
+    async (request, reply) => {
+      const wallet = await app.billing.userWallet(request.auth.userId);
+      if (request.query.format === 'csv') {
+        const csv = await exportLedgerCsv(app.db, wallet.id);
+        // A string with a text/csv type is sent as is; the JSON schema above describes the default format.
+        return reply
+          .header('content-type', 'text/csv; charset=utf-8')
+          .header('content-disposition', 'attachment; filename="webox-ledger.csv"')
+          .send(csv as never);
+      }
+      const page = await listLedgerEntries(app.db, {
+        walletId: wallet.id,
+        cursor: request.query.cursor === undefined ? undefined : Number(request.query.cursor),
+        limit: request.query.limit,
+      });
+      return {
+        entries: page.entries.map(({ memberUserId: _member, ...entry }) => ({
+          ...entry,
+          id: String(entry.id),
+          createdAt: entry.createdAt.toISOString(),
+        })),
+        nextCursor: page.nextCursor === null ? null : String(page.nextCursor),
+      };
+    },
+  );
+
+  routes.get(
+    '/api/billing/usage',
+    {
+      preHandler: signedIn,
+      schema: {
+        tags: ['billing'],
+        summary:
+          'Credits you spent, grouped by local day, model or API key (default: the last 30 days by day).',
+        querystring: z.object({
+          groupBy: z.enum(usageGroupings).default('day'),
+          from: localDate.optional().describe('First local day, inclusive.'),
+          to: localDate.optional().describe('Last local day, inclusive.'),
+        }),
+        response: {
+          200: z.object({
+            groupBy: z.enum(usageGroupings),
+            timeZone: z.string(),
+            from: z.iso.datetime(),
+            to: z.iso.datetime(),
+            rows: z.array(z.object({ group: z.string(), requests: z.number().int(), credits })),
+            total: z.object({ requests: z.number().int(), credits }),
+          }),
+          ...errorResponses(400, 401, 403),
+        },
+      },
+    },
+    async (request) => {
+      const { timeZone } = app.billing;
+      const wallet = await app.billing.userWallet(request.auth.userId);
+      const window = defaultUsageWindow(new Date(), timeZone);
+      const from = request.query.from ? dayStart(request.query.from, timeZone) : window.from;
+      const to = request.query.to
+        ? periodOf(dayStart(request.query.to, timeZone), 'day', timeZone).end
+        : window.to;
+      if (to <= from) throw new AppError('validation_failed', '`to` must not be before `from`.');
+      if (to.getTime() - from.getTime() > 400 * 86_400_000) {
+        throw new AppError('validation_failed', 'A usage report covers at most 400 days.');
+      }
+      const rows = await summariseUsage(app.db, {
+        walletId: wallet.id,
+        from,
+        to,
+        groupBy: request.query.groupBy,
+        timeZone,
+      });
+      return {
+        groupBy: request.query.groupBy,
+        timeZone,
+        from: from.toISOString(),
+        to: to.toISOString(),
+        rows,
+        total: {
+          requests: rows.reduce((sum, row) => sum + row.requests, 0),
+          credits: rows.reduce((sum, row) => sum + row.credits, 0),
+        },
+      };
+    },
+  );
+
+  // Admin back-office: prices, grants and adjustments, plans, and the ledger check.
+
+  routes.get(
+    '/api/admin/billing/prices',
+    {
+      preHandler: admin,
+      schema: {
+        tags: ['billing admin'],
+        summary: 'The current price book, or one item’s full history with `itemKey`.',
+        querystring: z.object({ itemKey: z.string().min(1).max(200).optional() }),
+        response: { 200: z.object({ prices: z.array(priceSchema) }), ...errorResponses(401, 403) },
+      },
+    },
+    async (request) => {
+      const rows = request.query.itemKey
+        ? await listPriceHistory(app.db, request.query.itemKey)
+        : await listCurrentPrices(app.db);
+      return { prices: rows.map(toPriceView) };
+    },
+  );
+
+  routes.put(
+    '/api/admin/billing/prices',
+    {
+      preHandler: admin,
+      schema: {
+        tags: ['billing admin'],
+        summary:
+          'Sets an item’s price as a new version; past entries keep the version they were charged with.',
+        body: z.object({
+          itemKey: z
+            .string()
+            .regex(
+              /^(model|embeddings|image|speech|music|video):[^\s]{1,190}$/,
+              'must be kind:model[:size:quality]',
+            ),
+          kind: z.enum(priceKinds),
+          rates: z.record(z.string(), z.number().int().nonnegative()),
+        }),
+        response: { 200: z.object({ price: priceSchema }), ...errorResponses(400, 401, 403) },
+      },
+    },
+    async (request) => {
+      const price = await setPrice(app.db, {
+        ...request.body,
+        source: 'admin',
+        createdBy: request.auth.userId,
+      });
+      await app.billing.pricesChanged();
+      return { price: toPriceView(price) };
+    },
+  );
+
+  const walletParams = z.object({ walletId: z.uuid() });
+
+  routes.get(
+    '/api/admin/billing/wallets/:walletId',
+    {
+      preHandler: admin,
+      schema: {
+        tags: ['billing admin'],
+        summary: 'A wallet’s balance and plan.',
+        params: walletParams,
+        response: {
+          200: z.object({
+            walletId: z.uuid(),
+            ownerType: z.string(),
+            ownerId: z.string(),
+            balance: credits,
+            held: credits,
+            available: credits,
+            plan: z.string(),
+          }),
+          ...errorResponses(401, 403, 404),
+        },
+      },
+    },
+    async (request) => {
+      const wallet = await getWallet(app.db, request.params.walletId);
+      const plan = await getWalletPlan(app.db, wallet.id);
+      const { id, ...rest } = wallet;
+      return { walletId: id, ...rest, plan: plan.id };
+    },
+  );
+
+  routes.post(
+    '/api/admin/billing/wallets/:walletId/entries',
+    {
+      preHandler: admin,
+      schema: {
+        tags: ['billing admin'],
+        summary: 'Grants credits or adjusts a balance (with a reason). Idempotent on `idempotencyKey`.',
+        params: walletParams,
+        body: z.object({
+          kind: z.enum(['grant', 'adjustment', 'refund']),
+          amount: z
+            .number()
+            .int()
+            .refine((value) => value !== 0, 'must not be zero'),
+          reason: z.string().trim().min(3).max(500),
+          idempotencyKey: z.string().min(8).max(200),
+          requestId: z.string().max(200).optional(),
+        }),
+        response: {
+          200: z.object({ entryId: z.string(), balance: credits, duplicate: z.boolean() }),
+          ...errorResponses(400, 401, 402, 403, 404, 409),
+        },
+      },
+    },
+    async (request) => {
+      await getWallet(app.db, request.params.walletId);
+      const posted = await postEntry(app.db, {
+        walletId: request.params.walletId,
+        kind: request.body.kind,
+        amount: request.body.amount,
+        reason: request.body.reason,
+        idempotencyKey: `admin:${request.body.idempotencyKey}`,
+        references: { requestId: request.body.requestId },
+        details: { by: request.auth.userId },
+      });
+      return { ...posted, entryId: String(posted.entryId) };
+    },
+  );
+
+  routes.put(
+    '/api/admin/billing/wallets/:walletId/plan',
+    {
+      preHandler: admin,
+      schema: {
+        tags: ['billing admin'],
+        summary: 'Moves a wallet to a plan; its monthly credits are granted by the next renewal run.',
+        params: walletParams,
+        body: z.object({ plan: z.enum(Object.keys(plans) as [string, ...string[]]) }),
+        response: { 200: z.object({ plan: z.string() }), ...errorResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request) => {
+      await getWallet(app.db, request.params.walletId);
+      const plan = await setWalletPlan(app.db, {
+        walletId: request.params.walletId,
+        plan: request.body.plan,
+      });
+      return { plan: plan.id };
+    },
+  );
+
+  routes.get(
+    '/api/admin/billing/verify',
+    {
+      preHandler: admin,
+      schema: {
+        tags: ['billing admin'],
+        summary:
+          'Recomputes every wallet from the ledger; lists the wallets that disagree (none when healthy).',
+        response: {
+          200: z.object({
+            ok: z.boolean(),
+            mismatches: z.array(
+              z.object({
+                walletId: z.string(),
+                ownerType: z.string(),
+                ownerId: z.string(),
+                balance: credits,
+                sumOfEntries: credits,
+                held: credits,
+                sumOfActiveHolds: credits,
+              }),
+            ),
+          }),
+          ...errorResponses(401, 403),
+        },
+      },
+    },
+    async () => {
+      const mismatches = await verifyLedger(app.db);
+      return { ok: mismatches.length === 0, mismatches };
+    },
+  );
+}
