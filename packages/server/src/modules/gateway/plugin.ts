@@ -1,6 +1,7 @@
 import { createGateway, type Gateway, type GatewayConfig } from '@webox/gateway';
 import type { FastifyInstance } from 'fastify';
 import type { Dispatcher } from 'undici';
+import { gatewayAdminRoutes } from './admin-routes.js';
 import { keysRoutes } from './keys-routes.js';
 import { VirtualKeyVerifier } from './keys-service.js';
 import { KeyLimits } from './limits.js';
@@ -73,4 +74,5 @@ export async function registerGatewayModule(app: FastifyInstance, options: Gatew
     authenticate: authenticateV1(verifier),
   });
   await app.register(keysRoutes);
+  await app.register(gatewayAdminRoutes);
 }
