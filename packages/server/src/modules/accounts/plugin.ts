@@ -4,6 +4,7 @@ import { registerNotifications } from '../notifications/plugin.js';
 import { PASSWORD_RESET_JOB, SIGN_UP_MAIL_JOB, sendPasswordReset, sendSignUpMail } from './auth-service.js';
 import { type AccountsContext, accountsContext } from './context.js';
 import { loadMasterKeyring, useMasterKeyring } from './master-keys.js';
+import { eraseDueAccounts } from './privacy.js';
 import type { Locale } from './tables.js';
 
 /**
@@ -28,4 +29,17 @@ export async function registerAccounts(app: FastifyInstance): Promise<void> {
     PASSWORD_RESET_JOB,
     (data) => sendPasswordReset(lazyContext(), data),
   );
+
+  // Accounts past their grace period are erased at start and then hourly; erasing twice is harmless.
+  const sweep = () =>
+    eraseDueAccounts(app.db, { dataDir: app.env.DATA_DIR }).catch((error: unknown) =>
+      app.log.error({ err: error }, 'erasing accounts due for deletion failed'),
+    );
+  let timer: NodeJS.Timeout | undefined;
+  app.addHook('onReady', async () => {
+    void sweep();
+    timer = setInterval(sweep, 3_600_000);
+    timer.unref();
+  });
+  app.addHook('onClose', async () => clearInterval(timer));
 }

@@ -1,0 +1,144 @@
+import { and, desc, eq, isNotNull, lte } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import { AppError } from '../../errors.js';
+import { listAuditEvents, recordAuditEvent } from './audit.js';
+import type { AccountsContext, RequestOrigin } from './context.js';
+import { verifyPassword } from './passwords.js';
+import { removeAvatar } from './profile.js';
+import { listProviderKeys } from './provider-keys.js';
+import { toAccountView } from './service.js';
+import { listSessions, revokeAllSessions } from './sessions.js';
+import { backupCodes, emailTokens, oauthAccounts, providerKeys, sessions, users } from './tables.js';
+
+/** Everything the platform keeps about a person, as one JSON document (secrets are never included). */
+export async function exportAccountData(db: Database, options: { userId: string } & RequestOrigin) {
+  const [user] = await db.select().from(users).where(eq(users.id, options.userId)).limit(1);
+  if (!user) throw new AppError('not_found', 'Account not found.');
+  const linked = await db
+    .select({
+      provider: oauthAccounts.provider,
+      email: oauthAccounts.email,
+      createdAt: oauthAccounts.createdAt,
+    })
+    .from(oauthAccounts)
+    .where(eq(oauthAccounts.userId, user.id));
+  const allSessions = await db
+    .select()
+    .from(sessions)
+    .where(eq(sessions.userId, user.id))
+    .orderBy(desc(sessions.createdAt));
+  const data = {
+    exportedAt: new Date().toISOString(),
+    account: toAccountView(user),
+    activeSessions: await listSessions(db, { userId: user.id }),
+    sessionHistory: allSessions.map((row) => ({
+      id: row.id,
+      method: row.method,
+      ip: row.ip,
+      userAgent: row.userAgent,
+      createdAt: row.createdAt.toISOString(),
+      revokedAt: row.revokedAt?.toISOString() ?? null,
+    })),
+    linkedAccounts: linked.map((row) => ({ ...row, createdAt: row.createdAt.toISOString() })),
+    providerKeys: await listProviderKeys(db, user.id),
+    securityEvents: await listAuditEvents(db, { userId: user.id, limit: 200 }),
+  };
+  await recordAuditEvent(db, {
+    type: 'account.export',
+    userId: user.id,
+    ip: options.ip,
+    userAgent: options.userAgent,
+  });
+  return data;
+}
+
+/** Schedules erasure after the grace period (needs the password when the account has one). */
+export async function scheduleAccountDeletion(
+  context: AccountsContext,
+  options: { userId: string; password?: string | undefined } & RequestOrigin,
+): Promise<{ deletionScheduledFor: string }> {
+  const [user] = await context.db.select().from(users).where(eq(users.id, options.userId)).limit(1);
+  if (!user) throw new AppError('not_found', 'Account not found.');
+  if (user.passwordHash && !(await verifyPassword(user.passwordHash, options.password ?? ''))) {
+    throw new AppError('invalid_credentials', 'The password is not right.');
+  }
+  const when = new Date(Date.now() + context.env.ACCOUNT_DELETION_GRACE_DAYS * 86_400_000);
+  await context.db.update(users).set({ deletionScheduledFor: when }).where(eq(users.id, user.id));
+  await recordAuditEvent(context.db, {
+    type: 'account.deletion_scheduled',
+    userId: user.id,
+    ip: options.ip,
+    userAgent: options.userAgent,
+    details: { deletionScheduledFor: when.toISOString() },
+  });
+  await context.mailer.send({
+    to: user.email,
+    template: 'account_deletion_scheduled',
+    locale: user.locale,
+    data: { name: user.name, date: when.toISOString().slice(0, 10) },
+  });
+  return { deletionScheduledFor: when.toISOString() };
+}
+
+export async function cancelAccountDeletion(db: Database, options: { userId: string } & RequestOrigin) {
+  await db.update(users).set({ deletionScheduledFor: null }).where(eq(users.id, options.userId));
+  await recordAuditEvent(db, {
+    type: 'account.deletion_cancelled',
+    userId: options.userId,
+    ip: options.ip,
+    userAgent: options.userAgent,
+  });
+}
+
+/**
+ * Erases an account in place: personal data and credentials go, the row stays (anonymised) so ledger entries,
+ * orders and invoices that reference its id keep every sum unchanged.
+ */
+export async function eraseAccount(
+  db: Database,
+  options: { userId: string; dataDir: string },
+): Promise<void> {
+  await removeAvatar(db, options);
+  await revokeAllSessions(db, { userId: options.userId, reason: 'account_deleted' });
+  await db.transaction(async (transaction) => {
+    await transaction.delete(providerKeys).where(eq(providerKeys.userId, options.userId));
+    await transaction.delete(oauthAccounts).where(eq(oauthAccounts.userId, options.userId));
+    await transaction.delete(backupCodes).where(eq(backupCodes.userId, options.userId));
+    await transaction.delete(emailTokens).where(eq(emailTokens.userId, options.userId));
+    await transaction
+      .update(users)
+      .set({
+        email: `deleted-${options.userId}@deleted.invalid`,
+        name: '',
+        passwordHash: null,
+        status: 'deleted',
+        role: 'user',
+        emailVerifiedAt: null,
+        totpSecret: null,
+        totpEnabledAt: null,
+        totpLastStep: null,
+        avatarKey: null,
+        deletionScheduledFor: null,
+        timeZone: 'UTC',
+        notificationPreferences: { product: false, billing: false, marketing: false },
+        updatedAt: new Date(),
+      })
+      .where(eq(users.id, options.userId));
+  });
+  await recordAuditEvent(db, { type: 'account.deleted', userId: options.userId });
+}
+
+/** Erases every account whose grace period is over; run at start and periodically. Returns how many. */
+export async function eraseDueAccounts(
+  db: Database,
+  options: { dataDir: string; now?: Date },
+): Promise<number> {
+  const due = await db
+    .select({ id: users.id })
+    .from(users)
+    .where(
+      and(isNotNull(users.deletionScheduledFor), lte(users.deletionScheduledFor, options.now ?? new Date())),
+    );
+  for (const row of due) await eraseAccount(db, { userId: row.id, dataDir: options.dataDir });
+  return due.length;
+}
