@@ -1,5 +1,13 @@
 import { createRootRoute, createRoute, createRouter } from '@tanstack/react-router';
 import { AppShell } from './components/app-shell';
+import { SignInPage } from './pages/auth/sign-in-page';
+import { SignUpPage } from './pages/auth/sign-up-page';
+import {
+  ConfirmEmailChangePage,
+  ForgotPasswordPage,
+  ResetPasswordPage,
+  VerifyEmailPage,
+} from './pages/auth/token-pages';
 import { HomePage } from './pages/home-page';
 import { NotFoundPage } from './pages/not-found-page';
 import { SetupPage } from './pages/setup-page';
@@ -10,22 +18,81 @@ const rootRoute = createRootRoute({ component: AppShell, notFoundComponent: NotF
 
 const homeRoute = createRoute({ getParentRoute: () => rootRoute, path: '/', component: HomePage });
 
-interface SetupSearch {
+interface TokenSearch {
   token?: string;
 }
+
+/** Email links and the setup link carry a one-time `?token=`. */
+const tokenSearch = (search: Record<string, unknown>): TokenSearch =>
+  typeof search.token === 'string' && search.token !== '' ? { token: search.token } : {};
 
 const setupRoute = createRoute({
   getParentRoute: () => rootRoute,
   path: '/setup',
-  validateSearch: (search: Record<string, unknown>): SetupSearch =>
-    typeof search.token === 'string' && search.token !== '' ? { token: search.token } : {},
+  validateSearch: tokenSearch,
   component: function SetupRoute() {
     const { token } = setupRoute.useSearch();
     return <SetupPage token={token} />;
   },
 });
 
-const routeTree = rootRoute.addChildren([homeRoute, setupRoute]);
+const signInRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/sign-in',
+  validateSearch: (search: Record<string, unknown>): { redirect?: string } =>
+    typeof search.redirect === 'string' ? { redirect: search.redirect } : {},
+  component: function SignInRoute() {
+    const { redirect } = signInRoute.useSearch();
+    return <SignInPage redirect={redirect} />;
+  },
+});
+
+const signUpRoute = createRoute({ getParentRoute: () => rootRoute, path: '/sign-up', component: SignUpPage });
+
+const forgotPasswordRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/forgot-password',
+  component: ForgotPasswordPage,
+});
+
+// The paths below are the ones the server writes into its emails (accounts/auth-service.ts).
+const verifyEmailRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/verify-email',
+  validateSearch: tokenSearch,
+  component: function VerifyEmailRoute() {
+    return <VerifyEmailPage token={verifyEmailRoute.useSearch().token} />;
+  },
+});
+
+const resetPasswordRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/reset-password',
+  validateSearch: tokenSearch,
+  component: function ResetPasswordRoute() {
+    return <ResetPasswordPage token={resetPasswordRoute.useSearch().token} />;
+  },
+});
+
+const confirmEmailChangeRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/confirm-email-change',
+  validateSearch: tokenSearch,
+  component: function ConfirmEmailChangeRoute() {
+    return <ConfirmEmailChangePage token={confirmEmailChangeRoute.useSearch().token} />;
+  },
+});
+
+const routeTree = rootRoute.addChildren([
+  homeRoute,
+  setupRoute,
+  signInRoute,
+  signUpRoute,
+  forgotPasswordRoute,
+  verifyEmailRoute,
+  resetPasswordRoute,
+  confirmEmailChangeRoute,
+]);
 
 export const router = createRouter({ routeTree, scrollRestoration: true });
 

@@ -28,6 +28,58 @@ export interface ApiRequestOptions {
   /** Sent as JSON. */
   body?: unknown;
   signal?: AbortSignal;
+  /**
+   * On a 401, renew the access token with the refresh cookie once and try again (default true).
+   * Sign-in and refresh calls turn it off: their 401 is the answer, not an expired session.
+   */
+  refreshOnUnauthenticated?: boolean;
+}
+
+/** Name of the readable cookie holding the session's CSRF token (set by the server at sign-in). */
+export const csrfCookieName = 'webox_csrf';
+/** Header the server expects the CSRF token in on every cookie-authenticated change. */
+export const csrfHeaderName = 'x-csrf-token';
+
+/** The CSRF token of the current session, read from its cookie; undefined when signed out. */
+export function readCsrfToken(): string | undefined {
+  if (typeof document === 'undefined') return undefined;
+  for (const part of document.cookie.split(';')) {
+    const [name, ...value] = part.trim().split('=');
+    if (name === csrfCookieName) return decodeURIComponent(value.join('='));
+  }
+  return undefined;
+}
+
+/** Headers every call carries: the CSRF token whenever a session exists (harmless on reads). */
+export function sessionHeaders(): Record<string, string> {
+  const token = readCsrfToken();
+  return token ? { [csrfHeaderName]: token } : {};
+}
+
+let refreshing: Promise<boolean> | undefined;
+
+/**
+ * Renews the short-lived access cookie with the refresh cookie. Concurrent callers share one attempt:
+ * the server rotates the refresh token, so a second parallel refresh would look like token reuse.
+ */
+export function refreshSession(): Promise<boolean> {
+  refreshing ??= (async () => {
+    try {
+      if (!readCsrfToken()) return false;
+      const response = await fetch('/api/auth/refresh', {
+        method: 'POST',
+        credentials: 'same-origin',
+        headers: { 'content-type': 'application/json', accept: 'application/json', ...sessionHeaders() },
+        body: '{}',
+      });
+      return response.ok;
+    } catch {
+      return false;
+    } finally {
+      refreshing = undefined;
+    }
+  })();
+  return refreshing;
 }
 
 export interface ApiResponse<T> {
@@ -41,7 +93,14 @@ export interface ApiResponse<T> {
  * (`/ready` answering 503 with its checks) carry the data callers need on a non-2xx answer.
  */
 export async function fetchJson<T>(path: string, options: ApiRequestOptions = {}): Promise<ApiResponse<T>> {
-  const headers: Record<string, string> = { accept: 'application/json' };
+  const first = await fetchJsonOnce<T>(path, options);
+  if (first.status !== 401 || options.refreshOnUnauthenticated === false) return first;
+  if (!(await refreshSession())) return first;
+  return fetchJsonOnce<T>(path, options);
+}
+
+async function fetchJsonOnce<T>(path: string, options: ApiRequestOptions): Promise<ApiResponse<T>> {
+  const headers: Record<string, string> = { accept: 'application/json', ...sessionHeaders() };
   const init: RequestInit = { method: options.method ?? 'GET', headers, credentials: 'same-origin' };
   if (options.signal) init.signal = options.signal;
   if (options.body !== undefined) {

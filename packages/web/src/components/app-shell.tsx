@@ -1,6 +1,8 @@
 import { Link, Outlet, useRouterState } from '@tanstack/react-router';
 import { useEffect, useId, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
+import { useAccount } from '../session/use-session';
+import { AccountMenu, SignOutButton } from './account-menu';
 import { LanguageSwitcher } from './language-switcher';
 import { Logo } from './logo';
 
@@ -38,6 +40,7 @@ export function AppShell() {
   const [menuOpen, setMenuOpen] = useState(false);
   const menuId = useId();
   const pathname = useRouterState({ select: (state) => state.location.pathname });
+  const { account } = useAccount();
 
   // A menu left open over the next page hides its content on small screens.
   // biome-ignore lint/correctness/useExhaustiveDependencies: closing is the reaction to a new path.
@@ -77,7 +80,10 @@ export function AppShell() {
             <NavigationLinks />
           </nav>
           <div className="ms-auto flex items-center gap-2">
-            <LanguageSwitcher />
+            <AccountMenu />
+            <div className="hidden sm:block">
+              <LanguageSwitcher />
+            </div>
             <button
               ref={menuButtonRef}
               type="button"
@@ -108,6 +114,16 @@ export function AppShell() {
             className="border-t border-slate-200 px-4 py-2 sm:hidden dark:border-slate-800"
           >
             <NavigationLinks onNavigate={() => setMenuOpen(false)} />
+            {/* Phones have no room for these in the header bar. */}
+            <div className="mt-2 flex flex-col gap-2 border-t border-slate-200 pt-3 dark:border-slate-800">
+              <LanguageSwitcher />
+              {account && (
+                <SignOutButton
+                  testId="mobile-sign-out"
+                  className="rounded-md px-3 py-2 text-sm font-medium text-slate-700 hover:bg-slate-100 dark:text-slate-300 dark:hover:bg-slate-800"
+                />
+              )}
+            </div>
           </nav>
         )}
       </header>

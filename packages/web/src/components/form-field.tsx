@@ -1,14 +1,15 @@
-import type { InputHTMLAttributes } from 'react';
+import type { InputHTMLAttributes, Ref } from 'react';
 
 interface FormFieldProps extends Omit<InputHTMLAttributes<HTMLInputElement>, 'id' | 'className'> {
   id: string;
   label: string;
   hint?: string;
   error?: string;
+  ref?: Ref<HTMLInputElement>;
 }
 
 /** A labelled input whose hint and error are tied to it, so screen readers read them with the field. */
-export function FormField({ id, label, hint, error, ...inputProps }: FormFieldProps) {
+export function FormField({ id, label, hint, error, ref, ...inputProps }: FormFieldProps) {
   const hintId = `${id}-hint`;
   const errorId = `${id}-error`;
   const describedBy = [hint ? hintId : undefined, error ? errorId : undefined].filter(Boolean).join(' ');
@@ -18,6 +19,7 @@ export function FormField({ id, label, hint, error, ...inputProps }: FormFieldPr
         {label}
       </label>
       <input
+        ref={ref}
         id={id}
         data-testid={id}
         aria-invalid={error ? true : undefined}
