@@ -6,6 +6,7 @@ import { rateLimit } from '../../plugins/rate-limit.js';
 import { adminSecurityRoutes } from '../admin/routes.js';
 import { accountRoutes } from './account-routes.js';
 import { authRoutes } from './auth-routes.js';
+import { oauthRoutes } from './oauth-routes.js';
 import { profileRoutes } from './profile-routes.js';
 import { completeSetup } from './service.js';
 
@@ -26,6 +27,7 @@ export async function accountsRoutes(app: FastifyInstance) {
   await app.register(authRoutes);
   await app.register(accountRoutes);
   await app.register(profileRoutes);
+  await app.register(oauthRoutes);
   await app.register(adminSecurityRoutes);
 
   routes.post(
