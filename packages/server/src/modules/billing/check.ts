@@ -19,6 +19,7 @@ async function main(): Promise<number> {
       held: unknown;
       entries: unknown;
       holds: unknown;
+      overdue: unknown;
     }>(
       database.db,
       sql`select
