@@ -1,7 +1,9 @@
 import { buildApp } from './app.js';
+import { isClusterWorker, openWorkerServices, runClusterPrimary } from './cluster.js';
 import { loadConfigFile } from './config/config-file.js';
-import { ConfigError, loadEnv, publicUrl } from './config/env.js';
+import { ConfigError, type Env, loadEnv, publicUrl } from './config/env.js';
 import { weboxConfigSchema } from './config/webox-config.js';
+import type { Database } from './db/client.js';
 import { ensureAdmin } from './modules/accounts/service.js';
 import { openServices } from './services.js';
 
@@ -9,21 +11,33 @@ import { openServices } from './services.js';
 async function main() {
   const env = loadEnv(process.env);
   const config = await loadConfigFile(env.WEBOX_CONFIG, weboxConfigSchema, process.env);
-  const services = await openServices(env);
+  if (env.WEBOX_WORKERS > 1 && !isClusterWorker) {
+    // The primary migrates and ensures the admin once, then only supervises; the workers serve.
+    return runClusterPrimary({
+      workers: env.WEBOX_WORKERS,
+      shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+      async prepare() {
+        const services = await openServices(env);
+        try {
+          printSetupLink(env, await ensureFirstAdmin(env, services.database.db));
+        } finally {
+          await services.close();
+        }
+      },
+    });
+  }
+  const services = isClusterWorker ? await openWorkerServices(env) : await openServices(env);
   const app = await buildApp({
     env,
     database: services.database,
     stores: services.stores,
     gatewayConfig: config,
     ...(config.cache ? { cachedAliases: config.cache.aliases } : {}),
+    ...(config.payments ? { payments: config.payments } : {}),
   });
 
-  const admin = await ensureAdmin(services.database.db, {
-    email: env.ADMIN_EMAIL,
-    password: env.ADMIN_PASSWORD,
-    setupTokenTtlMinutes: env.SETUP_TOKEN_TTL_MINUTES,
-  });
-  if (admin.kind === 'created' || admin.kind === 'promoted') {
+  const admin = isClusterWorker ? undefined : await ensureFirstAdmin(env, services.database.db);
+  if (admin?.kind === 'created' || admin?.kind === 'promoted') {
     app.log.info({ userId: admin.user.id }, `administrator ${admin.kind} from ADMIN_EMAIL`);
   }
 
@@ -57,12 +71,23 @@ async function main() {
     { address, database: services.database.kind, stores: services.stores.kind },
     'WeBox is serving',
   );
-  if (admin.kind === 'setup_token') {
-    // Printed for the person at the console, deliberately not through the logger: the token must not reach log storage.
-    process.stdout.write(
-      `\n  No administrator yet. Open this one-time link to create one (valid until ${admin.expiresAt.toISOString()}):\n  ${publicUrl(env)}/setup?token=${admin.token}\n\n`,
-    );
-  }
+  if (admin) printSetupLink(env, admin);
+}
+
+function ensureFirstAdmin(env: Env, db: Database) {
+  return ensureAdmin(db, {
+    email: env.ADMIN_EMAIL,
+    password: env.ADMIN_PASSWORD,
+    setupTokenTtlMinutes: env.SETUP_TOKEN_TTL_MINUTES,
+  });
+}
+
+function printSetupLink(env: Env, admin: Awaited<ReturnType<typeof ensureAdmin>>) {
+  if (admin.kind !== 'setup_token') return;
+  // Printed for the person at the console, deliberately not through the logger: the token must not reach log storage.
+  process.stdout.write(
+    `\n  No administrator yet. Open this one-time link to create one (valid until ${admin.expiresAt.toISOString()}):\n  ${publicUrl(env)}/setup?token=${admin.token}\n\n`,
+  );
 }
 
 main().catch((error: unknown) => {

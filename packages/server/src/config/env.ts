@@ -56,6 +56,8 @@ export const envSchema = z
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** Largest accepted request body in bytes (default 4 MiB: room for a few inline images). */
     BODY_LIMIT: integer(1_024, 100 * 1024 * 1024).default(4 * 1024 * 1024),
+    /** Server processes on this machine (Node cluster); more than 1 needs DATABASE_URL. */
+    WEBOX_WORKERS: integer(1, 256).default(1),
     /** How long SIGTERM waits for in-flight requests and streams before closing them. */
     SHUTDOWN_TIMEOUT_MS: integer(0, 600_000).default(10_000),
     /** Trust X-Forwarded-* from a reverse proxy in front of the server. */
@@ -123,6 +125,22 @@ export const envSchema = z
     /** GitHub web and API origins (overridable for GitHub Enterprise or tests). */
     GITHUB_URL: z.url().default('https://github.com'),
     GITHUB_API_URL: z.url().default('https://api.github.com'),
+    /** Chargily Pay v2 (DZD): offered when the secret key is set. The API URL defaults by key (test_ or live). */
+    CHARGILY_SECRET_KEY: z.string().trim().optional(),
+    CHARGILY_API_URL: z.url().optional(),
+    /** Stripe (EUR, USD): offered when both the secret key and the webhook signing secret are set. */
+    STRIPE_SECRET_KEY: z.string().trim().optional(),
+    STRIPE_WEBHOOK_SECRET: z.string().trim().optional(),
+    /** Stripe API origin (tests point it at a local server). */
+    STRIPE_API_URL: z.url().default('https://api.stripe.com'),
+    /** PayPal Orders v2 (EUR, USD): offered when the client id, secret and webhook id are set. */
+    PAYPAL_CLIENT_ID: z.string().trim().optional(),
+    PAYPAL_CLIENT_SECRET: z.string().trim().optional(),
+    PAYPAL_WEBHOOK_ID: z.string().trim().optional(),
+    /** PayPal REST origin: https://api-m.paypal.com (live) or https://api-m.sandbox.paypal.com. */
+    PAYPAL_API_URL: z.url().default('https://api-m.paypal.com'),
+    /** Deadline of each call to a payment provider. */
+    PAYMENTS_TIMEOUT_MS: integer(100, 120_000).default(15_000),
   })
   .superRefine((env, context) => {
     if (Boolean(env.ADMIN_EMAIL) !== Boolean(env.ADMIN_PASSWORD)) {
@@ -130,6 +148,13 @@ export const envSchema = z
         code: 'custom',
         path: [env.ADMIN_EMAIL ? 'ADMIN_PASSWORD' : 'ADMIN_EMAIL'],
         message: 'ADMIN_EMAIL and ADMIN_PASSWORD are set together or not at all',
+      });
+    }
+    if (env.WEBOX_WORKERS > 1 && !env.DATABASE_URL) {
+      context.addIssue({
+        code: 'custom',
+        path: ['WEBOX_WORKERS'],
+        message: 'more than 1 worker needs DATABASE_URL (the embedded PGlite database serves one process)',
       });
     }
   });

@@ -1,0 +1,150 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface Started {
+  name: string;
+  port: number;
+  origin: string;
+  child: ChildProcess;
+  /** Everything the process printed (bounded to the last 64 KiB). */
+  output(): string;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when it has exited. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/**
+ * Starts a process and waits (bounded) until it prints `listening <port>`, or for `readyPattern` when given with a
+ * fixed port. Every process the benchmark starts goes through here so it is stopped by its own pid.
+ */
+export async function startProcess(options: {
+  name: string;
+  command: string;
+  args: string[];
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+  port?: number;
+  readyPattern?: RegExp;
+  timeoutMs?: number;
+}): Promise<Started> {
+  const child = spawn(options.command, options.args, {
+    cwd: options.cwd ?? repositoryRoot,
+    env: Object.fromEntries(
+      Object.entries({ ...process.env, ...options.env }).filter(([, value]) => value !== undefined),
+    ),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let text = '';
+  const append = (chunk: Buffer) => {
+    text = (text + chunk.toString()).slice(-65_536);
+  };
+  child.stdout?.on('data', append);
+  child.stderr?.on('data', append);
+  const exited = once(child, 'exit');
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  let port: number | undefined;
+  while (port === undefined) {
+    const match = /listening (\d+)/.exec(text);
+    if (match) port = Number(match[1]);
+    else if (options.readyPattern && options.port && options.readyPattern.test(text)) port = options.port;
+    else if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`${options.name} exited before serving:\n${text}`);
+    } else if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`${options.name} did not start in time:\n${text}`);
+    } else await sleep(50);
+  }
+  return {
+    name: options.name,
+    port,
+    origin: `http://127.0.0.1:${port}`,
+    child,
+    output: () => text,
+    async stop(graceMs = 15_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** A TypeScript file of the repository run the way `npm run bench` runs itself. */
+export function tsNode(file: string, args: string[] = [], nodeFlags: string[] = []) {
+  return {
+    command: process.execPath,
+    args: [...nodeFlags, '--conditions=@webox/source', '--import', 'tsx', file, ...args],
+  };
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Resident and peak resident memory of a process and its children (cluster workers), in bytes. */
+export function memoryOf(pid: number): { rss: number; peak: number } {
+  let rss = 0;
+  let peak = 0;
+  for (const id of [pid, ...childrenOf(pid)]) {
+    try {
+      const status = readFileSync(`/proc/${id}/status`, 'utf8');
+      rss += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
+      peak += Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
+    } catch {
+      // The process ended between the listing and the read.
+    }
+  }
+  return { rss, peak };
+}
+
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** Installs wrk from Debian when it is missing (the benchmark runs as root on the project's machines). */
+export function ensureWrk(): void {
+  try {
+    execFileSync('wrk', ['--version'], { stdio: 'ignore' });
+    return;
+  } catch (error) {
+    // wrk --version exits 1 after printing its version; only a missing binary is ENOENT.
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return;
+  }
+  process.stdout.write('wrk is missing: installing it with apt-get\n');
+  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
+  execFileSync('apt-get', ['install', '-y', '-qq', 'wrk'], {
+    stdio: 'inherit',
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
+}
+
+export function machine() {
+  const run = (command: string, args: string[]) => {
+    try {
+      return execFileSync(command, args, { encoding: 'utf8' }).trim();
+    } catch {
+      return 'unknown';
+    }
+  };
+  const cpu = /model name\s*:\s*(.+)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown';
+  return {
+    nproc: run('nproc', []),
+    cpu,
+    memory: run('free', ['-h']).split('\n')[1]?.replace(/\s+/g, ' ') ?? 'unknown',
+    node: process.version,
+    wrk: run('sh', ['-c', 'wrk --version 2>&1 | head -1']),
+    kernel: run('uname', ['-r']),
+  };
+}

@@ -1,0 +1,86 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { repositoryRoot } from './processes.js';
+import { startWebox } from './webox.js';
+import { runWrk } from './wrk.js';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** Where a script lives, shortened: `pkg:fastify` for dependencies, the repository path for our own code. */
+function place(url: string): string {
+  if (!url) return '(native)';
+  const dependency = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  if (dependency) return `pkg:${dependency[1]}`;
+  if (url.startsWith('node:')) return url;
+  return url.replace(`file://${repositoryRoot}`, '');
+}
+
+/** Self time by function and by place, as shares of all samples (idle and GC included, so shares are honest). */
+export function summariseProfile(profile: CpuProfile, top = 25) {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const selfTime = new Map<number, number>();
+  profile.samples.forEach((id, index) => {
+    selfTime.set(id, (selfTime.get(id) ?? 0) + (profile.timeDeltas[index] ?? 0));
+  });
+  const total = [...selfTime.values()].reduce((sum, value) => sum + value, 0);
+  const functions = new Map<string, number>();
+  const places = new Map<string, number>();
+  for (const [id, time] of selfTime) {
+    const frame = byId.get(id)!.callFrame;
+    const where = place(frame.url);
+    const name = `${frame.functionName || '(anonymous)'}  ${where}${frame.url ? `:${frame.lineNumber + 1}` : ''}`;
+    functions.set(name, (functions.get(name) ?? 0) + time);
+    places.set(where, (places.get(where) ?? 0) + time);
+  }
+  const ranked = (map: Map<string, number>) =>
+    [...map.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([name, time]) => ({ name, percent: Math.round((time / total) * 1000) / 10 }));
+  return { totalMs: Math.round(total / 1000), functions: ranked(functions), places: ranked(places) };
+}
+
+/** Runs WeBox (billing on) under --cpu-prof with 32 connections of non-streamed load, then ranks its hot spots. */
+export async function profileWebox(options: {
+  upstream: string;
+  body: string;
+  duration: number;
+  log: (line: string) => void;
+}) {
+  const directory = path.join(repositoryRoot, 'bench/results', `profile-${Date.now()}`);
+  const instance = await startWebox({
+    upstream: options.upstream,
+    billing: true,
+    nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${directory}`],
+  });
+  try {
+    const keys = await instance.createKeys(2);
+    const url = `${instance.origin}/v1/chat/completions`;
+    await runWrk({ url, keys, connections: 32, durationSeconds: options.duration, body: options.body });
+  } finally {
+    await instance.close();
+  }
+  const file = readdirSync(directory).find((name) => name.endsWith('.cpuprofile'));
+  if (!file) throw new Error(`no profile written in ${directory}`);
+  const summary = summariseProfile(
+    JSON.parse(readFileSync(path.join(directory, file), 'utf8')) as CpuProfile,
+  );
+  options.log(
+    `  profile: ${path.relative(repositoryRoot, path.join(directory, file))} (${summary.totalMs} ms)`,
+  );
+  options.log('  self time by place:');
+  for (const entry of summary.places) options.log(`    ${String(entry.percent).padStart(5)}%  ${entry.name}`);
+  options.log('  self time by function:');
+  for (const entry of summary.functions)
+    options.log(`    ${String(entry.percent).padStart(5)}%  ${entry.name}`);
+  return { file: path.relative(repositoryRoot, path.join(directory, file)), ...summary };
+}

@@ -1,0 +1,69 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const script = fileURLToPath(new URL('../wrk/post.lua', import.meta.url));
+
+export interface WrkResult {
+  requests: number;
+  durationUs: number;
+  bytes: number;
+  errors: { connect: number; read: number; write: number; status: number; timeout: number };
+  latencyUs: { mean: number; p50: number; p90: number; p99: number; max: number };
+}
+
+export interface WrkOptions {
+  url: string;
+  connections: number;
+  durationSeconds: number;
+  body: string;
+  headers?: Record<string, string>;
+  /** Bearer keys, one per wrk thread. */
+  keys?: string[];
+}
+
+/** One wrk run (bounded by its duration plus a margin); the Lua script's done() prints the JSON parsed here. */
+export function runWrk(options: WrkOptions): Promise<WrkResult> {
+  const threads = Math.min(options.connections, 2);
+  const args = [
+    `-t${threads}`,
+    `-c${options.connections}`,
+    `-d${options.durationSeconds}s`,
+    '--timeout',
+    '10s',
+    '-s',
+    script,
+    options.url,
+  ];
+  const env = {
+    ...process.env,
+    BENCH_BODY: options.body,
+    BENCH_HEADERS: Object.entries(options.headers ?? {})
+      .map(([name, value]) => `${name}: ${value}`)
+      .join('\n'),
+    BENCH_KEYS: (options.keys ?? []).join(','),
+  };
+  return new Promise((resolve, reject) => {
+    execFile(
+      'wrk',
+      args,
+      { env, timeout: (options.durationSeconds + 30) * 1000, maxBuffer: 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const line = stdout.split('\n').find((text) => text.startsWith('BENCH_JSON '));
+        if (!line) {
+          reject(new Error(`wrk gave no result (${error?.message ?? 'no error'}):\n${stdout}\n${stderr}`));
+          return;
+        }
+        resolve(JSON.parse(line.slice('BENCH_JSON '.length)) as WrkResult);
+      },
+    );
+  });
+}
+
+export function requestsPerSecond(result: WrkResult): number {
+  return result.requests / (result.durationUs / 1e6);
+}
+
+export function errorCount(result: WrkResult): number {
+  const { connect, read, write, status, timeout } = result.errors;
+  return connect + read + write + status + timeout;
+}

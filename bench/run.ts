@@ -1,0 +1,306 @@
+/**
+ * `npm run bench`: WeBox against the bare limit and against Portkey, side by side, in one run.
+ *
+ *   npm run bench                         the main table (5 targets × json/stream × 1/32/256 connections)
+ *   npm run bench -- --duration 10        seconds per cell (default 5)
+ *   npm run bench -- --only main,scale    parts: main, scale (2,000 SSE streams), cluster (N=1 vs N=2), soak
+ *   npm run bench -- --soak               adds the soak (--soak-minutes N, default 10)
+ *   npm run bench -- --profile            CPU profile of WeBox (billing on, 32 connections) + its hot spots
+ *   npm run bench -- --no-portkey         skip Portkey (it is installed on demand into bench/.portkey)
+ *
+ * DATABASE_URL / REDIS_URL, when set, are used by WeBox (a fresh database per instance); else PGlite and memory.
+ * Raw results go to bench/results/<timestamp>.json. All traffic stays on 127.0.0.1; every loop is bounded.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { ensurePortkey } from './lib/portkey.js';
+import { ensureWrk, machine, repositoryRoot, type Started, startProcess, tsNode } from './lib/processes.js';
+import { profileWebox } from './lib/profile.js';
+import { runSoak } from './lib/soak.js';
+import { runStreamScale } from './lib/stream-scale.js';
+import { BENCH_MODEL, startWebox, type WeboxInstance } from './lib/webox.js';
+import { errorCount, requestsPerSecond, runWrk, type WrkResult } from './lib/wrk.js';
+
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '5' },
+    connections: { type: 'string', default: '1,32,256' },
+    only: { type: 'string' },
+    soak: { type: 'boolean', default: false },
+    'soak-minutes': { type: 'string', default: '10' },
+    profile: { type: 'boolean', default: false },
+    'no-portkey': { type: 'boolean', default: false },
+    streams: { type: 'string', default: '2000' },
+  },
+  allowPositionals: false,
+});
+const soakMinutes = Number(values['soak-minutes']);
+const duration = Number(values.duration);
+const levels = values.connections.split(',').map(Number);
+const parts = new Set((values.only ?? 'main,scale,cluster').split(','));
+if (values.soak) parts.add('soak');
+if (!(soakMinutes > 0 && soakMinutes <= 240)) throw new Error('--soak-minutes must be 1..240');
+if (!(duration > 0 && duration <= 600) || levels.some((level) => !(level >= 1 && level <= 4096))) {
+  throw new Error('--duration must be 1..600 seconds and --connections 1..4096 each');
+}
+
+type Mode = 'json' | 'stream';
+const modes: Mode[] = ['json', 'stream'];
+const body = (mode: Mode) =>
+  JSON.stringify({
+    model: BENCH_MODEL,
+    messages: [{ role: 'user', content: 'Hello, how are you today?' }],
+    ...(mode === 'stream' ? { stream: true, stream_options: { include_usage: true } } : {}),
+  });
+
+interface Target {
+  name: string;
+  url: string;
+  headers?: Record<string, string>;
+  keys?: string[];
+}
+
+interface Cell {
+  target: string;
+  mode: Mode;
+  connections: number;
+  wrk: WrkResult;
+}
+
+const results: {
+  machine: ReturnType<typeof machine>;
+  startedAt: string;
+  settings: Record<string, unknown>;
+  cells: Cell[];
+  notes: string[];
+  scale?: unknown;
+  cluster?: Cell[];
+  soak?: unknown;
+  profile?: unknown;
+} = {
+  machine: machine(),
+  startedAt: new Date().toISOString(),
+  settings: {
+    durationSeconds: duration,
+    connections: levels,
+    database: process.env.DATABASE_URL ? 'postgres' : 'pglite',
+    stores: process.env.REDIS_URL ? 'redis' : 'memory',
+    logLevel: process.env.LOG_LEVEL ?? 'info',
+  },
+  cells: [],
+  notes: [],
+};
+
+const log = (line: string) => process.stdout.write(`${line}\n`);
+const running: Array<{ close(): Promise<void> }> = [];
+const track = <T extends { close(): Promise<void> }>(thing: T): T => {
+  running.push(thing);
+  return thing;
+};
+const release = async (thing: { close(): Promise<void> }) => {
+  running.splice(running.indexOf(thing), 1);
+  await thing.close();
+};
+const asClosable = (started: Started) => ({ ...started, close: () => started.stop() });
+
+async function measure(target: Target, cellLevels: number[] = levels): Promise<Cell[]> {
+  const cells: Cell[] = [];
+  // Warm the JIT and the connection pools before anything is recorded.
+  await runWrk({ ...target, connections: 32, durationSeconds: Math.min(2, duration), body: body('json') });
+  for (const mode of modes) {
+    for (const connections of cellLevels) {
+      const wrk = await runWrk({ ...target, connections, durationSeconds: duration, body: body(mode) });
+      const cell = { target: target.name, mode, connections, wrk };
+      cells.push(cell);
+      log(
+        `  ${target.name.padEnd(22)} ${mode.padEnd(6)} c=${String(connections).padEnd(4)} ${requestsPerSecond(wrk).toFixed(0).padStart(7)} req/s  p50 ${(wrk.latencyUs.p50 / 1000).toFixed(2)} ms  p99 ${(wrk.latencyUs.p99 / 1000).toFixed(2)} ms  errors ${errorCount(wrk)}`,
+      );
+    }
+  }
+  return cells;
+}
+
+async function weboxTarget(instance: WeboxInstance, name: string): Promise<Target> {
+  return {
+    name,
+    url: `${instance.origin}/v1/chat/completions`,
+    keys: await instance.createKeys(2),
+  };
+}
+
+async function main() {
+  ensureWrk();
+  log(`machine: ${JSON.stringify(results.machine)}`);
+  log(`settings: ${JSON.stringify(results.settings)}`);
+  const upstream = track(
+    asClosable(await startProcess({ name: 'fake upstream', ...tsNode('bench/servers/upstream.ts') })),
+  );
+  const chatPath = '/v1/chat/completions';
+
+  if (parts.has('main')) {
+    log('\n== main: every target against the same upstream ==');
+    results.cells.push(...(await measure({ name: 'upstream direct', url: `${upstream.origin}${chatPath}` })));
+
+    const bare = track(
+      asClosable(
+        await startProcess({
+          name: 'bare proxy',
+          ...tsNode('bench/servers/bare-proxy.ts', ['--upstream', upstream.origin]),
+        }),
+      ),
+    );
+    results.cells.push(...(await measure({ name: 'bare node proxy', url: `${bare.origin}${chatPath}` })));
+    await release(bare);
+
+    for (const billing of [true, false]) {
+      const instance = track(await startWebox({ upstream: upstream.origin, billing }));
+      const name = `webox billing ${billing ? 'on' : 'off'}`;
+      results.cells.push(...(await measure(await weboxTarget(instance, name))));
+      await release(instance);
+    }
+
+    if (!values['no-portkey']) {
+      try {
+        const portkey = track(asClosable(await ensurePortkey()));
+        results.cells.push(
+          ...(await measure({
+            name: 'portkey 1.15.2',
+            url: `${portkey.origin}${chatPath}`,
+            headers: {
+              'x-portkey-provider': 'openai',
+              'x-portkey-custom-host': `${upstream.origin}/v1`,
+              Authorization: 'Bearer sk-bench-upstream',
+            },
+          })),
+        );
+        await release(portkey);
+      } catch (error) {
+        results.notes.push(`portkey skipped: ${(error as Error).message.split('\n')[0]}`);
+      }
+    }
+    printTable(results.cells);
+  }
+
+  if (parts.has('scale')) {
+    log(`\n== streaming scale: ${values.streams} concurrent SSE streams, 20 tokens 50 ms apart ==`);
+    results.scale = await runStreamScale({ streams: Number(values.streams), log });
+  }
+
+  if (parts.has('cluster')) {
+    log(
+      '\n== several cores: WEBOX_WORKERS=1 against WEBOX_WORKERS=2 (billing on, 32 and 256 connections) ==',
+    );
+    if (!process.env.DATABASE_URL) {
+      const note = 'cluster skipped: WEBOX_WORKERS>1 needs DATABASE_URL (PGlite serves one process)';
+      results.notes.push(note);
+      log(note);
+    } else {
+      results.cluster = [];
+      for (const workers of [1, 2]) {
+        const instance = track(await startWebox({ upstream: upstream.origin, billing: true, workers }));
+        const target = await weboxTarget(instance, `webox N=${workers}`);
+        for (const connections of [32, 256]) {
+          if (connections === 32)
+            await runWrk({ ...target, connections, durationSeconds: 2, body: body('json') });
+          const wrk = await runWrk({ ...target, connections, durationSeconds: duration, body: body('json') });
+          results.cluster.push({ target: target.name, mode: 'json', connections, wrk });
+          log(
+            `  ${target.name}  c=${connections}  ${requestsPerSecond(wrk).toFixed(0)} req/s  p99 ${(wrk.latencyUs.p99 / 1000).toFixed(2)} ms  errors ${errorCount(wrk)}`,
+          );
+        }
+        await release(instance);
+      }
+    }
+  }
+
+  if (parts.has('soak')) {
+    log(`\n== soak: ${soakMinutes} minutes of moderate load (WeBox billing on, 8 connections) ==`);
+    const instance = track(await startWebox({ upstream: upstream.origin, billing: true }));
+    results.soak = await runSoak({
+      instance,
+      target: await weboxTarget(instance, 'webox soak'),
+      body: body('json'),
+      minutes: soakMinutes,
+      log,
+    });
+    await release(instance);
+  }
+
+  if (values.profile) {
+    log('\n== CPU profile: WeBox billing on, non-streamed, 32 connections ==');
+    results.profile = await profileWebox({ upstream: upstream.origin, body: body('json'), duration, log });
+  }
+
+  await release(upstream);
+  const folder = path.join(repositoryRoot, 'bench/results');
+  mkdirSync(folder, { recursive: true });
+  const file = path.join(folder, `${results.startedAt.replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  for (const note of results.notes) log(`note: ${note}`);
+  log(`\nraw results: ${path.relative(repositoryRoot, file)}`);
+}
+
+function printTable(cells: Cell[]) {
+  const find = (target: string, mode: Mode, connections: number) =>
+    cells.find((cell) => cell.target === target && cell.mode === mode && cell.connections === connections);
+  const ms = (us: number) => (us / 1000).toFixed(2);
+  const header = [
+    'mode',
+    'conns',
+    'target',
+    'req/s',
+    'p50 ms',
+    'p99 ms',
+    '+p50 ms',
+    '+p99 ms',
+    'errors',
+    'vs bare',
+    'vs portkey',
+  ];
+  const rows: string[][] = [];
+  for (const cell of cells) {
+    const direct = find('upstream direct', cell.mode, cell.connections);
+    const bare = find('bare node proxy', cell.mode, cell.connections);
+    const portkey = find('portkey 1.15.2', cell.mode, cell.connections);
+    const rps = requestsPerSecond(cell.wrk);
+    const ratio = (other: Cell | undefined) =>
+      other && cell.target !== other.target && requestsPerSecond(other.wrk) > 0 && errorCount(other.wrk) === 0
+        ? `${(rps / requestsPerSecond(other.wrk)).toFixed(2)}×`
+        : other && errorCount(other.wrk) > 0 && cell.target !== other.target
+          ? 'n/a (errors)'
+          : '';
+    rows.push([
+      cell.mode,
+      String(cell.connections),
+      cell.target,
+      rps.toFixed(0),
+      ms(cell.wrk.latencyUs.p50),
+      ms(cell.wrk.latencyUs.p99),
+      direct && cell !== direct ? ms(cell.wrk.latencyUs.p50 - direct.wrk.latencyUs.p50) : '',
+      direct && cell !== direct ? ms(cell.wrk.latencyUs.p99 - direct.wrk.latencyUs.p99) : '',
+      String(errorCount(cell.wrk)),
+      cell.target.startsWith('webox') || cell.target.startsWith('portkey') ? ratio(bare) : '',
+      cell.target.startsWith('webox') ? ratio(portkey) : '',
+    ]);
+  }
+  rows.sort((a, b) => a[0]!.localeCompare(b[0]!) || Number(a[1]) - Number(b[1]));
+  const widths = header.map((title, index) =>
+    Math.max(title.length, ...rows.map((row) => row[index]!.length)),
+  );
+  const line = (row: string[]) =>
+    `| ${row.map((value, index) => value.padEnd(widths[index]!)).join(' | ')} |`;
+  log('');
+  log(line(header));
+  log(`|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|`);
+  for (const row of rows) log(line(row));
+}
+
+main()
+  .catch((error: unknown) => {
+    process.stderr.write(`bench failed: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    for (const thing of running.splice(0).reverse()) await thing.close().catch(() => undefined);
+  });

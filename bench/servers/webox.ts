@@ -1,0 +1,96 @@
+/**
+ * WeBox as the benchmark runs it: the real server entry (packages/server/src/server.ts) does everything but choose
+ * how /v1 is paid for, so this entry builds the same app from the same services and picks the metering:
+ *
+ *   --billing on   the ledger-backed metering of the billing module (`app.billing.metering`): quota check,
+ *                  hold, settle, ledger entries
+ *   --billing off  `meteringOff` (self-hosted use without credits)
+ *
+ * Everything else is as in production: virtual-key auth, per-key RPM/TPM limits, the usage writer, request logs at
+ * LOG_LEVEL, metrics. Settings come from the environment exactly as for the server (PORT, DATABASE_URL, REDIS_URL,
+ * WEBOX_CONFIG, ADMIN_EMAIL/ADMIN_PASSWORD, WEBOX_WORKERS…). Prints `listening <port>` once serving.
+ */
+import { parseArgs } from 'node:util';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../packages/server/src/app.js';
+import { isClusterWorker, openWorkerServices, runClusterPrimary } from '../../packages/server/src/cluster.js';
+import { loadConfigFile } from '../../packages/server/src/config/config-file.js';
+import { loadEnv } from '../../packages/server/src/config/env.js';
+import { weboxConfigSchema } from '../../packages/server/src/config/webox-config.js';
+import { ensureAdmin } from '../../packages/server/src/modules/accounts/service.js';
+import { type Metering, meteringOff } from '../../packages/server/src/modules/gateway/metering.js';
+import { openServices } from '../../packages/server/src/services.js';
+
+const { values } = parseArgs({ options: { billing: { type: 'string', default: 'on' } } });
+const billing = values.billing === 'on';
+
+const env = loadEnv(process.env);
+const config = await loadConfigFile(env.WEBOX_CONFIG, weboxConfigSchema, process.env);
+
+if (env.WEBOX_WORKERS > 1 && !isClusterWorker) {
+  await runClusterPrimary({
+    workers: env.WEBOX_WORKERS,
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    async prepare() {
+      const services = await openServices(env);
+      await ensureAdmin(services.database.db, {
+        email: env.ADMIN_EMAIL,
+        password: env.ADMIN_PASSWORD,
+        setupTokenTtlMinutes: env.SETUP_TOKEN_TTL_MINUTES,
+      });
+      await services.close();
+      process.stdout.write('cluster prepared\n');
+    },
+  });
+} else {
+  await serve();
+}
+
+/** The billing module's metering, looked up once the app exists (it is created inside buildApp). */
+function ledgerMetering(app: () => FastifyInstance | undefined): Metering {
+  return {
+    enabled: true,
+    begin(options) {
+      const metering = (app() as unknown as { billing?: { metering?: Metering } } | undefined)?.billing
+        ?.metering;
+      if (!metering) throw new Error('the billing module provides no metering');
+      return metering.begin(options);
+    },
+  };
+}
+
+async function serve() {
+  const services = isClusterWorker ? await openWorkerServices(env) : await openServices(env);
+  let built: FastifyInstance | undefined;
+  const app = await buildApp({
+    env,
+    database: services.database,
+    stores: services.stores,
+    gatewayConfig: config,
+    metering: billing ? ledgerMetering(() => built) : meteringOff,
+    // Request logs are kept at LOG_LEVEL but go nowhere: the terminal is the benchmark's.
+    logStream: { write() {} },
+  });
+  built = app;
+  if (billing && !(app as unknown as { billing?: { metering?: unknown } }).billing?.metering) {
+    process.stderr.write('billing unavailable: this build has no app.billing.metering\n');
+    process.exit(3);
+  }
+  if (!isClusterWorker) {
+    await ensureAdmin(services.database.db, {
+      email: env.ADMIN_EMAIL,
+      password: env.ADMIN_PASSWORD,
+      setupTokenTtlMinutes: env.SETUP_TOKEN_TTL_MINUTES,
+    });
+  }
+  const stop = async () => {
+    await app.close();
+    await services.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop());
+  process.once('SIGINT', () => void stop());
+  await app.listen({ port: env.PORT, host: '127.0.0.1' });
+  const address = app.server.address();
+  process.stdout.write(`listening ${typeof address === 'object' && address ? address.port : env.PORT}\n`);
+}
