@@ -9,7 +9,8 @@ async function dataDir() {
   return mkdtemp(path.join(tmpdir(), 'webox-data-'));
 }
 
-describe('the server process', () => {
+// Each test starts real server processes (PGlite initialisation, TypeScript loading): slow on a busy machine.
+describe('the server process', { timeout: 180_000 }, () => {
   it('stops on a malformed setting with one line naming it, and a non-zero exit', async () => {
     const run = runServerProcess({ PORT: 'eighty', DATA_DIR: await dataDir() });
     expect(await run.exited).toBe(1);
