@@ -21,6 +21,7 @@ import { billingRoutes } from './modules/billing/routes.js';
 import { type Metering, meteringOff } from './modules/gateway/metering.js';
 import { registerGatewayModule } from './modules/gateway/plugin.js';
 import { monitoringRoutes } from './modules/monitoring/routes.js';
+import { type PaymentsConfig, registerPaymentsModule } from './modules/payments/index.js';
 import { registerAuthentication } from './plugins/authenticate.js';
 import { registerErrorHandling } from './plugins/error-handler.js';
 import { loggerOptions, requestId } from './plugins/logging.js';
@@ -54,6 +55,8 @@ export interface AppOptions {
   upstreamDispatcher?: import('undici').Dispatcher;
   /** Aliases whose answers are cached without the client asking, with their TTL in seconds. */
   cachedAliases?: Record<string, number>;
+  /** Credit packs and bank details (the `payments:` section of webox.config.yaml). */
+  payments?: PaymentsConfig;
   /** Where JSON log lines go (default stdout); `false` turns logging off. */
   logStream?: false | { write(line: string): void };
 }
@@ -132,6 +135,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // Billing before the gateway module: /v1 pays through `app.billing.metering`.
   await registerBilling(app);
   await app.register(billingRoutes);
+  await registerPaymentsModule(app, { config: options.payments });
   if (options.gatewayConfig) {
     await registerGatewayModule(app, {
       config: options.gatewayConfig,

@@ -1,5 +1,6 @@
 import { gatewayConfigSchema } from '@webox/gateway';
 import { z } from 'zod';
+import { paymentsConfigSchema } from '../modules/payments/config.js';
 
 /** Server-side sections of webox.config.yaml, beside the gateway's providers, models and routes. */
 const serverSections = z.object({
@@ -9,6 +10,8 @@ const serverSections = z.object({
       aliases: z.record(z.string(), z.number().int().positive().max(604_800)).default({}),
     })
     .optional(),
+  /** Credit packs and bank-transfer details; provider keys stay in the environment. */
+  payments: paymentsConfigSchema.optional(),
 });
 
 export const weboxConfigSchema = z.intersection(gatewayConfigSchema, serverSections);

@@ -4,3 +4,4 @@ export * from '../modules/accounts/tables.js';
 export * from '../modules/billing/tables.js';
 export * from '../modules/gateway/tables.js';
 export * from '../modules/notifications/tables.js';
+export * from '../modules/payments/tables.js';

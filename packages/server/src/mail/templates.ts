@@ -17,6 +17,7 @@ export interface MailTemplates {
   password_changed: { name: string };
   two_factor_changed: { name: string; enabled: boolean };
   account_deletion_scheduled: { name: string; date: string };
+  payment_receipt: { name: string; number: string; amount: string; credits: string; link: string };
 }
 export type MailTemplateName = keyof MailTemplates;
 
@@ -205,6 +206,35 @@ const catalogue: Catalogue = {
     ar: {
       subject: 'تمت جدولة حذف حسابك',
       lines: [hello.ar, 'سيُحذف حسابك نهائيًا في {date}. سجّل الدخول قبل ذلك للإلغاء.', notYou.ar],
+    },
+  },
+  payment_receipt: {
+    fr: {
+      subject: 'Reçu de paiement {number}',
+      lines: [
+        hello.fr,
+        'Merci ! Votre paiement de {amount} est confirmé : {credits} crédits ont été ajoutés à votre solde.',
+        'Votre reçu {number} est disponible dans votre historique de paiements.',
+      ],
+      action: { label: 'Télécharger le reçu', href: 'link' },
+    },
+    en: {
+      subject: 'Payment receipt {number}',
+      lines: [
+        hello.en,
+        'Thank you! Your payment of {amount} is confirmed: {credits} credits were added to your balance.',
+        'Your receipt {number} is in your payment history.',
+      ],
+      action: { label: 'Download the receipt', href: 'link' },
+    },
+    ar: {
+      subject: 'إيصال الدفع {number}',
+      lines: [
+        hello.ar,
+        'شكرًا! تم تأكيد دفعتك بقيمة {amount}: أضيف {credits} رصيدًا إلى حسابك.',
+        'إيصالك {number} متاح في سجل المدفوعات.',
+      ],
+      action: { label: 'تنزيل الإيصال', href: 'link' },
     },
   },
 };

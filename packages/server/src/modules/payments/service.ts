@@ -1,0 +1,522 @@
+import { randomInt } from 'node:crypto';
+import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import { AppError } from '../../errors.js';
+import { getBalance, postEntry } from '../billing/ledger.js';
+import { queryRows, sqlState } from '../billing/sql.js';
+import {
+  type PaymentProvider,
+  type PaymentStatus,
+  paymentEvents,
+  paymentIntents,
+  paymentReceiptCounters,
+  paymentReceipts,
+} from './tables.js';
+
+export type PaymentIntent = typeof paymentIntents.$inferSelect;
+type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0];
+type Executor = Database | Transaction;
+
+/** What caused a change: the buyer, a provider webhook, the buyer's return from the provider, an admin, a job. */
+export type PaymentCause = 'buyer' | 'webhook' | 'return' | 'admin' | 'system';
+
+/**
+ * The allowed moves. A payment the provider reports as paid is accepted even after it failed, was canceled or
+ * expired here: the money was taken, so the credits are owed.
+ */
+const transitions: Record<PaymentStatus, readonly PaymentStatus[]> = {
+  created: ['pending', 'paid', 'failed', 'canceled', 'expired'],
+  pending: ['paid', 'failed', 'canceled', 'expired'],
+  failed: ['paid'],
+  canceled: ['paid'],
+  expired: ['paid'],
+  paid: ['partially_refunded', 'refunded'],
+  partially_refunded: ['partially_refunded', 'refunded'],
+  refunded: [],
+};
+
+export const paidStatuses: readonly PaymentStatus[] = ['paid', 'partially_refunded', 'refunded'];
+
+export interface CreateIntentOptions {
+  userId: string;
+  walletId: string;
+  purposeRef: string;
+  credits: number;
+  provider: PaymentProvider;
+  currency: string;
+  amount: number;
+  locale: string;
+  expiresAt: Date;
+}
+
+export async function createIntent(db: Database, options: CreateIntentOptions): Promise<PaymentIntent> {
+  return db.transaction(async (tx) => {
+    const [intent] = await tx
+      .insert(paymentIntents)
+      .values({
+        userId: options.userId,
+        walletId: options.walletId,
+        purpose: 'credit_pack',
+        purposeRef: options.purposeRef,
+        credits: options.credits,
+        provider: options.provider,
+        currency: options.currency,
+        amount: options.amount,
+        locale: options.locale,
+        expiresAt: options.expiresAt,
+        ...(options.provider === 'bank_transfer' ? { bankReference: bankReference() } : {}),
+      })
+      .returning();
+    await tx.insert(paymentEvents).values({
+      intentId: intent!.id,
+      type: 'status_changed',
+      toStatus: 'created',
+      cause: 'buyer',
+      actorId: options.userId,
+      details: { amount: options.amount, currency: options.currency, credits: options.credits },
+    });
+    return intent!;
+  });
+}
+
+/** `WBX-XXXX-XXXX` without look-alike characters; uniqueness is enforced by an index (a collision is retried). */
+function bankReference(): string {
+  const alphabet = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
+  const part = () => Array.from({ length: 4 }, () => alphabet[randomInt(alphabet.length)]).join('');
+  return `WBX-${part()}-${part()}`;
+}
+
+export async function getIntent(db: Executor, intentId: string): Promise<PaymentIntent | undefined> {
+  const [row] = await db.select().from(paymentIntents).where(eq(paymentIntents.id, intentId)).limit(1);
+  return row;
+}
+
+/** The intent, only when `userId` owns it (404 otherwise, so ids of others are not revealed). */
+export async function getOwnIntent(db: Database, intentId: string, userId: string): Promise<PaymentIntent> {
+  const intent = await getIntent(db, intentId);
+  if (!intent || intent.userId !== userId) throw new AppError('not_found', 'No such payment.');
+  return intent;
+}
+
+export async function findIntentByProviderRef(
+  db: Executor,
+  provider: PaymentProvider,
+  providerRef: string,
+): Promise<PaymentIntent | undefined> {
+  const [row] = await db
+    .select()
+    .from(paymentIntents)
+    .where(and(eq(paymentIntents.provider, provider), eq(paymentIntents.providerRef, providerRef)))
+    .limit(1);
+  return row;
+}
+
+export async function findIntentByProviderPaymentId(
+  db: Executor,
+  provider: PaymentProvider,
+  providerPaymentId: string,
+): Promise<PaymentIntent | undefined> {
+  const [row] = await db
+    .select()
+    .from(paymentIntents)
+    .where(
+      and(eq(paymentIntents.provider, provider), eq(paymentIntents.providerPaymentId, providerPaymentId)),
+    )
+    .limit(1);
+  return row;
+}
+
+export async function listIntents(
+  db: Database,
+  options: { userId?: string; statuses?: PaymentStatus[]; before?: Date; limit?: number } = {},
+): Promise<PaymentIntent[]> {
+  const conditions = [];
+  if (options.userId) conditions.push(eq(paymentIntents.userId, options.userId));
+  if (options.statuses?.length) conditions.push(inArray(paymentIntents.status, options.statuses));
+  if (options.before) conditions.push(lt(paymentIntents.createdAt, options.before));
+  return db
+    .select()
+    .from(paymentIntents)
+    .where(conditions.length ? and(...conditions) : undefined)
+    .orderBy(desc(paymentIntents.createdAt))
+    .limit(Math.min(Math.max(options.limit ?? 50, 1), 200));
+}
+
+export async function listIntentEvents(db: Database, intentId: string) {
+  return db
+    .select()
+    .from(paymentEvents)
+    .where(eq(paymentEvents.intentId, intentId))
+    .orderBy(paymentEvents.id);
+}
+
+async function lockIntent(tx: Transaction, intentId: string): Promise<PaymentIntent | undefined> {
+  const [row] = await tx
+    .select()
+    .from(paymentIntents)
+    .where(eq(paymentIntents.id, intentId))
+    .for('update')
+    .limit(1);
+  return row;
+}
+
+/** Where a provider event came from; the pair is unique, so a replayed or duplicated event is done once. */
+export interface ProviderEventRef {
+  provider: PaymentProvider;
+  eventId: string;
+  type: string;
+}
+
+/**
+ * Claims a provider event inside `tx`. Answers false when it was already recorded (a duplicate or replay).
+ * Runs inside the transaction that acts on it, so a failure halfway leaves the event unclaimed for the retry.
+ */
+async function claimEvent(
+  tx: Transaction,
+  event: ProviderEventRef | undefined,
+  intentId: string | null,
+  details: Record<string, unknown>,
+): Promise<boolean> {
+  if (!event) return true;
+  const rows = await tx
+    .insert(paymentEvents)
+    .values({
+      intentId,
+      provider: event.provider,
+      providerEventId: event.eventId,
+      type: `webhook:${event.type}`,
+      cause: 'webhook',
+      details,
+    })
+    .onConflictDoNothing()
+    .returning({ id: paymentEvents.id });
+  return rows.length > 0;
+}
+
+/** True when this provider event was already handled (checked before any call to the provider). */
+export async function eventSeen(db: Database, event: ProviderEventRef): Promise<boolean> {
+  const [row] = await db
+    .select({ id: paymentEvents.id })
+    .from(paymentEvents)
+    .where(and(eq(paymentEvents.provider, event.provider), eq(paymentEvents.providerEventId, event.eventId)))
+    .limit(1);
+  return Boolean(row);
+}
+
+/** Records a provider event that changes nothing (unknown intent, mismatch, stale); a replay of it is a no-op. */
+export async function recordIgnoredEvent(
+  db: Database,
+  options: {
+    event: ProviderEventRef;
+    intentId?: string | null;
+    reason: string;
+    details?: Record<string, unknown>;
+  },
+): Promise<void> {
+  await db
+    .insert(paymentEvents)
+    .values({
+      intentId: options.intentId ?? null,
+      provider: options.event.provider,
+      providerEventId: options.event.eventId,
+      type: `webhook:${options.event.type}`,
+      cause: 'webhook',
+      details: { ignored: options.reason, ...options.details },
+    })
+    .onConflictDoNothing();
+}
+
+async function changeStatus(
+  tx: Transaction,
+  intent: PaymentIntent,
+  to: PaymentStatus,
+  change: {
+    cause: PaymentCause;
+    actorId?: string | null | undefined;
+    details?: Record<string, unknown>;
+    set?: Partial<typeof paymentIntents.$inferInsert>;
+  },
+): Promise<PaymentIntent> {
+  if (!transitions[intent.status].includes(to)) {
+    throw new AppError('conflict', `A payment cannot go from ${intent.status} to ${to}.`);
+  }
+  const [updated] = await tx
+    .update(paymentIntents)
+    .set({ ...change.set, status: to, updatedAt: new Date() })
+    .where(eq(paymentIntents.id, intent.id))
+    .returning();
+  await tx.insert(paymentEvents).values({
+    intentId: intent.id,
+    type: 'status_changed',
+    fromStatus: intent.status,
+    toStatus: to,
+    cause: change.cause,
+    actorId: change.actorId ?? null,
+    details: change.details ?? {},
+  });
+  return updated!;
+}
+
+/** Stores the provider's checkout and moves the intent to pending. */
+export async function markIntentPending(
+  db: Database,
+  options: { intentId: string; providerRef: string; checkoutUrl?: string },
+): Promise<PaymentIntent> {
+  return db.transaction(async (tx) => {
+    const intent = await lockIntent(tx, options.intentId);
+    if (!intent) throw new AppError('not_found', 'No such payment.');
+    if (intent.status !== 'created') return intent;
+    return changeStatus(tx, intent, 'pending', {
+      cause: 'system',
+      details: { providerRef: options.providerRef },
+      set: { providerRef: options.providerRef, checkoutUrl: options.checkoutUrl ?? null },
+    });
+  });
+}
+
+export type SettleOutcome =
+  | { kind: 'paid'; intent: PaymentIntent; receiptNumber: string }
+  | { kind: 'already_paid'; intent: PaymentIntent }
+  | { kind: 'duplicate_event' }
+  | { kind: 'unknown_intent' }
+  | { kind: 'mismatch'; intent: PaymentIntent; reason: string };
+
+export interface SettleIntentOptions {
+  intentId: string;
+  /** What the provider says was paid, checked against the intent before anything is granted. */
+  amount: number;
+  currency: string;
+  providerPaymentId?: string | undefined;
+  cause: PaymentCause;
+  actorId?: string | undefined;
+  event?: ProviderEventRef | undefined;
+  details?: Record<string, unknown>;
+}
+
+/**
+ * Marks an intent paid and tops the wallet up, in one transaction with its event and its receipt number. Exactly
+ * once: the intent row is locked, a paid intent answers `already_paid`, the provider event id is claimed in the same
+ * transaction, and the ledger entry's idempotency key is derived from the intent.
+ */
+export async function settlePaidIntent(db: Database, options: SettleIntentOptions): Promise<SettleOutcome> {
+  return db.transaction(async (tx): Promise<SettleOutcome> => {
+    const intent = await lockIntent(tx, options.intentId);
+    if (!(await claimEvent(tx, options.event, intent?.id ?? null, options.details ?? {}))) {
+      return { kind: 'duplicate_event' };
+    }
+    if (!intent) return { kind: 'unknown_intent' };
+    if (paidStatuses.includes(intent.status)) return { kind: 'already_paid', intent };
+    if (options.amount !== intent.amount || options.currency.toUpperCase() !== intent.currency) {
+      const reason = `paid ${options.amount} ${options.currency.toUpperCase()}, expected ${intent.amount} ${intent.currency}`;
+      await tx.insert(paymentEvents).values({
+        intentId: intent.id,
+        type: 'amount_mismatch',
+        cause: options.cause,
+        details: { reason },
+      });
+      return { kind: 'mismatch', intent, reason };
+    }
+    const paidAt = new Date();
+    const updated = await changeStatus(tx, intent, 'paid', {
+      cause: options.cause,
+      actorId: options.actorId,
+      details: { ...options.details, ...(options.event ? { eventId: options.event.eventId } : {}) },
+      set: { paidAt, providerPaymentId: options.providerPaymentId ?? intent.providerPaymentId },
+    });
+    await postEntry(tx as unknown as Database, {
+      walletId: intent.walletId,
+      kind: 'top_up',
+      amount: intent.credits,
+      idempotencyKey: `payment:${intent.id}:top_up`,
+      references: { paymentId: intent.id },
+      details: { amount: intent.amount, currency: intent.currency, provider: intent.provider },
+    });
+    const receiptNumber = await issueReceiptNumber(tx, intent.id, paidAt);
+    return { kind: 'paid', intent: updated, receiptNumber };
+  });
+}
+
+/**
+ * The next number of the year, under the counter row's lock: concurrent payments wait for each other here, so numbers
+ * are gap-free and never repeat. Runs in the paying transaction, so a rolled-back payment takes no number.
+ */
+async function issueReceiptNumber(tx: Transaction, intentId: string, issuedAt: Date): Promise<string> {
+  const year = issuedAt.getUTCFullYear();
+  const rows = await queryRows<{ last: unknown }>(
+    tx as unknown as Database,
+    sql`insert into payment_receipt_counters (year, last) values (${year}, 1)
+        on conflict (year) do update set last = ${paymentReceiptCounters.last} + 1
+        returning last`,
+  );
+  const sequence = Number(rows[0]!.last);
+  const number = `WBX-${year}-${String(sequence).padStart(6, '0')}`;
+  await tx.insert(paymentReceipts).values({ intentId, year, sequence, number, issuedAt });
+  return number;
+}
+
+export async function getReceipt(db: Database, intentId: string) {
+  const [row] = await db
+    .select()
+    .from(paymentReceipts)
+    .where(eq(paymentReceipts.intentId, intentId))
+    .limit(1);
+  return row;
+}
+
+export type CloseOutcome =
+  | { kind: 'closed'; intent: PaymentIntent }
+  | { kind: 'unchanged'; intent: PaymentIntent }
+  | { kind: 'duplicate_event' }
+  | { kind: 'unknown_intent' };
+
+/** Moves an unpaid intent to failed, canceled or expired; a paid intent is never un-paid by a late event. */
+export async function closeUnpaidIntent(
+  db: Database,
+  options: {
+    intentId: string;
+    to: 'failed' | 'canceled' | 'expired';
+    cause: PaymentCause;
+    actorId?: string | undefined;
+    reason?: string;
+    event?: ProviderEventRef | undefined;
+  },
+): Promise<CloseOutcome> {
+  return db.transaction(async (tx): Promise<CloseOutcome> => {
+    const intent = await lockIntent(tx, options.intentId);
+    if (!(await claimEvent(tx, options.event, intent?.id ?? null, { to: options.to }))) {
+      return { kind: 'duplicate_event' };
+    }
+    if (!intent) return { kind: 'unknown_intent' };
+    if (intent.status !== 'created' && intent.status !== 'pending') return { kind: 'unchanged', intent };
+    const updated = await changeStatus(tx, intent, options.to, {
+      cause: options.cause,
+      actorId: options.actorId,
+      details: options.reason ? { reason: options.reason } : {},
+      set: { failureReason: options.reason ?? null },
+    });
+    return { kind: 'closed', intent: updated };
+  });
+}
+
+export type RefundOutcome =
+  | {
+      kind: 'refunded';
+      intent: PaymentIntent;
+      creditsReversed: number;
+      /** Credits the refund should have taken back but that were already spent (policy: they stay spent). */
+      creditsUncollected: number;
+    }
+  | { kind: 'already_applied'; intent: PaymentIntent }
+  | { kind: 'not_paid'; intent: PaymentIntent }
+  | { kind: 'duplicate_event' }
+  | { kind: 'unknown_intent' };
+
+/**
+ * Applies a refund reported by the provider (or done by an admin) given the CUMULATIVE amount refunded so far, so
+ * refund events can arrive twice or out of order: only growth of the total does anything.
+ *
+ * Refund policy: the credits the refunded money bought (pro rata, rounded down; all of them on a full refund) are
+ * taken back, but never more than the wallet has available. Credits already spent stay spent and the wallet never goes
+ * negative; the shortfall is recorded on the event as `creditsUncollected`.
+ */
+export async function applyRefund(
+  db: Database,
+  options: {
+    intentId: string;
+    refundedTotal: number;
+    cause: PaymentCause;
+    actorId?: string | undefined;
+    refundId?: string | undefined;
+    reason?: string | undefined;
+    event?: ProviderEventRef | undefined;
+  },
+): Promise<RefundOutcome> {
+  return db.transaction(async (tx): Promise<RefundOutcome> => {
+    const intent = await lockIntent(tx, options.intentId);
+    const claimed = await claimEvent(tx, options.event, intent?.id ?? null, {
+      refundedTotal: options.refundedTotal,
+    });
+    if (!claimed) return { kind: 'duplicate_event' };
+    if (!intent) return { kind: 'unknown_intent' };
+    if (!paidStatuses.includes(intent.status)) return { kind: 'not_paid', intent };
+    const total = Math.min(options.refundedTotal, intent.amount);
+    if (total <= intent.refundedAmount) return { kind: 'already_applied', intent };
+
+    const target =
+      total === intent.amount
+        ? intent.credits
+        : Number((BigInt(intent.credits) * BigInt(total)) / BigInt(intent.amount));
+    const owed = Math.max(0, target - intent.creditsReversed);
+    const { available } = await getBalance(tx as unknown as Database, intent.walletId);
+    const taken = Math.min(owed, Math.max(0, available));
+    if (taken > 0) {
+      await postEntry(tx as unknown as Database, {
+        walletId: intent.walletId,
+        kind: 'adjustment',
+        amount: -taken,
+        idempotencyKey: `payment:${intent.id}:refund:${total}`,
+        reason: `refund of payment ${intent.id}`,
+        references: { paymentId: intent.id },
+        details: { refundedTotal: total, currency: intent.currency },
+      });
+    }
+    const updated = await changeStatus(
+      tx,
+      intent,
+      total === intent.amount ? 'refunded' : 'partially_refunded',
+      {
+        cause: options.cause,
+        actorId: options.actorId,
+        details: {
+          refundedTotal: total,
+          refundId: options.refundId,
+          reason: options.reason,
+          creditsReversed: taken,
+          creditsUncollected: owed - taken,
+        },
+        set: { refundedAmount: total, creditsReversed: intent.creditsReversed + owed },
+      },
+    );
+    return { kind: 'refunded', intent: updated, creditsReversed: taken, creditsUncollected: owed - taken };
+  });
+}
+
+/** Records something that happened to an intent without changing its status (proof uploaded, refund asked). */
+export async function recordIntentEvent(
+  db: Database,
+  options: {
+    intentId: string;
+    type: string;
+    cause: PaymentCause;
+    actorId?: string | null;
+    details?: Record<string, unknown>;
+  },
+): Promise<void> {
+  await db.insert(paymentEvents).values({
+    intentId: options.intentId,
+    type: options.type,
+    cause: options.cause,
+    actorId: options.actorId ?? null,
+    details: options.details ?? {},
+  });
+}
+
+/** Expires unpaid intents past their deadline (a job runs it; a late payment can still settle them). */
+export async function expireIntents(db: Database, now: Date = new Date()): Promise<number> {
+  const due = await db
+    .select({ id: paymentIntents.id })
+    .from(paymentIntents)
+    .where(and(inArray(paymentIntents.status, ['created', 'pending']), lt(paymentIntents.expiresAt, now)))
+    .limit(500);
+  let expired = 0;
+  for (const { id } of due) {
+    const outcome = await closeUnpaidIntent(db, { intentId: id, to: 'expired', cause: 'system' });
+    if (outcome.kind === 'closed') expired += 1;
+  }
+  return expired;
+}
+
+/** True when the error is the unique bank reference colliding (retry with a new one). */
+export function isUniqueViolation(error: unknown): boolean {
+  return sqlState(error) === '23505';
+}

@@ -1,0 +1,36 @@
+import { randomBytes } from 'node:crypto';
+import { eq } from 'drizzle-orm';
+import type { FastifyInstance } from 'fastify';
+import { users } from '../../accounts/tables.js';
+import { type SignedInClient, signUpAndSignIn } from '../../accounts/testing.js';
+import { ensureWallet, getBalance } from '../../billing/ledger.js';
+import { type PaymentsConfig, paymentsConfigSchema } from '../config.js';
+
+/** A made-up key of the given prefix, new each run: no real secret ever sits in the tests. */
+export function madeUpKey(prefix: string): string {
+  return `${prefix}${randomBytes(18).toString('hex')}`;
+}
+
+export const testPaymentsConfig: PaymentsConfig = paymentsConfigSchema.parse({
+  packs: [
+    { id: 'starter', name: 'Starter', credits: 100_000, prices: { DZD: 1000, EUR: 700, USD: 750 } },
+    { id: 'pro', name: 'Pro', credits: 1_000_000, prices: { DZD: 9000, EUR: 6000 } },
+  ],
+  bankTransfer: {
+    accountHolder: 'WeBox SARL',
+    bankName: 'Banque Test',
+    accountNumber: 'DZ00 0000 0000 0000 0000 00',
+    currencies: ['DZD', 'EUR'],
+  },
+});
+
+export async function balanceOf(app: FastifyInstance, userId: string): Promise<number> {
+  const wallet = await ensureWallet(app.db, { ownerType: 'user', ownerId: userId });
+  return (await getBalance(app.db, wallet.id)).balance;
+}
+
+export async function makeAdmin(app: FastifyInstance): Promise<SignedInClient> {
+  const client = await signUpAndSignIn(app);
+  await app.db.update(users).set({ role: 'admin' }).where(eq(users.id, client.userId));
+  return client;
+}

@@ -1,0 +1,160 @@
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { AppError } from '../../errors.js';
+import { errorResponses } from '../../http/schemas.js';
+import { chargilyEventSchema } from './providers/chargily.js';
+import { sendReceiptEmail } from './receipt-mail.js';
+import {
+  closeUnpaidIntent,
+  eventSeen,
+  findIntentByProviderRef,
+  type ProviderEventRef,
+  recordIgnoredEvent,
+  type SettleOutcome,
+  settlePaidIntent,
+} from './service.js';
+
+/** What a webhook answers when it handled or deliberately ignored an event (providers only look at the 2xx). */
+export const webhookAnswerSchema = z.object({
+  received: z.literal(true),
+  outcome: z.string().describe('What was done: paid, duplicate_event, unknown_intent, mismatch, ignored, …'),
+});
+export type WebhookAnswer = z.output<typeof webhookAnswerSchema>;
+
+export const webhookRouteSchema = {
+  hide: false,
+  tags: ['payments'],
+  body: z.unknown().describe('The provider event, verified from its raw bytes.'),
+  response: { 200: webhookAnswerSchema, ...errorResponses(400, 404, 500, 502) },
+} as const;
+
+/** Raw bytes of the body: webhooks are verified against exactly what the provider signed. */
+export function keepRawBody(instance: FastifyInstance): void {
+  instance.removeAllContentTypeParsers();
+  instance.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+}
+
+export function rawBodyOf(request: FastifyRequest): Buffer {
+  return Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+}
+
+export function parseJson(raw: Buffer): unknown {
+  try {
+    return JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw new AppError('invalid_json', 'The event is not JSON.');
+  }
+}
+
+/** After a payment settles: logs it and sends the receipt; a failed email never fails the webhook. */
+export async function afterSettle(
+  app: FastifyInstance,
+  log: FastifyBaseLogger,
+  outcome: SettleOutcome,
+  event: ProviderEventRef | undefined,
+): Promise<string> {
+  const context = { provider: event?.provider, eventId: event?.eventId };
+  switch (outcome.kind) {
+    case 'paid':
+      log.info({ ...context, intentId: outcome.intent.id, receipt: outcome.receiptNumber }, 'payment paid');
+      await sendReceiptEmail(app, outcome.intent.id).catch((error: unknown) =>
+        log.error({ err: error, intentId: outcome.intent.id }, 'receipt email failed'),
+      );
+      break;
+    case 'mismatch':
+      log.warn(
+        { ...context, intentId: outcome.intent.id, reason: outcome.reason },
+        'payment amount mismatch',
+      );
+      break;
+    case 'unknown_intent':
+      log.warn(context, 'payment event for an unknown intent');
+      break;
+    default:
+      log.info({ ...context, outcome: outcome.kind }, 'payment event ignored');
+  }
+  return outcome.kind;
+}
+
+/**
+ * Chargily Pay v2: `signature` is the hex HMAC-SHA256 of the raw body under the secret key. The event's own data is
+ * never trusted for money: the checkout is fetched again and its status, amount and currency are what count.
+ */
+export async function chargilyWebhookRoutes(app: FastifyInstance): Promise<void> {
+  keepRawBody(app);
+  app
+    .withTypeProvider<ZodTypeProvider>()
+    .post(
+      '/api/payments/webhooks/chargily',
+      { schema: { ...webhookRouteSchema, summary: 'Chargily Pay webhook' } },
+      async (request): Promise<WebhookAnswer> => {
+        const client = app.payments.providers.chargily;
+        if (!client) throw new AppError('not_found', 'Chargily is not configured.');
+        const raw = rawBodyOf(request);
+        const signature = request.headers.signature;
+        if (!client.verifySignature(raw, typeof signature === 'string' ? signature : undefined)) {
+          request.log.warn({ provider: 'chargily' }, 'webhook with a bad signature refused');
+          throw new AppError('validation_failed', 'Invalid signature.');
+        }
+        const parsed = chargilyEventSchema.safeParse(parseJson(raw));
+        if (!parsed.success) throw new AppError('validation_failed', 'Not a Chargily event.');
+        const event: ProviderEventRef = {
+          provider: 'chargily',
+          eventId: parsed.data.id,
+          type: parsed.data.type,
+        };
+        if (await eventSeen(app.db, event)) {
+          request.log.info({ provider: 'chargily', eventId: event.eventId }, 'duplicate webhook ignored');
+          return { received: true, outcome: 'duplicate_event' };
+        }
+        const checkoutId = parsed.data.data.id;
+        const intent = await findIntentByProviderRef(app.db, 'chargily', checkoutId);
+        if (!intent) {
+          await recordIgnoredEvent(app.db, { event, reason: 'unknown_intent', details: { checkoutId } });
+          request.log.warn(
+            { provider: 'chargily', eventId: event.eventId },
+            'webhook for an unknown checkout',
+          );
+          return { received: true, outcome: 'unknown_intent' };
+        }
+        // A failure here answers 5xx so Chargily retries later; nothing was claimed yet.
+        const checkout = await client.getCheckout(checkoutId).catch((error: unknown) => {
+          throw new AppError('upstream_error', 'Chargily could not be asked about this checkout.', {
+            cause: error,
+          });
+        });
+        if (checkout.status === 'paid') {
+          const outcome = await settlePaidIntent(app.db, {
+            intentId: intent.id,
+            amount: checkout.amount,
+            currency: checkout.currency,
+            cause: 'webhook',
+            event,
+            details: { checkoutId },
+          });
+          return { received: true, outcome: await afterSettle(app, request.log, outcome, event) };
+        }
+        if (checkout.status === 'failed' || checkout.status === 'canceled' || checkout.status === 'expired') {
+          const outcome = await closeUnpaidIntent(app.db, {
+            intentId: intent.id,
+            to: checkout.status,
+            cause: 'webhook',
+            event,
+            reason: `checkout ${checkout.status}`,
+          });
+          request.log.info(
+            { provider: 'chargily', eventId: event.eventId, outcome: outcome.kind },
+            'payment closed',
+          );
+          return { received: true, outcome: outcome.kind };
+        }
+        await recordIgnoredEvent(app.db, {
+          event,
+          intentId: intent.id,
+          reason: `checkout still ${checkout.status}`,
+        });
+        return { received: true, outcome: 'ignored' };
+      },
+    );
+}
