@@ -4,10 +4,11 @@ import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import { errorResponses } from '../../http/schemas.js';
 import { authenticate } from '../../plugins/authenticate.js';
-import { clientOf, listAuditEvents, recordAuditEvent } from './audit.js';
+import { clientOf, countAuditEvents, listAuditEvents, recordAuditEvent } from './audit.js';
 import { changePassword, requestEmailChange } from './auth-service.js';
 import { accountsContext } from './context.js';
 import { getSecurityPolicy } from './policy.js';
+import { listProviderKeys } from './provider-keys.js';
 import { userLimit } from './rate-limits.js';
 import {
   accountSchema,
@@ -289,6 +290,52 @@ export async function accountRoutes(app: FastifyInstance) {
         code: request.body.code,
         ...clientOf(request),
       });
+    },
+  );
+
+  routes.get(
+    '/api/account/statistics',
+    {
+      schema: {
+        tags,
+        summary:
+          'Personal security statistics over the last 30 days (usage and spending live with the gateway and billing).',
+        response: {
+          200: z.object({
+            memberSince: z.string(),
+            activeSessions: z.number().int(),
+            providerKeys: z.number().int(),
+            twoFactorEnabled: z.boolean(),
+            last30Days: z.object({
+              signIns: z.number().int(),
+              failedSignIns: z.number().int(),
+              passwordChanges: z.number().int(),
+            }),
+          }),
+          ...errorResponses(401, 403, 429),
+        },
+      },
+      preHandler: [signedIn, reads],
+    },
+    async (request) => {
+      const { userId } = request.auth;
+      const user = await getAccount(app.db, userId);
+      const counts = await countAuditEvents(app.db, {
+        userId,
+        since: new Date(Date.now() - 30 * 86_400_000),
+        types: ['sign_in.succeeded', 'sign_in.failed', 'password.changed', 'password.reset'],
+      });
+      return {
+        memberSince: user.createdAt,
+        activeSessions: (await listSessions(app.db, { userId })).length,
+        providerKeys: (await listProviderKeys(app.db, userId)).length,
+        twoFactorEnabled: user.twoFactorEnabled,
+        last30Days: {
+          signIns: counts['sign_in.succeeded'] ?? 0,
+          failedSignIns: counts['sign_in.failed'] ?? 0,
+          passwordChanges: (counts['password.changed'] ?? 0) + (counts['password.reset'] ?? 0),
+        },
+      };
     },
   );
 

@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, inArray, like, lt, lte, or, type SQL } from 'drizzle-orm';
+import { and, count, desc, eq, gte, inArray, like, lt, lte, or, type SQL } from 'drizzle-orm';
 import type { FastifyRequest } from 'fastify';
 import type { Database } from '../../db/client.js';
 import { auditEvents } from './tables.js';
@@ -131,4 +131,25 @@ export async function listAuditEvents(
     details: row.details,
     createdAt: row.createdAt.toISOString(),
   }));
+}
+
+/** Counts per event type for one account since an instant (personal statistics). */
+export async function countAuditEvents(
+  db: Database,
+  options: { userId: string; since: Date; types: readonly AuditEventType[] },
+): Promise<Record<string, number>> {
+  const rows = await db
+    .select({ type: auditEvents.type, value: count() })
+    .from(auditEvents)
+    .where(
+      and(
+        eq(auditEvents.userId, options.userId),
+        gte(auditEvents.createdAt, options.since),
+        inArray(auditEvents.type, [...options.types]),
+      ),
+    )
+    .groupBy(auditEvents.type);
+  const counts: Record<string, number> = Object.fromEntries(options.types.map((type) => [type, 0]));
+  for (const row of rows) counts[row.type] = Number(row.value);
+  return counts;
 }

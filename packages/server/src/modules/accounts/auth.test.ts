@@ -97,6 +97,12 @@ for (const pair of backendPairs()) {
       expect(response.statusCode).toBe(fresh.statusCode);
       expect(response.json()).toEqual(fresh.json());
       await waitForEmail(app(), { to: client.email, template: 'account_exists' });
+      const statistics = await app().inject({ url: '/api/account/statistics', headers: client.headers });
+      expect(statistics.json()).toMatchObject({
+        activeSessions: 1,
+        providerKeys: 0,
+        last30Days: { signIns: 1 },
+      });
     });
 
     it('refuses short and common passwords, naming the field', async () => {
