@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { connectDatabase, type Database, type DatabaseConnection } from '../../db/client.js';
 import { runMigrations } from '../../db/migrate.js';
+import { LedgerBatcher } from './batcher.js';
 import { ensureWallet, holdCredits, postEntry, settleHold, verifyLedger } from './ledger.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
@@ -18,6 +19,7 @@ const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 32);
 interface Row {
   database: string;
   scenario: string;
+  writes: string;
   concurrency: number;
   'requests/s': number;
   'p50 ms': number;
@@ -31,7 +33,12 @@ async function fund(db: Database): Promise<string> {
   return wallet.id;
 }
 
-async function run(db: Database, walletIds: string[], workers: number) {
+interface Ledger {
+  holdCredits: (options: Parameters<typeof holdCredits>[1]) => ReturnType<typeof holdCredits>;
+  settleHold: (options: Parameters<typeof settleHold>[1]) => ReturnType<typeof settleHold>;
+}
+
+async function run(ledger: Ledger, walletIds: string[], workers: number) {
   const deadline = performance.now() + seconds * 1000;
   const latencies: number[] = [];
   let sequence = 0;
@@ -41,8 +48,8 @@ async function run(db: Database, walletIds: string[], workers: number) {
       while (performance.now() < deadline) {
         const started = performance.now();
         const requestId = `bench-${++sequence}`;
-        const hold = await holdCredits(db, { walletId, amount: 5_000, requestId });
-        await settleHold(db, {
+        const hold = await ledger.holdCredits({ walletId, amount: 5_000, requestId });
+        await ledger.settleHold({
           holdId: hold.holdId,
           amount: 1_234,
           references: { requestId, model: 'bench-model', priceVersion: 1 },
@@ -64,22 +71,33 @@ async function bench(name: string, connection: DatabaseConnection, workers: numb
   const many = await Promise.all(Array.from({ length: workers }, () => fund(db)));
   const hot = [await fund(db)];
   // Warm up connections, plans and the system wallet cache.
-  await run(db, many, workers).catch(() => undefined);
+  const single: Ledger = {
+    holdCredits: (options) => holdCredits(db, options),
+    settleHold: (options) => settleHold(db, options),
+  };
+  const batcher = new LedgerBatcher(db, { maxInFlight: connection.kind === 'pglite' ? 1 : 4 });
+  await run(single, many, workers);
   const rows: Row[] = [];
   for (const [scenario, wallets] of [
     ['many wallets', many],
     ['one hot wallet', hot],
   ] as const) {
-    const result = await run(db, wallets, workers);
-    rows.push({
-      database: name,
-      scenario,
-      concurrency: workers,
-      'requests/s': result.perSecond,
-      'p50 ms': result.p50,
-      'p99 ms': result.p99,
-      'ledger ok': (await verifyLedger(db)).length === 0,
-    });
+    for (const [writes, ledger] of [
+      ['one statement per call', single],
+      ['group commit', batcher],
+    ] as const) {
+      const result = await run(ledger, wallets, workers);
+      rows.push({
+        database: name,
+        scenario,
+        writes,
+        concurrency: workers,
+        'requests/s': result.perSecond,
+        'p50 ms': result.p50,
+        'p99 ms': result.p99,
+        'ledger ok': (await verifyLedger(db)).length === 0,
+      });
+    }
   }
   return rows;
 }
@@ -90,7 +108,7 @@ async function main() {
   await runMigrations(pglite);
   try {
     // PGlite runs every statement on one thread in this process: concurrency only queues.
-    rows.push(...(await bench('pglite (in-process)', pglite, Math.min(concurrency, 8))));
+    rows.push(...(await bench('pglite (in-process)', pglite, concurrency)));
   } finally {
     await pglite.close();
   }
@@ -114,7 +132,7 @@ async function main() {
   }
   console.table(rows);
   process.stdout.write(
-    `each request = 1 hold statement + 1 settle statement; ${seconds}s per scenario; cpus: ${(await import('node:os')).cpus().length}\n`,
+    `each request = hold + settle (1 statement each, or shared by a group commit); ${seconds}s per scenario; cpus: ${(await import('node:os')).cpus().length}\n`,
   );
 }
 

@@ -1,5 +1,6 @@
 // The billing module's service API: what other modules (the /v1 gateway, payments, commerce, admin) call.
 // They never touch billing's tables directly.
+export { LedgerBatcher, type LedgerBatcherOptions } from './batcher.js';
 export { displayCredits, parseCreditRates } from './display.js';
 export {
   type Balance,

@@ -1,5 +1,6 @@
 import type { Database } from '../../db/client.js';
 import type { CounterStore } from '../../stores/index.js';
+import type { LedgerBatcher } from './batcher.js';
 import { ensureWallet, holdCredits, releaseHold, settleHold, type Wallet } from './ledger.js';
 import { getWalletPlan, type Plan, planWalletLimits } from './plans.js';
 import type { PriceBookCache } from './prices.js';
@@ -45,6 +46,8 @@ export interface LedgerMeteringOptions {
   prices: PriceBookCache;
   timeZone: string;
   holdTtlSeconds: number;
+  /** Group-commits holds and settles under load (same results as the single calls); default: single calls. */
+  batcher?: LedgerBatcher;
   /** Per-key and per-user limits beyond the plan's (e.g. budgets set on a key); default none. */
   limitsFor?: (caller: MeteredCaller, plan: Plan) => Promise<{ key?: QuotaLimits; user?: QuotaLimits }>;
 }
@@ -55,6 +58,10 @@ export interface LedgerMeteringOptions {
  * releases everything. Wallet ids and plans are cached per process for a minute.
  */
 export function createLedgerMetering(options: LedgerMeteringOptions) {
+  const ledger = options.batcher ?? {
+    holdCredits: (hold: Parameters<typeof holdCredits>[1]) => holdCredits(options.db, hold),
+    settleHold: (settle: Parameters<typeof settleHold>[1]) => settleHold(options.db, settle),
+  };
   const wallets = new Map<string, { wallet: Promise<{ wallet: Wallet; plan: Plan }>; at: number }>();
   const walletOf = (userId: string) => {
     const cached = wallets.get(userId);
@@ -104,7 +111,7 @@ export function createLedgerMetering(options: LedgerMeteringOptions) {
       });
       let hold: { holdId: string };
       try {
-        hold = await holdCredits(options.db, {
+        hold = await ledger.holdCredits({
           walletId: wallet.id,
           amount: quote.credits,
           requestId: request.requestId,
@@ -121,7 +128,7 @@ export function createLedgerMetering(options: LedgerMeteringOptions) {
           if (finished) return finished;
           const attempt = (async () => {
             const priced = book.priceUsage({ model, usage, plan });
-            const settled = await settleHold(options.db, {
+            const settled = await ledger.settleHold({
               holdId: hold.holdId,
               amount: priced.credits,
               references: {

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { LedgerBatcher } from './batcher.js';
 import { parseCreditRates } from './display.js';
 import { ensureWallet, expireHolds, type Wallet } from './ledger.js';
 import { createLedgerMetering } from './metering.js';
@@ -62,6 +63,8 @@ export async function registerBilling(
       prices,
       timeZone: app.env.BILLING_TIME_ZONE,
       holdTtlSeconds: app.env.HOLD_TTL_SECONDS,
+      // PGlite has one connection: one batch at a time. A PostgreSQL pool writes a few batches side by side.
+      batcher: new LedgerBatcher(app.db, { maxInFlight: app.database.kind === 'pglite' ? 1 : 4 }),
     }),
     async pricesChanged() {
       prices.invalidate();
