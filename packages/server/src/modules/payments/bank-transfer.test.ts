@@ -1,0 +1,190 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backendPairs } from '../../testing/backend-pairs.js';
+import { createTestApp, type TestApp } from '../../testing/test-app.js';
+import { type SignedInClient, signUpAndSignIn } from '../accounts/testing.js';
+import { ensureWallet, postEntry, verifyLedger } from '../billing/ledger.js';
+import { applyRefund, createIntent, getReceipt, settlePaidIntent } from './service.js';
+import { balanceOf, makeAdmin, testPaymentsConfig } from './testing/harness.js';
+
+const png = Buffer.concat([
+  Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+  Buffer.alloc(64, 1),
+]);
+
+for (const pair of backendPairs()) {
+  describe(`bank transfer, receipts and refunds on ${pair.name}`, () => {
+    let harness: TestApp;
+    let buyer: SignedInClient;
+    let admin: SignedInClient;
+    const app = () => harness.app;
+
+    beforeAll(async () => {
+      harness = await createTestApp(
+        pair,
+        {},
+        {
+          configure(instance) {
+            instance.payments.config = testPaymentsConfig;
+          },
+        },
+      );
+      buyer = await signUpAndSignIn(harness.app);
+      admin = await makeAdmin(harness.app);
+    });
+    afterAll(async () => harness?.close());
+
+    async function startTransfer(client: SignedInClient) {
+      const response = await app().inject({
+        method: 'POST',
+        url: '/api/payments/intents',
+        headers: client.headers,
+        payload: { packId: 'pro', currency: 'DZD', provider: 'bank_transfer' },
+      });
+      expect(response.statusCode, response.body).toBe(201);
+      return response.json();
+    }
+
+    it('gives a unique reference and the bank details; the buyer uploads a proof; an admin confirms once', async () => {
+      const options = await app().inject({ url: '/api/payments/options', headers: buyer.headers });
+      expect(options.json().bankTransfer).toMatchObject({
+        accountHolder: 'WeBox SARL',
+        bankName: 'Banque Test',
+      });
+      const intent = await startTransfer(buyer);
+      const other = await startTransfer(buyer);
+      expect(intent).toMatchObject({
+        status: 'pending',
+        amount: 9000,
+        bankReference: expect.stringMatching(/^WBX-/),
+      });
+      expect(other.bankReference).not.toBe(intent.bankReference);
+
+      const upload = (contentType: string, payload: Buffer, client = buyer) =>
+        app().inject({
+          method: 'PUT',
+          url: `/api/payments/intents/${intent.id}/proof`,
+          headers: { ...client.headers, 'content-type': contentType },
+          payload,
+        });
+      expect((await upload('image/png', Buffer.from('<html>not an image</html>'))).statusCode).toBe(415);
+      expect((await upload('application/pdf', png)).statusCode).toBe(415);
+      expect((await upload('text/plain', Buffer.from('hello'))).statusCode).toBe(415);
+      expect(
+        (await upload('image/png', Buffer.concat([png, Buffer.alloc(2 * 1024 * 1024)]))).statusCode,
+      ).toBe(413);
+      expect((await upload('image/png', png, admin)).statusCode).toBe(404);
+      const saved = await upload('image/png', png);
+      expect(saved.statusCode, saved.body).toBe(201);
+
+      // Only admins confirm, and only the exact amount.
+      const confirm = (client: SignedInClient, amount: number) =>
+        app().inject({
+          method: 'POST',
+          url: `/api/admin/payments/intents/${intent.id}/confirm-transfer`,
+          headers: client.headers,
+          payload: { amount, currency: 'DZD', note: 'seen on statement' },
+        });
+      expect((await confirm(buyer, 9000)).statusCode).toBe(403);
+      expect((await confirm(admin, 8000)).statusCode).toBe(422);
+      const proof = await app().inject({
+        url: `/api/admin/payments/intents/${intent.id}/proof`,
+        headers: admin.headers,
+      });
+      expect(proof.statusCode).toBe(200);
+      expect(proof.rawPayload.equals(png)).toBe(true);
+
+      const confirmed = await confirm(admin, 9000);
+      expect(confirmed.statusCode, confirmed.body).toBe(200);
+      expect(confirmed.json()).toMatchObject({ outcome: 'paid', intent: { status: 'paid' } });
+      expect((await confirm(admin, 9000)).json().outcome).toBe('already_paid');
+      expect(await balanceOf(app(), buyer.userId)).toBe(1_000_000);
+
+      const detail = await app().inject({
+        url: `/api/admin/payments/intents/${intent.id}`,
+        headers: admin.headers,
+      });
+      const paid = detail.json().events.find((event: { toStatus: string }) => event.toStatus === 'paid');
+      expect(paid).toMatchObject({ cause: 'admin', actorId: admin.userId });
+    });
+
+    it('numbers receipts per year without gaps or repeats under concurrent payments', async () => {
+      const client = await signUpAndSignIn(app());
+      const wallet = await ensureWallet(app().db, { ownerType: 'user', ownerId: client.userId });
+      const intents = await Promise.all(
+        Array.from({ length: 8 }, () =>
+          createIntent(app().db, {
+            userId: client.userId,
+            walletId: wallet.id,
+            purposeRef: 'starter',
+            credits: 10,
+            provider: 'bank_transfer',
+            currency: 'DZD',
+            amount: 100,
+            locale: 'en',
+            expiresAt: new Date(Date.now() + 60_000),
+          }),
+        ),
+      );
+      await Promise.all(
+        intents.map((intent) =>
+          settlePaidIntent(app().db, { intentId: intent.id, amount: 100, currency: 'DZD', cause: 'admin' }),
+        ),
+      );
+      const numbers = await Promise.all(
+        intents.map(async (intent) => (await getReceipt(app().db, intent.id))!),
+      );
+      const sequences = numbers.map((receipt) => receipt.sequence).sort((a, b) => a - b);
+      for (let index = 1; index < sequences.length; index++)
+        expect(sequences[index]).toBe(sequences[index - 1]! + 1);
+      expect(new Set(numbers.map((receipt) => receipt.number)).size).toBe(8);
+      expect(await balanceOf(app(), client.userId)).toBe(80);
+    });
+
+    it('refunds pro rata, never below what is already spent, and only once per refunded total', async () => {
+      const client = await signUpAndSignIn(app());
+      const wallet = await ensureWallet(app().db, { ownerType: 'user', ownerId: client.userId });
+      const intent = await createIntent(app().db, {
+        userId: client.userId,
+        walletId: wallet.id,
+        purposeRef: 'starter',
+        credits: 1000,
+        provider: 'bank_transfer',
+        currency: 'EUR',
+        amount: 1000,
+        locale: 'en',
+        expiresAt: new Date(Date.now() + 60_000),
+      });
+      expect(
+        (await applyRefund(app().db, { intentId: intent.id, refundedTotal: 1000, cause: 'admin' })).kind,
+      ).toBe('not_paid');
+      await settlePaidIntent(app().db, {
+        intentId: intent.id,
+        amount: 1000,
+        currency: 'EUR',
+        cause: 'admin',
+      });
+      // 30% refunded: 300 credits come back.
+      const partial = await applyRefund(app().db, {
+        intentId: intent.id,
+        refundedTotal: 300,
+        cause: 'admin',
+      });
+      expect(partial).toMatchObject({ kind: 'refunded', creditsReversed: 300, creditsUncollected: 0 });
+      expect(
+        (await applyRefund(app().db, { intentId: intent.id, refundedTotal: 300, cause: 'admin' })).kind,
+      ).toBe('already_applied');
+      // The buyer spends 600 of the remaining 700; the full refund can only take back the 100 left.
+      await postEntry(app().db, {
+        walletId: wallet.id,
+        kind: 'usage',
+        amount: -600,
+        idempotencyKey: `spend-${intent.id}`,
+      });
+      const full = await applyRefund(app().db, { intentId: intent.id, refundedTotal: 1000, cause: 'admin' });
+      expect(full).toMatchObject({ kind: 'refunded', creditsReversed: 100, creditsUncollected: 600 });
+      expect(full.kind === 'refunded' && full.intent.status).toBe('refunded');
+      expect(await balanceOf(app(), client.userId)).toBe(0);
+      expect(await verifyLedger(app().db)).toEqual([]);
+    });
+  });
+}
