@@ -5,3 +5,4 @@ export * from '../modules/billing/tables.js';
 export * from '../modules/gateway/tables.js';
 export * from '../modules/notifications/tables.js';
 export * from '../modules/payments/tables.js';
+export * from '../modules/studio/tables.js';

@@ -1,0 +1,468 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { errorResponses } from '../../http/schemas.js';
+import { authenticate } from '../../plugins/authenticate.js';
+import { userLimit } from '../accounts/rate-limits.js';
+import { exportFileName, exportFormats, toExport, toMarkdown, toPdf } from './export.js';
+import {
+  addMessage,
+  type Conversation,
+  createConversation,
+  createFolder,
+  createPreset,
+  deleteConversation,
+  deleteFolder,
+  deletePreset,
+  findMeasuredUsage,
+  getConversation,
+  listConversations,
+  listFolders,
+  listPresets,
+  type Message,
+  renameFolder,
+  updateConversation,
+} from './service.js';
+import { imageMediaTypes, messageRoles, messageStatuses } from './tables.js';
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+const controlCharacters = /[\u0000-\u001f\u007f]/;
+const shortText = (max: number) =>
+  z
+    .string()
+    .trim()
+    .max(max)
+    .refine((value) => !controlCharacters.test(value), 'must not contain control characters');
+const modelId = z.string().min(1).max(200);
+/** A message can be long (pasted documents, long answers) but not unbounded. */
+const MAX_CONTENT = 200_000;
+/** Inline images: a few, each small enough that a conversation stays quick to load. */
+const MAX_IMAGES = 4;
+const MAX_IMAGE_DATA_URL = 1_500_000;
+
+const conversationSchema = z.object({
+  id: z.uuid(),
+  title: z.string(),
+  model: z.string().nullable(),
+  systemPrompt: z.string(),
+  folderId: z.uuid().nullable(),
+  pinned: z.boolean(),
+  activeLeafId: z.uuid().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+
+const attachmentSchema = z.object({
+  type: z.literal('image'),
+  mediaType: z.enum(imageMediaTypes),
+  dataUrl: z
+    .string()
+    .max(MAX_IMAGE_DATA_URL)
+    .regex(/^data:image\/(png|jpeg|webp|gif);base64,[A-Za-z0-9+/=]+$/, 'must be a base64 image data URL'),
+});
+
+const messageSchema = z.object({
+  id: z.uuid(),
+  parentId: z.uuid().nullable(),
+  role: z.enum(messageRoles),
+  content: z.string(),
+  attachments: z.array(attachmentSchema),
+  model: z.string().nullable(),
+  inputTokens: z.number().int(),
+  outputTokens: z.number().int(),
+  credits: z.number().int(),
+  status: z.enum(messageStatuses),
+  createdAt: z.string(),
+});
+
+const folderSchema = z.object({ id: z.uuid(), name: z.string(), createdAt: z.string() });
+const presetSchema = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  model: z.string().nullable(),
+  systemPrompt: z.string(),
+  createdAt: z.string(),
+});
+
+function conversationView(row: Conversation) {
+  return {
+    id: row.id,
+    title: row.title,
+    model: row.model,
+    systemPrompt: row.systemPrompt,
+    folderId: row.folderId,
+    pinned: row.pinnedAt !== null,
+    activeLeafId: row.activeLeafId,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+  };
+}
+
+function messageView(row: Message) {
+  return {
+    id: row.id,
+    parentId: row.parentId,
+    role: row.role,
+    content: row.content,
+    attachments: row.attachments,
+    model: row.model,
+    inputTokens: row.inputTokens,
+    outputTokens: row.outputTokens,
+    credits: row.credits,
+    status: row.status,
+    createdAt: row.createdAt.toISOString(),
+  };
+}
+
+const dated = <T extends { createdAt: Date }>(row: T) => ({ ...row, createdAt: row.createdAt.toISOString() });
+
+/** The chat studio's storage: conversations with branching messages, folders, pins, search, presets, export. */
+export async function studioRoutes(app: FastifyInstance) {
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+  const tags = ['studio'];
+  const signedIn = authenticate();
+  const reads = [signedIn, userLimit(app, 'reads')];
+  const writes = [signedIn, userLimit(app, 'writes')];
+  const conversationParams = z.object({ conversationId: z.uuid() });
+
+  routes.get(
+    '/api/studio/conversations',
+    {
+      schema: {
+        tags,
+        summary: 'Your conversations, pinned first then most recent; `search` matches titles and messages.',
+        querystring: z.object({
+          search: z.string().max(200).optional(),
+          folderId: z.uuid().optional(),
+        }),
+        response: {
+          200: z.object({ conversations: z.array(conversationSchema) }),
+          ...errorResponses(400, 401, 429),
+        },
+      },
+      preHandler: reads,
+    },
+    async (request) => ({
+      conversations: (await listConversations(app.db, { userId: request.auth.userId, ...request.query })).map(
+        conversationView,
+      ),
+    }),
+  );
+
+  routes.post(
+    '/api/studio/conversations',
+    {
+      schema: {
+        tags,
+        summary: 'Start a conversation (title, model and system prompt are optional).',
+        body: z.object({
+          title: shortText(200).optional(),
+          model: modelId.nullable().optional(),
+          systemPrompt: z.string().max(20_000).optional(),
+          folderId: z.uuid().nullable().optional(),
+        }),
+        response: {
+          201: z.object({ conversation: conversationSchema }),
+          ...errorResponses(400, 401, 404, 429),
+        },
+      },
+      preHandler: writes,
+    },
+    async (request, reply) => {
+      const conversation = await createConversation(app.db, { userId: request.auth.userId, ...request.body });
+      return reply.code(201).send({ conversation: conversationView(conversation) });
+    },
+  );
+
+  routes.get(
+    '/api/studio/conversations/:conversationId',
+    {
+      schema: {
+        tags,
+        summary: 'A conversation with every message of every branch; `activeLeafId` is the branch shown.',
+        params: conversationParams,
+        response: {
+          200: z.object({ conversation: conversationSchema, messages: z.array(messageSchema) }),
+          ...errorResponses(400, 401, 404, 429),
+        },
+      },
+      preHandler: reads,
+    },
+    async (request) => {
+      const { conversation, messages } = await getConversation(app.db, {
+        userId: request.auth.userId,
+        conversationId: request.params.conversationId,
+      });
+      return { conversation: conversationView(conversation), messages: messages.map(messageView) };
+    },
+  );
+
+  routes.patch(
+    '/api/studio/conversations/:conversationId',
+    {
+      schema: {
+        tags,
+        summary: 'Rename, pin, file, change model or system prompt, or show another branch.',
+        params: conversationParams,
+        body: z
+          .object({
+            title: shortText(200),
+            model: modelId.nullable(),
+            systemPrompt: z.string().max(20_000),
+            pinned: z.boolean(),
+            folderId: z.uuid().nullable(),
+            activeLeafId: z.uuid(),
+          })
+          .partial()
+          .strict(),
+        response: {
+          200: z.object({ conversation: conversationSchema }),
+          ...errorResponses(400, 401, 404, 429),
+        },
+      },
+      preHandler: writes,
+    },
+    async (request) => ({
+      conversation: conversationView(
+        await updateConversation(app.db, {
+          userId: request.auth.userId,
+          conversationId: request.params.conversationId,
+          changes: request.body,
+        }),
+      ),
+    }),
+  );
+
+  routes.delete(
+    '/api/studio/conversations/:conversationId',
+    {
+      schema: {
+        tags,
+        summary: 'Delete a conversation and all its messages.',
+        params: conversationParams,
+        response: { 204: z.null(), ...errorResponses(400, 401, 404, 429) },
+      },
+      preHandler: writes,
+    },
+    async (request, reply) => {
+      await deleteConversation(app.db, {
+        userId: request.auth.userId,
+        conversationId: request.params.conversationId,
+      });
+      return reply.code(204).send(null);
+    },
+  );
+
+  routes.post(
+    '/api/studio/conversations/:conversationId/messages',
+    {
+      schema: {
+        tags,
+        summary:
+          'Store a message. An answer names the /v1 request that produced it: its tokens and cost are then taken from what the gateway measured.',
+        params: conversationParams,
+        body: z.object({
+          parentId: z.uuid().nullable(),
+          role: z.enum(messageRoles),
+          content: z.string().max(MAX_CONTENT),
+          attachments: z.array(attachmentSchema).max(MAX_IMAGES).optional(),
+          model: modelId.nullable().optional(),
+          requestId: z.string().min(1).max(200).optional(),
+          status: z.enum(messageStatuses).optional(),
+          usage: z
+            .object({
+              inputTokens: z.number().int().min(0),
+              outputTokens: z.number().int().min(0),
+              credits: z.number().int().min(0),
+            })
+            .optional()
+            .describe('What the page saw in the stream; used only when the gateway has no record of it.'),
+        }),
+        response: { 201: z.object({ message: messageSchema }), ...errorResponses(400, 401, 404, 413, 429) },
+      },
+      preHandler: writes,
+    },
+    async (request, reply) => {
+      const { userId } = request.auth;
+      const { requestId, ...body } = request.body;
+      let usage = body.usage;
+      let model = body.model;
+      if (body.role === 'assistant' && requestId) {
+        // Usage records are written in batches: flush this process's batch so the answer's record is there.
+        if (app.hasDecorator('usageWriter')) await app.usageWriter.flush();
+        const measured = await findMeasuredUsage(app.db, { userId, requestId });
+        if (measured) {
+          usage = measured;
+          model = measured.model ?? model;
+        }
+      }
+      const message = await addMessage(app.db, {
+        userId,
+        conversationId: request.params.conversationId,
+        ...body,
+        model,
+        usage,
+        requestId,
+      });
+      return reply.code(201).send({ message: messageView(message) });
+    },
+  );
+
+  routes.get(
+    '/api/studio/conversations/:conversationId/export',
+    {
+      schema: {
+        tags,
+        summary: 'Download the branch shown as Markdown, JSON or PDF.',
+        params: conversationParams,
+        querystring: z.object({ format: z.enum(exportFormats).default('markdown') }),
+        response: { ...errorResponses(400, 401, 404, 429) },
+      },
+      preHandler: reads,
+    },
+    async (request, reply) => {
+      const { conversation, messages } = await getConversation(app.db, {
+        userId: request.auth.userId,
+        conversationId: request.params.conversationId,
+      });
+      const exported = toExport(conversation, messages);
+      const { format } = request.query;
+      reply
+        .header('cache-control', 'no-store')
+        .header(
+          'content-disposition',
+          `attachment; filename="${exportFileName(conversation.title, format)}"`,
+        );
+      if (format === 'json') {
+        return reply.type('application/json; charset=utf-8').send(JSON.stringify(exported, null, 2) as never);
+      }
+      if (format === 'pdf') return reply.type('application/pdf').send((await toPdf(exported)) as never);
+      return reply.type('text/markdown; charset=utf-8').send(toMarkdown(exported) as never);
+    },
+  );
+
+  routes.get(
+    '/api/studio/folders',
+    {
+      schema: {
+        tags,
+        summary: 'Your folders.',
+        response: { 200: z.object({ folders: z.array(folderSchema) }), ...errorResponses(401, 429) },
+      },
+      preHandler: reads,
+    },
+    async (request) => ({ folders: (await listFolders(app.db, request.auth.userId)).map(dated) }),
+  );
+
+  const folderBody = z.object({ name: shortText(100).pipe(z.string().min(1)) });
+
+  routes.post(
+    '/api/studio/folders',
+    {
+      schema: {
+        tags,
+        summary: 'Create a folder.',
+        body: folderBody,
+        response: { 201: z.object({ folder: folderSchema }), ...errorResponses(400, 401, 429) },
+      },
+      preHandler: writes,
+    },
+    async (request, reply) => {
+      const folder = await createFolder(app.db, { userId: request.auth.userId, name: request.body.name });
+      return reply.code(201).send({ folder: dated(folder) });
+    },
+  );
+
+  const folderParams = z.object({ folderId: z.uuid() });
+
+  routes.patch(
+    '/api/studio/folders/:folderId',
+    {
+      schema: {
+        tags,
+        summary: 'Rename a folder.',
+        params: folderParams,
+        body: folderBody,
+        response: { 200: z.object({ folder: folderSchema }), ...errorResponses(400, 401, 404, 429) },
+      },
+      preHandler: writes,
+    },
+    async (request) => ({
+      folder: dated(
+        await renameFolder(app.db, {
+          userId: request.auth.userId,
+          folderId: request.params.folderId,
+          name: request.body.name,
+        }),
+      ),
+    }),
+  );
+
+  routes.delete(
+    '/api/studio/folders/:folderId',
+    {
+      schema: {
+        tags,
+        summary: 'Delete a folder; its conversations stay, unfiled.',
+        params: folderParams,
+        response: { 204: z.null(), ...errorResponses(400, 401, 404, 429) },
+      },
+      preHandler: writes,
+    },
+    async (request, reply) => {
+      await deleteFolder(app.db, { userId: request.auth.userId, folderId: request.params.folderId });
+      return reply.code(204).send(null);
+    },
+  );
+
+  routes.get(
+    '/api/studio/presets',
+    {
+      schema: {
+        tags,
+        summary: 'Your saved presets (model and system prompt).',
+        response: { 200: z.object({ presets: z.array(presetSchema) }), ...errorResponses(401, 429) },
+      },
+      preHandler: reads,
+    },
+    async (request) => ({ presets: (await listPresets(app.db, request.auth.userId)).map(dated) }),
+  );
+
+  routes.post(
+    '/api/studio/presets',
+    {
+      schema: {
+        tags,
+        summary: 'Save a preset.',
+        body: z.object({
+          name: shortText(100).pipe(z.string().min(1)),
+          model: modelId.nullable().default(null),
+          systemPrompt: z.string().max(20_000).default(''),
+        }),
+        response: { 201: z.object({ preset: presetSchema }), ...errorResponses(400, 401, 429) },
+      },
+      preHandler: writes,
+    },
+    async (request, reply) => {
+      const preset = await createPreset(app.db, { userId: request.auth.userId, ...request.body });
+      return reply.code(201).send({ preset: dated(preset) });
+    },
+  );
+
+  routes.delete(
+    '/api/studio/presets/:presetId',
+    {
+      schema: {
+        tags,
+        summary: 'Delete a preset.',
+        params: z.object({ presetId: z.uuid() }),
+        response: { 204: z.null(), ...errorResponses(400, 401, 404, 429) },
+      },
+      preHandler: writes,
+    },
+    async (request, reply) => {
+      await deletePreset(app.db, { userId: request.auth.userId, presetId: request.params.presetId });
+      return reply.code(204).send(null);
+    },
+  );
+}

@@ -1,0 +1,337 @@
+import { and, asc, desc, eq, exists, ilike, or, type SQL, sql } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import { AppError } from '../../errors.js';
+import { usageRecords } from '../gateway/tables.js';
+import {
+  type MessageAttachment,
+  type MessageRole,
+  type MessageStatus,
+  studioConversations,
+  studioFolders,
+  studioMessages,
+  studioPresets,
+} from './tables.js';
+
+export type Conversation = typeof studioConversations.$inferSelect;
+export type Message = typeof studioMessages.$inferSelect;
+export type Folder = typeof studioFolders.$inferSelect;
+export type Preset = typeof studioPresets.$inferSelect;
+
+const TITLE_LENGTH = 60;
+
+/** `%` and `_` typed by a person are literal characters, not wildcards. */
+function likePattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (character) => `\\${character}`)}%`;
+}
+
+/**
+ * Every read and change below starts here: a conversation id that is not the caller's is "not found", exactly
+ * like an id that does not exist, so guessing ids tells nothing.
+ */
+async function ownConversation(db: Database, userId: string, conversationId: string): Promise<Conversation> {
+  const [row] = await db
+    .select()
+    .from(studioConversations)
+    .where(and(eq(studioConversations.id, conversationId), eq(studioConversations.userId, userId)))
+    .limit(1);
+  if (!row) throw new AppError('not_found', 'No such conversation.');
+  return row;
+}
+
+async function assertOwnFolder(db: Database, userId: string, folderId: string | null | undefined) {
+  if (!folderId) return;
+  const [row] = await db
+    .select({ id: studioFolders.id })
+    .from(studioFolders)
+    .where(and(eq(studioFolders.id, folderId), eq(studioFolders.userId, userId)))
+    .limit(1);
+  if (!row) throw new AppError('not_found', 'No such folder.');
+}
+
+async function assertMessageIn(db: Database, conversationId: string, messageId: string) {
+  const [row] = await db
+    .select({ id: studioMessages.id })
+    .from(studioMessages)
+    .where(and(eq(studioMessages.id, messageId), eq(studioMessages.conversationId, conversationId)))
+    .limit(1);
+  if (!row) throw new AppError('not_found', 'No such message in this conversation.');
+}
+
+export interface ListConversationsOptions {
+  userId: string;
+  /** Matches titles and the text of any message, case-insensitively. */
+  search?: string | undefined;
+  folderId?: string | undefined;
+  limit?: number;
+}
+
+/** The caller's conversations, pinned first, then the most recently active. */
+export async function listConversations(db: Database, options: ListConversationsOptions) {
+  const conditions: SQL[] = [eq(studioConversations.userId, options.userId)];
+  if (options.folderId) conditions.push(eq(studioConversations.folderId, options.folderId));
+  const search = options.search?.trim();
+  if (search) {
+    const pattern = likePattern(search);
+    conditions.push(
+      or(
+        ilike(studioConversations.title, pattern),
+        exists(
+          db
+            .select({ one: sql`1` })
+            .from(studioMessages)
+            .where(
+              and(
+                eq(studioMessages.conversationId, studioConversations.id),
+                ilike(studioMessages.content, pattern),
+              ),
+            ),
+        ),
+      )!,
+    );
+  }
+  return db
+    .select()
+    .from(studioConversations)
+    .where(and(...conditions))
+    .orderBy(sql`${studioConversations.pinnedAt} is null`, desc(studioConversations.updatedAt))
+    .limit(options.limit ?? 200);
+}
+
+export async function createConversation(
+  db: Database,
+  options: {
+    userId: string;
+    title?: string | undefined;
+    model?: string | null | undefined;
+    systemPrompt?: string | undefined;
+    folderId?: string | null | undefined;
+  },
+): Promise<Conversation> {
+  await assertOwnFolder(db, options.userId, options.folderId);
+  const [row] = await db
+    .insert(studioConversations)
+    .values({
+      userId: options.userId,
+      title: options.title ?? '',
+      model: options.model ?? null,
+      systemPrompt: options.systemPrompt ?? '',
+      folderId: options.folderId ?? null,
+    })
+    .returning();
+  return row!;
+}
+
+export async function getConversation(
+  db: Database,
+  options: { userId: string; conversationId: string },
+): Promise<{ conversation: Conversation; messages: Message[] }> {
+  const conversation = await ownConversation(db, options.userId, options.conversationId);
+  const messages = await db
+    .select()
+    .from(studioMessages)
+    .where(eq(studioMessages.conversationId, conversation.id))
+    .orderBy(asc(studioMessages.createdAt), asc(studioMessages.id));
+  return { conversation, messages };
+}
+
+export interface ConversationChanges {
+  title?: string | undefined;
+  model?: string | null | undefined;
+  systemPrompt?: string | undefined;
+  pinned?: boolean | undefined;
+  folderId?: string | null | undefined;
+  /** Shows another branch: the tip must be a message of this conversation. */
+  activeLeafId?: string | undefined;
+}
+
+export async function updateConversation(
+  db: Database,
+  options: { userId: string; conversationId: string; changes: ConversationChanges },
+): Promise<Conversation> {
+  const { changes } = options;
+  const conversation = await ownConversation(db, options.userId, options.conversationId);
+  await assertOwnFolder(db, options.userId, changes.folderId);
+  if (changes.activeLeafId) await assertMessageIn(db, conversation.id, changes.activeLeafId);
+  const [row] = await db
+    .update(studioConversations)
+    .set({
+      ...(changes.title !== undefined ? { title: changes.title } : {}),
+      ...(changes.model !== undefined ? { model: changes.model } : {}),
+      ...(changes.systemPrompt !== undefined ? { systemPrompt: changes.systemPrompt } : {}),
+      ...(changes.folderId !== undefined ? { folderId: changes.folderId } : {}),
+      ...(changes.activeLeafId !== undefined ? { activeLeafId: changes.activeLeafId } : {}),
+      ...(changes.pinned !== undefined
+        ? { pinnedAt: changes.pinned ? (conversation.pinnedAt ?? new Date()) : null }
+        : {}),
+    })
+    .where(and(eq(studioConversations.id, conversation.id), eq(studioConversations.userId, options.userId)))
+    .returning();
+  return row!;
+}
+
+export async function deleteConversation(db: Database, options: { userId: string; conversationId: string }) {
+  const deleted = await db
+    .delete(studioConversations)
+    .where(
+      and(eq(studioConversations.id, options.conversationId), eq(studioConversations.userId, options.userId)),
+    )
+    .returning({ id: studioConversations.id });
+  if (deleted.length === 0) throw new AppError('not_found', 'No such conversation.');
+}
+
+export interface AddMessageOptions {
+  userId: string;
+  conversationId: string;
+  /**
+   * The message this one follows. Giving the parent of an existing message starts a branch beside it (an
+   * edited question, or a regenerated answer); null starts a branch from the very beginning.
+   */
+  parentId: string | null;
+  role: MessageRole;
+  content: string;
+  attachments?: MessageAttachment[] | undefined;
+  model?: string | null | undefined;
+  requestId?: string | null | undefined;
+  usage?: { inputTokens: number; outputTokens: number; credits: number } | undefined;
+  status?: MessageStatus | undefined;
+}
+
+/** Stores a message, makes it the tip of the shown branch, and names an untitled conversation after it. */
+export async function addMessage(db: Database, options: AddMessageOptions): Promise<Message> {
+  const conversation = await ownConversation(db, options.userId, options.conversationId);
+  if (options.parentId) await assertMessageIn(db, conversation.id, options.parentId);
+  return db.transaction(async (transaction) => {
+    const [message] = await transaction
+      .insert(studioMessages)
+      .values({
+        conversationId: conversation.id,
+        parentId: options.parentId,
+        role: options.role,
+        content: options.content,
+        attachments: options.attachments ?? [],
+        model: options.model ?? null,
+        requestId: options.requestId ?? null,
+        inputTokens: options.usage?.inputTokens ?? 0,
+        outputTokens: options.usage?.outputTokens ?? 0,
+        credits: options.usage?.credits ?? 0,
+        status: options.status ?? 'complete',
+      })
+      .returning();
+    const title =
+      conversation.title === '' && options.role === 'user' ? titleFrom(options.content) : conversation.title;
+    await transaction
+      .update(studioConversations)
+      .set({
+        activeLeafId: message!.id,
+        updatedAt: new Date(),
+        title,
+        ...(options.model ? { model: options.model } : {}),
+      })
+      .where(eq(studioConversations.id, conversation.id));
+    return message!;
+  });
+}
+
+function titleFrom(content: string): string {
+  const line = content.replace(/\s+/g, ' ').trim();
+  return line.length <= TITLE_LENGTH ? line : `${line.slice(0, TITLE_LENGTH - 1).trimEnd()}…`;
+}
+
+/**
+ * What the gateway measured for one of the caller's /v1 requests: the studio stores these figures rather than
+ * the ones the page reports, so the cost under an answer is the one actually charged. The gateway module has no
+ * lookup service yet, so this reads its usage table directly (read only, scoped to the caller).
+ */
+export async function findMeasuredUsage(
+  db: Database,
+  options: { userId: string; requestId: string },
+): Promise<{ model: string | null; inputTokens: number; outputTokens: number; credits: number } | undefined> {
+  const [row] = await db
+    .select({
+      requestedModel: usageRecords.requestedModel,
+      inputTokens: usageRecords.inputTokens,
+      outputTokens: usageRecords.outputTokens,
+      credits: usageRecords.credits,
+    })
+    .from(usageRecords)
+    .where(and(eq(usageRecords.requestId, options.requestId), eq(usageRecords.userId, options.userId)))
+    .limit(1);
+  if (!row) return undefined;
+  return {
+    model: row.requestedModel,
+    inputTokens: row.inputTokens,
+    outputTokens: row.outputTokens,
+    credits: row.credits,
+  };
+}
+
+/** The messages of the shown branch, first to last. */
+export function activeBranch(messages: Message[], leafId: string | null): Message[] {
+  const byId = new Map(messages.map((message) => [message.id, message]));
+  const path: Message[] = [];
+  let current = leafId ? byId.get(leafId) : undefined;
+  // A cycle cannot be built through the API, but a bound keeps a corrupted row from hanging the server.
+  while (current && path.length <= messages.length) {
+    path.push(current);
+    current = current.parentId ? byId.get(current.parentId) : undefined;
+  }
+  return path.reverse();
+}
+
+export async function listFolders(db: Database, userId: string): Promise<Folder[]> {
+  return db
+    .select()
+    .from(studioFolders)
+    .where(eq(studioFolders.userId, userId))
+    .orderBy(asc(studioFolders.name));
+}
+
+export async function createFolder(db: Database, options: { userId: string; name: string }): Promise<Folder> {
+  const [row] = await db.insert(studioFolders).values(options).returning();
+  return row!;
+}
+
+export async function renameFolder(
+  db: Database,
+  options: { userId: string; folderId: string; name: string },
+): Promise<Folder> {
+  const [row] = await db
+    .update(studioFolders)
+    .set({ name: options.name })
+    .where(and(eq(studioFolders.id, options.folderId), eq(studioFolders.userId, options.userId)))
+    .returning();
+  if (!row) throw new AppError('not_found', 'No such folder.');
+  return row;
+}
+
+export async function deleteFolder(db: Database, options: { userId: string; folderId: string }) {
+  const deleted = await db
+    .delete(studioFolders)
+    .where(and(eq(studioFolders.id, options.folderId), eq(studioFolders.userId, options.userId)))
+    .returning({ id: studioFolders.id });
+  if (deleted.length === 0) throw new AppError('not_found', 'No such folder.');
+}
+
+export async function listPresets(db: Database, userId: string): Promise<Preset[]> {
+  return db
+    .select()
+    .from(studioPresets)
+    .where(eq(studioPresets.userId, userId))
+    .orderBy(asc(studioPresets.name));
+}
+
+export async function createPreset(
+  db: Database,
+  options: { userId: string; name: string; model: string | null; systemPrompt: string },
+): Promise<Preset> {
+  const [row] = await db.insert(studioPresets).values(options).returning();
+  return row!;
+}
+
+export async function deletePreset(db: Database, options: { userId: string; presetId: string }) {
+  const deleted = await db
+    .delete(studioPresets)
+    .where(and(eq(studioPresets.id, options.presetId), eq(studioPresets.userId, options.userId)))
+    .returning({ id: studioPresets.id });
+  if (deleted.length === 0) throw new AppError('not_found', 'No such preset.');
+}

@@ -1,0 +1,284 @@
+import { readChunksFixture } from '@webox/gateway/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backendPairs } from '../../testing/backend-pairs.js';
+import { type GatewayHarness, startGatewayHarness } from '../../testing/gateway-harness.js';
+import { type SignedInClient, signUpAndSignIn } from '../accounts/testing.js';
+
+const streamFixture = new URL(
+  '../../../../gateway/src/providers/openai-compatible/__fixtures__/text.chunks.txt',
+  import.meta.url,
+);
+
+for (const pair of backendPairs()) {
+  describe(`studio conversations on ${pair.name}`, () => {
+    let harness: GatewayHarness;
+    let owner: SignedInClient;
+    let stranger: SignedInClient;
+
+    beforeAll(async () => {
+      harness = await startGatewayHarness(pair);
+      owner = await signUpAndSignIn(harness.app);
+      stranger = await signUpAndSignIn(harness.app);
+    });
+    afterAll(async () => {
+      await harness.close();
+    });
+
+    const call = (client: SignedInClient, method: string, url: string, payload?: unknown) =>
+      harness.app.inject({
+        method: method as 'GET',
+        url,
+        headers: client.headers,
+        ...(payload === undefined ? {} : { payload: payload as object }),
+      });
+
+    async function conversationWithExchange(client: SignedInClient, question = 'What is a monad?') {
+      const created = await call(client, 'POST', '/api/studio/conversations', { model: 'gpt-test' });
+      expect(created.statusCode).toBe(201);
+      const id: string = created.json().conversation.id;
+      const asked = await call(client, 'POST', `/api/studio/conversations/${id}/messages`, {
+        parentId: null,
+        role: 'user',
+        content: question,
+      });
+      expect(asked.statusCode).toBe(201);
+      const answered = await call(client, 'POST', `/api/studio/conversations/${id}/messages`, {
+        parentId: asked.json().message.id,
+        role: 'assistant',
+        content: 'A **monoid** in the category of endofunctors.',
+        model: 'gpt-test',
+        usage: { inputTokens: 12, outputTokens: 9, credits: 3 },
+      });
+      expect(answered.statusCode).toBe(201);
+      return { id, questionId: asked.json().message.id as string, answerId: answered.json().message.id };
+    }
+
+    it('keeps conversations and their messages, titled after the first question, across reads', async () => {
+      const { id } = await conversationWithExchange(owner, 'Explain   monads\nsimply');
+      const read = await call(owner, 'GET', `/api/studio/conversations/${id}`);
+      expect(read.statusCode).toBe(200);
+      const body = read.json();
+      expect(body.conversation).toMatchObject({ title: 'Explain monads simply', model: 'gpt-test' });
+      expect(body.messages.map((message: { role: string }) => message.role)).toEqual(['user', 'assistant']);
+      expect(body.messages[1]).toMatchObject({
+        model: 'gpt-test',
+        inputTokens: 12,
+        outputTokens: 9,
+        credits: 3,
+      });
+      expect(body.conversation.activeLeafId).toBe(body.messages[1].id);
+    });
+
+    it('never lets another person read, change, delete, export or extend a conversation by its id', async () => {
+      const { id, answerId } = await conversationWithExchange(owner);
+      const base = `/api/studio/conversations/${id}`;
+      const attempts = [
+        await call(stranger, 'GET', base),
+        await call(stranger, 'PATCH', base, { title: 'mine now' }),
+        await call(stranger, 'PATCH', base, { pinned: true }),
+        await call(stranger, 'DELETE', base),
+        await call(stranger, 'GET', `${base}/export?format=json`),
+        await call(stranger, 'POST', `${base}/messages`, { parentId: answerId, role: 'user', content: 'hi' }),
+      ];
+      for (const attempt of attempts) {
+        expect(attempt.statusCode).toBe(404);
+        expect(attempt.json().error.code).toBe('not_found');
+      }
+      const listed = await call(stranger, 'GET', '/api/studio/conversations?search=monad');
+      expect(listed.json().conversations.map((row: { id: string }) => row.id)).not.toContain(id);
+
+      // Nor can they graft their own conversation onto the owner's messages or folders.
+      const theirs = await call(stranger, 'POST', '/api/studio/conversations', {});
+      const theirId = theirs.json().conversation.id;
+      const grafted = await call(stranger, 'POST', `/api/studio/conversations/${theirId}/messages`, {
+        parentId: answerId,
+        role: 'user',
+        content: 'attach me',
+      });
+      expect(grafted.statusCode).toBe(404);
+      const pointed = await call(stranger, 'PATCH', `/api/studio/conversations/${theirId}`, {
+        activeLeafId: answerId,
+      });
+      expect(pointed.statusCode).toBe(404);
+      const folder = await call(owner, 'POST', '/api/studio/folders', { name: 'Work' });
+      const filed = await call(stranger, 'PATCH', `/api/studio/conversations/${theirId}`, {
+        folderId: folder.json().folder.id,
+      });
+      expect(filed.statusCode).toBe(404);
+      expect(
+        (await call(stranger, 'DELETE', `/api/studio/folders/${folder.json().folder.id}`)).statusCode,
+      ).toBe(404);
+
+      const intact = await call(owner, 'GET', base);
+      expect(intact.json().conversation.title).toBe('What is a monad?');
+      expect(intact.json().messages).toHaveLength(2);
+    });
+
+    it('refuses anonymous calls and cookie calls without the CSRF header', async () => {
+      expect((await harness.app.inject({ url: '/api/studio/conversations' })).statusCode).toBe(401);
+      const signIn = await harness.app.inject({
+        method: 'POST',
+        url: '/api/auth/sign-in',
+        remoteAddress: owner.ip,
+        payload: { email: owner.email, password: owner.password },
+      });
+      const cookies = Object.fromEntries(signIn.cookies.map((cookie) => [cookie.name, cookie.value]));
+      const forged = await harness.app.inject({
+        method: 'POST',
+        url: '/api/studio/conversations',
+        cookies,
+        payload: {},
+      });
+      expect(forged.statusCode).toBe(403);
+      const genuine = await harness.app.inject({
+        method: 'POST',
+        url: '/api/studio/conversations',
+        cookies,
+        headers: { 'x-csrf-token': cookies.webox_csrf! },
+        payload: {},
+      });
+      expect(genuine.statusCode).toBe(201);
+    });
+
+    it('branches when an earlier question is edited, and shows the branch chosen', async () => {
+      const { id, questionId, answerId } = await conversationWithExchange(owner, 'First wording');
+      const edited = await call(owner, 'POST', `/api/studio/conversations/${id}/messages`, {
+        parentId: null,
+        role: 'user',
+        content: 'Second wording',
+      });
+      const editedAnswer = await call(owner, 'POST', `/api/studio/conversations/${id}/messages`, {
+        parentId: edited.json().message.id,
+        role: 'assistant',
+        content: 'Answer to the second wording',
+        status: 'stopped',
+      });
+      let read = (await call(owner, 'GET', `/api/studio/conversations/${id}`)).json();
+      expect(read.messages).toHaveLength(4);
+      expect(read.conversation.activeLeafId).toBe(editedAnswer.json().message.id);
+      const roots = read.messages.filter((message: { parentId: string | null }) => message.parentId === null);
+      expect(roots.map((message: { id: string }) => message.id).sort()).toEqual(
+        [questionId, edited.json().message.id].sort(),
+      );
+
+      // The export holds the branch shown; the title stays the first question's.
+      const questions = async () =>
+        (await call(owner, 'GET', `/api/studio/conversations/${id}/export?format=json`))
+          .json()
+          .messages.filter((message: { role: string }) => message.role === 'user')
+          .map((message: { content: string }) => message.content);
+      expect(await questions()).toEqual(['Second wording']);
+      const markdown = await call(owner, 'GET', `/api/studio/conversations/${id}/export?format=markdown`);
+      expect(markdown.body).toContain('## User\n\nSecond wording');
+
+      await call(owner, 'PATCH', `/api/studio/conversations/${id}`, { activeLeafId: answerId });
+      read = (await call(owner, 'GET', `/api/studio/conversations/${id}`)).json();
+      expect(read.conversation.activeLeafId).toBe(answerId);
+      expect(await questions()).toEqual(['First wording']);
+    });
+
+    it('renames, pins, files into folders and searches, treating % and _ literally', async () => {
+      const client = await signUpAndSignIn(harness.app);
+      const first = await conversationWithExchange(client, 'Recipe for couscous');
+      const second = await conversationWithExchange(client, 'Growth of 100% in _one_ year');
+      await call(client, 'PATCH', `/api/studio/conversations/${first.id}`, { title: 'Dinner', pinned: true });
+      let listed = (await call(client, 'GET', '/api/studio/conversations')).json().conversations;
+      expect(listed.map((row: { id: string }) => row.id)).toEqual([first.id, second.id]);
+      expect(listed[0]).toMatchObject({ title: 'Dinner', pinned: true });
+
+      const byContent = (await call(client, 'GET', '/api/studio/conversations?search=COUSCOUS')).json();
+      expect(byContent.conversations.map((row: { id: string }) => row.id)).toEqual([first.id]);
+      const literal = (
+        await call(client, 'GET', `/api/studio/conversations?search=${encodeURIComponent('100%')}`)
+      )
+        .json()
+        .conversations.map((row: { id: string }) => row.id);
+      expect(literal).toEqual([second.id]);
+      const wildcard = (await call(client, 'GET', '/api/studio/conversations?search=_')).json();
+      expect(wildcard.conversations.map((row: { id: string }) => row.id)).toEqual([second.id]);
+
+      const folder = (await call(client, 'POST', '/api/studio/folders', { name: 'Kitchen' })).json().folder;
+      await call(client, 'PATCH', `/api/studio/conversations/${first.id}`, { folderId: folder.id });
+      listed = (await call(client, 'GET', `/api/studio/conversations?folderId=${folder.id}`)).json()
+        .conversations;
+      expect(listed.map((row: { id: string }) => row.id)).toEqual([first.id]);
+      expect((await call(client, 'DELETE', `/api/studio/folders/${folder.id}`)).statusCode).toBe(204);
+      const unfiled = (await call(client, 'GET', `/api/studio/conversations/${first.id}`)).json();
+      expect(unfiled.conversation.folderId).toBeNull();
+
+      expect((await call(client, 'DELETE', `/api/studio/conversations/${second.id}`)).statusCode).toBe(204);
+      expect((await call(client, 'GET', `/api/studio/conversations/${second.id}`)).statusCode).toBe(404);
+    });
+
+    it('exports JSON and a PDF, and keeps presets per person', async () => {
+      const { id } = await conversationWithExchange(owner, 'Export me');
+      const json = await call(owner, 'GET', `/api/studio/conversations/${id}/export?format=json`);
+      expect(json.headers['content-disposition']).toContain('export-me.json');
+      expect(json.json()).toMatchObject({
+        title: 'Export me',
+        messages: [
+          { role: 'user', content: 'Export me' },
+          { role: 'assistant', credits: 3 },
+        ],
+      });
+      const pdf = await call(owner, 'GET', `/api/studio/conversations/${id}/export?format=pdf`);
+      expect(pdf.headers['content-type']).toBe('application/pdf');
+      expect(pdf.rawPayload.subarray(0, 5).toString()).toBe('%PDF-');
+
+      const preset = await call(owner, 'POST', '/api/studio/presets', {
+        name: 'Translator',
+        model: 'gpt-test',
+        systemPrompt: 'Translate into Arabic.',
+      });
+      expect(preset.statusCode).toBe(201);
+      expect((await call(stranger, 'GET', '/api/studio/presets')).json().presets).toEqual([]);
+      expect(
+        (await call(stranger, 'DELETE', `/api/studio/presets/${preset.json().preset.id}`)).statusCode,
+      ).toBe(404);
+      expect((await call(owner, 'GET', '/api/studio/presets')).json().presets).toHaveLength(1);
+    });
+
+    it('stores the tokens the gateway measured for an answer, not the ones the page claims', async () => {
+      harness.primary.enqueue({ kind: 'sse', events: readChunksFixture(streamFixture) });
+      const streamed = await harness.app.inject({
+        method: 'POST',
+        url: '/v1/chat/completions',
+        headers: owner.headers,
+        payload: { model: 'gpt-test', stream: true, messages: [{ role: 'user', content: 'Say hello' }] },
+      });
+      expect(streamed.statusCode).toBe(200);
+      expect(streamed.body).toContain('Hello');
+      const requestId = streamed.headers['x-request-id'] as string;
+      const created = await call(owner, 'POST', '/api/studio/conversations', {});
+      const saved = await call(
+        owner,
+        'POST',
+        `/api/studio/conversations/${created.json().conversation.id}/messages`,
+        {
+          parentId: null,
+          role: 'assistant',
+          content: 'Hello, world!',
+          requestId,
+          usage: { inputTokens: 1, outputTokens: 1, credits: 0 },
+        },
+      );
+      expect(saved.json().message).toMatchObject({ model: 'gpt-test', inputTokens: 1200, outputTokens: 40 });
+
+      // Another person naming that request id gets only what they claimed.
+      const theirs = await call(stranger, 'POST', '/api/studio/conversations', {});
+      const claimed = await call(
+        stranger,
+        'POST',
+        `/api/studio/conversations/${theirs.json().conversation.id}/messages`,
+        {
+          parentId: null,
+          role: 'assistant',
+          content: 'x',
+          requestId,
+          usage: { inputTokens: 1, outputTokens: 2, credits: 0 },
+        },
+      );
+      expect(claimed.json().message).toMatchObject({ inputTokens: 1, outputTokens: 2 });
+    });
+  });
+}
