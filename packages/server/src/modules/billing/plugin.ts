@@ -4,7 +4,7 @@ import { parseCreditRates } from './display.js';
 import { ensureWallet, expireHolds, type Wallet } from './ledger.js';
 import { createLedgerMetering } from './metering.js';
 import { renewPlans } from './plans.js';
-import { PriceBookCache } from './prices.js';
+import { type ConfiguredModel, PriceBookCache, syncPriceBook } from './prices.js';
 import { subscriptions } from './tables.js';
 
 export const EXPIRE_HOLDS_JOB = 'billing.expire-holds';
@@ -33,6 +33,8 @@ declare module 'fastify' {
 }
 
 export interface BillingPluginOptions {
+  /** The gateway config's models: their prices are synced into the versioned price book at boot. */
+  models?: Record<string, ConfiguredModel> | undefined;
   /** How often each process enqueues hold expiry (default 30 s) and plan renewal (default 10 min); 0 turns a job off. */
   expireEveryMs?: number;
   renewEveryMs?: number;
@@ -46,6 +48,10 @@ export async function registerBilling(
   app: FastifyInstance,
   options: BillingPluginOptions = {},
 ): Promise<void> {
+  if (options.models) {
+    const created = await syncPriceBook(app.db, options.models);
+    if (created > 0) app.log.info({ created }, 'price book updated from the config file');
+  }
   const prices = new PriceBookCache(app.db);
   const context: BillingContext = {
     timeZone: app.env.BILLING_TIME_ZONE,

@@ -2,6 +2,7 @@ import { and, asc, desc, eq, isNull } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Database } from '../../db/client.js';
 import { AppError } from '../../errors.js';
+import { sqlState } from './sql.js';
 import { type PriceKind, prices } from './tables.js';
 
 const rate = z.number().int().nonnegative();
@@ -147,7 +148,13 @@ export async function syncPriceBook(db: Database, models: Record<string, Configu
     if (existing?.source === 'admin') continue;
     if (existing && existing.kind === kind && sameRates(existing.rates, rates as Record<string, number>))
       continue;
-    await setPrice(db, { itemKey, kind, rates: rates as Record<string, number>, source: 'config' });
+    try {
+      await setPrice(db, { itemKey, kind, rates: rates as Record<string, number>, source: 'config' });
+    } catch (error) {
+      // Another process booting at the same moment wrote the same version first; its row is as good as ours.
+      if (sqlState(error) !== '23505') throw error;
+      continue;
+    }
     created++;
   }
   return created;

@@ -7,7 +7,8 @@ import { backendPairs } from '../../testing/backend-pairs.js';
 import { createTestApp, type TestApp } from '../../testing/test-app.js';
 import { users } from '../accounts/tables.js';
 import { type SignedInClient, signUpAndSignIn } from '../accounts/testing.js';
-import { getBalance, verifyLedger } from './ledger.js';
+import { getBalance, holdCredits, verifyLedger } from './ledger.js';
+import { EXPIRE_HOLDS_JOB } from './plugin.js';
 
 for (const pair of backendPairs()) {
   describe(`billing HTTP API and /v1 metering on ${pair.name}`, () => {
@@ -224,6 +225,25 @@ for (const pair of backendPairs()) {
         headers: person.headers,
       });
       expect(backwards.statusCode).toBe(400);
+    });
+
+    it('runs the hold-expiry job: a hold whose process died stops locking credits after its TTL', async () => {
+      const { walletId } = (await inject({ url: '/api/billing/balance', headers: person.headers })).json();
+      const before = await getBalance(harness.app.db, walletId);
+      await holdCredits(harness.app.db, {
+        walletId,
+        amount: 100,
+        requestId: 'crashed-process',
+        ttlSeconds: 30,
+        now: new Date(Date.now() - 60_000),
+      });
+      expect((await getBalance(harness.app.db, walletId)).held).toBe(before.held + 100);
+      await harness.app.stores.jobs.enqueue(EXPIRE_HOLDS_JOB, {}, { jobId: `test-${randomUUID()}` });
+      const deadline = Date.now() + 10_000;
+      while ((await getBalance(harness.app.db, walletId)).held !== before.held && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(await getBalance(harness.app.db, walletId)).toEqual(before);
     });
 
     it('lets an admin verify the books', async () => {
