@@ -22,6 +22,7 @@ import { type Metering, meteringOff } from './modules/gateway/metering.js';
 import { registerGatewayModule } from './modules/gateway/plugin.js';
 import { monitoringRoutes } from './modules/monitoring/routes.js';
 import { type PaymentsConfig, registerPaymentsModule } from './modules/payments/index.js';
+import { studioRoutes } from './modules/studio/routes.js';
 import { registerAuthentication } from './plugins/authenticate.js';
 import { registerErrorHandling } from './plugins/error-handler.js';
 import { loggerOptions, requestId } from './plugins/logging.js';
@@ -135,6 +136,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // Billing before the gateway module: /v1 pays through `app.billing.metering`.
   await registerBilling(app, { models: options.gatewayConfig?.models });
   await app.register(billingRoutes);
+  await app.register(studioRoutes);
   await registerPaymentsModule(app, { config: options.payments });
   if (options.gatewayConfig) {
     await registerGatewayModule(app, {
