@@ -1,4 +1,4 @@
-import { createRootRoute, createRoute, createRouter } from '@tanstack/react-router';
+import { createRootRoute, createRoute, createRouter, lazyRouteComponent } from '@tanstack/react-router';
 import { AppShell } from './components/app-shell';
 import { SignInPage } from './pages/auth/sign-in-page';
 import { SignUpPage } from './pages/auth/sign-up-page';
@@ -11,6 +11,7 @@ import {
 import { HomePage } from './pages/home-page';
 import { NotFoundPage } from './pages/not-found-page';
 import { SetupPage } from './pages/setup-page';
+import { RequireAccount } from './session/require-account';
 
 // Code-based route tree: a handful of routes does not justify a code generation step in the build.
 // Every path not listed here is answered by the server with index.html and lands on NotFoundPage.
@@ -83,7 +84,30 @@ const confirmEmailChangeRoute = createRoute({
   },
 });
 
+// The studio carries the Markdown, highlighting and streaming code: loaded when first opened, not on the home page.
+const StudioPage = lazyRouteComponent(() => import('./pages/studio/studio-page'), 'StudioPage');
+const CreditsPage = lazyRouteComponent(() => import('./pages/credits/credits-page'), 'CreditsPage');
+
+const studioRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/studio',
+  validateSearch: (search: Record<string, unknown>): { c?: string } =>
+    typeof search.c === 'string' && /^[0-9a-f-]{36}$/i.test(search.c) ? { c: search.c } : {},
+  component: function StudioRoute() {
+    const { c } = studioRoute.useSearch();
+    return <RequireAccount>{() => <StudioPage conversationId={c} />}</RequireAccount>;
+  },
+});
+
+const creditsRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/credits',
+  component: CreditsPage,
+});
+
 const routeTree = rootRoute.addChildren([
+  studioRoute,
+  creditsRoute,
   homeRoute,
   setupRoute,
   signInRoute,

@@ -56,7 +56,7 @@ export function AccountMenu() {
         <bdi>{account.name || account.email}</bdi>
       </span>
       {/* On phones the sign-out button lives in the menu, where there is room for it. */}
-      <SignOutButton className={`hidden sm:block ${linkClass}`} testId="sign-out" />
+      <SignOutButton className={`hidden lg:block ${linkClass}`} testId="sign-out" />
     </div>
   );
 }

@@ -7,13 +7,14 @@ import { LanguageSwitcher } from './language-switcher';
 import { Logo } from './logo';
 
 const navigationLinkClass =
-  'block rounded-md px-3 py-2 text-sm font-medium text-slate-700 hover:bg-slate-100 hover:text-slate-950 dark:text-slate-300 dark:hover:bg-slate-800 dark:hover:text-white';
+  'block whitespace-nowrap rounded-md px-3 py-2 text-sm font-medium text-slate-700 hover:bg-slate-100 hover:text-slate-950 dark:text-slate-300 dark:hover:bg-slate-800 dark:hover:text-white';
 const activeNavigationLinkClass = 'bg-slate-100 text-slate-950 dark:bg-slate-800 dark:text-white';
 
 function NavigationLinks({ onNavigate }: { onNavigate?: () => void }) {
   const { t } = useTranslation();
+  const { account } = useAccount();
   return (
-    <ul className="flex flex-col gap-1 sm:flex-row sm:items-center">
+    <ul className="flex flex-col gap-1 lg:flex-row lg:items-center">
       <li>
         <Link
           to="/"
@@ -25,6 +26,30 @@ function NavigationLinks({ onNavigate }: { onNavigate?: () => void }) {
           {t('nav.home')}
         </Link>
       </li>
+      {account && (
+        <>
+          <li>
+            <Link
+              to="/studio"
+              onClick={onNavigate}
+              className={navigationLinkClass}
+              activeProps={{ className: activeNavigationLinkClass, 'aria-current': 'page' }}
+            >
+              {t('nav.studio')}
+            </Link>
+          </li>
+          <li>
+            <Link
+              to="/credits"
+              onClick={onNavigate}
+              className={navigationLinkClass}
+              activeProps={{ className: activeNavigationLinkClass, 'aria-current': 'page' }}
+            >
+              {t('nav.credits')}
+            </Link>
+          </li>
+        </>
+      )}
       <li>
         {/* The reference is served by the server, outside the SPA: a plain link loads it for real. */}
         <a href="/docs" className={navigationLinkClass}>
@@ -75,19 +100,19 @@ export function AppShell() {
           <nav
             aria-label={t('shell.mainNavigation')}
             data-testid="main-nav"
-            className="hidden sm:ms-4 sm:block"
+            className="hidden lg:ms-4 lg:block"
           >
             <NavigationLinks />
           </nav>
           <div className="ms-auto flex items-center gap-2">
             <AccountMenu />
-            <div className="hidden sm:block">
+            <div className="hidden lg:block">
               <LanguageSwitcher />
             </div>
             <button
               ref={menuButtonRef}
               type="button"
-              className="rounded-md p-2 text-slate-700 hover:bg-slate-100 sm:hidden dark:text-slate-200 dark:hover:bg-slate-800"
+              className="rounded-md p-2 text-slate-700 hover:bg-slate-100 lg:hidden dark:text-slate-200 dark:hover:bg-slate-800"
               aria-expanded={menuOpen}
               aria-controls={menuId}
               data-testid="menu-button"
@@ -111,7 +136,7 @@ export function AppShell() {
             id={menuId}
             aria-label={t('shell.mainNavigation')}
             data-testid="mobile-nav"
-            className="border-t border-slate-200 px-4 py-2 sm:hidden dark:border-slate-800"
+            className="border-t border-slate-200 px-4 py-2 lg:hidden dark:border-slate-800"
           >
             <NavigationLinks onNavigate={() => setMenuOpen(false)} />
             {/* Phones have no room for these in the header bar. */}

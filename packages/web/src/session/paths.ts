@@ -1,2 +1,2 @@
 /** Where a person lands after signing in or confirming an email link when no other page asked for it. */
-export const signedInHome = '/';
+export const signedInHome = '/studio';

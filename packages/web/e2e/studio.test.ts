@@ -1,0 +1,128 @@
+import { readFile } from 'node:fs/promises';
+import { readChunksFixture } from '@webox/gateway/testing';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { AppError } from '../../server/src/errors.js';
+import { tokenFromEmail, uniqueEmail, waitForEmail } from '../../server/src/modules/accounts/testing.js';
+import type { Metering } from '../../server/src/modules/gateway/metering.js';
+import { backendPairs } from '../../server/src/testing/backend-pairs.js';
+import { type GatewayHarness, startGatewayHarness } from '../../server/src/testing/gateway-harness.js';
+import { launchBrowser, screenshot } from './browser.js';
+
+const streamFixture = new URL(
+  '../../gateway/src/providers/openai-compatible/__fixtures__/text.chunks.txt',
+  import.meta.url,
+);
+const password = 'a sturdy passphrase 42';
+
+/** Free for everyone except the people listed, who have no credits at all. */
+const withoutCredits = new Set<string>();
+const testMetering: Metering = {
+  enabled: true,
+  async begin({ caller }) {
+    if (withoutCredits.has(caller.userId)) {
+      throw new AppError('insufficient_credits', 'Your balance does not cover this request.');
+    }
+    return { settle: async () => ({ charged: 7 }), release: async () => {} };
+  },
+};
+
+describe('the chat studio in Chromium, against a local fake provider', () => {
+  let harness: GatewayHarness;
+  let browser: Browser;
+  let page: Page;
+
+  beforeAll(async () => {
+    harness = await startGatewayHarness(backendPairs()[0]!, { metering: testMetering });
+    browser = await launchBrowser();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await harness?.close();
+  });
+
+  afterEach(async (context) => {
+    if (page && context.task.result?.state === 'fail')
+      await screenshot(page, `failed-${context.task.name.replace(/\W+/g, '-')}`);
+    await page?.close();
+  });
+
+  /** Signs up in the page, confirms the address through the outbox, and signs in; ends on the studio. */
+  async function signUpAndSignIn(target: Page, email: string) {
+    await target.goto(`${harness.origin}/sign-up`);
+    await target.getByTestId('sign-up-name').fill('Nour');
+    await target.getByTestId('sign-up-email').fill(email);
+    await target.getByTestId('sign-up-password').fill(password);
+    await target.getByTestId('sign-up-confirm-password').fill(password);
+    await target.getByTestId('sign-up-submit').click();
+    await target.getByTestId('sign-up-success').waitFor();
+    const mail = await waitForEmail(harness.app, { to: email, template: 'verify_email' });
+    await target.goto(
+      `${harness.origin}/verify-email?token=${encodeURIComponent(tokenFromEmail(mail.text, '/verify-email'))}`,
+    );
+    await target.getByTestId('verifyEmail-success').waitFor();
+    await target.goto(`${harness.origin}/sign-in`);
+    await target.getByTestId('sign-in-email').fill(email);
+    await target.getByTestId('sign-in-password').fill(password);
+    await target.getByTestId('sign-in-submit').click();
+    await target.getByTestId('composer-input').waitFor();
+  }
+
+  it('streams an answer, keeps the conversation across a reload, exports it, and reads right to left in Arabic', async () => {
+    page = await browser.newPage({ locale: 'fr-FR', viewport: { width: 1280, height: 900 } });
+    await signUpAndSignIn(page, uniqueEmail('studio'));
+    await expect.poll(() => page.getByTestId('model-details').textContent()).toContain('128');
+
+    harness.primary.enqueue({ kind: 'sse', events: readChunksFixture(streamFixture), eventDelayMs: 40 });
+    await page.getByTestId('composer-input').fill('Dis bonjour');
+    await page.getByTestId('composer-input').press('Enter');
+    // The answer shows while it streams (stop is offered), then is stored with its cost.
+    await page.getByTestId('stop').waitFor();
+    await page.getByTestId('streaming-answer').waitFor();
+    const answer = page.getByTestId('message-assistant');
+    await answer.waitFor();
+    expect(await answer.textContent()).toContain('Hello, world!');
+    await expect.poll(() => page.getByTestId('answer-cost').textContent()).toMatch(/1\s?200/);
+    const sent = harness.primary.requests.at(-1)!.body as { messages: Array<{ content: string }> };
+    expect(sent.messages.at(-1)?.content).toBe('Dis bonjour');
+    await screenshot(page, 'studio-answer-fr');
+
+    // Everything came from the server: a reload (another device would do the same) brings it back.
+    await page.reload();
+    await page.getByTestId('message-assistant').waitFor();
+    expect(await page.getByTestId('message-user').textContent()).toContain('Dis bonjour');
+    expect(await page.getByTestId('conversation-item').first().textContent()).toContain('Dis bonjour');
+
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByTestId('export-markdown').click(),
+    ]);
+    const markdown = await readFile((await download.path())!, 'utf8');
+    expect(markdown).toContain('Dis bonjour');
+    expect(markdown).toContain('Hello, world!');
+
+    await page.getByTestId('language-switcher').selectOption('ar');
+    await expect.poll(() => page.getAttribute('html', 'dir')).toBe('rtl');
+    // The sidebar is the first column: in Arabic it sits on the right.
+    const sidebar = await page.getByTestId('conversation-sidebar').boundingBox();
+    expect(sidebar!.x).toBeGreaterThan(1280 / 2);
+    await screenshot(page, 'studio-ar');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await screenshot(page, 'studio-ar-390');
+  });
+
+  it('tells a person without credits how to top up', async () => {
+    page = await browser.newPage({ locale: 'fr-FR', viewport: { width: 390, height: 844 } });
+    const email = uniqueEmail('broke');
+    await signUpAndSignIn(page, email);
+    const account = await page.request.get(`${harness.origin}/api/account`);
+    withoutCredits.add((await account.json()).user.id);
+    await page.getByTestId('composer-input').fill('Une question');
+    await page.getByTestId('send').click();
+    await page.getByTestId('insufficient-credits').waitFor();
+    await screenshot(page, 'studio-no-credits-fr-390');
+    await page.getByTestId('top-up-link').click();
+    await page.waitForURL('**/credits');
+  });
+});
