@@ -114,41 +114,60 @@ export async function consumeQuota(
 ): Promise<QuotaReservation> {
   const now = options.now ?? new Date();
   const requests = options.requests ?? 1;
-  const taken: ReservedCounter[] = [];
-  try {
-    for (const subject of options.subjects) {
-      for (const rule of rulesOf(subject.limits)) {
-        const amount = rule.metric === 'requests' ? requests : options.credits;
-        const period = periodOf(now, rule.unit, options.timeZone);
-        const key = counterKey(subject, rule.metric, period);
-        const total = await counters.increment(key, amount, period.end);
-        taken.push({ key, metric: rule.metric, amount, expiresAt: period.end.toISOString() });
-        if (total > rule.limit) {
-          const used = total - amount;
-          throw new AppError(
-            rule.metric === 'requests' ? 'quota_exceeded' : 'budget_exceeded',
-            rule.metric === 'requests'
-              ? `The ${rule.unit === 'day' ? 'daily' : 'monthly'} request quota of this ${subject.scope} is used up.`
-              : `The ${rule.unit === 'day' ? 'daily' : 'monthly'} credit budget of this ${subject.scope} is used up.`,
-            {
-              retryAfterSeconds: Math.ceil((period.end.getTime() - now.getTime()) / 1000),
-              details: {
-                scope: subject.scope,
-                metric: rule.metric,
-                period: rule.unit,
-                limit: rule.limit,
-                used,
-                needed: amount,
-                resetsAt: period.end.toISOString(),
-              },
-            },
-          );
-        }
-      }
-    }
-  } catch (error) {
+  const planned = options.subjects.flatMap((subject) =>
+    rulesOf(subject.limits).map((rule) => {
+      const period = periodOf(now, rule.unit, options.timeZone);
+      return {
+        subject,
+        rule,
+        period,
+        counter: {
+          key: counterKey(subject, rule.metric, period),
+          metric: rule.metric,
+          amount: rule.metric === 'requests' ? requests : options.credits,
+          expiresAt: period.end.toISOString(),
+        } satisfies ReservedCounter,
+      };
+    }),
+  );
+  // All counters are incremented at once (one pipelined round trip on Redis), then checked together.
+  const results = await Promise.allSettled(
+    planned.map((entry) => counters.increment(entry.counter.key, entry.counter.amount, entry.period.end)),
+  );
+  const taken = planned
+    .filter((_, index) => results[index]!.status === 'fulfilled')
+    .map((entry) => entry.counter);
+  const failure = results.find((result) => result.status === 'rejected');
+  if (failure) {
     await rollBack(counters, taken);
-    throw error;
+    throw failure.reason;
+  }
+  const exceeded = planned.findIndex(
+    (entry, index) => (results[index] as PromiseFulfilledResult<number>).value > entry.rule.limit,
+  );
+  if (exceeded >= 0) {
+    await rollBack(counters, taken);
+    const { subject, rule, period, counter } = planned[exceeded]!;
+    const total = (results[exceeded] as PromiseFulfilledResult<number>).value;
+    const kind = rule.unit === 'day' ? 'daily' : 'monthly';
+    throw new AppError(
+      rule.metric === 'requests' ? 'quota_exceeded' : 'budget_exceeded',
+      rule.metric === 'requests'
+        ? `The ${kind} request quota of this ${subject.scope} is used up.`
+        : `The ${kind} credit budget of this ${subject.scope} is used up.`,
+      {
+        retryAfterSeconds: Math.ceil((period.end.getTime() - now.getTime()) / 1000),
+        details: {
+          scope: subject.scope,
+          metric: rule.metric,
+          period: rule.unit,
+          limit: rule.limit,
+          used: total - counter.amount,
+          needed: counter.amount,
+          resetsAt: period.end.toISOString(),
+        },
+      },
+    );
   }
   return { counters: taken, credits: options.credits };
 }
