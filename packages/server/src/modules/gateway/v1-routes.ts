@@ -158,6 +158,35 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
     if (settled.balance !== undefined) reply.header('x-webox-credits-balance', String(settled.balance));
   }
 
+  /** Settles a finished non-streamed call, counts its tokens, records it and sets the answer's headers. */
+  async function complete(
+    call: Call,
+    reply: FastifyReply,
+    charge: Charge,
+    result: {
+      usage: Usage;
+      served: { provider: string; model: string };
+      attempts: unknown[];
+      warnings: string[];
+    },
+  ) {
+    const settled = await charge.settle({ usage: result.usage, model: result.served.model });
+    await limits.recordTokens(call.caller, totalTokens(result.usage));
+    record(call, {
+      status: 200,
+      servedModel: result.served.model,
+      provider: result.served.provider,
+      attempts: result.attempts.length,
+      inputTokens: result.usage.inputTokens,
+      outputTokens: result.usage.outputTokens,
+      cachedInputTokens: result.usage.cachedInputTokens,
+      reasoningTokens: result.usage.reasoningTokens,
+      credits: settled.charged,
+    });
+    setServedHeaders(reply, result.served, result.warnings);
+    setCostHeaders(reply, settled);
+  }
+
   /** Holds the worst case before any provider is called. */
   async function hold(
     call: Call,
@@ -326,21 +355,7 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
 
         if (!call.stream) {
           const result = await gateway.chat(upstreamRequest, context);
-          const settled = await charge.settle({ usage: result.usage, model: result.served.model });
-          await limits.recordTokens(call.caller, totalTokens(result.usage));
-          record(call, {
-            status: 200,
-            servedModel: result.served.model,
-            provider: result.served.provider,
-            attempts: result.attempts.length,
-            inputTokens: result.usage.inputTokens,
-            outputTokens: result.usage.outputTokens,
-            cachedInputTokens: result.usage.cachedInputTokens,
-            reasoningTokens: result.usage.reasoningTokens,
-            credits: settled.charged,
-          });
-          setServedHeaders(reply, result.served, result.warnings);
-          setCostHeaders(reply, settled);
+          await complete(call, reply, charge, result);
           if (cacheDecision) {
             void cache
               .set(cacheDecision, {
@@ -441,21 +456,7 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
         const context = { signal: abortOnDisconnect(reply), metadata: { headers: request.headers } };
         if (!call.stream) {
           const result = await gateway.chat(chatRequest, context);
-          const settled = await charge.settle({ usage: result.usage, model: result.served.model });
-          await limits.recordTokens(call.caller, totalTokens(result.usage));
-          record(call, {
-            status: 200,
-            servedModel: result.served.model,
-            provider: result.served.provider,
-            attempts: result.attempts.length,
-            inputTokens: result.usage.inputTokens,
-            outputTokens: result.usage.outputTokens,
-            cachedInputTokens: result.usage.cachedInputTokens,
-            reasoningTokens: result.usage.reasoningTokens,
-            credits: settled.charged,
-          });
-          setServedHeaders(reply, result.served, [...warnings, ...result.warnings]);
-          setCostHeaders(reply, settled);
+          await complete(call, reply, charge, { ...result, warnings: [...warnings, ...result.warnings] });
           return reply.send({ ...chatResultToAnthropic(result.response, result.usage), model: body.model });
         }
         const stream = await gateway.chatStream(chatRequest, context);
@@ -503,18 +504,7 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
           signal: abortOnDisconnect(reply),
           metadata: { headers: request.headers },
         });
-        const settled = await charge.settle({ usage: result.usage, model: result.served.model });
-        await limits.recordTokens(call.caller, totalTokens(result.usage));
-        record(call, {
-          status: 200,
-          servedModel: result.served.model,
-          provider: result.served.provider,
-          attempts: result.attempts.length,
-          inputTokens: result.usage.inputTokens,
-          credits: settled.charged,
-        });
-        setServedHeaders(reply, result.served, result.warnings);
-        setCostHeaders(reply, settled);
+        await complete(call, reply, charge, result);
         return reply.send(passThrough(result.response));
       } catch (error) {
         return fail(call, charge, error);
