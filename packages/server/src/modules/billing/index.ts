@@ -23,7 +23,12 @@ export {
   verifyLedger,
   type Wallet,
 } from './ledger.js';
-export { createLedgerMetering, type LedgerMeteringOptions, type MeteredCharge } from './metering.js';
+export {
+  createLedgerMetering,
+  type LedgerMeteringOptions,
+  type MeteredCharge,
+  type Payer,
+} from './metering.js';
 export { type Period, type PeriodUnit, periodOf } from './periods.js';
 export {
   DEFAULT_PLAN,

@@ -50,6 +50,19 @@ export interface LedgerMeteringOptions {
   batcher?: LedgerBatcher;
   /** Per-key and per-user limits beyond the plan's (e.g. budgets set on a key); default none. */
   limitsFor?: (caller: MeteredCaller, plan: Plan) => Promise<{ key?: QuotaLimits; user?: QuotaLimits }>;
+  /**
+   * Which wallet pays for a caller; default (or undefined): the caller's own user wallet. A member of an organisation
+   * pays from the organisation's wallet, within `memberLimits` (e.g. a monthly credit limit per member).
+   */
+  payerFor?: (caller: MeteredCaller) => Promise<Payer | undefined>;
+}
+
+export interface Payer {
+  ownerType: 'user' | 'organization';
+  ownerId: string;
+  /** The member spending from an organisation wallet; recorded on the hold and the usage entry. */
+  memberUserId?: string;
+  memberLimits?: QuotaLimits;
 }
 
 /**
@@ -63,15 +76,16 @@ export function createLedgerMetering(options: LedgerMeteringOptions) {
     settleHold: (settle: Parameters<typeof settleHold>[1]) => settleHold(options.db, settle),
   };
   const wallets = new Map<string, { wallet: Promise<{ wallet: Wallet; plan: Plan }>; at: number }>();
-  const walletOf = (userId: string) => {
-    const cached = wallets.get(userId);
+  const walletOf = (payer: Payer) => {
+    const cacheKey = `${payer.ownerType}:${payer.ownerId}`;
+    const cached = wallets.get(cacheKey);
     if (cached && Date.now() - cached.at < 60_000) return cached.wallet;
     const loading = (async () => {
-      const wallet = await ensureWallet(options.db, { ownerType: 'user', ownerId: userId });
+      const wallet = await ensureWallet(options.db, { ownerType: payer.ownerType, ownerId: payer.ownerId });
       return { wallet, plan: await getWalletPlan(options.db, wallet.id) };
     })();
-    loading.catch(() => wallets.delete(userId));
-    wallets.set(userId, { wallet: loading, at: Date.now() });
+    loading.catch(() => wallets.delete(cacheKey));
+    wallets.set(cacheKey, { wallet: loading, at: Date.now() });
     if (wallets.size > 50_000) wallets.delete(wallets.keys().next().value!);
     return loading;
   };
@@ -86,10 +100,11 @@ export function createLedgerMetering(options: LedgerMeteringOptions) {
       maxOutputTokens: number;
     }): Promise<MeteredCharge> {
       const startedAt = new Date();
-      const [{ wallet, plan }, book] = await Promise.all([
-        walletOf(request.caller.userId),
-        options.prices.get(),
-      ]);
+      const payer: Payer = (await options.payerFor?.(request.caller)) ?? {
+        ownerType: 'user',
+        ownerId: request.caller.userId,
+      };
+      const [{ wallet, plan }, book] = await Promise.all([walletOf(payer), options.prices.get()]);
       const quote = book.quoteHold({
         model: request.candidates.map((candidate) => candidate.model),
         maxPromptTokens: request.maxPromptTokens,
@@ -103,6 +118,13 @@ export function createLedgerMetering(options: LedgerMeteringOptions) {
       ];
       if (request.caller.keyId)
         subjects.push({ scope: 'key', id: request.caller.keyId, limits: extra.key ?? {} });
+      if (payer.memberUserId) {
+        subjects.push({
+          scope: 'member',
+          id: `${wallet.id}:${payer.memberUserId}`,
+          limits: payer.memberLimits ?? {},
+        });
+      }
       const reservation: QuotaReservation = await consumeQuota(options.counters, {
         subjects,
         credits: quote.credits,
@@ -116,6 +138,7 @@ export function createLedgerMetering(options: LedgerMeteringOptions) {
           amount: quote.credits,
           requestId: request.requestId,
           ttlSeconds: options.holdTtlSeconds,
+          ...(payer.memberUserId ? { memberUserId: payer.memberUserId } : {}),
         });
       } catch (error) {
         await releaseQuota(options.counters, reservation);
