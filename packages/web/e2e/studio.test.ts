@@ -124,5 +124,8 @@ describe('the chat studio in Chromium, against a local fake provider', () => {
     await screenshot(page, 'studio-no-credits-fr-390');
     await page.getByTestId('top-up-link').click();
     await page.waitForURL('**/credits');
+    await page.getByTestId('credits-balance').waitFor();
+    await page.getByTestId('usage-model').waitFor();
+    await screenshot(page, 'credits-fr-390');
   });
 });

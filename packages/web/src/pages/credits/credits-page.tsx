@@ -76,7 +76,15 @@ function UsageSection({ groupBy }: { groupBy: 'day' | 'model' }) {
 }
 
 function CreditsContent() {
-  const { t } = useTranslation();
+  const { t, i18n } = useTranslation();
+  // The server's `formatted` has no currency sign; the reader's locale writes the amount with its currency.
+  const formatMoney = (amount: { currency: string; minor: number }) => {
+    const format = new Intl.NumberFormat(i18n.resolvedLanguage ?? 'fr', {
+      style: 'currency',
+      currency: amount.currency,
+    });
+    return format.format(amount.minor / 10 ** (format.resolvedOptions().maximumFractionDigits ?? 2));
+  };
   const balance = useBalance(true);
   const formatCredits = useFormatCredits();
   return (
@@ -99,7 +107,7 @@ function CreditsContent() {
           {balance.data.display.length > 0 && (
             <p className="text-sm text-slate-600 dark:text-slate-400">
               {t('credits.worth', {
-                amounts: balance.data.display.map((amount) => amount.formatted).join(' · '),
+                amounts: balance.data.display.map(formatMoney).join(' · '),
               })}
             </p>
           )}
