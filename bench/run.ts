@@ -6,6 +6,7 @@
  *   npm run bench -- --only main,scale    parts: main, scale (2,000 SSE streams), cluster (N=1 vs N=2), soak
  *   npm run bench -- --soak               adds the soak (--soak-minutes N, default 10)
  *   npm run bench -- --profile            CPU profile of WeBox (billing on, 32 connections) + its hot spots
+ *   npm run bench -- --rounds 3           measure each cell 3 times (interleaved), keep the median
  *   npm run bench -- --no-portkey         skip Portkey (it is installed on demand into bench/.portkey)
  *
  * DATABASE_URL / REDIS_URL, when set, are used by WeBox (a fresh database per instance); else PGlite and memory.
@@ -32,12 +33,14 @@ const { values } = parseArgs({
     profile: { type: 'boolean', default: false },
     'no-portkey': { type: 'boolean', default: false },
     streams: { type: 'string', default: '2000' },
+    rounds: { type: 'string', default: '1' },
   },
   allowPositionals: false,
 });
 const soakMinutes = Number(values['soak-minutes']);
 const duration = Number(values.duration);
 const levels = values.connections.split(',').map(Number);
+const roundCount = Number(values.rounds);
 const parts = new Set((values.only ?? 'main,scale,cluster').split(','));
 if (values.soak) parts.add('soak');
 if (!(soakMinutes > 0 && soakMinutes <= 240)) throw new Error('--soak-minutes must be 1..240');
@@ -84,6 +87,7 @@ const results: {
   settings: {
     durationSeconds: duration,
     connections: levels,
+    rounds: roundCount,
     database: process.env.DATABASE_URL ? 'postgres' : 'pglite',
     stores: process.env.REDIS_URL ? 'redis' : 'memory',
     logLevel: process.env.LOG_LEVEL ?? 'info',
@@ -104,18 +108,42 @@ const release = async (thing: { close(): Promise<void> }) => {
 };
 const asClosable = (started: Started) => ({ ...started, close: () => started.stop() });
 
-async function measure(target: Target, cellLevels: number[] = levels): Promise<Cell[]> {
-  const cells: Cell[] = [];
+function describe(cell: Cell) {
+  const { wrk } = cell;
+  return `  ${cell.target.padEnd(18)} ${cell.mode.padEnd(6)} c=${String(cell.connections).padEnd(4)} ${requestsPerSecond(wrk).toFixed(0).padStart(7)} req/s  p50 ${(wrk.latencyUs.p50 / 1000).toFixed(2)} ms  p99 ${(wrk.latencyUs.p99 / 1000).toFixed(2)} ms  errors ${errorCount(wrk)}`;
+}
+
+/**
+ * Measures every target cell by cell: for each mode and connection level, the targets run one after the other,
+ * so a noisy neighbour on a shared machine weighs on all of them alike. With --rounds N, each cell is measured N
+ * times (interleaved) and the round with the median req/s is kept.
+ */
+async function measureSideBySide(targets: Target[]): Promise<Cell[]> {
   // Warm the JIT and the connection pools before anything is recorded.
-  await runWrk({ ...target, connections: 32, durationSeconds: Math.min(2, duration), body: body('json') });
+  for (const target of targets) {
+    await runWrk({ ...target, connections: 32, durationSeconds: Math.min(2, duration), body: body('json') });
+  }
+  const cells: Cell[] = [];
   for (const mode of modes) {
-    for (const connections of cellLevels) {
-      const wrk = await runWrk({ ...target, connections, durationSeconds: duration, body: body(mode) });
-      const cell = { target: target.name, mode, connections, wrk };
-      cells.push(cell);
-      log(
-        `  ${target.name.padEnd(22)} ${mode.padEnd(6)} c=${String(connections).padEnd(4)} ${requestsPerSecond(wrk).toFixed(0).padStart(7)} req/s  p50 ${(wrk.latencyUs.p50 / 1000).toFixed(2)} ms  p99 ${(wrk.latencyUs.p99 / 1000).toFixed(2)} ms  errors ${errorCount(wrk)}`,
-      );
+    for (const connections of levels) {
+      const rounds = new Map<string, Cell[]>();
+      for (let round = 0; round < roundCount; round += 1) {
+        for (const target of targets) {
+          const wrk = await runWrk({ ...target, connections, durationSeconds: duration, body: body(mode) });
+          rounds.set(target.name, [
+            ...(rounds.get(target.name) ?? []),
+            { target: target.name, mode, connections, wrk },
+          ]);
+        }
+      }
+      for (const target of targets) {
+        const sorted = rounds
+          .get(target.name)!
+          .sort((a, b) => requestsPerSecond(a.wrk) - requestsPerSecond(b.wrk));
+        const median = sorted[Math.floor(sorted.length / 2)]!;
+        cells.push(median);
+        log(describe(median));
+      }
     }
   }
   return cells;
@@ -140,8 +168,7 @@ async function main() {
 
   if (parts.has('main')) {
     log('\n== main: every target against the same upstream ==');
-    results.cells.push(...(await measure({ name: 'upstream direct', url: `${upstream.origin}${chatPath}` })));
-
+    const targets: Target[] = [{ name: 'upstream direct', url: `${upstream.origin}${chatPath}` }];
     const bare = track(
       asClosable(
         await startProcess({
@@ -150,35 +177,30 @@ async function main() {
         }),
       ),
     );
-    results.cells.push(...(await measure({ name: 'bare node proxy', url: `${bare.origin}${chatPath}` })));
-    await release(bare);
-
+    targets.push({ name: 'bare node proxy', url: `${bare.origin}${chatPath}` });
+    // Both WeBox instances stay up for the whole table; an idle one costs memory, not CPU.
     for (const billing of [true, false]) {
       const instance = track(await startWebox({ upstream: upstream.origin, billing }));
-      const name = `webox billing ${billing ? 'on' : 'off'}`;
-      results.cells.push(...(await measure(await weboxTarget(instance, name))));
-      await release(instance);
+      targets.push(await weboxTarget(instance, `webox billing ${billing ? 'on' : 'off'}`));
     }
-
     if (!values['no-portkey']) {
       try {
         const portkey = track(asClosable(await ensurePortkey()));
-        results.cells.push(
-          ...(await measure({
-            name: 'portkey 1.15.2',
-            url: `${portkey.origin}${chatPath}`,
-            headers: {
-              'x-portkey-provider': 'openai',
-              'x-portkey-custom-host': `${upstream.origin}/v1`,
-              Authorization: 'Bearer sk-bench-upstream',
-            },
-          })),
-        );
-        await release(portkey);
+        targets.push({
+          name: 'portkey 1.15.2',
+          url: `${portkey.origin}${chatPath}`,
+          headers: {
+            'x-portkey-provider': 'openai',
+            'x-portkey-custom-host': `${upstream.origin}/v1`,
+            Authorization: 'Bearer sk-bench-upstream',
+          },
+        });
       } catch (error) {
         results.notes.push(`portkey skipped: ${(error as Error).message.split('\n')[0]}`);
       }
     }
+    results.cells.push(...(await measureSideBySide(targets)));
+    for (const thing of running.splice(1).reverse()) await thing.close();
     printTable(results.cells);
   }
 
@@ -228,8 +250,19 @@ async function main() {
   }
 
   if (values.profile) {
-    log('\n== CPU profile: WeBox billing on, non-streamed, 32 connections ==');
-    results.profile = await profileWebox({ upstream: upstream.origin, body: body('json'), duration, log });
+    results.profile = {};
+    for (const billing of [true, false]) {
+      log(`\n== CPU profile: WeBox billing ${billing ? 'on' : 'off'}, non-streamed, 32 connections ==`);
+      (results.profile as Record<string, unknown>)[billing ? 'billingOn' : 'billingOff'] = await profileWebox(
+        {
+          upstream: upstream.origin,
+          billing,
+          body: body('json'),
+          duration,
+          log,
+        },
+      );
+    }
   }
 
   await release(upstream);

@@ -146,5 +146,9 @@ export function machine() {
     node: process.version,
     wrk: run('sh', ['-c', 'wrk --version 2>&1 | head -1']),
     kernel: run('uname', ['-r']),
+    loadAverage: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
+    commit: run('git', ['rev-parse', '--short', 'HEAD']),
+    // Other people's uncommitted work is part of what runs: say so.
+    uncommittedFiles: run('sh', ['-c', 'git status --porcelain | wc -l']),
   };
 }

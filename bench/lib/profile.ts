@@ -1,6 +1,6 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { repositoryRoot } from './processes.js';
+import { repositoryRoot, sleep } from './processes.js';
 import { startWebox } from './webox.js';
 import { runWrk } from './wrk.js';
 
@@ -49,38 +49,51 @@ export function summariseProfile(profile: CpuProfile, top = 25) {
   return { totalMs: Math.round(total / 1000), functions: ranked(functions), places: ranked(places) };
 }
 
-/** Runs WeBox (billing on) under --cpu-prof with 32 connections of non-streamed load, then ranks its hot spots. */
+/**
+ * Profiles WeBox (billing on) over one window of 32 connections of non-streamed load, after a warm-up, and ranks its
+ * hot spots. The profiler is switched on and off by SIGUSR2 (bench/servers/webox.ts), so start-up is left out.
+ */
 export async function profileWebox(options: {
   upstream: string;
+  billing: boolean;
   body: string;
   duration: number;
   log: (line: string) => void;
 }) {
-  const directory = path.join(repositoryRoot, 'bench/results', `profile-${Date.now()}`);
+  const directory = path.join(repositoryRoot, 'bench/results');
+  mkdirSync(directory, { recursive: true });
+  const file = path.join(
+    directory,
+    `webox-billing-${options.billing ? 'on' : 'off'}-${Date.now()}.cpuprofile`,
+  );
   const instance = await startWebox({
     upstream: options.upstream,
-    billing: true,
-    nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${directory}`],
+    billing: options.billing,
+    extraArgs: ['--profile-file', file],
   });
   try {
     const keys = await instance.createKeys(2);
     const url = `${instance.origin}/v1/chat/completions`;
+    await runWrk({ url, keys, connections: 32, durationSeconds: 2, body: options.body });
+    const toggle = async (line: string) => {
+      const before = instance.output().split(line).length;
+      instance.child.kill('SIGUSR2');
+      for (let waited = 0; waited < 10_000 && instance.output().split(line).length === before; waited += 50) {
+        await sleep(50);
+      }
+    };
+    await toggle('profiling');
     await runWrk({ url, keys, connections: 32, durationSeconds: options.duration, body: options.body });
+    await toggle('profile written');
   } finally {
     await instance.close();
   }
-  const file = readdirSync(directory).find((name) => name.endsWith('.cpuprofile'));
-  if (!file) throw new Error(`no profile written in ${directory}`);
-  const summary = summariseProfile(
-    JSON.parse(readFileSync(path.join(directory, file), 'utf8')) as CpuProfile,
-  );
-  options.log(
-    `  profile: ${path.relative(repositoryRoot, path.join(directory, file))} (${summary.totalMs} ms)`,
-  );
+  const summary = summariseProfile(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile);
+  options.log(`  profile: ${path.relative(repositoryRoot, file)} (${summary.totalMs} ms sampled)`);
   options.log('  self time by place:');
   for (const entry of summary.places) options.log(`    ${String(entry.percent).padStart(5)}%  ${entry.name}`);
   options.log('  self time by function:');
   for (const entry of summary.functions)
     options.log(`    ${String(entry.percent).padStart(5)}%  ${entry.name}`);
-  return { file: path.relative(repositoryRoot, path.join(directory, file)), ...summary };
+  return { file: path.relative(repositoryRoot, file), ...summary };
 }

@@ -8,6 +8,8 @@ export interface StreamRun {
   failed: number;
   /** Most streams open at the same moment, as the client saw it. */
   peakConcurrent: number;
+  /** Why streams failed: HTTP status, error code, or `no [DONE]`. */
+  failures: Record<string, number>;
   wallMs: number;
   ttftMs: { p50: number; p99: number; max: number };
   totalMs: { p50: number; p99: number; max: number };
@@ -37,6 +39,7 @@ export async function runStreams(options: {
   const ttft: number[] = [];
   const total: number[] = [];
   let failed = 0;
+  const failures: Record<string, number> = {};
   let open = 0;
   let peakConcurrent = 0;
   const requests = new Set<import('node:http').ClientRequest>();
@@ -47,12 +50,15 @@ export async function runStreams(options: {
       const begin = performance.now();
       let first = 0;
       let text = '';
-      const done = (ok: boolean) => {
-        requests.delete(call);
+      const done = (ok: boolean, reason = 'no first token') => {
+        if (!requests.delete(call)) return;
         if (ok && first) {
           ttft.push(first - begin);
           total.push(performance.now() - begin);
-        } else failed += 1;
+        } else {
+          failed += 1;
+          failures[reason] = (failures[reason] ?? 0) + 1;
+        }
         resolve();
       };
       const call = request(
@@ -78,16 +84,22 @@ export async function runStreams(options: {
           });
           response.on('end', () => {
             open -= 1;
-            done(response.statusCode === 200 && text.includes('[DONE]'));
+            const ok = response.statusCode === 200 && text.includes('[DONE]');
+            done(
+              ok,
+              response.statusCode === 200 ? `no [DONE]: …${text.slice(-40)}` : `HTTP ${response.statusCode}`,
+            );
           });
-          response.on('error', () => {
+          response.on('error', (error: NodeJS.ErrnoException) => {
             open -= 1;
-            done(false);
+            done(false, `response ${error.code ?? error.message}`);
           });
         },
       );
       requests.add(call);
-      call.on('error', () => done(false));
+      call.on('error', (error: NodeJS.ErrnoException) =>
+        done(false, `request ${error.code ?? error.message}`),
+      );
       call.end(payload);
     });
 
@@ -114,6 +126,7 @@ export async function runStreams(options: {
     completed: ttft.length,
     failed,
     peakConcurrent,
+    failures,
     wallMs: round(performance.now() - started),
     ttftMs: summary(ttft),
     totalMs: summary(total),

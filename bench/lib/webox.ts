@@ -22,8 +22,9 @@ export interface StartWeboxOptions {
   upstream: string;
   billing: boolean;
   workers?: number;
-  /** Extra node flags (e.g. --cpu-prof). */
+  /** Extra node flags (e.g. --cpu-prof), and extra arguments of bench/servers/webox.ts. */
   nodeFlags?: string[];
+  extraArgs?: string[];
   env?: Record<string, string>;
 }
 
@@ -63,7 +64,7 @@ export async function startWebox(options: StartWeboxOptions): Promise<WeboxInsta
   const workers = options.workers ?? 1;
   const entry = tsNode(
     'bench/servers/webox.ts',
-    ['--billing', options.billing ? 'on' : 'off'],
+    ['--billing', options.billing ? 'on' : 'off', ...(options.extraArgs ?? [])],
     options.nodeFlags ?? [],
   );
   let started: Started;

@@ -10,6 +10,8 @@
  * LOG_LEVEL, metrics. Settings come from the environment exactly as for the server (PORT, DATABASE_URL, REDIS_URL,
  * WEBOX_CONFIG, ADMIN_EMAIL/ADMIN_PASSWORD, WEBOX_WORKERS…). Prints `listening <port>` once serving.
  */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../packages/server/src/app.js';
@@ -21,7 +23,9 @@ import { ensureAdmin } from '../../packages/server/src/modules/accounts/service.
 import { type Metering, meteringOff } from '../../packages/server/src/modules/gateway/metering.js';
 import { openServices } from '../../packages/server/src/services.js';
 
-const { values } = parseArgs({ options: { billing: { type: 'string', default: 'on' } } });
+const { values } = parseArgs({
+  options: { billing: { type: 'string', default: 'on' }, 'profile-file': { type: 'string' } },
+});
 const billing = values.billing === 'on';
 
 const env = loadEnv(process.env);
@@ -88,9 +92,36 @@ async function serve() {
     await services.close();
     process.exit(0);
   };
+  if (values['profile-file']) profileOnSignal(values['profile-file']);
   process.once('SIGTERM', () => void stop());
   process.once('SIGINT', () => void stop());
   await app.listen({ port: env.PORT, host: '127.0.0.1' });
   const address = app.server.address();
   process.stdout.write(`listening ${typeof address === 'object' && address ? address.port : env.PORT}\n`);
+}
+
+/**
+ * SIGUSR2 starts the CPU profiler, the next SIGUSR2 writes the profile to `file`: the benchmark profiles only its
+ * load window, not the start-up (module loading, migrations).
+ */
+function profileOnSignal(file: string) {
+  let session: Session | undefined;
+  process.on('SIGUSR2', () => {
+    void (async () => {
+      if (!session) {
+        session = new Session();
+        session.connect();
+        await session.post('Profiler.enable');
+        await session.post('Profiler.setSamplingInterval', { interval: 200 });
+        await session.post('Profiler.start');
+        process.stdout.write('profiling\n');
+        return;
+      }
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(file, JSON.stringify(profile));
+      session.disconnect();
+      session = undefined;
+      process.stdout.write('profile written\n');
+    })();
+  });
 }
