@@ -7,6 +7,7 @@ import { authenticate } from '../../plugins/authenticate.js';
 import { confirmBankTransfer, latestProof } from './bank-transfer.js';
 import { creditPackSchema } from './config.js';
 import { listPacks, savePack } from './packs.js';
+import { refundPayment } from './refunds.js';
 import { toIntentView } from './routes.js';
 import { getIntent, getReceipt, listIntentEvents, listIntents } from './service.js';
 import { paymentStatuses } from './tables.js';
@@ -156,6 +157,52 @@ export async function paymentsAdminRoutes(app: FastifyInstance): Promise<void> {
       return {
         outcome: outcome.kind,
         intent: { ...toIntentView(intent, receipt?.number ?? null), userId: intent.userId },
+      };
+    },
+  );
+
+  routes.post(
+    '/api/admin/payments/intents/:id/refund',
+    {
+      schema: {
+        tags: ['admin', 'payments'],
+        summary: 'Refund a payment, fully or partly; credits are reversed per the refund policy',
+        description:
+          'Stripe and PayPal payments are refunded through the provider. Chargily and bank transfers have no refund API: the admin returns the money by hand and records it here. Credits bought with the refunded money are taken back pro rata, but never more than the wallet has available: credits already spent stay spent.',
+        params: idParams,
+        body: z.object({
+          amount: z.number().int().positive().optional().describe('Minor units; default all that is left.'),
+          reason: z.string().trim().min(1).max(500),
+        }),
+        response: {
+          200: z.object({
+            outcome: z.string(),
+            creditsReversed: z.number().int(),
+            creditsUncollected: z.number().int(),
+            intent: z.object({ userId: z.string() }).loose(),
+          }),
+          ...errorResponses(400, 401, 403, 404, 409, 502),
+        },
+      },
+      preHandler: admin,
+    },
+    async (request) => {
+      const outcome = await refundPayment(app, {
+        intentId: request.params.id,
+        adminId: request.auth.userId,
+        amount: request.body.amount,
+        reason: request.body.reason,
+      });
+      request.log.info(
+        { intentId: request.params.id, outcome: outcome.kind },
+        'payment refunded by an admin',
+      );
+      const intent = (await getIntent(app.db, request.params.id))!;
+      return {
+        outcome: outcome.kind,
+        creditsReversed: outcome.kind === 'refunded' ? outcome.creditsReversed : 0,
+        creditsUncollected: outcome.kind === 'refunded' ? outcome.creditsUncollected : 0,
+        intent: { ...toIntentView(intent), userId: intent.userId },
       };
     },
   );

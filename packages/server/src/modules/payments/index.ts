@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { paymentsAdminRoutes } from './admin-routes.js';
 import { type PaymentsPluginOptions, registerPayments } from './plugin.js';
 import { paymentsRoutes } from './routes.js';
+import { stripeWebhookRoutes } from './stripe-webhook.js';
 import { chargilyWebhookRoutes } from './webhooks.js';
 
 export type { PaymentsConfig } from './config.js';
@@ -15,4 +16,5 @@ export async function registerPaymentsModule(
   await app.register(paymentsRoutes);
   await app.register(paymentsAdminRoutes);
   await app.register(chargilyWebhookRoutes);
+  await app.register(stripeWebhookRoutes);
 }

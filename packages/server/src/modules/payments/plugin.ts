@@ -2,12 +2,14 @@ import type { FastifyInstance } from 'fastify';
 import { publicUrl } from '../../config/env.js';
 import { defaultPaymentsConfig, type PaymentsConfig } from './config.js';
 import { type ChargilyClient, createChargilyClient } from './providers/chargily.js';
+import { createStripeClient, type StripeClient } from './providers/stripe.js';
 import { expireIntents } from './service.js';
 
 export const EXPIRE_INTENTS_JOB = 'payments.expire-intents';
 
 export interface PaymentProviders {
   chargily?: ChargilyClient;
+  stripe?: StripeClient;
 }
 
 export interface PaymentsContext {
@@ -39,6 +41,14 @@ export function registerPayments(app: FastifyInstance, options: PaymentsPluginOp
     providers.chargily = createChargilyClient({
       secretKey: env.CHARGILY_SECRET_KEY,
       apiUrl: env.CHARGILY_API_URL,
+      timeoutMs: env.PAYMENTS_TIMEOUT_MS,
+    });
+  }
+  if (env.STRIPE_SECRET_KEY && env.STRIPE_WEBHOOK_SECRET) {
+    providers.stripe = createStripeClient({
+      secretKey: env.STRIPE_SECRET_KEY,
+      webhookSecret: env.STRIPE_WEBHOOK_SECRET,
+      apiUrl: env.STRIPE_API_URL,
       timeoutMs: env.PAYMENTS_TIMEOUT_MS,
     });
   }

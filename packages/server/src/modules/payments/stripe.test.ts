@@ -1,0 +1,234 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backendPairs } from '../../testing/backend-pairs.js';
+import { createTestApp, type TestApp } from '../../testing/test-app.js';
+import { type SignedInClient, signUpAndSignIn } from '../accounts/testing.js';
+import { verifyLedger } from '../billing/ledger.js';
+import { type FakeStripe, startFakeStripe } from './testing/fake-stripe.js';
+import { balanceOf, madeUpKey, makeAdmin, testPaymentsConfig } from './testing/harness.js';
+
+for (const pair of backendPairs()) {
+  describe(`Stripe Checkout on ${pair.name}`, () => {
+    const secretKey = madeUpKey('sk_test_');
+    const webhookSecret = madeUpKey('whsec_');
+    let stripe: FakeStripe;
+    let harness: TestApp;
+    let admin: SignedInClient;
+    const app = () => harness.app;
+
+    beforeAll(async () => {
+      stripe = await startFakeStripe({ secretKey, webhookSecret });
+      harness = await createTestApp(
+        pair,
+        {
+          STRIPE_SECRET_KEY: secretKey,
+          STRIPE_WEBHOOK_SECRET: webhookSecret,
+          STRIPE_API_URL: stripe.apiUrl,
+          PAYMENTS_TIMEOUT_MS: '1500',
+          PUBLIC_URL: 'https://webox.test',
+        },
+        {
+          configure(instance) {
+            instance.payments.config = testPaymentsConfig;
+          },
+        },
+      );
+      admin = await makeAdmin(harness.app);
+    });
+    afterAll(async () => {
+      await harness?.close();
+      await stripe?.close();
+    });
+
+    async function checkout(client: SignedInClient, currency = 'EUR') {
+      const response = await app().inject({
+        method: 'POST',
+        url: '/api/payments/intents',
+        headers: client.headers,
+        payload: { packId: 'starter', currency, provider: 'stripe', locale: 'fr' },
+      });
+      expect(response.statusCode, response.body).toBe(201);
+      const intent = response.json();
+      const session = [...stripe.sessions.values()].find(
+        (candidate) =>
+          candidate.metadata && (candidate.metadata as { intent_id: string }).intent_id === intent.id,
+      )!;
+      return { intent, session };
+    }
+
+    const deliver = (event: { payload: string; headers: Record<string, string> }) =>
+      app().inject({
+        method: 'POST',
+        url: '/api/payments/webhooks/stripe',
+        headers: event.headers,
+        payload: event.payload,
+      });
+
+    it('creates a Checkout Session in cents with return URLs and the intent as metadata, through the stripe SDK', async () => {
+      const buyer = await signUpAndSignIn(app());
+      const { intent, session } = await checkout(buyer, 'USD');
+      expect(intent).toMatchObject({
+        status: 'pending',
+        amount: 750,
+        currency: 'USD',
+        checkoutUrl: session.url,
+      });
+      expect(session).toMatchObject({
+        amount_total: 750,
+        currency: 'usd',
+        mode: 'payment',
+        client_reference_id: intent.id,
+        success_url: `https://webox.test/payments/${intent.id}/success`,
+        cancel_url: `https://webox.test/payments/${intent.id}/failure`,
+        locale: 'fr',
+      });
+      expect(stripe.requests.at(-1)!.headers['idempotency-key']).toBe(`checkout-${intent.id}`);
+    });
+
+    it('pays once on checkout.session.completed; duplicates and replays add nothing', async () => {
+      const buyer = await signUpAndSignIn(app());
+      const { intent, session } = await checkout(buyer);
+      // Completed but not yet paid (a delayed method): nothing yet.
+      expect((await deliver(stripe.event('checkout.session.completed', session))).json().outcome).toBe(
+        'ignored',
+      );
+      stripe.complete(String(session.id));
+      const completed = stripe.event('checkout.session.completed', session);
+      expect((await deliver(completed)).json().outcome).toBe('paid');
+      expect((await deliver(completed)).json().outcome).toBe('duplicate_event');
+      expect(
+        (await deliver(stripe.event('checkout.session.async_payment_succeeded', session))).json().outcome,
+      ).toBe('already_paid');
+      expect(await balanceOf(app(), buyer.userId)).toBe(100_000);
+      const view = await app().inject({ url: `/api/payments/intents/${intent.id}`, headers: buyer.headers });
+      expect(view.json()).toMatchObject({ status: 'paid', receiptNumber: expect.stringMatching(/^WBX-/) });
+    });
+
+    it('refuses forged and stale signatures with 400', async () => {
+      const buyer = await signUpAndSignIn(app());
+      const { session } = await checkout(buyer);
+      stripe.complete(String(session.id));
+      const forged = stripe.event('checkout.session.completed', session, { secret: madeUpKey('whsec_') });
+      expect((await deliver(forged)).statusCode).toBe(400);
+      const stale = stripe.event('checkout.session.completed', session, {
+        timestamp: Math.floor(Date.now() / 1000) - 3600,
+      });
+      expect((await deliver(stale)).statusCode).toBe(400);
+      const genuine = stripe.event('checkout.session.completed', session);
+      const tampered = {
+        ...genuine,
+        payload: genuine.payload.replace('"amount_total":700', '"amount_total":7'),
+      };
+      expect((await deliver(tampered)).statusCode).toBe(400);
+      expect(
+        (await deliver({ ...genuine, headers: { 'content-type': 'application/json' } })).statusCode,
+      ).toBe(400);
+      expect(await balanceOf(app(), buyer.userId)).toBe(0);
+    });
+
+    it('answers 200 without credit for unknown sessions and amount or currency mismatches', async () => {
+      const unknown = await deliver(
+        stripe.event('checkout.session.completed', {
+          id: 'cs_test_unknown',
+          object: 'checkout.session',
+          payment_status: 'paid',
+          amount_total: 700,
+          currency: 'eur',
+        }),
+      );
+      expect(unknown.statusCode).toBe(200);
+      expect(unknown.json().outcome).toBe('unknown_intent');
+      const buyer = await signUpAndSignIn(app());
+      const { session } = await checkout(buyer);
+      stripe.complete(String(session.id));
+      expect(
+        (await deliver(stripe.event('checkout.session.completed', { ...session, amount_total: 1 }))).json()
+          .outcome,
+      ).toBe('mismatch');
+      expect(
+        (await deliver(stripe.event('checkout.session.completed', { ...session, currency: 'usd' }))).json()
+          .outcome,
+      ).toBe('mismatch');
+      expect(await balanceOf(app(), buyer.userId)).toBe(0);
+    });
+
+    it('expires on checkout.session.expired, and a late expiry never undoes a payment', async () => {
+      const buyer = await signUpAndSignIn(app());
+      const first = await checkout(buyer);
+      expect((await deliver(stripe.event('checkout.session.expired', first.session))).json().outcome).toBe(
+        'closed',
+      );
+      const second = await checkout(buyer);
+      stripe.complete(String(second.session.id));
+      expect((await deliver(stripe.event('checkout.session.completed', second.session))).json().outcome).toBe(
+        'paid',
+      );
+      expect((await deliver(stripe.event('checkout.session.expired', second.session))).json().outcome).toBe(
+        'unchanged',
+      );
+      expect(await balanceOf(app(), buyer.userId)).toBe(100_000);
+    });
+
+    it('refunds through the API by an admin, and the refund event that follows changes nothing more', async () => {
+      const buyer = await signUpAndSignIn(app());
+      const { intent, session } = await checkout(buyer);
+      const { chargeId } = stripe.complete(String(session.id));
+      await deliver(stripe.event('checkout.session.completed', session));
+      const refund = await app().inject({
+        method: 'POST',
+        url: `/api/admin/payments/intents/${intent.id}/refund`,
+        headers: admin.headers,
+        payload: { amount: 350, reason: 'half of the pack unused' },
+      });
+      expect(refund.statusCode, refund.body).toBe(200);
+      expect(refund.json()).toMatchObject({
+        outcome: 'refunded',
+        creditsReversed: 50_000,
+        intent: { status: 'partially_refunded' },
+      });
+      expect(stripe.charges.get(chargeId)!.amount_refunded).toBe(350);
+      expect(
+        (await deliver(stripe.event('charge.refunded', stripe.charges.get(chargeId)))).json().outcome,
+      ).toBe('already_applied');
+      expect(await balanceOf(app(), buyer.userId)).toBe(50_000);
+      // A refund done in Stripe's dashboard arrives only as an event, with the cumulative total.
+      stripe.charges.get(chargeId)!.amount_refunded = 700;
+      const full = stripe.event('charge.refunded', stripe.charges.get(chargeId));
+      expect((await deliver(full)).json().outcome).toBe('refunded');
+      expect((await deliver(full)).json().outcome).toBe('duplicate_event');
+      expect(await balanceOf(app(), buyer.userId)).toBe(0);
+      expect(await verifyLedger(harness.database.db)).toEqual([]);
+    });
+
+    it('handles a refund event that arrives before the completion event (out of order)', async () => {
+      const buyer = await signUpAndSignIn(app());
+      const { session } = await checkout(buyer);
+      const { chargeId } = stripe.complete(String(session.id));
+      stripe.charges.get(chargeId)!.amount_refunded = 700;
+      expect(
+        (await deliver(stripe.event('charge.refunded', stripe.charges.get(chargeId)))).json().outcome,
+      ).toBe('refunded');
+      expect((await deliver(stripe.event('checkout.session.completed', session))).json().outcome).toBe(
+        'already_paid',
+      );
+      expect(await balanceOf(app(), buyer.userId)).toBe(0);
+    });
+
+    it('fails the intent with 504 when Stripe times out creating the session', async () => {
+      const buyer = await signUpAndSignIn(app());
+      stripe.behaviour.createDelayMs = 2_500;
+      try {
+        const response = await app().inject({
+          method: 'POST',
+          url: '/api/payments/intents',
+          headers: buyer.headers,
+          payload: { packId: 'starter', currency: 'EUR', provider: 'stripe' },
+        });
+        expect(response.statusCode).toBe(504);
+      } finally {
+        stripe.behaviour.createDelayMs = 0;
+      }
+      const list = await app().inject({ url: '/api/payments/intents', headers: buyer.headers });
+      expect(list.json().intents[0].status).toBe('failed');
+    });
+  });
+}
