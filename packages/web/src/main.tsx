@@ -4,6 +4,7 @@ import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 // Imported before rendering so the first paint already has the right language and direction.
 import './i18n';
+import './theme';
 import { router } from './router';
 import './styles.css';
 

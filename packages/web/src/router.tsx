@@ -87,6 +87,7 @@ const confirmEmailChangeRoute = createRoute({
 // The studio carries the Markdown, highlighting and streaming code: loaded when first opened, not on the home page.
 const StudioPage = lazyRouteComponent(() => import('./pages/studio/studio-page'), 'StudioPage');
 const CreditsPage = lazyRouteComponent(() => import('./pages/credits/credits-page'), 'CreditsPage');
+const KeysPage = lazyRouteComponent(() => import('./pages/keys/keys-page'), 'KeysPage');
 
 const studioRoute = createRoute({
   getParentRoute: () => rootRoute,
@@ -105,9 +106,18 @@ const creditsRoute = createRoute({
   component: CreditsPage,
 });
 
+const keysRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/keys',
+  component: function KeysRoute() {
+    return <RequireAccount>{() => <KeysPage />}</RequireAccount>;
+  },
+});
+
 const routeTree = rootRoute.addChildren([
   studioRoute,
   creditsRoute,
+  keysRoute,
   homeRoute,
   setupRoute,
   signInRoute,

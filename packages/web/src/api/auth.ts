@@ -10,6 +10,16 @@ export interface Account {
   emailVerified: boolean;
   locale: LanguageCode;
   twoFactorEnabled: boolean;
+  theme: 'system' | 'light' | 'dark';
+  /** IANA time zone, such as Africa/Algiers. */
+  timeZone: string;
+  notificationPreferences: { product: boolean; billing: boolean; marketing: boolean };
+  avatarUrl: string | null;
+  /** False for accounts created through Google or GitHub only. */
+  hasPassword: boolean;
+  /** When the account is erased unless the person cancels or signs in again first. */
+  deletionScheduledFor: string | null;
+  createdAt: string;
 }
 
 export type SignInResult =

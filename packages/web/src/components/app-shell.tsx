@@ -2,6 +2,7 @@ import { Link, Outlet, useRouterState } from '@tanstack/react-router';
 import { useEffect, useId, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useAccount } from '../session/use-session';
+import { setTheme } from '../theme';
 import { AccountMenu, SignOutButton } from './account-menu';
 import { LanguageSwitcher } from './language-switcher';
 import { Logo } from './logo';
@@ -48,6 +49,17 @@ function NavigationLinks({ onNavigate }: { onNavigate?: () => void }) {
               {t('nav.credits')}
             </Link>
           </li>
+          <li>
+            <Link
+              to="/keys"
+              onClick={onNavigate}
+              data-testid="nav-keys"
+              className={navigationLinkClass}
+              activeProps={{ className: activeNavigationLinkClass, 'aria-current': 'page' }}
+            >
+              {t('nav.keys')}
+            </Link>
+          </li>
         </>
       )}
       <li>
@@ -66,6 +78,11 @@ export function AppShell() {
   const menuId = useId();
   const pathname = useRouterState({ select: (state) => state.location.pathname });
   const { account } = useAccount();
+
+  // The account's theme follows the person from device to device.
+  useEffect(() => {
+    if (account) setTheme(account.theme);
+  }, [account]);
 
   // A menu left open over the next page hides its content on small screens.
   // biome-ignore lint/correctness/useExhaustiveDependencies: closing is the reaction to a new path.

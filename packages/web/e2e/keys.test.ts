@@ -1,0 +1,107 @@
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { tokenFromEmail, uniqueEmail, waitForEmail } from '../../server/src/modules/accounts/testing.js';
+import { backendPairs } from '../../server/src/testing/backend-pairs.js';
+import { type GatewayHarness, startGatewayHarness } from '../../server/src/testing/gateway-harness.js';
+import { launchBrowser, screenshot } from './browser.js';
+
+const password = 'a sturdy passphrase 42';
+
+/** Signs up in the page, confirms the address through the outbox, and signs in. */
+export async function signUpInPage(page: Page, origin: string, harness: GatewayHarness, email: string) {
+  await page.goto(`${origin}/sign-up`);
+  await page.getByTestId('sign-up-name').fill('Yacine');
+  await page.getByTestId('sign-up-email').fill(email);
+  await page.getByTestId('sign-up-password').fill(password);
+  await page.getByTestId('sign-up-confirm-password').fill(password);
+  await page.getByTestId('sign-up-submit').click();
+  await page.getByTestId('sign-up-success').waitFor();
+  const mail = await waitForEmail(harness.app, { to: email, template: 'verify_email' });
+  await page.goto(
+    `${origin}/verify-email?token=${encodeURIComponent(tokenFromEmail(mail.text, '/verify-email'))}`,
+  );
+  await page.getByTestId('verifyEmail-success').waitFor();
+  await page.goto(`${origin}/sign-in`);
+  await page.getByTestId('sign-in-email').fill(email);
+  await page.getByTestId('sign-in-password').fill(password);
+  await page.getByTestId('sign-in-submit').click();
+  await page.getByTestId('composer-input').waitFor();
+}
+
+describe('API keys in Chromium', () => {
+  let harness: GatewayHarness;
+  let browser: Browser;
+  let page: Page;
+
+  beforeAll(async () => {
+    harness = await startGatewayHarness(backendPairs()[0]!);
+    browser = await launchBrowser();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await harness?.close();
+  });
+
+  afterEach(async (context) => {
+    if (page && context.task.result?.state === 'fail')
+      await screenshot(page, `failed-${context.task.name.replace(/\W+/g, '-')}`);
+    await page?.close();
+  });
+
+  it('creates a key, shows its secret once, calls /v1/models with it, and refuses it once revoked', async () => {
+    page = await browser.newPage({ locale: 'fr-FR', viewport: { width: 1280, height: 900 } });
+    await signUpInPage(page, harness.origin, harness, uniqueEmail('keys'));
+    await page.getByTestId('nav-keys').click();
+    await page.getByTestId('keys-empty').waitFor();
+
+    // A name is required; the limits must be whole numbers.
+    await page.getByTestId('key-rpm').fill('abc');
+    await page.getByTestId('create-key-submit').click();
+    await page.getByTestId('key-name-error').waitFor();
+    await page.getByTestId('key-rpm-error').waitFor();
+
+    await page.getByTestId('key-name').fill('Robot factures');
+    await page.getByTestId('key-rpm').fill('60');
+    await page.locator('[data-testid="key-model"][value="gpt-test"]').check();
+    await page.getByTestId('create-key-submit').click();
+    const secret = await page.getByTestId('created-key-secret').inputValue();
+    expect(secret).toMatch(/^wbx_/);
+    await screenshot(page, 'keys-created-fr');
+
+    const models = await fetch(`${harness.origin}/v1/models`, {
+      headers: { authorization: `Bearer ${secret}` },
+    });
+    expect(models.status).toBe(200);
+    const listed = (await models.json()) as { data: Array<{ id: string }> };
+    expect(listed.data.map((model) => model.id)).toEqual(['gpt-test']);
+
+    // Once acknowledged, the secret is gone from the page and never comes back, even after a reload.
+    await page.getByTestId('created-key-done').click();
+    await page.getByTestId('created-key').waitFor({ state: 'detached' });
+    await page.reload();
+    const item = page.getByTestId('key-item');
+    await item.waitFor();
+    expect(await page.content()).not.toContain(secret);
+    const text = await item.textContent();
+    expect(text).toContain('Robot factures');
+    expect(text).toContain(secret.slice(0, 8));
+    expect(text).toContain('gpt-test');
+    expect(text).toMatch(/60/);
+    await page.getByTestId('key-last-used').filter({ hasNotText: 'Pas encore' }).waitFor();
+
+    await page.getByTestId('revoke-key').click();
+    await page.getByTestId('revoke-key-confirm').click();
+    await expect.poll(() => item.getAttribute('data-state')).toBe('revoked');
+    const refused = await fetch(`${harness.origin}/v1/models`, {
+      headers: { authorization: `Bearer ${secret}` },
+    });
+    expect(refused.status).toBe(401);
+
+    await page.getByTestId('language-switcher').selectOption('ar');
+    await expect.poll(() => page.getAttribute('html', 'dir')).toBe('rtl');
+    await screenshot(page, 'keys-ar');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await screenshot(page, 'keys-ar-390');
+  });
+});

@@ -1,0 +1,51 @@
+import { apiRequest } from './client';
+
+/** One virtual API key as `GET /api/keys` lists it; the secret itself is never returned again. */
+export interface ApiKey {
+  id: string;
+  name: string;
+  /** The visible start of the secret, enough to recognise the key in a config file. */
+  prefix: string;
+  allowedModels: string[] | null;
+  rpmLimit: number | null;
+  tpmLimit: number | null;
+  expiresAt: string | null;
+  revokedAt: string | null;
+  lastUsedAt: string | null;
+  createdAt: string;
+}
+
+export interface NewApiKey {
+  name: string;
+  allowedModels?: string[];
+  rpmLimit?: number;
+  tpmLimit?: number;
+  /** ISO date-time in the future. */
+  expiresAt?: string;
+}
+
+export async function listKeys(signal?: AbortSignal): Promise<ApiKey[]> {
+  const response = await apiRequest<{ keys: ApiKey[] }>('/api/keys', signal ? { signal } : {});
+  return response.keys;
+}
+
+/** Creates a key; `key` is the full secret, shown to the person this one time. */
+export function createKey(options: NewApiKey): Promise<{ key: string; summary: ApiKey }> {
+  return apiRequest('/api/keys', { method: 'POST', body: options });
+}
+
+export async function revokeKey(id: string): Promise<ApiKey> {
+  const response = await apiRequest<{ key: ApiKey }>(`/api/keys/${encodeURIComponent(id)}`, {
+    method: 'DELETE',
+  });
+  return response.key;
+}
+
+/** Every model and alias the gateway routes (chat, embeddings...), which a key can be limited to. */
+export async function listAllModels(signal?: AbortSignal): Promise<Array<{ id: string; owned_by: string }>> {
+  const response = await apiRequest<{ data: Array<{ id: string; owned_by: string }> }>(
+    '/v1/models',
+    signal ? { signal } : {},
+  );
+  return response.data;
+}
