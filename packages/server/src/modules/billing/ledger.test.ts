@@ -294,6 +294,23 @@ for (const backend of databaseBackends()) {
       expect(await verifyLedger(db)).toEqual([]);
     });
 
+    it('counts a crashed hold only until its TTL, even before the expiry job has run', async () => {
+      const wallet = await fundedWallet(db, 100);
+      const crashed = new Date(Date.now() - 120_000);
+      await holdCredits(db, {
+        walletId: wallet.id,
+        amount: 100,
+        requestId: 'lost',
+        ttlSeconds: 60,
+        now: crashed,
+      });
+      // No job ran; the refusal path sweeps the wallet's overdue holds and serves the request.
+      const hold = await holdCredits(db, { walletId: wallet.id, amount: 80, requestId: 'next' });
+      expect(hold.available).toBe(20);
+      expect(await getBalance(db, wallet.id)).toEqual({ balance: 100, held: 80, available: 20 });
+      expect(await verifyLedger(db)).toEqual([]);
+    });
+
     it('keeps the ledger append-only', async () => {
       const wallet = await fundedWallet(db, 10);
       await expect(

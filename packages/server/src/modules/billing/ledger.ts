@@ -151,10 +151,12 @@ export async function holdCredits(
   assertCredits('amount', options.amount, { allowZero: true });
   const ttlSeconds = options.ttlSeconds ?? DEFAULT_HOLD_TTL_SECONDS;
   if (!(ttlSeconds > 0)) throw new AppError('validation_failed', 'ttlSeconds must be positive.');
-  const expiresAt = new Date((options.now ?? new Date()).getTime() + ttlSeconds * 1000);
-  const rows = await queryRows<{ id: string; available: unknown }>(
-    db,
-    sql`
+  const now = options.now ?? new Date();
+  const expiresAt = new Date(now.getTime() + ttlSeconds * 1000);
+  const tryHold = () =>
+    queryRows<{ id: string; available: unknown }>(
+      db,
+      sql`
       with w as (
         update wallets set held = held + ${options.amount}::bigint, updated_at = now()
         where id = ${options.walletId} and owner_type <> 'system' and balance - held >= ${options.amount}::bigint
@@ -164,8 +166,11 @@ export async function holdCredits(
       select w.id, ${options.amount}::bigint, ${options.requestId}, ${options.memberUserId ?? null}, ${expiresAt.toISOString()}::timestamptz
       from w
       returning id, (select available from w) as available`,
-  );
-  const row = rows[0];
+    );
+  let [row] = await tryHold();
+  // Before refusing, return this wallet's holds that are past their TTL but not yet swept by the periodic job,
+  // so a crashed process's holds stop counting exactly at their TTL.
+  if (!row && (await expireHolds(db, now, { walletId: options.walletId })) > 0) [row] = await tryHold();
   if (!row) throw await insufficientCredits(db, options.walletId, options.amount);
   return { holdId: row.id, available: toCredits(row.available), expiresAt };
 }
@@ -310,7 +315,13 @@ export async function releaseHold(db: Database, options: { holdId: string }): Pr
  * Expires active holds whose TTL has passed (their process crashed or lost the request) and returns how many.
  * Works in batches with SKIP LOCKED so several processes can run it at once; run it from a periodic job.
  */
-export async function expireHolds(db: Database, now: Date = new Date(), batchSize = 500): Promise<number> {
+export async function expireHolds(
+  db: Database,
+  now: Date = new Date(),
+  options: { walletId?: string; batchSize?: number } = {},
+): Promise<number> {
+  const batchSize = options.batchSize ?? 500;
+  const onlyWallet = options.walletId ? sql`and wallet_id = ${options.walletId}` : sql``;
   let total = 0;
   for (;;) {
     const [row] = await queryRows<{ expired: unknown }>(
@@ -318,7 +329,7 @@ export async function expireHolds(db: Database, now: Date = new Date(), batchSiz
       sql`
         with due as (
           select id from credit_holds
-          where status = 'active' and expires_at <= ${now.toISOString()}::timestamptz
+          where status = 'active' and expires_at <= ${now.toISOString()}::timestamptz ${onlyWallet}
           order by expires_at limit ${batchSize}
           for update skip locked
         ),
