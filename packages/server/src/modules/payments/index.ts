@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { paymentsAdminRoutes } from './admin-routes.js';
+import { paypalWebhookRoutes } from './paypal-webhook.js';
 import { type PaymentsPluginOptions, registerPayments } from './plugin.js';
 import { paymentsRoutes } from './routes.js';
 import { stripeWebhookRoutes } from './stripe-webhook.js';
@@ -17,4 +18,5 @@ export async function registerPaymentsModule(
   await app.register(paymentsAdminRoutes);
   await app.register(chargilyWebhookRoutes);
   await app.register(stripeWebhookRoutes);
+  await app.register(paypalWebhookRoutes);
 }

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { publicUrl } from '../../config/env.js';
 import { defaultPaymentsConfig, type PaymentsConfig } from './config.js';
 import { type ChargilyClient, createChargilyClient } from './providers/chargily.js';
+import { createPaypalClient, type PaypalClient } from './providers/paypal.js';
 import { createStripeClient, type StripeClient } from './providers/stripe.js';
 import { expireIntents } from './service.js';
 
@@ -10,6 +11,7 @@ export const EXPIRE_INTENTS_JOB = 'payments.expire-intents';
 export interface PaymentProviders {
   chargily?: ChargilyClient;
   stripe?: StripeClient;
+  paypal?: PaypalClient;
 }
 
 export interface PaymentsContext {
@@ -49,6 +51,15 @@ export function registerPayments(app: FastifyInstance, options: PaymentsPluginOp
       secretKey: env.STRIPE_SECRET_KEY,
       webhookSecret: env.STRIPE_WEBHOOK_SECRET,
       apiUrl: env.STRIPE_API_URL,
+      timeoutMs: env.PAYMENTS_TIMEOUT_MS,
+    });
+  }
+  if (env.PAYPAL_CLIENT_ID && env.PAYPAL_CLIENT_SECRET && env.PAYPAL_WEBHOOK_ID) {
+    providers.paypal = createPaypalClient({
+      clientId: env.PAYPAL_CLIENT_ID,
+      clientSecret: env.PAYPAL_CLIENT_SECRET,
+      webhookId: env.PAYPAL_WEBHOOK_ID,
+      apiUrl: env.PAYPAL_API_URL,
       timeoutMs: env.PAYMENTS_TIMEOUT_MS,
     });
   }

@@ -19,6 +19,7 @@ import {
   listIntents,
   type PaymentIntent,
 } from './service.js';
+import { syncIntent } from './sync.js';
 import { paymentProviders, paymentStatuses } from './tables.js';
 
 export const intentSchema = z.object({
@@ -212,6 +213,34 @@ export async function paymentsRoutes(app: FastifyInstance): Promise<void> {
             createdAt: event.createdAt.toISOString(),
           })),
       };
+    },
+  );
+
+  const syncLimit = rateLimit(app.stores.rateLimiters, {
+    name: 'payments.sync',
+    points: 30,
+    key: (request) => request.auth?.userId ?? request.ip,
+  });
+  routes.post(
+    '/api/payments/intents/:id/sync',
+    {
+      schema: {
+        tags: ['payments'],
+        summary: 'Ask the provider where my payment stands (the success page calls it on return)',
+        description:
+          'Fetches the Chargily checkout, the Stripe Checkout Session or the PayPal order (capturing it when the buyer approved it) and applies what the provider answers, exactly as its webhook would: a deployment that webhooks cannot reach still completes, and a webhook arriving too is a no-op. `outcome` is paid, already_paid, pending, failed, canceled, expired or mismatch.',
+        params: idParams,
+        response: {
+          200: intentSchema.extend({ outcome: z.string() }),
+          ...errorResponses(401, 404, 422, 429, 502),
+        },
+      },
+      preHandler: [signedIn, syncLimit],
+    },
+    async (request) => {
+      const intent = await getOwnIntent(app.db, request.params.id, request.auth.userId);
+      const result = await syncIntent(app, request.log, intent, { cause: 'return' });
+      return { ...(await withReceipt(app, result.intent)), outcome: result.outcome };
     },
   );
 

@@ -47,6 +47,7 @@ export function createStripeClient(options: StripeClientOptions) {
   const client: CheckoutProvider & {
     constructEvent(rawBody: Buffer, signature: string | undefined): Stripe.Event | undefined;
     retrievePaymentIntent(id: string): Promise<Stripe.PaymentIntent>;
+    retrieveSession(id: string): Promise<Stripe.Checkout.Session>;
   } = {
     name: 'stripe',
     currencies: ['EUR', 'USD'],
@@ -93,6 +94,9 @@ export function createStripeClient(options: StripeClientOptions) {
     },
     retrievePaymentIntent(id) {
       return call('payment intent lookup', () => stripe.paymentIntents.retrieve(id));
+    },
+    retrieveSession(id) {
+      return call('checkout session lookup', () => stripe.checkout.sessions.retrieve(id));
     },
     /** The verified event, or undefined when the signature, its timestamp (±5 min) or the body is wrong. */
     constructEvent(rawBody, signature) {

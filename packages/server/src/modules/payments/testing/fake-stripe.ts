@@ -54,6 +54,9 @@ export async function startFakeStripe(options: { secretKey: string; webhookSecre
       };
       sessions.set(sessionId, session);
       answer = { status: 200, body: session };
+    } else if (request.method === 'GET' && request.path.startsWith('/v1/checkout/sessions/')) {
+      const session = sessions.get(decodeURIComponent(request.path.split('/')[4]!));
+      if (session) answer = { status: 200, body: session };
     } else if (request.method === 'GET' && request.path.startsWith('/v1/payment_intents/')) {
       const paymentIntent = paymentIntents.get(decodeURIComponent(request.path.split('/')[3]!));
       if (paymentIntent) answer = { status: 200, body: paymentIntent };

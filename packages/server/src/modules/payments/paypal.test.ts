@@ -1,0 +1,272 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backendPairs } from '../../testing/backend-pairs.js';
+import { createTestApp, type TestApp } from '../../testing/test-app.js';
+import { type SignedInClient, signUpAndSignIn } from '../accounts/testing.js';
+import { verifyLedger } from '../billing/ledger.js';
+import { listIntentEvents } from './service.js';
+import { type FakePaypal, startFakePaypal } from './testing/fake-paypal.js';
+import { balanceOf, madeUpKey, makeAdmin, testPaymentsConfig } from './testing/harness.js';
+
+for (const pair of backendPairs()) {
+  describe(`PayPal Orders v2 on ${pair.name}`, () => {
+    const clientId = madeUpKey('AZfake');
+    const clientSecret = madeUpKey('EKfake');
+    const webhookId = madeUpKey('WH').toUpperCase();
+    let paypal: FakePaypal;
+    let harness: TestApp;
+    let admin: SignedInClient;
+    const app = () => harness.app;
+
+    beforeAll(async () => {
+      paypal = await startFakePaypal({ clientId, clientSecret, webhookId });
+      harness = await createTestApp(
+        pair,
+        {
+          PAYPAL_CLIENT_ID: clientId,
+          PAYPAL_CLIENT_SECRET: clientSecret,
+          PAYPAL_WEBHOOK_ID: webhookId,
+          PAYPAL_API_URL: paypal.apiUrl,
+          PAYMENTS_TIMEOUT_MS: '1500',
+          PUBLIC_URL: 'https://webox.test',
+        },
+        {
+          configure(instance) {
+            instance.payments.config = testPaymentsConfig;
+          },
+        },
+      );
+      admin = await makeAdmin(harness.app);
+    });
+    afterAll(async () => {
+      await harness?.close();
+      await paypal?.close();
+    });
+
+    async function checkout(client: SignedInClient, currency = 'USD') {
+      const response = await app().inject({
+        method: 'POST',
+        url: '/api/payments/intents',
+        headers: client.headers,
+        payload: { packId: 'starter', currency, provider: 'paypal', locale: 'fr' },
+      });
+      expect(response.statusCode, response.body).toBe(201);
+      const intent = response.json();
+      const order = paypal.orderOf(intent.id)!;
+      return { intent, order };
+    }
+
+    const deliver = (event: { payload: string; headers: Record<string, string> }) =>
+      app().inject({
+        method: 'POST',
+        url: '/api/payments/webhooks/paypal',
+        headers: event.headers,
+        payload: event.payload,
+      });
+    const sync = (client: SignedInClient, intentId: string) =>
+      app().inject({
+        method: 'POST',
+        url: `/api/payments/intents/${intentId}/sync`,
+        headers: client.headers,
+      });
+
+    it('is offered in EUR and USD', async () => {
+      const buyer = await signUpAndSignIn(app());
+      const options = await app().inject({ url: '/api/payments/options', headers: buyer.headers });
+      expect(options.json().methods).toContainEqual({ provider: 'paypal', currencies: ['EUR', 'USD'] });
+    });
+
+    it('creates an order for CAPTURE with the amount as a decimal string, the intent as custom_id and PayPal-Request-Id; the token is cached', async () => {
+      const buyer = await signUpAndSignIn(app());
+      const tokensBefore = paypal.counts.tokens;
+      const { intent, order } = await checkout(buyer, 'USD');
+      await checkout(buyer, 'EUR');
+      expect(paypal.counts.tokens - tokensBefore).toBeLessThanOrEqual(1);
+      expect(intent).toMatchObject({ status: 'pending', amount: 750, currency: 'USD' });
+      expect(intent.checkoutUrl).toBe(`${paypal.apiUrl}/checkoutnow?token=${order.id}`);
+      expect(order.purchase_units[0]).toMatchObject({
+        custom_id: intent.id,
+        amount: { currency_code: 'USD', value: '7.50' },
+      });
+      expect(order.returnUrl).toBe(`https://webox.test/payments/${intent.id}/success`);
+      expect(order.cancelUrl).toBe(`https://webox.test/payments/${intent.id}/failure`);
+      const create = paypal.requests.find(
+        (request) => request.path === '/v2/checkout/orders' && request.body.includes(intent.id),
+      )!;
+      expect(create.headers['paypal-request-id']).toBe(`checkout-${intent.id}`);
+      expect(JSON.parse(create.body).intent).toBe('CAPTURE');
+    });
+
+    it('captures on the buyer’s return; PAYMENT.CAPTURE.COMPLETED afterwards adds nothing', async () => {
+      const buyer = await signUpAndSignIn(app());
+      const { intent, order } = await checkout(buyer);
+      // Not approved yet: the return page finds it pending and nothing is captured.
+      expect((await sync(buyer, intent.id)).json()).toMatchObject({ outcome: 'pending', status: 'pending' });
+      // The buyer approves on PayPal, which redirects to the success URL with the order as `token`.
+      const approve = await fetch(intent.checkoutUrl, { redirect: 'manual' });
+      expect(approve.status).toBe(302);
+      expect(approve.headers.get('location')).toContain(`/payments/${intent.id}/success?token=${order.id}`);
+      const capturesBefore = paypal.counts.captures;
+      const returned = await sync(buyer, intent.id);
+      expect(returned.statusCode, returned.body).toBe(200);
+      expect(returned.json()).toMatchObject({
+        outcome: 'paid',
+        status: 'paid',
+        receiptNumber: expect.stringMatching(/^WBX-/),
+      });
+      const capture = paypal.requests.find((request) => request.path.endsWith(`${order.id}/capture`))!;
+      expect(capture.headers['paypal-request-id']).toBe(`capture-${intent.id}`);
+      expect((await deliver(paypal.captureCompleted(order.id))).json().outcome).toBe('already_paid');
+      expect((await sync(buyer, intent.id)).json().outcome).toBe('already_paid');
+      expect(paypal.counts.captures - capturesBefore).toBe(1);
+      expect(await balanceOf(app(), buyer.userId)).toBe(100_000);
+    });
+
+    it('captures on CHECKOUT.ORDER.APPROVED; replays and the capture event add nothing', async () => {
+      const buyer = await signUpAndSignIn(app());
+      const { intent, order } = await checkout(buyer);
+      paypal.approve(order.id);
+      const approved = paypal.orderApproved(order.id);
+      const first = await deliver(approved);
+      expect(first.statusCode, first.body).toBe(200);
+      expect(first.json().outcome).toBe('paid');
+      expect((await deliver(approved)).json().outcome).toBe('duplicate_event');
+      const completed = paypal.captureCompleted(order.id);
+      expect((await deliver(completed)).json().outcome).toBe('already_paid');
+      expect((await deliver(completed)).json().outcome).toBe('duplicate_event');
+      // A second delivery of the same event (new transmission, same event id) is a duplicate too.
+      expect(
+        (await deliver(paypal.captureCompleted(order.id, { eventId: completed.eventId }))).json().outcome,
+      ).toBe('duplicate_event');
+      expect(await balanceOf(app(), buyer.userId)).toBe(100_000);
+      const events = await listIntentEvents(app().db, intent.id);
+      expect(events.filter((event) => event.toStatus === 'paid')).toHaveLength(1);
+    });
+
+    it('settles from PAYMENT.CAPTURE.COMPLETED alone when the order was captured without our answer, once', async () => {
+      const buyer = await signUpAndSignIn(app());
+      const { order } = await checkout(buyer);
+      paypal.approve(order.id);
+      paypal.capture(order.id);
+      expect((await deliver(paypal.webhook('PAYMENT.CAPTURE.PENDING', {}))).json().outcome).toBe('ignored');
+      expect((await deliver(paypal.captureCompleted(order.id))).json().outcome).toBe('paid');
+      // CHECKOUT.ORDER.APPROVED arriving late (out of order) finds the order completed and paid.
+      expect((await deliver(paypal.orderApproved(order.id))).json().outcome).toBe('already_paid');
+      expect(await balanceOf(app(), buyer.userId)).toBe(100_000);
+    });
+
+    it('refuses a forged delivery (verify answers FAILURE) and one without PAYPAL-* headers, before any capture', async () => {
+      const buyer = await signUpAndSignIn(app());
+      const { order } = await checkout(buyer);
+      paypal.approve(order.id);
+      const capturesBefore = paypal.counts.captures;
+      const forged = await deliver(paypal.orderApproved(order.id, { forged: true }));
+      expect(forged.statusCode).toBe(400);
+      expect(forged.json().error.message).toBe('Invalid signature.');
+      const genuine = paypal.orderApproved(order.id);
+      const tampered = { ...genuine, payload: genuine.payload.replace('"APPROVED"', '"COMPLETED"') };
+      expect((await deliver(tampered)).statusCode).toBe(400);
+      const bare = await deliver({ ...genuine, headers: { 'content-type': 'application/json' } });
+      expect(bare.statusCode).toBe(400);
+      expect(paypal.counts.captures).toBe(capturesBefore);
+      expect(await balanceOf(app(), buyer.userId)).toBe(0);
+      // The genuine one still works afterwards: a forgery claims no event id.
+      expect((await deliver(genuine)).json().outcome).toBe('paid');
+    });
+
+    it('grants nothing when the captured amount or currency differs from the intent', async () => {
+      const buyer = await signUpAndSignIn(app());
+      const short = await checkout(buyer);
+      paypal.approve(short.order.id);
+      paypal.behaviour.captureValue = '0.75';
+      try {
+        expect((await deliver(paypal.orderApproved(short.order.id))).json().outcome).toBe('mismatch');
+      } finally {
+        paypal.behaviour.captureValue = undefined;
+      }
+      const other = await checkout(buyer);
+      paypal.approve(other.order.id);
+      paypal.behaviour.captureCurrency = 'EUR';
+      try {
+        expect((await sync(buyer, other.intent.id)).json().outcome).toBe('mismatch');
+      } finally {
+        paypal.behaviour.captureCurrency = undefined;
+      }
+      expect(await balanceOf(app(), buyer.userId)).toBe(0);
+      const events = await listIntentEvents(app().db, short.intent.id);
+      expect(events.map((event) => event.type)).toContain('amount_mismatch');
+    });
+
+    it('answers 200 without credit for an unknown order', async () => {
+      const unknown = await deliver(
+        paypal.webhook('CHECKOUT.ORDER.APPROVED', {
+          id: 'NOTOURORDER12345',
+          status: 'APPROVED',
+          purchase_units: [{ custom_id: '00000000-0000-4000-8000-000000000000' }],
+        }),
+      );
+      expect(unknown.statusCode).toBe(200);
+      expect(unknown.json().outcome).toBe('unknown_intent');
+      const capture = await deliver(
+        paypal.webhook('PAYMENT.CAPTURE.COMPLETED', {
+          id: 'CAPTURE0UNKNOWN',
+          status: 'COMPLETED',
+          amount: { currency_code: 'USD', value: '7.50' },
+          custom_id: 'not-a-uuid',
+          supplementary_data: { related_ids: { order_id: 'NOTOURORDER12345' } },
+        }),
+      );
+      expect(capture.json().outcome).toBe('unknown_intent');
+    });
+
+    it('fails the intent with 504 when PayPal times out creating the order', async () => {
+      const buyer = await signUpAndSignIn(app());
+      paypal.behaviour.createDelayMs = 2_500;
+      try {
+        const response = await app().inject({
+          method: 'POST',
+          url: '/api/payments/intents',
+          headers: buyer.headers,
+          payload: { packId: 'starter', currency: 'USD', provider: 'paypal' },
+        });
+        expect(response.statusCode).toBe(504);
+        expect(response.body).not.toContain(clientSecret);
+      } finally {
+        paypal.behaviour.createDelayMs = 0;
+      }
+      const list = await app().inject({ url: '/api/payments/intents', headers: buyer.headers });
+      const [intent] = list.json().intents;
+      expect(intent.status).toBe('failed');
+      expect((await sync(buyer, intent.id)).json().outcome).toBe('failed');
+      expect(await balanceOf(app(), buyer.userId)).toBe(0);
+    });
+
+    it('refunds the capture through the API; the PAYMENT.CAPTURE.REFUNDED events apply the cumulative total once', async () => {
+      const buyer = await signUpAndSignIn(app());
+      const { intent, order } = await checkout(buyer);
+      paypal.approve(order.id);
+      await deliver(paypal.orderApproved(order.id));
+      const captureId = String(paypal.orders.get(order.id)!.purchase_units[0]!.payments!.captures[0]!.id);
+      const refund = await app().inject({
+        method: 'POST',
+        url: `/api/admin/payments/intents/${intent.id}/refund`,
+        headers: admin.headers,
+        payload: { amount: 250, reason: 'asked by the buyer' },
+      });
+      expect(refund.statusCode, refund.body).toBe(200);
+      expect(refund.json()).toMatchObject({ outcome: 'refunded', intent: { status: 'partially_refunded' } });
+      const call = paypal.requests.find(
+        (request) => request.path === `/v2/payments/captures/${captureId}/refund`,
+      )!;
+      expect(JSON.parse(call.body)).toEqual({ amount: { value: '2.50', currency_code: 'USD' } });
+      expect(call.headers['paypal-request-id']).toBe(`refund-${intent.id}-250`);
+      expect((await deliver(paypal.captureRefunded(captureId, 250, 250))).json().outcome).toBe(
+        'already_applied',
+      );
+      const rest = paypal.captureRefunded(captureId, 500, 750);
+      expect((await deliver(rest)).json().outcome).toBe('refunded');
+      expect((await deliver(rest)).json().outcome).toBe('duplicate_event');
+      expect(await balanceOf(app(), buyer.userId)).toBe(0);
+      expect(await verifyLedger(harness.database.db)).toEqual([]);
+    });
+  });
+}
