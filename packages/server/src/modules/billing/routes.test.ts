@@ -246,6 +246,30 @@ for (const pair of backendPairs()) {
       expect(await getBalance(harness.app.db, walletId)).toEqual(before);
     });
 
+    it('publishes plans and prices, and shows a user where their quotas stand', async () => {
+      const planList = (await inject({ url: '/api/billing/plans' })).json();
+      expect(planList.plans.map((plan: { id: string }) => plan.id)).toEqual([
+        'free',
+        'pro',
+        'business',
+        'education',
+        'government',
+      ]);
+      expect(planList.plans[1]).toMatchObject({ monthlyCredits: 200_000, overage: true, allowedModels: '*' });
+      const priceList = (await inject({ url: '/api/billing/prices' })).json();
+      expect(priceList.prices).toContainEqual({
+        itemKey: `model:${model}`,
+        kind: 'tokens',
+        version: 1,
+        rates: { inputPerMillion: 1_000_000, outputPerMillion: 2_000_000 },
+      });
+      const quotas = await inject({ url: '/api/billing/quotas', headers: person.headers });
+      expect(quotas.statusCode).toBe(200);
+      expect(quotas.json().quotas).toEqual([
+        expect.objectContaining({ scope: 'user', metric: 'requests', period: 'day', limit: 10_000, used: 3 }),
+      ]);
+    });
+
     it('lets an admin verify the books', async () => {
       const response = await inject({ url: '/api/admin/billing/verify', headers: administrator.headers });
       expect(response.json()).toEqual({ ok: true, mismatches: [] });

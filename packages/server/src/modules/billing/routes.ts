@@ -7,8 +7,9 @@ import { authenticate } from '../../plugins/authenticate.js';
 import { displayCredits } from './display.js';
 import { getWallet, postEntry, verifyLedger } from './ledger.js';
 import { periodOf } from './periods.js';
-import { getWalletPlan, plans, setWalletPlan } from './plans.js';
+import { getWalletPlan, plans, planWalletLimits, setWalletPlan } from './plans.js';
 import { listCurrentPrices, listPriceHistory, setPrice } from './prices.js';
+import { checkQuota } from './quotas.js';
 import {
   defaultUsageWindow,
   exportLedgerCsv,
@@ -216,6 +217,129 @@ export async function billingRoutes(app: FastifyInstance) {
           requests: rows.reduce((sum, row) => sum + row.requests, 0),
           credits: rows.reduce((sum, row) => sum + row.credits, 0),
         },
+      };
+    },
+  );
+
+  routes.get(
+    '/api/billing/plans',
+    {
+      schema: {
+        tags: ['billing'],
+        summary: 'The plans on offer: monthly credits, overage, models, features and price multiplier.',
+        response: {
+          200: z.object({
+            plans: z.array(
+              z.object({
+                id: z.string(),
+                name: z.string(),
+                monthlyCredits: credits,
+                overage: z.boolean(),
+                allowedModels: z.union([z.literal('*'), z.array(z.string())]),
+                features: z.array(z.string()),
+                priceMultiplierPermille: z.number().int(),
+                dailyRequests: z.number().int().nullable(),
+                display: z.array(currencyAmount).describe('The monthly credits in each configured currency.'),
+              }),
+            ),
+          }),
+        },
+      },
+    },
+    async () => ({
+      plans: Object.values(plans).map((plan) => ({
+        id: plan.id,
+        name: plan.name,
+        monthlyCredits: plan.monthlyCredits,
+        overage: plan.overage,
+        allowedModels: plan.allowedModels === '*' ? ('*' as const) : [...plan.allowedModels],
+        features: [...plan.features],
+        priceMultiplierPermille: plan.priceMultiplierPermille,
+        dailyRequests: plan.limits.dailyRequests ?? null,
+        display: displayCredits(plan.monthlyCredits, app.billing.creditRates),
+      })),
+    }),
+  );
+
+  routes.get(
+    '/api/billing/prices',
+    {
+      schema: {
+        tags: ['billing'],
+        summary:
+          'Current list prices in credits (per million tokens, per image, per thousand characters, per second).',
+        response: {
+          200: z.object({
+            prices: z.array(
+              z.object({
+                itemKey: z.string(),
+                kind: z.enum(priceKinds),
+                version: z.number().int(),
+                rates: z.record(z.string(), z.number().int()),
+              }),
+            ),
+          }),
+        },
+      },
+    },
+    async () => {
+      const book = await app.billing.prices.get();
+      return {
+        prices: book
+          .rows()
+          .sort((left, right) => left.itemKey.localeCompare(right.itemKey))
+          .map(({ itemKey, kind, version, rates }) => ({ itemKey, kind, version, rates })),
+      };
+    },
+  );
+
+  routes.get(
+    '/api/billing/quotas',
+    {
+      preHandler: signedIn,
+      schema: {
+        tags: ['billing'],
+        summary: 'Where your plan’s request quotas and credit budgets stand, and when each resets.',
+        response: {
+          200: z.object({
+            timeZone: z.string(),
+            quotas: z.array(
+              z.object({
+                scope: z.string(),
+                metric: z.enum(['requests', 'credits']),
+                period: z.enum(['day', 'month']),
+                limit: z.number().int(),
+                used: z.number().int(),
+                remaining: z.number().int(),
+                resetsAt: z.iso.datetime(),
+              }),
+            ),
+          }),
+          ...errorResponses(401, 403),
+        },
+      },
+    },
+    async (request) => {
+      const wallet = await app.billing.userWallet(request.auth.userId);
+      const plan = await getWalletPlan(app.db, wallet.id);
+      const statuses = await checkQuota(app.stores.counters, {
+        subjects: [
+          { scope: 'wallet', id: wallet.id, limits: planWalletLimits(plan) },
+          { scope: 'user', id: request.auth.userId, limits: plan.limits },
+        ],
+        timeZone: app.billing.timeZone,
+      });
+      return {
+        timeZone: app.billing.timeZone,
+        quotas: statuses.map((status) => ({
+          scope: status.scope,
+          metric: status.metric,
+          period: status.unit,
+          limit: status.limit,
+          used: status.used,
+          remaining: status.remaining,
+          resetsAt: status.resetsAt.toISOString(),
+        })),
       };
     },
   );
