@@ -380,6 +380,28 @@ for (const backend of databaseBackends()) {
         expect(await verifyLedger(raceDb)).toEqual([]);
       });
 
+      it('concurrent settles above their holds take what is left, never more', async () => {
+        const wallet = await fundedWallet(raceDb, 1_000);
+        const holds = await Promise.all(
+          Array.from({ length: 100 }, (_, index) =>
+            holdCredits(raceDb, { walletId: wallet.id, amount: 10, requestId: `over-${index}` }),
+          ),
+        );
+        const settled = await Promise.all(
+          holds.map((hold) =>
+            settleHold(raceDb, { holdId: hold.holdId, amount: 25, idempotencyKey: `usage:${hold.holdId}` }),
+          ),
+        );
+        const charged = settled.reduce((sum, result) => sum + result.charged, 0);
+        expect(charged).toBe(1_000);
+        for (const result of settled) {
+          expect(result.charged).toBeGreaterThanOrEqual(10);
+          expect(result.charged + result.uncollected).toBe(25);
+        }
+        expect(await getBalance(raceDb, wallet.id)).toEqual({ balance: 0, held: 0, available: 0 });
+        expect(await verifyLedger(raceDb)).toEqual([]);
+      });
+
       it('with worst-case holds above the real cost, settles exactly what was used and retries charge nothing', async () => {
         const wallet = await fundedWallet(raceDb, 1_000);
         const results = await Promise.all(
