@@ -27,10 +27,29 @@ interface Checkout {
  */
 export async function startFakeChargily(options: { secretKey: string }) {
   const checkouts = new Map<string, Checkout>();
-  const behaviour = { createDelayMs: 0 };
+  const behaviour = { createDelayMs: 0, deliveries: [] as Array<{ status: number; body: string }> };
   const id = () => `01h${randomBytes(12).toString('hex')}`;
 
   const server = await startFakeServer(async (request: FakeRequest) => {
+    // The buyer's browser on the payment page: paying marks the checkout paid, sends the signed webhook as Chargily
+    // does, then redirects to success_url.
+    const pay = /^\/test\/checkout\/([^/]+)\/pay$/.exec(request.path);
+    if (request.method === 'GET' && pay) {
+      const checkout = checkouts.get(decodeURIComponent(pay[1]!));
+      if (!checkout) return { status: 404, body: { message: 'Not found' } };
+      checkout.status = 'paid';
+      checkout.updated_at = Math.floor(Date.now() / 1000);
+      if (checkout.webhook_endpoint) {
+        const delivery = webhook(checkout.id, 'checkout.paid');
+        const response = await fetch(checkout.webhook_endpoint, {
+          method: 'POST',
+          headers: delivery.headers,
+          body: delivery.payload,
+        });
+        behaviour.deliveries.push({ status: response.status, body: await response.text() });
+      }
+      return { status: 302, body: {}, headers: { location: checkout.success_url } };
+    }
     if (request.headers.authorization !== `Bearer ${options.secretKey}`) {
       return { status: 401, body: { message: 'Unauthenticated.' } };
     }
@@ -74,6 +93,33 @@ export async function startFakeChargily(options: { secretKey: string }) {
     return { status: 404, body: { message: 'Not found' } };
   });
 
+  /** The event Chargily would POST to webhook_endpoint, with its headers; `data` is the checkout now. */
+  function webhook(
+    checkoutId: string,
+    type: string,
+    overrides: { eventId?: string; data?: unknown; key?: string } = {},
+  ) {
+    const checkout = checkouts.get(checkoutId);
+    const event = {
+      id: overrides.eventId ?? id(),
+      entity: 'event',
+      livemode: 'false',
+      type,
+      data: overrides.data ?? checkout ?? { id: checkoutId },
+      created_at: Math.floor(Date.now() / 1000),
+      updated_at: Math.floor(Date.now() / 1000),
+    };
+    const payload = JSON.stringify(event);
+    return {
+      eventId: event.id,
+      payload,
+      headers: {
+        'content-type': 'application/json',
+        signature: signChargilyBody(payload, overrides.key ?? options.secretKey),
+      },
+    };
+  }
+
   return {
     apiUrl: `${server.url}/api/v2`,
     requests: server.requests,
@@ -86,32 +132,7 @@ export async function startFakeChargily(options: { secretKey: string }) {
       checkout.status = status;
       checkout.updated_at = Math.floor(Date.now() / 1000);
     },
-    /** The event Chargily would POST to webhook_endpoint, with its headers; `data` is the checkout now. */
-    webhook(
-      checkoutId: string,
-      type: string,
-      overrides: { eventId?: string; data?: unknown; key?: string } = {},
-    ) {
-      const checkout = checkouts.get(checkoutId);
-      const event = {
-        id: overrides.eventId ?? id(),
-        entity: 'event',
-        livemode: 'false',
-        type,
-        data: overrides.data ?? checkout ?? { id: checkoutId },
-        created_at: Math.floor(Date.now() / 1000),
-        updated_at: Math.floor(Date.now() / 1000),
-      };
-      const payload = JSON.stringify(event);
-      return {
-        eventId: event.id,
-        payload,
-        headers: {
-          'content-type': 'application/json',
-          signature: signChargilyBody(payload, overrides.key ?? options.secretKey),
-        },
-      };
-    },
+    webhook,
   };
 }
 export type FakeChargily = Awaited<ReturnType<typeof startFakeChargily>>;
