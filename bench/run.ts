@@ -6,6 +6,8 @@
  *   npm run bench -- --only main,scale    parts: main, scale (2,000 SSE streams), cluster (N=1 vs N=2), soak
  *   npm run bench -- --soak               adds the soak (--soak-minutes N, default 10)
  *   npm run bench -- --profile            CPU profile of WeBox (billing on, 32 connections) + its hot spots
+ *   npm run bench -- --only scale --scale-webox-args="--upstream-connections 4096 --backlog 4096"
+ *                                         the scale test with a larger upstream pool and listen backlog
  *   npm run bench -- --rounds 3           measure each cell 3 times (interleaved), keep the median
  *   npm run bench -- --no-portkey         skip Portkey (it is installed on demand into bench/.portkey)
  *
@@ -34,6 +36,7 @@ const { values } = parseArgs({
     'no-portkey': { type: 'boolean', default: false },
     streams: { type: 'string', default: '2000' },
     rounds: { type: 'string', default: '1' },
+    'scale-webox-args': { type: 'string' },
   },
   allowPositionals: false,
 });
@@ -206,7 +209,11 @@ async function main() {
 
   if (parts.has('scale')) {
     log(`\n== streaming scale: ${values.streams} concurrent SSE streams, 20 tokens 50 ms apart ==`);
-    results.scale = await runStreamScale({ streams: Number(values.streams), log });
+    results.scale = await runStreamScale({
+      streams: Number(values.streams),
+      log,
+      ...(values['scale-webox-args'] ? { weboxArgs: values['scale-webox-args'].split(' ') } : {}),
+    });
   }
 
   if (parts.has('cluster')) {

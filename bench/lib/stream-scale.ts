@@ -139,7 +139,12 @@ const round = (value: number) => Math.round(value * 10) / 10;
  * 2,000 concurrent SSE streams from an upstream pacing 20 tokens 50 ms apart: first straight to the upstream (the
  * baseline time to first token), then through WeBox with billing on, sampling its memory every 100 ms.
  */
-export async function runStreamScale(options: { streams: number; log: (line: string) => void }) {
+export async function runStreamScale(options: {
+  streams: number;
+  log: (line: string) => void;
+  /** Extra arguments of bench/servers/webox.ts, e.g. a larger upstream pool or listen backlog. */
+  weboxArgs?: string[];
+}) {
   const paced = await startProcess({
     name: 'paced upstream',
     ...tsNode('bench/servers/upstream.ts', ['--token-delay-ms', '50']),
@@ -147,7 +152,11 @@ export async function runStreamScale(options: { streams: number; log: (line: str
   try {
     const direct = await runStreams({ url: `${paced.origin}/v1/chat/completions`, streams: options.streams });
     options.log(`  direct   ${JSON.stringify(direct)}`);
-    const webox = await startWebox({ upstream: paced.origin, billing: true });
+    const webox = await startWebox({
+      upstream: paced.origin,
+      billing: true,
+      extraArgs: options.weboxArgs ?? [],
+    });
     try {
       const [key] = await webox.createKeys(1);
       const url = `${webox.origin}/v1/chat/completions`;

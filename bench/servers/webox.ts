@@ -14,6 +14,7 @@ import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
 import type { FastifyInstance } from 'fastify';
+import { Agent } from 'undici';
 import { buildApp } from '../../packages/server/src/app.js';
 import { isClusterWorker, openWorkerServices, runClusterPrimary } from '../../packages/server/src/cluster.js';
 import { loadConfigFile } from '../../packages/server/src/config/config-file.js';
@@ -24,7 +25,14 @@ import { type Metering, meteringOff } from '../../packages/server/src/modules/ga
 import { openServices } from '../../packages/server/src/services.js';
 
 const { values } = parseArgs({
-  options: { billing: { type: 'string', default: 'on' }, 'profile-file': { type: 'string' } },
+  options: {
+    billing: { type: 'string', default: 'on' },
+    'profile-file': { type: 'string' },
+    // Replaces the engine's default upstream pools (128 connections per origin) to test a larger one.
+    'upstream-connections': { type: 'string' },
+    // The listen backlog (Node's default is 511): a burst of new connections beyond it is dropped by the kernel.
+    backlog: { type: 'string' },
+  },
 });
 const billing = values.billing === 'on';
 
@@ -72,6 +80,15 @@ async function serve() {
     stores: services.stores,
     gatewayConfig: config,
     metering: billing ? ledgerMetering(() => built) : meteringOff,
+    ...(values['upstream-connections']
+      ? {
+          upstreamDispatcher: new Agent({
+            keepAliveTimeout: 30_000,
+            keepAliveMaxTimeout: 600_000,
+            connections: Number(values['upstream-connections']),
+          }),
+        }
+      : {}),
     // Request logs are kept at LOG_LEVEL but go nowhere: the terminal is the benchmark's.
     logStream: { write() {} },
   });
@@ -95,7 +112,11 @@ async function serve() {
   if (values['profile-file']) profileOnSignal(values['profile-file']);
   process.once('SIGTERM', () => void stop());
   process.once('SIGINT', () => void stop());
-  await app.listen({ port: env.PORT, host: '127.0.0.1' });
+  await app.listen({
+    port: env.PORT,
+    host: '127.0.0.1',
+    ...(values.backlog ? { backlog: Number(values.backlog) } : {}),
+  });
   const address = app.server.address();
   process.stdout.write(`listening ${typeof address === 'object' && address ? address.port : env.PORT}\n`);
 }
