@@ -37,6 +37,13 @@ export const auditEventTypes = [
   'admin.policy_changed',
   'api_key.created',
   'api_key.revoked',
+  'payment.started',
+  'payment.paid',
+  'payment.canceled',
+  'payment.proof_uploaded',
+  'payment.transfer_confirmed',
+  'payment.refunded',
+  'payment.pack_saved',
 ] as const;
 export type AuditEventType = (typeof auditEventTypes)[number];
 

@@ -4,6 +4,8 @@ import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import { errorResponses } from '../../http/schemas.js';
 import { authenticate } from '../../plugins/authenticate.js';
+import { clientOf, recordAuditEvent } from '../accounts/audit.js';
+import { auditPayment } from './audit.js';
 import { confirmBankTransfer, latestProof } from './bank-transfer.js';
 import { creditPackSchema } from './config.js';
 import { listPacks, savePack } from './packs.js';
@@ -153,6 +155,15 @@ export async function paymentsAdminRoutes(app: FastifyInstance): Promise<void> {
         throw new AppError('unprocessable', `Not confirmed: ${outcome.reason}.`);
       await afterSettle(app, request.log, outcome, undefined);
       const intent = (await getIntent(app.db, request.params.id))!;
+      if (outcome.kind === 'paid') {
+        await auditPayment(app, {
+          type: 'payment.transfer_confirmed',
+          intent,
+          request,
+          actorId: request.auth.userId,
+          details: request.body.note ? { note: request.body.note } : {},
+        });
+      }
       const receipt = await getReceipt(app.db, intent.id);
       return {
         outcome: outcome.kind,
@@ -198,6 +209,20 @@ export async function paymentsAdminRoutes(app: FastifyInstance): Promise<void> {
         'payment refunded by an admin',
       );
       const intent = (await getIntent(app.db, request.params.id))!;
+      if (outcome.kind === 'refunded') {
+        await auditPayment(app, {
+          type: 'payment.refunded',
+          intent,
+          request,
+          actorId: request.auth.userId,
+          details: {
+            refundedTotal: intent.refundedAmount,
+            creditsReversed: outcome.creditsReversed,
+            creditsUncollected: outcome.creditsUncollected,
+            reason: request.body.reason,
+          },
+        });
+      }
       return {
         outcome: outcome.kind,
         creditsReversed: outcome.kind === 'refunded' ? outcome.creditsReversed : 0,
@@ -232,6 +257,16 @@ export async function paymentsAdminRoutes(app: FastifyInstance): Promise<void> {
       },
       preHandler: admin,
     },
-    async (request) => savePack(app.db, { ...request.body, id: request.params.packId }),
+    async (request) => {
+      const pack = await savePack(app.db, { ...request.body, id: request.params.packId });
+      await recordAuditEvent(app.db, {
+        type: 'payment.pack_saved',
+        userId: request.auth.userId,
+        actorId: request.auth.userId,
+        ...clientOf(request),
+        details: { packId: pack.id, credits: pack.credits, prices: pack.prices, active: pack.active },
+      });
+      return pack;
+    },
   );
 }

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError } from '../../errors.js';
+import { auditPayment } from './audit.js';
 import { fromDecimalString } from './money.js';
 import { paypalEventSchema, transmissionOf } from './providers/paypal.js';
 import {
@@ -111,6 +112,18 @@ export async function paypalWebhookRoutes(app: FastifyInstance): Promise<void> {
               { provider: 'paypal', eventId: ref.eventId, outcome: outcome.kind },
               'refund event',
             );
+            if (outcome.kind === 'refunded') {
+              await auditPayment(app, {
+                type: 'payment.refunded',
+                intent: outcome.intent,
+                log: request.log,
+                details: {
+                  refundedTotal: outcome.intent.refundedAmount,
+                  via: 'webhook',
+                  eventId: ref.eventId,
+                },
+              });
+            }
             return { received: true, outcome: outcome.kind };
           }
           default:

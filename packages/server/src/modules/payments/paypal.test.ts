@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
 import { createTestApp, type TestApp } from '../../testing/test-app.js';
+import { listAuditEvents } from '../accounts/audit.js';
 import { type SignedInClient, signUpAndSignIn } from '../accounts/testing.js';
 import { verifyLedger } from '../billing/ledger.js';
 import { listIntentEvents } from './service.js';
@@ -267,6 +268,18 @@ for (const pair of backendPairs()) {
       expect((await deliver(rest)).json().outcome).toBe('duplicate_event');
       expect(await balanceOf(app(), buyer.userId)).toBe(0);
       expect(await verifyLedger(harness.database.db)).toEqual([]);
+      // The audit log tells the story: started by the buyer, paid, refunded by an admin, then the rest via PayPal.
+      const audit = await listAuditEvents(app().db, { userId: buyer.userId, types: ['payment.*'] });
+      expect(audit.map((event) => event.type).sort()).toEqual([
+        'payment.paid',
+        'payment.refunded',
+        'payment.refunded',
+        'payment.started',
+      ]);
+      expect(audit.find((event) => event.actorId === admin.userId)).toMatchObject({
+        type: 'payment.refunded',
+        details: { paymentId: intent.id, refundedTotal: 250, reason: 'asked by the buyer' },
+      });
     });
   });
 }

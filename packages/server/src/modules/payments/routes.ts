@@ -6,6 +6,7 @@ import { errorResponses } from '../../http/schemas.js';
 import { authenticate } from '../../plugins/authenticate.js';
 import { rateLimit } from '../../plugins/rate-limit.js';
 import { getAccount } from '../accounts/service.js';
+import { auditPayment } from './audit.js';
 import { MAX_PROOF_BYTES, proofContentTypes, saveProof } from './bank-transfer.js';
 import { paymentMethods, startPayment } from './checkout.js';
 import { creditPackSchema } from './config.js';
@@ -159,6 +160,7 @@ export async function paymentsRoutes(app: FastifyInstance): Promise<void> {
         provider: request.body.provider,
         locale,
       });
+      await auditPayment(app, { type: 'payment.started', intent, request });
       reply.status(201);
       return toIntentView(intent);
     },
@@ -264,6 +266,7 @@ export async function paymentsRoutes(app: FastifyInstance): Promise<void> {
         actorId: request.auth.userId,
       });
       if (outcome.kind !== 'closed') throw new AppError('conflict', `This payment is ${intent.status}.`);
+      await auditPayment(app, { type: 'payment.canceled', intent, request });
       return toIntentView(outcome.intent);
     },
   );
@@ -303,6 +306,13 @@ export async function paymentsRoutes(app: FastifyInstance): Promise<void> {
           .split(';')[0]!
           .trim(),
         data: request.body,
+      });
+      const intent = await getOwnIntent(app.db, request.params.id, request.auth.userId);
+      await auditPayment(app, {
+        type: 'payment.proof_uploaded',
+        intent,
+        request,
+        details: { proofId: proof.id, contentType: proof.contentType, size: proof.size },
       });
       reply.status(201);
       return proof;

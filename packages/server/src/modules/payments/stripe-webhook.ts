@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type Stripe from 'stripe';
 import { AppError } from '../../errors.js';
+import { auditPayment } from './audit.js';
 import {
   applyRefund,
   closeUnpaidIntent,
@@ -102,6 +103,18 @@ export async function stripeWebhookRoutes(app: FastifyInstance): Promise<void> {
               { provider: 'stripe', eventId: ref.eventId, outcome: outcome.kind },
               'refund event',
             );
+            if (outcome.kind === 'refunded') {
+              await auditPayment(app, {
+                type: 'payment.refunded',
+                intent: outcome.intent,
+                log: request.log,
+                details: {
+                  refundedTotal: outcome.intent.refundedAmount,
+                  via: 'webhook',
+                  eventId: ref.eventId,
+                },
+              });
+            }
             return { received: true, outcome: outcome.kind };
           }
           default:

@@ -3,6 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import { errorResponses } from '../../http/schemas.js';
+import { auditPayment } from './audit.js';
 import { chargilyEventSchema } from './providers/chargily.js';
 import { sendReceiptEmail } from './receipt-mail.js';
 import {
@@ -58,6 +59,12 @@ export async function afterSettle(
   switch (outcome.kind) {
     case 'paid':
       log.info({ ...context, intentId: outcome.intent.id, receipt: outcome.receiptNumber }, 'payment paid');
+      await auditPayment(app, {
+        type: 'payment.paid',
+        intent: outcome.intent,
+        log,
+        details: { receiptNumber: outcome.receiptNumber, eventId: event?.eventId },
+      });
       await sendReceiptEmail(app, outcome.intent.id).catch((error: unknown) =>
         log.error({ err: error, intentId: outcome.intent.id }, 'receipt email failed'),
       );
