@@ -1,32 +1,10 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { tokenFromEmail, uniqueEmail, waitForEmail } from '../../server/src/modules/accounts/testing.js';
+import { uniqueEmail } from '../../server/src/modules/accounts/testing.js';
 import { backendPairs } from '../../server/src/testing/backend-pairs.js';
 import { type GatewayHarness, startGatewayHarness } from '../../server/src/testing/gateway-harness.js';
 import { launchBrowser, screenshot } from './browser.js';
-
-const password = 'a sturdy passphrase 42';
-
-/** Signs up in the page, confirms the address through the outbox, and signs in. */
-export async function signUpInPage(page: Page, origin: string, harness: GatewayHarness, email: string) {
-  await page.goto(`${origin}/sign-up`);
-  await page.getByTestId('sign-up-name').fill('Yacine');
-  await page.getByTestId('sign-up-email').fill(email);
-  await page.getByTestId('sign-up-password').fill(password);
-  await page.getByTestId('sign-up-confirm-password').fill(password);
-  await page.getByTestId('sign-up-submit').click();
-  await page.getByTestId('sign-up-success').waitFor();
-  const mail = await waitForEmail(harness.app, { to: email, template: 'verify_email' });
-  await page.goto(
-    `${origin}/verify-email?token=${encodeURIComponent(tokenFromEmail(mail.text, '/verify-email'))}`,
-  );
-  await page.getByTestId('verifyEmail-success').waitFor();
-  await page.goto(`${origin}/sign-in`);
-  await page.getByTestId('sign-in-email').fill(email);
-  await page.getByTestId('sign-in-password').fill(password);
-  await page.getByTestId('sign-in-submit').click();
-  await page.getByTestId('composer-input').waitFor();
-}
+import { signUpInPage } from './flows.js';
 
 describe('API keys in Chromium', () => {
   let harness: GatewayHarness;
@@ -51,7 +29,7 @@ describe('API keys in Chromium', () => {
 
   it('creates a key, shows its secret once, calls /v1/models with it, and refuses it once revoked', async () => {
     page = await browser.newPage({ locale: 'fr-FR', viewport: { width: 1280, height: 900 } });
-    await signUpInPage(page, harness.origin, harness, uniqueEmail('keys'));
+    await signUpInPage(page, harness, uniqueEmail('keys'));
     await page.getByTestId('nav-keys').click();
     await page.getByTestId('keys-empty').waitFor();
 

@@ -1,4 +1,10 @@
-import { createRootRoute, createRoute, createRouter, lazyRouteComponent } from '@tanstack/react-router';
+import {
+  createRootRoute,
+  createRoute,
+  createRouter,
+  lazyRouteComponent,
+  redirect,
+} from '@tanstack/react-router';
 import { AppShell } from './components/app-shell';
 import { SignInPage } from './pages/auth/sign-in-page';
 import { SignUpPage } from './pages/auth/sign-up-page';
@@ -88,6 +94,8 @@ const confirmEmailChangeRoute = createRoute({
 const StudioPage = lazyRouteComponent(() => import('./pages/studio/studio-page'), 'StudioPage');
 const CreditsPage = lazyRouteComponent(() => import('./pages/credits/credits-page'), 'CreditsPage');
 const KeysPage = lazyRouteComponent(() => import('./pages/keys/keys-page'), 'KeysPage');
+const ProfilePage = lazyRouteComponent(() => import('./pages/settings/profile-page'), 'ProfilePage');
+const SecurityPage = lazyRouteComponent(() => import('./pages/settings/security-page'), 'SecurityPage');
 
 const studioRoute = createRoute({
   getParentRoute: () => rootRoute,
@@ -114,7 +122,32 @@ const keysRoute = createRoute({
   },
 });
 
+const settingsRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/settings',
+  beforeLoad: ({ location }) => {
+    if (location.pathname.replace(/\/$/, '') === '/settings') throw redirect({ to: '/settings/profile' });
+  },
+});
+
+const profileRoute = createRoute({
+  getParentRoute: () => settingsRoute,
+  path: '/profile',
+  component: function ProfileRoute() {
+    return <RequireAccount>{(account) => <ProfilePage account={account} />}</RequireAccount>;
+  },
+});
+
+const securityRoute = createRoute({
+  getParentRoute: () => settingsRoute,
+  path: '/security',
+  component: function SecurityRoute() {
+    return <RequireAccount>{(account) => <SecurityPage account={account} />}</RequireAccount>;
+  },
+});
+
 const routeTree = rootRoute.addChildren([
+  settingsRoute.addChildren([profileRoute, securityRoute]),
   studioRoute,
   creditsRoute,
   keysRoute,

@@ -48,15 +48,26 @@ export function AccountMenu() {
           {t('account.credits', { credits: formatCredits(balance.data.available) })}
         </p>
       )}
-      <span
+      <Link
+        to="/settings/profile"
         data-testid="header-account-name"
-        className="hidden max-w-40 truncate text-sm font-medium md:inline"
-        title={account.email}
+        className={`hidden max-w-44 items-center gap-1.5 md:flex ${linkClass}`}
+        title={t('nav.accountSettings', { name: account.name || account.email })}
       >
-        <bdi>{account.name || account.email}</bdi>
-      </span>
-      {/* On phones the sign-out button lives in the menu, where there is room for it. */}
-      <SignOutButton className={`hidden lg:block ${linkClass}`} testId="sign-out" />
+        <svg aria-hidden="true" viewBox="0 0 24 24" className="size-4 shrink-0">
+          <path
+            fill="none"
+            stroke="currentColor"
+            strokeWidth="1.8"
+            d="M12 15a3 3 0 1 0 0-6 3 3 0 0 0 0 6Zm7.4-3a7.4 7.4 0 0 0-.1-1.2l2-1.6-2-3.4-2.4 1a7.5 7.5 0 0 0-2-1.2L14.5 3h-4l-.4 2.6a7.5 7.5 0 0 0-2 1.2l-2.4-1-2 3.4 2 1.6a7.4 7.4 0 0 0 0 2.4l-2 1.6 2 3.4 2.4-1a7.5 7.5 0 0 0 2 1.2l.4 2.6h4l.4-2.6a7.5 7.5 0 0 0 2-1.2l2.4 1 2-3.4-2-1.6c.1-.4.1-.8.1-1.2Z"
+          />
+        </svg>
+        <span className="sr-only">{t('nav.settings')}: </span>
+        {/* Below 1536 px the gear alone leaves room for the navigation in every language. */}
+        <bdi className="hidden truncate 2xl:inline">{account.name || account.email}</bdi>
+      </Link>
+      {/* Below 1280 px the sign-out button lives in the menu, where there is room for it. */}
+      <SignOutButton className={`hidden xl:block ${linkClass}`} testId="sign-out" />
     </div>
   );
 }

@@ -15,7 +15,7 @@ function NavigationLinks({ onNavigate }: { onNavigate?: () => void }) {
   const { t } = useTranslation();
   const { account } = useAccount();
   return (
-    <ul className="flex flex-col gap-1 lg:flex-row lg:items-center">
+    <ul className="flex flex-col gap-1 xl:flex-row xl:items-center">
       <li>
         <Link
           to="/"
@@ -60,6 +60,19 @@ function NavigationLinks({ onNavigate }: { onNavigate?: () => void }) {
               {t('nav.keys')}
             </Link>
           </li>
+          {onNavigate && (
+            <li>
+              <Link
+                to="/settings/profile"
+                onClick={onNavigate}
+                data-testid="nav-settings"
+                className={navigationLinkClass}
+                activeProps={{ className: activeNavigationLinkClass, 'aria-current': 'page' }}
+              >
+                {t('nav.settings')}
+              </Link>
+            </li>
+          )}
         </>
       )}
       <li>
@@ -110,26 +123,26 @@ export function AppShell() {
         {t('shell.skipToContent')}
       </a>
       <header className="border-b border-slate-200 dark:border-slate-800">
-        <div className="mx-auto flex max-w-5xl items-center gap-3 px-4 py-3">
+        <div className="mx-auto flex max-w-7xl items-center gap-3 px-4 py-3">
           <Link to="/" className="rounded-md text-slate-950 dark:text-white" aria-label={t('shell.homeLink')}>
             <Logo />
           </Link>
           <nav
             aria-label={t('shell.mainNavigation')}
             data-testid="main-nav"
-            className="hidden lg:ms-4 lg:block"
+            className="hidden xl:ms-4 xl:block"
           >
             <NavigationLinks />
           </nav>
           <div className="ms-auto flex items-center gap-2">
             <AccountMenu />
-            <div className="hidden lg:block">
+            <div className="hidden xl:block">
               <LanguageSwitcher />
             </div>
             <button
               ref={menuButtonRef}
               type="button"
-              className="rounded-md p-2 text-slate-700 hover:bg-slate-100 lg:hidden dark:text-slate-200 dark:hover:bg-slate-800"
+              className="rounded-md p-2 text-slate-700 hover:bg-slate-100 xl:hidden dark:text-slate-200 dark:hover:bg-slate-800"
               aria-expanded={menuOpen}
               aria-controls={menuId}
               data-testid="menu-button"
@@ -153,7 +166,7 @@ export function AppShell() {
             id={menuId}
             aria-label={t('shell.mainNavigation')}
             data-testid="mobile-nav"
-            className="border-t border-slate-200 px-4 py-2 lg:hidden dark:border-slate-800"
+            className="border-t border-slate-200 px-4 py-2 xl:hidden dark:border-slate-800"
           >
             <NavigationLinks onNavigate={() => setMenuOpen(false)} />
             {/* Phones have no room for these in the header bar. */}

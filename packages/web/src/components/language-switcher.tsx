@@ -14,7 +14,7 @@ export function LanguageSwitcher() {
       <svg
         aria-hidden="true"
         viewBox="0 0 24 24"
-        className="size-5 shrink-0 text-slate-500 dark:text-slate-400"
+        className="hidden size-5 shrink-0 text-slate-500 xl:block dark:text-slate-400"
       >
         <path
           fill="none"

@@ -1,0 +1,151 @@
+import { generate } from 'otplib';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { uniqueEmail } from '../../server/src/modules/accounts/testing.js';
+import { backendPairs } from '../../server/src/testing/backend-pairs.js';
+import { type GatewayHarness, startGatewayHarness } from '../../server/src/testing/gateway-harness.js';
+import { launchBrowser, screenshot } from './browser.js';
+import { password, signInInPage, signUpInPage } from './flows.js';
+
+/** A 2×2 red PNG, enough for the server to decode and re-encode. */
+const tinyPng = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP8z8DAwMDAxMDAwMDAAAANHQEDasKb6QAAAABJRU5ErkJggg==',
+  'base64',
+);
+
+describe('account settings in Chromium', () => {
+  let harness: GatewayHarness;
+  let browser: Browser;
+  let page: Page;
+
+  beforeAll(async () => {
+    harness = await startGatewayHarness(backendPairs()[0]!);
+    browser = await launchBrowser();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await harness?.close();
+  });
+
+  afterEach(async (context) => {
+    if (page && context.task.result?.state === 'fail')
+      await screenshot(page, `failed-${context.task.name.replace(/\W+/g, '-')}`);
+    await page?.close();
+  });
+
+  it('turns on two-step verification from the QR page, shows the backup codes once, and asks for a code at the next sign-in', async () => {
+    page = await browser.newPage({ locale: 'fr-FR', viewport: { width: 1280, height: 900 } });
+    const email = uniqueEmail('totp');
+    await signUpInPage(page, harness, email);
+    await page.getByTestId('header-account-name').click();
+    await page.getByTestId('settings-security-tab').click();
+    await page.getByTestId('two-factor-off').waitFor();
+    await page.getByTestId('sessions-list').getByTestId('session-item').first().waitFor();
+
+    await page.getByTestId('two-factor-start').click();
+    await page.getByTestId('two-factor-qr').waitFor();
+    expect(await page.getByTestId('two-factor-qr').getAttribute('src')).toMatch(/^data:image\/png;base64,/);
+    const secret = (await page.getByTestId('two-factor-secret').textContent())!.trim();
+    await screenshot(page, 'security-two-factor-setup-fr');
+    // The header holds the whole navigation from 1280 px, the menu button below: nothing sticks out of the page.
+    for (const language of ['ar', 'fr']) {
+      await page.getByTestId('language-switcher').selectOption(language);
+      for (const width of [1024, 1280]) {
+        await page.setViewportSize({ width, height: 900 });
+        expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(width);
+      }
+    }
+
+    await page.getByTestId('two-factor-enable-code').fill('000000');
+    await page.getByTestId('two-factor-enable').click();
+    await page.getByTestId('two-factor-enable-error').waitFor();
+    await page.getByTestId('two-factor-enable-code').fill(await generate({ secret }));
+    await page.getByTestId('two-factor-enable').click();
+    await page.getByTestId('backup-codes').waitFor();
+    const codes = await page.getByTestId('backup-code').allTextContents();
+    expect(codes).toHaveLength(10);
+    await screenshot(page, 'security-backup-codes-fr');
+    await page.getByTestId('backup-codes-done').click();
+    await page.getByTestId('two-factor-on').waitFor();
+    expect(await page.content()).not.toContain(codes[0]!);
+
+    await page.getByTestId('sign-out').click();
+    await page.waitForURL('**/sign-in');
+    await signInInPage(page, harness.origin, email);
+    await page.getByTestId('two-factor-code').waitFor();
+    // The enrolment code cannot be replayed: the next 30-second step's code is accepted within tolerance.
+    await page
+      .getByTestId('two-factor-code')
+      .fill(await generate({ secret, epoch: Math.floor(Date.now() / 1000) + 30 }));
+    await page.getByTestId('two-factor-submit').click();
+    await page.getByTestId('composer-input').waitFor();
+
+    await page.goto(`${harness.origin}/settings/security`);
+    await page.getByTestId('two-factor-on').waitFor();
+    await page.getByTestId('language-switcher').selectOption('ar');
+    await expect.poll(() => page.getAttribute('html', 'dir')).toBe('rtl');
+    await screenshot(page, 'security-ar');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await screenshot(page, 'security-ar-390');
+  });
+
+  it('edits the profile and preferences, uploads an avatar, and schedules then cancels the deletion', async () => {
+    page = await browser.newPage({ locale: 'fr-FR', viewport: { width: 390, height: 844 } });
+    await signUpInPage(page, harness, uniqueEmail('profile'));
+    await page.goto(`${harness.origin}/settings`);
+    await page.waitForURL('**/settings/profile');
+
+    await page.getByTestId('profile-name').fill('Yacine Benali');
+    await page.getByTestId('profile-save').click();
+    await page.getByTestId('profile-saved').waitFor();
+
+    await page
+      .getByTestId('avatar-input')
+      .setInputFiles({ name: 'me.png', mimeType: 'image/png', buffer: tinyPng });
+    await page.getByTestId('avatar-image').waitFor();
+    const avatar = await page.request.get(
+      `${harness.origin}${await page.getByTestId('avatar-image').getAttribute('src')}`,
+    );
+    expect(avatar.headers()['content-type']).toBe('image/webp');
+
+    await page.getByTestId('notify-marketing').check();
+    await page.getByTestId('notifications-save').click();
+    await page.getByTestId('notifications-saved').waitFor();
+
+    await page.getByTestId('theme-dark').check();
+    await page.getByTestId('preferences-time-zone').selectOption('Africa/Algiers');
+    await page.getByTestId('preferences-save').click();
+    await page.getByTestId('preferences-saved').waitFor();
+    await expect.poll(() => page.getAttribute('html', 'data-theme')).toBe('dark');
+
+    const account = (await (await page.request.get(`${harness.origin}/api/account`)).json()).user;
+    expect(account).toMatchObject({
+      name: 'Yacine Benali',
+      theme: 'dark',
+      timeZone: 'Africa/Algiers',
+      notificationPreferences: { marketing: true },
+    });
+    await screenshot(page, 'profile-dark-fr-390');
+
+    await page.getByTestId('deletion-start').click();
+    await page.getByTestId('delete-password').fill('not my password');
+    await page.getByTestId('deletion-confirm').click();
+    await page.getByTestId('deletion-error').waitFor();
+    await page.getByTestId('delete-password').fill(password);
+    await page.getByTestId('deletion-confirm').click();
+    await page.getByTestId('deletion-scheduled').waitFor();
+    await page.getByTestId('deletion-cancel').click();
+    await page.getByTestId('deletion-cancelled').waitFor();
+    const after = (await (await page.request.get(`${harness.origin}/api/account`)).json()).user;
+    expect(after.deletionScheduledFor).toBeNull();
+
+    await page.getByTestId('theme-light').check();
+    await page.getByTestId('preferences-language').selectOption('ar');
+    await page.getByTestId('preferences-save').click();
+    await expect.poll(() => page.getAttribute('html', 'dir')).toBe('rtl');
+    await screenshot(page, 'profile-ar-390');
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await screenshot(page, 'profile-ar');
+  });
+});

@@ -1,0 +1,153 @@
+import type { LanguageCode } from '../i18n/languages';
+import type { Account } from './auth';
+import { ApiError, apiRequest, refreshSession, sessionHeaders, toApiError } from './client';
+
+export type Theme = 'system' | 'light' | 'dark';
+
+export interface NotificationPreferences {
+  product: boolean;
+  billing: boolean;
+  marketing: boolean;
+}
+
+export interface ProfileChanges {
+  name?: string;
+  locale?: LanguageCode;
+  theme?: Theme;
+  timeZone?: string;
+  notificationPreferences?: Partial<NotificationPreferences>;
+}
+
+export async function updateProfile(changes: ProfileChanges): Promise<Account> {
+  const response = await apiRequest<{ user: Account }>('/api/account/profile', {
+    method: 'PATCH',
+    body: changes,
+  });
+  return response.user;
+}
+
+/** Avatar types the server accepts; it re-encodes them (WebP, no metadata) before storing. */
+export const avatarTypes = ['image/jpeg', 'image/png', 'image/webp', 'image/gif'] as const;
+export const avatarMaxBytes = 5 * 1024 * 1024;
+
+/** Sends the image bytes as the raw body: JSON would inflate them by a third for nothing. */
+export async function uploadAvatar(file: File): Promise<Account> {
+  const send = () =>
+    fetch('/api/account/avatar', {
+      method: 'PUT',
+      credentials: 'same-origin',
+      headers: { 'content-type': file.type, accept: 'application/json', ...sessionHeaders() },
+      body: file,
+    });
+  let response: Response;
+  try {
+    response = await send();
+    if (response.status === 401 && (await refreshSession())) response = await send();
+  } catch {
+    throw new ApiError({ code: 'network_error', message: 'The server could not be reached', status: 0 });
+  }
+  let body: unknown = null;
+  try {
+    body = await response.json();
+  } catch {
+    // Not JSON: toApiError reports it as invalid_response.
+  }
+  if (!response.ok) throw toApiError(response.status, body);
+  return (body as { user: Account }).user;
+}
+
+export async function removeAvatar(): Promise<void> {
+  await apiRequest('/api/account/avatar', { method: 'DELETE' });
+}
+
+export interface Session {
+  id: string;
+  method: string;
+  ip: string | null;
+  userAgent: string | null;
+  createdAt: string;
+  lastUsedAt: string;
+  expiresAt: string;
+  current: boolean;
+}
+
+export async function listSessions(signal?: AbortSignal): Promise<Session[]> {
+  const response = await apiRequest<{ sessions: Session[] }>(
+    '/api/account/sessions',
+    signal ? { signal } : {},
+  );
+  return response.sessions;
+}
+
+export async function revokeSession(id: string): Promise<void> {
+  await apiRequest(`/api/account/sessions/${encodeURIComponent(id)}`, { method: 'DELETE' });
+}
+
+export async function revokeOtherSessions(): Promise<number> {
+  const response = await apiRequest<{ revoked: number }>('/api/account/sessions/revoke-others', {
+    method: 'POST',
+    body: {},
+  });
+  return response.revoked;
+}
+
+export async function changePassword(options: {
+  currentPassword: string;
+  newPassword: string;
+}): Promise<void> {
+  await apiRequest('/api/account/password', { method: 'POST', body: options });
+}
+
+export async function requestEmailChange(options: { password: string; newEmail: string }): Promise<void> {
+  await apiRequest('/api/account/email', { method: 'POST', body: options });
+}
+
+export interface TwoFactorStatus {
+  enabled: boolean;
+  enabledAt: string | null;
+  backupCodesLeft: number;
+}
+
+export function fetchTwoFactorStatus(signal?: AbortSignal): Promise<TwoFactorStatus> {
+  return apiRequest('/api/account/two-factor', signal ? { signal } : {});
+}
+
+/** A new secret (not active until confirmed) with its QR code as a PNG data URL. */
+export function startTwoFactorSetup(): Promise<{ secret: string; otpauthUrl: string; qrCode: string }> {
+  return apiRequest('/api/account/two-factor/setup', { method: 'POST', body: {} });
+}
+
+export async function enableTwoFactor(code: string): Promise<string[]> {
+  const response = await apiRequest<{ backupCodes: string[] }>('/api/account/two-factor/enable', {
+    method: 'POST',
+    body: { code },
+  });
+  return response.backupCodes;
+}
+
+export async function disableTwoFactor(options: { password: string; code: string }): Promise<void> {
+  await apiRequest('/api/account/two-factor/disable', { method: 'POST', body: options });
+}
+
+export async function regenerateBackupCodes(code: string): Promise<string[]> {
+  const response = await apiRequest<{ backupCodes: string[] }>('/api/account/two-factor/backup-codes', {
+    method: 'POST',
+    body: { code },
+  });
+  return response.backupCodes;
+}
+
+/** Read by the browser as a download: a plain link carries the session cookie. */
+export const accountExportUrl = '/api/account/export';
+
+export async function scheduleDeletion(password: string | undefined): Promise<string> {
+  const response = await apiRequest<{ deletionScheduledFor: string }>('/api/account/deletion', {
+    method: 'POST',
+    body: password === undefined ? {} : { password },
+  });
+  return response.deletionScheduledFor;
+}
+
+export async function cancelDeletion(): Promise<void> {
+  await apiRequest('/api/account/deletion', { method: 'DELETE' });
+}
