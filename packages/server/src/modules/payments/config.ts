@@ -22,20 +22,39 @@ export const paymentsConfigSchema = z.object({
     .min(5)
     .max(7 * 24 * 60)
     .default(60),
-  /** Offered when present: the account the buyer transfers to. */
-  bankTransfer: z
-    .object({
-      accountHolder: z.string().trim().min(1),
-      bankName: z.string().trim().min(1),
-      /** IBAN, RIB or CCP number, shown as written. */
-      accountNumber: z.string().trim().min(1),
-      bic: z.string().trim().optional(),
-      currencies: z.array(currencyCode).min(1).default(['DZD']),
-      /** Days the buyer has to transfer before the intent expires (default 14). */
-      ttlDays: z.number().int().min(1).max(90).default(14),
-      instructions: z.string().trim().optional(),
-    })
-    .optional(),
+  /**
+   * Offered when present with an account number: the account the buyer transfers to. An empty account number (an
+   * unset `${BANK_ACCOUNT_NUMBER:-}` in the config file) turns the bank transfer off rather than stopping the boot.
+   */
+  bankTransfer: z.preprocess(
+    (value) =>
+      typeof value === 'object' &&
+      value !== null &&
+      String((value as { accountNumber?: unknown }).accountNumber ?? '').trim() === ''
+        ? undefined
+        : value,
+    z
+      .object({
+        accountHolder: z.string().trim().min(1),
+        bankName: z.string().trim().min(1),
+        /** IBAN, RIB or CCP number, shown as written. */
+        accountNumber: z.string().trim().min(1),
+        currencies: z.array(currencyCode).min(1).default(['DZD']),
+        /** Days the buyer has to transfer before the intent expires (default 14). */
+        ttlDays: z.number().int().min(1).max(90).default(14),
+        instructions: z
+          .string()
+          .trim()
+          .optional()
+          .transform((text) => text || undefined),
+        bic: z
+          .string()
+          .trim()
+          .optional()
+          .transform((text) => text || undefined),
+      })
+      .optional(),
+  ),
 });
 export type PaymentsConfig = z.output<typeof paymentsConfigSchema>;
 
