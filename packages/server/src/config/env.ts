@@ -73,8 +73,11 @@ export const envSchema = z
       .trim()
       .refine(isTimeZone, 'must be an IANA time zone such as Africa/Algiers')
       .default('Africa/Algiers'),
-    /** Seconds a credit hold lives when its request never settles (a crashed process); longer than any request. */
-    HOLD_TTL_SECONDS: integer(30, 86_400).default(900),
+    /**
+     * Seconds a credit hold lives when its request never settles (a crashed process). Keep it above the longest
+     * request: a settle after expiry is still charged, but only from what the wallet has left.
+     */
+    HOLD_TTL_SECONDS: integer(5, 86_400).default(900),
     /** Credits per unit of each display currency, e.g. `DZD:100,EUR:15000,USD:13500` (1 credit = 0.01 DZD). */
     BILLING_CREDITS_PER_UNIT: z
       .string()
