@@ -50,7 +50,7 @@ export interface AppOptions {
   webRoot?: string;
   /** Providers, models and routes for the /v1 API; without it the /v1 routes are not registered. */
   gatewayConfig?: GatewayConfig;
-  /** How /v1 calls are paid for (default: off, nothing is charged). */
+  /** How /v1 calls are paid for (default: the billing module's ledger, or nothing when BILLING=off). */
   metering?: Metering;
   /** Upstream HTTP dispatcher for provider calls (tests use it to reach local fake providers). */
   upstreamDispatcher?: import('undici').Dispatcher;
@@ -141,7 +141,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   if (options.gatewayConfig) {
     await registerGatewayModule(app, {
       config: options.gatewayConfig,
-      metering: options.metering ?? meteringOff,
+      metering: options.metering ?? (env.BILLING === 'on' ? app.billing.metering : meteringOff),
       ...(options.upstreamDispatcher ? { dispatcher: options.upstreamDispatcher } : {}),
       ...(options.cachedAliases ? { cachedAliases: options.cachedAliases } : {}),
     });

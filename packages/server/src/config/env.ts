@@ -78,6 +78,8 @@ export const envSchema = z
      * request: a settle after expiry is still charged, but only from what the wallet has left.
      */
     HOLD_TTL_SECONDS: integer(5, 86_400).default(900),
+    /** `off` makes every /v1 call free (self-hosted use without credits); `on` charges the caller's wallet. */
+    BILLING: z.enum(['on', 'off']).default('on'),
     /** Credits per unit of each display currency, e.g. `DZD:100,EUR:15000,USD:13500` (1 credit = 0.01 DZD). */
     BILLING_CREDITS_PER_UNIT: z
       .string()

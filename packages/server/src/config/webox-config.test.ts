@@ -9,7 +9,7 @@ describe('the shipped webox.config.yaml', () => {
   it('is valid with no provider key set, so a fresh clone starts', async () => {
     const config = await loadConfigFile(shipped, weboxConfigSchema, {});
     expect(config.providers.openai?.keys).toEqual([]);
-    expect(config.models['gpt-4o-mini']?.price?.inputPerMillion).toBe(150000);
+    expect(config.models['gpt-4o-mini']?.price?.inputPerMillion).toBe(2025);
     expect(Object.keys(config.routes)).toEqual(expect.arrayContaining(['smart', 'fast']));
   });
 

@@ -3,7 +3,7 @@ import { type GatewayConfigInput, gatewayConfigSchema } from '@webox/gateway';
 import { type FakeUpstream, startFakeUpstream } from '@webox/gateway/testing';
 import { users } from '../modules/accounts/tables.js';
 import { createVirtualKey } from '../modules/gateway/keys-service.js';
-import type { Metering } from '../modules/gateway/metering.js';
+import { type Metering, meteringOff } from '../modules/gateway/metering.js';
 import type { DatabaseBackend, StoreBackend } from './backends.js';
 import { createTestApp, type TestApp } from './test-app.js';
 
@@ -24,7 +24,8 @@ export interface GatewayHarness extends TestApp {
 export async function startGatewayHarness(
   backends: { database: DatabaseBackend; stores: StoreBackend },
   options: {
-    metering?: Metering;
+    /** Free calls by default; `'ledger'` charges wallets through the billing module, as the server does. */
+    metering?: Metering | 'ledger';
     config?: (urls: { primary: string; backup: string }) => Partial<GatewayConfigInput>;
   } = {},
 ): Promise<GatewayHarness> {
@@ -91,10 +92,11 @@ export async function startGatewayHarness(
     },
     ...options.config?.({ primary: primary.url, backup: backup.url }),
   });
+  const metering = options.metering === 'ledger' ? undefined : (options.metering ?? meteringOff);
   const harness = await createTestApp(
     backends,
     {},
-    { gatewayConfig: config, ...(options.metering ? { metering: options.metering } : {}) },
+    { gatewayConfig: config, ...(metering ? { metering } : {}) },
   );
   await harness.app.listen({ port: 0, host: '127.0.0.1' });
   const origin = `http://127.0.0.1:${(harness.app.server.address() as AddressInfo).port}`;

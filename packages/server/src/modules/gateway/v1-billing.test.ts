@@ -1,0 +1,199 @@
+import { and, eq, sql } from 'drizzle-orm';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { backendPairs } from '../../testing/backend-pairs.js';
+import { type GatewayHarness, startGatewayHarness } from '../../testing/gateway-harness.js';
+import { getBalance, postEntry, verifyLedger } from '../billing/ledger.js';
+import { setWalletPlan } from '../billing/plans.js';
+import { ledgerEntries } from '../billing/tables.js';
+
+/** A completion whose reported usage equals what the hold assumed, so a wallet can afford an exact count. */
+function completion(usage: { prompt: number; completion: number }) {
+  return {
+    kind: 'json' as const,
+    body: {
+      id: 'chatcmpl-fixed',
+      object: 'chat.completion',
+      created: 1_741_569_952,
+      model: 'gpt-4o-mini',
+      choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'length' }],
+      usage: {
+        prompt_tokens: usage.prompt,
+        completion_tokens: usage.completion,
+        total_tokens: usage.prompt + usage.completion,
+      },
+    },
+  };
+}
+
+// "Hi" is 2 bytes plus 8 tokens of message overhead: the hold's prompt bound is 10 tokens.
+const request = { model: 'gpt-test', messages: [{ role: 'user' as const, content: 'Hi' }], max_tokens: 10 };
+const exactUsage = { prompt: 10, completion: 10 };
+
+for (const pair of backendPairs()) {
+  describe(`/v1 paid from the credit ledger on ${pair.name}`, () => {
+    let harness: GatewayHarness;
+    let walletId: string;
+    let key: string;
+    let costOfOne: number;
+
+    beforeAll(async () => {
+      harness = await startGatewayHarness(pair, { metering: 'ledger' });
+      const wallet = await harness.app.billing.userWallet(harness.userId);
+      walletId = wallet.id;
+      await setWalletPlan(harness.database.db, { walletId, plan: 'pro' });
+      key = await harness.createKey();
+      const book = await harness.app.billing.prices.get();
+      costOfOne = book.priceUsage({
+        model: 'gpt-test',
+        usage: { inputTokens: 10, outputTokens: 10, cachedInputTokens: 0 },
+        plan: { priceMultiplierPermille: 1000 },
+      }).credits;
+      expect(costOfOne).toBeGreaterThan(0);
+    });
+    afterAll(() => harness.close());
+    beforeEach(() => {
+      harness.primary.requests.length = 0;
+      harness.primary.setHandler(() => completion(exactUsage));
+    });
+
+    async function fund(credits: number) {
+      const { available } = await getBalance(harness.database.db, walletId);
+      const change = credits - available;
+      if (change !== 0) {
+        await postEntry(harness.database.db, {
+          walletId,
+          kind: 'adjustment',
+          amount: change,
+          reason: 'test funding',
+          idempotencyKey: `test-fund-${Math.random()}`,
+        });
+      }
+    }
+
+    const post = (body: unknown) =>
+      fetch(`${harness.origin}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+
+    it('charges the priced usage, shows it in headers, and records the price version it used', async () => {
+      await fund(costOfOne * 10);
+      const response = await post(request);
+      expect(response.status).toBe(200);
+      expect(Number(response.headers.get('x-webox-credits-charged'))).toBe(costOfOne);
+      expect(Number(response.headers.get('x-webox-credits-balance'))).toBe(costOfOne * 9);
+      const [entry] = await harness.database.db
+        .select()
+        .from(ledgerEntries)
+        .where(
+          and(
+            eq(ledgerEntries.walletId, walletId),
+            eq(ledgerEntries.requestId, response.headers.get('x-request-id')!),
+          ),
+        );
+      expect(entry).toMatchObject({ kind: 'usage', amount: -costOfOne, model: 'gpt-test' });
+      expect(entry?.priceVersion).toEqual(expect.any(Number));
+      // The bound held is also sent upstream, so the answer cannot cost more than the hold.
+      expect(harness.primary.requests[0]!.body).toMatchObject({ max_tokens: 10 });
+    });
+
+    it('refuses with 402, the balance and the amount needed, without calling the provider', async () => {
+      await fund(costOfOne - 1);
+      const client = new OpenAI({ baseURL: `${harness.origin}/v1`, apiKey: key, maxRetries: 0 });
+      const error = await client.chat.completions.create(request).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(OpenAI.APIError);
+      expect((error as InstanceType<typeof OpenAI.APIError>).status).toBe(402);
+      expect((error as InstanceType<typeof OpenAI.APIError>).code).toBe('insufficient_credits');
+      expect(harness.primary.requests).toHaveLength(0);
+      const response = await post(request);
+      const body = (await response.json()) as { error: { message: string } };
+      expect(body.error.message).toMatch(/\d/);
+    });
+
+    it('carries the cost in the final usage chunk of a stream and charges it once', async () => {
+      await fund(costOfOne * 3);
+      harness.primary.setHandler(() => ({
+        kind: 'sse',
+        events: [
+          {
+            data: JSON.stringify({
+              id: 'c',
+              object: 'chat.completion.chunk',
+              created: 1,
+              model: 'm',
+              choices: [{ index: 0, delta: { role: 'assistant', content: 'ok' }, finish_reason: null }],
+            }),
+          },
+          {
+            data: JSON.stringify({
+              id: 'c',
+              object: 'chat.completion.chunk',
+              created: 1,
+              model: 'm',
+              choices: [{ index: 0, delta: {}, finish_reason: 'length' }],
+            }),
+          },
+          {
+            data: JSON.stringify({
+              id: 'c',
+              object: 'chat.completion.chunk',
+              created: 1,
+              model: 'm',
+              choices: [],
+              usage: { prompt_tokens: 10, completion_tokens: 10, total_tokens: 20 },
+            }),
+          },
+          { data: '[DONE]' },
+        ],
+      }));
+      const client = new OpenAI({ baseURL: `${harness.origin}/v1`, apiKey: key, maxRetries: 0 });
+      const stream = await client.chat.completions.create({
+        ...request,
+        stream: true,
+        stream_options: { include_usage: true },
+      });
+      let usage: Record<string, unknown> | undefined;
+      for await (const chunk of stream)
+        if (chunk.usage) usage = chunk.usage as unknown as Record<string, unknown>;
+      expect(usage).toMatchObject({
+        prompt_tokens: 10,
+        completion_tokens: 10,
+        webox_credits: costOfOne,
+        webox_balance: costOfOne * 2,
+      });
+      expect((await getBalance(harness.database.db, walletId)).balance).toBe(costOfOne * 2);
+    });
+
+    it('never lets 1,000 concurrent requests spend more than a wallet that affords exactly 100', async () => {
+      await fund(costOfOne * 100);
+      const before = await getBalance(harness.database.db, walletId);
+      expect(before).toMatchObject({ balance: costOfOne * 100, held: 0 });
+      const statuses = await Promise.all(
+        Array.from({ length: 1_000 }, () =>
+          post(request).then(async (response) => {
+            await response.arrayBuffer();
+            return response.status;
+          }),
+        ),
+      );
+      const counts = statuses.reduce<Record<number, number>>(
+        (tally, status) => ({ ...tally, [status]: (tally[status] ?? 0) + 1 }),
+        {},
+      );
+      expect(counts).toEqual({ 200: 100, 402: 900 });
+      expect(harness.primary.requests).toHaveLength(100);
+      const after = await getBalance(harness.database.db, walletId);
+      expect(after).toMatchObject({ balance: 0, held: 0 });
+      expect(await verifyLedger(harness.database.db)).toEqual([]);
+      const [{ spent }] = (await harness.database.db
+        .select({ spent: sql<number>`coalesce(-sum(${ledgerEntries.amount}), 0)::bigint` })
+        .from(ledgerEntries)
+        .where(and(eq(ledgerEntries.walletId, walletId), eq(ledgerEntries.kind, 'usage')))) as [
+        { spent: number },
+      ];
+      expect(Number(spent)).toBeGreaterThanOrEqual(costOfOne * 100);
+    });
+  });
+}
