@@ -99,7 +99,9 @@ export class LedgerBatcher {
       this.stats.singleHolds++;
       return settleOne(batch[0]!, () => holdCredits(this.db, batch[0]!.item));
     }
-    const valid = batch.filter(({ item }) => Number.isSafeInteger(item.amount) && item.amount >= 0);
+    const valid = batch.filter(
+      ({ item }) => Number.isSafeInteger(item.amount) && item.amount >= 0 && (item.ttlSeconds ?? 1) > 0,
+    );
     const requests = valid.map(({ item }, index) => ({
       i: index,
       id: randomUUID(),

@@ -35,7 +35,10 @@ declare module 'fastify' {
 export interface BillingPluginOptions {
   /** The gateway config's models: their prices are synced into the versioned price book at boot. */
   models?: Record<string, ConfiguredModel> | undefined;
-  /** How often each process enqueues hold expiry (default 30 s) and plan renewal (default 10 min); 0 turns a job off. */
+  /**
+   * How often each process enqueues hold expiry (default 30 s, or half of HOLD_TTL_SECONDS when shorter) and plan
+   * renewal (default 10 min); 0 turns a job off.
+   */
   expireEveryMs?: number;
   renewEveryMs?: number;
 }
@@ -103,7 +106,11 @@ export async function registerBilling(
     enqueue();
   };
   app.addHook('onReady', async () => {
-    schedule(EXPIRE_HOLDS_JOB, options.expireEveryMs ?? 30_000);
+    // Often enough that a hold is swept within half its TTL (holdCredits also sweeps a wallet before refusing).
+    schedule(
+      EXPIRE_HOLDS_JOB,
+      options.expireEveryMs ?? Math.min(30_000, (app.env.HOLD_TTL_SECONDS * 1000) / 2),
+    );
     schedule(RENEW_PLANS_JOB, options.renewEveryMs ?? 600_000);
   });
   app.addHook('onClose', async () => {
