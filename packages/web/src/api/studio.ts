@@ -48,8 +48,15 @@ export async function listModels(signal?: AbortSignal): Promise<ModelInfo[]> {
   return response.data.filter((model) => model.capabilities.includes('chat'));
 }
 
-export async function listConversations(search: string, signal?: AbortSignal): Promise<Conversation[]> {
-  const query = search.trim() === '' ? '' : `?search=${encodeURIComponent(search.trim())}`;
+export async function listConversations(
+  search: string,
+  signal?: AbortSignal,
+  folderId?: string,
+): Promise<Conversation[]> {
+  const parameters = new URLSearchParams();
+  if (search.trim() !== '') parameters.set('search', search.trim());
+  if (folderId) parameters.set('folderId', folderId);
+  const query = parameters.size === 0 ? '' : `?${parameters}`;
   const response = await apiRequest<{ conversations: Conversation[] }>(
     `/api/studio/conversations${query}`,
     signal ? { signal } : {},
@@ -77,7 +84,9 @@ export async function createConversation(options: {
 
 export async function updateConversation(
   id: string,
-  changes: Partial<Pick<Conversation, 'title' | 'model' | 'systemPrompt' | 'pinned' | 'activeLeafId'>>,
+  changes: Partial<
+    Pick<Conversation, 'title' | 'model' | 'systemPrompt' | 'pinned' | 'activeLeafId' | 'folderId'>
+  >,
 ): Promise<Conversation> {
   const response = await apiRequest<{ conversation: Conversation }>(
     `/api/studio/conversations/${encodeURIComponent(id)}`,
@@ -88,6 +97,68 @@ export async function updateConversation(
 
 export async function deleteConversation(id: string): Promise<void> {
   await apiRequest(`/api/studio/conversations/${encodeURIComponent(id)}`, { method: 'DELETE' });
+}
+
+export interface Folder {
+  id: string;
+  name: string;
+  createdAt: string;
+}
+
+export async function listFolders(signal?: AbortSignal): Promise<Folder[]> {
+  const response = await apiRequest<{ folders: Folder[] }>('/api/studio/folders', signal ? { signal } : {});
+  return response.folders;
+}
+
+export async function createFolder(name: string): Promise<Folder> {
+  const response = await apiRequest<{ folder: Folder }>('/api/studio/folders', {
+    method: 'POST',
+    body: { name },
+  });
+  return response.folder;
+}
+
+export async function renameFolder(id: string, name: string): Promise<Folder> {
+  const response = await apiRequest<{ folder: Folder }>(`/api/studio/folders/${encodeURIComponent(id)}`, {
+    method: 'PATCH',
+    body: { name },
+  });
+  return response.folder;
+}
+
+/** Its conversations stay, unfiled. */
+export async function deleteFolder(id: string): Promise<void> {
+  await apiRequest(`/api/studio/folders/${encodeURIComponent(id)}`, { method: 'DELETE' });
+}
+
+/** A saved model and system prompt, to start conversations the same way again. */
+export interface Preset {
+  id: string;
+  name: string;
+  model: string | null;
+  systemPrompt: string;
+  createdAt: string;
+}
+
+export async function listPresets(signal?: AbortSignal): Promise<Preset[]> {
+  const response = await apiRequest<{ presets: Preset[] }>('/api/studio/presets', signal ? { signal } : {});
+  return response.presets;
+}
+
+export async function createPreset(options: {
+  name: string;
+  model: string | null;
+  systemPrompt: string;
+}): Promise<Preset> {
+  const response = await apiRequest<{ preset: Preset }>('/api/studio/presets', {
+    method: 'POST',
+    body: options,
+  });
+  return response.preset;
+}
+
+export async function deletePreset(id: string): Promise<void> {
+  await apiRequest(`/api/studio/presets/${encodeURIComponent(id)}`, { method: 'DELETE' });
 }
 
 export interface NewMessage {

@@ -1,7 +1,10 @@
+import { Link } from '@tanstack/react-router';
 import { useTranslation } from 'react-i18next';
 import { CodeSnippet } from '../components/code-snippet';
+import { textLinkClass } from '../components/form-layout';
 import { StatusBadge } from '../components/status-badge';
 import { useDocumentTitle } from '../components/use-document-title';
+import { useAccount } from '../session/use-session';
 
 function openAiExample(origin: string): string {
   return `import OpenAI from 'openai';
@@ -23,6 +26,7 @@ const features = ['gateway', 'credits', 'studio'] as const;
 export function HomePage() {
   const { t } = useTranslation();
   useDocumentTitle(t('nav.home'));
+  const { account } = useAccount();
   return (
     <div className="flex flex-col gap-12">
       <section aria-labelledby="home-title" className="flex flex-col items-start gap-5">
@@ -32,9 +36,31 @@ export function HomePage() {
         </h1>
         <p className="max-w-2xl text-lg text-slate-700 dark:text-slate-300">{t('home.intro')}</p>
         <div className="flex flex-wrap gap-3">
+          {account && (
+            <>
+              <Link
+                to="/studio"
+                data-testid="home-studio-link"
+                className="rounded-md bg-indigo-700 px-4 py-2 font-medium text-white hover:bg-indigo-800 dark:bg-indigo-500 dark:text-slate-950 dark:hover:bg-indigo-400"
+              >
+                {t('home.signedIn.studio')}
+              </Link>
+              <Link
+                to="/keys"
+                data-testid="home-keys-link"
+                className="rounded-md border border-slate-300 px-4 py-2 font-medium text-slate-800 hover:bg-slate-100 dark:border-slate-600 dark:text-slate-100 dark:hover:bg-slate-800"
+              >
+                {t('home.signedIn.keys')}
+              </Link>
+            </>
+          )}
           <a
             href="/docs"
-            className="rounded-md bg-indigo-700 px-4 py-2 font-medium text-white hover:bg-indigo-800 dark:bg-indigo-500 dark:text-slate-950 dark:hover:bg-indigo-400"
+            className={
+              account
+                ? 'rounded-md border border-slate-300 px-4 py-2 font-medium text-slate-800 hover:bg-slate-100 dark:border-slate-600 dark:text-slate-100 dark:hover:bg-slate-800'
+                : 'rounded-md bg-indigo-700 px-4 py-2 font-medium text-white hover:bg-indigo-800 dark:bg-indigo-500 dark:text-slate-950 dark:hover:bg-indigo-400'
+            }
           >
             {t('home.apiReference')}
           </a>
@@ -68,7 +94,14 @@ export function HomePage() {
         <h2 id="developers-title" className="text-2xl font-bold tracking-tight">
           {t('home.developers.title')}
         </h2>
-        <p className="max-w-2xl text-slate-700 dark:text-slate-300">{t('home.developers.body')}</p>
+        <p className="max-w-2xl text-slate-700 dark:text-slate-300">
+          {t('home.developers.body')}{' '}
+          {account && (
+            <Link to="/keys" className={textLinkClass}>
+              {t('home.signedIn.keys')}
+            </Link>
+          )}
+        </p>
         <CodeSnippet code={openAiExample(window.location.origin)} label={t('home.developers.snippetLabel')} />
       </section>
     </div>

@@ -6,9 +6,11 @@ import {
   type Conversation,
   deleteConversation,
   listConversations,
+  listFolders,
   updateConversation,
 } from '../../api/studio';
 import { ErrorAlert, useErrorMessage } from '../../components/form-layout';
+import { FolderControls } from './folder-controls';
 
 const smallButtonClass =
   'rounded px-1.5 py-0.5 text-xs font-medium text-slate-700 hover:bg-slate-200 disabled:opacity-40 dark:text-slate-300 dark:hover:bg-slate-700';
@@ -25,11 +27,14 @@ export function ConversationSidebar({ activeId, busy }: { activeId: string | und
   const deferredSearch = useDeferredValue(search);
   const [renaming, setRenaming] = useState<{ id: string; title: string }>();
   const [failure, setFailure] = useState<unknown>();
+  /** The folder whose conversations are listed; empty for all of them. */
+  const [folderId, setFolderId] = useState('');
   const conversations = useQuery({
-    queryKey: ['studio', 'conversations', deferredSearch],
-    queryFn: ({ signal }) => listConversations(deferredSearch, signal),
+    queryKey: ['studio', 'conversations', deferredSearch, folderId],
+    queryFn: ({ signal }) => listConversations(deferredSearch, signal, folderId || undefined),
     placeholderData: (previous) => previous,
   });
+  const folders = useQuery({ queryKey: ['studio', 'folders'], queryFn: ({ signal }) => listFolders(signal) });
 
   async function change(action: () => Promise<unknown>) {
     setFailure(undefined);
@@ -71,6 +76,12 @@ export function ConversationSidebar({ activeId, busy }: { activeId: string | und
           className="rounded-md border border-slate-300 bg-white px-3 py-1.5 text-slate-900 dark:border-slate-600 dark:bg-slate-900 dark:text-slate-100"
         />
       </div>
+      <FolderControls
+        folders={folders.data ?? []}
+        selected={folderId}
+        onSelect={setFolderId}
+        onChange={change}
+      />
       {failure !== undefined && <ErrorAlert testId="sidebar-error">{explain(failure)}</ErrorAlert>}
       {conversations.data?.length === 0 && (
         <p className="text-sm text-slate-600 dark:text-slate-400">
@@ -126,7 +137,7 @@ export function ConversationSidebar({ activeId, busy }: { activeId: string | und
                   <bdi>{title}</bdi>
                 </Link>
               )}
-              <div className="mt-1 flex gap-1">
+              <div className="mt-1 flex flex-wrap items-center gap-1">
                 <button
                   type="button"
                   className={smallButtonClass}
@@ -146,6 +157,31 @@ export function ConversationSidebar({ activeId, busy }: { activeId: string | und
                 >
                   {t('studio.rename')}
                 </button>
+                {(folders.data?.length ?? 0) > 0 && (
+                  <>
+                    <label htmlFor={`move-${conversation.id}`} className="sr-only">
+                      {t('studio.folders.moveNamed', { title })}
+                    </label>
+                    <select
+                      id={`move-${conversation.id}`}
+                      data-testid="move-conversation"
+                      value={conversation.folderId ?? ''}
+                      onChange={(event) =>
+                        void change(() =>
+                          updateConversation(conversation.id, { folderId: event.target.value || null }),
+                        )
+                      }
+                      className="max-w-28 rounded border border-slate-300 bg-white px-1 py-0.5 text-xs text-slate-800 dark:border-slate-600 dark:bg-slate-900 dark:text-slate-200"
+                    >
+                      <option value="">{t('studio.folders.noFolder')}</option>
+                      {folders.data?.map((folder) => (
+                        <option key={folder.id} value={folder.id}>
+                          {folder.name}
+                        </option>
+                      ))}
+                    </select>
+                  </>
+                )}
                 <button
                   type="button"
                   className={smallButtonClass}

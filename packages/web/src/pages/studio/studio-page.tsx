@@ -29,6 +29,7 @@ import { balanceQueryKey } from '../../session/use-session';
 import { latestLeafFrom, pathTo, siblingsOf } from './branches';
 import { ConversationSidebar } from './conversation-sidebar';
 import { Markdown } from './markdown';
+import { PresetControls } from './preset-controls';
 
 const conversationKey = (id: string) => ['studio', 'conversation', id] as const;
 const conversationsKey = ['studio', 'conversations'] as const;
@@ -333,6 +334,21 @@ export function StudioPage({ conversationId }: { conversationId: string | undefi
               />
             </div>
           </details>
+          <PresetControls
+            model={model}
+            systemPrompt={systemPrompt}
+            disabled={busy}
+            onApply={(preset) => {
+              // A preset naming a model this server no longer routes keeps the current model.
+              const usable = preset.model && models.data?.some((entry) => entry.id === preset.model);
+              if (usable) setModel(preset.model!);
+              setSystemPrompt(preset.systemPrompt);
+              void saveSettings({
+                ...(usable ? { model: preset.model! } : {}),
+                systemPrompt: preset.systemPrompt,
+              });
+            }}
+          />
           {conversationId && data && (
             <nav aria-label={t('studio.export')} className="flex flex-wrap items-center gap-2 text-sm">
               <span className="font-medium">{t('studio.export')}</span>
