@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { LedgerBatcher } from './batcher.js';
 import { parseCreditRates } from './display.js';
 import { ensureWallet, expireHolds, type Wallet } from './ledger.js';
-import { createLedgerMetering } from './metering.js';
+import { createLedgerMetering, type LedgerMeteringOptions } from './metering.js';
 import { renewPlans } from './plans.js';
 import { type ConfiguredModel, PriceBookCache, syncPriceBook } from './prices.js';
 import { subscriptions } from './tables.js';
@@ -24,7 +24,14 @@ export interface BillingContext {
   metering: ReturnType<typeof createLedgerMetering>;
   /** Tells every process (including this one) to reload prices. */
   pricesChanged(): Promise<void>;
+  /**
+   * Lets other modules tell the metering which wallet pays (organisations) and which extra limits apply (budgets
+   * set on a virtual key or a user). Call it while registering, before serving.
+   */
+  useMeteringHooks(hooks: MeteringHooks): void;
 }
+
+export type MeteringHooks = Pick<LedgerMeteringOptions, 'limitsFor' | 'payerFor'>;
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -56,6 +63,7 @@ export async function registerBilling(
     if (created > 0) app.log.info({ created }, 'price book updated from the config file');
   }
   const prices = new PriceBookCache(app.db);
+  const hooks: MeteringHooks = {};
   const context: BillingContext = {
     timeZone: app.env.BILLING_TIME_ZONE,
     holdTtlSeconds: app.env.HOLD_TTL_SECONDS,
@@ -74,7 +82,12 @@ export async function registerBilling(
       holdTtlSeconds: app.env.HOLD_TTL_SECONDS,
       // PGlite has one connection: one batch at a time. A PostgreSQL pool writes a few batches side by side.
       batcher: new LedgerBatcher(app.db, { maxInFlight: app.database.kind === 'pglite' ? 1 : 4 }),
+      limitsFor: async (caller, plan) => (await hooks.limitsFor?.(caller, plan)) ?? {},
+      payerFor: async (caller) => hooks.payerFor?.(caller),
     }),
+    useMeteringHooks(next) {
+      Object.assign(hooks, next);
+    },
     async pricesChanged() {
       prices.invalidate();
       await app.stores.pubSub.publish(PRICES_CHANNEL, String(Date.now()));

@@ -270,6 +270,24 @@ for (const pair of backendPairs()) {
       ]);
     });
 
+    it('applies budgets that another module sets on a key through the metering hooks', async () => {
+      harness.app.billing.useMeteringHooks({
+        limitsFor: async (caller) => (caller.keyId === 'key-limited' ? { key: { dailyRequests: 1 } } : {}),
+      });
+      const begin = () =>
+        harness.app.billing.metering.begin({
+          caller: { userId: person.userId, keyId: 'key-limited' },
+          requestId: randomUUID(),
+          candidates: [{ model }],
+          maxPromptTokens: 1,
+          maxOutputTokens: 1,
+        });
+      await (await begin()).release();
+      const refused = await begin().catch((error: unknown) => error);
+      expect((refused as AppError).code).toBe('quota_exceeded');
+      expect((refused as AppError).options.retryAfterSeconds).toBeGreaterThan(0);
+    });
+
     it('lets an admin verify the books', async () => {
       const response = await inject({ url: '/api/admin/billing/verify', headers: administrator.headers });
       expect(response.json()).toEqual({ ok: true, mismatches: [] });
