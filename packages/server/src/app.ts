@@ -5,12 +5,7 @@ import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { GatewayConfig } from '@webox/gateway';
-import Fastify, {
-  type FastifyInstance,
-  type FastifyReply,
-  type FastifyRequest,
-  LogController,
-} from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Env } from './config/env.js';
 import type { Database, DatabaseConnection } from './db/client.js';
@@ -25,7 +20,7 @@ import { type PaymentsConfig, registerPaymentsModule } from './modules/payments/
 import { studioRoutes } from './modules/studio/routes.js';
 import { registerAuthentication } from './plugins/authenticate.js';
 import { registerErrorHandling } from './plugins/error-handler.js';
-import { loggerOptions, requestId } from './plugins/logging.js';
+import { loggerOptions, OneLinePerRequest, requestId } from './plugins/logging.js';
 import { registerMetrics } from './plugins/metrics.js';
 import { registerSecurity } from './plugins/security.js';
 import type { Stores } from './stores/index.js';
@@ -82,7 +77,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         ? false
         : { ...loggerOptions(env.LOG_LEVEL), ...(options.logStream ? { stream: options.logStream } : {}) },
     genReqId: requestId,
-    logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    logController: new OneLinePerRequest(),
     bodyLimit: env.BODY_LIMIT,
     trustProxy: env.TRUST_PROXY,
     return503OnClosing: true,

@@ -66,7 +66,8 @@ async function main() {
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
 
-  const address = await app.listen({ port: env.PORT, host: env.HOST });
+  // A deep accept queue: a burst of new connections (thousands of streams opening at once) must not be reset.
+  const address = await app.listen({ port: env.PORT, host: env.HOST, backlog: 4096 });
   app.log.info(
     { address, database: services.database.kind, stores: services.stores.kind },
     'WeBox is serving',

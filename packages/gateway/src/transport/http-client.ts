@@ -22,7 +22,9 @@ export interface SendOptions {
  * addresses; providers allowed on private networks (local Ollama, vLLM) use a plain one.
  */
 export function createDefaultDispatchers(): { publicAgent: Dispatcher; privateAgent: Dispatcher } {
-  const options = { keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connections: 128 };
+  // No cap on connections per provider: concurrency is already bounded by the clients being served, and a cap here
+  // would queue streams behind each other (each streamed answer holds one HTTP/1.1 connection for its whole length).
+  const options = { keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connections: null };
   return {
     publicAgent: new Agent({ ...options, connect: { lookup: safeLookup } }),
     privateAgent: new Agent(options),

@@ -98,7 +98,7 @@ export async function startGatewayHarness(
     {},
     { gatewayConfig: config, ...(metering ? { metering } : {}) },
   );
-  await harness.app.listen({ port: 0, host: '127.0.0.1' });
+  await harness.app.listen({ port: 0, host: '127.0.0.1', backlog: 4096 });
   const origin = `http://127.0.0.1:${(harness.app.server.address() as AddressInfo).port}`;
   const createUser = async (email: string) => {
     const [row] = await harness.database.db

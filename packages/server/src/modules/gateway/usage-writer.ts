@@ -1,5 +1,6 @@
+import { sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
-import { usageRecords } from './tables.js';
+import type { usageRecords } from './tables.js';
 
 export type UsageRecord = typeof usageRecords.$inferInsert;
 
@@ -31,7 +32,7 @@ export class UsageWriter {
   }
 
   record(record: UsageRecord) {
-    this.#buffer.push(record);
+    this.#buffer.push(record.createdAt ? record : { ...record, createdAt: new Date() });
     if (this.#buffer.length >= this.#maxBatch) void this.flush();
     else if (!this.#timer) {
       this.#timer = setTimeout(() => void this.flush(), this.#intervalMs);
@@ -49,7 +50,7 @@ export class UsageWriter {
       for (let start = 0; start < batch.length; start += this.#maxBatch) {
         const slice = batch.slice(start, start + this.#maxBatch);
         try {
-          await this.db.insert(usageRecords).values(slice);
+          await insertBatch(this.db, slice);
         } catch (error) {
           this.options.onError?.(error, slice.length);
         }
@@ -61,4 +62,64 @@ export class UsageWriter {
   close(): Promise<void> {
     return this.flush();
   }
+}
+
+const columns = [
+  ['requestId', 'request_id'],
+  ['userId', 'user_id'],
+  ['keyId', 'key_id'],
+  ['operation', 'operation'],
+  ['requestedModel', 'requested_model'],
+  ['servedModel', 'served_model'],
+  ['provider', 'provider'],
+  ['attempts', 'attempts'],
+  ['inputTokens', 'input_tokens'],
+  ['outputTokens', 'output_tokens'],
+  ['cachedInputTokens', 'cached_input_tokens'],
+  ['reasoningTokens', 'reasoning_tokens'],
+  ['credits', 'credits'],
+  ['timeToFirstTokenMs', 'time_to_first_token_ms'],
+  ['latencyMs', 'latency_ms'],
+  ['status', 'status'],
+  ['errorCode', 'error_code'],
+  ['stream', 'stream'],
+  ['cacheHit', 'cache_hit'],
+  ['createdAt', 'created_at'],
+] as const satisfies ReadonlyArray<readonly [keyof UsageRecord, string]>;
+
+const columnList = sql.raw(columns.map(([, column]) => column).join(', '));
+// Columns the table defaults when a record leaves them out (json_populate_recordset yields null for them).
+const selectList = sql.raw(
+  columns
+    .map(([, column]) => {
+      if (
+        [
+          'attempts',
+          'input_tokens',
+          'output_tokens',
+          'cached_input_tokens',
+          'reasoning_tokens',
+          'credits',
+        ].includes(column)
+      ) {
+        return `coalesce(${column}, 0)`;
+      }
+      if (column === 'stream' || column === 'cache_hit') return `coalesce(${column}, false)`;
+      if (column === 'created_at') return 'coalesce(created_at, now())';
+      return column;
+    })
+    .join(', '),
+);
+
+/**
+ * The whole batch as one statement with one parameter (a JSON array), which costs far less per row than a
+ * multi-row VALUES list built and bound column by column.
+ */
+async function insertBatch(db: Database, records: UsageRecord[]): Promise<void> {
+  const rows = records.map((record) =>
+    Object.fromEntries(columns.map(([field, column]) => [column, record[field] ?? null])),
+  );
+  await db.execute(
+    sql`insert into usage_records (${columnList}) select ${selectList} from json_populate_recordset(null::usage_records, ${JSON.stringify(rows)}::json)`,
+  );
 }
