@@ -43,7 +43,7 @@ export {
   renewPlans,
   setWalletPlan,
 } from './plans.js';
-export { type BillingContext, registerBilling } from './plugin.js';
+export { type BillingContext, type MeteringHooks, registerBilling } from './plugin.js';
 export {
   loadPriceBook,
   PriceBook,
