@@ -53,7 +53,7 @@ describe('account settings in Chromium', () => {
       await page.getByTestId('language-switcher').selectOption(language);
       for (const width of [1024, 1280]) {
         await page.setViewportSize({ width, height: 900 });
-        expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(width);
+        expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(width);
       }
     }
 
