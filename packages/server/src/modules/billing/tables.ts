@@ -126,9 +126,7 @@ export const creditHolds = pgTable(
     finishedAt: timestamp('finished_at', { withTimezone: true }),
   },
   (table) => [
-    index('credit_holds_active_expiry_idx')
-      .on(table.expiresAt)
-      .where(sql`${table.status} = 'active'`),
+    index('credit_holds_active_expiry_idx').on(table.expiresAt).where(sql`${table.status} = 'active'`),
     index('credit_holds_wallet_idx').on(table.walletId),
     check('credit_holds_amount_check', sql`${table.amount} >= 0`),
     check('credit_holds_status_check', sql`${table.status} in ('active', 'settled', 'released', 'expired')`),
@@ -160,9 +158,7 @@ export const prices = pgTable(
   },
   (table) => [
     uniqueIndex('prices_item_version_idx').on(table.itemKey, table.version),
-    uniqueIndex('prices_current_idx')
-      .on(table.itemKey)
-      .where(sql`${table.supersededAt} is null`),
+    uniqueIndex('prices_current_idx').on(table.itemKey).where(sql`${table.supersededAt} is null`),
   ],
 );
 
