@@ -94,6 +94,18 @@ const confirmEmailChangeRoute = createRoute({
 const StudioPage = lazyRouteComponent(() => import('./pages/studio/studio-page'), 'StudioPage');
 const CreditsPage = lazyRouteComponent(() => import('./pages/credits/credits-page'), 'CreditsPage');
 const KeysPage = lazyRouteComponent(() => import('./pages/keys/keys-page'), 'KeysPage');
+const BuyCreditsPage = lazyRouteComponent(
+  () => import('./pages/payments/buy-credits-page'),
+  'BuyCreditsPage',
+);
+const PaymentsHistoryPage = lazyRouteComponent(
+  () => import('./pages/payments/payments-history-page'),
+  'PaymentsHistoryPage',
+);
+const PaymentsResultPage = lazyRouteComponent(
+  () => import('./pages/payments/payments-result-page'),
+  'PaymentsResultPage',
+);
 const ProfilePage = lazyRouteComponent(() => import('./pages/settings/profile-page'), 'ProfilePage');
 const SecurityPage = lazyRouteComponent(() => import('./pages/settings/security-page'), 'SecurityPage');
 
@@ -112,6 +124,35 @@ const creditsRoute = createRoute({
   getParentRoute: () => rootRoute,
   path: '/credits',
   component: CreditsPage,
+});
+
+const buyCreditsRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/credits/buy',
+  component: BuyCreditsPage,
+});
+
+const paymentsRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/payments',
+  component: PaymentsHistoryPage,
+});
+
+// The return URLs given to Chargily, Stripe and PayPal (payments/checkout.ts).
+const paymentSuccessRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/payments/$id/success',
+  component: function PaymentSuccessRoute() {
+    return <PaymentsResultPage id={paymentSuccessRoute.useParams().id} returned="success" />;
+  },
+});
+
+const paymentFailureRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/payments/$id/failure',
+  component: function PaymentFailureRoute() {
+    return <PaymentsResultPage id={paymentFailureRoute.useParams().id} returned="failure" />;
+  },
 });
 
 const keysRoute = createRoute({
@@ -150,6 +191,10 @@ const routeTree = rootRoute.addChildren([
   settingsRoute.addChildren([profileRoute, securityRoute]),
   studioRoute,
   creditsRoute,
+  buyCreditsRoute,
+  paymentsRoute,
+  paymentSuccessRoute,
+  paymentFailureRoute,
   keysRoute,
   homeRoute,
   setupRoute,

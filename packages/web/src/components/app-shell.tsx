@@ -51,6 +51,17 @@ function NavigationLinks({ onNavigate }: { onNavigate?: () => void }) {
           </li>
           <li>
             <Link
+              to="/credits/buy"
+              onClick={onNavigate}
+              data-testid="nav-buy-credits"
+              className={navigationLinkClass}
+              activeProps={{ className: activeNavigationLinkClass, 'aria-current': 'page' }}
+            >
+              {t('payments.buyLink')}
+            </Link>
+          </li>
+          <li>
+            <Link
               to="/keys"
               onClick={onNavigate}
               data-testid="nav-keys"

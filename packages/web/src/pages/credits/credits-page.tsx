@@ -1,9 +1,16 @@
 import { useQuery } from '@tanstack/react-query';
+import { Link } from '@tanstack/react-router';
 import { lazy, Suspense } from 'react';
 import { useTranslation } from 'react-i18next';
 import { ApiError, apiRequest } from '../../api/client';
 import { useFormatCredits } from '../../components/account-menu';
-import { ErrorAlert, PageHeading, useErrorMessage } from '../../components/form-layout';
+import {
+  ErrorAlert,
+  PageHeading,
+  primaryButtonClass,
+  textLinkClass,
+  useErrorMessage,
+} from '../../components/form-layout';
 import { useDocumentTitle } from '../../components/use-document-title';
 import { directionOf, isSupportedLanguage } from '../../i18n/languages';
 import { RequireAccount } from '../../session/require-account';
@@ -112,6 +119,14 @@ function CreditsContent() {
             </p>
           )}
           <p className="text-sm">{t('credits.topUpHelp')}</p>
+          <p className="flex flex-wrap items-center gap-4 pt-2">
+            <Link to="/credits/buy" className={primaryButtonClass} data-testid="credits-buy-link">
+              {t('payments.buyLink')}
+            </Link>
+            <Link to="/payments" className={textLinkClass}>
+              {t('payments.history.title')}
+            </Link>
+          </p>
         </section>
       )}
       {balance.data !== null && (

@@ -556,6 +556,13 @@ export function StudioPage({ conversationId }: { conversationId: string | undefi
             >
               {t('studio.noCredits.topUp')}
             </Link>
+            <Link
+              to="/credits/buy"
+              data-testid="buy-credits-link"
+              className="font-medium underline underline-offset-4"
+            >
+              {t('payments.buyLink')}
+            </Link>
           </div>
         )}
         {imageRejected && <ErrorAlert testId="image-error">{t('studio.imageRejected')}</ErrorAlert>}
