@@ -76,6 +76,15 @@ describe('API keys in Chromium', () => {
     });
     expect(refused.status).toBe(401);
 
+    await page.setViewportSize({ width: 390, height: 844 });
+    await screenshot(page, 'keys-fr-390');
+    // On phones the menu holds the links that do not fit in the header, settings included.
+    await page.getByTestId('menu-button').click();
+    await page.getByTestId('mobile-nav').getByTestId('nav-settings').waitFor();
+    await screenshot(page, 'menu-fr-390');
+    await page.getByTestId('menu-button').click();
+    await page.setViewportSize({ width: 1280, height: 900 });
+
     await page.getByTestId('language-switcher').selectOption('ar');
     await expect.poll(() => page.getAttribute('html', 'dir')).toBe('rtl');
     await screenshot(page, 'keys-ar');
