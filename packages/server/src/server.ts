@@ -51,17 +51,25 @@ async function main() {
       app.log.warn('shutdown bound reached: closing remaining connections');
       app.server.closeAllConnections();
     }, env.SHUTDOWN_TIMEOUT_MS);
+    // And if closing itself hangs (a store that never answers), the process still ends.
+    const deadline = setTimeout(() => {
+      app.log.error('shutdown did not finish in time: exiting');
+      process.exit(1);
+    }, env.SHUTDOWN_TIMEOUT_MS + 10_000);
+    let code = 0;
     try {
       await app.close();
       await services.close();
       app.log.info('stopped');
-      process.exitCode = 0;
     } catch (error) {
       app.log.error({ err: error }, 'shutdown failed');
-      process.exitCode = 1;
+      code = 1;
     } finally {
       clearTimeout(force);
+      clearTimeout(deadline);
     }
+    // Exit explicitly: idle keep-alive sockets to providers would otherwise hold the process for minutes.
+    process.exit(code);
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));

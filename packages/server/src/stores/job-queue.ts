@@ -146,6 +146,8 @@ export class MemoryJobQueue implements JobQueue {
 export class BullJobQueue implements JobQueue {
   readonly #queues = new Map<string, Queue>();
   readonly #workers: Worker[] = [];
+  /** Connections given to workers: BullMQ leaves a connection it was handed open, so they are quit here. */
+  readonly #workerConnections: Redis[] = [];
   readonly #connection: Redis;
   readonly #prefix: string;
 
@@ -201,6 +203,7 @@ export class BullJobQueue implements JobQueue {
   async close() {
     await Promise.allSettled(this.#workers.map((worker) => worker.close()));
     await Promise.allSettled([...this.#queues.values()].map((queue) => queue.close()));
+    await Promise.allSettled(this.#workerConnections.map((connection) => connection.quit()));
     await this.#connection.quit().catch(() => {});
   }
 
