@@ -3,8 +3,11 @@ import { sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import {
   DEFAULT_HOLD_TTL_SECONDS,
+  expireHolds,
+  getBalance,
   type HoldCreditsOptions,
   holdCredits,
+  insufficientCreditsError,
   type SettleHoldOptions,
   type SettleResult,
   settleHold,
@@ -114,6 +117,9 @@ export class LedgerBatcher {
       ).toISOString(),
     }));
     let accepted = new Map<string, number>();
+    // True once the batch statement ran: a request it did not accept was refused for want of credits.
+    let decided =
+      requests.length > 0 && requests.every((request) => /^[0-9a-f-]{36}$/i.test(request.wallet_id));
     if (requests.length > 0 && requests.every((request) => /^[0-9a-f-]{36}$/i.test(request.wallet_id))) {
       try {
         // Wallets are locked in id order, so concurrent batches (several processes) cannot deadlock each other.
@@ -152,21 +158,44 @@ export class LedgerBatcher {
       } catch {
         this.stats.failedBatches++;
         accepted = new Map();
+        decided = false;
       }
     }
     const fallback: Array<Pending<HoldCreditsOptions, HoldResult>> = batch.filter(
       (pending) => !valid.includes(pending),
     );
+    const refused = new Map<string, Array<Pending<HoldCreditsOptions, HoldResult>>>();
     valid.forEach((pending, index) => {
       const request = requests[index]!;
       const available = accepted.get(request.id);
-      if (available === undefined) fallback.push(pending);
-      else pending.resolve({ holdId: request.id, available, expiresAt: new Date(request.expires_at) });
+      if (available !== undefined) {
+        pending.resolve({ holdId: request.id, available, expiresAt: new Date(request.expires_at) });
+      } else if (decided) {
+        const list = refused.get(pending.item.walletId) ?? [];
+        list.push(pending);
+        refused.set(pending.item.walletId, list);
+      } else fallback.push(pending);
     });
     this.stats.batchedHolds += batch.length - fallback.length;
     this.stats.singleHolds += fallback.length;
-    // Refused in the batch (an earlier request of the batch took the credits, or an error): decide one by one.
-    for (const pending of fallback) await settleOne(pending, () => holdCredits(this.db, pending.item));
+    // Refused by the batch for want of credits: decided together per wallet, never one by one in sequence (a burst
+    // of refusals across processes would queue behind the wallet's row lock). One sweep of the wallet's expired
+    // holds first (a crashed process's holds stop counting at their TTL); only a request the wallet can still
+    // cover after it (a smaller one behind a larger one, or freed credits) is tried again alone.
+    await Promise.all([
+      ...[...refused].map(async ([walletId, pendings]) => {
+        await expireHolds(this.db, new Date(), { walletId });
+        const wallet = await getBalance(this.db, walletId);
+        await Promise.all(
+          pendings.map((pending) =>
+            pending.item.amount <= wallet.available
+              ? settleOne(pending, () => holdCredits(this.db, pending.item))
+              : pending.reject(insufficientCreditsError(wallet, pending.item.amount)),
+          ),
+        );
+      }),
+      ...fallback.map((pending) => settleOne(pending, () => holdCredits(this.db, pending.item))),
+    ]);
   }
 
   async #writeSettles(batch: Array<Pending<SettleHoldOptions, SettleResult>>) {

@@ -117,13 +117,20 @@ export function systemWalletId(db: Database, account: SystemAccount): Promise<st
   return id;
 }
 
-async function insufficientCredits(db: Database, walletId: string, needed: number): Promise<AppError> {
-  const { balance, available } = await getBalance(db, walletId);
+/** The 402 a refused hold answers with: the balance, what is available and what was needed. */
+export function insufficientCreditsError(
+  wallet: { balance: number; available: number },
+  needed: number,
+): AppError {
   return new AppError(
     'insufficient_credits',
-    `Not enough credits: ${needed} needed, ${available} available.`,
-    { details: { balance, available, needed } },
+    `Not enough credits: ${needed} needed, ${wallet.available} available.`,
+    { details: { balance: wallet.balance, available: wallet.available, needed } },
   );
+}
+
+async function insufficientCredits(db: Database, walletId: string, needed: number): Promise<AppError> {
+  return insufficientCreditsError(await getBalance(db, walletId), needed);
 }
 
 export interface HoldCreditsOptions {
