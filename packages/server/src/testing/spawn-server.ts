@@ -50,9 +50,21 @@ export async function startServerProcess(
   const { child, output, exited } = runServerProcess(env);
   const deadline = Date.now() + timeoutMs;
   let url: string | undefined;
+  // With a fixed PORT the server is ready when /health answers, so it can run with LOG_LEVEL=warn (quiet pipes);
+  // with PORT=0 the address comes from its startup log line.
+  const fixedPort = env.PORT && env.PORT !== '0' ? `http://127.0.0.1:${env.PORT}` : undefined;
   while (!url) {
     const match = output().match(/"address":"(http:\/\/[^"]+)"/);
-    if (match) url = match[1]!.replace('0.0.0.0', '127.0.0.1');
+    if (fixedPort) {
+      if (
+        await fetch(`${fixedPort}/health`).then(
+          (response) => response.ok,
+          () => false,
+        )
+      )
+        url = fixedPort;
+    } else if (match) url = match[1]!.replace('0.0.0.0', '127.0.0.1');
+    if (url) break;
     else if (child.exitCode !== null)
       throw new Error(`server exited (${child.exitCode}) before serving:\n${output()}`);
     else if (Date.now() > deadline) {
@@ -69,4 +81,17 @@ export async function startServerProcess(
       return exited;
     },
   };
+}
+
+/** A TCP port that was free a moment ago, for a server process that must be told its port up front. */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
 }

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
 import { type GatewayHarness, startGatewayHarness } from '../../testing/gateway-harness.js';
 import { getBalance, postEntry, verifyLedger } from '../billing/ledger.js';
-import { setWalletPlan } from '../billing/plans.js';
+import { renewPlans, setWalletPlan } from '../billing/plans.js';
 import { ledgerEntries } from '../billing/tables.js';
 
 /** A completion whose reported usage equals what the hold assumed, so a wallet can afford an exact count. */
@@ -42,6 +42,8 @@ for (const pair of backendPairs()) {
       const wallet = await harness.app.billing.userWallet(harness.userId);
       walletId = wallet.id;
       await setWalletPlan(harness.database.db, { walletId, plan: 'pro' });
+      // Grant the month's plan credits now (idempotent per month) so the renewal job cannot add any mid-test.
+      await renewPlans(harness.database.db, { timeZone: harness.app.billing.timeZone });
       key = await harness.createKey();
       const book = await harness.app.billing.prices.get();
       costOfOne = book.priceUsage({

@@ -1,0 +1,242 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { type FakeUpstream, startFakeUpstream } from '@webox/gateway/testing';
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { connectDatabase, type DatabaseConnection } from '../../db/client.js';
+import { runMigrations } from '../../db/migrate.js';
+import { openFreshPostgres } from '../../testing/backends.js';
+import { freePort, type SpawnedServer, startServerProcess } from '../../testing/spawn-server.js';
+import { users } from '../accounts/tables.js';
+import { ensureWallet, expireHolds, getBalance, postEntry, verifyLedger } from '../billing/ledger.js';
+import { renewPlans, setWalletPlan } from '../billing/plans.js';
+import { loadPriceBook, syncPriceBook } from '../billing/prices.js';
+import { ledgerEntries } from '../billing/tables.js';
+import { createVirtualKey } from './keys-service.js';
+
+/**
+ * Billing across real server processes: several processes racing on one wallet through PostgreSQL and Redis, and a
+ * process killed with SIGKILL in the middle of paid requests. Each test starts the real entry point (src/server.ts).
+ */
+
+const models = {
+  'gpt-test': {
+    provider: 'primary',
+    model: 'gpt-4o-mini',
+    contextWindow: 128_000,
+    maxOutputTokens: 16_384,
+    capabilities: ['chat'],
+    price: { inputPerMillion: 150_000, outputPerMillion: 600_000 },
+  },
+};
+// "Hi" is 2 bytes plus 8 tokens of message overhead: the hold assumes 10 prompt tokens and 10 output tokens,
+// and the fake provider reports exactly that, so a wallet affords an exact number of requests.
+const body = JSON.stringify({
+  model: 'gpt-test',
+  messages: [{ role: 'user', content: 'Hi' }],
+  max_tokens: 10,
+});
+
+function answer(delayMs = 0) {
+  return {
+    kind: 'json' as const,
+    delayMs,
+    body: {
+      id: 'chatcmpl-fixed',
+      object: 'chat.completion',
+      created: 1,
+      model: 'gpt-4o-mini',
+      choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'length' }],
+      usage: { prompt_tokens: 10, completion_tokens: 10, total_tokens: 20 },
+    },
+  };
+}
+
+async function writeConfig(upstream: FakeUpstream): Promise<string> {
+  const directory = await mkdtemp(path.join(tmpdir(), 'webox-config-'));
+  const file = path.join(directory, 'webox.config.yaml');
+  await writeFile(
+    file,
+    stringify({
+      providers: {
+        primary: {
+          type: 'openai-compatible',
+          baseUrl: `${upstream.url}/v1`,
+          keys: [`test-${randomBytes(6).toString('hex')}`],
+          allowPrivateNetwork: true,
+        },
+      },
+      models,
+    }),
+  );
+  return file;
+}
+
+/** A person with a key and a pro-plan wallet funded for exactly `requests` of the test request. */
+async function payingCustomer(db: DatabaseConnection['db'], requests: number) {
+  await syncPriceBook(db, models);
+  const book = await loadPriceBook(db);
+  const cost = book.priceUsage({
+    model: 'gpt-test',
+    usage: { inputTokens: 10, outputTokens: 10, cachedInputTokens: 0 },
+    plan: { priceMultiplierPermille: 1000 },
+  }).credits;
+  const [user] = await db
+    .insert(users)
+    .values({
+      email: `race-${randomBytes(4).toString('hex')}@example.com`,
+      name: 'Race',
+      emailVerifiedAt: new Date(),
+    })
+    .returning();
+  const wallet = await ensureWallet(db, { ownerType: 'user', ownerId: user!.id });
+  await setWalletPlan(db, { walletId: wallet.id, plan: 'pro' });
+  // The month's plan credits are granted now (renewal is idempotent per month), so the servers' renewal job adds
+  // nothing later and the wallet then holds exactly what `requests` cost.
+  await renewPlans(db, { timeZone: 'Africa/Algiers' });
+  const { available } = await getBalance(db, wallet.id);
+  await postEntry(db, {
+    walletId: wallet.id,
+    kind: 'adjustment',
+    amount: cost * requests - available,
+    reason: 'test: fund exactly the requests under test',
+    idempotencyKey: `fund-${wallet.id}`,
+  });
+  const { key } = await createVirtualKey(db, { userId: user!.id, name: 'race' });
+  return { walletId: wallet.id, key, cost };
+}
+
+async function send(origin: string, key: string): Promise<number> {
+  try {
+    const response = await fetch(`${origin}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body,
+    });
+    await response.arrayBuffer();
+    return response.status;
+  } catch {
+    return 0;
+  }
+}
+
+function tally(statuses: number[]): Record<number, number> {
+  const counts: Record<number, number> = {};
+  for (const status of statuses) counts[status] = (counts[status] ?? 0) + 1;
+  return counts;
+}
+
+async function usageEntriesPerRequest(db: DatabaseConnection['db'], walletId: string) {
+  return db
+    .select({ requestId: ledgerEntries.requestId, entries: sql<number>`count(*)::int` })
+    .from(ledgerEntries)
+    .where(sql`${ledgerEntries.walletId} = ${walletId} and ${ledgerEntries.kind} = 'usage'`)
+    .groupBy(ledgerEntries.requestId);
+}
+
+describe('billing across real server processes', { timeout: 300_000 }, () => {
+  let upstream: FakeUpstream;
+  let configFile: string;
+  const servers: SpawnedServer[] = [];
+
+  beforeAll(async () => {
+    upstream = await startFakeUpstream();
+    configFile = await writeConfig(upstream);
+  });
+  afterAll(async () => {
+    await Promise.all(servers.map((server) => server.stop('SIGKILL')));
+    await upstream.close();
+  });
+
+  const postgresUrl = process.env.DATABASE_URL;
+  const redisUrl = process.env.REDIS_URL;
+
+  it.skipIf(!postgresUrl || !redisUrl)(
+    'three processes sharing PostgreSQL and Redis never spend more than the wallet holds',
+    async () => {
+      const database = await openFreshPostgres(postgresUrl!);
+      try {
+        const { walletId, key, cost } = await payingCustomer(database.db, 100);
+        upstream.setHandler(() => answer());
+        const environment = {
+          DATABASE_URL: database.url,
+          REDIS_URL: redisUrl!,
+          REDIS_PREFIX: `webox_t_${randomBytes(4).toString('hex')}:`,
+          WEBOX_CONFIG: configFile,
+          // Quiet: a log line per request from three processes is not what this test is about.
+          LOG_LEVEL: 'warn',
+        };
+        const started = await Promise.all(
+          [1, 2, 3].map(async () => startServerProcess({ ...environment, PORT: String(await freePort()) })),
+        );
+        servers.push(...started);
+        const statuses = await Promise.all(
+          Array.from({ length: 1_000 }, (_, index) => send(started[index % 3]!.url, key)),
+        );
+        expect(tally(statuses)).toEqual({ 200: 100, 402: 900 });
+        expect(await getBalance(database.db, walletId)).toMatchObject({ balance: 0, held: 0 });
+        expect(await verifyLedger(database.db)).toEqual([]);
+        const perRequest = await usageEntriesPerRequest(database.db, walletId);
+        expect(perRequest).toHaveLength(100);
+        expect(perRequest.every((row) => row.entries === 1)).toBe(true);
+        expect(cost).toBeGreaterThan(0);
+        await Promise.all(started.map((server) => server.stop()));
+      } finally {
+        await database.close();
+      }
+    },
+  );
+
+  it('survives kill -9 during paid load: after restart the ledger balances, no hold outlives its TTL, nothing is charged twice', async () => {
+    // PGlite (the default) unless PostgreSQL is configured, in which case the scale-out path is the one at risk.
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'webox-crash-'));
+    const fresh = postgresUrl ? await openFreshPostgres(postgresUrl) : undefined;
+    const open = async () => {
+      if (fresh) return fresh;
+      const connection = await connectDatabase({ dataDir });
+      await runMigrations(connection);
+      return connection;
+    };
+    let database = await open();
+    const { walletId, key } = await payingCustomer(database.db, 1_000);
+    if (!fresh) await database.close();
+
+    const environment = {
+      ...(fresh ? { DATABASE_URL: fresh.url } : { DATA_DIR: dataDir }),
+      WEBOX_CONFIG: configFile,
+      HOLD_TTL_SECONDS: '5',
+      LOG_LEVEL: 'info',
+    };
+    upstream.setHandler(() => answer(300));
+    const first = await startServerProcess(environment);
+    servers.push(first);
+    const load = Promise.all(Array.from({ length: 60 }, () => send(first.url, key)));
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    const killedAt = Date.now();
+    await first.stop('SIGKILL');
+    const beforeRestart = tally(await load);
+    expect(beforeRestart[0]).toBeGreaterThan(0);
+
+    upstream.setHandler(() => answer());
+    const second = await startServerProcess(environment);
+    servers.push(second);
+    expect(await send(second.url, key)).toBe(200);
+    expect(await second.stop('SIGTERM')).toBe(0);
+
+    database = await open();
+    try {
+      // Holds of the killed process expire at their TTL: sweep as the periodic job would, just past it.
+      await expireHolds(database.db, new Date(killedAt + 6_000));
+      const balance = await getBalance(database.db, walletId);
+      expect(balance.held).toBe(0);
+      expect(await verifyLedger(database.db)).toEqual([]);
+      const perRequest = await usageEntriesPerRequest(database.db, walletId);
+      expect(perRequest.every((row) => row.entries === 1)).toBe(true);
+    } finally {
+      await database.close();
+    }
+  });
+});
