@@ -41,7 +41,10 @@ export function ensureBuilt({ force = false } = {}) {
   step('Building the server packages');
   if (!run('npx', ['tsc', '-b', 'packages/gateway', 'packages/server', 'packages/sdk'])) return false;
   const webIndex = path.join(root, 'packages/web/dist/index.html');
-  const webSources = Math.max(newestMtime(path.join(root, 'packages/web/src')), statSync(path.join(root, 'packages/web/index.html')).mtimeMs);
+  const webSources = Math.max(
+    newestMtime(path.join(root, 'packages/web/src')),
+    statSync(path.join(root, 'packages/web/index.html')).mtimeMs,
+  );
   if (!force && existsSync(webIndex) && statSync(webIndex).mtimeMs >= webSources) return true;
   step('Building the web app');
   return run('npm', ['run', 'build', '-w', '@webox/web']);

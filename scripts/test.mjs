@@ -23,7 +23,8 @@ const missing = ensureDebianPackages([
   { name: 'ffmpeg', binary: '/usr/bin/ffmpeg' },
   { name: 'espeak-ng', binary: '/usr/bin/espeak-ng' },
 ]);
-if (missing.length) process.stdout.write(`Missing Debian packages (tests that need them will fail): ${missing.join(', ')}\n`);
+if (missing.length)
+  process.stdout.write(`Missing Debian packages (tests that need them will fail): ${missing.join(', ')}\n`);
 
 step('Lint and format (Biome)');
 record('lint and format', run('npx', ['biome', 'ci', '.', '--colors=off']));
@@ -40,7 +41,14 @@ step(`Vitest: PGlite + memory${backends.length ? `, and ${backends.join(' + ')}`
 const resultsFile = path.join(root, '.vitest-results.json');
 rmSync(resultsFile, { force: true });
 const extra = process.argv.slice(2);
-run('npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${resultsFile}`, ...extra]);
+run('npx', [
+  'vitest',
+  'run',
+  '--reporter=default',
+  '--reporter=json',
+  `--outputFile.json=${resultsFile}`,
+  ...extra,
+]);
 
 let passed = checks.filter((check) => check.ok).length;
 let failed = checks.length - passed;
@@ -49,7 +57,9 @@ if (existsSync(resultsFile)) {
   passed += results.numPassedTests;
   failed += results.numFailedTests;
   // A suite that fails to load has no test results of its own; count it so it cannot pass silently.
-  failed += results.testResults.filter((suite) => suite.status === 'failed' && suite.assertionResults.length === 0).length;
+  failed += results.testResults.filter(
+    (suite) => suite.status === 'failed' && suite.assertionResults.length === 0,
+  ).length;
 } else {
   failed += 1;
   process.stdout.write('✖ Vitest produced no results\n');

@@ -45,7 +45,7 @@ export function runServerProcess(env: Record<string, string>): {
 /** Starts the server and waits until it logs the address it serves on. */
 export async function startServerProcess(
   env: Record<string, string>,
-  timeoutMs = 30_000,
+  timeoutMs = 120_000,
 ): Promise<SpawnedServer> {
   const { child, output, exited } = runServerProcess(env);
   const deadline = Date.now() + timeoutMs;
