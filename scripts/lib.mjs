@@ -21,7 +21,9 @@ export function ensureDependencies() {
   const lock = path.join(root, 'package-lock.json');
   if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs) return true;
   step('Installing npm dependencies');
-  return run('npm', ['ci', '--no-audit', '--no-fund']);
+  // `npm install`, not `npm ci`: npm 11 as set up on these machines refuses this workspace's lock file in `npm ci`
+  // (it expects entries for other platforms' optional binaries), while `npm install` installs exactly what it records.
+  return run('npm', ['install', '--no-audit', '--no-fund']);
 }
 
 /** Newest modification time below a folder (skipping build output and dependencies). */
