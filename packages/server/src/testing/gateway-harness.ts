@@ -83,7 +83,14 @@ export async function startGatewayHarness(
         price: { inputPerMillion: 20_000, outputPerMillion: 0 },
       },
     },
-    routes: { smart: { strategy: 'fallback', targets: [{ model: 'gpt-test' }, { model: 'backup-test' }] } },
+    routes: {
+      smart: { strategy: 'fallback', targets: [{ model: 'gpt-test' }, { model: 'backup-test' }] },
+      // Pro-plan callers are served by the backup provider, everyone else by the primary.
+      tiered: [
+        { when: [{ plan: ['pro'] }], targets: [{ model: 'backup-test' }] },
+        { targets: [{ model: 'gpt-test' }] },
+      ],
+    },
     resilience: {
       attemptTimeoutMs: 2_000,
       totalTimeoutMs: 8_000,

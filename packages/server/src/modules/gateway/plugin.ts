@@ -1,6 +1,8 @@
 import { createGateway, type Gateway, type GatewayConfig } from '@webox/gateway';
 import type { FastifyInstance } from 'fastify';
+import { LRUCache } from 'lru-cache';
 import type { Dispatcher } from 'undici';
+import { getWalletPlan } from '../billing/plans.js';
 import { gatewayAdminRoutes } from './admin-routes.js';
 import { keysRoutes } from './keys-routes.js';
 import { VirtualKeyVerifier } from './keys-service.js';
@@ -65,7 +67,25 @@ export async function registerGatewayModule(app: FastifyInstance, options: Gatew
     await verifier.stop();
   });
 
+  // The caller's plan drives routes with plan conditions; looked up through billing, cached a minute per person.
+  const plans = new LRUCache<string, Promise<string | undefined>>({ max: 50_000, ttl: 60_000 });
+  const planOf = (userId: string) => {
+    let plan = plans.get(userId);
+    if (!plan) {
+      plan = app.billing
+        .userWallet(userId)
+        .then((wallet) => getWalletPlan(app.db, wallet.id))
+        .then(
+          (found) => found.id,
+          () => undefined,
+        );
+      plans.set(userId, plan);
+    }
+    return plan;
+  };
+
   await app.register(v1Routes, {
+    planOf,
     gateway,
     metering: options.metering,
     limits: new KeyLimits(app.stores),

@@ -15,6 +15,7 @@ import {
   type Gateway,
   GatewayError,
   gatewayErrorToAnthropic,
+  type RequestMetadata,
   type ResolvedTarget,
   type Usage,
 } from '@webox/gateway';
@@ -41,6 +42,8 @@ export interface V1RoutesOptions {
   cache: ResponseCache;
   usage: UsageWriter;
   authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+  /** The caller's plan, for routes with plan conditions (default: none, so such conditions never match). */
+  planOf?: (userId: string) => Promise<string | undefined>;
 }
 
 type Operation = UsageRecord['operation'];
@@ -53,6 +56,8 @@ interface Call {
   model: string;
   stream: boolean;
   startedAt: number;
+  /** What routing sees: the request headers and, once admitted, the caller's plan. */
+  metadata: RequestMetadata;
 }
 
 const openAiResponse = z.looseObject({ id: z.string(), object: z.string() });
@@ -96,7 +101,15 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
   const routes = app.withTypeProvider<ZodTypeProvider>();
 
   function begin(request: FastifyRequest, operation: Operation, model: string, stream: boolean): Call {
-    return { request, caller: request.caller, operation, model, stream, startedAt: performance.now() };
+    return {
+      request,
+      caller: request.caller,
+      operation,
+      model,
+      stream,
+      startedAt: performance.now(),
+      metadata: { headers: request.headers },
+    };
   }
 
   /** Checks the key may use the model, resolves its targets, and spends the key's rate budget. */
@@ -105,7 +118,9 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
     if (caller.allowedModels && !caller.allowedModels.includes(model)) {
       throw new AppError('model_not_allowed', `This API key may not use the model "${model}".`);
     }
-    const candidates = gateway.resolve(model, { headers: request.headers });
+    const plan = await options.planOf?.(caller.userId);
+    if (plan) call.metadata = { headers: request.headers, plan };
+    const candidates = gateway.resolve(model, call.metadata);
     if (!candidates || candidates.length === 0) {
       throw new AppError('model_not_found', `The model "${model}" does not exist or is not available here.`);
     }
@@ -351,7 +366,7 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
         const upstreamRequest: ChatCompletionRequest = metering.enabled
           ? { ...body, max_tokens: maxOutputTokens, max_completion_tokens: undefined }
           : body;
-        const context = { signal: abortOnDisconnect(reply), metadata: { headers: request.headers } };
+        const context = { signal: abortOnDisconnect(reply), metadata: call.metadata };
 
         if (!call.stream) {
           const result = await gateway.chat(upstreamRequest, context);
@@ -453,7 +468,7 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
           promptTokenBound(chatRequest),
           outputTokenBound(chatRequest, candidates),
         );
-        const context = { signal: abortOnDisconnect(reply), metadata: { headers: request.headers } };
+        const context = { signal: abortOnDisconnect(reply), metadata: call.metadata };
         if (!call.stream) {
           const result = await gateway.chat(chatRequest, context);
           await complete(call, reply, charge, { ...result, warnings: [...warnings, ...result.warnings] });
@@ -502,7 +517,7 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
         charge = await hold(call, candidates, embeddingsTokenBound(body), 0);
         const result = await gateway.embeddings(body, {
           signal: abortOnDisconnect(reply),
-          metadata: { headers: request.headers },
+          metadata: call.metadata,
         });
         await complete(call, reply, charge, result);
         return reply.send(passThrough(result.response));

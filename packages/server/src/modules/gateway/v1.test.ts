@@ -6,6 +6,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
 import { type GatewayHarness, startGatewayHarness } from '../../testing/gateway-harness.js';
+import { setWalletPlan } from '../billing/plans.js';
 import { hashVirtualKey, revokeVirtualKey } from './keys-service.js';
 import { usageRecords, virtualKeys } from './tables.js';
 
@@ -178,6 +179,21 @@ for (const pair of backendPairs()) {
       expect(response.headers.get('x-webox-provider')).toBe('backup');
       expect(harness.primary.requests.length).toBeGreaterThanOrEqual(1);
       expect(harness.backup.requests[0]!.body).toMatchObject({ model: 'backup-model' });
+    });
+
+    it("routes by the caller's plan: a route variant for pro callers, the default for the rest", async () => {
+      const proUser = await harness.createUser(`pro-${Math.random().toString(36).slice(2)}@example.com`);
+      const wallet = await harness.app.billing.userWallet(proUser);
+      await setWalletPlan(harness.database.db, { walletId: wallet.id, plan: 'pro' });
+      const proKey = await harness.createKey({ userId: proUser });
+      harness.primary.setHandler(() => ({ kind: 'json', body: readJsonFixture(fixture('text.json')) }));
+      harness.backup.setHandler(() => ({ kind: 'json', body: readJsonFixture(fixture('text.json')) }));
+      const ask = (apiKey: string) =>
+        new OpenAI({ baseURL: `${harness.origin}/v1`, apiKey, maxRetries: 0 }).chat.completions
+          .create({ model: 'tiered', messages: [{ role: 'user', content: 'Hi' }] })
+          .withResponse();
+      expect((await ask(proKey)).response.headers.get('x-webox-provider')).toBe('backup');
+      expect((await ask(key)).response.headers.get('x-webox-provider')).toBe('primary');
     });
 
     it('serves Anthropic SDK clients through /v1/messages, routed to an OpenAI-compatible provider', async () => {
