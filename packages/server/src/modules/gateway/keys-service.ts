@@ -3,12 +3,12 @@ import { and, desc, eq, isNull } from 'drizzle-orm';
 import { LRUCache } from 'lru-cache';
 import type { Database } from '../../db/client.js';
 import { AppError } from '../../errors.js';
+import { VIRTUAL_KEY_PREFIX } from '../../plugins/authenticate.js';
 import type { PubSub } from '../../stores/index.js';
 import type { UserRole } from '../accounts/tables.js';
 import { users } from '../accounts/tables.js';
 import { virtualKeys } from './tables.js';
 
-export const VIRTUAL_KEY_PREFIX = 'wbx_';
 const REVOCATION_CHANNEL = 'virtual-keys:revoked';
 
 export interface VirtualKeySummary {

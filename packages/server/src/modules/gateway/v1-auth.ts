@@ -1,8 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../errors.js';
-import { authenticate } from '../../plugins/authenticate.js';
+import { authenticate, bearerToken, VIRTUAL_KEY_PREFIX } from '../../plugins/authenticate.js';
 import type { UserRole } from '../accounts/tables.js';
-import { VIRTUAL_KEY_PREFIX, type VirtualKeyVerifier } from './keys-service.js';
+import type { VirtualKeyVerifier } from './keys-service.js';
 
 /** Who calls /v1 and what their key allows. */
 export interface V1Caller {
@@ -25,8 +25,7 @@ declare module 'fastify' {
 function presentedKey(request: FastifyRequest): string | undefined {
   const apiKey = request.headers['x-api-key'];
   if (typeof apiKey === 'string' && apiKey.length > 0) return apiKey.trim();
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
-  return match?.[1];
+  return bearerToken(request);
 }
 
 /**

@@ -173,7 +173,33 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
     if (settled.balance !== undefined) reply.header('x-webox-credits-balance', String(settled.balance));
   }
 
-  /** Settles a finished non-streamed call, counts its tokens, records it and sets the answer's headers. */
+  /**
+   * Charges what a call used (priced for the model that served), counts its tokens against the key's TPM window
+   * and records it. Every finished call goes through here, streamed or not, failed or not.
+   */
+  async function settleAndRecord(
+    call: Call,
+    charge: Charge,
+    result: { usage: Usage; served: { provider: string; model: string }; attempts: unknown[] },
+    outcome: Partial<UsageRecord> & { status: number },
+  ) {
+    const settled = await charge.settle({ usage: result.usage, model: result.served.model });
+    await limits.recordTokens(call.caller, totalTokens(result.usage));
+    record(call, {
+      ...outcome,
+      servedModel: result.served.model,
+      provider: result.served.provider,
+      attempts: result.attempts.length,
+      inputTokens: result.usage.inputTokens,
+      outputTokens: result.usage.outputTokens,
+      cachedInputTokens: result.usage.cachedInputTokens,
+      reasoningTokens: result.usage.reasoningTokens,
+      credits: settled.charged,
+    });
+    return settled;
+  }
+
+  /** Settles and records a finished non-streamed call and sets the answer's headers. */
   async function complete(
     call: Call,
     reply: FastifyReply,
@@ -185,19 +211,7 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
       warnings: string[];
     },
   ) {
-    const settled = await charge.settle({ usage: result.usage, model: result.served.model });
-    await limits.recordTokens(call.caller, totalTokens(result.usage));
-    record(call, {
-      status: 200,
-      servedModel: result.served.model,
-      provider: result.served.provider,
-      attempts: result.attempts.length,
-      inputTokens: result.usage.inputTokens,
-      outputTokens: result.usage.outputTokens,
-      cachedInputTokens: result.usage.cachedInputTokens,
-      reasoningTokens: result.usage.reasoningTokens,
-      credits: settled.charged,
-    });
+    const settled = await settleAndRecord(call, charge, result, { status: 200 });
     setServedHeaders(reply, result.served, result.warnings);
     setCostHeaders(reply, settled);
   }
@@ -247,26 +261,21 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
     const settle = async (failure: unknown) => {
       settledOnce = true;
       const usage = stream.usage();
-      const settled = await charge.settle({ usage, model: stream.served.model });
-      await limits.recordTokens(call.caller, totalTokens(usage));
       const errorCode = failure
         ? failure instanceof GatewayError
           ? failure.code
           : 'client_disconnected'
         : undefined;
-      record(call, {
-        status: failure ? (failure instanceof GatewayError ? failure.status : 499) : 200,
-        ...(errorCode ? { errorCode } : {}),
-        servedModel: stream.served.model,
-        provider: stream.served.provider,
-        attempts: stream.attempts.length,
-        inputTokens: usage.inputTokens,
-        outputTokens: usage.outputTokens,
-        cachedInputTokens: usage.cachedInputTokens,
-        reasoningTokens: usage.reasoningTokens,
-        credits: settled.charged,
-        timeToFirstTokenMs: Math.round(stream.timeToFirstTokenMs),
-      });
+      const settled = await settleAndRecord(
+        call,
+        charge,
+        { usage, served: stream.served, attempts: stream.attempts },
+        {
+          status: failure ? (failure instanceof GatewayError ? failure.status : 499) : 200,
+          ...(errorCode ? { errorCode } : {}),
+          timeToFirstTokenMs: Math.round(stream.timeToFirstTokenMs),
+        },
+      );
       return { usage, settled };
     };
 
