@@ -368,6 +368,52 @@ describe('gateway resilience against a faulty upstream', () => {
     expect(result.served.keyIndex).toBe(-1);
   });
 
+  it('makes a provider without platform keys a candidate for a caller who brings one, and says when that key is rejected', async () => {
+    const gateway = build({
+      providers: {
+        first: {
+          type: 'openai-compatible',
+          preset: 'openai',
+          baseUrl: primary.url,
+          keys: [],
+          allowPrivateNetwork: true,
+        },
+        second: {
+          type: 'openai-compatible',
+          preset: 'groq',
+          baseUrl: secondary.url,
+          keys: [secondaryKey],
+          allowPrivateNetwork: true,
+        },
+      },
+    });
+    const ownKey = 'sk-own-only-key-987654321';
+    const models = (overrides?: Record<string, string>) =>
+      gateway.resolve('smart', { headers: {} }, overrides)?.map((target) => target.model);
+    expect(models()).toEqual(['model-b']);
+    expect(models({ first: ownKey })).toEqual(['model-a', 'model-b']);
+
+    primary.enqueue(textAnswer());
+    const served = await gateway.chat(hello, { ...emptyContext, keyOverrides: { first: ownKey } });
+    expect(served.served).toMatchObject({ provider: 'first', keyIndex: -1 });
+    expect(primary.requests[0]?.headers.authorization).toBe(`Bearer ${ownKey}`);
+
+    // A rejected own key falls back to the platform's next target; alone, it fails with a message the caller
+    // can act on, and never the key.
+    primary.enqueue({ kind: 'json', status: 401, body: { error: { message: `Bad key ${ownKey}` } } });
+    secondary.enqueue(textAnswer());
+    const fellBack = await gateway.chat(hello, { ...emptyContext, keyOverrides: { first: ownKey } });
+    expect(fellBack.served.provider).toBe('second');
+    primary.enqueue({ kind: 'json', status: 401, body: { error: { message: `Bad key ${ownKey}` } } });
+    const error = (await gateway
+      .chat({ ...hello, model: 'model-a' }, { ...emptyContext, keyOverrides: { first: ownKey } })
+      .catch((caught: unknown) => caught)) as GatewayError;
+    expect(error).toBeInstanceOf(GatewayError);
+    expect(error.code).toBe('upstream_auth_failed');
+    expect(error.message).toMatch(/key saved on your account/);
+    expect(JSON.stringify(error.toOpenAIError()) + error.message).not.toContain(ownKey);
+  });
+
   it('never puts an upstream key in an error message', async () => {
     const echo = (key: string) => ({
       kind: 'json' as const,

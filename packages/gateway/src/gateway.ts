@@ -136,8 +136,15 @@ export type ModelInfo = {
 
 export interface Gateway {
   listModels(): ModelInfo[];
-  /** Ordered candidate targets for an alias or model id; undefined when the name is unknown. */
-  resolve(model: string, metadata: RequestMetadata): ResolvedTarget[] | undefined;
+  /**
+   * Ordered candidate targets for an alias or model id; undefined when the name is unknown. With `keyOverrides`
+   * (the caller's own keys), providers without a configured key are candidates too, as they are for the call.
+   */
+  resolve(
+    model: string,
+    metadata: RequestMetadata,
+    keyOverrides?: CallContext['keyOverrides'],
+  ): ResolvedTarget[] | undefined;
   chat(request: ChatCompletionRequest, context: CallContext): Promise<ChatResult>;
   /** Resolves once the first upstream chunk arrived; retries and fallback happen only before that. */
   chatStream(request: ChatCompletionRequest, context: CallContext): Promise<ChatStreamResult>;
@@ -363,10 +370,13 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
     return undefined;
   }
 
+  const usableWith =
+    (keyOverrides: CallContext['keyOverrides']) =>
+    (provider: string): boolean =>
+      (providers.get(provider)?.configured ?? false) || keyOverrides?.[provider] !== undefined;
+
   function resolveRoute(requested: string, context: CallContext): ResolvedRoute {
-    const usable = (provider: string) =>
-      (providers.get(provider)?.configured ?? false) || context.keyOverrides?.[provider] !== undefined;
-    const route = router.resolve(requested, context.metadata, usable);
+    const route = router.resolve(requested, context.metadata, usableWith(context.keyOverrides));
     if (!route) {
       throw new GatewayError({
         status: 404,
@@ -419,7 +429,7 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
       if (signal.aborted) throw mapTransportError(error, runtime.settings.id, signal);
       // An unreadable error body still has a status worth mapping.
     }
-    throw mapUpstreamError({
+    const error = mapUpstreamError({
       provider: runtime.settings.id,
       status: response.status,
       details,
@@ -427,6 +437,18 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
       secrets: secretsOf(runtime, context),
       now: now(),
     });
+    if (error.code === 'upstream_auth_failed' && choice.key === context.keyOverrides?.[runtime.settings.id]) {
+      // The caller can fix this one: it is the key they saved, not the platform's.
+      throw new GatewayError({
+        status: error.status,
+        type: error.type,
+        code: error.code,
+        message: `${runtime.settings.id} rejected the provider key saved on your account`,
+        provider: runtime.settings.id,
+        ...(error.upstreamStatus === undefined ? {} : { upstreamStatus: error.upstreamStatus }),
+      });
+    }
+    throw error;
   }
 
   interface AttemptPlan<T> {
@@ -909,7 +931,8 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
 
   return {
     listModels,
-    resolve: (model, metadata) => router.resolve(model, metadata)?.targets,
+    resolve: (model, metadata, keyOverrides) =>
+      router.resolve(model, metadata, usableWith(keyOverrides))?.targets,
     chat,
     chatStream,
     embeddings,
