@@ -95,6 +95,7 @@ export function createLedgerMetering(options: LedgerMeteringOptions) {
     async begin(request: {
       caller: MeteredCaller;
       requestId: string;
+      /** Targets paid with the platform's keys; empty when the caller's own keys cover every candidate. */
       candidates: MeteredCandidate[];
       maxPromptTokens: number;
       maxOutputTokens: number;
@@ -105,12 +106,17 @@ export function createLedgerMetering(options: LedgerMeteringOptions) {
         ownerId: request.caller.userId,
       };
       const [{ wallet, plan }, book] = await Promise.all([walletOf(payer), options.prices.get()]);
-      const quote = book.quoteHold({
-        model: request.candidates.map((candidate) => candidate.model),
-        maxPromptTokens: request.maxPromptTokens,
-        maxOutputTokens: request.maxOutputTokens,
-        plan,
-      });
+      // No candidate runs on the platform's keys (the caller brought their own for each): the request counts
+      // against the quotas, and nothing is held or charged.
+      const free = request.candidates.length === 0;
+      const quote = free
+        ? { credits: 0 }
+        : book.quoteHold({
+            model: request.candidates.map((candidate) => candidate.model),
+            maxPromptTokens: request.maxPromptTokens,
+            maxOutputTokens: request.maxOutputTokens,
+            plan,
+          });
       const extra = (await options.limitsFor?.(request.caller, plan)) ?? {};
       const subjects: QuotaSubject[] = [
         { scope: 'wallet', id: wallet.id, limits: planWalletLimits(plan) },
@@ -131,6 +137,7 @@ export function createLedgerMetering(options: LedgerMeteringOptions) {
         timeZone: options.timeZone,
         now: startedAt,
       });
+      if (free) return { held: 0, settle: async () => ({ charged: 0 }), release: async () => {} };
       let hold: { holdId: string };
       try {
         hold = await ledger.holdCredits({
