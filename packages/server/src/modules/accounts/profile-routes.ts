@@ -15,7 +15,13 @@ import {
   setAvatar,
   updateProfile,
 } from './profile.js';
-import { deleteProviderKey, listProviderKeys, saveProviderKey, setProviderKeyUse } from './provider-keys.js';
+import {
+  deleteProviderKey,
+  listProviderKeys,
+  PROVIDER_KEYS_CHANNEL,
+  saveProviderKey,
+  setProviderKeyUse,
+} from './provider-keys.js';
 import { userLimit } from './rate-limits.js';
 import { accountSchema, nameSchema } from './schemas.js';
 import { locales, themes } from './tables.js';
@@ -180,16 +186,18 @@ export async function profileRoutes(app: FastifyInstance) {
       },
       preHandler: [signedIn, sensitive],
     },
-    async (request) => ({
-      key: await saveProviderKey(app.db, {
+    async (request) => {
+      const key = await saveProviderKey(app.db, {
         userId: request.auth.userId,
         providerId: request.params.providerId,
         key: request.body.key,
         useForGateway: request.body.useForGateway,
         ...(request.body.label !== undefined ? { label: request.body.label } : {}),
         ...clientOf(request),
-      }),
-    }),
+      });
+      await app.stores.pubSub.publish(PROVIDER_KEYS_CHANNEL, request.auth.userId);
+      return { key };
+    },
   );
 
   routes.patch(
@@ -204,13 +212,15 @@ export async function profileRoutes(app: FastifyInstance) {
       },
       preHandler: [signedIn, writes],
     },
-    async (request) => ({
-      key: await setProviderKeyUse(app.db, {
+    async (request) => {
+      const key = await setProviderKeyUse(app.db, {
         userId: request.auth.userId,
         keyId: request.params.keyId,
         useForGateway: request.body.useForGateway,
-      }),
-    }),
+      });
+      await app.stores.pubSub.publish(PROVIDER_KEYS_CHANNEL, request.auth.userId);
+      return { key };
+    },
   );
 
   routes.delete(
@@ -230,6 +240,7 @@ export async function profileRoutes(app: FastifyInstance) {
         keyId: request.params.keyId,
         ...clientOf(request),
       });
+      await app.stores.pubSub.publish(PROVIDER_KEYS_CHANNEL, request.auth.userId);
       return reply.code(204).send(null);
     },
   );

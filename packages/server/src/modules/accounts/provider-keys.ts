@@ -7,6 +7,12 @@ import { generateMasterKey, MASTER_KEYS_SECRET, MasterKeyring, masterKeyringOf }
 import { getOrCreateServerSecret, setServerSecret } from './server-secrets.js';
 import { providerKeys, users } from './tables.js';
 
+/**
+ * Channel on which a change to a user's provider keys (saved, switched on or off for the gateway, deleted) is
+ * announced with the user's id, so every process drops the decrypted keys it cached for them.
+ */
+export const PROVIDER_KEYS_CHANNEL = 'provider-keys:changed';
+
 function keyContext(userId: string, providerId: string): string {
   return `provider-key:${userId}:${providerId}`;
 }
