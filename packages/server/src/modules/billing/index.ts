@@ -66,4 +66,5 @@ export {
   settleQuota,
 } from './quotas.js';
 export { exportLedgerCsv, listLedgerEntries, summariseUsage } from './statements.js';
-export type { LedgerEntryKind, WalletOwnerType } from './tables.js';
+export { type LedgerEntryKind, ledgerEntryKinds, type WalletOwnerType } from './tables.js';
+export { type TransferCreditsOptions, type TransferResult, transferCredits } from './transfers.js';

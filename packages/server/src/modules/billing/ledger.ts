@@ -38,7 +38,8 @@ export interface EntryReferences {
 export const systemAccounts = ['revenue', 'top_ups', 'grants', 'plan_credits', 'adjustments'] as const;
 export type SystemAccount = (typeof systemAccounts)[number];
 
-const counterAccount: Record<LedgerEntryKind, SystemAccount> = {
+// Transfers have a customer wallet on both legs (transfers.ts), so they have no system account.
+const counterAccount: Record<Exclude<LedgerEntryKind, 'transfer'>, SystemAccount> = {
   top_up: 'top_ups',
   grant: 'grants',
   plan_credit: 'plan_credits',
@@ -361,7 +362,8 @@ export async function expireHolds(
 
 export interface PostEntryOptions {
   walletId: string;
-  kind: LedgerEntryKind;
+  /** Any kind but `transfer`, which moves credits between two customer wallets (`transferCredits`). */
+  kind: Exclude<LedgerEntryKind, 'transfer'>;
   /**
    * The signed change to the wallet's balance. Positive for top_up, grant, plan_credit and refund; negative for
    * usage; either sign for an adjustment (which needs a reason).

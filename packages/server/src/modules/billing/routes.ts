@@ -17,7 +17,7 @@ import {
   summariseUsage,
   usageGroupings,
 } from './statements.js';
-import { priceKinds } from './tables.js';
+import { ledgerEntryKinds, priceKinds } from './tables.js';
 
 const credits = z.number().int();
 const currencyAmount = z.object({ currency: z.string(), minor: z.number().int(), formatted: z.string() });
@@ -39,7 +39,7 @@ const balanceSchema = z.object({
 
 const entrySchema = z.object({
   id: z.string().describe('Entry id (decimal string).'),
-  kind: z.enum(['top_up', 'grant', 'plan_credit', 'usage', 'refund', 'adjustment']),
+  kind: z.enum(ledgerEntryKinds),
   amount: credits.describe('Signed change to the balance.'),
   balanceAfter: credits,
   createdAt: z.iso.datetime(),

@@ -1,4 +1,4 @@
-import { and, desc, eq, lt, sql } from 'drizzle-orm';
+import { and, desc, eq, lt, type SQL, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { periodOf } from './periods.js';
 import { queryRows, toCredits } from './sql.js';
@@ -22,40 +22,62 @@ export interface StatementEntry {
   details: Record<string, number | string> | null;
 }
 
-/** A page of a wallet's entries, newest first. `cursor` is the last id of the previous page. */
+/**
+ * A page of a wallet's entries, newest first. `cursor` is the last id of the previous page. A transfer out of the
+ * wallet (where it is the counter-account) is listed from this wallet's side: negative, with its balance after.
+ * `memberUserId` keeps only the entries of one organisation member.
+ */
 export async function listLedgerEntries(
   db: Database,
-  options: { walletId: string; cursor?: number | undefined; limit: number },
+  options: {
+    walletId: string;
+    cursor?: number | undefined;
+    limit: number;
+    memberUserId?: string | undefined;
+  },
 ): Promise<{ entries: StatementEntry[]; nextCursor: number | null }> {
-  const rows = await db
-    .select()
-    .from(ledgerEntries)
-    .where(
-      and(
-        eq(ledgerEntries.walletId, options.walletId),
-        options.cursor === undefined ? undefined : lt(ledgerEntries.id, options.cursor),
-      ),
-    )
-    .orderBy(desc(ledgerEntries.id))
-    .limit(options.limit + 1);
-  const page = rows.slice(0, options.limit);
-  const entries = page.map((row) => ({
-    id: row.id,
-    kind: row.kind,
-    amount: row.amount,
-    balanceAfter: row.balanceAfter,
-    createdAt: row.createdAt,
-    requestId: row.requestId,
-    model: row.model,
-    keyId: row.keyId,
-    memberUserId: row.memberUserId,
-    priceVersion: row.priceVersion,
-    paymentId: row.paymentId,
-    orderId: row.orderId,
-    reason: row.reason,
-    details: row.details ?? null,
-  }));
-  return { entries, nextCursor: rows.length > options.limit ? page.at(-1)!.id : null };
+  // Two index-ordered reads merged here, rather than one OR that would sort every entry of a large wallet.
+  const page = (leg: SQL) =>
+    db
+      .select()
+      .from(ledgerEntries)
+      .where(
+        and(
+          leg,
+          options.memberUserId === undefined
+            ? undefined
+            : eq(ledgerEntries.memberUserId, options.memberUserId),
+          options.cursor === undefined ? undefined : lt(ledgerEntries.id, options.cursor),
+        ),
+      )
+      .orderBy(desc(ledgerEntries.id))
+      .limit(options.limit + 1);
+  const [own, outgoing] = await Promise.all([
+    page(eq(ledgerEntries.walletId, options.walletId)),
+    page(and(eq(ledgerEntries.counterWalletId, options.walletId), eq(ledgerEntries.kind, 'transfer'))!),
+  ]);
+  const rows = [...own, ...outgoing].sort((left, right) => right.id - left.id).slice(0, options.limit + 1);
+  const kept = rows.slice(0, options.limit);
+  const entries = kept.map((row) => {
+    const isOutgoing = row.walletId !== options.walletId;
+    return {
+      id: row.id,
+      kind: row.kind,
+      amount: isOutgoing ? -row.amount : row.amount,
+      balanceAfter: isOutgoing ? Number(row.details?.counterBalanceAfter ?? 0) : row.balanceAfter,
+      createdAt: row.createdAt,
+      requestId: row.requestId,
+      model: row.model,
+      keyId: row.keyId,
+      memberUserId: row.memberUserId,
+      priceVersion: row.priceVersion,
+      paymentId: row.paymentId,
+      orderId: row.orderId,
+      reason: row.reason,
+      details: row.details ?? null,
+    };
+  });
+  return { entries, nextCursor: rows.length > options.limit ? kept.at(-1)!.id : null };
 }
 
 const csvColumns = [

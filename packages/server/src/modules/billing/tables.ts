@@ -45,7 +45,16 @@ export const wallets = pgTable(
   ],
 );
 
-export const ledgerEntryKinds = ['top_up', 'grant', 'plan_credit', 'usage', 'refund', 'adjustment'] as const;
+/** `transfer` moves credits between two customer wallets (an owner funding an organisation): no system leg. */
+export const ledgerEntryKinds = [
+  'top_up',
+  'grant',
+  'plan_credit',
+  'usage',
+  'refund',
+  'adjustment',
+  'transfer',
+] as const;
 export type LedgerEntryKind = (typeof ledgerEntryKinds)[number];
 
 /**
@@ -93,7 +102,7 @@ export const ledgerEntries = pgTable(
     check('ledger_entries_two_legs_check', sql`${table.walletId} <> ${table.counterWalletId}`),
     check(
       'ledger_entries_kind_check',
-      sql`${table.kind} in ('top_up', 'grant', 'plan_credit', 'usage', 'refund', 'adjustment')`,
+      sql`${table.kind} in ('top_up', 'grant', 'plan_credit', 'usage', 'refund', 'adjustment', 'transfer')`,
     ),
     check(
       'ledger_entries_adjustment_reason_check',
