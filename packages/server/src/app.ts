@@ -16,6 +16,7 @@ import { billingRoutes } from './modules/billing/routes.js';
 import { type Metering, meteringOff } from './modules/gateway/metering.js';
 import { registerGatewayModule } from './modules/gateway/plugin.js';
 import { monitoringRoutes } from './modules/monitoring/routes.js';
+import { registerOrganizations } from './modules/organizations/plugin.js';
 import { type PaymentsConfig, registerPaymentsModule } from './modules/payments/index.js';
 import { studioRoutes } from './modules/studio/routes.js';
 import { registerAuthentication } from './plugins/authenticate.js';
@@ -131,6 +132,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // Billing before the gateway module: /v1 pays through `app.billing.metering`.
   await registerBilling(app, { models: options.gatewayConfig?.models });
   await app.register(billingRoutes);
+  // After billing: an organisation's keys pay from its wallet through billing's metering hooks.
+  await registerOrganizations(app);
   await app.register(studioRoutes);
   await registerPaymentsModule(app, { config: options.payments });
   if (options.gatewayConfig) {

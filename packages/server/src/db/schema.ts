@@ -4,5 +4,6 @@ export * from '../modules/accounts/tables.js';
 export * from '../modules/billing/tables.js';
 export * from '../modules/gateway/tables.js';
 export * from '../modules/notifications/tables.js';
+export * from '../modules/organizations/tables.js';
 export * from '../modules/payments/tables.js';
 export * from '../modules/studio/tables.js';

@@ -18,6 +18,7 @@ export interface MailTemplates {
   two_factor_changed: { name: string; enabled: boolean };
   account_deletion_scheduled: { name: string; date: string };
   payment_receipt: { name: string; number: string; amount: string; credits: string; link: string };
+  organization_invitation: { name: string; inviter: string; organization: string; link: string };
 }
 export type MailTemplateName = keyof MailTemplates;
 
@@ -235,6 +236,38 @@ const catalogue: Catalogue = {
         'إيصالك {number} متاح في سجل المدفوعات.',
       ],
       action: { label: 'تنزيل الإيصال', href: 'link' },
+    },
+  },
+  organization_invitation: {
+    fr: {
+      subject: 'Invitation à rejoindre {organization} sur WeBox',
+      lines: [
+        hello.fr,
+        '{inviter} vous invite à rejoindre l’organisation « {organization} » sur WeBox.',
+        'Connectez-vous (ou créez un compte) avec cette adresse e-mail, puis ouvrez le lien. Il est valable 7 jours et ne sert qu’une fois.',
+        ignore.fr,
+      ],
+      action: { label: 'Accepter l’invitation', href: 'link' },
+    },
+    en: {
+      subject: 'Join {organization} on WeBox',
+      lines: [
+        hello.en,
+        '{inviter} invites you to join the organisation “{organization}” on WeBox.',
+        'Sign in (or create an account) with this email address, then open the link. It is valid for 7 days and works once.',
+        ignore.en,
+      ],
+      action: { label: 'Accept the invitation', href: 'link' },
+    },
+    ar: {
+      subject: 'دعوة للانضمام إلى {organization} على WeBox',
+      lines: [
+        hello.ar,
+        'يدعوك {inviter} للانضمام إلى المؤسسة «{organization}» على WeBox.',
+        'سجّل الدخول (أو أنشئ حسابًا) بعنوان البريد هذا، ثم افتح الرابط. الرابط صالح لمدة 7 أيام ويُستخدم مرة واحدة.',
+        ignore.ar,
+      ],
+      action: { label: 'قبول الدعوة', href: 'link' },
     },
   },
 };

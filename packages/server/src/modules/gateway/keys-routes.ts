@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { errorResponses } from '../../http/schemas.js';
 import { authenticate } from '../../plugins/authenticate.js';
 import { clientOf, recordAuditEvent } from '../accounts/audit.js';
+import { requireMembership } from '../organizations/index.js';
 import { createVirtualKey, listVirtualKeys, revokeVirtualKey } from './keys-service.js';
 
 const keySummary = z.object({
@@ -17,6 +18,7 @@ const keySummary = z.object({
   revokedAt: z.date().nullable(),
   lastUsedAt: z.date().nullable(),
   createdAt: z.date(),
+  organizationId: z.uuid().nullable().describe('The organisation whose wallet pays for this key, if any.'),
 });
 
 /** Virtual API keys: a person manages their own; the secret is shown once, at creation. */
@@ -53,15 +55,26 @@ export async function keysRoutes(app: FastifyInstance) {
             .date()
             .refine((date) => date.getTime() > Date.now(), 'must be in the future')
             .optional(),
+          organizationId: z
+            .uuid()
+            .optional()
+            .describe('Create the key for an organisation you belong to: its calls pay from its wallet.'),
         }),
         response: {
           201: z.object({ key: z.string(), summary: keySummary }),
-          ...errorResponses(400, 401, 403),
+          ...errorResponses(400, 401, 403, 404),
         },
       },
       preHandler: signedIn,
     },
     async (request, reply) => {
+      // Only a member may create a key on an organisation's wallet (404 otherwise, as for an unknown id).
+      if (request.body.organizationId) {
+        await requireMembership(app.db, {
+          organizationId: request.body.organizationId,
+          userId: request.auth.userId,
+        });
+      }
       const created = await createVirtualKey(app.db, { userId: request.auth.userId, ...request.body });
       await recordAuditEvent(app.db, {
         type: 'api_key.created',

@@ -22,6 +22,8 @@ export interface VirtualKeySummary {
   revokedAt: Date | null;
   lastUsedAt: Date | null;
   createdAt: Date;
+  /** The organisation whose wallet pays for this key's calls; null for a personal key. */
+  organizationId: string | null;
 }
 
 /** What a verified key lets the request do; cached, so it must hold nothing that changes often. */
@@ -51,6 +53,7 @@ function summarise(row: typeof virtualKeys.$inferSelect): VirtualKeySummary {
     revokedAt: row.revokedAt,
     lastUsedAt: row.lastUsedAt,
     createdAt: row.createdAt,
+    organizationId: row.organizationId,
   };
 }
 
@@ -61,6 +64,8 @@ export interface CreateVirtualKeyOptions {
   rpmLimit?: number | null | undefined;
   tpmLimit?: number | null | undefined;
   expiresAt?: Date | null | undefined;
+  /** Makes it an organisation's key; the caller checks first that `userId` is a member of it. */
+  organizationId?: string | null | undefined;
 }
 
 /** Creates a key and returns its secret, the only time it is ever visible. */
@@ -77,6 +82,7 @@ export async function createVirtualKey(db: Database, options: CreateVirtualKeyOp
       rpmLimit: options.rpmLimit ?? null,
       tpmLimit: options.tpmLimit ?? null,
       expiresAt: options.expiresAt ?? null,
+      organizationId: options.organizationId ?? null,
     })
     .returning();
   return { key, summary: summarise(row!) };
@@ -121,6 +127,40 @@ export async function revokeVirtualKey(
   }
   await pubSub.publish(REVOCATION_CHANNEL, row.secretHash);
   return summarise(row);
+}
+
+/** The organisation a key was created for (null for a personal or unknown key); it never changes. */
+export async function organizationOfKey(db: Database, keyId: string): Promise<string | null> {
+  const [row] = await db
+    .select({ organizationId: virtualKeys.organizationId })
+    .from(virtualKeys)
+    .where(eq(virtualKeys.id, keyId))
+    .limit(1);
+  return row?.organizationId ?? null;
+}
+
+/**
+ * Revokes every key a person holds for an organisation (they left it or were removed) and tells every process,
+ * like `revokeVirtualKey`. Returns how many keys were revoked.
+ */
+export async function revokeOrganizationKeys(
+  db: Database,
+  pubSub: PubSub,
+  options: { organizationId: string; userId: string },
+): Promise<number> {
+  const rows = await db
+    .update(virtualKeys)
+    .set({ revokedAt: new Date() })
+    .where(
+      and(
+        eq(virtualKeys.organizationId, options.organizationId),
+        eq(virtualKeys.userId, options.userId),
+        isNull(virtualKeys.revokedAt),
+      ),
+    )
+    .returning({ secretHash: virtualKeys.secretHash });
+  for (const row of rows) await pubSub.publish(REVOCATION_CHANNEL, row.secretHash);
+  return rows.length;
 }
 
 /**

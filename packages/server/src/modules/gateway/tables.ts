@@ -1,5 +1,6 @@
 import { bigint, boolean, index, integer, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 import { users } from '../accounts/tables.js';
+import { organizations } from '../organizations/tables.js';
 
 /**
  * Virtual API keys (`wbx_…`). Only a SHA-256 of the key is stored: keys are 256-bit random, so a fast hash
@@ -26,8 +27,13 @@ export const virtualKeys = pgTable(
     revokedAt: timestamp('revoked_at', { withTimezone: true }),
     lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    /** Set at creation for an organisation's key: its calls pay from that organisation's wallet. */
+    organizationId: uuid('organization_id').references(() => organizations.id, { onDelete: 'cascade' }),
   },
-  (table) => [index('virtual_keys_user_idx').on(table.userId)],
+  (table) => [
+    index('virtual_keys_user_idx').on(table.userId),
+    index('virtual_keys_organization_idx').on(table.organizationId, table.userId),
+  ],
 );
 
 /** One row per /v1 request, written in batches after the response. */

@@ -1,0 +1,8 @@
+// The organisations module's service API for other modules (the gateway's key routes check membership here).
+export {
+  getMembership,
+  type Membership,
+  organizationWallet,
+  requireMembership,
+} from './service.js';
+export { type OrganizationRole, organizationRoles } from './tables.js';

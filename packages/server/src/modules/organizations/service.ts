@@ -1,0 +1,512 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { and, asc, count, desc, eq, isNull, ne } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import { AppError } from '../../errors.js';
+import type { PubSub } from '../../stores/index.js';
+import { users } from '../accounts/tables.js';
+import { ensureWallet, type Wallet } from '../billing/index.js';
+import { revokeOrganizationKeys } from '../gateway/keys-service.js';
+import {
+  type OrganizationRole,
+  organizationInvitations,
+  organizationMembers,
+  organizations,
+} from './tables.js';
+
+/** Invitations work for 7 days. */
+export const INVITATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+/** Published whenever a membership changes, so every process drops what it cached about it. */
+export const MEMBERSHIP_CHANNEL = 'organizations:membership';
+
+type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0];
+
+export interface Organization {
+  id: string;
+  name: string;
+  createdAt: Date;
+}
+
+export interface MemberLimits {
+  /** Credits the member may spend from the organisation's wallet per local month; null = no limit of their own. */
+  monthlyCreditLimit: number | null;
+  /** Credits per local day; null = no limit of their own. */
+  dailyCreditLimit: number | null;
+}
+
+export interface Membership extends MemberLimits {
+  organizationId: string;
+  userId: string;
+  role: OrganizationRole;
+}
+
+export interface MemberView extends Membership {
+  email: string;
+  name: string;
+  joinedAt: Date;
+}
+
+export type InvitationStatus = 'pending' | 'accepted' | 'expired' | 'revoked';
+
+export interface InvitationView {
+  id: string;
+  email: string;
+  role: OrganizationRole;
+  status: InvitationStatus;
+  expiresAt: Date;
+  acceptedAt: Date | null;
+  createdAt: Date;
+}
+
+export function hashInvitationToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+function notFound(): AppError {
+  // The same answer for an unknown organisation and for one the caller does not belong to: ids cannot be probed.
+  return new AppError('not_found', 'No such organisation.');
+}
+
+/** The organisation's wallet (created empty the first time). */
+export function organizationWallet(db: Database, organizationId: string): Promise<Wallet> {
+  return ensureWallet(db, { ownerType: 'organization', ownerId: organizationId });
+}
+
+/** Creates an organisation with its creator as its first owner, and its wallet. */
+export async function createOrganization(
+  db: Database,
+  options: { userId: string; name: string },
+): Promise<{ organization: Organization; walletId: string }> {
+  const organization = await db.transaction(async (tx) => {
+    const [row] = await tx
+      .insert(organizations)
+      .values({ name: options.name, createdBy: options.userId })
+      .returning();
+    await tx
+      .insert(organizationMembers)
+      .values({ organizationId: row!.id, userId: options.userId, role: 'owner' });
+    return row!;
+  });
+  const wallet = await organizationWallet(db, organization.id);
+  return {
+    organization: { id: organization.id, name: organization.name, createdAt: organization.createdAt },
+    walletId: wallet.id,
+  };
+}
+
+/** The organisations a person belongs to, with their role and the number of members. */
+export async function listOrganizationsOf(
+  db: Database,
+  userId: string,
+): Promise<Array<Organization & { role: OrganizationRole; members: number }>> {
+  const mine = await db
+    .select({
+      id: organizations.id,
+      name: organizations.name,
+      createdAt: organizations.createdAt,
+      role: organizationMembers.role,
+    })
+    .from(organizationMembers)
+    .innerJoin(organizations, eq(organizations.id, organizationMembers.organizationId))
+    .where(eq(organizationMembers.userId, userId))
+    .orderBy(asc(organizations.name), asc(organizations.id));
+  if (mine.length === 0) return [];
+  const counts = await Promise.all(
+    mine.map((organization) =>
+      db
+        .select({ members: count() })
+        .from(organizationMembers)
+        .where(eq(organizationMembers.organizationId, organization.id)),
+    ),
+  );
+  return mine.map((organization, index) => ({ ...organization, members: counts[index]?.[0]?.members ?? 0 }));
+}
+
+export async function getMembership(
+  db: Database,
+  options: { organizationId: string; userId: string },
+): Promise<Membership | undefined> {
+  const [row] = await db
+    .select()
+    .from(organizationMembers)
+    .where(
+      and(
+        eq(organizationMembers.organizationId, options.organizationId),
+        eq(organizationMembers.userId, options.userId),
+      ),
+    )
+    .limit(1);
+  return row ? toMembership(row) : undefined;
+}
+
+function toMembership(row: typeof organizationMembers.$inferSelect): Membership {
+  return {
+    organizationId: row.organizationId,
+    userId: row.userId,
+    role: row.role,
+    monthlyCreditLimit: row.monthlyCreditLimit,
+    dailyCreditLimit: row.dailyCreditLimit,
+  };
+}
+
+/**
+ * The caller's membership, or 404 when they are not a member (exactly like an unknown id) and 403 when the action
+ * needs an owner and they are a member.
+ */
+export async function requireMembership(
+  db: Database,
+  options: { organizationId: string; userId: string; role?: 'owner' },
+): Promise<Membership> {
+  const membership = await getMembership(db, options);
+  if (!membership) throw notFound();
+  if (options.role === 'owner' && membership.role !== 'owner') {
+    throw new AppError('forbidden', 'Only an owner of this organisation may do this.');
+  }
+  return membership;
+}
+
+export async function getOrganization(db: Database, organizationId: string): Promise<Organization> {
+  const [row] = await db.select().from(organizations).where(eq(organizations.id, organizationId)).limit(1);
+  if (!row) throw notFound();
+  return { id: row.id, name: row.name, createdAt: row.createdAt };
+}
+
+export async function renameOrganization(
+  db: Database,
+  options: { organizationId: string; name: string },
+): Promise<Organization> {
+  const [row] = await db
+    .update(organizations)
+    .set({ name: options.name, updatedAt: new Date() })
+    .where(eq(organizations.id, options.organizationId))
+    .returning();
+  if (!row) throw notFound();
+  return { id: row.id, name: row.name, createdAt: row.createdAt };
+}
+
+export async function listMembers(db: Database, organizationId: string): Promise<MemberView[]> {
+  // Names and addresses are read with the membership (one query) rather than one account lookup per member.
+  const rows = await db
+    .select({ member: organizationMembers, email: users.email, name: users.name })
+    .from(organizationMembers)
+    .innerJoin(users, eq(users.id, organizationMembers.userId))
+    .where(eq(organizationMembers.organizationId, organizationId))
+    .orderBy(asc(organizationMembers.createdAt), asc(organizationMembers.userId));
+  return rows.map((row) => ({
+    ...toMembership(row.member),
+    email: row.email,
+    name: row.name,
+    joinedAt: row.member.createdAt,
+  }));
+}
+
+/**
+ * Locks the organisation row: membership changes of one organisation run one at a time (the last-owner rule).
+ * With `ownerId`, also checks under the lock that this person is still an owner (another owner may have demoted
+ * them since the route checked).
+ */
+async function lockOrganization(tx: Transaction, organizationId: string, ownerId?: string): Promise<void> {
+  const [row] = await tx
+    .select({ id: organizations.id })
+    .from(organizations)
+    .where(eq(organizations.id, organizationId))
+    .for('update');
+  if (!row) throw notFound();
+  if (ownerId === undefined) return;
+  const [actor] = await tx
+    .select({ role: organizationMembers.role })
+    .from(organizationMembers)
+    .where(
+      and(eq(organizationMembers.organizationId, organizationId), eq(organizationMembers.userId, ownerId)),
+    );
+  if (!actor) throw notFound();
+  if (actor.role !== 'owner')
+    throw new AppError('forbidden', 'Only an owner of this organisation may do this.');
+}
+
+async function otherOwners(tx: Transaction, organizationId: string, userId: string): Promise<number> {
+  const [row] = await tx
+    .select({ owners: count() })
+    .from(organizationMembers)
+    .where(
+      and(
+        eq(organizationMembers.organizationId, organizationId),
+        eq(organizationMembers.role, 'owner'),
+        ne(organizationMembers.userId, userId),
+      ),
+    );
+  return row?.owners ?? 0;
+}
+
+function lastOwner(): AppError {
+  return new AppError(
+    'conflict',
+    'An organisation keeps at least one owner: make another member an owner first.',
+  );
+}
+
+/**
+ * Makes a member an owner or an owner a member; refuses to demote the last owner. `actorUserId`, when given, must
+ * still be an owner when the change is made.
+ */
+export async function changeMemberRole(
+  db: Database,
+  options: { organizationId: string; userId: string; role: OrganizationRole; actorUserId?: string },
+): Promise<Membership> {
+  return db.transaction(async (tx) => {
+    await lockOrganization(tx, options.organizationId, options.actorUserId);
+    const [current] = await tx
+      .select()
+      .from(organizationMembers)
+      .where(
+        and(
+          eq(organizationMembers.organizationId, options.organizationId),
+          eq(organizationMembers.userId, options.userId),
+        ),
+      );
+    if (!current) throw new AppError('not_found', 'No such member.');
+    if (current.role === options.role) return toMembership(current);
+    if (current.role === 'owner' && (await otherOwners(tx, options.organizationId, options.userId)) === 0) {
+      throw lastOwner();
+    }
+    const [row] = await tx
+      .update(organizationMembers)
+      .set({ role: options.role, updatedAt: new Date() })
+      .where(
+        and(
+          eq(organizationMembers.organizationId, options.organizationId),
+          eq(organizationMembers.userId, options.userId),
+        ),
+      )
+      .returning();
+    return toMembership(row!);
+  });
+}
+
+/** Sets (or with null, clears) a member's own spending limits on the organisation's wallet. */
+export async function setMemberLimits(
+  db: Database,
+  options: { organizationId: string; userId: string } & MemberLimits,
+): Promise<Membership> {
+  const [row] = await db
+    .update(organizationMembers)
+    .set({
+      monthlyCreditLimit: options.monthlyCreditLimit,
+      dailyCreditLimit: options.dailyCreditLimit,
+      updatedAt: new Date(),
+    })
+    .where(
+      and(
+        eq(organizationMembers.organizationId, options.organizationId),
+        eq(organizationMembers.userId, options.userId),
+      ),
+    )
+    .returning();
+  if (!row) throw new AppError('not_found', 'No such member.');
+  return toMembership(row);
+}
+
+/**
+ * Removes a member (or lets one leave) and revokes the keys they hold for the organisation, so its wallet stops
+ * paying for them at once. Refuses to remove the last owner. `actorUserId`, when given, must still be an owner.
+ */
+export async function removeMember(
+  db: Database,
+  pubSub: PubSub,
+  options: { organizationId: string; userId: string; actorUserId?: string },
+): Promise<{ revokedKeys: number }> {
+  await db.transaction(async (tx) => {
+    await lockOrganization(tx, options.organizationId, options.actorUserId);
+    const [current] = await tx
+      .select()
+      .from(organizationMembers)
+      .where(
+        and(
+          eq(organizationMembers.organizationId, options.organizationId),
+          eq(organizationMembers.userId, options.userId),
+        ),
+      );
+    if (!current) throw new AppError('not_found', 'No such member.');
+    if (current.role === 'owner' && (await otherOwners(tx, options.organizationId, options.userId)) === 0) {
+      throw lastOwner();
+    }
+    await tx
+      .delete(organizationMembers)
+      .where(
+        and(
+          eq(organizationMembers.organizationId, options.organizationId),
+          eq(organizationMembers.userId, options.userId),
+        ),
+      );
+  });
+  // After the commit: a key verified meanwhile is still refused by the payer lookup, which finds no membership.
+  const revokedKeys = await revokeOrganizationKeys(db, pubSub, {
+    organizationId: options.organizationId,
+    userId: options.userId,
+  });
+  return { revokedKeys };
+}
+
+function invitationStatus(row: typeof organizationInvitations.$inferSelect, now: Date): InvitationStatus {
+  if (row.acceptedAt) return 'accepted';
+  if (row.revokedAt) return 'revoked';
+  return row.expiresAt <= now ? 'expired' : 'pending';
+}
+
+function toInvitationView(
+  row: typeof organizationInvitations.$inferSelect,
+  now = new Date(),
+): InvitationView {
+  return {
+    id: row.id,
+    email: row.email,
+    role: row.role,
+    status: invitationStatus(row, now),
+    expiresAt: row.expiresAt,
+    acceptedAt: row.acceptedAt,
+    createdAt: row.createdAt,
+  };
+}
+
+/**
+ * Creates an invitation for an address and returns its token (only its hash is kept). A pending invitation to the
+ * same address is withdrawn, so the newest email is the one that works. Refuses an address that already belongs
+ * to a member.
+ */
+export async function createInvitation(
+  db: Database,
+  options: {
+    organizationId: string;
+    email: string;
+    role: OrganizationRole;
+    invitedBy: string;
+    now?: Date;
+  },
+): Promise<{ invitation: InvitationView; token: string }> {
+  const email = options.email.trim().toLowerCase();
+  const now = options.now ?? new Date();
+  const [existing] = await db
+    .select({ userId: organizationMembers.userId })
+    .from(organizationMembers)
+    .innerJoin(users, eq(users.id, organizationMembers.userId))
+    .where(and(eq(organizationMembers.organizationId, options.organizationId), eq(users.email, email)))
+    .limit(1);
+  if (existing) throw new AppError('conflict', 'This address already belongs to a member.');
+  const token = randomBytes(32).toString('base64url');
+  const row = await db.transaction(async (tx) => {
+    await tx
+      .update(organizationInvitations)
+      .set({ revokedAt: now })
+      .where(
+        and(
+          eq(organizationInvitations.organizationId, options.organizationId),
+          eq(organizationInvitations.email, email),
+          isPending(),
+        ),
+      );
+    const [created] = await tx
+      .insert(organizationInvitations)
+      .values({
+        organizationId: options.organizationId,
+        email,
+        role: options.role,
+        tokenHash: hashInvitationToken(token),
+        invitedBy: options.invitedBy,
+        expiresAt: new Date(now.getTime() + INVITATION_TTL_MS),
+        createdAt: now,
+      })
+      .returning();
+    return created!;
+  });
+  return { invitation: toInvitationView(row, now), token };
+}
+
+function isPending() {
+  return and(isNull(organizationInvitations.acceptedAt), isNull(organizationInvitations.revokedAt));
+}
+
+export async function listInvitations(db: Database, organizationId: string): Promise<InvitationView[]> {
+  const rows = await db
+    .select()
+    .from(organizationInvitations)
+    .where(eq(organizationInvitations.organizationId, organizationId))
+    .orderBy(desc(organizationInvitations.createdAt))
+    .limit(100);
+  const now = new Date();
+  return rows.map((row) => toInvitationView(row, now));
+}
+
+/** Withdraws a pending invitation; its link stops working. */
+export async function revokeInvitation(
+  db: Database,
+  options: { organizationId: string; invitationId: string },
+): Promise<InvitationView> {
+  const [row] = await db
+    .select()
+    .from(organizationInvitations)
+    .where(
+      and(
+        eq(organizationInvitations.id, options.invitationId),
+        eq(organizationInvitations.organizationId, options.organizationId),
+      ),
+    );
+  if (!row) throw new AppError('not_found', 'No such invitation.');
+  if (row.acceptedAt || row.revokedAt) return toInvitationView(row);
+  const [updated] = await db
+    .update(organizationInvitations)
+    .set({ revokedAt: new Date() })
+    .where(eq(organizationInvitations.id, row.id))
+    .returning();
+  return toInvitationView(updated!);
+}
+
+/**
+ * Accepts an invitation for the signed-in person: the token must be unused, unexpired and not withdrawn, and the
+ * person's verified address must be the invited one. The invitation is used up and the membership created in one
+ * transaction, under the invitation's row lock, so a token works exactly once.
+ */
+export async function acceptInvitation(
+  db: Database,
+  options: { token: string; userId: string; now?: Date },
+): Promise<{ organization: Organization; membership: Membership }> {
+  const now = options.now ?? new Date();
+  const invalid = () =>
+    new AppError('token_invalid', 'This invitation is unknown, already used, withdrawn or expired.');
+  const [account] = await db
+    .select({ email: users.email, emailVerifiedAt: users.emailVerifiedAt })
+    .from(users)
+    .where(eq(users.id, options.userId))
+    .limit(1);
+  if (!account) throw new AppError('unauthenticated', 'Sign in first.');
+  return db.transaction(async (tx) => {
+    const [invitation] = await tx
+      .select()
+      .from(organizationInvitations)
+      .where(eq(organizationInvitations.tokenHash, hashInvitationToken(options.token)))
+      .for('update');
+    if (!invitation || invitationStatus(invitation, now) !== 'pending') throw invalid();
+    if (!account.emailVerifiedAt) {
+      throw new AppError('forbidden', 'Verify your email address first, then open the invitation again.');
+    }
+    if (account.email !== invitation.email) {
+      throw new AppError('forbidden', 'This invitation was sent to another email address.');
+    }
+    const [membership] = await tx
+      .insert(organizationMembers)
+      .values({ organizationId: invitation.organizationId, userId: options.userId, role: invitation.role })
+      .onConflictDoNothing()
+      .returning();
+    if (!membership) throw new AppError('conflict', 'You are already a member of this organisation.');
+    await tx
+      .update(organizationInvitations)
+      .set({ acceptedAt: now, acceptedBy: options.userId })
+      .where(eq(organizationInvitations.id, invitation.id));
+    const [organization] = await tx
+      .select()
+      .from(organizations)
+      .where(eq(organizations.id, invitation.organizationId));
+    return {
+      organization: { id: organization!.id, name: organization!.name, createdAt: organization!.createdAt },
+      membership: toMembership(membership),
+    };
+  });
+}
