@@ -7,6 +7,7 @@ import { getOrCreateServerSecret } from '../modules/accounts/server-secrets.js';
 import { sessions, type UserRole, userRoles, users } from '../modules/accounts/tables.js';
 import { randomToken, TokenKeys } from '../modules/accounts/tokens.js';
 import { assertCsrf } from './csrf.js';
+import { declareAccess } from './route-access.js';
 
 /** Who is calling, set by `authenticate()` on the request. */
 export interface AuthContext {
@@ -88,7 +89,7 @@ export function authenticate(options: AuthenticateOptions = {}) {
   }
   if (roles?.size === 0) throw new RangeError('roles, when given, must name at least one role');
 
-  return async function authenticateHandler(request: FastifyRequest, _reply: FastifyReply) {
+  const authenticateHandler = async (request: FastifyRequest, _reply: FastifyReply) => {
     const app = request.server;
     const bearer = bearerToken(request);
     let auth: AuthContext | undefined;
@@ -145,4 +146,10 @@ export function authenticate(options: AuthenticateOptions = {}) {
     }
     request.auth = auth;
   };
+  return declareAccess(authenticateHandler, {
+    kind: 'signed_in',
+    ...(options.roles ? { roles: [...options.roles] } : {}),
+    virtualKeys: options.virtualKeys ?? false,
+    allowMissingTwoFactor: options.allowMissingTwoFactor ?? false,
+  });
 }

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSignedInAccount } from '../modules/accounts/testing.js';
 import { databaseBackends, storeBackends } from '../testing/backends.js';
 import { createTestApp, type TestApp } from '../testing/test-app.js';
 
@@ -50,5 +51,42 @@ describe('security headers and CORS', () => {
       headers: { origin: 'https://evil.example' },
     });
     expect(evil.headers['access-control-allow-origin']).toBeUndefined();
+  });
+
+  it('refuses NUL characters anywhere in /api input with 400, before they reach the database', async () => {
+    const client = await createSignedInAccount(harness.app);
+    const cases = [
+      { url: '/api/studio/conversations?q=a%00b', path: 'querystring.q' },
+      { url: '/api/admin/users?q=%00', path: 'querystring.q' },
+      {
+        method: 'PATCH' as const,
+        url: '/api/account/profile',
+        payload: { name: 'a\u0000b' },
+        path: 'body.name',
+      },
+      {
+        method: 'PUT' as const,
+        url: '/api/account/provider-keys/openai',
+        payload: { key: 'sk-test-1234567890', label: { nested: ['x\u0000'] } },
+        path: 'body.label.nested.0',
+      },
+      { url: '/api/account/avatar/a%00b', path: 'params.key' },
+    ];
+    for (const { path, ...request } of cases) {
+      const response = await harness.app.inject({ ...request, headers: client.headers });
+      expect(response.statusCode, request.url).toBe(400);
+      expect(response.json().error.details).toEqual([{ path, message: 'must not contain NUL characters' }]);
+    }
+  });
+
+  it('answers 400 to JSON nested a hundred thousand levels deep, without overflowing the stack', async () => {
+    const client = await createSignedInAccount(harness.app);
+    const response = await harness.app.inject({
+      method: 'PATCH',
+      url: '/api/account/profile',
+      headers: { ...client.headers, 'content-type': 'application/json' },
+      payload: `{"name":${'['.repeat(100_000)}${']'.repeat(100_000)}}`,
+    });
+    expect(response.statusCode).toBe(400);
   });
 });

@@ -2,6 +2,8 @@ import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import type { FastifyInstance } from 'fastify';
 import { publicUrl } from '../config/env.js';
+import { AppError } from '../errors.js';
+import { recordRouteAccess } from './route-access.js';
 
 /** The origins allowed by CORS: the public origin plus CORS_ORIGINS (comma-separated). */
 export function allowedOrigins(env: FastifyInstance['env']): Set<string> {
@@ -16,9 +18,12 @@ export function allowedOrigins(env: FastifyInstance['env']): Set<string> {
 
 /**
  * Security headers with a content security policy for the SPA (everything from our own origin; data: images for QR
- * codes), and CORS limited to an allow-list. /docs keeps its own, stricter policy set by swagger-ui.
+ * codes), and CORS limited to an allow-list. /docs keeps its own, stricter policy set by swagger-ui. Also starts the
+ * record of every route's declared access (`app.routeAccess`).
  */
 export async function registerSecurity(app: FastifyInstance): Promise<void> {
+  // First, so the list of routes and who may call them covers every route, documentation and CORS included.
+  recordRouteAccess(app);
   await app.register(helmet, {
     contentSecurityPolicy: {
       useDefaults: false,
@@ -46,6 +51,18 @@ export async function registerSecurity(app: FastifyInstance): Promise<void> {
         : false,
     referrerPolicy: { policy: 'strict-origin-when-cross-origin' },
   });
+  app.addHook('preValidation', async (request) => {
+    if (!request.url.startsWith('/api/')) return;
+    const where =
+      nulCharacterIn(request.params, 'params') ??
+      nulCharacterIn(request.query, 'querystring') ??
+      nulCharacterIn(request.body, 'body');
+    if (where) {
+      throw new AppError('validation_failed', 'The request is not valid.', {
+        details: [{ path: where, message: 'must not contain NUL characters' }],
+      });
+    }
+  });
   const origins = allowedOrigins(app.env);
   await app.register(cors, {
     origin: (origin, callback) => callback(null, origin === undefined || origins.has(origin)),
@@ -55,4 +72,25 @@ export async function registerSecurity(app: FastifyInstance): Promise<void> {
     exposedHeaders: ['x-request-id', 'retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining'],
     maxAge: 600,
   });
+}
+
+/**
+ * Where a NUL character hides in parsed input, if anywhere. PostgreSQL text cannot hold one, so without this check
+ * a NUL typed into a search box or name ends as a 500 from the database; no person means to send one. Walks
+ * without recursion so deeply nested JSON cannot overflow the stack; binary bodies (uploads) are not text.
+ */
+export function nulCharacterIn(value: unknown, root: string): string | undefined {
+  const pending: Array<[unknown, string]> = [[value, root]];
+  while (pending.length > 0) {
+    const [current, path] = pending.pop()!;
+    if (typeof current === 'string') {
+      if (current.includes('\u0000')) return path;
+    } else if (current && typeof current === 'object' && !Buffer.isBuffer(current)) {
+      for (const [key, entry] of Object.entries(current)) {
+        if (key.includes('\u0000')) return path;
+        pending.push([entry, `${path}.${key}`]);
+      }
+    }
+  }
+  return undefined;
 }

@@ -73,6 +73,7 @@ export async function authRoutes(app: FastifyInstance) {
   routes.post(
     '/api/auth/sign-up',
     {
+      config: { public: 'creating an account' },
       schema: {
         tags,
         summary: 'Create an account. The answer is the same whether or not the address already has one.',
@@ -98,6 +99,7 @@ export async function authRoutes(app: FastifyInstance) {
   routes.post(
     '/api/auth/sign-in',
     {
+      config: { public: 'signing in' },
       schema: {
         tags,
         summary: 'Sign in with email and password; answers two_factor_required when 2FA is on.',
@@ -125,6 +127,7 @@ export async function authRoutes(app: FastifyInstance) {
   routes.post(
     '/api/auth/sign-in/two-factor',
     {
+      config: { public: 'the second sign-in step, proven by its challenge token' },
       schema: {
         tags,
         summary: 'Second step of sign-in: the challenge token and a TOTP code or a backup code.',
@@ -152,6 +155,7 @@ export async function authRoutes(app: FastifyInstance) {
   routes.post(
     '/api/auth/refresh',
     {
+      config: { public: 'proven by the refresh token' },
       schema: {
         tags,
         summary:
@@ -220,6 +224,7 @@ export async function authRoutes(app: FastifyInstance) {
   routes.post(
     '/api/auth/verify-email',
     {
+      config: { public: 'proven by the emailed token' },
       schema: {
         tags,
         summary: 'Confirm an address from the link sent by email (valid 48 hours, once).',
@@ -256,6 +261,7 @@ export async function authRoutes(app: FastifyInstance) {
   routes.post(
     '/api/auth/password-reset/request',
     {
+      config: { public: 'a forgotten password; answers alike for every address' },
       schema: {
         tags,
         summary: 'Ask for a reset link. The answer never says whether the address has an account.',
@@ -277,6 +283,7 @@ export async function authRoutes(app: FastifyInstance) {
   routes.post(
     '/api/auth/password-reset/confirm',
     {
+      config: { public: 'proven by the emailed token' },
       schema: {
         tags,
         summary: 'Choose a new password from a reset link (valid one hour, once). Every session ends.',
@@ -294,6 +301,7 @@ export async function authRoutes(app: FastifyInstance) {
   routes.post(
     '/api/auth/email-change/confirm',
     {
+      config: { public: 'proven by the emailed token' },
       schema: {
         tags,
         summary: 'Confirm a new address from the link sent to it.',

@@ -59,6 +59,7 @@ export async function oauthRoutes(app: FastifyInstance) {
   routes.get(
     '/api/auth/oauth/providers',
     {
+      config: { public: 'the sign-in page lists them' },
       schema: {
         tags,
         summary: 'The OAuth providers this server is configured for.',
@@ -71,6 +72,7 @@ export async function oauthRoutes(app: FastifyInstance) {
   routes.get(
     '/api/auth/oauth/:provider/start',
     {
+      config: { public: 'signing in with Google or GitHub' },
       schema: {
         tags,
         summary: 'Start signing in with Google or GitHub: redirects to the provider.',
@@ -108,6 +110,7 @@ export async function oauthRoutes(app: FastifyInstance) {
   routes.get(
     '/api/auth/oauth/:provider/callback',
     {
+      config: { public: "proven by the signed state cookie and the provider's code" },
       schema: {
         tags,
         summary:

@@ -132,6 +132,7 @@ export async function profileRoutes(app: FastifyInstance) {
   routes.get(
     '/api/account/avatar/:key',
     {
+      config: { public: 'images shown in pages; the key is unguessable' },
       schema: {
         tags,
         summary: 'An avatar image (WebP) by its unguessable key.',

@@ -33,6 +33,7 @@ export async function accountsRoutes(app: FastifyInstance) {
   routes.post(
     '/api/setup',
     {
+      config: { public: 'proven by the one-time setup token printed at first start' },
       schema: {
         tags: ['accounts'],
         summary: 'Create the first administrator from the one-time setup link printed at first start.',

@@ -2,6 +2,8 @@ import { randomInt } from 'node:crypto';
 import { and, desc, eq } from 'drizzle-orm';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { emailOutbox } from '../notifications/tables.js';
+import { createSession } from './sessions.js';
+import { type UserRole, users } from './tables.js';
 
 /** Helpers for account tests: each flow comes from its own address so per-IP limits do not interfere. */
 export function randomIp(): string {
@@ -111,5 +113,37 @@ export function toClient(
     sessionId: body.session.id,
     ip,
     headers: { authorization: `Bearer ${body.tokens.accessToken}` },
+  };
+}
+
+/**
+ * A verified account with a session, written straight to the database: no argon2 and no email, for tests that need
+ * many accounts (one per route, per row of a table). It has no password (like an OAuth-only account).
+ */
+export async function createSignedInAccount(
+  app: FastifyInstance,
+  options: { role?: UserRole; email?: string } = {},
+): Promise<SignedInClient> {
+  const email = options.email ?? uniqueEmail(options.role ?? 'user');
+  const [user] = await app.db
+    .insert(users)
+    .values({ email, name: 'Test Person', role: options.role ?? 'user', emailVerifiedAt: new Date() })
+    .returning({ id: users.id });
+  const ip = randomIp();
+  const tokens = await createSession(app.db, app.tokenKeys, {
+    userId: user!.id,
+    method: 'test',
+    ip,
+    ttlDays: 1,
+  });
+  return {
+    userId: user!.id,
+    email,
+    password: '',
+    accessToken: tokens.accessToken,
+    refreshToken: tokens.refreshToken,
+    sessionId: tokens.sessionId,
+    ip,
+    headers: { authorization: `Bearer ${tokens.accessToken}` },
   };
 }
