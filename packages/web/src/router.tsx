@@ -106,6 +106,14 @@ const PaymentsResultPage = lazyRouteComponent(
   () => import('./pages/payments/payments-result-page'),
   'PaymentsResultPage',
 );
+const OrganizationsPage = lazyRouteComponent(
+  () => import('./pages/organizations/organizations-page'),
+  'OrganizationsPage',
+);
+const AcceptInvitationPage = lazyRouteComponent(
+  () => import('./pages/organizations/accept-invitation-page'),
+  'AcceptInvitationPage',
+);
 const ProfilePage = lazyRouteComponent(() => import('./pages/settings/profile-page'), 'ProfilePage');
 const SecurityPage = lazyRouteComponent(() => import('./pages/settings/security-page'), 'SecurityPage');
 
@@ -163,6 +171,26 @@ const keysRoute = createRoute({
   },
 });
 
+const organizationsRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/organizations',
+  validateSearch: (search: Record<string, unknown>): { id?: string } =>
+    typeof search.id === 'string' && /^[0-9a-f-]{36}$/i.test(search.id) ? { id: search.id } : {},
+  component: function OrganizationsRoute() {
+    return <OrganizationsPage selected={organizationsRoute.useSearch().id} />;
+  },
+});
+
+// The path the server writes into invitation emails (organizations/routes.ts).
+const acceptInvitationRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/organizations/accept',
+  validateSearch: tokenSearch,
+  component: function AcceptInvitationRoute() {
+    return <AcceptInvitationPage token={acceptInvitationRoute.useSearch().token} />;
+  },
+});
+
 const settingsRoute = createRoute({
   getParentRoute: () => rootRoute,
   path: '/settings',
@@ -196,6 +224,8 @@ const routeTree = rootRoute.addChildren([
   paymentSuccessRoute,
   paymentFailureRoute,
   keysRoute,
+  organizationsRoute,
+  acceptInvitationRoute,
   homeRoute,
   setupRoute,
   signInRoute,

@@ -28,6 +28,8 @@ export interface ApiRequestOptions {
   /** Sent as JSON. */
   body?: unknown;
   signal?: AbortSignal;
+  /** Extra request headers (e.g. `idempotency-key`). */
+  headers?: Record<string, string>;
   /**
    * On a 401, renew the access token with the refresh cookie once and try again (default true).
    * Sign-in and refresh calls turn it off: their 401 is the answer, not an expired session.
@@ -100,7 +102,11 @@ export async function fetchJson<T>(path: string, options: ApiRequestOptions = {}
 }
 
 async function fetchJsonOnce<T>(path: string, options: ApiRequestOptions): Promise<ApiResponse<T>> {
-  const headers: Record<string, string> = { accept: 'application/json', ...sessionHeaders() };
+  const headers: Record<string, string> = {
+    accept: 'application/json',
+    ...options.headers,
+    ...sessionHeaders(),
+  };
   const init: RequestInit = { method: options.method ?? 'GET', headers, credentials: 'same-origin' };
   if (options.signal) init.signal = options.signal;
   if (options.body !== undefined) {

@@ -13,6 +13,8 @@ export interface ApiKey {
   revokedAt: string | null;
   lastUsedAt: string | null;
   createdAt: string;
+  /** The organisation whose wallet pays for this key's calls; null when the owner's own wallet pays. */
+  organizationId: string | null;
 }
 
 export interface NewApiKey {
@@ -22,6 +24,8 @@ export interface NewApiKey {
   tpmLimit?: number;
   /** ISO date-time in the future. */
   expiresAt?: string;
+  /** An organisation the person belongs to: its wallet pays for the key's calls. */
+  organizationId?: string;
 }
 
 export async function listKeys(signal?: AbortSignal): Promise<ApiKey[]> {

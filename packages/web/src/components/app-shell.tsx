@@ -71,6 +71,18 @@ function NavigationLinks({ onNavigate }: { onNavigate?: () => void }) {
               {t('nav.keys')}
             </Link>
           </li>
+          <li>
+            <Link
+              to="/organizations"
+              onClick={onNavigate}
+              data-testid="nav-organizations"
+              className={navigationLinkClass}
+              activeProps={{ className: activeNavigationLinkClass, 'aria-current': 'page' }}
+              activeOptions={{ includeSearch: false }}
+            >
+              {t('nav.organizations')}
+            </Link>
+          </li>
           {onNavigate && (
             <li>
               <Link

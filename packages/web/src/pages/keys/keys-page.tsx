@@ -2,6 +2,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, useEffect, useId, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { type ApiKey, createKey, listAllModels, listKeys, type NewApiKey, revokeKey } from '../../api/keys';
+import { listOrganizations, type Organization, organizationsQueryKey } from '../../api/organizations';
 import { CodeSnippet } from '../../components/code-snippet';
 import { CopyButton } from '../../components/copy-button';
 import { FormField } from '../../components/form-field';
@@ -62,6 +63,11 @@ export function KeysPage() {
     queryFn: ({ signal }) => listAllModels(signal),
     staleTime: 300_000,
   });
+  // The organisations a key can be created for (their wallet then pays for its calls).
+  const organizations = useQuery({
+    queryKey: organizationsQueryKey,
+    queryFn: ({ signal }) => listOrganizations(signal),
+  });
   const explain = useErrorMessage();
   const [created, setCreated] = useState<{ key: string; summary: ApiKey }>();
   const exampleModel = models.data?.[0]?.id ?? 'gpt-4o-mini';
@@ -73,7 +79,11 @@ export function KeysPage() {
       {created ? (
         <CreatedKey created={created} onDone={() => setCreated(undefined)} />
       ) : (
-        <CreateKeyForm models={models.data ?? []} onCreated={setCreated} />
+        <CreateKeyForm
+          models={models.data ?? []}
+          organizations={organizations.data ?? []}
+          onCreated={setCreated}
+        />
       )}
 
       <section aria-labelledby="keys-list-title" className="flex flex-col gap-4">
@@ -89,7 +99,13 @@ export function KeysPage() {
         )}
         <ul className="flex flex-col gap-3" data-testid="keys-list">
           {keys.data?.map((key) => (
-            <KeyItem key={key.id} apiKey={key} />
+            <KeyItem
+              key={key.id}
+              apiKey={key}
+              organization={organizations.data?.find(
+                (organization) => organization.id === key.organizationId,
+              )}
+            />
           ))}
         </ul>
       </section>
@@ -111,9 +127,11 @@ export function KeysPage() {
 
 function CreateKeyForm({
   models,
+  organizations,
   onCreated,
 }: {
   models: Array<{ id: string; owned_by: string }>;
+  organizations: Organization[];
   onCreated: (created: { key: string; summary: ApiKey }) => void;
 }) {
   const { t, i18n } = useTranslation();
@@ -125,6 +143,9 @@ function CreateKeyForm({
   const [rpm, setRpm] = useState('');
   const [tpm, setTpm] = useState('');
   const [expiry, setExpiry] = useState('');
+  // '' is the person's own wallet; otherwise an organisation's id.
+  const [payer, setPayer] = useState('');
+  const payerId = useId();
   const [errors, setErrors] = useState<Partial<Record<'name' | 'rpm' | 'tpm' | 'expiry', string>>>({});
   const modelsLegendId = useId();
   const create = useMutation({
@@ -135,6 +156,7 @@ function CreateKeyForm({
       setRpm('');
       setTpm('');
       setExpiry('');
+      setPayer('');
       onCreated(result);
       void queryClient.invalidateQueries({ queryKey: keysQueryKey });
     },
@@ -162,6 +184,7 @@ function CreateKeyForm({
       else options.expiresAt = end.toISOString();
     }
     if (allowed.length > 0) options.allowedModels = allowed;
+    if (payer !== '') options.organizationId = payer;
     setErrors(found);
     if (Object.keys(found).length === 0) create.mutate(options);
   };
@@ -186,6 +209,31 @@ function CreateKeyForm({
           error={errors.name}
           onChange={(event) => setName(event.target.value)}
         />
+        {organizations.length > 0 && (
+          <div className="flex flex-col gap-1.5">
+            <label htmlFor={payerId} className="font-medium">
+              {t('keys.create.payer')}
+            </label>
+            <select
+              id={payerId}
+              data-testid="key-payer"
+              aria-describedby={`${payerId}-hint`}
+              value={payer}
+              onChange={(event) => setPayer(event.target.value)}
+              className="rounded-md border border-slate-300 bg-white px-3 py-2 text-slate-900 sm:max-w-md dark:border-slate-600 dark:bg-slate-900 dark:text-slate-100"
+            >
+              <option value="">{t('keys.create.payerPersonal')}</option>
+              {organizations.map((organization) => (
+                <option key={organization.id} value={organization.id}>
+                  {organization.name}
+                </option>
+              ))}
+            </select>
+            <p id={`${payerId}-hint`} className="text-sm text-slate-600 dark:text-slate-400">
+              {t('keys.create.payerHint')}
+            </p>
+          </div>
+        )}
         <fieldset className="flex flex-col gap-2" aria-describedby={`${modelsLegendId}-hint`}>
           <legend className="font-medium">{t('keys.create.models')}</legend>
           <p id={`${modelsLegendId}-hint`} className="text-sm text-slate-600 dark:text-slate-400">
@@ -314,7 +362,7 @@ function CreatedKey({ created, onDone }: { created: { key: string; summary: ApiK
   );
 }
 
-function KeyItem({ apiKey }: { apiKey: ApiKey }) {
+function KeyItem({ apiKey, organization }: { apiKey: ApiKey; organization?: Organization | undefined }) {
   const { t, i18n } = useTranslation();
   const formatDate = useFormatDate();
   const explain = useErrorMessage();
@@ -360,6 +408,14 @@ function KeyItem({ apiKey }: { apiKey: ApiKey }) {
         </span>
       </div>
       <dl className="grid gap-x-6 gap-y-2 text-sm sm:grid-cols-2 lg:grid-cols-3">
+        {apiKey.organizationId && (
+          <div>
+            <dt className="text-slate-600 dark:text-slate-400">{t('keys.item.payer')}</dt>
+            <dd data-testid="key-payer-name">
+              <bdi>{organization?.name ?? t('organizations.title')}</bdi>
+            </dd>
+          </div>
+        )}
         <div>
           <dt className="text-slate-600 dark:text-slate-400">{t('keys.item.models')}</dt>
           <dd className="break-words">
