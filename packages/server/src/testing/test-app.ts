@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { type AppOptions, buildApp } from '../app.js';
 import { type Env, loadEnv } from '../config/env.js';
@@ -12,7 +15,10 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** A full app on the given backends, logging silenced, driven with `app.inject()`. */
+/**
+ * A full app on the given backends, logging silenced, driven with `app.inject()`. Files (avatars, proofs) go to a
+ * fresh temporary DATA_DIR removed on close, unless the caller names one.
+ */
 export async function createTestApp(
   backends: { database: DatabaseBackend; stores: StoreBackend },
   overrides: Partial<Record<keyof Env, string>> = {},
@@ -21,7 +27,13 @@ export async function createTestApp(
     configure?: (app: FastifyInstance) => void;
   } = {},
 ): Promise<TestApp> {
-  const env = loadEnv({ NODE_ENV: 'test', LOG_LEVEL: 'silent', ...overrides });
+  const dataDir = overrides.DATA_DIR ? undefined : await mkdtemp(path.join(tmpdir(), 'webox-test-'));
+  const env = loadEnv({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    ...(dataDir ? { DATA_DIR: dataDir } : {}),
+    ...overrides,
+  });
   const database = await backends.database.open();
   const stores = await backends.stores.open();
   const app = await buildApp({
@@ -44,6 +56,7 @@ export async function createTestApp(
       await app.close();
       await stores.close();
       await database.close();
+      if (dataDir) await rm(dataDir, { recursive: true, force: true });
     },
   };
 }

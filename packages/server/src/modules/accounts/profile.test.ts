@@ -1,7 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { eq } from 'drizzle-orm';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,14 +13,11 @@ import { randomIp, signInWithPassword, signUpAndSignIn } from './testing.js';
 for (const pair of backendPairs()) {
   describe(`profile, provider keys and privacy on ${pair.name}`, () => {
     let harness: TestApp;
-    let dataDir: string;
     beforeAll(async () => {
-      dataDir = await mkdtemp(path.join(tmpdir(), 'webox-accounts-'));
-      harness = await createTestApp(pair, { DATA_DIR: dataDir, ACCOUNT_DELETION_GRACE_DAYS: '7' });
+      harness = await createTestApp(pair, { ACCOUNT_DELETION_GRACE_DAYS: '7' });
     });
     afterAll(async () => {
       await harness.close();
-      await rm(dataDir, { recursive: true, force: true });
     });
     const app = () => harness.app;
 
@@ -321,9 +315,12 @@ for (const pair of backendPairs()) {
       const when = new Date(scheduled.json().deletionScheduledFor);
       expect(when.getTime() - Date.now()).toBeGreaterThan(6.9 * 86_400_000);
 
-      expect(await eraseDueAccounts(harness.database.db, { dataDir })).toBe(0);
+      expect(await eraseDueAccounts(harness.database.db, { dataDir: app().env.DATA_DIR })).toBe(0);
       expect(
-        await eraseDueAccounts(harness.database.db, { dataDir, now: new Date(when.getTime() + 1000) }),
+        await eraseDueAccounts(harness.database.db, {
+          dataDir: app().env.DATA_DIR,
+          now: new Date(when.getTime() + 1000),
+        }),
       ).toBe(1);
       const [row] = await harness.database.db.select().from(users).where(eq(users.id, client.userId));
       expect(row).toMatchObject({ status: 'deleted', name: '', passwordHash: null });
