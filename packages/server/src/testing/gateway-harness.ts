@@ -27,6 +27,9 @@ export async function startGatewayHarness(
     /** Free calls by default; `'ledger'` charges wallets through the billing module, as the server does. */
     metering?: Metering | 'ledger';
     config?: (urls: { primary: string; backup: string }) => Partial<GatewayConfigInput>;
+    /** Environment overrides (e.g. LOG_LEVEL, with `logStream` to read what the server logs). */
+    env?: Parameters<typeof createTestApp>[1];
+    logStream?: { write(line: string): void };
   } = {},
 ): Promise<GatewayHarness> {
   const primary = await startFakeUpstream();
@@ -100,11 +103,11 @@ export async function startGatewayHarness(
     ...options.config?.({ primary: primary.url, backup: backup.url }),
   });
   const metering = options.metering === 'ledger' ? undefined : (options.metering ?? meteringOff);
-  const harness = await createTestApp(
-    backends,
-    {},
-    { gatewayConfig: config, ...(metering ? { metering } : {}) },
-  );
+  const harness = await createTestApp(backends, options.env ?? {}, {
+    gatewayConfig: config,
+    ...(metering ? { metering } : {}),
+    ...(options.logStream ? { logStream: options.logStream } : {}),
+  });
   await harness.app.listen({ port: 0, host: '127.0.0.1', backlog: 4096 });
   const origin = `http://127.0.0.1:${(harness.app.server.address() as AddressInfo).port}`;
   const createUser = async (email: string) => {

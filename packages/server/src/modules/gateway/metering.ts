@@ -5,16 +5,24 @@ import type { V1Caller } from './v1-auth.js';
 export interface Charge {
   /** Charges `usage` as priced for `model` (the one that served) and releases the rest. Safe to call twice. */
   settle(options: { usage: Usage; model: string }): Promise<{ charged: number; balance?: number }>;
+  /** Releases everything held (nothing was delivered, or the caller's own key served); no usage entry. */
   release(): Promise<void>;
 }
 
 /** How /v1 pays for calls; the billing module provides the ledger-backed one. */
 export interface Metering {
   readonly enabled: boolean;
-  /** Holds the worst case of the request on any candidate; throws 402 `insufficient_credits` when unaffordable. */
+  /**
+   * Counts the request against the quotas and holds its worst case on any candidate; throws 402
+   * `insufficient_credits` when unaffordable.
+   */
   begin(options: {
     caller: V1Caller;
     requestId: string;
+    /**
+     * The candidates the platform pays the provider for. Those the caller's own provider keys cover are left out;
+     * empty when they cover all: nothing is held, the request still counts against the quotas.
+     */
     candidates: ResolvedTarget[];
     maxPromptTokens: number;
     maxOutputTokens: number;

@@ -8,11 +8,12 @@ import { keysRoutes } from './keys-routes.js';
 import { VirtualKeyVerifier } from './keys-service.js';
 import { KeyLimits } from './limits.js';
 import type { Metering } from './metering.js';
+import { OwnProviderKeys } from './own-keys.js';
 import { RedisBreakerStore } from './redis-breaker-store.js';
 import { ResponseCache } from './response-cache.js';
 import { UsageWriter } from './usage-writer.js';
 import { authenticateV1 } from './v1-auth.js';
-import { v1Routes } from './v1-routes.js';
+import { type CallerPlan, v1Routes } from './v1-routes.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -29,6 +30,11 @@ export interface GatewayModuleOptions {
   cachedAliases?: Record<string, number>;
   /** Upstream dispatcher (tests point it at local fake providers). */
   dispatcher?: Dispatcher;
+  /**
+   * Refuse models the caller's plan does not include. Default: when /v1 pays through the billing module (plans are
+   * billing's: with BILLING=off or another metering, every configured model is open).
+   */
+  enforcePlanModels?: boolean;
 }
 
 /**
@@ -58,6 +64,16 @@ export async function registerGatewayModule(app: FastifyInstance, options: Gatew
     return identity ? { userId: identity.userId, role: identity.role, keyId: identity.keyId } : undefined;
   };
 
+  const ownKeys = new OwnProviderKeys(app.db, app.stores.pubSub, {
+    providers: Object.keys(options.config.providers),
+    onUnreadable: (userId, provider, error) =>
+      log.warn(
+        { userId, provider, reason: error instanceof Error ? error.message : 'unknown' },
+        "a user's own provider key could not be opened; the platform's key serves instead",
+      ),
+  });
+  await ownKeys.start();
+
   const usage = new UsageWriter(app.db, {
     onError: (error, lost) => log.error({ err: error, lost }, 'usage records could not be written'),
   });
@@ -65,20 +81,27 @@ export async function registerGatewayModule(app: FastifyInstance, options: Gatew
   app.addHook('onClose', async () => {
     await usage.close();
     await verifier.stop();
+    await ownKeys.stop();
   });
 
-  // The caller's plan drives routes with plan conditions; looked up through billing, cached a minute per person.
-  const plans = new LRUCache<string, Promise<string | undefined>>({ max: 50_000, ttl: 60_000 });
+  // The caller's plan drives routes with plan conditions and the models they may call; looked up through billing,
+  // cached a minute per person. A failed lookup is not cached.
+  const plans = new LRUCache<string, Promise<CallerPlan | undefined>>({ max: 50_000, ttl: 60_000 });
   const planOf = (userId: string) => {
     let plan = plans.get(userId);
     if (!plan) {
-      plan = app.billing
+      const loading: Promise<CallerPlan | undefined> = app.billing
         .userWallet(userId)
         .then((wallet) => getWalletPlan(app.db, wallet.id))
         .then(
-          (found) => found.id,
-          () => undefined,
+          (found) => ({ id: found.id, allowedModels: found.allowedModels }),
+          (error: unknown) => {
+            if (plans.get(userId) === loading) plans.delete(userId);
+            log.warn({ err: error, userId }, "the caller's plan could not be read");
+            return undefined;
+          },
         );
+      plan = loading;
       plans.set(userId, plan);
     }
     return plan;
@@ -86,6 +109,8 @@ export async function registerGatewayModule(app: FastifyInstance, options: Gatew
 
   await app.register(v1Routes, {
     planOf,
+    enforcePlanModels: options.enforcePlanModels ?? options.metering === app.billing.metering,
+    ownKeysOf: (userId) => ownKeys.keysFor(userId),
     gateway,
     metering: options.metering,
     limits: new KeyLimits(app.stores),

@@ -14,7 +14,6 @@ import {
   formatAnthropicEvent,
   type Gateway,
   GatewayError,
-  gatewayErrorToAnthropic,
   type RequestMetadata,
   type ResolvedTarget,
   type Usage,
@@ -31,6 +30,7 @@ import {
   outputTokenBound,
   promptTokenBound,
 } from './metering.js';
+import type { OwnKeys } from './own-keys.js';
 import type { CachedAnswer, ResponseCache } from './response-cache.js';
 import type { UsageRecord, UsageWriter } from './usage-writer.js';
 import type { V1Caller } from './v1-auth.js';
@@ -42,9 +42,37 @@ export interface V1RoutesOptions {
   cache: ResponseCache;
   usage: UsageWriter;
   authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
-  /** The caller's plan, for routes with plan conditions (default: none, so such conditions never match). */
-  planOf?: (userId: string) => Promise<string | undefined>;
+  /**
+   * The caller's plan, for routes with plan conditions and the plan's allowed models (default: none, so such
+   * conditions never match). Undefined when it could not be read.
+   */
+  planOf?: (userId: string) => Promise<CallerPlan | undefined>;
+  /** Refuse models the caller's plan does not include (403 `model_not_allowed`); default false. */
+  enforcePlanModels?: boolean;
+  /** The caller's own provider keys, used instead of the platform's for the providers they cover. */
+  ownKeysOf?: (userId: string) => Promise<OwnKeys>;
 }
+
+/** What /v1 needs of a billing plan. */
+export interface CallerPlan {
+  id: string;
+  /** Model ids or aliases the plan may call; '*' for all. */
+  allowedModels: '*' | readonly string[];
+}
+
+/**
+ * A plan allows a model or alias it lists, and an alias whose every candidate for this caller it lists (so a plan
+ * listing models need not list each alias that routes to them).
+ */
+export function planAllows(plan: CallerPlan, model: string, candidates: readonly ResolvedTarget[]): boolean {
+  const allowed = plan.allowedModels;
+  if (allowed === '*' || allowed.includes(model)) return true;
+  return candidates.length > 0 && candidates.every((target) => allowed.includes(target.model));
+}
+
+const noOwnKeys: OwnKeys = Object.freeze({});
+/** Marks a usage record served with the caller's own key: its provider column reads `<provider>:own-key`. */
+export const OWN_KEY_PROVIDER_SUFFIX = ':own-key';
 
 type Operation = UsageRecord['operation'];
 
@@ -58,6 +86,10 @@ interface Call {
   startedAt: number;
   /** What routing sees: the request headers and, once admitted, the caller's plan. */
   metadata: RequestMetadata;
+  /** The caller's own provider keys (once admitted); the calls they cover cost no credits. */
+  ownKeys: OwnKeys;
+  /** Aborted when the client went away before the answer was complete (set once a provider is called). */
+  disconnected?: AbortSignal;
 }
 
 const openAiResponse = z.looseObject({ id: z.string(), object: z.string() });
@@ -109,7 +141,27 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
       stream,
       startedAt: performance.now(),
       metadata: { headers: request.headers },
+      ownKeys: noOwnKeys,
     };
+  }
+
+  /** Reads the caller's plan (cached by the plugin); with plan enforcement, an unreadable plan fails the call. */
+  async function planOf(userId: string): Promise<CallerPlan | undefined> {
+    const plan = await options.planOf?.(userId);
+    if (!plan && options.enforcePlanModels) {
+      throw new AppError('service_unavailable', 'The plan of this account could not be read; try again.');
+    }
+    return plan;
+  }
+
+  function assertPlanAllows(
+    plan: CallerPlan | undefined,
+    model: string,
+    candidates: readonly ResolvedTarget[],
+  ) {
+    if (options.enforcePlanModels && plan && !planAllows(plan, model, candidates)) {
+      throw new AppError('model_not_allowed', `Your plan does not include the model "${model}".`);
+    }
   }
 
   /** Checks the key may use the model, resolves its targets, and spends the key's rate budget. */
@@ -118,14 +170,35 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
     if (caller.allowedModels && !caller.allowedModels.includes(model)) {
       throw new AppError('model_not_allowed', `This API key may not use the model "${model}".`);
     }
-    const plan = await options.planOf?.(caller.userId);
-    if (plan) call.metadata = { headers: request.headers, plan };
-    const candidates = gateway.resolve(model, call.metadata);
+    const [plan, ownKeys] = await Promise.all([planOf(caller.userId), options.ownKeysOf?.(caller.userId)]);
+    if (plan) call.metadata = { headers: request.headers, plan: plan.id };
+    if (ownKeys) call.ownKeys = ownKeys;
+    const candidates = gateway.resolve(model, call.metadata, call.ownKeys);
     if (!candidates || candidates.length === 0) {
       throw new AppError('model_not_found', `The model "${model}" does not exist or is not available here.`);
     }
+    assertPlanAllows(plan, model, candidates);
     await limits.admit(caller);
     return candidates;
+  }
+
+  /** Candidates the platform pays the provider for: those the caller's own keys do not cover. */
+  function platformPaid(call: Call, candidates: ResolvedTarget[]): ResolvedTarget[] {
+    return candidates.filter((target) => call.ownKeys[target.provider] === undefined);
+  }
+
+  /** The engine always uses the caller's key for a provider it covers, so the served provider tells. */
+  function servedWithOwnKey(call: Call, served: { provider: string }): boolean {
+    return call.ownKeys[served.provider] !== undefined;
+  }
+
+  function callContext(call: Call, reply: FastifyReply) {
+    call.disconnected = abortOnDisconnect(reply);
+    return {
+      signal: call.disconnected,
+      metadata: call.metadata,
+      ...(Object.keys(call.ownKeys).length > 0 ? { keyOverrides: { ...call.ownKeys } } : {}),
+    };
   }
 
   function record(call: Call, fields: Partial<UsageRecord> & { status: number }) {
@@ -154,8 +227,10 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
     reply: FastifyReply,
     served: { provider: string; model: string },
     warnings: string[],
+    ownKey = false,
   ) {
     reply.header('x-webox-provider', served.provider);
+    if (ownKey) reply.header('x-webox-provider-key', 'own');
     reply.header('x-webox-served-model', served.model);
     if (warnings.length)
       reply.header(
@@ -175,7 +250,8 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
 
   /**
    * Charges what a call used (priced for the model that served), counts its tokens against the key's TPM window
-   * and records it. Every finished call goes through here, streamed or not, failed or not.
+   * and records it. Every finished call goes through here, streamed or not, failed or not. A call served with the
+   * caller's own provider key costs no credits (its hold, if any, is released) and is recorded as such.
    */
   async function settleAndRecord(
     call: Call,
@@ -183,12 +259,19 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
     result: { usage: Usage; served: { provider: string; model: string }; attempts: unknown[] },
     outcome: Partial<UsageRecord> & { status: number },
   ) {
-    const settled = await charge.settle({ usage: result.usage, model: result.served.model });
+    const ownKey = servedWithOwnKey(call, result.served);
+    let settled: { charged: number; balance?: number };
+    if (ownKey) {
+      await charge.release();
+      settled = { charged: 0 };
+    } else {
+      settled = await charge.settle({ usage: result.usage, model: result.served.model });
+    }
     await limits.recordTokens(call.caller, totalTokens(result.usage));
     record(call, {
       ...outcome,
       servedModel: result.served.model,
-      provider: result.served.provider,
+      provider: ownKey ? `${result.served.provider}${OWN_KEY_PROVIDER_SUFFIX}` : result.served.provider,
       attempts: result.attempts.length,
       inputTokens: result.usage.inputTokens,
       outputTokens: result.usage.outputTokens,
@@ -212,11 +295,14 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
     },
   ) {
     const settled = await settleAndRecord(call, charge, result, { status: 200 });
-    setServedHeaders(reply, result.served, result.warnings);
+    setServedHeaders(reply, result.served, result.warnings, servedWithOwnKey(call, result.served));
     setCostHeaders(reply, settled);
   }
 
-  /** Holds the worst case before any provider is called. */
+  /**
+   * Holds the worst case over the candidates the platform pays for before any provider is called; with none (the
+   * caller's own keys cover them all), the request only counts against the quotas.
+   */
   async function hold(
     call: Call,
     candidates: ResolvedTarget[],
@@ -226,7 +312,7 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
     return metering.begin({
       caller: call.caller,
       requestId: call.request.id,
-      candidates,
+      candidates: platformPaid(call, candidates),
       maxPromptTokens,
       maxOutputTokens,
     });
@@ -261,17 +347,15 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
     const settle = async (failure: unknown) => {
       settledOnce = true;
       const usage = stream.usage();
-      const errorCode = failure
-        ? failure instanceof GatewayError
-          ? failure.code
-          : 'client_disconnected'
-        : undefined;
+      // A client that went away also makes the upstream read fail (it is aborted): that is still the client's doing.
+      const upstreamFailure = failure instanceof GatewayError && !call.disconnected?.aborted;
+      const errorCode = failure ? (upstreamFailure ? failure.code : 'client_disconnected') : undefined;
       const settled = await settleAndRecord(
         call,
         charge,
         { usage, served: stream.served, attempts: stream.attempts },
         {
-          status: failure ? (failure instanceof GatewayError ? failure.status : 499) : 200,
+          status: failure ? (upstreamFailure ? failure.status : 499) : 200,
           ...(errorCode ? { errorCode } : {}),
           timeToFirstTokenMs: Math.round(stream.timeToFirstTokenMs),
         },
@@ -372,10 +456,11 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
         const maxOutputTokens = outputTokenBound(body, candidates);
         charge = await hold(call, candidates, promptTokenBound(body), maxOutputTokens);
         // The output bound is sent upstream so the answer can never cost more than what is held.
-        const upstreamRequest: ChatCompletionRequest = metering.enabled
-          ? { ...body, max_tokens: maxOutputTokens, max_completion_tokens: undefined }
-          : body;
-        const context = { signal: abortOnDisconnect(reply), metadata: call.metadata };
+        const upstreamRequest: ChatCompletionRequest =
+          metering.enabled && platformPaid(call, candidates).length > 0
+            ? { ...body, max_tokens: maxOutputTokens, max_completion_tokens: undefined }
+            : body;
+        const context = callContext(call, reply);
 
         if (!call.stream) {
           const result = await gateway.chat(upstreamRequest, context);
@@ -397,7 +482,7 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
         const includeUsage = body.stream_options?.include_usage === true;
         let lastChunk: ChatCompletionChunk | undefined;
         sseHeaders(reply);
-        setServedHeaders(reply, stream.served, stream.warnings);
+        setServedHeaders(reply, stream.served, stream.warnings, servedWithOwnKey(call, stream.served));
         const activeCharge = charge;
         return reply.send(
           passThrough(
@@ -477,7 +562,7 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
           promptTokenBound(chatRequest),
           outputTokenBound(chatRequest, candidates),
         );
-        const context = { signal: abortOnDisconnect(reply), metadata: call.metadata };
+        const context = callContext(call, reply);
         if (!call.stream) {
           const result = await gateway.chat(chatRequest, context);
           await complete(call, reply, charge, { ...result, warnings: [...warnings, ...result.warnings] });
@@ -489,7 +574,12 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
           inputTokens: stream.usage().inputTokens,
         });
         sseHeaders(reply);
-        setServedHeaders(reply, stream.served, [...warnings, ...stream.warnings]);
+        setServedHeaders(
+          reply,
+          stream.served,
+          [...warnings, ...stream.warnings],
+          servedWithOwnKey(call, stream.served),
+        );
         return reply.send(
           passThrough(
             streamBody(call, stream, charge, {
@@ -524,10 +614,7 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
       try {
         const candidates = await admit(call);
         charge = await hold(call, candidates, embeddingsTokenBound(body), 0);
-        const result = await gateway.embeddings(body, {
-          signal: abortOnDisconnect(reply),
-          metadata: call.metadata,
-        });
+        const result = await gateway.embeddings(body, callContext(call, reply));
         await complete(call, reply, charge, result);
         return reply.send(passThrough(result.response));
       } catch (error) {
@@ -548,9 +635,20 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
       preHandler: options.authenticate,
     },
     async (request) => {
-      await limits.admit(request.caller);
-      const allowed = request.caller.allowedModels;
-      const data = gateway.listModels().filter((model) => !allowed || allowed.includes(model.id));
+      const { caller } = request;
+      const [plan, ownKeys] = await Promise.all([planOf(caller.userId), options.ownKeysOf?.(caller.userId)]);
+      await limits.admit(caller);
+      const metadata: RequestMetadata = { headers: request.headers, ...(plan ? { plan: plan.id } : {}) };
+      const allowed = caller.allowedModels;
+      const data = gateway
+        .listModels()
+        .filter((model) => !allowed || allowed.includes(model.id))
+        .filter(
+          (model) =>
+            !options.enforcePlanModels ||
+            !plan ||
+            planAllows(plan, model.id, gateway.resolve(model.id, metadata, ownKeys) ?? []),
+        );
       return { object: 'list' as const, data };
     },
   );
