@@ -1,11 +1,14 @@
+import { estimateTokens } from '@webox/gateway';
 import { and, eq, sql } from 'drizzle-orm';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
 import { type GatewayHarness, startGatewayHarness } from '../../testing/gateway-harness.js';
-import { getBalance, postEntry, verifyLedger } from '../billing/ledger.js';
+import { type SignedInClient, signUpAndSignIn } from '../accounts/testing.js';
+import { getBalance, getPlan, postEntry, verifyLedger } from '../billing/index.js';
 import { renewPlans, setWalletPlan } from '../billing/plans.js';
-import { ledgerEntries } from '../billing/tables.js';
+import { creditHolds, ledgerEntries } from '../billing/tables.js';
+import { usageRecords } from './tables.js';
 
 /** A completion whose reported usage equals what the hold assumed, so a wallet can afford an exact count. */
 function completion(usage: { prompt: number; completion: number }) {
@@ -59,12 +62,12 @@ for (const pair of backendPairs()) {
       harness.primary.setHandler(() => completion(exactUsage));
     });
 
-    async function fund(credits: number) {
-      const { available } = await getBalance(harness.database.db, walletId);
+    async function fund(credits: number, wallet = walletId) {
+      const { available } = await getBalance(harness.database.db, wallet);
       const change = credits - available;
       if (change !== 0) {
         await postEntry(harness.database.db, {
-          walletId,
+          walletId: wallet,
           kind: 'adjustment',
           amount: change,
           reason: 'test funding',
@@ -180,10 +183,8 @@ for (const pair of backendPairs()) {
           }),
         ),
       );
-      const counts = statuses.reduce<Record<number, number>>(
-        (tally, status) => ({ ...tally, [status]: (tally[status] ?? 0) + 1 }),
-        {},
-      );
+      const counts: Record<number, number> = {};
+      for (const status of statuses) counts[status] = (counts[status] ?? 0) + 1;
       expect(counts).toEqual({ 200: 100, 402: 900 });
       expect(harness.primary.requests).toHaveLength(100);
       const after = await getBalance(harness.database.db, walletId);
@@ -196,6 +197,160 @@ for (const pair of backendPairs()) {
         { spent: number },
       ];
       expect(Number(spent)).toBeGreaterThanOrEqual(costOfOne * 100);
+    });
+
+    describe('a stream is charged exactly once for what was delivered', () => {
+      const words = Array.from({ length: 40 }, (_, index) => `word${index} `);
+      const answer = words.join('');
+      const chunk = (delta: object, finish: string | null = null) => ({
+        data: JSON.stringify({
+          id: 'c',
+          object: 'chat.completion.chunk',
+          created: 1,
+          model: 'm',
+          choices: [{ index: 0, delta, finish_reason: finish }],
+        }),
+      });
+      /** 40 words, one event each, then the finish and the reported usage (what a complete stream would cost). */
+      const pacedAnswer = [
+        chunk({ role: 'assistant', content: '' }),
+        ...words.map((word) => chunk({ content: word })),
+        chunk({}, 'stop'),
+        {
+          data: JSON.stringify({
+            id: 'c',
+            object: 'chat.completion.chunk',
+            created: 1,
+            model: 'm',
+            choices: [],
+            usage: { prompt_tokens: 10, completion_tokens: 80, total_tokens: 90 },
+          }),
+        },
+        { data: '[DONE]' },
+      ];
+      const streamed = { ...request, max_tokens: 200, stream: true };
+      let payer: SignedInClient;
+      let payerWallet: string;
+      let payerKey: string;
+      let worstCase: number;
+
+      beforeAll(async () => {
+        // Someone signed in, so the ledger and balance are read the way people read them: through /api/billing.
+        payer = await signUpAndSignIn(harness.app);
+        payerWallet = (await harness.app.billing.userWallet(payer.userId)).id;
+        await setWalletPlan(harness.database.db, { walletId: payerWallet, plan: 'pro' });
+        await renewPlans(harness.database.db, { timeZone: harness.app.billing.timeZone });
+        payerKey = await harness.createKey({ userId: payer.userId });
+        const book = await harness.app.billing.prices.get();
+        worstCase = book.quoteHold({
+          model: ['gpt-test'],
+          maxPromptTokens: 10,
+          maxOutputTokens: 200,
+          plan: getPlan('pro'),
+        }).credits;
+      });
+
+      const billing = async <T>(url: string): Promise<T> => {
+        const response = await harness.app.inject({ url, headers: payer.headers });
+        expect(response.statusCode).toBe(200);
+        return response.json() as T;
+      };
+      const usageEntriesOf = async (requestId: string) =>
+        (
+          await billing<{ entries: Array<Record<string, unknown>> }>('/api/billing/ledger?limit=200')
+        ).entries.filter((entry) => entry.requestId === requestId && entry.kind === 'usage');
+      const usageRecordOf = async (requestId: string) => {
+        await harness.app.usageWriter.flush();
+        const [row] = await harness.database.db
+          .select()
+          .from(usageRecords)
+          .where(eq(usageRecords.requestId, requestId));
+        return row;
+      };
+      const send = (signal?: AbortSignal) =>
+        fetch(`${harness.origin}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${payerKey}`, 'content-type': 'application/json' },
+          body: JSON.stringify(streamed),
+          ...(signal ? { signal } : {}),
+        });
+
+      /** The one usage entry of a request, its price checked against the tokens it records; then the books. */
+      async function expectChargedOnce(requestId: string, before: { balance: number }) {
+        await expect.poll(() => usageEntriesOf(requestId), { timeout: 10_000 }).toHaveLength(1);
+        const record = await usageRecordOf(requestId);
+        // A late second settle (the upstream side finishing after the client side) would show up here.
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        const [entry] = await usageEntriesOf(requestId);
+        expect(await usageEntriesOf(requestId)).toHaveLength(1);
+        const details = entry!.details as { inputTokens: number; outputTokens: number };
+        const book = await harness.app.billing.prices.get();
+        const charged = book.priceUsage({
+          model: 'gpt-test',
+          usage: {
+            inputTokens: details.inputTokens,
+            outputTokens: details.outputTokens,
+            cachedInputTokens: 0,
+          },
+          plan: getPlan('pro'),
+        }).credits;
+        expect(entry).toMatchObject({ amount: -charged, model: 'gpt-test' });
+        // Billed for the part delivered: some output, less than the whole answer.
+        expect(details.outputTokens).toBeGreaterThan(0);
+        expect(details.outputTokens).toBeLessThan(estimateTokens(answer));
+        expect(record).toMatchObject({ outputTokens: details.outputTokens, credits: charged });
+        const after = await billing<{ balance: number; held: number }>('/api/billing/balance');
+        expect(after).toMatchObject({ balance: before.balance - charged, held: 0 });
+        const holds = await harness.database.db
+          .select({ status: creditHolds.status })
+          .from(creditHolds)
+          .where(eq(creditHolds.requestId, requestId));
+        expect(holds).toEqual([{ status: 'settled' }]);
+        expect(await verifyLedger(harness.database.db)).toEqual([]);
+        return record!;
+      }
+
+      it('when the client disconnects halfway through', async () => {
+        await fund(worstCase * 20, payerWallet);
+        const before = await billing<{ balance: number }>('/api/billing/balance');
+        harness.primary.setHandler(() => ({ kind: 'sse', events: pacedAnswer, eventDelayMs: 40 }));
+        const controller = new AbortController();
+        const response = await send(controller.signal);
+        expect(response.status).toBe(200);
+        const requestId = response.headers.get('x-request-id')!;
+        const reader = response.body!.getReader();
+        const decoder = new TextDecoder();
+        let received = '';
+        while ((received.match(/word\d+/g) ?? []).length < 5) {
+          const { value, done } = await reader.read();
+          if (done) throw new Error('the stream ended before the client went away');
+          received += decoder.decode(value, { stream: true });
+        }
+        controller.abort();
+        await reader.cancel().catch(() => undefined);
+        const record = await expectChargedOnce(requestId, before);
+        expect(record).toMatchObject({ status: 499, errorCode: 'client_disconnected' });
+      });
+
+      it('when the upstream cuts the stream off', async () => {
+        await fund(worstCase * 20, payerWallet);
+        const before = await billing<{ balance: number }>('/api/billing/balance');
+        harness.primary.setHandler(() => ({
+          kind: 'sse',
+          events: pacedAnswer,
+          eventDelayMs: 10,
+          resetAfterEvents: 12,
+        }));
+        const response = await send();
+        expect(response.status).toBe(200);
+        const text = await response.text();
+        expect(text).toContain('word5');
+        // Never a quiet end: the client gets an error event, and no [DONE].
+        expect(text).toContain('stream_interrupted');
+        expect(text).not.toContain('[DONE]');
+        const record = await expectChargedOnce(response.headers.get('x-request-id')!, before);
+        expect(record).toMatchObject({ status: 502, errorCode: 'stream_interrupted' });
+      });
     });
   });
 }
