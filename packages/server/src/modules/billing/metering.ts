@@ -1,6 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import type { Database } from '../../db/client.js';
+import { AppError } from '../../errors.js';
 import type { CounterStore } from '../../stores/index.js';
 import type { LedgerBatcher } from './batcher.js';
+import type { CreditLeases, LeaseReservation } from './leases.js';
 import { ensureWallet, holdCredits, releaseHold, settleHold, type Wallet } from './ledger.js';
 import { getWalletPlan, type Plan, planWalletLimits } from './plans.js';
 import type { PriceBookCache } from './prices.js';
@@ -48,6 +51,11 @@ export interface LedgerMeteringOptions {
   holdTtlSeconds: number;
   /** Group-commits holds and settles under load (same results as the single calls); default: single calls. */
   batcher?: LedgerBatcher;
+  /**
+   * Takes holds from per-process leases on wallets far from empty (no database round trip per request; usage
+   * entries written in batches); small wallets still get one hold per request. Default: one hold per request.
+   */
+  leases?: CreditLeases;
   /** Per-key and per-user limits beyond the plan's (e.g. budgets set on a key); default none. */
   limitsFor?: (caller: MeteredCaller, plan: Plan) => Promise<{ key?: QuotaLimits; user?: QuotaLimits }>;
   /**
@@ -138,19 +146,31 @@ export function createLedgerMetering(options: LedgerMeteringOptions) {
         now: startedAt,
       });
       if (free) return { held: 0, settle: async () => ({ charged: 0 }), release: async () => {} };
-      let hold: { holdId: string };
+      const leases = options.leases;
+      let hold: { holdId: string } | undefined;
+      let leased: LeaseReservation | undefined;
       try {
-        hold = await ledger.holdCredits({
-          walletId: wallet.id,
-          amount: quote.credits,
-          requestId: request.requestId,
-          ttlSeconds: options.holdTtlSeconds,
-          ...(payer.memberUserId ? { memberUserId: payer.memberUserId } : {}),
-        });
+        if (leases && quote.credits > 0) leased = await leases.reserve(wallet.id, quote.credits);
+        if (!leased) {
+          const single = {
+            walletId: wallet.id,
+            amount: quote.credits,
+            requestId: request.requestId,
+            ttlSeconds: options.holdTtlSeconds,
+            ...(payer.memberUserId ? { memberUserId: payer.memberUserId } : {}),
+          };
+          hold = await ledger.holdCredits(single).catch(async (error: unknown) => {
+            // Credits this process leased but no request uses may be what is missing: give them back, try again.
+            const refused = error instanceof AppError && error.code === 'insufficient_credits';
+            if (refused && (await leases?.surrender(wallet.id))) return ledger.holdCredits(single);
+            throw error;
+          });
+        }
       } catch (error) {
         await releaseQuota(options.counters, reservation);
         throw error;
       }
+      const chargeId = randomUUID();
       let finished: Promise<{ charged: number; balance?: number }> | undefined;
       return {
         held: quote.credits,
@@ -158,8 +178,26 @@ export function createLedgerMetering(options: LedgerMeteringOptions) {
           if (finished) return finished;
           const attempt = (async () => {
             const priced = book.priceUsage({ model, usage, plan });
+            const details = {
+              inputTokens: usage.inputTokens,
+              outputTokens: usage.outputTokens,
+              cachedInputTokens: usage.cachedInputTokens,
+            };
+            if (leased) {
+              const settled = leases!.settle(leased, priced.credits, {
+                requestId: request.requestId,
+                idempotencyKey: `usage:lease:${chargeId}`,
+                model,
+                keyId: request.caller.keyId ?? undefined,
+                memberUserId: payer.memberUserId,
+                priceVersion: priced.priceVersion,
+                details,
+              });
+              await settleQuota(options.counters, reservation, { credits: settled.charged });
+              return { charged: settled.charged, balance: settled.balance };
+            }
             const settled = await ledger.settleHold({
-              holdId: hold.holdId,
+              holdId: hold!.holdId,
               amount: priced.credits,
               references: {
                 requestId: request.requestId,
@@ -167,13 +205,9 @@ export function createLedgerMetering(options: LedgerMeteringOptions) {
                 keyId: request.caller.keyId ?? undefined,
                 priceVersion: priced.priceVersion,
               },
-              details: {
-                inputTokens: usage.inputTokens,
-                outputTokens: usage.outputTokens,
-                cachedInputTokens: usage.cachedInputTokens,
-              },
+              details,
               // The hold id, not the request id: a client may send the same x-request-id twice.
-              idempotencyKey: `usage:${hold.holdId}`,
+              idempotencyKey: `usage:${hold!.holdId}`,
             });
             await settleQuota(options.counters, reservation, { credits: settled.charged });
             return { charged: settled.charged, balance: settled.balance };
@@ -188,7 +222,8 @@ export function createLedgerMetering(options: LedgerMeteringOptions) {
         async release() {
           if (finished) return;
           finished = Promise.resolve({ charged: 0 });
-          await releaseHold(options.db, { holdId: hold.holdId });
+          if (leased) leases!.release(leased);
+          else await releaseHold(options.db, { holdId: hold!.holdId });
           await settleQuota(options.counters, reservation, { credits: 0 });
         },
       };

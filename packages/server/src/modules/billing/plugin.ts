@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { LedgerBatcher } from './batcher.js';
 import { parseCreditRates } from './display.js';
+import { CreditLeases } from './leases.js';
 import { ensureWallet, expireHolds, type Wallet } from './ledger.js';
 import { createLedgerMetering, type LedgerMeteringOptions } from './metering.js';
 import { renewPlans } from './plans.js';
@@ -22,6 +23,8 @@ export interface BillingContext {
   userWallet(userId: string): Promise<Wallet>;
   /** The ledger-backed metering for /v1 (pass it as `metering` to the gateway module). */
   metering: ReturnType<typeof createLedgerMetering>;
+  /** Writes the usage entries this process still batches, so a read that follows sees them. */
+  flushUsage(): Promise<void>;
   /** Tells every process (including this one) to reload prices. */
   pricesChanged(): Promise<void>;
   /**
@@ -64,6 +67,13 @@ export async function registerBilling(
   }
   const prices = new PriceBookCache(app.db);
   const hooks: MeteringHooks = {};
+  const log = app.log.child({ module: 'billing' });
+  const leases = new CreditLeases({
+    db: app.db,
+    ttlSeconds: app.env.HOLD_TTL_SECONDS,
+    onError: (error, context) => log.error({ err: error }, `credit leases: ${context} failed`),
+  });
+  app.addHook('onClose', () => leases.close());
   const context: BillingContext = {
     timeZone: app.env.BILLING_TIME_ZONE,
     holdTtlSeconds: app.env.HOLD_TTL_SECONDS,
@@ -82,9 +92,11 @@ export async function registerBilling(
       holdTtlSeconds: app.env.HOLD_TTL_SECONDS,
       // PGlite has one connection: one batch at a time. A PostgreSQL pool writes a few batches side by side.
       batcher: new LedgerBatcher(app.db, { maxInFlight: app.database.kind === 'pglite' ? 1 : 4 }),
+      leases,
       limitsFor: async (caller, plan) => (await hooks.limitsFor?.(caller, plan)) ?? {},
       payerFor: async (caller) => hooks.payerFor?.(caller),
     }),
+    flushUsage: () => leases.flush(),
     useMeteringHooks(next) {
       Object.assign(hooks, next);
     },

@@ -99,6 +99,7 @@ export async function billingRoutes(app: FastifyInstance) {
       },
     },
     async (request) => {
+      await app.billing.flushUsage();
       const wallet = await app.billing.userWallet(request.auth.userId);
       const plan = await getWalletPlan(app.db, wallet.id);
       return {
@@ -137,6 +138,7 @@ export async function billingRoutes(app: FastifyInstance) {
       },
     },
     async (request, reply) => {
+      await app.billing.flushUsage();
       const wallet = await app.billing.userWallet(request.auth.userId);
       if (request.query.format === 'csv') {
         const csv = await exportLedgerCsv(app.db, wallet.id);
@@ -190,6 +192,7 @@ export async function billingRoutes(app: FastifyInstance) {
     },
     async (request) => {
       const { timeZone } = app.billing;
+      await app.billing.flushUsage();
       const wallet = await app.billing.userWallet(request.auth.userId);
       const window = defaultUsageWindow(new Date(), timeZone);
       const from = request.query.from ? dayStart(request.query.from, timeZone) : window.from;
@@ -320,6 +323,7 @@ export async function billingRoutes(app: FastifyInstance) {
       },
     },
     async (request) => {
+      await app.billing.flushUsage();
       const wallet = await app.billing.userWallet(request.auth.userId);
       const plan = await getWalletPlan(app.db, wallet.id);
       const statuses = await checkQuota(app.stores.counters, {
