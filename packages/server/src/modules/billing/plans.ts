@@ -43,7 +43,8 @@ export const plans: Record<string, Plan> = {
     id: 'free',
     name: 'Free',
     monthlyCredits: 5_000,
-    overage: false,
+    // Credits a person buys are theirs to spend: without overage a free wallet would stop at 5,000 a month.
+    overage: true,
     allowedModels: ['gpt-4o-mini', 'claude-haiku', 'gemini-flash', 'llama-3.1-8b'],
     features: ['chat', 'api'],
     priceMultiplierPermille: 1000,
