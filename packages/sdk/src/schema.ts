@@ -2477,7 +2477,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Your security journal: sign-ins, failures, changes, newest first; filter by type and dates. */
+        /** Your security journal: sign-ins, failures, changes, newest first; filter by type and dates, page with beforeId. */
         get: {
             parameters: {
                 query?: {
@@ -2485,6 +2485,8 @@ export interface paths {
                     from?: string;
                     to?: string;
                     before?: string;
+                    /** @description Next page: the id of the last event of the previous one. */
+                    beforeId?: string;
                     limit?: number;
                 };
                 header?: never;
@@ -4335,6 +4337,8 @@ export interface paths {
                     from?: string;
                     to?: string;
                     before?: string;
+                    /** @description Next page: the id of the last event of the previous one. */
+                    beforeId?: string;
                     limit?: number;
                     userId?: string;
                 };

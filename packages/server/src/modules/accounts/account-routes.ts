@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import { errorResponses } from '../../http/schemas.js';
 import { authenticate } from '../../plugins/authenticate.js';
-import { clientOf, countAuditEvents, listAuditEvents, recordAuditEvent } from './audit.js';
+import { auditFilters, clientOf, countAuditEvents, listAuditEvents, recordAuditEvent } from './audit.js';
 import { changePassword, requestEmailChange } from './auth-service.js';
 import { accountsContext } from './context.js';
 import { getSecurityPolicy } from './policy.js';
@@ -345,7 +345,7 @@ export async function accountRoutes(app: FastifyInstance) {
       schema: {
         tags,
         summary:
-          'Your security journal: sign-ins, failures, changes, newest first; filter by type and dates.',
+          'Your security journal: sign-ins, failures, changes, newest first; filter by type and dates, page with beforeId.',
         querystring: auditQuerySchema,
         response: {
           200: z.object({ events: z.array(auditEventSchema) }),
@@ -354,18 +354,8 @@ export async function accountRoutes(app: FastifyInstance) {
       },
       preHandler: [signedIn, reads],
     },
-    async (request) => {
-      const query = request.query;
-      return {
-        events: await listAuditEvents(app.db, {
-          userId: request.auth.userId,
-          ...(query.types ? { types: query.types.split(',') } : {}),
-          ...(query.from ? { from: new Date(query.from) } : {}),
-          ...(query.to ? { to: new Date(query.to) } : {}),
-          ...(query.before ? { before: new Date(query.before) } : {}),
-          limit: query.limit,
-        }),
-      };
-    },
+    async (request) => ({
+      events: await listAuditEvents(app.db, { userId: request.auth.userId, ...auditFilters(request.query) }),
+    }),
   );
 }

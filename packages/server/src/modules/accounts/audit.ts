@@ -1,6 +1,7 @@
-import { and, count, desc, eq, gte, inArray, like, lt, lte, or, type SQL } from 'drizzle-orm';
-import type { FastifyRequest } from 'fastify';
+import { and, count, desc, eq, gte, inArray, like, lt, lte, or, type SQL, sql } from 'drizzle-orm';
+import type { FastifyInstance, FastifyReply, FastifyRequest, onResponseHookHandler } from 'fastify';
 import type { Database } from '../../db/client.js';
+import { routeAccessOf } from '../../plugins/route-access.js';
 import { auditEvents } from './tables.js';
 
 /** Security events recorded by this module; other modules may record their own types (e.g. `api_key.created`). */
@@ -35,6 +36,7 @@ export const auditEventTypes = [
   'admin.role_changed',
   'admin.status_changed',
   'admin.policy_changed',
+  'admin.action',
   'api_key.created',
   'api_key.revoked',
   'payment.started',
@@ -84,10 +86,34 @@ export interface ListAuditEventsOptions {
   types?: string[];
   from?: Date;
   to?: Date;
-  /** Cursor: events strictly older than this instant. */
+  /** Events strictly older than this instant. */
   before?: Date;
+  /**
+   * Page cursor: events after this one in the list (older, or as old with a smaller id). Pass the last id of the
+   * previous page; unlike a time, it never skips events that share an instant.
+   */
+  beforeId?: string;
   /** Default 50, at most 200. */
   limit?: number;
+}
+
+/** The journal's query string (`auditQuerySchema`) as list options. */
+export function auditFilters(query: {
+  types?: string | undefined;
+  from?: string | undefined;
+  to?: string | undefined;
+  before?: string | undefined;
+  beforeId?: string | undefined;
+  limit: number;
+}): ListAuditEventsOptions {
+  return {
+    ...(query.types ? { types: query.types.split(',') } : {}),
+    ...(query.from ? { from: new Date(query.from) } : {}),
+    ...(query.to ? { to: new Date(query.to) } : {}),
+    ...(query.before ? { before: new Date(query.before) } : {}),
+    ...(query.beforeId ? { beforeId: query.beforeId } : {}),
+    limit: query.limit,
+  };
 }
 
 export interface AuditEventView {
@@ -122,11 +148,17 @@ export async function listAuditEvents(
   if (options.from) conditions.push(gte(auditEvents.createdAt, options.from));
   if (options.to) conditions.push(lte(auditEvents.createdAt, options.to));
   if (options.before) conditions.push(lt(auditEvents.createdAt, options.before));
+  if (options.beforeId) {
+    // Compared in the database at full (microsecond) precision: the API's times stop at milliseconds.
+    conditions.push(
+      sql`(${auditEvents.createdAt}, ${auditEvents.id}) < (select c.created_at, c.id from ${auditEvents} c where c.id = ${options.beforeId})`,
+    );
+  }
   const rows = await db
     .select()
     .from(auditEvents)
     .where(conditions.length ? and(...conditions) : undefined)
-    .orderBy(desc(auditEvents.createdAt))
+    .orderBy(desc(auditEvents.createdAt), desc(auditEvents.id))
     .limit(Math.min(Math.max(options.limit ?? 50, 1), 200));
   return rows.map((row) => ({
     id: row.id,
@@ -159,4 +191,40 @@ export async function countAuditEvents(
   const counts: Record<string, number> = Object.fromEntries(options.types.map((type) => [type, 0]));
   for (const row of rows) counts[row.type] = Number(row.value);
   return counts;
+}
+
+const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Records `admin.action` for every change made through a staff-only route (roles without `user`) that succeeds:
+ * who, from where, which route and ids. Modules still record their own, more telling events (a role change is also
+ * `admin.role_changed`); this one guarantees that no admin action, in any module, goes unrecorded. Call on the root
+ * instance before the routes are added.
+ */
+export function auditStaffChanges(app: FastifyInstance): void {
+  app.addHook('onRoute', (route) => {
+    const access = routeAccessOf(route);
+    if (access?.kind !== 'signed_in' || !access.roles || access.roles.includes('user')) return;
+    if ([route.method].flat().every((method) => READS.has(method))) return;
+    route.onResponse = [...[route.onResponse ?? []].flat(), recordStaffChange as onResponseHookHandler];
+  });
+}
+
+async function recordStaffChange(request: FastifyRequest, reply: FastifyReply) {
+  if (READS.has(request.method) || reply.statusCode >= 400 || !request.auth) return;
+  try {
+    await recordAuditEvent(request.server.db, {
+      type: 'admin.action',
+      actorId: request.auth.userId,
+      ...clientOf(request),
+      details: {
+        method: request.method,
+        route: request.routeOptions.url,
+        params: request.params,
+        status: reply.statusCode,
+      },
+    });
+  } catch (error) {
+    request.log.error({ err: error }, 'recording an admin action in the audit log failed');
+  }
 }

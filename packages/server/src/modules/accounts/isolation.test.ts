@@ -1,4 +1,4 @@
-import type { InjectOptions } from 'fastify';
+import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
@@ -136,7 +136,7 @@ type Caller = (
   method: InjectOptions['method'],
   url: string,
   payload?: unknown,
-) => ReturnType<GatewayHarness['app']['inject']>;
+) => Promise<LightMyRequestResponse>;
 
 for (const pair of backendPairs()) {
   describe(`one person never reaches another’s things by their ids, on ${pair.name}`, () => {

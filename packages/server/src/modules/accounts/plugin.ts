@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { registerAuthentication } from '../../plugins/authenticate.js';
 import { registerNotifications } from '../notifications/plugin.js';
+import { auditStaffChanges } from './audit.js';
 import { PASSWORD_RESET_JOB, SIGN_UP_MAIL_JOB, sendPasswordReset, sendSignUpMail } from './auth-service.js';
 import { type AccountsContext, accountsContext } from './context.js';
 import { loadMasterKeyring, useMasterKeyring } from './master-keys.js';
@@ -9,10 +10,12 @@ import type { Locale } from './tables.js';
 
 /**
  * Everything accounts put on the root instance before routes: cookies, token keys and `authenticate`'s decorators,
- * the master keyring, the mailer, and the background jobs behind sign-up and password-reset emails.
+ * the master keyring, the mailer, the audit of every staff change, and the background jobs behind sign-up and
+ * password-reset emails.
  */
 export async function registerAccounts(app: FastifyInstance): Promise<void> {
   await registerAuthentication(app);
+  auditStaffChanges(app);
   const keyring = await loadMasterKeyring(app.db, app.env.MASTER_KEYS);
   useMasterKeyring(app.db, keyring);
   app.decorate('masterKeys', keyring);

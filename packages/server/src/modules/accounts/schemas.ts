@@ -101,5 +101,6 @@ export const auditQuerySchema = z.object({
   from: z.iso.datetime({ offset: true }).optional(),
   to: z.iso.datetime({ offset: true }).optional(),
   before: z.iso.datetime({ offset: true }).optional(),
+  beforeId: z.uuid().optional().describe('Next page: the id of the last event of the previous one.'),
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });

@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { errorResponses } from '../../http/schemas.js';
 import { authenticate } from '../../plugins/authenticate.js';
-import { clientOf, listAuditEvents, recordAuditEvent } from '../accounts/audit.js';
+import { auditFilters, clientOf, listAuditEvents, recordAuditEvent } from '../accounts/audit.js';
 import { getSecurityPolicy, updateSecurityPolicy } from '../accounts/policy.js';
 import { userLimit } from '../accounts/rate-limits.js';
 import { accountSchema, auditEventSchema, auditQuerySchema } from '../accounts/schemas.js';
@@ -106,11 +106,7 @@ export async function adminSecurityRoutes(app: FastifyInstance) {
       return {
         events: await listAuditEvents(app.db, {
           ...(query.userId ? { userId: query.userId } : {}),
-          ...(query.types ? { types: query.types.split(',') } : {}),
-          ...(query.from ? { from: new Date(query.from) } : {}),
-          ...(query.to ? { to: new Date(query.to) } : {}),
-          ...(query.before ? { before: new Date(query.before) } : {}),
-          limit: query.limit,
+          ...auditFilters(query),
         }),
       };
     },
