@@ -418,6 +418,36 @@ for (const pair of backendPairs()) {
       await waitForEmail(app(), { to: client.email, template: 'email_changed' });
     });
 
+    it('answers an email change to a taken address exactly like a free one; only the mailbox owner could confirm', async () => {
+      const client = await signUpAndSignIn(app());
+      const taken = await signUpAndSignIn(app());
+      const ask = (newEmail: string) =>
+        app().inject({
+          method: 'POST',
+          url: '/api/account/email',
+          headers: client.headers,
+          remoteAddress: randomIp(),
+          payload: { password: client.password, newEmail },
+        });
+      // A new request replaces the pending one, so the free address goes first.
+      const toFree = await ask(uniqueEmail('free'));
+      const toTaken = await ask(taken.email);
+      expect(toTaken.statusCode).toBe(202);
+      expect(toTaken.json()).toEqual(toFree.json());
+      // The link reaches the owner of the taken address, who is the only one who could use it, and it fails there.
+      const mail = await waitForEmail(app(), { to: taken.email, template: 'change_email' });
+      const confirmed = await app().inject({
+        method: 'POST',
+        url: '/api/auth/email-change/confirm',
+        remoteAddress: randomIp(),
+        payload: { token: tokenFromEmail(mail.text, '/confirm-email-change') },
+      });
+      expect(confirmed.statusCode).toBe(409);
+      expect((await app().inject({ url: '/api/account', headers: client.headers })).json().user.email).toBe(
+        client.email,
+      );
+    });
+
     it('takes about as long for a known and an unknown address (sign-in, sign-up, reset)', async () => {
       const known = await Promise.all([1, 2, 3, 4, 5].map(() => signUpAndSignIn(app())));
       const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;

@@ -103,6 +103,47 @@ for (const pair of backendPairs()) {
       expect(response.json().error.code).toBe('unauthenticated');
     });
 
+    it('slows down guessing of the second step per account: new challenges and new IPs do not reset it', async () => {
+      const client = await signUpAndSignIn(app());
+      const { secret } = (
+        await app().inject({ method: 'POST', url: '/api/account/two-factor/setup', headers: client.headers })
+      ).json();
+      const enabled = await app().inject({
+        method: 'POST',
+        url: '/api/account/two-factor/enable',
+        headers: client.headers,
+        payload: { code: await generate({ secret }) },
+      });
+      expect(enabled.statusCode).toBe(200);
+      const challenge = async () => {
+        const first = await app().inject({
+          method: 'POST',
+          url: '/api/auth/sign-in',
+          remoteAddress: randomIp(),
+          payload: { email: client.email, password: client.password, tokenDelivery: 'body' },
+        });
+        expect(first.json().status).toBe('two_factor_required');
+        return first.json().challengeToken as string;
+      };
+      const answer = (challengeToken: string, code: string) =>
+        app().inject({
+          method: 'POST',
+          url: '/api/auth/sign-in/two-factor',
+          remoteAddress: randomIp(),
+          payload: { challengeToken, code, tokenDelivery: 'body' },
+        });
+      for (const guess of ['111111', '222222', '333333']) {
+        const wrong = await answer(await challenge(), guess);
+        expect(wrong.statusCode).toBe(401);
+        expect(wrong.json().error.code).toBe('two_factor_invalid');
+      }
+      // Even the right code waits now, from a new challenge and a new address.
+      const right = await generate({ secret, epoch: Math.floor(Date.now() / 1000) + 30 });
+      const slowed = await answer(await challenge(), right);
+      expect(slowed.statusCode).toBe(429);
+      expect(Number(slowed.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    });
+
     it('enrols TOTP with a QR code, asks for it at sign-in, accepts a backup code once, and turns off with password + code', async () => {
       const client = await signUpAndSignIn(app());
       const setup = await app().inject({
