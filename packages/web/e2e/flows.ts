@@ -1,11 +1,15 @@
+import type { FastifyInstance } from 'fastify';
 import type { Page } from 'playwright-core';
 import { tokenFromEmail, waitForEmail } from '../../server/src/modules/accounts/testing.js';
-import type { GatewayHarness } from '../../server/src/testing/gateway-harness.js';
 
 export const password = 'a sturdy passphrase 42';
 
 /** Signs up in the page, confirms the address through the outbox, and signs in; ends on the studio. */
-export async function signUpInPage(page: Page, harness: GatewayHarness, email: string) {
+export async function signUpInPage(
+  page: Page,
+  harness: { origin: string; app: FastifyInstance },
+  email: string,
+) {
   const origin = harness.origin;
   await page.goto(`${origin}/sign-up`);
   await page.getByTestId('sign-up-name').fill('Yacine');
@@ -23,10 +27,10 @@ export async function signUpInPage(page: Page, harness: GatewayHarness, email: s
   await page.getByTestId('composer-input').waitFor();
 }
 
-/** Fills the sign-in form; the caller waits for what comes next (the studio or the code step). */
-export async function signInInPage(page: Page, origin: string, email: string) {
+/** Fills the sign-in form; the caller waits for what comes next (the studio, the code step or an error). */
+export async function signInInPage(page: Page, origin: string, email: string, withPassword = password) {
   await page.goto(`${origin}/sign-in`);
   await page.getByTestId('sign-in-email').fill(email);
-  await page.getByTestId('sign-in-password').fill(password);
+  await page.getByTestId('sign-in-password').fill(withPassword);
   await page.getByTestId('sign-in-submit').click();
 }

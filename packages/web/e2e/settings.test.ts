@@ -1,10 +1,13 @@
+import { eq } from 'drizzle-orm';
 import { generate } from 'otplib';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { updateSecurityPolicy } from '../../server/src/modules/accounts/policy.js';
+import { users } from '../../server/src/modules/accounts/tables.js';
 import { uniqueEmail } from '../../server/src/modules/accounts/testing.js';
 import { backendPairs } from '../../server/src/testing/backend-pairs.js';
-import { type GatewayHarness, startGatewayHarness } from '../../server/src/testing/gateway-harness.js';
-import { launchBrowser, screenshot } from './browser.js';
+import { startGatewayHarness } from '../../server/src/testing/gateway-harness.js';
+import { screenshot, useBrowserSuite } from './browser.js';
 import { password, signInInPage, signUpInPage } from './flows.js';
 
 /** A 2×2 red PNG, enough for the server to decode and re-encode. */
@@ -13,29 +16,26 @@ const tinyPng = Buffer.from(
   'base64',
 );
 
+/** Starts set-up on the security page, types the app's code, and clears the backup codes; returns the secret. */
+async function enrolInPage(page: Page): Promise<{ secret: string; codes: string[] }> {
+  await page.getByTestId('two-factor-start').click();
+  await page.getByTestId('two-factor-qr').waitFor();
+  const secret = (await page.getByTestId('two-factor-secret').textContent())!.trim();
+  await page.getByTestId('two-factor-enable-code').fill(await generate({ secret }));
+  await page.getByTestId('two-factor-enable').click();
+  await page.getByTestId('backup-codes').waitFor();
+  const codes = await page.getByTestId('backup-code').allTextContents();
+  await page.getByTestId('backup-codes-done').click();
+  await page.getByTestId('two-factor-on').waitFor();
+  return { secret, codes };
+}
+
 describe('account settings in Chromium', () => {
-  let harness: GatewayHarness;
-  let browser: Browser;
-  let page: Page;
-
-  beforeAll(async () => {
-    harness = await startGatewayHarness(backendPairs()[0]!);
-    browser = await launchBrowser();
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await harness?.close();
-  });
-
-  afterEach(async (context) => {
-    if (page && context.task.result?.state === 'fail')
-      await screenshot(page, `failed-${context.task.name.replace(/\W+/g, '-')}`);
-    await page?.close();
-  });
+  const suite = useBrowserSuite(() => startGatewayHarness(backendPairs()[0]!));
 
   it('turns on two-step verification from the QR page, shows the backup codes once, and asks for a code at the next sign-in', async () => {
-    page = await browser.newPage({ locale: 'fr-FR', viewport: { width: 1280, height: 900 } });
+    const { harness } = suite;
+    const page = await suite.newPage({ locale: 'fr-FR', viewport: { width: 1280, height: 900 } });
     const email = uniqueEmail('totp');
     await signUpInPage(page, harness, email);
     await page.getByTestId('header-account-name').click();
@@ -91,7 +91,8 @@ describe('account settings in Chromium', () => {
   });
 
   it('edits the profile and preferences, uploads an avatar, and schedules then cancels the deletion', async () => {
-    page = await browser.newPage({ locale: 'fr-FR', viewport: { width: 390, height: 844 } });
+    const { harness } = suite;
+    const page = await suite.newPage({ locale: 'fr-FR', viewport: { width: 390, height: 844 } });
     await signUpInPage(page, harness, uniqueEmail('profile'));
     await page.goto(`${harness.origin}/settings`);
     await page.waitForURL('**/settings/profile');
@@ -147,5 +148,75 @@ describe('account settings in Chromium', () => {
     await screenshot(page, 'profile-ar-390');
     await page.setViewportSize({ width: 1280, height: 900 });
     await screenshot(page, 'profile-ar');
+  });
+
+  it('takes staff who must use two-step verification to its set-up from any page, until it is on', async () => {
+    const { harness, origin } = suite;
+    const page = await suite.newPage({ locale: 'en-GB', viewport: { width: 1280, height: 900 } });
+    const email = uniqueEmail('staff');
+    await signUpInPage(page, harness, email);
+    const [admin] = await harness.database.db
+      .update(users)
+      .set({ role: 'admin' })
+      .where(eq(users.email, email))
+      .returning({ id: users.id });
+    await updateSecurityPolicy(harness.app.db, { requireTwoFactorForStaff: true, actorId: admin!.id });
+    try {
+      // An open page learns it from the first refused call; a new visit from the account itself.
+      await page.getByTestId('nav-keys').click();
+      await page.waitForURL('**/settings/security');
+      await page.getByTestId('two-factor-required').waitFor();
+      for (const path of ['/studio', '/credits', '/settings/profile']) {
+        await page.goto(`${origin}${path}`);
+        await page.waitForURL('**/settings/security');
+      }
+      await page.getByTestId('two-factor-required').waitFor();
+      const refused = await page.request.get(`${origin}/api/studio/conversations`);
+      expect(refused.status()).toBe(403);
+      expect((await refused.json()).error.code).toBe('two_factor_required');
+      await screenshot(page, 'security-two-factor-required-en');
+
+      // Signing in again lands on the set-up too, not on the studio.
+      await page.getByTestId('sign-out').click();
+      await page.waitForURL('**/sign-in');
+      await signInInPage(page, origin, email);
+      await page.waitForURL('**/settings/security');
+      await page.getByTestId('two-factor-required').waitFor();
+
+      await enrolInPage(page);
+      expect(await page.getByTestId('two-factor-required').count()).toBe(0);
+      await page.getByTestId('nav-keys').click();
+      await page.waitForURL('**/keys');
+      expect((await page.request.get(`${origin}/api/studio/conversations`)).status()).toBe(200);
+    } finally {
+      await updateSecurityPolicy(harness.app.db, { requireTwoFactorForStaff: false, actorId: admin!.id });
+    }
+  });
+
+  it("shows dates in the account's time zone, not the browser's", async () => {
+    const { harness, origin } = suite;
+    // The browser says Los Angeles (UTC-8); the account lives in Kiritimati (UTC+14): a day apart.
+    const page = await suite.newPage({ locale: 'fr-FR', timezoneId: 'America/Los_Angeles' });
+    await signUpInPage(page, harness, uniqueEmail('zone'));
+    await page.goto(`${origin}/settings/profile`);
+    await page.getByTestId('preferences-time-zone').selectOption('Pacific/Kiritimati');
+    await page.getByTestId('preferences-save').click();
+    await page.getByTestId('preferences-saved').waitFor();
+
+    await page.getByTestId('settings-security-tab').click();
+    const sessions = await (await page.request.get(`${origin}/api/account/sessions`)).json();
+    const created = new Date(sessions.sessions[0].createdAt);
+    const timeIn = (timeZone: string) =>
+      new Intl.DateTimeFormat('fr-FR', {
+        timeZone,
+        hour: '2-digit',
+        minute: '2-digit',
+        hourCycle: 'h23',
+      }).format(created);
+    const details = page.getByTestId('sessions-list').getByTestId('session-item').first();
+    await details.waitFor();
+    await expect.poll(() => details.textContent()).toContain(timeIn('Pacific/Kiritimati'));
+    expect(await details.textContent()).not.toContain(timeIn('America/Los_Angeles'));
+    await screenshot(page, 'security-sessions-account-time-zone-fr');
   });
 });

@@ -20,6 +20,11 @@ export interface Account {
   /** When the account is erased unless the person cancels or signs in again first. */
   deletionScheduledFor: string | null;
   createdAt: string;
+  /**
+   * Staff whom the security policy obliges to use two-step verification and who have not set it up yet: until
+   * they do, the server refuses them everything but enrolment. Only `GET /api/account` says it.
+   */
+  twoFactorSetupRequired?: boolean;
 }
 
 export type SignInResult =
@@ -103,8 +108,11 @@ export async function confirmEmailChange(token: string): Promise<void> {
 /** The signed-in account, or null when nobody is signed in (a 401 is an answer here, not a failure). */
 export async function fetchAccount(signal?: AbortSignal): Promise<Account | null> {
   try {
-    const response = await apiRequest<{ user: Account }>('/api/account', signal ? { signal } : {});
-    return response.user;
+    const response = await apiRequest<{ user: Account; twoFactorSetupRequired: boolean }>(
+      '/api/account',
+      signal ? { signal } : {},
+    );
+    return { ...response.user, twoFactorSetupRequired: response.twoFactorSetupRequired };
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) return null;
     throw error;

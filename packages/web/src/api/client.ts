@@ -139,10 +139,22 @@ async function fetchJsonOnce<T>(path: string, options: ApiRequestOptions): Promi
   return { status: response.status, ok: response.ok, body: body as T };
 }
 
+/**
+ * Dispatched on `window` whenever the server refuses a call with `two_factor_required` (staff who must set up
+ * two-step verification first), so the app can take the person to the set-up page from wherever they are.
+ */
+export const twoFactorRequiredEvent = 'webox:two-factor-required';
+
 /** Calls the server and returns the body of a 2xx answer; anything else becomes an `ApiError`. */
 export async function apiRequest<T>(path: string, options: ApiRequestOptions = {}): Promise<T> {
   const response = await fetchJson<unknown>(path, options);
-  if (!response.ok) throw toApiError(response.status, response.body);
+  if (!response.ok) {
+    const error = toApiError(response.status, response.body);
+    if (error.code === 'two_factor_required' && typeof window !== 'undefined') {
+      window.dispatchEvent(new Event(twoFactorRequiredEvent));
+    }
+    throw error;
+  }
   return response.body as T;
 }
 

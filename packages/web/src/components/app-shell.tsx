@@ -1,6 +1,7 @@
 import { Link, Outlet, useRouterState } from '@tanstack/react-router';
 import { useEffect, useId, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
+import { TwoFactorEnrolmentRedirect } from '../session/two-factor-enrolment';
 import { useAccount } from '../session/use-session';
 import { setTheme } from '../theme';
 import { AccountMenu, SignOutButton } from './account-menu';
@@ -210,6 +211,7 @@ export function AppShell() {
         tabIndex={-1}
         className="mx-auto w-full max-w-5xl flex-1 px-4 py-8 focus:outline-none"
       >
+        <TwoFactorEnrolmentRedirect />
         <Outlet />
       </main>
       <footer className="border-t border-slate-200 dark:border-slate-800">

@@ -35,6 +35,8 @@ export function useSignedIn() {
       // Anything cached belonged to the previous visitor (or nobody): start clean, then record who is here.
       queryClient.clear();
       queryClient.setQueryData(accountQueryKey, account);
+      // The sign-in answer does not say whether the person must set up two-step verification first; ask.
+      void queryClient.invalidateQueries({ queryKey: accountQueryKey });
     },
     [queryClient],
   );

@@ -5,6 +5,7 @@ import { fetchPayments, formatMinorUnits, receiptUrl } from '../../api/payments-
 import { useFormatCredits } from '../../components/account-menu';
 import { ErrorAlert, PageHeading, textLinkClass } from '../../components/form-layout';
 import { useDocumentTitle } from '../../components/use-document-title';
+import { useFormatDate } from '../../components/use-format-date';
 import { RequireAccount } from '../../session/require-account';
 import { PaymentStatusBadge, usePaymentErrorMessage } from './payments-common';
 
@@ -17,7 +18,7 @@ function PaymentsHistory() {
     queryKey: ['payments', 'list'],
     queryFn: ({ signal }) => fetchPayments(signal),
   });
-  const date = new Intl.DateTimeFormat(language, { dateStyle: 'medium', timeStyle: 'short' });
+  const formatDate = useFormatDate();
 
   if (payments.isPending) return <p role="status">{t('auth.loading')}</p>;
   if (payments.isError) return <ErrorAlert testId="payments-error">{explain(payments.error)}</ErrorAlert>;
@@ -39,7 +40,7 @@ function PaymentsHistory() {
               {t('account.credits', { credits: formatCredits(payment.credits) })}
             </p>
             <p className="text-sm text-slate-600 dark:text-slate-400">
-              <time dateTime={payment.createdAt}>{date.format(new Date(payment.createdAt))}</time>
+              <time dateTime={payment.createdAt}>{formatDate(payment.createdAt)}</time>
               {' · '}
               {t(`payments.methods.${payment.provider}`)}
               {payment.bankReference && (

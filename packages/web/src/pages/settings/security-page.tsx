@@ -39,10 +39,21 @@ export function SecurityPage({ account }: { account: Account }) {
   useDocumentTitle(t('settings.security.title'));
   return (
     <SettingsLayout>
+      {account.twoFactorSetupRequired && (
+        <div
+          role="alert"
+          data-testid="two-factor-required"
+          className="flex flex-col gap-1 rounded-md border border-amber-300 bg-amber-50 p-4 text-amber-950 dark:border-amber-800 dark:bg-amber-950 dark:text-amber-50"
+        >
+          <p className="font-semibold">{t('settings.security.twoFactor.requiredTitle')}</p>
+          <p>{t('settings.security.twoFactor.requiredBody')}</p>
+        </div>
+      )}
       <TwoFactorSection />
-      <SessionsSection />
+      {/* Until staff who must use two-step verification have set it up, the server only allows this and a new password. */}
+      {!account.twoFactorSetupRequired && <SessionsSection />}
       {account.hasPassword && <PasswordSection />}
-      {account.hasPassword && <EmailSection account={account} />}
+      {account.hasPassword && !account.twoFactorSetupRequired && <EmailSection account={account} />}
     </SettingsLayout>
   );
 }
