@@ -6,6 +6,8 @@ import type { Payer } from '../billing/index.js';
 import { organizationOfKey } from '../gateway/keys-service.js';
 import { getMembership, MEMBERSHIP_CHANNEL, type Membership } from './service.js';
 
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export interface OrganizationPayerOptions {
   db: Database;
   pubSub: PubSub;
@@ -61,7 +63,8 @@ export function createOrganizationPayer(options: OrganizationPayerOptions) {
     },
 
     async payerFor(caller: { userId: string; keyId: string | null }): Promise<Payer | undefined> {
-      if (!caller.keyId) return undefined;
+      // Virtual key ids are UUIDs; anything else (a caller made up by a test or another port) has no organisation.
+      if (!caller.keyId || !uuidPattern.test(caller.keyId)) return undefined;
       const keyId = caller.keyId;
       const organizationId = await cached(organizationsOfKeys, keyId, () =>
         organizationOfKey(options.db, keyId),
