@@ -17,6 +17,11 @@ const declaredHere: Array<{ route: RegExp; access: 'public' | 'guarded'; why: st
   { route: /^(GET|HEAD) \/docs(\/.*)?$/, access: 'public', why: 'API documentation (swagger-ui)' },
   { route: /^(GET|HEAD) \/openapi\.json$/, access: 'public', why: 'the OpenAPI document' },
   { route: /^OPTIONS \*$/, access: 'public', why: 'CORS preflight (@fastify/cors)' },
+  {
+    route: /^(GET|HEAD) \/(index\.html|assets\/[\w.-]+)$/,
+    access: 'public',
+    why: 'the built web app (@fastify/static, when packages/web/dist exists)',
+  },
   { route: /^(GET|HEAD) \/(health|ready)$/, access: 'public', why: 'load balancer probes' },
   { route: /^(GET|HEAD) \/metrics$/, access: 'public', why: 'Prometheus scrape (monitoring module)' },
   { route: /^(GET|HEAD) \/api\/billing\/(plans|prices)$/, access: 'public', why: 'the public price list' },
