@@ -5,8 +5,8 @@ import { AppError } from '../../errors.js';
 import { recordAuditEvent } from './audit.js';
 import type { AccountsContext, RequestOrigin } from './context.js';
 import { assertStrongPassword } from './password-policy.js';
-import { hashPassword, verifyPassword } from './passwords.js';
-import { normaliseEmail } from './service.js';
+import { assertCurrentPassword, hashPassword, verifyPassword } from './passwords.js';
+import { findAccountRow, mailAccount, normaliseEmail } from './service.js';
 import { createSession, type IssuedTokens, revokeAllSessions } from './sessions.js';
 import { SignInThrottle } from './sign-in-throttle.js';
 import { type EmailTokenPurpose, emailTokens, type Locale, users } from './tables.js';
@@ -157,12 +157,7 @@ async function sendVerificationEmail(context: AccountsContext, user: typeof user
     email: user.email,
     ttlMs: VERIFY_EMAIL_TTL_MS,
   });
-  await context.mailer.send({
-    to: user.email,
-    template: 'verify_email',
-    locale: user.locale,
-    data: { name: user.name, link: link(context, '/verify-email', token) },
-  });
+  await mailAccount(context, user, 'verify_email', { link: link(context, '/verify-email', token) });
 }
 
 /** Sends a new verification link to a signed-in account whose address is not verified yet. */
@@ -170,8 +165,7 @@ export async function resendVerification(
   context: AccountsContext,
   options: { userId: string },
 ): Promise<void> {
-  const [user] = await context.db.select().from(users).where(eq(users.id, options.userId)).limit(1);
-  if (!user) throw new AppError('not_found', 'Account not found.');
+  const user = await findAccountRow(context.db, options.userId);
   if (user.emailVerifiedAt) throw new AppError('conflict', 'This address is already verified.');
   await sendVerificationEmail(context, user);
 }
@@ -358,12 +352,7 @@ export async function sendPasswordReset(
     ip: options.ip,
     userAgent: options.userAgent,
   });
-  await context.mailer.send({
-    to: user.email,
-    template: 'reset_password',
-    locale: user.locale,
-    data: { name: user.name, link: link(context, '/reset-password', token) },
-  });
+  await mailAccount(context, user, 'reset_password', { link: link(context, '/reset-password', token) });
 }
 
 /** Sets a new password from a reset link; every session ends, and the address counts as verified (the link proved it). */
@@ -396,12 +385,7 @@ export async function resetPassword(
     ip: options.ip,
     userAgent: options.userAgent,
   });
-  await context.mailer.send({
-    to: user.email,
-    template: 'password_changed',
-    locale: user.locale,
-    data: { name: user.name },
-  });
+  await mailAccount(context, user, 'password_changed', {});
 }
 
 /** Changing the password needs the current one; other sessions end, the caller's stays. */
@@ -414,10 +398,8 @@ export async function changePassword(
     newPassword: string;
   } & RequestOrigin,
 ): Promise<void> {
-  const [user] = await context.db.select().from(users).where(eq(users.id, options.userId)).limit(1);
-  if (!user) throw new AppError('not_found', 'Account not found.');
-  const ok = user.passwordHash ? await verifyPassword(user.passwordHash, options.currentPassword) : false;
-  if (!ok) throw new AppError('invalid_credentials', 'The current password is not right.');
+  const user = await findAccountRow(context.db, options.userId);
+  await assertCurrentPassword(user, options.currentPassword, 'The current password is not right.');
   assertStrongPassword(options.newPassword, { email: user.email, name: user.name, field: 'newPassword' });
   await context.db
     .update(users)
@@ -438,12 +420,7 @@ export async function changePassword(
     ip: options.ip,
     userAgent: options.userAgent,
   });
-  await context.mailer.send({
-    to: user.email,
-    template: 'password_changed',
-    locale: user.locale,
-    data: { name: user.name },
-  });
+  await mailAccount(context, user, 'password_changed', {});
 }
 
 /**
@@ -454,10 +431,8 @@ export async function requestEmailChange(
   context: AccountsContext,
   options: { userId: string; password: string; newEmail: string } & RequestOrigin,
 ): Promise<void> {
-  const [user] = await context.db.select().from(users).where(eq(users.id, options.userId)).limit(1);
-  if (!user) throw new AppError('not_found', 'Account not found.');
-  const ok = user.passwordHash ? await verifyPassword(user.passwordHash, options.password) : false;
-  if (!ok) throw new AppError('invalid_credentials', 'The password is not right.');
+  const user = await findAccountRow(context.db, options.userId);
+  await assertCurrentPassword(user, options.password);
   const newEmail = normaliseEmail(options.newEmail);
   if (newEmail === user.email) throw new AppError('conflict', 'This is already your address.');
   const token = await issueEmailToken(context.db, {
@@ -472,12 +447,13 @@ export async function requestEmailChange(
     ip: options.ip,
     userAgent: options.userAgent,
   });
-  await context.mailer.send({
-    to: newEmail,
-    template: 'change_email',
-    locale: user.locale,
-    data: { name: user.name, newEmail, link: link(context, '/confirm-email-change', token) },
-  });
+  await mailAccount(
+    context,
+    user,
+    'change_email',
+    { newEmail, link: link(context, '/confirm-email-change', token) },
+    newEmail,
+  );
 }
 
 export async function confirmEmailChange(
@@ -506,11 +482,6 @@ export async function confirmEmailChange(
     userAgent: options.userAgent,
     details: { from: before.email, to: row.email },
   });
-  await context.mailer.send({
-    to: before.email,
-    template: 'email_changed',
-    locale: before.locale,
-    data: { name: before.name, newEmail: row.email },
-  });
+  await mailAccount(context, before, 'email_changed', { newEmail: row.email });
   return { userId: row.userId, email: row.email };
 }

@@ -1,19 +1,17 @@
 import { and, desc, eq, isNotNull, lte } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
-import { AppError } from '../../errors.js';
 import { listAuditEvents, recordAuditEvent } from './audit.js';
 import type { AccountsContext, RequestOrigin } from './context.js';
-import { verifyPassword } from './passwords.js';
+import { assertCurrentPassword } from './passwords.js';
 import { removeAvatar } from './profile.js';
 import { listProviderKeys } from './provider-keys.js';
-import { toAccountView } from './service.js';
+import { findAccountRow, mailAccount, toAccountView } from './service.js';
 import { listSessions, revokeAllSessions } from './sessions.js';
 import { backupCodes, emailTokens, oauthAccounts, providerKeys, sessions, users } from './tables.js';
 
 /** Everything the platform keeps about a person, as one JSON document (secrets are never included). */
 export async function exportAccountData(db: Database, options: { userId: string } & RequestOrigin) {
-  const [user] = await db.select().from(users).where(eq(users.id, options.userId)).limit(1);
-  if (!user) throw new AppError('not_found', 'Account not found.');
+  const user = await findAccountRow(db, options.userId);
   const linked = await db
     .select({
       provider: oauthAccounts.provider,
@@ -57,11 +55,9 @@ export async function scheduleAccountDeletion(
   context: AccountsContext,
   options: { userId: string; password?: string | undefined } & RequestOrigin,
 ): Promise<{ deletionScheduledFor: string }> {
-  const [user] = await context.db.select().from(users).where(eq(users.id, options.userId)).limit(1);
-  if (!user) throw new AppError('not_found', 'Account not found.');
-  if (user.passwordHash && !(await verifyPassword(user.passwordHash, options.password ?? ''))) {
-    throw new AppError('invalid_credentials', 'The password is not right.');
-  }
+  const user = await findAccountRow(context.db, options.userId);
+  // Accounts made through Google or GitHub have no password to ask for.
+  if (user.passwordHash) await assertCurrentPassword(user, options.password ?? '');
   const when = new Date(Date.now() + context.env.ACCOUNT_DELETION_GRACE_DAYS * 86_400_000);
   await context.db.update(users).set({ deletionScheduledFor: when }).where(eq(users.id, user.id));
   await recordAuditEvent(context.db, {
@@ -71,12 +67,7 @@ export async function scheduleAccountDeletion(
     userAgent: options.userAgent,
     details: { deletionScheduledFor: when.toISOString() },
   });
-  await context.mailer.send({
-    to: user.email,
-    template: 'account_deletion_scheduled',
-    locale: user.locale,
-    data: { name: user.name, date: when.toISOString().slice(0, 10) },
-  });
+  await mailAccount(context, user, 'account_deletion_scheduled', { date: when.toISOString().slice(0, 10) });
   return { deletionScheduledFor: when.toISOString() };
 }
 

@@ -7,7 +7,7 @@ import type { Database } from '../../db/client.js';
 import { AppError } from '../../errors.js';
 import { recordAuditEvent } from './audit.js';
 import type { RequestOrigin } from './context.js';
-import { type AccountView, toAccountView } from './service.js';
+import { type AccountView, findAccountRow, toAccountView } from './service.js';
 import { type Locale, type NotificationPreferences, type Theme, users } from './tables.js';
 
 export interface ProfileChanges {
@@ -31,8 +31,7 @@ export async function updateProfile(
   db: Database,
   options: { userId: string; changes: ProfileChanges } & RequestOrigin,
 ): Promise<AccountView> {
-  const [current] = await db.select().from(users).where(eq(users.id, options.userId)).limit(1);
-  if (!current) throw new AppError('not_found', 'Account not found.');
+  const current = await findAccountRow(db, options.userId);
   const { changes } = options;
   const [row] = await db
     .update(users)

@@ -2,6 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { and, eq, gt, isNull, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { AppError } from '../../errors.js';
+import type { MailTemplateName, MailTemplates } from '../../mail/templates.js';
+import type { AccountsContext } from './context.js';
 import { hashPassword } from './passwords.js';
 import { setupTokens, type UserRole, users } from './tables.js';
 
@@ -147,8 +149,29 @@ export function toAccountView(row: typeof users.$inferSelect): AccountView {
   };
 }
 
-export async function getAccount(db: Database, userId: string): Promise<AccountView> {
+/** The account's row, or 404 `not_found`. */
+export async function findAccountRow(db: Database, userId: string): Promise<typeof users.$inferSelect> {
   const [row] = await db.select().from(users).where(eq(users.id, userId)).limit(1);
   if (!row) throw new AppError('not_found', 'Account not found.');
-  return toAccountView(row);
+  return row;
+}
+
+export async function getAccount(db: Database, userId: string): Promise<AccountView> {
+  return toAccountView(await findAccountRow(db, userId));
+}
+
+/** Mails the account's owner in their language, greeting them by name (`data` adds the template's other fields). */
+export async function mailAccount<Name extends MailTemplateName>(
+  context: Pick<AccountsContext, 'mailer'>,
+  user: Pick<typeof users.$inferSelect, 'email' | 'name' | 'locale'>,
+  template: Name,
+  data: Omit<MailTemplates[Name], 'name'>,
+  to: string = user.email,
+): Promise<void> {
+  await context.mailer.send({
+    to,
+    template,
+    locale: user.locale,
+    data: { name: user.name, ...data } as MailTemplates[Name],
+  });
 }

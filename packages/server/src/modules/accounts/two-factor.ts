@@ -7,7 +7,8 @@ import { AppError } from '../../errors.js';
 import { recordAuditEvent } from './audit.js';
 import type { AccountsContext, RequestOrigin } from './context.js';
 import type { MasterKeyring } from './master-keys.js';
-import { verifyPassword } from './passwords.js';
+import { assertCurrentPassword } from './passwords.js';
+import { findAccountRow, mailAccount } from './service.js';
 import { backupCodes, users } from './tables.js';
 import { hashToken } from './tokens.js';
 
@@ -53,8 +54,7 @@ export async function startTwoFactorEnrolment(
   context: AccountsContext,
   options: { userId: string },
 ): Promise<TwoFactorEnrolment> {
-  const [user] = await context.db.select().from(users).where(eq(users.id, options.userId)).limit(1);
-  if (!user) throw new AppError('not_found', 'Account not found.');
+  const user = await findAccountRow(context.db, options.userId);
   if (user.totpEnabledAt) throw new AppError('conflict', 'Two-factor authentication is already on.');
   const secret = generateSecret();
   await context.db
@@ -124,8 +124,7 @@ export async function confirmTwoFactorEnrolment(
   context: AccountsContext,
   options: { userId: string; code: string } & RequestOrigin,
 ): Promise<{ backupCodes: string[] }> {
-  const [user] = await context.db.select().from(users).where(eq(users.id, options.userId)).limit(1);
-  if (!user) throw new AppError('not_found', 'Account not found.');
+  const user = await findAccountRow(context.db, options.userId);
   if (user.totpEnabledAt) throw new AppError('conflict', 'Two-factor authentication is already on.');
   if (!user.totpSecret) throw new AppError('conflict', 'Start the enrolment first to get a secret.');
   if (!(await verifyTotp(context.db, context.keyring, user, options.code.trim()))) {
@@ -142,12 +141,7 @@ export async function confirmTwoFactorEnrolment(
     ip: options.ip,
     userAgent: options.userAgent,
   });
-  await context.mailer.send({
-    to: user.email,
-    template: 'two_factor_changed',
-    locale: user.locale,
-    data: { name: user.name, enabled: true },
-  });
+  await mailAccount(context, user, 'two_factor_changed', { enabled: true });
   return { backupCodes: codes };
 }
 
@@ -156,11 +150,9 @@ export async function disableTwoFactor(
   context: AccountsContext,
   options: { userId: string; password: string; code: string } & RequestOrigin,
 ): Promise<void> {
-  const [user] = await context.db.select().from(users).where(eq(users.id, options.userId)).limit(1);
-  if (!user) throw new AppError('not_found', 'Account not found.');
+  const user = await findAccountRow(context.db, options.userId);
   if (!user.totpEnabledAt) throw new AppError('conflict', 'Two-factor authentication is not on.');
-  const passwordOk = user.passwordHash ? await verifyPassword(user.passwordHash, options.password) : false;
-  if (!passwordOk) throw new AppError('invalid_credentials', 'The password is not right.');
+  await assertCurrentPassword(user, options.password);
   if (!(await verifySecondFactor(context.db, context.keyring, { userId: user.id, code: options.code }))) {
     throw new AppError('two_factor_invalid', 'That code is not right.');
   }
@@ -175,12 +167,7 @@ export async function disableTwoFactor(
     ip: options.ip,
     userAgent: options.userAgent,
   });
-  await context.mailer.send({
-    to: user.email,
-    template: 'two_factor_changed',
-    locale: user.locale,
-    data: { name: user.name, enabled: false },
-  });
+  await mailAccount(context, user, 'two_factor_changed', { enabled: false });
 }
 
 /** New backup codes (the old ones stop working); needs a current code. */
