@@ -23,7 +23,15 @@ import { changeLanguage } from '../../i18n';
 import { isSupportedLanguage, type LanguageCode, supportedLanguages } from '../../i18n/languages';
 import { accountQueryKey } from '../../session/use-session';
 import { setTheme } from '../../theme';
-import { Saved, SettingsLayout, SettingsSection, useSettingsErrorMessage } from './settings-layout';
+import {
+  CurrentPasswordField,
+  FormActions,
+  MutationOutcome,
+  Saved,
+  SettingsLayout,
+  SettingsSection,
+  useSettingsErrorMessage,
+} from './settings-layout';
 
 const selectClass =
   'rounded-md border border-slate-300 bg-white px-3 py-2 text-slate-900 dark:border-slate-600 dark:bg-slate-900 dark:text-slate-100';
@@ -147,18 +155,13 @@ function ProfileSection({ account }: { account: Account }) {
           value={name}
           onChange={(event) => setName(event.target.value)}
         />
-        {save.isSuccess && <Saved testId="profile-saved">{t('settings.saved')}</Saved>}
-        {save.isError && <ErrorAlert testId="profile-error">{explain(save.error)}</ErrorAlert>}
-        <div>
-          <button
-            type="submit"
-            data-testid="profile-save"
-            disabled={save.isPending}
-            className={primaryButtonClass}
-          >
-            {t('settings.save')}
-          </button>
-        </div>
+        <MutationOutcome
+          mutation={save}
+          saved={t('settings.saved')}
+          savedTestId="profile-saved"
+          errorTestId="profile-error"
+        />
+        <FormActions testId="profile-save" label={t('settings.save')} pending={save.isPending} />
       </form>
     </SettingsSection>
   );
@@ -173,7 +176,6 @@ function timeZones(current: string): string[] {
 
 function PreferencesSection({ account }: { account: Account }) {
   const { t, i18n } = useTranslation();
-  const explain = useSettingsErrorMessage();
   const record = useAccountUpdate();
   const [theme, setThemeChoice] = useState<Theme>(account.theme);
   const [language, setLanguage] = useState<LanguageCode>(
@@ -258,18 +260,13 @@ function PreferencesSection({ account }: { account: Account }) {
           </select>
           <p className="text-sm text-slate-600 dark:text-slate-400">{t('settings.profile.timeZoneHint')}</p>
         </div>
-        {save.isSuccess && <Saved testId="preferences-saved">{t('settings.saved')}</Saved>}
-        {save.isError && <ErrorAlert testId="preferences-error">{explain(save.error)}</ErrorAlert>}
-        <div>
-          <button
-            type="submit"
-            data-testid="preferences-save"
-            disabled={save.isPending}
-            className={primaryButtonClass}
-          >
-            {t('settings.save')}
-          </button>
-        </div>
+        <MutationOutcome
+          mutation={save}
+          saved={t('settings.saved')}
+          savedTestId="preferences-saved"
+          errorTestId="preferences-error"
+        />
+        <FormActions testId="preferences-save" label={t('settings.save')} pending={save.isPending} />
       </form>
     </SettingsSection>
   );
@@ -279,7 +276,6 @@ const notificationKinds: Array<keyof NotificationPreferences> = ['product', 'bil
 
 function NotificationsSection({ account }: { account: Account }) {
   const { t } = useTranslation();
-  const explain = useSettingsErrorMessage();
   const record = useAccountUpdate();
   const [choices, setChoices] = useState<NotificationPreferences>(account.notificationPreferences);
   const save = useMutation({ mutationFn: updateProfile, onSuccess: record });
@@ -319,18 +315,13 @@ function NotificationsSection({ account }: { account: Account }) {
             </label>
           ))}
         </fieldset>
-        {save.isSuccess && <Saved testId="notifications-saved">{t('settings.saved')}</Saved>}
-        {save.isError && <ErrorAlert testId="notifications-error">{explain(save.error)}</ErrorAlert>}
-        <div>
-          <button
-            type="submit"
-            data-testid="notifications-save"
-            disabled={save.isPending}
-            className={primaryButtonClass}
-          >
-            {t('settings.save')}
-          </button>
-        </div>
+        <MutationOutcome
+          mutation={save}
+          saved={t('settings.saved')}
+          savedTestId="notifications-saved"
+          errorTestId="notifications-error"
+        />
+        <FormActions testId="notifications-save" label={t('settings.save')} pending={save.isPending} />
       </form>
     </SettingsSection>
   );
@@ -339,7 +330,6 @@ function NotificationsSection({ account }: { account: Account }) {
 function PrivacySection({ account }: { account: Account }) {
   const { t } = useTranslation();
   const formatDate = useFormatDate();
-  const explain = useSettingsErrorMessage();
   const record = useAccountUpdate();
   const [password, setPassword] = useState('');
   const [confirming, setConfirming] = useState(false);
@@ -380,9 +370,7 @@ function PrivacySection({ account }: { account: Account }) {
                 date: formatDate(account.deletionScheduledFor, false),
               })}
             </p>
-            {cancel.isError && (
-              <ErrorAlert testId="deletion-cancel-error">{explain(cancel.error)}</ErrorAlert>
-            )}
+            <MutationOutcome mutation={cancel} errorTestId="deletion-cancel-error" />
             <div>
               <button
                 type="button"
@@ -413,32 +401,16 @@ function PrivacySection({ account }: { account: Account }) {
               >
                 <p className="font-medium">{t('settings.profile.deleteConfirm')}</p>
                 {account.hasPassword && (
-                  <FormField
-                    id="delete-password"
-                    label={t('auth.fields.password')}
-                    type="password"
-                    autoComplete="current-password"
-                    required
-                    value={password}
-                    onChange={(event) => setPassword(event.target.value)}
-                  />
+                  <CurrentPasswordField id="delete-password" value={password} onChange={setPassword} />
                 )}
-                {schedule.isError && (
-                  <ErrorAlert testId="deletion-error">{explain(schedule.error)}</ErrorAlert>
-                )}
-                <div className="flex flex-wrap gap-2">
-                  <button
-                    type="submit"
-                    data-testid="deletion-confirm"
-                    disabled={schedule.isPending}
-                    className="rounded-md bg-red-700 px-5 py-2.5 font-medium text-white hover:bg-red-800 disabled:opacity-60"
-                  >
-                    {t('settings.profile.deleteButton')}
-                  </button>
-                  <button type="button" className={secondaryButtonClass} onClick={() => setConfirming(false)}>
-                    {t('studio.cancel')}
-                  </button>
-                </div>
+                <MutationOutcome mutation={schedule} errorTestId="deletion-error" />
+                <FormActions
+                  testId="deletion-confirm"
+                  label={t('settings.profile.deleteButton')}
+                  pending={schedule.isPending}
+                  danger
+                  onCancel={() => setConfirming(false)}
+                />
               </form>
             ) : (
               <div>

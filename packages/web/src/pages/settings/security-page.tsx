@@ -27,7 +27,15 @@ import {
 import { useDocumentTitle } from '../../components/use-document-title';
 import { useFormatDate } from '../../components/use-format-date';
 import { accountQueryKey } from '../../session/use-session';
-import { Saved, SettingsLayout, SettingsSection, useSettingsErrorMessage } from './settings-layout';
+import {
+  CurrentPasswordField,
+  FormActions,
+  MutationOutcome,
+  Saved,
+  SettingsLayout,
+  SettingsSection,
+  useSettingsErrorMessage,
+} from './settings-layout';
 
 const twoFactorKey = ['account', 'two-factor'] as const;
 const sessionsKey = ['account', 'sessions'] as const;
@@ -60,6 +68,37 @@ export function SecurityPage({ account }: { account: Account }) {
 
 /** Authenticator codes arrive with spaces ("123 456") when copied from some apps. */
 const cleanCode = (code: string) => code.replace(/\s+/g, '');
+
+/** A code from the authenticator app (digits), or also a backup code (letters) where `backupCodes`. */
+function CodeField({
+  id,
+  label,
+  hint,
+  value,
+  onChange,
+  backupCodes = false,
+}: {
+  id: string;
+  label: string;
+  hint?: string;
+  value: string;
+  onChange: (value: string) => void;
+  backupCodes?: boolean;
+}) {
+  return (
+    <FormField
+      id={id}
+      label={label}
+      {...(hint ? { hint } : {})}
+      autoComplete="one-time-code"
+      {...(backupCodes ? {} : { inputMode: 'numeric' as const })}
+      dir="ltr"
+      required
+      value={value}
+      onChange={(event) => onChange(event.target.value)}
+    />
+  );
+}
 
 function TwoFactorSection() {
   const { t } = useTranslation();
@@ -168,41 +207,24 @@ function TwoFactorSection() {
             </li>
             <li>
               <form noValidate onSubmit={onConfirm} className="flex flex-col gap-3">
-                <FormField
+                <CodeField
                   id="two-factor-enable-code"
                   label={t('settings.security.twoFactor.confirmCode')}
                   hint={t('settings.security.twoFactor.confirmHint')}
-                  autoComplete="one-time-code"
-                  inputMode="numeric"
-                  dir="ltr"
-                  required
                   value={code}
-                  onChange={(event) => setCode(event.target.value)}
+                  onChange={setCode}
                 />
-                {enable.isError && (
-                  <ErrorAlert testId="two-factor-enable-error">{explain(enable.error)}</ErrorAlert>
-                )}
-                <div className="flex flex-wrap gap-2">
-                  <button
-                    type="submit"
-                    data-testid="two-factor-enable"
-                    disabled={enable.isPending}
-                    className={primaryButtonClass}
-                  >
-                    {t('settings.security.twoFactor.enable')}
-                  </button>
-                  <button
-                    type="button"
-                    className={secondaryButtonClass}
-                    onClick={() => {
-                      setup.reset();
-                      enable.reset();
-                      setCode('');
-                    }}
-                  >
-                    {t('studio.cancel')}
-                  </button>
-                </div>
+                <MutationOutcome mutation={enable} errorTestId="two-factor-enable-error" />
+                <FormActions
+                  testId="two-factor-enable"
+                  label={t('settings.security.twoFactor.enable')}
+                  pending={enable.isPending}
+                  onCancel={() => {
+                    setup.reset();
+                    enable.reset();
+                    setCode('');
+                  }}
+                />
               </form>
             </li>
           </ol>
@@ -251,71 +273,40 @@ function TwoFactorSection() {
         {mode === 'regenerate' && (
           <form noValidate onSubmit={onRegenerate} className="flex flex-col gap-3">
             <p>{t('settings.security.twoFactor.regenerateIntro')}</p>
-            <FormField
+            <CodeField
               id="backup-codes-code"
               label={t('settings.security.twoFactor.currentCode')}
-              autoComplete="one-time-code"
-              inputMode="numeric"
-              dir="ltr"
-              required
               value={code}
-              onChange={(event) => setCode(event.target.value)}
+              onChange={setCode}
             />
-            {regenerate.isError && (
-              <ErrorAlert testId="backup-codes-error">{explain(regenerate.error)}</ErrorAlert>
-            )}
-            <div className="flex flex-wrap gap-2">
-              <button
-                type="submit"
-                data-testid="backup-codes-regenerate"
-                disabled={regenerate.isPending}
-                className={primaryButtonClass}
-              >
-                {t('settings.security.twoFactor.regenerate')}
-              </button>
-              <button type="button" className={secondaryButtonClass} onClick={() => setMode('idle')}>
-                {t('studio.cancel')}
-              </button>
-            </div>
+            <MutationOutcome mutation={regenerate} errorTestId="backup-codes-error" />
+            <FormActions
+              testId="backup-codes-regenerate"
+              label={t('settings.security.twoFactor.regenerate')}
+              pending={regenerate.isPending}
+              onCancel={() => setMode('idle')}
+            />
           </form>
         )}
         {mode === 'disable' && (
           <form noValidate onSubmit={onDisable} className="flex flex-col gap-3">
             <p>{t('settings.security.twoFactor.disableIntro')}</p>
-            <FormField
-              id="two-factor-disable-password"
-              label={t('auth.fields.password')}
-              type="password"
-              autoComplete="current-password"
-              required
-              value={password}
-              onChange={(event) => setPassword(event.target.value)}
-            />
-            <FormField
+            <CurrentPasswordField id="two-factor-disable-password" value={password} onChange={setPassword} />
+            <CodeField
               id="two-factor-disable-code"
               label={t('settings.security.twoFactor.codeOrBackup')}
-              autoComplete="one-time-code"
-              dir="ltr"
-              required
               value={code}
-              onChange={(event) => setCode(event.target.value)}
+              onChange={setCode}
+              backupCodes
             />
-            {disable.isError && (
-              <ErrorAlert testId="two-factor-disable-error">{explain(disable.error)}</ErrorAlert>
-            )}
-            <div className="flex flex-wrap gap-2">
-              <button
-                type="submit"
-                data-testid="two-factor-disable"
-                disabled={disable.isPending}
-                className="rounded-md bg-red-700 px-5 py-2.5 font-medium text-white hover:bg-red-800 disabled:opacity-60"
-              >
-                {t('settings.security.twoFactor.disable')}
-              </button>
-              <button type="button" className={secondaryButtonClass} onClick={() => setMode('idle')}>
-                {t('studio.cancel')}
-              </button>
-            </div>
+            <MutationOutcome mutation={disable} errorTestId="two-factor-disable-error" />
+            <FormActions
+              testId="two-factor-disable"
+              label={t('settings.security.twoFactor.disable')}
+              pending={disable.isPending}
+              danger
+              onCancel={() => setMode('idle')}
+            />
           </form>
         )}
       </>
@@ -500,7 +491,6 @@ function SessionsSection() {
 
 function PasswordSection() {
   const { t } = useTranslation();
-  const explain = useSettingsErrorMessage();
   const queryClient = useQueryClient();
   const [current, setCurrent] = useState('');
   const [next, setNext] = useState('');
@@ -528,17 +518,18 @@ function PasswordSection() {
   };
   return (
     <SettingsSection id="password" title={t('settings.security.password.title')}>
-      {change.isSuccess && <Saved testId="password-changed">{t('settings.security.password.done')}</Saved>}
-      {change.isError && <ErrorAlert testId="password-error">{explain(change.error)}</ErrorAlert>}
+      <MutationOutcome
+        mutation={change}
+        saved={t('settings.security.password.done')}
+        savedTestId="password-changed"
+        errorTestId="password-error"
+      />
       <form noValidate onSubmit={onSubmit} className="flex flex-col gap-4">
-        <FormField
+        <CurrentPasswordField
           id="password-current"
           label={t('settings.security.password.current')}
-          type="password"
-          autoComplete="current-password"
-          required
           value={current}
-          onChange={(event) => setCurrent(event.target.value)}
+          onChange={setCurrent}
         />
         <FormField
           id="password-new"
@@ -561,16 +552,11 @@ function PasswordSection() {
           error={errors.confirm}
           onChange={(event) => setConfirm(event.target.value)}
         />
-        <div>
-          <button
-            type="submit"
-            data-testid="password-submit"
-            disabled={change.isPending}
-            className={primaryButtonClass}
-          >
-            {t('settings.security.password.submit')}
-          </button>
-        </div>
+        <FormActions
+          testId="password-submit"
+          label={t('settings.security.password.submit')}
+          pending={change.isPending}
+        />
       </form>
     </SettingsSection>
   );
@@ -578,7 +564,6 @@ function PasswordSection() {
 
 function EmailSection({ account }: { account: Account }) {
   const { t } = useTranslation();
-  const explain = useSettingsErrorMessage();
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const [invalid, setInvalid] = useState(false);
@@ -601,14 +586,13 @@ function EmailSection({ account }: { account: Account }) {
         </>
       }
     >
-      {change.isSuccess && (
-        <Saved testId="email-change-sent">{t('settings.security.email.sent', { email: email.trim() })}</Saved>
-      )}
-      {change.isError && (
-        <ErrorAlert testId="email-error">
-          {explain(change.error, t('settings.security.email.conflict'))}
-        </ErrorAlert>
-      )}
+      <MutationOutcome
+        mutation={change}
+        saved={t('settings.security.email.sent', { email: email.trim() })}
+        savedTestId="email-change-sent"
+        errorTestId="email-error"
+        conflictMessage={t('settings.security.email.conflict')}
+      />
       <form noValidate onSubmit={onSubmit} className="flex flex-col gap-4">
         <FormField
           id="email-new"
@@ -621,25 +605,12 @@ function EmailSection({ account }: { account: Account }) {
           error={invalid ? t('auth.validation.emailInvalid') : undefined}
           onChange={(event) => setEmail(event.target.value)}
         />
-        <FormField
-          id="email-password"
-          label={t('auth.fields.password')}
-          type="password"
-          autoComplete="current-password"
-          required
-          value={password}
-          onChange={(event) => setPassword(event.target.value)}
+        <CurrentPasswordField id="email-password" value={password} onChange={setPassword} />
+        <FormActions
+          testId="email-submit"
+          label={t('settings.security.email.submit')}
+          pending={change.isPending}
         />
-        <div>
-          <button
-            type="submit"
-            data-testid="email-submit"
-            disabled={change.isPending}
-            className={primaryButtonClass}
-          >
-            {t('settings.security.email.submit')}
-          </button>
-        </div>
       </form>
     </SettingsSection>
   );

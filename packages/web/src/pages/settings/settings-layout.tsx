@@ -2,7 +2,17 @@ import { Link } from '@tanstack/react-router';
 import type { ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import { ApiError } from '../../api/client';
-import { useErrorMessage } from '../../components/form-layout';
+import { FormField } from '../../components/form-field';
+import {
+  ErrorAlert,
+  primaryButtonClass,
+  secondaryButtonClass,
+  useErrorMessage,
+} from '../../components/form-layout';
+
+/** For actions that cannot be undone (turning 2FA off, deleting the account). */
+export const dangerButtonClass =
+  'rounded-md bg-red-700 px-5 py-2.5 font-medium text-white hover:bg-red-800 disabled:opacity-60';
 
 const tabClass =
   'whitespace-nowrap rounded-md px-3 py-2 text-sm font-medium text-slate-700 hover:bg-slate-100 dark:text-slate-300 dark:hover:bg-slate-800';
@@ -17,26 +27,18 @@ export function SettingsLayout({ children }: { children: ReactNode }) {
         <h1 className="text-2xl font-bold tracking-tight sm:text-3xl">{t('settings.title')}</h1>
         <nav aria-label={t('settings.sections')}>
           <ul className="flex flex-wrap gap-2 border-b border-slate-200 pb-2 dark:border-slate-800">
-            <li>
-              <Link
-                to="/settings/profile"
-                data-testid="settings-profile-tab"
-                className={tabClass}
-                activeProps={{ className: activeTabClass, 'aria-current': 'page' }}
-              >
-                {t('settings.profile.title')}
-              </Link>
-            </li>
-            <li>
-              <Link
-                to="/settings/security"
-                data-testid="settings-security-tab"
-                className={tabClass}
-                activeProps={{ className: activeTabClass, 'aria-current': 'page' }}
-              >
-                {t('settings.security.title')}
-              </Link>
-            </li>
+            {(['profile', 'security'] as const).map((tab) => (
+              <li key={tab}>
+                <Link
+                  to={`/settings/${tab}`}
+                  data-testid={`settings-${tab}-tab`}
+                  className={tabClass}
+                  activeProps={{ className: activeTabClass, 'aria-current': 'page' }}
+                >
+                  {t(`settings.${tab}.title`)}
+                </Link>
+              </li>
+            ))}
           </ul>
         </nav>
       </div>
@@ -98,4 +100,93 @@ export function useSettingsErrorMessage(): (error: unknown, conflictMessage?: st
       return t('settings.errors.imageType');
     return explain(error);
   };
+}
+
+/** What a settings form's mutation came to: a confirmation once it went through, the reason when it failed. */
+export function MutationOutcome({
+  mutation,
+  savedTestId,
+  errorTestId,
+  saved,
+  conflictMessage,
+}: {
+  mutation: { isSuccess: boolean; isError: boolean; error: unknown };
+  savedTestId?: string;
+  errorTestId: string;
+  /** Shown on success (nothing when absent). */
+  saved?: ReactNode;
+  /** Shown instead of the generic message for a 409 conflict. */
+  conflictMessage?: string;
+}) {
+  const explain = useSettingsErrorMessage();
+  return (
+    <>
+      {mutation.isSuccess && saved !== undefined && savedTestId && (
+        <Saved testId={savedTestId}>{saved}</Saved>
+      )}
+      {mutation.isError && (
+        <ErrorAlert testId={errorTestId}>{explain(mutation.error, conflictMessage)}</ErrorAlert>
+      )}
+    </>
+  );
+}
+
+/** The submit button of a settings form, with a Cancel beside it when the form can be left. */
+export function FormActions({
+  testId,
+  label,
+  pending,
+  danger = false,
+  onCancel,
+}: {
+  testId: string;
+  label: string;
+  pending: boolean;
+  danger?: boolean;
+  onCancel?: () => void;
+}) {
+  const { t } = useTranslation();
+  return (
+    <div className="flex flex-wrap gap-2">
+      <button
+        type="submit"
+        data-testid={testId}
+        disabled={pending}
+        className={danger ? dangerButtonClass : primaryButtonClass}
+      >
+        {label}
+      </button>
+      {onCancel && (
+        <button type="button" className={secondaryButtonClass} onClick={onCancel}>
+          {t('studio.cancel')}
+        </button>
+      )}
+    </div>
+  );
+}
+
+/** The account's current password, asked again before a sensitive change. */
+export function CurrentPasswordField({
+  id,
+  label,
+  value,
+  onChange,
+}: {
+  id: string;
+  label?: string;
+  value: string;
+  onChange: (value: string) => void;
+}) {
+  const { t } = useTranslation();
+  return (
+    <FormField
+      id={id}
+      label={label ?? t('auth.fields.password')}
+      type="password"
+      autoComplete="current-password"
+      required
+      value={value}
+      onChange={(event) => onChange(event.target.value)}
+    />
+  );
 }
