@@ -425,10 +425,8 @@ for (const pair of backendPairs()) {
           }).then((response) => response.statusCode),
         ),
       );
-      const tally = statuses.reduce<Record<number, number>>(
-        (counts, status) => ({ ...counts, [status]: (counts[status] ?? 0) + 1 }),
-        {},
-      );
+      const tally: Record<number, number> = {};
+      for (const status of statuses) tally[status] = (tally[status] ?? 0) + 1;
       expect(tally).toEqual({ 200: 10, 402: 40 });
       expect(await getBalance(harness.app.db, walletId)).toMatchObject({ balance: 0, held: 0 });
       const org = (await as(rich, { url: `/api/organizations/${orgId}/balance` })).json();
