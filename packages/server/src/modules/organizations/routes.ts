@@ -527,6 +527,8 @@ export async function organizationRoutes(app: FastifyInstance, options: { payer:
       preHandler: [signedIn, reads, member],
     },
     async (request) => {
+      // Usage served through credit leases is written in batches: write it out so the balance includes it.
+      await app.billing.flushUsage();
       const wallet = await organizationWallet(app.db, request.params.organizationId);
       return {
         walletId: wallet.id,
@@ -561,6 +563,7 @@ export async function organizationRoutes(app: FastifyInstance, options: { payer:
       preHandler: [signedIn, reads, member],
     },
     async (request) => {
+      await app.billing.flushUsage();
       const wallet = await organizationWallet(app.db, request.params.organizationId);
       const page = await listLedgerEntries(app.db, {
         walletId: wallet.id,
