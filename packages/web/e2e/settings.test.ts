@@ -219,4 +219,36 @@ describe('account settings in Chromium', () => {
     expect(await details.textContent()).not.toContain(timeIn('America/Los_Angeles'));
     await screenshot(page, 'security-sessions-account-time-zone-fr');
   });
+
+  it('shows the security journal with who tried what from where, filtered by kind', async () => {
+    const { harness, origin } = suite;
+    const page = await suite.newPage({ locale: 'fr-FR', viewport: { width: 390, height: 844 } });
+    const email = uniqueEmail('journal');
+    await signUpInPage(page, harness, email);
+    // Someone else guesses the password from another address.
+    await harness.app.inject({
+      method: 'POST',
+      url: '/api/auth/sign-in',
+      remoteAddress: '203.0.113.7',
+      headers: { 'user-agent': 'Mozilla/5.0 (Windows NT 10.0) Firefox/130.0' },
+      payload: { email, password: 'a guess at the password' },
+    });
+    await page.goto(`${origin}/settings/security`);
+    const items = page.getByTestId('activity-list').getByTestId('activity-item');
+    const failed = page.locator('[data-testid="activity-item"][data-type="sign_in.failed"]');
+    await failed.waitFor();
+    expect(await failed.textContent()).toContain('203.0.113.7');
+    expect(await failed.textContent()).toContain('Firefox · Windows');
+    expect(await items.evaluateAll((nodes) => nodes.map((node) => node.getAttribute('data-type')))).toEqual(
+      expect.arrayContaining(['sign_up', 'sign_in.succeeded', 'email.verified', 'sign_in.failed']),
+    );
+    await screenshot(page, 'security-activity-fr-390');
+
+    await page.getByTestId('activity-filter').selectOption('signIns');
+    await expect
+      .poll(() => items.evaluateAll((nodes) => nodes.map((node) => node.getAttribute('data-type'))))
+      .toEqual(['sign_in.failed', 'sign_in.succeeded']);
+    await page.getByTestId('activity-filter').selectOption('twoFactor');
+    await page.getByTestId('activity-empty').waitFor();
+  });
 });

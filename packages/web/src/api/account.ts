@@ -151,3 +151,27 @@ export async function scheduleDeletion(password: string | undefined): Promise<st
 export async function cancelDeletion(): Promise<void> {
   await apiRequest('/api/account/deletion', { method: 'DELETE' });
 }
+
+/** One entry of the personal security journal (`GET /api/account/activity`). */
+export interface ActivityEvent {
+  id: string;
+  type: string;
+  ip: string | null;
+  userAgent: string | null;
+  createdAt: string;
+}
+
+/** A page of the journal, newest first; `beforeId` (the last id of the previous page) asks for the next one. */
+export async function fetchActivity(
+  options: { types?: string; beforeId?: string; limit: number },
+  signal?: AbortSignal,
+): Promise<ActivityEvent[]> {
+  const query = new URLSearchParams({ limit: String(options.limit) });
+  if (options.types) query.set('types', options.types);
+  if (options.beforeId) query.set('beforeId', options.beforeId);
+  const response = await apiRequest<{ events: ActivityEvent[] }>(
+    `/api/account/activity?${query}`,
+    signal ? { signal } : {},
+  );
+  return response.events;
+}

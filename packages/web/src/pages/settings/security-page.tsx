@@ -27,6 +27,8 @@ import {
 import { useDocumentTitle } from '../../components/use-document-title';
 import { useFormatDate } from '../../components/use-format-date';
 import { accountQueryKey } from '../../session/use-session';
+import { ActivitySection } from './activity-section';
+import { describeDevice } from './describe-device';
 import {
   CurrentPasswordField,
   FormActions,
@@ -62,6 +64,7 @@ export function SecurityPage({ account }: { account: Account }) {
       {!account.twoFactorSetupRequired && <SessionsSection />}
       {account.hasPassword && <PasswordSection />}
       {account.hasPassword && !account.twoFactorSetupRequired && <EmailSection account={account} />}
+      {!account.twoFactorSetupRequired && <ActivitySection />}
     </SettingsLayout>
   );
 }
@@ -374,35 +377,6 @@ function BackupCodes({ codes, onDone }: { codes: string[]; onDone: () => void })
       </div>
     </div>
   );
-}
-
-/** A readable name for a session's browser and system, from its user agent. */
-function describeDevice(userAgent: string | null, unknown: string): string {
-  if (!userAgent) return unknown;
-  const browser = /Edg\//.test(userAgent)
-    ? 'Edge'
-    : /OPR\//.test(userAgent)
-      ? 'Opera'
-      : /Firefox\//.test(userAgent)
-        ? 'Firefox'
-        : /Chrom(e|ium)\//.test(userAgent)
-          ? 'Chrome'
-          : /Safari\//.test(userAgent)
-            ? 'Safari'
-            : undefined;
-  const system = /Android/.test(userAgent)
-    ? 'Android'
-    : /iPhone|iPad/.test(userAgent)
-      ? 'iOS'
-      : /Windows/.test(userAgent)
-        ? 'Windows'
-        : /Mac OS X/.test(userAgent)
-          ? 'macOS'
-          : /Linux/.test(userAgent)
-            ? 'Linux'
-            : undefined;
-  if (!browser && !system) return userAgent.slice(0, 60);
-  return [browser, system].filter(Boolean).join(' · ');
 }
 
 function SessionsSection() {
