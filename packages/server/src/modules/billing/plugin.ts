@@ -21,6 +21,11 @@ export interface BillingContext {
   prices: PriceBookCache;
   /** The signed-in user's wallet, created on first use and put on the default plan. */
   userWallet(userId: string): Promise<Wallet>;
+  /**
+   * The wallet that pays for a /v1 caller: an organisation's for its keys (the `payerFor` hook), else the caller's.
+   * Its plan is the one that decides routes and allowed models.
+   */
+  payingWallet(caller: { userId: string; keyId: string | null }): Promise<Wallet>;
   /** The ledger-backed metering for /v1 (pass it as `metering` to the gateway module). */
   metering: ReturnType<typeof createLedgerMetering>;
   /** Writes the usage entries this process still batches, so a read that follows sees them. */
@@ -83,6 +88,11 @@ export async function registerBilling(
       const wallet = await ensureWallet(app.db, { ownerType: 'user', ownerId: userId });
       await app.db.insert(subscriptions).values({ walletId: wallet.id, plan: 'free' }).onConflictDoNothing();
       return wallet;
+    },
+    async payingWallet(caller) {
+      const payer = await hooks.payerFor?.(caller);
+      if (!payer) return context.userWallet(caller.userId);
+      return ensureWallet(app.db, { ownerType: payer.ownerType, ownerId: payer.ownerId });
     },
     metering: createLedgerMetering({
       db: app.db,

@@ -2,6 +2,7 @@ import { createGateway, type Gateway, type GatewayConfig } from '@webox/gateway'
 import type { FastifyInstance } from 'fastify';
 import { LRUCache } from 'lru-cache';
 import type { Dispatcher } from 'undici';
+import { AppError } from '../../errors.js';
 import { getWalletPlan } from '../billing/plans.js';
 import { gatewayAdminRoutes } from './admin-routes.js';
 import { keysRoutes } from './keys-routes.js';
@@ -84,25 +85,28 @@ export async function registerGatewayModule(app: FastifyInstance, options: Gatew
     await ownKeys.stop();
   });
 
-  // The caller's plan drives routes with plan conditions and the models they may call; looked up through billing,
-  // cached a minute per person. A failed lookup is not cached.
+  // The plan of the wallet that pays (an organisation's for its keys) drives routes with plan conditions and the
+  // models the caller may use; looked up through billing, cached a minute per person and key. Failures are not cached.
   const plans = new LRUCache<string, Promise<CallerPlan | undefined>>({ max: 50_000, ttl: 60_000 });
-  const planOf = (userId: string) => {
-    let plan = plans.get(userId);
+  const planOf = (caller: { userId: string; keyId: string | null }) => {
+    const cacheKey = `${caller.userId}:${caller.keyId ?? ''}`;
+    let plan = plans.get(cacheKey);
     if (!plan) {
       const loading: Promise<CallerPlan | undefined> = app.billing
-        .userWallet(userId)
+        .payingWallet(caller)
         .then((wallet) => getWalletPlan(app.db, wallet.id))
         .then(
           (found) => ({ id: found.id, allowedModels: found.allowedModels }),
           (error: unknown) => {
-            if (plans.get(userId) === loading) plans.delete(userId);
-            log.warn({ err: error, userId }, "the caller's plan could not be read");
+            if (plans.get(cacheKey) === loading) plans.delete(cacheKey);
+            // A refusal (a removed member's organisation key) answers as itself.
+            if (error instanceof AppError) throw error;
+            log.warn({ err: error, userId: caller.userId }, "the caller's plan could not be read");
             return undefined;
           },
         );
       plan = loading;
-      plans.set(userId, plan);
+      plans.set(cacheKey, plan);
     }
     return plan;
   };

@@ -46,7 +46,7 @@ export interface V1RoutesOptions {
    * The caller's plan, for routes with plan conditions and the plan's allowed models (default: none, so such
    * conditions never match). Undefined when it could not be read.
    */
-  planOf?: (userId: string) => Promise<CallerPlan | undefined>;
+  planOf?: (caller: V1Caller) => Promise<CallerPlan | undefined>;
   /** Refuse models the caller's plan does not include (403 `model_not_allowed`); default false. */
   enforcePlanModels?: boolean;
   /** The caller's own provider keys, used instead of the platform's for the providers they cover. */
@@ -146,8 +146,8 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
   }
 
   /** Reads the caller's plan (cached by the plugin); with plan enforcement, an unreadable plan fails the call. */
-  async function planOf(userId: string): Promise<CallerPlan | undefined> {
-    const plan = await options.planOf?.(userId);
+  async function planOf(caller: V1Caller): Promise<CallerPlan | undefined> {
+    const plan = await options.planOf?.(caller);
     if (!plan && options.enforcePlanModels) {
       throw new AppError('service_unavailable', 'The plan of this account could not be read; try again.');
     }
@@ -170,7 +170,7 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
     if (caller.allowedModels && !caller.allowedModels.includes(model)) {
       throw new AppError('model_not_allowed', `This API key may not use the model "${model}".`);
     }
-    const [plan, ownKeys] = await Promise.all([planOf(caller.userId), options.ownKeysOf?.(caller.userId)]);
+    const [plan, ownKeys] = await Promise.all([planOf(caller), options.ownKeysOf?.(caller.userId)]);
     if (plan) call.metadata = { headers: request.headers, plan: plan.id };
     if (ownKeys) call.ownKeys = ownKeys;
     const candidates = gateway.resolve(model, call.metadata, call.ownKeys);
@@ -636,7 +636,7 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
     },
     async (request) => {
       const { caller } = request;
-      const [plan, ownKeys] = await Promise.all([planOf(caller.userId), options.ownKeysOf?.(caller.userId)]);
+      const [plan, ownKeys] = await Promise.all([planOf(caller), options.ownKeysOf?.(caller.userId)]);
       await limits.admit(caller);
       const metadata: RequestMetadata = { headers: request.headers, ...(plan ? { plan: plan.id } : {}) };
       const allowed = caller.allowedModels;

@@ -78,8 +78,12 @@ for (const pair of backendPairs()) {
       await renewPlans(harness.app.db, { timeZone: harness.app.billing.timeZone });
     }
 
-    async function join(client: SignedInClient) {
-      await onPro((await harness.app.billing.userWallet(client.userId)).id);
+    async function join(
+      client: SignedInClient,
+      options: { personalPlan: 'pro' | 'free' } = { personalPlan: 'pro' },
+    ) {
+      if (options.personalPlan === 'pro')
+        await onPro((await harness.app.billing.userWallet(client.userId)).id);
       const after = new Date(Date.now() - 1_000);
       const invited = await as(owner, {
         method: 'POST',
@@ -177,6 +181,17 @@ for (const pair of backendPairs()) {
         personalBefore.balance - costOfOne,
       );
       expect((await getBalance(harness.app.db, organizationWalletId)).balance).toBe(orgAfter.balance);
+    });
+
+    it('lets a free-plan member use the models of the organisation’s plan through its key, not their own', async () => {
+      const free = await signUpAndSignIn(harness.app);
+      await join(free, { personalPlan: 'free' });
+      await grant(organizationWalletId, costOfOne * 2);
+      await grant((await harness.app.billing.userWallet(free.userId)).id, costOfOne * 2);
+      const organizationKey = (await createKey(free, organizationId)).json().key as string;
+      expect((await call(organizationKey)).status).toBe(200);
+      const personalKey = (await createKey(free)).json().key as string;
+      expect((await call(personalKey)).status).toBe(403);
     });
 
     it('never lets racing calls of a member spend more than their monthly limit', async () => {
