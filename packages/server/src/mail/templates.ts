@@ -310,7 +310,8 @@ export function renderEmail<Name extends MailTemplateName>(
   if (copy.action && href) textLines.splice(textLines.length - 1, 0, `${copy.action.label}: ${href}`);
   const text = `${textLines.join('\n\n')}\n\n— WeBox\n`;
   const direction = locale === 'ar' ? 'rtl' : 'ltr';
-  const paragraphs = copy.lines.map((line) => `<p>${linkify(fill(line, values, escapeHtml))}</p>`);
+  // No URL in the copy or the data becomes a link: names people type would otherwise be clickable (phishing).
+  const paragraphs = copy.lines.map((line) => `<p>${fill(line, values, escapeHtml)}</p>`);
   if (copy.action && href) {
     paragraphs.splice(
       paragraphs.length - 1,
@@ -320,9 +321,4 @@ export function renderEmail<Name extends MailTemplateName>(
   }
   const html = `<!doctype html><html lang="${locale}" dir="${direction}"><head><meta charset="utf-8"><title>${escapeHtml(subject)}</title></head><body style="font-family:system-ui,sans-serif;line-height:1.5;color:#111;max-width:560px;margin:auto;padding:24px">${paragraphs.join('')}<p style="color:#555">— WeBox</p></body></html>`;
   return { subject, text, html };
-}
-
-// Links inside already-escaped text become anchors; only http(s) URLs qualify.
-function linkify(escaped: string): string {
-  return escaped.replace(/https?:\/\/[^\s<]+/g, (url) => `<a href="${url}">${url}</a>`);
 }
