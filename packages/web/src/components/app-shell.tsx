@@ -9,15 +9,16 @@ import { LanguageSwitcher } from './language-switcher';
 import { Logo } from './logo';
 
 const navigationLinkClass =
-  'block whitespace-nowrap rounded-md px-3 py-2 text-sm font-medium text-slate-700 hover:bg-slate-100 hover:text-slate-950 dark:text-slate-300 dark:hover:bg-slate-800 dark:hover:text-white';
+  'block whitespace-nowrap rounded-md px-3 py-2 xl:px-2.5 text-sm font-medium text-slate-700 hover:bg-slate-100 hover:text-slate-950 dark:text-slate-300 dark:hover:bg-slate-800 dark:hover:text-white';
 const activeNavigationLinkClass = 'bg-slate-100 text-slate-950 dark:bg-slate-800 dark:text-white';
 
-function NavigationLinks({ onNavigate }: { onNavigate?: () => void }) {
+/** `inHeader`: the one-line navigation of wide screens, where a signed-in person reaches home through the logo. */
+function NavigationLinks({ onNavigate, inHeader = false }: { onNavigate?: () => void; inHeader?: boolean }) {
   const { t } = useTranslation();
   const { account } = useAccount();
   return (
     <ul className="flex flex-col gap-1 xl:flex-row xl:items-center">
-      <li>
+      <li hidden={inHeader && Boolean(account)}>
         <Link
           to="/"
           onClick={onNavigate}
@@ -156,7 +157,7 @@ export function AppShell() {
             data-testid="main-nav"
             className="hidden xl:ms-4 xl:block"
           >
-            <NavigationLinks />
+            <NavigationLinks inHeader />
           </nav>
           <div className="ms-auto flex items-center gap-2">
             <AccountMenu />
