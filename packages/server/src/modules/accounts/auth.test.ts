@@ -449,7 +449,7 @@ for (const pair of backendPairs()) {
     });
 
     it('takes about as long for a known and an unknown address (sign-in, sign-up, reset)', async () => {
-      const known = await Promise.all([1, 2, 3, 4, 5].map(() => signUpAndSignIn(app())));
+      const known = await Promise.all([1, 2, 3, 4, 5, 6, 7].map(() => signUpAndSignIn(app())));
       const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
       const time = async (send: () => Promise<unknown>) => {
         const started = performance.now();
@@ -467,8 +467,8 @@ for (const pair of backendPairs()) {
         }
         const [a, b] = [median(knownTimes), median(unknownTimes)];
         // Both paths do the same expensive work: without the dummy argon2 run (or with the reset email sent inline)
-        // one side would be several times the other. A few milliseconds of noise are allowed for quick endpoints.
-        expect(Math.abs(a - b)).toBeLessThan(Math.max(30, 0.5 * Math.max(a, b)));
+        // one side would be several times the other. Some noise is allowed for quick endpoints on a loaded machine.
+        expect(Math.abs(a - b)).toBeLessThan(Math.max(40, 0.5 * Math.max(a, b)));
       };
       await compare('/api/auth/sign-in', (email) => ({ email, password: 'a wrong but long password' }));
       await compare('/api/auth/sign-up', (email) => ({ email, password: 'some sturdy passphrase 5' }));

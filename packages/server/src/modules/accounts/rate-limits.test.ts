@@ -1,6 +1,7 @@
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
+import { startGatewayHarness } from '../../testing/gateway-harness.js';
 import { createTestApp, type TestApp } from '../../testing/test-app.js';
 import { rateTiers } from './rate-limits.js';
 import { createSignedInAccount, randomIp, uniqueEmail } from './testing.js';
@@ -99,6 +100,31 @@ for (const pair of backendPairs()) {
         payload: { currentPassword: 'a guess at the password', newPassword: 'a sturdy passphrase 42' },
       }));
       expectLimitedAt(answers, rateTiers.auth);
+    });
+  });
+}
+
+for (const pair of backendPairs()) {
+  describe(`the generation tier on /v1 on ${pair.name}`, () => {
+    let harness: Awaited<ReturnType<typeof startGatewayHarness>>;
+    beforeAll(async () => {
+      harness = await startGatewayHarness(pair);
+    });
+    afterAll(() => harness.close());
+
+    it(`allows a signed-in person ${rateTiers.generation} calls a minute; API keys have their own limits`, async () => {
+      const person = await createSignedInAccount(harness.app);
+      const answers: LightMyRequestResponse[] = [];
+      for (let index = 0; index <= rateTiers.generation; index += 1) {
+        answers.push(
+          await harness.app.inject({ url: '/v1/models', headers: person.headers, remoteAddress: randomIp() }),
+        );
+      }
+      expect(answers.slice(0, rateTiers.generation).every((answer) => answer.statusCode === 200)).toBe(true);
+      const refused = answers[rateTiers.generation]!;
+      expect(refused.statusCode).toBe(429);
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+      expect(refused.json().error.code).toBe('rate_limited');
     });
   });
 }

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { LRUCache } from 'lru-cache';
 import type { Dispatcher } from 'undici';
 import { AppError } from '../../errors.js';
+import { userLimit } from '../accounts/rate-limits.js';
 import { getWalletPlan } from '../billing/plans.js';
 import { gatewayAdminRoutes } from './admin-routes.js';
 import { keysRoutes } from './keys-routes.js';
@@ -120,7 +121,7 @@ export async function registerGatewayModule(app: FastifyInstance, options: Gatew
     limits: new KeyLimits(app.stores),
     cache: new ResponseCache(app.stores.cache, options.cachedAliases ?? {}),
     usage,
-    authenticate: authenticateV1(verifier),
+    authenticate: authenticateV1(verifier, userLimit(app, 'generation')),
   });
   await app.register(keysRoutes);
   await app.register(gatewayAdminRoutes);

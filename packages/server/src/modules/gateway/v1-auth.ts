@@ -30,9 +30,13 @@ function presentedKey(request: FastifyRequest): string | undefined {
 
 /**
  * Authenticates /v1 calls: a virtual key (verified from a short cache, no database round trip on the hot path),
- * or a signed-in person's access token through the accounts module.
+ * or a signed-in person's access token through the accounts module. Signed-in calls (the web studio) are held to
+ * the generation tier per person (`generation`, 60 a minute); virtual keys are limited by their own RPM/TPM.
  */
-export function authenticateV1(verifier: VirtualKeyVerifier) {
+export function authenticateV1(
+  verifier: VirtualKeyVerifier,
+  generation?: (request: FastifyRequest, reply: FastifyReply) => Promise<void>,
+) {
   const signedIn = authenticate();
   return async function authenticateV1Handler(request: FastifyRequest, reply: FastifyReply) {
     const key = presentedKey(request);
@@ -62,6 +66,7 @@ export function authenticateV1(verifier: VirtualKeyVerifier) {
       );
     }
     await signedIn(request, reply);
+    await generation?.(request, reply);
     request.caller = {
       userId: request.auth.userId,
       role: request.auth.role,
