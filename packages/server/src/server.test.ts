@@ -1,13 +1,19 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { runServerProcess, startServerProcess } from './testing/spawn-server.js';
 
+const folders: string[] = [];
 async function dataDir() {
-  return mkdtemp(path.join(tmpdir(), 'webox-data-'));
+  const folder = await mkdtemp(path.join(tmpdir(), 'webox-data-'));
+  folders.push(folder);
+  return folder;
 }
+afterAll(async () => {
+  await Promise.all(folders.map((folder) => rm(folder, { recursive: true, force: true })));
+});
 
 // Each test starts real server processes (PGlite initialisation, TypeScript loading): slow on a busy machine.
 describe('the server process', { timeout: 180_000 }, () => {

@@ -1,7 +1,7 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { interpolateEnv, loadConfigFile } from './config-file.js';
 import { ConfigError } from './env.js';
@@ -14,6 +14,7 @@ let directory: string;
 beforeAll(async () => {
   directory = await mkdtemp(path.join(tmpdir(), 'webox-config-'));
 });
+afterAll(() => rm(directory, { recursive: true, force: true }));
 
 async function write(name: string, text: string) {
   const file = path.join(directory, name);

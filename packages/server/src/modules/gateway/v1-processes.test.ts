@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type FakeUpstream, startFakeUpstream } from '@webox/gateway/testing';
@@ -55,8 +55,12 @@ function answer(delayMs = 0) {
   };
 }
 
+/** Temporary folders of this file, removed after it. */
+const folders: string[] = [];
+
 async function writeConfig(upstream: FakeUpstream): Promise<string> {
   const directory = await mkdtemp(path.join(tmpdir(), 'webox-config-'));
+  folders.push(directory);
   const file = path.join(directory, 'webox.config.yaml');
   await writeFile(
     file,
@@ -149,6 +153,7 @@ describe('billing across real server processes', { timeout: 300_000 }, () => {
   afterAll(async () => {
     await Promise.all(servers.map((server) => server.stop('SIGKILL')));
     await upstream.close();
+    await Promise.all(folders.map((folder) => rm(folder, { recursive: true, force: true })));
   });
 
   const postgresUrl = process.env.DATABASE_URL;
@@ -193,6 +198,7 @@ describe('billing across real server processes', { timeout: 300_000 }, () => {
   it('survives kill -9 during paid load: after restart the ledger balances, no hold outlives its TTL, nothing is charged twice', async () => {
     // PGlite (the default) unless PostgreSQL is configured, in which case the scale-out path is the one at risk.
     const dataDir = await mkdtemp(path.join(tmpdir(), 'webox-crash-'));
+    folders.push(dataDir);
     const fresh = postgresUrl ? await openFreshPostgres(postgresUrl) : undefined;
     const open = async () => {
       if (fresh) return fresh;
