@@ -5323,6 +5323,195 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/billing/budgets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The limits you set on your own /v1 spending (all your keys and the studio), and where each stands. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Days and months reset at midnight in this zone. */
+                            timeZone: string;
+                            budget: {
+                                dailyCredits: number | null;
+                                monthlyCredits: number | null;
+                                dailyRequests: number | null;
+                            };
+                            status: {
+                                /** @enum {string} */
+                                metric: "requests" | "credits";
+                                /** @enum {string} */
+                                period: "day" | "month";
+                                limit: number;
+                                used: number;
+                                remaining: number;
+                                /** Format: date-time */
+                                resetsAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        /** Set your own daily and monthly credit budgets and daily request quota (null or absent: no limit). They only tighten your plan’s limits and apply at once in every server process. */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /**
+                         * @description Credits per day; null for no limit.
+                         * @default null
+                         */
+                        dailyCredits?: number | null;
+                        /**
+                         * @description Credits per month; null for no limit.
+                         * @default null
+                         */
+                        monthlyCredits?: number | null;
+                        /**
+                         * @description /v1 requests per day; null for no limit.
+                         * @default null
+                         */
+                        dailyRequests?: number | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Days and months reset at midnight in this zone. */
+                            timeZone: string;
+                            budget: {
+                                dailyCredits: number | null;
+                                monthlyCredits: number | null;
+                                dailyRequests: number | null;
+                            };
+                            status: {
+                                /** @enum {string} */
+                                metric: "requests" | "credits";
+                                /** @enum {string} */
+                                period: "day" | "month";
+                                limit: number;
+                                used: number;
+                                remaining: number;
+                                /** Format: date-time */
+                                resetsAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/billing/prices": {
         parameters: {
             query?: never;
@@ -11868,6 +12057,9 @@ export interface paths {
                                 allowedModels: string[] | null;
                                 rpmLimit: number | null;
                                 tpmLimit: number | null;
+                                dailyCreditBudget: number | null;
+                                monthlyCreditBudget: number | null;
+                                dailyRequestQuota: number | null;
                                 expiresAt: string | null;
                                 revokedAt: string | null;
                                 lastUsedAt: string | null;
@@ -11912,6 +12104,12 @@ export interface paths {
                         allowedModels?: string[];
                         rpmLimit?: number;
                         tpmLimit?: number;
+                        /** @description Credits this key may spend per day (midnight in the billing time zone). */
+                        dailyCreditBudget?: number;
+                        /** @description Credits per month. */
+                        monthlyCreditBudget?: number;
+                        /** @description /v1 requests per day. */
+                        dailyRequestQuota?: number;
                         expiresAt?: unknown;
                         /**
                          * Format: uuid
@@ -11938,6 +12136,9 @@ export interface paths {
                                 allowedModels: string[] | null;
                                 rpmLimit: number | null;
                                 tpmLimit: number | null;
+                                dailyCreditBudget: number | null;
+                                monthlyCreditBudget: number | null;
+                                dailyRequestQuota: number | null;
                                 expiresAt: string | null;
                                 revokedAt: string | null;
                                 lastUsedAt: string | null;
@@ -12054,6 +12255,9 @@ export interface paths {
                                 allowedModels: string[] | null;
                                 rpmLimit: number | null;
                                 tpmLimit: number | null;
+                                dailyCreditBudget: number | null;
+                                monthlyCreditBudget: number | null;
+                                dailyRequestQuota: number | null;
                                 expiresAt: string | null;
                                 revokedAt: string | null;
                                 lastUsedAt: string | null;
@@ -12114,7 +12318,102 @@ export interface paths {
         };
         options?: never;
         head?: never;
-        patch?: never;
+        /** Change one of my keys' budgets and daily request quota (null removes one, absent keeps it); every server process applies the change to the next call. */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    keyId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        dailyCreditBudget?: number | null;
+                        monthlyCreditBudget?: number | null;
+                        dailyRequestQuota?: number | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            key: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                                prefix: string;
+                                allowedModels: string[] | null;
+                                rpmLimit: number | null;
+                                tpmLimit: number | null;
+                                dailyCreditBudget: number | null;
+                                monthlyCreditBudget: number | null;
+                                dailyRequestQuota: number | null;
+                                expiresAt: string | null;
+                                revokedAt: string | null;
+                                lastUsedAt: string | null;
+                                /** Format: date-time */
+                                createdAt: string;
+                                /** @description The organisation whose wallet pays for this key, if any. */
+                                organizationId: string | null;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
         trace?: never;
     };
     "/api/admin/gateway/health": {

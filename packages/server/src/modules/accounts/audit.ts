@@ -39,6 +39,7 @@ export const auditEventTypes = [
   'admin.action',
   'api_key.created',
   'api_key.revoked',
+  'api_key.budget_changed',
   'payment.started',
   'payment.paid',
   'payment.canceled',

@@ -1,6 +1,17 @@
 // The billing module's service API: what other modules (the /v1 gateway, payments, commerce, admin) call.
 // They never touch billing's tables directly.
 export { LedgerBatcher, type LedgerBatcherOptions } from './batcher.js';
+export {
+  budgetLimits,
+  getUserBudget,
+  MAX_BUDGET_CREDITS,
+  MAX_DAILY_REQUESTS,
+  setUserBudget,
+  tighterLimits,
+  USER_BUDGETS_CHANNEL,
+  type UserBudget,
+  UserBudgetCache,
+} from './budgets.js';
 export { displayCredits, parseCreditRates } from './display.js';
 export {
   type Balance,

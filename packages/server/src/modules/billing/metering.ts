@@ -3,6 +3,7 @@ import type { Database } from '../../db/client.js';
 import { AppError } from '../../errors.js';
 import type { CounterStore } from '../../stores/index.js';
 import type { LedgerBatcher } from './batcher.js';
+import { tighterLimits } from './budgets.js';
 import type { CreditLeases, LeaseReservation } from './leases.js';
 import { ensureWallet, holdCredits, releaseHold, settleHold, type Wallet } from './ledger.js';
 import { getWalletPlan, type Plan, planWalletLimits } from './plans.js';
@@ -23,6 +24,8 @@ import {
 export interface MeteredCaller {
   userId: string;
   keyId: string | null;
+  /** Budgets and quotas set on the caller's virtual key, when the caller carries them (for `limitsFor`). */
+  keyLimits?: QuotaLimits;
 }
 
 export interface MeteredCandidate {
@@ -128,7 +131,8 @@ export function createLedgerMetering(options: LedgerMeteringOptions) {
       const extra = (await options.limitsFor?.(request.caller, plan)) ?? {};
       const subjects: QuotaSubject[] = [
         { scope: 'wallet', id: wallet.id, limits: planWalletLimits(plan) },
-        { scope: 'user', id: request.caller.userId, limits: { ...plan.limits, ...extra.user } },
+        // A person's own budget tightens the plan's limits, never loosens them.
+        { scope: 'user', id: request.caller.userId, limits: tighterLimits(plan.limits, extra.user) },
       ];
       if (request.caller.keyId)
         subjects.push({ scope: 'key', id: request.caller.keyId, limits: extra.key ?? {} });

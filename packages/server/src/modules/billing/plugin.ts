@@ -1,11 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { LedgerBatcher } from './batcher.js';
+import { UserBudgetCache } from './budgets.js';
 import { parseCreditRates } from './display.js';
 import { CreditLeases } from './leases.js';
 import { ensureWallet, expireHolds, type Wallet } from './ledger.js';
 import { createLedgerMetering, type LedgerMeteringOptions } from './metering.js';
 import { renewPlans } from './plans.js';
 import { type ConfiguredModel, PriceBookCache, syncPriceBook } from './prices.js';
+import type { QuotaLimits } from './quotas.js';
 import { subscriptions } from './tables.js';
 
 export const EXPIRE_HOLDS_JOB = 'billing.expire-holds';
@@ -30,6 +32,8 @@ export interface BillingContext {
   metering: ReturnType<typeof createLedgerMetering>;
   /** Writes the usage entries this process still batches, so a read that follows sees them. */
   flushUsage(): Promise<void>;
+  /** A person's own budgets as quota limits (cached 30 s per process, evicted everywhere when they change them). */
+  userLimits(userId: string): Promise<QuotaLimits>;
   /** Tells every process (including this one) to reload prices. */
   pricesChanged(): Promise<void>;
   /**
@@ -79,6 +83,9 @@ export async function registerBilling(
     onError: (error, context) => log.error({ err: error }, `credit leases: ${context} failed`),
   });
   app.addHook('onClose', () => leases.close());
+  const budgets = new UserBudgetCache(app.db, app.stores.pubSub);
+  await budgets.start();
+  app.addHook('onClose', () => budgets.stop());
   const context: BillingContext = {
     timeZone: app.env.BILLING_TIME_ZONE,
     holdTtlSeconds: app.env.HOLD_TTL_SECONDS,
@@ -107,6 +114,7 @@ export async function registerBilling(
       payerFor: async (caller) => hooks.payerFor?.(caller),
     }),
     flushUsage: () => leases.flush(),
+    userLimits: (userId) => budgets.limitsOf(userId),
     useMeteringHooks(next) {
       Object.assign(hooks, next);
     },

@@ -4,6 +4,14 @@ import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import { errorResponses } from '../../http/schemas.js';
 import { authenticate } from '../../plugins/authenticate.js';
+import {
+  budgetLimits,
+  getUserBudget,
+  MAX_BUDGET_CREDITS,
+  MAX_DAILY_REQUESTS,
+  setUserBudget,
+  type UserBudget,
+} from './budgets.js';
 import { displayCredits } from './display.js';
 import { getWallet, postEntry, verifyLedger } from './ledger.js';
 import { periodOf } from './periods.js';
@@ -35,6 +43,36 @@ const balanceSchema = z.object({
     overage: z.boolean(),
     features: z.array(z.string()),
   }),
+});
+
+/** A limit a person sets: a positive integer, or null for none. Credits stay well inside the integer columns. */
+const budgetLimit = (max: number) => z.number().int().min(1).max(max).nullable().default(null);
+
+const budgetSchema = z
+  .object({
+    dailyCredits: budgetLimit(MAX_BUDGET_CREDITS).describe('Credits per day; null for no limit.'),
+    monthlyCredits: budgetLimit(MAX_BUDGET_CREDITS).describe('Credits per month; null for no limit.'),
+    dailyRequests: budgetLimit(MAX_DAILY_REQUESTS).describe('/v1 requests per day; null for no limit.'),
+  })
+  .strict();
+
+const budgetsResponse = z.object({
+  timeZone: z.string().describe('Days and months reset at midnight in this zone.'),
+  budget: z.object({
+    dailyCredits: credits.nullable(),
+    monthlyCredits: credits.nullable(),
+    dailyRequests: z.number().int().nullable(),
+  }),
+  status: z.array(
+    z.object({
+      metric: z.enum(['requests', 'credits']),
+      period: z.enum(['day', 'month']),
+      limit: z.number().int(),
+      used: z.number().int(),
+      remaining: z.number().int(),
+      resetsAt: z.iso.datetime(),
+    }),
+  ),
 });
 
 const entrySchema = z.object({
@@ -345,6 +383,61 @@ export async function billingRoutes(app: FastifyInstance) {
           resetsAt: status.resetsAt.toISOString(),
         })),
       };
+    },
+  );
+
+  const budgetStatus = async (userId: string, budget: UserBudget) => {
+    const statuses = await checkQuota(app.stores.counters, {
+      subjects: [{ scope: 'user', id: userId, limits: budgetLimits(budget) }],
+      timeZone: app.billing.timeZone,
+    });
+    return {
+      timeZone: app.billing.timeZone,
+      budget,
+      status: statuses.map((status) => ({
+        metric: status.metric,
+        period: status.unit,
+        limit: status.limit,
+        used: status.used,
+        remaining: status.remaining,
+        resetsAt: status.resetsAt.toISOString(),
+      })),
+    };
+  };
+
+  routes.get(
+    '/api/billing/budgets',
+    {
+      preHandler: signedIn,
+      schema: {
+        tags: ['billing'],
+        summary:
+          'The limits you set on your own /v1 spending (all your keys and the studio), and where each stands.',
+        response: { 200: budgetsResponse, ...errorResponses(401, 403) },
+      },
+    },
+    async (request) => budgetStatus(request.auth.userId, await getUserBudget(app.db, request.auth.userId)),
+  );
+
+  routes.put(
+    '/api/billing/budgets',
+    {
+      preHandler: signedIn,
+      schema: {
+        tags: ['billing'],
+        summary:
+          'Set your own daily and monthly credit budgets and daily request quota (null or absent: no limit). ' +
+          'They only tighten your plan’s limits and apply at once in every server process.',
+        body: budgetSchema,
+        response: { 200: budgetsResponse, ...errorResponses(400, 401, 403) },
+      },
+    },
+    async (request) => {
+      const budget = await setUserBudget(app.db, app.stores.pubSub, {
+        userId: request.auth.userId,
+        budget: request.body,
+      });
+      return budgetStatus(request.auth.userId, budget);
     },
   );
 

@@ -12,6 +12,7 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
+import { users } from '../accounts/tables.js';
 
 export const walletOwnerTypes = ['user', 'organization', 'system'] as const;
 export type WalletOwnerType = (typeof walletOwnerTypes)[number];
@@ -180,5 +181,19 @@ export const subscriptions = pgTable('billing_subscriptions', {
   startedAt: timestamp('started_at', { withTimezone: true }).notNull().defaultNow(),
   /** The last period (`YYYY-MM` in the billing time zone) whose plan credits were granted. */
   renewedPeriod: text('renewed_period'),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/**
+ * Limits a person sets on their own /v1 spending (every key and the studio); null means no limit of that kind.
+ * They only tighten the plan's limits, never loosen them.
+ */
+export const userBudgets = pgTable('billing_user_budgets', {
+  userId: uuid('user_id')
+    .primaryKey()
+    .references(() => users.id, { onDelete: 'cascade' }),
+  dailyCredits: integer('daily_credits'),
+  monthlyCredits: integer('monthly_credits'),
+  dailyRequests: integer('daily_requests'),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
 });

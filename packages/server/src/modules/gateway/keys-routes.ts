@@ -4,8 +4,14 @@ import { z } from 'zod';
 import { errorResponses } from '../../http/schemas.js';
 import { authenticate } from '../../plugins/authenticate.js';
 import { clientOf, recordAuditEvent } from '../accounts/audit.js';
+import { MAX_BUDGET_CREDITS, MAX_DAILY_REQUESTS } from '../billing/index.js';
 import { requireMembership } from '../organizations/index.js';
-import { createVirtualKey, listVirtualKeys, revokeVirtualKey } from './keys-service.js';
+import {
+  createVirtualKey,
+  listVirtualKeys,
+  revokeVirtualKey,
+  updateVirtualKeyBudget,
+} from './keys-service.js';
 
 const keySummary = z.object({
   id: z.uuid(),
@@ -14,12 +20,26 @@ const keySummary = z.object({
   allowedModels: z.array(z.string()).nullable(),
   rpmLimit: z.number().int().nullable(),
   tpmLimit: z.number().int().nullable(),
+  dailyCreditBudget: z.number().int().nullable(),
+  monthlyCreditBudget: z.number().int().nullable(),
+  dailyRequestQuota: z.number().int().nullable(),
   expiresAt: z.date().nullable(),
   revokedAt: z.date().nullable(),
   lastUsedAt: z.date().nullable(),
   createdAt: z.date(),
   organizationId: z.uuid().nullable().describe('The organisation whose wallet pays for this key, if any.'),
 });
+
+const budgetFields = {
+  dailyCreditBudget: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_BUDGET_CREDITS)
+    .describe('Credits this key may spend per day (midnight in the billing time zone).'),
+  monthlyCreditBudget: z.number().int().min(1).max(MAX_BUDGET_CREDITS).describe('Credits per month.'),
+  dailyRequestQuota: z.number().int().min(1).max(MAX_DAILY_REQUESTS).describe('/v1 requests per day.'),
+};
 
 /** Virtual API keys: a person manages their own; the secret is shown once, at creation. */
 export async function keysRoutes(app: FastifyInstance) {
@@ -51,6 +71,9 @@ export async function keysRoutes(app: FastifyInstance) {
           allowedModels: z.array(z.string().min(1).max(200)).min(1).max(200).optional(),
           rpmLimit: z.number().int().min(1).max(100_000).optional(),
           tpmLimit: z.number().int().min(1).max(100_000_000).optional(),
+          dailyCreditBudget: budgetFields.dailyCreditBudget.optional(),
+          monthlyCreditBudget: budgetFields.monthlyCreditBudget.optional(),
+          dailyRequestQuota: budgetFields.dailyRequestQuota.optional(),
           expiresAt: z.coerce
             .date()
             .refine((date) => date.getTime() > Date.now(), 'must be in the future')
@@ -83,6 +106,48 @@ export async function keysRoutes(app: FastifyInstance) {
         details: { keyId: created.summary.id, prefix: created.summary.prefix, name: created.summary.name },
       });
       return reply.code(201).send(created);
+    },
+  );
+
+  routes.patch(
+    '/api/keys/:keyId',
+    {
+      schema: {
+        tags: ['keys'],
+        summary:
+          "Change one of my keys' budgets and daily request quota (null removes one, absent keeps it); " +
+          'every server process applies the change to the next call.',
+        params: z.object({ keyId: z.uuid() }),
+        body: z
+          .object({
+            dailyCreditBudget: budgetFields.dailyCreditBudget.nullable().optional(),
+            monthlyCreditBudget: budgetFields.monthlyCreditBudget.nullable().optional(),
+            dailyRequestQuota: budgetFields.dailyRequestQuota.nullable().optional(),
+          })
+          .strict(),
+        response: { 200: z.object({ key: keySummary }), ...errorResponses(400, 401, 404) },
+      },
+      preHandler: signedIn,
+    },
+    async (request) => {
+      const key = await updateVirtualKeyBudget(app.db, app.stores.pubSub, {
+        userId: request.auth.userId,
+        keyId: request.params.keyId,
+        budget: request.body,
+      });
+      await recordAuditEvent(app.db, {
+        type: 'api_key.budget_changed',
+        userId: request.auth.userId,
+        ...clientOf(request),
+        details: {
+          keyId: key.id,
+          prefix: key.prefix,
+          dailyCreditBudget: key.dailyCreditBudget,
+          monthlyCreditBudget: key.monthlyCreditBudget,
+          dailyRequestQuota: key.dailyRequestQuota,
+        },
+      });
+      return { key };
     },
   );
 

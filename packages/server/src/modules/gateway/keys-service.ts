@@ -7,8 +7,13 @@ import { VIRTUAL_KEY_PREFIX } from '../../plugins/authenticate.js';
 import type { PubSub } from '../../stores/index.js';
 import type { UserRole } from '../accounts/tables.js';
 import { users } from '../accounts/tables.js';
+import type { QuotaLimits } from '../billing/index.js';
 import { virtualKeys } from './tables.js';
 
+/**
+ * Evicts a key's cached identity in every process (the message is its secret hash): sent on revocation and on a
+ * budget change. The name predates budgets.
+ */
 const REVOCATION_CHANNEL = 'virtual-keys:revoked';
 
 export interface VirtualKeySummary {
@@ -18,6 +23,10 @@ export interface VirtualKeySummary {
   allowedModels: string[] | null;
   rpmLimit: number | null;
   tpmLimit: number | null;
+  /** Credits per day / per month and requests per day (billing time zone); null means no limit. */
+  dailyCreditBudget: number | null;
+  monthlyCreditBudget: number | null;
+  dailyRequestQuota: number | null;
   expiresAt: Date | null;
   revokedAt: Date | null;
   lastUsedAt: Date | null;
@@ -34,7 +43,24 @@ export interface VirtualKeyIdentity {
   allowedModels: string[] | null;
   rpmLimit: number | null;
   tpmLimit: number | null;
+  /** The key's budgets and quota as billing quota limits (absent: no limit); a change evicts the cached identity. */
+  keyLimits: QuotaLimits;
   expiresAt: number | null;
+}
+
+/** The budget fields of a key, settable at creation and later. */
+export interface VirtualKeyBudget {
+  dailyCreditBudget?: number | null | undefined;
+  monthlyCreditBudget?: number | null | undefined;
+  dailyRequestQuota?: number | null | undefined;
+}
+
+function keyLimitsOf(row: typeof virtualKeys.$inferSelect): QuotaLimits {
+  const limits: QuotaLimits = {};
+  if (row.dailyCreditBudget !== null) limits.dailyCredits = row.dailyCreditBudget;
+  if (row.monthlyCreditBudget !== null) limits.monthlyCredits = row.monthlyCreditBudget;
+  if (row.dailyRequestQuota !== null) limits.dailyRequests = row.dailyRequestQuota;
+  return limits;
 }
 
 export function hashVirtualKey(key: string): string {
@@ -49,6 +75,9 @@ function summarise(row: typeof virtualKeys.$inferSelect): VirtualKeySummary {
     allowedModels: row.allowedModels,
     rpmLimit: row.rpmLimit,
     tpmLimit: row.tpmLimit,
+    dailyCreditBudget: row.dailyCreditBudget,
+    monthlyCreditBudget: row.monthlyCreditBudget,
+    dailyRequestQuota: row.dailyRequestQuota,
     expiresAt: row.expiresAt,
     revokedAt: row.revokedAt,
     lastUsedAt: row.lastUsedAt,
@@ -57,7 +86,7 @@ function summarise(row: typeof virtualKeys.$inferSelect): VirtualKeySummary {
   };
 }
 
-export interface CreateVirtualKeyOptions {
+export interface CreateVirtualKeyOptions extends VirtualKeyBudget {
   userId: string;
   name: string;
   allowedModels?: string[] | null | undefined;
@@ -81,6 +110,9 @@ export async function createVirtualKey(db: Database, options: CreateVirtualKeyOp
       allowedModels: options.allowedModels ?? null,
       rpmLimit: options.rpmLimit ?? null,
       tpmLimit: options.tpmLimit ?? null,
+      dailyCreditBudget: options.dailyCreditBudget ?? null,
+      monthlyCreditBudget: options.monthlyCreditBudget ?? null,
+      dailyRequestQuota: options.dailyRequestQuota ?? null,
       expiresAt: options.expiresAt ?? null,
       organizationId: options.organizationId ?? null,
     })
@@ -125,6 +157,32 @@ export async function revokeVirtualKey(
     if (!existing) throw new AppError('not_found', 'No such key.');
     return summarise(existing);
   }
+  await pubSub.publish(REVOCATION_CHANNEL, row.secretHash);
+  return summarise(row);
+}
+
+/**
+ * Changes the budgets of one of the caller's keys (a field left undefined is kept, null removes it). Like a
+ * revocation, the change evicts the key's cached identity in every process, so it applies to the next call.
+ * Another user's key answers not_found.
+ */
+export async function updateVirtualKeyBudget(
+  db: Database,
+  pubSub: PubSub,
+  options: { userId: string; keyId: string; budget: VirtualKeyBudget },
+): Promise<VirtualKeySummary> {
+  const { dailyCreditBudget, monthlyCreditBudget, dailyRequestQuota } = options.budget;
+  const changes = Object.fromEntries(
+    Object.entries({ dailyCreditBudget, monthlyCreditBudget, dailyRequestQuota }).filter(
+      ([, value]) => value !== undefined,
+    ),
+  ) as Partial<typeof virtualKeys.$inferInsert>;
+  const where = and(eq(virtualKeys.id, options.keyId), eq(virtualKeys.userId, options.userId));
+  const [row] =
+    Object.keys(changes).length > 0
+      ? await db.update(virtualKeys).set(changes).where(where).returning()
+      : await db.select().from(virtualKeys).where(where);
+  if (!row) throw new AppError('not_found', 'No such key.');
   await pubSub.publish(REVOCATION_CHANNEL, row.secretHash);
   return summarise(row);
 }
@@ -208,6 +266,7 @@ export class VirtualKeyVerifier {
             allowedModels: row.key.allowedModels,
             rpmLimit: row.key.rpmLimit,
             tpmLimit: row.key.tpmLimit,
+            keyLimits: keyLimitsOf(row.key),
             expiresAt: row.key.expiresAt?.getTime() ?? null,
           }
         : false;

@@ -112,6 +112,15 @@ export async function registerGatewayModule(app: FastifyInstance, options: Gatew
     return plan;
   };
 
+  // Budgets: a key's come with its cached identity (on the caller), a person's from billing's per-process cache.
+  // Only `limitsFor` is registered here: organisations register `payerFor` through the same call.
+  app.billing.useMeteringHooks({
+    limitsFor: async (caller) => ({
+      key: caller.keyLimits ?? {},
+      user: await app.billing.userLimits(caller.userId),
+    }),
+  });
+
   await app.register(v1Routes, {
     planOf,
     enforcePlanModels: options.enforcePlanModels ?? options.metering === app.billing.metering,

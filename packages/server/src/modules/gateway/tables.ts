@@ -23,6 +23,11 @@ export const virtualKeys = pgTable(
     rpmLimit: integer('rpm_limit'),
     /** Tokens (prompt + completion) per minute; null means no per-key limit. */
     tpmLimit: integer('tpm_limit'),
+    /** Credits this key may spend per day / per month (billing time zone); null means no key budget. */
+    dailyCreditBudget: integer('daily_credit_budget'),
+    monthlyCreditBudget: integer('monthly_credit_budget'),
+    /** Requests per day (reset at midnight in the billing time zone); null means no key quota. */
+    dailyRequestQuota: integer('daily_request_quota'),
     expiresAt: timestamp('expires_at', { withTimezone: true }),
     revokedAt: timestamp('revoked_at', { withTimezone: true }),
     lastUsedAt: timestamp('last_used_at', { withTimezone: true }),

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../errors.js';
 import { authenticate, bearerToken, VIRTUAL_KEY_PREFIX } from '../../plugins/authenticate.js';
 import type { UserRole } from '../accounts/tables.js';
+import type { QuotaLimits } from '../billing/index.js';
 import type { VirtualKeyVerifier } from './keys-service.js';
 
 /** Who calls /v1 and what their key allows. */
@@ -13,6 +14,8 @@ export interface V1Caller {
   allowedModels: string[] | null;
   rpmLimit: number | null;
   tpmLimit: number | null;
+  /** The key's budgets and daily request quota, checked by billing's metering (`limitsFor`); empty when none. */
+  keyLimits: QuotaLimits;
 }
 
 declare module 'fastify' {
@@ -56,6 +59,7 @@ export function authenticateV1(
         allowedModels: identity.allowedModels,
         rpmLimit: identity.rpmLimit,
         tpmLimit: identity.tpmLimit,
+        keyLimits: identity.keyLimits,
       };
       return;
     }
@@ -74,6 +78,7 @@ export function authenticateV1(
       allowedModels: null,
       rpmLimit: null,
       tpmLimit: null,
+      keyLimits: {},
     };
   };
 }
