@@ -4,15 +4,16 @@ import { tokenFromEmail, waitForEmail } from '../../server/src/modules/accounts/
 
 export const password = 'a sturdy passphrase 42';
 
-/** Signs up in the page, confirms the address through the outbox, and signs in; ends on the studio. */
+/** Signs up in the page (as `name`), confirms the address through the outbox, and signs in; ends on the studio. */
 export async function signUpInPage(
   page: Page,
   harness: { origin: string; app: FastifyInstance },
   email: string,
+  name = 'Yacine',
 ) {
   const origin = harness.origin;
   await page.goto(`${origin}/sign-up`);
-  await page.getByTestId('sign-up-name').fill('Yacine');
+  await page.getByTestId('sign-up-name').fill(name);
   await page.getByTestId('sign-up-email').fill(email);
   await page.getByTestId('sign-up-password').fill(password);
   await page.getByTestId('sign-up-confirm-password').fill(password);

@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { users } from '../../server/src/modules/accounts/tables.js';
 import { uniqueEmail, waitForEmail } from '../../server/src/modules/accounts/testing.js';
 import { postEntry } from '../../server/src/modules/billing/index.js';
 import { backendPairs } from '../../server/src/testing/backend-pairs.js';
-import { type GatewayHarness, startGatewayHarness } from '../../server/src/testing/gateway-harness.js';
-import { launchBrowser, screenshot } from './browser.js';
+import { startGatewayHarness } from '../../server/src/testing/gateway-harness.js';
+import { screenshot, useBrowserSuite } from './browser.js';
 import { signUpInPage } from './flows.js';
 
 /** Digits only: French groups thousands with a narrow no-break space, Arabic may use its own digits. */
@@ -15,28 +14,11 @@ const digits = (text: string | null) =>
   (text ?? '').replace(/[٠-٩]/g, (digit) => String(digit.charCodeAt(0) - 0x0660)).replace(/\D/g, '');
 
 describe('Organisations in Chromium', () => {
-  let harness: GatewayHarness;
-  let browser: Browser;
-  let page: Page;
-
-  beforeAll(async () => {
-    harness = await startGatewayHarness(backendPairs()[0]!);
-    browser = await launchBrowser();
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await harness?.close();
-  });
-
-  afterEach(async (context) => {
-    if (page && context.task.result?.state === 'fail')
-      await screenshot(page, `failed-${context.task.name.replace(/\W+/g, '-')}`);
-    await page?.close();
-  });
+  const suite = useBrowserSuite(() => startGatewayHarness(backendPairs()[0]!));
 
   it('creates an organisation, moves credits into it, sees the balance, invites and makes a key for it', async () => {
-    page = await browser.newPage({ locale: 'fr-FR', viewport: { width: 1280, height: 900 } });
+    const { harness } = suite;
+    const page = await suite.newPage({ locale: 'fr-FR', viewport: { width: 1280, height: 900 } });
     const email = uniqueEmail('org-owner');
     await signUpInPage(page, harness, email);
     const [person] = await harness.app.db.select().from(users).where(eq(users.email, email));

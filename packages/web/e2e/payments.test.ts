@@ -1,5 +1,5 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { type SignedInClient, signUpAndSignIn } from '../../server/src/modules/accounts/testing.js';
 import { createChargilyClient } from '../../server/src/modules/payments/providers/chargily.js';
 import { listIntentEvents } from '../../server/src/modules/payments/service.js';
@@ -14,8 +14,9 @@ import {
   testPaymentsConfig,
 } from '../../server/src/modules/payments/testing/harness.js';
 import { backendPairs } from '../../server/src/testing/backend-pairs.js';
-import { type GatewayHarness, startGatewayHarness } from '../../server/src/testing/gateway-harness.js';
-import { launchBrowser, screenshot } from './browser.js';
+import { startGatewayHarness } from '../../server/src/testing/gateway-harness.js';
+import { screenshot, useBrowserSuite } from './browser.js';
+import { signInInPage } from './flows.js';
 
 /** The smallest valid PNG: a proof of transfer as a phone would send one. */
 const onePixelPng = Buffer.from(
@@ -25,53 +26,43 @@ const onePixelPng = Buffer.from(
 
 describe('buying credits in Chromium: bank transfer and Chargily through a local fake', () => {
   const chargilyKey = madeUpKey('test_sk_');
-  let harness: GatewayHarness;
   let chargily: FakeChargily;
-  let browser: Browser;
-  let context: BrowserContext | undefined;
-  let page: Page | undefined;
   let admin: SignedInClient;
-
-  beforeAll(async () => {
-    harness = await startGatewayHarness(backendPairs()[0]!);
-    chargily = await startFakeChargily({ secretKey: chargilyKey });
-    // The origin is known once the server listens: return and webhook URLs point back at it.
-    harness.app.payments.publicUrl = harness.origin;
-    harness.app.payments.config = testPaymentsConfig;
-    harness.app.payments.providers.chargily = createChargilyClient({
-      secretKey: chargilyKey,
-      apiUrl: chargily.apiUrl,
-      timeoutMs: 5_000,
-    });
-    admin = await makeAdmin(harness.app);
-    browser = await launchBrowser();
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await harness?.close();
-    await chargily?.close();
-  });
-
-  afterEach(async (test) => {
-    if (page && test.task.result?.state === 'fail') {
-      await screenshot(page, `failed-${test.task.name.replace(/\W+/g, '-')}`);
+  const suite = useBrowserSuite(async () => {
+    const harness = await startGatewayHarness(backendPairs()[0]!);
+    try {
+      chargily = await startFakeChargily({ secretKey: chargilyKey });
+      // The origin is known once the server listens: return and webhook URLs point back at it.
+      harness.app.payments.publicUrl = harness.origin;
+      harness.app.payments.config = testPaymentsConfig;
+      harness.app.payments.providers.chargily = createChargilyClient({
+        secretKey: chargilyKey,
+        apiUrl: chargily.apiUrl,
+        timeoutMs: 5_000,
+      });
+      admin = await makeAdmin(harness.app);
+    } catch (error) {
+      await harness.close();
+      await chargily?.close();
+      throw error;
     }
-    await context?.close();
+    return {
+      ...harness,
+      async close() {
+        await harness.close();
+        await chargily.close();
+      },
+    };
   });
 
   /** A phone-sized page in the given language, signed in through the form. */
   async function signedInPhone(locale: string, buyer: SignedInClient): Promise<Page> {
-    context = await browser.newContext({
+    const page = await suite.newPage({
       viewport: { width: 390, height: 844 },
       locale,
       acceptDownloads: true,
     });
-    page = await context.newPage();
-    await page.goto(`${harness.origin}/sign-in`);
-    await page.getByTestId('sign-in-email').fill(buyer.email);
-    await page.getByTestId('sign-in-password').fill(buyer.password);
-    await page.getByTestId('sign-in-submit').click();
+    await signInInPage(page, suite.origin, buyer.email, buyer.password);
     await page.waitForURL((url) => !url.pathname.startsWith('/sign-in'));
     return page;
   }
@@ -86,6 +77,7 @@ describe('buying credits in Chromium: bank transfer and Chargily through a local
   }
 
   it('buys a pack by bank transfer in French: reference shown, proof sent, admin confirms, balance rises, receipt downloads', async () => {
+    const { harness } = suite;
     const buyer = await signUpAndSignIn(harness.app, { name: 'Yacine' });
     const phone = await signedInPhone('fr-FR', buyer);
     await phone.goto(`${harness.origin}/credits`);
@@ -154,6 +146,7 @@ describe('buying credits in Chromium: bank transfer and Chargily through a local
   });
 
   it('pays with Chargily in Arabic: checkout page, signed webhook, the success page shows it paid', async () => {
+    const { harness } = suite;
     const buyer = await signUpAndSignIn(harness.app, { name: 'Nour' });
     const phone = await signedInPhone('ar-DZ', buyer);
     expect(await phone.evaluate<string>('document.documentElement.dir')).toBe('rtl');
@@ -189,6 +182,7 @@ describe('buying credits in Chromium: bank transfer and Chargily through a local
   });
 
   it('shows the failure page in French when the buyer comes back without paying', async () => {
+    const { harness } = suite;
     const buyer = await signUpAndSignIn(harness.app);
     const start = await harness.app.inject({
       method: 'POST',

@@ -1,10 +1,9 @@
 import { readChunksFixture } from '@webox/gateway/testing';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { uniqueEmail } from '../../server/src/modules/accounts/testing.js';
 import { backendPairs } from '../../server/src/testing/backend-pairs.js';
-import { type GatewayHarness, startGatewayHarness } from '../../server/src/testing/gateway-harness.js';
-import { launchBrowser, screenshot } from './browser.js';
+import { startGatewayHarness } from '../../server/src/testing/gateway-harness.js';
+import { screenshot, useBrowserSuite } from './browser.js';
 import { signUpInPage } from './flows.js';
 
 const streamFixture = new URL(
@@ -13,28 +12,11 @@ const streamFixture = new URL(
 );
 
 describe('studio folders and presets in Chromium', () => {
-  let harness: GatewayHarness;
-  let browser: Browser;
-  let page: Page;
-
-  beforeAll(async () => {
-    harness = await startGatewayHarness(backendPairs()[0]!);
-    browser = await launchBrowser();
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await harness?.close();
-  });
-
-  afterEach(async (context) => {
-    if (page && context.task.result?.state === 'fail')
-      await screenshot(page, `failed-${context.task.name.replace(/\W+/g, '-')}`);
-    await page?.close();
-  });
+  const suite = useBrowserSuite(() => startGatewayHarness(backendPairs()[0]!));
 
   it('files a conversation in a folder, lists by folder, and saves then applies a preset', async () => {
-    page = await browser.newPage({ locale: 'fr-FR', viewport: { width: 1280, height: 900 } });
+    const { harness } = suite;
+    const page = await suite.newPage({ locale: 'fr-FR', viewport: { width: 1280, height: 900 } });
     page.on('dialog', (dialog) => void dialog.accept());
     await signUpInPage(page, harness, uniqueEmail('organise'));
 

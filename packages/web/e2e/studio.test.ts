@@ -1,19 +1,18 @@
 import { readFile } from 'node:fs/promises';
 import { readChunksFixture } from '@webox/gateway/testing';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AppError } from '../../server/src/errors.js';
-import { tokenFromEmail, uniqueEmail, waitForEmail } from '../../server/src/modules/accounts/testing.js';
+import { uniqueEmail } from '../../server/src/modules/accounts/testing.js';
 import type { Metering } from '../../server/src/modules/gateway/metering.js';
 import { backendPairs } from '../../server/src/testing/backend-pairs.js';
-import { type GatewayHarness, startGatewayHarness } from '../../server/src/testing/gateway-harness.js';
-import { launchBrowser, screenshot } from './browser.js';
+import { startGatewayHarness } from '../../server/src/testing/gateway-harness.js';
+import { screenshot, useBrowserSuite } from './browser.js';
+import { signUpInPage } from './flows.js';
 
 const streamFixture = new URL(
   '../../gateway/src/providers/openai-compatible/__fixtures__/text.chunks.txt',
   import.meta.url,
 );
-const password = 'a sturdy passphrase 42';
 
 /** Free for everyone except the people listed, who have no credits at all. */
 const withoutCredits = new Set<string>();
@@ -28,50 +27,12 @@ const testMetering: Metering = {
 };
 
 describe('the chat studio in Chromium, against a local fake provider', () => {
-  let harness: GatewayHarness;
-  let browser: Browser;
-  let page: Page;
-
-  beforeAll(async () => {
-    harness = await startGatewayHarness(backendPairs()[0]!, { metering: testMetering });
-    browser = await launchBrowser();
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await harness?.close();
-  });
-
-  afterEach(async (context) => {
-    if (page && context.task.result?.state === 'fail')
-      await screenshot(page, `failed-${context.task.name.replace(/\W+/g, '-')}`);
-    await page?.close();
-  });
-
-  /** Signs up in the page, confirms the address through the outbox, and signs in; ends on the studio. */
-  async function signUpAndSignIn(target: Page, email: string) {
-    await target.goto(`${harness.origin}/sign-up`);
-    await target.getByTestId('sign-up-name').fill('Nour');
-    await target.getByTestId('sign-up-email').fill(email);
-    await target.getByTestId('sign-up-password').fill(password);
-    await target.getByTestId('sign-up-confirm-password').fill(password);
-    await target.getByTestId('sign-up-submit').click();
-    await target.getByTestId('sign-up-success').waitFor();
-    const mail = await waitForEmail(harness.app, { to: email, template: 'verify_email' });
-    await target.goto(
-      `${harness.origin}/verify-email?token=${encodeURIComponent(tokenFromEmail(mail.text, '/verify-email'))}`,
-    );
-    await target.getByTestId('verifyEmail-success').waitFor();
-    await target.goto(`${harness.origin}/sign-in`);
-    await target.getByTestId('sign-in-email').fill(email);
-    await target.getByTestId('sign-in-password').fill(password);
-    await target.getByTestId('sign-in-submit').click();
-    await target.getByTestId('composer-input').waitFor();
-  }
+  const suite = useBrowserSuite(() => startGatewayHarness(backendPairs()[0]!, { metering: testMetering }));
 
   it('streams an answer, keeps the conversation across a reload, exports it, and reads right to left in Arabic', async () => {
-    page = await browser.newPage({ locale: 'fr-FR', viewport: { width: 1280, height: 900 } });
-    await signUpAndSignIn(page, uniqueEmail('studio'));
+    const { harness } = suite;
+    const page = await suite.newPage({ locale: 'fr-FR', viewport: { width: 1280, height: 900 } });
+    await signUpInPage(page, harness, uniqueEmail('studio'), 'Nour');
     await expect.poll(() => page.getByTestId('model-details').textContent()).toContain('128');
 
     harness.primary.enqueue({ kind: 'sse', events: readChunksFixture(streamFixture), eventDelayMs: 40 });
@@ -113,9 +74,10 @@ describe('the chat studio in Chromium, against a local fake provider', () => {
   });
 
   it('tells a person without credits how to top up', async () => {
-    page = await browser.newPage({ locale: 'fr-FR', viewport: { width: 390, height: 844 } });
+    const { harness } = suite;
+    const page = await suite.newPage({ locale: 'fr-FR', viewport: { width: 390, height: 844 } });
     const email = uniqueEmail('broke');
-    await signUpAndSignIn(page, email);
+    await signUpInPage(page, harness, email, 'Nour');
     const account = await page.request.get(`${harness.origin}/api/account`);
     withoutCredits.add((await account.json()).user.id);
     await page.getByTestId('composer-input').fill('Une question');
