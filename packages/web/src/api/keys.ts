@@ -9,6 +9,10 @@ export interface ApiKey {
   allowedModels: string[] | null;
   rpmLimit: number | null;
   tpmLimit: number | null;
+  /** Requests per day and credits per day / month (midnight in the billing time zone); null means no limit. */
+  dailyRequestQuota: number | null;
+  dailyCreditBudget: number | null;
+  monthlyCreditBudget: number | null;
   expiresAt: string | null;
   revokedAt: string | null;
   lastUsedAt: string | null;
@@ -22,6 +26,9 @@ export interface NewApiKey {
   allowedModels?: string[];
   rpmLimit?: number;
   tpmLimit?: number;
+  dailyRequestQuota?: number;
+  dailyCreditBudget?: number;
+  monthlyCreditBudget?: number;
   /** ISO date-time in the future. */
   expiresAt?: string;
   /** An organisation the person belongs to: its wallet pays for the key's calls. */
@@ -44,6 +51,10 @@ export async function revokeKey(id: string): Promise<ApiKey> {
   });
   return response.key;
 }
+
+/** The largest budgets the server accepts (billing's MAX_BUDGET_CREDITS and MAX_DAILY_REQUESTS). */
+export const MAX_BUDGET_CREDITS = 1_000_000_000;
+export const MAX_DAILY_REQUESTS = 10_000_000;
 
 /** Every model and alias the gateway routes (chat, embeddings...), which a key can be limited to. */
 export async function listAllModels(signal?: AbortSignal): Promise<Array<{ id: string; owned_by: string }>> {

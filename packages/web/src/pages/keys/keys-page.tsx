@@ -1,7 +1,16 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, useEffect, useId, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { type ApiKey, createKey, listAllModels, listKeys, type NewApiKey, revokeKey } from '../../api/keys';
+import {
+  type ApiKey,
+  createKey,
+  listAllModels,
+  listKeys,
+  MAX_BUDGET_CREDITS,
+  MAX_DAILY_REQUESTS,
+  type NewApiKey,
+  revokeKey,
+} from '../../api/keys';
 import { listOrganizations, type Organization, organizationsQueryKey } from '../../api/organizations';
 import { CodeSnippet } from '../../components/code-snippet';
 import { CopyButton } from '../../components/copy-button';
@@ -142,11 +151,18 @@ function CreateKeyForm({
   const [allowed, setAllowed] = useState<string[]>([]);
   const [rpm, setRpm] = useState('');
   const [tpm, setTpm] = useState('');
+  const [dailyRequests, setDailyRequests] = useState('');
+  const [dailyCredits, setDailyCredits] = useState('');
+  const [monthlyCredits, setMonthlyCredits] = useState('');
   const [expiry, setExpiry] = useState('');
   // '' is the person's own wallet; otherwise an organisation's id.
   const [payer, setPayer] = useState('');
   const payerId = useId();
-  const [errors, setErrors] = useState<Partial<Record<'name' | 'rpm' | 'tpm' | 'expiry', string>>>({});
+  const [errors, setErrors] = useState<
+    Partial<
+      Record<'name' | 'rpm' | 'tpm' | 'dailyRequests' | 'dailyCredits' | 'monthlyCredits' | 'expiry', string>
+    >
+  >({});
   const modelsLegendId = useId();
   const create = useMutation({
     mutationFn: createKey,
@@ -155,6 +171,9 @@ function CreateKeyForm({
       setAllowed([]);
       setRpm('');
       setTpm('');
+      setDailyRequests('');
+      setDailyCredits('');
+      setMonthlyCredits('');
       setExpiry('');
       setPayer('');
       onCreated(result);
@@ -176,6 +195,18 @@ function CreateKeyForm({
     if (tpmLimit === 'invalid')
       found.tpm = t('keys.validation.limit', { maximum: numberFormat.format(100_000_000) });
     else if (tpmLimit !== undefined) options.tpmLimit = tpmLimit;
+    // Budgets and the daily quota reset at midnight in the server's billing time zone.
+    const budgets = [
+      ['dailyRequests', dailyRequests, 'dailyRequestQuota', MAX_DAILY_REQUESTS],
+      ['dailyCredits', dailyCredits, 'dailyCreditBudget', MAX_BUDGET_CREDITS],
+      ['monthlyCredits', monthlyCredits, 'monthlyCreditBudget', MAX_BUDGET_CREDITS],
+    ] as const;
+    for (const [field, text, option, maximum] of budgets) {
+      const value = parseLimit(text, maximum);
+      if (value === 'invalid')
+        found[field] = t('keys.validation.limit', { maximum: numberFormat.format(maximum) });
+      else if (value !== undefined) options[option] = value;
+    }
     if (expiry !== '') {
       // The key works until the end of the chosen day, in the reader's own time zone.
       const end = new Date(`${expiry}T23:59:59`);
@@ -293,6 +324,38 @@ function CreateKeyForm({
             value={expiry}
             error={errors.expiry}
             onChange={(event) => setExpiry(event.target.value)}
+          />
+        </div>
+        <div className="grid gap-5 sm:grid-cols-3">
+          <FormField
+            id="key-daily-requests"
+            label={t('keys.create.dailyRequests')}
+            hint={t('keys.create.budgetHint')}
+            inputMode="numeric"
+            dir="ltr"
+            value={dailyRequests}
+            error={errors.dailyRequests}
+            onChange={(event) => setDailyRequests(event.target.value)}
+          />
+          <FormField
+            id="key-daily-credits"
+            label={t('keys.create.dailyCredits')}
+            hint={t('keys.create.budgetHint')}
+            inputMode="numeric"
+            dir="ltr"
+            value={dailyCredits}
+            error={errors.dailyCredits}
+            onChange={(event) => setDailyCredits(event.target.value)}
+          />
+          <FormField
+            id="key-monthly-credits"
+            label={t('keys.create.monthlyCredits')}
+            hint={t('keys.create.budgetHint')}
+            inputMode="numeric"
+            dir="ltr"
+            value={monthlyCredits}
+            error={errors.monthlyCredits}
+            onChange={(event) => setMonthlyCredits(event.target.value)}
           />
         </div>
         <div>
@@ -429,6 +492,16 @@ function KeyItem({ apiKey, organization }: { apiKey: ApiKey; organization?: Orga
         <div>
           <dt className="text-slate-600 dark:text-slate-400">{t('keys.item.limits')}</dt>
           <dd>{t('keys.item.limitsValue', { rpm: limit(apiKey.rpmLimit), tpm: limit(apiKey.tpmLimit) })}</dd>
+        </div>
+        <div>
+          <dt className="text-slate-600 dark:text-slate-400">{t('keys.item.budgets')}</dt>
+          <dd data-testid="key-budgets">
+            {t('keys.item.budgetsValue', {
+              requests: limit(apiKey.dailyRequestQuota),
+              daily: limit(apiKey.dailyCreditBudget),
+              monthly: limit(apiKey.monthlyCreditBudget),
+            })}
+          </dd>
         </div>
         <div>
           <dt className="text-slate-600 dark:text-slate-400">{t('keys.item.expires')}</dt>
