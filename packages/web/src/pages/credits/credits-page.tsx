@@ -15,6 +15,7 @@ import { useDocumentTitle } from '../../components/use-document-title';
 import { directionOf, isSupportedLanguage } from '../../i18n/languages';
 import { RequireAccount } from '../../session/require-account';
 import { useBalance } from '../../session/use-session';
+import { SpendingLimitsSection } from './spending-limits-section';
 
 const UsageChart = lazy(() => import('./usage-chart'));
 
@@ -133,6 +134,7 @@ function CreditsContent() {
         <>
           <UsageSection groupBy="day" />
           <UsageSection groupBy="model" />
+          <SpendingLimitsSection />
         </>
       )}
     </div>
