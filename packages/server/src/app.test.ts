@@ -7,11 +7,12 @@ for (const pair of backendPairs()) {
   describe(`HTTP surface on ${pair.name}`, () => {
     let harness: TestApp;
     const logLines: string[] = [];
+    const metricsToken = `metrics-${Math.random().toString(36).slice(2)}-${Date.now()}`;
 
     beforeAll(async () => {
       harness = await createTestApp(
         pair,
-        { LOG_LEVEL: 'info', BODY_LIMIT: '2048' },
+        { LOG_LEVEL: 'info', BODY_LIMIT: '2048', METRICS_TOKEN: metricsToken },
         {
           logStream: { write: (line) => logLines.push(line) },
           configure(app) {
@@ -45,6 +46,26 @@ for (const pair of backendPairs()) {
         /http_request_duration_seconds_count\{method="GET",route="\/health",status_code="200"\} \d+/,
       );
       expect(metrics.body).toContain('process_cpu_user_seconds_total');
+    });
+
+    it('shows metrics to another host only with the metrics token', async () => {
+      const remoteAddress = '203.0.113.9';
+      const refused = await inject({ url: '/metrics', remoteAddress });
+      expect(refused.statusCode).toBe(403);
+      expect(refused.body).not.toContain('process_cpu');
+      const wrong = await inject({
+        url: '/metrics',
+        remoteAddress,
+        headers: { authorization: 'Bearer nope' },
+      });
+      expect(wrong.statusCode).toBe(403);
+      const allowed = await inject({
+        url: '/metrics',
+        remoteAddress,
+        headers: { authorization: `Bearer ${metricsToken}` },
+      });
+      expect(allowed.statusCode).toBe(200);
+      expect(allowed.body).toContain('process_cpu_user_seconds_total');
     });
 
     it('publishes an OpenAPI 3.1 document and an interactive reference', async () => {

@@ -60,6 +60,8 @@ export const envSchema = z
     WEBOX_WORKERS: integer(1, 256).default(1),
     /** How long SIGTERM waits for in-flight requests and streams before closing them. */
     SHUTDOWN_TIMEOUT_MS: integer(0, 600_000).default(10_000),
+    /** Bearer token a Prometheus scraper sends to read /metrics from another host (loopback needs none). */
+    METRICS_TOKEN: z.string().trim().min(16, 'must be at least 16 characters').optional(),
     /** Trust X-Forwarded-* from a reverse proxy in front of the server. */
     TRUST_PROXY: booleanFlag.default(false),
     /** First admin, created at first start when both are set; otherwise a one-time setup link is printed. */

@@ -10,8 +10,8 @@ import { type GatewayHarness, startGatewayHarness } from '../testing/gateway-har
 import type { RegisteredRoute } from './route-access.js';
 
 /**
- * Routes that cannot carry a declaration of their own (registered by Fastify plugins) or that belong to other
- * modules and predate `config.public` / `declareAccess`. Anything else without a declaration fails the walk.
+ * Routes that cannot carry a declaration of their own: registered by Fastify plugins (documentation, CORS, static
+ * files). Anything else without a declaration fails the walk.
  */
 const declaredHere: Array<{ route: RegExp; access: 'public' | 'guarded'; why: string }> = [
   { route: /^(GET|HEAD) \/docs(\/.*)?$/, access: 'public', why: 'API documentation (swagger-ui)' },
@@ -22,15 +22,6 @@ const declaredHere: Array<{ route: RegExp; access: 'public' | 'guarded'; why: st
     access: 'public',
     why: 'the built web app (@fastify/static, when packages/web/dist exists)',
   },
-  { route: /^(GET|HEAD) \/(health|ready)$/, access: 'public', why: 'load balancer probes' },
-  { route: /^(GET|HEAD) \/metrics$/, access: 'public', why: 'Prometheus scrape (monitoring module)' },
-  { route: /^(GET|HEAD) \/api\/billing\/(plans|prices)$/, access: 'public', why: 'the public price list' },
-  {
-    route: /^POST \/api\/payments\/webhooks\/(chargily|stripe|paypal)$/,
-    access: 'public',
-    why: 'proven by the provider signature',
-  },
-  { route: /^(GET|HEAD|POST) \/v1\//, access: 'guarded', why: 'authenticateV1: a virtual key or a session' },
 ];
 
 const payloads = [

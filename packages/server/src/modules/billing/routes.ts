@@ -265,6 +265,7 @@ export async function billingRoutes(app: FastifyInstance) {
   routes.get(
     '/api/billing/plans',
     {
+      config: { public: 'the plans on offer, shown before sign-up' },
       schema: {
         tags: ['billing'],
         summary: 'The plans on offer: monthly credits, overage, models, features and price multiplier.',
@@ -305,6 +306,7 @@ export async function billingRoutes(app: FastifyInstance) {
   routes.get(
     '/api/billing/prices',
     {
+      config: { public: 'the public price list' },
       schema: {
         tags: ['billing'],
         summary:

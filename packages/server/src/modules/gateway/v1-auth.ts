@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../errors.js';
 import { authenticate, bearerToken, VIRTUAL_KEY_PREFIX } from '../../plugins/authenticate.js';
+import { declareAccess } from '../../plugins/route-access.js';
 import type { UserRole } from '../accounts/tables.js';
 import type { QuotaLimits } from '../billing/index.js';
 import type { VirtualKeyVerifier } from './keys-service.js';
@@ -41,44 +42,47 @@ export function authenticateV1(
   generation?: (request: FastifyRequest, reply: FastifyReply) => Promise<void>,
 ) {
   const signedIn = authenticate();
-  return async function authenticateV1Handler(request: FastifyRequest, reply: FastifyReply) {
-    const key = presentedKey(request);
-    if (key?.startsWith(VIRTUAL_KEY_PREFIX)) {
-      const identity = await verifier.verify(key);
-      if (!identity) throw new AppError('unauthenticated', 'This API key is unknown, revoked or expired.');
-      request.auth = {
-        userId: identity.userId,
-        role: identity.role,
-        keyId: identity.keyId,
-        via: 'virtual_key',
-      };
+  return declareAccess(
+    async function authenticateV1Handler(request: FastifyRequest, reply: FastifyReply) {
+      const key = presentedKey(request);
+      if (key?.startsWith(VIRTUAL_KEY_PREFIX)) {
+        const identity = await verifier.verify(key);
+        if (!identity) throw new AppError('unauthenticated', 'This API key is unknown, revoked or expired.');
+        request.auth = {
+          userId: identity.userId,
+          role: identity.role,
+          keyId: identity.keyId,
+          via: 'virtual_key',
+        };
+        request.caller = {
+          userId: identity.userId,
+          role: identity.role,
+          keyId: identity.keyId,
+          allowedModels: identity.allowedModels,
+          rpmLimit: identity.rpmLimit,
+          tpmLimit: identity.tpmLimit,
+          keyLimits: identity.keyLimits,
+        };
+        return;
+      }
+      if (!key && !request.cookies?.webox_access) {
+        throw new AppError(
+          'unauthenticated',
+          'Send an API key: Authorization: Bearer wbx_… (create one under API keys).',
+        );
+      }
+      await signedIn(request, reply);
+      await generation?.(request, reply);
       request.caller = {
-        userId: identity.userId,
-        role: identity.role,
-        keyId: identity.keyId,
-        allowedModels: identity.allowedModels,
-        rpmLimit: identity.rpmLimit,
-        tpmLimit: identity.tpmLimit,
-        keyLimits: identity.keyLimits,
+        userId: request.auth.userId,
+        role: request.auth.role,
+        keyId: null,
+        allowedModels: null,
+        rpmLimit: null,
+        tpmLimit: null,
+        keyLimits: {},
       };
-      return;
-    }
-    if (!key && !request.cookies?.webox_access) {
-      throw new AppError(
-        'unauthenticated',
-        'Send an API key: Authorization: Bearer wbx_… (create one under API keys).',
-      );
-    }
-    await signedIn(request, reply);
-    await generation?.(request, reply);
-    request.caller = {
-      userId: request.auth.userId,
-      role: request.auth.role,
-      keyId: null,
-      allowedModels: null,
-      rpmLimit: null,
-      tpmLimit: null,
-      keyLimits: {},
-    };
-  };
+    },
+    { kind: 'signed_in', virtualKeys: true, allowMissingTwoFactor: false },
+  );
 }

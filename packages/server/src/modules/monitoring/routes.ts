@@ -1,7 +1,30 @@
-import type { FastifyInstance } from 'fastify';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { migrationStatus } from '../../db/migrate.js';
+import { AppError } from '../../errors.js';
+import { bearerToken } from '../../plugins/authenticate.js';
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+/**
+ * /metrics tells how the service runs (routes, rates, memory): a scraper on this host reads it freely, one elsewhere
+ * sends `Authorization: Bearer <METRICS_TOKEN>`. Behind a proxy (TRUST_PROXY), the client's address decides.
+ */
+function metricsGuard(token: string | undefined) {
+  const expected = token ? digest(token) : undefined;
+  return async function metricsAccess(request: FastifyRequest) {
+    if (LOOPBACK.has(request.ip)) return;
+    const presented = bearerToken(request);
+    if (expected && presented && timingSafeEqual(digest(presented), expected)) return;
+    throw new AppError('forbidden', 'Metrics are readable from this host, or with the metrics token.');
+  };
+}
 
 const check = z.object({ ok: z.boolean(), message: z.string().optional() });
 const readiness = z.object({
@@ -31,6 +54,7 @@ export async function monitoringRoutes(app: FastifyInstance) {
         response: { 200: z.object({ status: z.literal('ok') }) },
       },
       logLevel: 'warn',
+      config: { public: 'liveness probe for load balancers and orchestrators' },
     },
     async () => ({ status: 'ok' as const }),
   );
@@ -44,6 +68,7 @@ export async function monitoringRoutes(app: FastifyInstance) {
         response: { 200: readiness, 503: readiness },
       },
       logLevel: 'warn',
+      config: { public: 'readiness probe; says only ok or unreachable per dependency' },
     },
     async (request, reply) => {
       const [database, migrations, redis] = await Promise.all([
@@ -71,8 +96,17 @@ export async function monitoringRoutes(app: FastifyInstance) {
     },
   );
 
-  app.get('/metrics', { schema: { hide: true }, logLevel: 'warn' }, async (_request, reply) => {
-    reply.header('content-type', app.metrics.contentType);
-    return app.metrics.metrics();
-  });
+  app.get(
+    '/metrics',
+    {
+      schema: { hide: true },
+      logLevel: 'warn',
+      config: { public: 'Prometheus scrape: from this host, or with Bearer METRICS_TOKEN' },
+      onRequest: metricsGuard(app.env.METRICS_TOKEN),
+    },
+    async (_request, reply) => {
+      reply.header('content-type', app.metrics.contentType);
+      return app.metrics.metrics();
+    },
+  );
 }

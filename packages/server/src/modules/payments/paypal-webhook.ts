@@ -29,108 +29,109 @@ const uuid = z.uuid();
  */
 export async function paypalWebhookRoutes(app: FastifyInstance): Promise<void> {
   keepRawBody(app);
-  app
-    .withTypeProvider<ZodTypeProvider>()
-    .post(
-      '/api/payments/webhooks/paypal',
-      { schema: { ...webhookRouteSchema, summary: 'PayPal webhook' } },
-      async (request): Promise<WebhookAnswer> => {
-        const client = app.payments.providers.paypal;
-        if (!client) throw new AppError('not_found', 'PayPal is not configured.');
-        const raw = rawBodyOf(request);
-        const transmission = transmissionOf(request.headers);
-        if (!transmission) {
-          request.log.warn({ provider: 'paypal' }, 'webhook without its PAYPAL-* headers refused');
-          throw new AppError('validation_failed', 'Missing PayPal transmission headers.');
-        }
-        parseJson(raw);
-        // A verification PayPal cannot answer now is a 502: PayPal retries the delivery later.
-        const genuine = await client.verifyWebhook(transmission, raw).catch((error: unknown) => {
-          throw new AppError('upstream_error', 'PayPal could not verify this event.', { cause: error });
-        });
-        if (!genuine) {
-          request.log.warn(
-            { provider: 'paypal', transmissionId: transmission.transmissionId },
-            'webhook that PayPal did not verify refused',
+  app.withTypeProvider<ZodTypeProvider>().post(
+    '/api/payments/webhooks/paypal',
+    {
+      schema: { ...webhookRouteSchema, summary: 'PayPal webhook' },
+      config: { public: 'called by PayPal; proven by its signature before anything is read' },
+    },
+    async (request): Promise<WebhookAnswer> => {
+      const client = app.payments.providers.paypal;
+      if (!client) throw new AppError('not_found', 'PayPal is not configured.');
+      const raw = rawBodyOf(request);
+      const transmission = transmissionOf(request.headers);
+      if (!transmission) {
+        request.log.warn({ provider: 'paypal' }, 'webhook without its PAYPAL-* headers refused');
+        throw new AppError('validation_failed', 'Missing PayPal transmission headers.');
+      }
+      parseJson(raw);
+      // A verification PayPal cannot answer now is a 502: PayPal retries the delivery later.
+      const genuine = await client.verifyWebhook(transmission, raw).catch((error: unknown) => {
+        throw new AppError('upstream_error', 'PayPal could not verify this event.', { cause: error });
+      });
+      if (!genuine) {
+        request.log.warn(
+          { provider: 'paypal', transmissionId: transmission.transmissionId },
+          'webhook that PayPal did not verify refused',
+        );
+        throw new AppError('validation_failed', 'Invalid signature.');
+      }
+      const parsed = paypalEventSchema.safeParse(parseJson(raw));
+      if (!parsed.success) throw new AppError('validation_failed', 'Not a PayPal event.');
+      const event = parsed.data;
+      const ref: ProviderEventRef = { provider: 'paypal', eventId: event.id, type: event.event_type };
+      if (await eventSeen(app.db, ref)) {
+        request.log.info({ provider: 'paypal', eventId: event.id }, 'duplicate webhook ignored');
+        return { received: true, outcome: 'duplicate_event' };
+      }
+
+      async function ignore(reason: string, intentId?: string): Promise<WebhookAnswer> {
+        await recordIgnoredEvent(app.db, { event: ref, intentId: intentId ?? null, reason });
+        request.log.info({ provider: 'paypal', eventId: ref.eventId, reason }, 'webhook ignored');
+        return { received: true, outcome: reason === 'unknown_intent' ? 'unknown_intent' : 'ignored' };
+      }
+
+      const resource = event.resource;
+      switch (event.event_type) {
+        case 'CHECKOUT.ORDER.APPROVED':
+        case 'CHECKOUT.ORDER.COMPLETED':
+        case 'PAYMENT.CAPTURE.COMPLETED':
+        case 'PAYMENT.CAPTURE.DENIED':
+        case 'PAYMENT.CAPTURE.DECLINED': {
+          const intent = await intentOfResource(event.event_type, resource);
+          if (!intent) return ignore('unknown_intent');
+          const result = await syncIntent(app, request.log, intent, { cause: 'webhook', event: ref });
+          request.log.info(
+            { provider: 'paypal', eventId: ref.eventId, intentId: intent.id, outcome: result.outcome },
+            'paypal event applied',
           );
-          throw new AppError('validation_failed', 'Invalid signature.');
+          return { received: true, outcome: result.outcome };
         }
-        const parsed = paypalEventSchema.safeParse(parseJson(raw));
-        if (!parsed.success) throw new AppError('validation_failed', 'Not a PayPal event.');
-        const event = parsed.data;
-        const ref: ProviderEventRef = { provider: 'paypal', eventId: event.id, type: event.event_type };
-        if (await eventSeen(app.db, ref)) {
-          request.log.info({ provider: 'paypal', eventId: event.id }, 'duplicate webhook ignored');
-          return { received: true, outcome: 'duplicate_event' };
-        }
-
-        async function ignore(reason: string, intentId?: string): Promise<WebhookAnswer> {
-          await recordIgnoredEvent(app.db, { event: ref, intentId: intentId ?? null, reason });
-          request.log.info({ provider: 'paypal', eventId: ref.eventId, reason }, 'webhook ignored');
-          return { received: true, outcome: reason === 'unknown_intent' ? 'unknown_intent' : 'ignored' };
-        }
-
-        const resource = event.resource;
-        switch (event.event_type) {
-          case 'CHECKOUT.ORDER.APPROVED':
-          case 'CHECKOUT.ORDER.COMPLETED':
-          case 'PAYMENT.CAPTURE.COMPLETED':
-          case 'PAYMENT.CAPTURE.DENIED':
-          case 'PAYMENT.CAPTURE.DECLINED': {
-            const intent = await intentOfResource(event.event_type, resource);
-            if (!intent) return ignore('unknown_intent');
-            const result = await syncIntent(app, request.log, intent, { cause: 'webhook', event: ref });
-            request.log.info(
-              { provider: 'paypal', eventId: ref.eventId, intentId: intent.id, outcome: result.outcome },
-              'paypal event applied',
-            );
-            return { received: true, outcome: result.outcome };
+        case 'PAYMENT.CAPTURE.REFUNDED': {
+          const captureId = captureIdOfRefund(resource);
+          const total = resource.seller_payable_breakdown as
+            | { total_refunded_amount?: { value?: string; currency_code?: string } }
+            | undefined;
+          const refunded = total?.total_refunded_amount;
+          if (!captureId || !refunded?.value || !refunded.currency_code) {
+            return ignore('refund without capture or total');
           }
-          case 'PAYMENT.CAPTURE.REFUNDED': {
-            const captureId = captureIdOfRefund(resource);
-            const total = resource.seller_payable_breakdown as
-              | { total_refunded_amount?: { value?: string; currency_code?: string } }
-              | undefined;
-            const refunded = total?.total_refunded_amount;
-            if (!captureId || !refunded?.value || !refunded.currency_code) {
-              return ignore('refund without capture or total');
-            }
-            const intent = await findIntentByProviderPaymentId(app.db, 'paypal', captureId);
-            if (!intent) return ignore('unknown_intent');
-            const amount = fromDecimalString(refunded.value, refunded.currency_code);
-            if (amount === undefined || refunded.currency_code.toUpperCase() !== intent.currency) {
-              return ignore('refund in another currency or not a decimal', intent.id);
-            }
-            const outcome = await applyRefund(app.db, {
-              intentId: intent.id,
-              refundedTotal: amount,
-              cause: 'webhook',
-              event: ref,
-              refundId: typeof resource.id === 'string' ? resource.id : undefined,
+          const intent = await findIntentByProviderPaymentId(app.db, 'paypal', captureId);
+          if (!intent) return ignore('unknown_intent');
+          const amount = fromDecimalString(refunded.value, refunded.currency_code);
+          if (amount === undefined || refunded.currency_code.toUpperCase() !== intent.currency) {
+            return ignore('refund in another currency or not a decimal', intent.id);
+          }
+          const outcome = await applyRefund(app.db, {
+            intentId: intent.id,
+            refundedTotal: amount,
+            cause: 'webhook',
+            event: ref,
+            refundId: typeof resource.id === 'string' ? resource.id : undefined,
+          });
+          request.log.info(
+            { provider: 'paypal', eventId: ref.eventId, outcome: outcome.kind },
+            'refund event',
+          );
+          if (outcome.kind === 'refunded') {
+            await auditPayment(app, {
+              type: 'payment.refunded',
+              intent: outcome.intent,
+              log: request.log,
+              details: {
+                refundedTotal: outcome.intent.refundedAmount,
+                via: 'webhook',
+                eventId: ref.eventId,
+              },
             });
-            request.log.info(
-              { provider: 'paypal', eventId: ref.eventId, outcome: outcome.kind },
-              'refund event',
-            );
-            if (outcome.kind === 'refunded') {
-              await auditPayment(app, {
-                type: 'payment.refunded',
-                intent: outcome.intent,
-                log: request.log,
-                details: {
-                  refundedTotal: outcome.intent.refundedAmount,
-                  via: 'webhook',
-                  eventId: ref.eventId,
-                },
-              });
-            }
-            return { received: true, outcome: outcome.kind };
           }
-          default:
-            return ignore(`type ${event.event_type} not used`);
+          return { received: true, outcome: outcome.kind };
         }
-      },
-    );
+        default:
+          return ignore(`type ${event.event_type} not used`);
+      }
+    },
+  );
 
   /** The intent an order or capture event is about: by order id, else by the custom_id we set to the intent id. */
   async function intentOfResource(

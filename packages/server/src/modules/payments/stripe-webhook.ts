@@ -25,134 +25,135 @@ import { afterSettle, keepRawBody, rawBodyOf, type WebhookAnswer, webhookRouteSc
  */
 export async function stripeWebhookRoutes(app: FastifyInstance): Promise<void> {
   keepRawBody(app);
-  app
-    .withTypeProvider<ZodTypeProvider>()
-    .post(
-      '/api/payments/webhooks/stripe',
-      { schema: { ...webhookRouteSchema, summary: 'Stripe webhook' } },
-      async (request): Promise<WebhookAnswer> => {
-        const client = app.payments.providers.stripe;
-        if (!client) throw new AppError('not_found', 'Stripe is not configured.');
-        const header = request.headers['stripe-signature'];
-        const event = client.constructEvent(
-          rawBodyOf(request),
-          typeof header === 'string' ? header : undefined,
-        );
-        if (!event) {
-          request.log.warn({ provider: 'stripe' }, 'webhook with a bad or stale signature refused');
-          throw new AppError('validation_failed', 'Invalid signature.');
-        }
-        const ref: ProviderEventRef = { provider: 'stripe', eventId: event.id, type: event.type };
-        if (await eventSeen(app.db, ref)) {
-          request.log.info({ provider: 'stripe', eventId: event.id }, 'duplicate webhook ignored');
-          return { received: true, outcome: 'duplicate_event' };
-        }
+  app.withTypeProvider<ZodTypeProvider>().post(
+    '/api/payments/webhooks/stripe',
+    {
+      schema: { ...webhookRouteSchema, summary: 'Stripe webhook' },
+      config: { public: 'called by Stripe; proven by its signature before anything is read' },
+    },
+    async (request): Promise<WebhookAnswer> => {
+      const client = app.payments.providers.stripe;
+      if (!client) throw new AppError('not_found', 'Stripe is not configured.');
+      const header = request.headers['stripe-signature'];
+      const event = client.constructEvent(
+        rawBodyOf(request),
+        typeof header === 'string' ? header : undefined,
+      );
+      if (!event) {
+        request.log.warn({ provider: 'stripe' }, 'webhook with a bad or stale signature refused');
+        throw new AppError('validation_failed', 'Invalid signature.');
+      }
+      const ref: ProviderEventRef = { provider: 'stripe', eventId: event.id, type: event.type };
+      if (await eventSeen(app.db, ref)) {
+        request.log.info({ provider: 'stripe', eventId: event.id }, 'duplicate webhook ignored');
+        return { received: true, outcome: 'duplicate_event' };
+      }
 
-        async function ignore(reason: string, intentId?: string): Promise<WebhookAnswer> {
-          await recordIgnoredEvent(app.db, { event: ref, intentId: intentId ?? null, reason });
-          request.log.info({ provider: 'stripe', eventId: ref.eventId, reason }, 'webhook ignored');
-          return { received: true, outcome: reason === 'unknown_intent' ? 'unknown_intent' : 'ignored' };
-        }
+      async function ignore(reason: string, intentId?: string): Promise<WebhookAnswer> {
+        await recordIgnoredEvent(app.db, { event: ref, intentId: intentId ?? null, reason });
+        request.log.info({ provider: 'stripe', eventId: ref.eventId, reason }, 'webhook ignored');
+        return { received: true, outcome: reason === 'unknown_intent' ? 'unknown_intent' : 'ignored' };
+      }
 
-        switch (event.type) {
-          case 'checkout.session.completed':
-          case 'checkout.session.async_payment_succeeded': {
-            const session = event.data.object;
-            const intent = await findIntentByProviderRef(app.db, 'stripe', session.id);
-            if (!intent) return ignore('unknown_intent');
-            if (session.payment_status !== 'paid')
-              return ignore(`session ${session.payment_status}`, intent.id);
-            const outcome = await settlePaidIntent(app.db, {
-              intentId: intent.id,
-              amount: session.amount_total ?? -1,
-              currency: session.currency ?? '',
-              providerPaymentId: paymentIntentId(session.payment_intent),
-              cause: 'webhook',
-              event: ref,
-              details: { sessionId: session.id },
-            });
-            return { received: true, outcome: await afterSettle(app, request.log, outcome, ref) };
-          }
-          case 'checkout.session.async_payment_failed':
-          case 'checkout.session.expired': {
-            const session = event.data.object;
-            const intent = await findIntentByProviderRef(app.db, 'stripe', session.id);
-            if (!intent) return ignore('unknown_intent');
-            const outcome = await closeUnpaidIntent(app.db, {
-              intentId: intent.id,
-              to: event.type === 'checkout.session.expired' ? 'expired' : 'failed',
-              cause: 'webhook',
-              event: ref,
-              reason: event.type,
-            });
-            return { received: true, outcome: outcome.kind };
-          }
-          case 'charge.refunded': {
-            const charge = event.data.object;
-            const paymentIntent = paymentIntentId(charge.payment_intent);
-            if (!paymentIntent) return ignore('charge without payment intent');
-            const intent = await intentOfPayment(paymentIntent);
-            if (!intent) return ignore('unknown_intent');
-            const outcome = await applyRefund(app.db, {
-              intentId: intent.id,
-              refundedTotal: charge.amount_refunded,
-              cause: 'webhook',
-              event: ref,
-            });
-            request.log.info(
-              { provider: 'stripe', eventId: ref.eventId, outcome: outcome.kind },
-              'refund event',
-            );
-            if (outcome.kind === 'refunded') {
-              await auditPayment(app, {
-                type: 'payment.refunded',
-                intent: outcome.intent,
-                log: request.log,
-                details: {
-                  refundedTotal: outcome.intent.refundedAmount,
-                  via: 'webhook',
-                  eventId: ref.eventId,
-                },
-              });
-            }
-            return { received: true, outcome: outcome.kind };
-          }
-          default:
-            return ignore(`type ${event.type} not used`);
-        }
-
-        /**
-         * The intent a Stripe PaymentIntent paid for. A refund can arrive before the session's completion event: the
-         * PaymentIntent is then fetched, and when Stripe says it succeeded for the right amount the intent is settled
-         * first, so the refund that follows reverses credits that were really granted.
-         */
-        async function intentOfPayment(paymentIntent: string): Promise<PaymentIntent | undefined> {
-          const known = await findIntentByProviderPaymentId(app.db, 'stripe', paymentIntent);
-          if (known && paidStatuses.includes(known.status)) return known;
-          const remote = await client!.retrievePaymentIntent(paymentIntent).catch((error: unknown) => {
-            throw new AppError('upstream_error', 'Stripe could not be asked about this payment.', {
-              cause: error,
-            });
+      switch (event.type) {
+        case 'checkout.session.completed':
+        case 'checkout.session.async_payment_succeeded': {
+          const session = event.data.object;
+          const intent = await findIntentByProviderRef(app.db, 'stripe', session.id);
+          if (!intent) return ignore('unknown_intent');
+          if (session.payment_status !== 'paid')
+            return ignore(`session ${session.payment_status}`, intent.id);
+          const outcome = await settlePaidIntent(app.db, {
+            intentId: intent.id,
+            amount: session.amount_total ?? -1,
+            currency: session.currency ?? '',
+            providerPaymentId: paymentIntentId(session.payment_intent),
+            cause: 'webhook',
+            event: ref,
+            details: { sessionId: session.id },
           });
-          const intentId = remote.metadata?.intent_id;
-          const intent =
-            known ?? (intentId ? await getIntent(app.db, intentId).catch(() => undefined) : undefined);
-          if (intent?.provider !== 'stripe') return undefined;
-          if (!paidStatuses.includes(intent.status) && remote.status === 'succeeded') {
-            const outcome = await settlePaidIntent(app.db, {
-              intentId: intent.id,
-              amount: remote.amount_received,
-              currency: remote.currency,
-              providerPaymentId: remote.id,
-              cause: 'webhook',
-              details: { eventId: ref.eventId, via: 'payment_intent lookup' },
-            });
-            await afterSettle(app, request.log, outcome, ref);
-          }
-          return intent;
+          return { received: true, outcome: await afterSettle(app, request.log, outcome, ref) };
         }
-      },
-    );
+        case 'checkout.session.async_payment_failed':
+        case 'checkout.session.expired': {
+          const session = event.data.object;
+          const intent = await findIntentByProviderRef(app.db, 'stripe', session.id);
+          if (!intent) return ignore('unknown_intent');
+          const outcome = await closeUnpaidIntent(app.db, {
+            intentId: intent.id,
+            to: event.type === 'checkout.session.expired' ? 'expired' : 'failed',
+            cause: 'webhook',
+            event: ref,
+            reason: event.type,
+          });
+          return { received: true, outcome: outcome.kind };
+        }
+        case 'charge.refunded': {
+          const charge = event.data.object;
+          const paymentIntent = paymentIntentId(charge.payment_intent);
+          if (!paymentIntent) return ignore('charge without payment intent');
+          const intent = await intentOfPayment(paymentIntent);
+          if (!intent) return ignore('unknown_intent');
+          const outcome = await applyRefund(app.db, {
+            intentId: intent.id,
+            refundedTotal: charge.amount_refunded,
+            cause: 'webhook',
+            event: ref,
+          });
+          request.log.info(
+            { provider: 'stripe', eventId: ref.eventId, outcome: outcome.kind },
+            'refund event',
+          );
+          if (outcome.kind === 'refunded') {
+            await auditPayment(app, {
+              type: 'payment.refunded',
+              intent: outcome.intent,
+              log: request.log,
+              details: {
+                refundedTotal: outcome.intent.refundedAmount,
+                via: 'webhook',
+                eventId: ref.eventId,
+              },
+            });
+          }
+          return { received: true, outcome: outcome.kind };
+        }
+        default:
+          return ignore(`type ${event.type} not used`);
+      }
+
+      /**
+       * The intent a Stripe PaymentIntent paid for. A refund can arrive before the session's completion event: the
+       * PaymentIntent is then fetched, and when Stripe says it succeeded for the right amount the intent is settled
+       * first, so the refund that follows reverses credits that were really granted.
+       */
+      async function intentOfPayment(paymentIntent: string): Promise<PaymentIntent | undefined> {
+        const known = await findIntentByProviderPaymentId(app.db, 'stripe', paymentIntent);
+        if (known && paidStatuses.includes(known.status)) return known;
+        const remote = await client!.retrievePaymentIntent(paymentIntent).catch((error: unknown) => {
+          throw new AppError('upstream_error', 'Stripe could not be asked about this payment.', {
+            cause: error,
+          });
+        });
+        const intentId = remote.metadata?.intent_id;
+        const intent =
+          known ?? (intentId ? await getIntent(app.db, intentId).catch(() => undefined) : undefined);
+        if (intent?.provider !== 'stripe') return undefined;
+        if (!paidStatuses.includes(intent.status) && remote.status === 'succeeded') {
+          const outcome = await settlePaidIntent(app.db, {
+            intentId: intent.id,
+            amount: remote.amount_received,
+            currency: remote.currency,
+            providerPaymentId: remote.id,
+            cause: 'webhook',
+            details: { eventId: ref.eventId, via: 'payment_intent lookup' },
+          });
+          await afterSettle(app, request.log, outcome, ref);
+        }
+        return intent;
+      }
+    },
+  );
 }
 
 function paymentIntentId(value: string | Stripe.PaymentIntent | null | undefined): string | undefined {

@@ -90,78 +90,76 @@ export async function afterSettle(
  */
 export async function chargilyWebhookRoutes(app: FastifyInstance): Promise<void> {
   keepRawBody(app);
-  app
-    .withTypeProvider<ZodTypeProvider>()
-    .post(
-      '/api/payments/webhooks/chargily',
-      { schema: { ...webhookRouteSchema, summary: 'Chargily Pay webhook' } },
-      async (request): Promise<WebhookAnswer> => {
-        const client = app.payments.providers.chargily;
-        if (!client) throw new AppError('not_found', 'Chargily is not configured.');
-        const raw = rawBodyOf(request);
-        const signature = request.headers.signature;
-        if (!client.verifySignature(raw, typeof signature === 'string' ? signature : undefined)) {
-          request.log.warn({ provider: 'chargily' }, 'webhook with a bad signature refused');
-          throw new AppError('validation_failed', 'Invalid signature.');
-        }
-        const parsed = chargilyEventSchema.safeParse(parseJson(raw));
-        if (!parsed.success) throw new AppError('validation_failed', 'Not a Chargily event.');
-        const event: ProviderEventRef = {
-          provider: 'chargily',
-          eventId: parsed.data.id,
-          type: parsed.data.type,
-        };
-        if (await eventSeen(app.db, event)) {
-          request.log.info({ provider: 'chargily', eventId: event.eventId }, 'duplicate webhook ignored');
-          return { received: true, outcome: 'duplicate_event' };
-        }
-        const checkoutId = parsed.data.data.id;
-        const intent = await findIntentByProviderRef(app.db, 'chargily', checkoutId);
-        if (!intent) {
-          await recordIgnoredEvent(app.db, { event, reason: 'unknown_intent', details: { checkoutId } });
-          request.log.warn(
-            { provider: 'chargily', eventId: event.eventId },
-            'webhook for an unknown checkout',
-          );
-          return { received: true, outcome: 'unknown_intent' };
-        }
-        // A failure here answers 5xx so Chargily retries later; nothing was claimed yet.
-        const checkout = await client.getCheckout(checkoutId).catch((error: unknown) => {
-          throw new AppError('upstream_error', 'Chargily could not be asked about this checkout.', {
-            cause: error,
-          });
+  app.withTypeProvider<ZodTypeProvider>().post(
+    '/api/payments/webhooks/chargily',
+    {
+      schema: { ...webhookRouteSchema, summary: 'Chargily Pay webhook' },
+      config: { public: 'called by Chargily Pay; proven by its signature before anything is read' },
+    },
+    async (request): Promise<WebhookAnswer> => {
+      const client = app.payments.providers.chargily;
+      if (!client) throw new AppError('not_found', 'Chargily is not configured.');
+      const raw = rawBodyOf(request);
+      const signature = request.headers.signature;
+      if (!client.verifySignature(raw, typeof signature === 'string' ? signature : undefined)) {
+        request.log.warn({ provider: 'chargily' }, 'webhook with a bad signature refused');
+        throw new AppError('validation_failed', 'Invalid signature.');
+      }
+      const parsed = chargilyEventSchema.safeParse(parseJson(raw));
+      if (!parsed.success) throw new AppError('validation_failed', 'Not a Chargily event.');
+      const event: ProviderEventRef = {
+        provider: 'chargily',
+        eventId: parsed.data.id,
+        type: parsed.data.type,
+      };
+      if (await eventSeen(app.db, event)) {
+        request.log.info({ provider: 'chargily', eventId: event.eventId }, 'duplicate webhook ignored');
+        return { received: true, outcome: 'duplicate_event' };
+      }
+      const checkoutId = parsed.data.data.id;
+      const intent = await findIntentByProviderRef(app.db, 'chargily', checkoutId);
+      if (!intent) {
+        await recordIgnoredEvent(app.db, { event, reason: 'unknown_intent', details: { checkoutId } });
+        request.log.warn({ provider: 'chargily', eventId: event.eventId }, 'webhook for an unknown checkout');
+        return { received: true, outcome: 'unknown_intent' };
+      }
+      // A failure here answers 5xx so Chargily retries later; nothing was claimed yet.
+      const checkout = await client.getCheckout(checkoutId).catch((error: unknown) => {
+        throw new AppError('upstream_error', 'Chargily could not be asked about this checkout.', {
+          cause: error,
         });
-        if (checkout.status === 'paid') {
-          const outcome = await settlePaidIntent(app.db, {
-            intentId: intent.id,
-            amount: checkout.amount,
-            currency: checkout.currency,
-            cause: 'webhook',
-            event,
-            details: { checkoutId },
-          });
-          return { received: true, outcome: await afterSettle(app, request.log, outcome, event) };
-        }
-        if (checkout.status === 'failed' || checkout.status === 'canceled' || checkout.status === 'expired') {
-          const outcome = await closeUnpaidIntent(app.db, {
-            intentId: intent.id,
-            to: checkout.status,
-            cause: 'webhook',
-            event,
-            reason: `checkout ${checkout.status}`,
-          });
-          request.log.info(
-            { provider: 'chargily', eventId: event.eventId, outcome: outcome.kind },
-            'payment closed',
-          );
-          return { received: true, outcome: outcome.kind };
-        }
-        await recordIgnoredEvent(app.db, {
-          event,
+      });
+      if (checkout.status === 'paid') {
+        const outcome = await settlePaidIntent(app.db, {
           intentId: intent.id,
-          reason: `checkout still ${checkout.status}`,
+          amount: checkout.amount,
+          currency: checkout.currency,
+          cause: 'webhook',
+          event,
+          details: { checkoutId },
         });
-        return { received: true, outcome: 'ignored' };
-      },
-    );
+        return { received: true, outcome: await afterSettle(app, request.log, outcome, event) };
+      }
+      if (checkout.status === 'failed' || checkout.status === 'canceled' || checkout.status === 'expired') {
+        const outcome = await closeUnpaidIntent(app.db, {
+          intentId: intent.id,
+          to: checkout.status,
+          cause: 'webhook',
+          event,
+          reason: `checkout ${checkout.status}`,
+        });
+        request.log.info(
+          { provider: 'chargily', eventId: event.eventId, outcome: outcome.kind },
+          'payment closed',
+        );
+        return { received: true, outcome: outcome.kind };
+      }
+      await recordIgnoredEvent(app.db, {
+        event,
+        intentId: intent.id,
+        reason: `checkout still ${checkout.status}`,
+      });
+      return { received: true, outcome: 'ignored' };
+    },
+  );
 }
