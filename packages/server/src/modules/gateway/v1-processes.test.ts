@@ -195,6 +195,50 @@ describe('billing across real server processes', { timeout: 300_000 }, () => {
     },
   );
 
+  it.skipIf(!postgresUrl || !redisUrl)(
+    'three processes leasing one wallet far from empty charge each request exactly once and give leases back',
+    async () => {
+      const database = await openFreshPostgres(postgresUrl!);
+      try {
+        // Far from empty: each process takes a credit lease instead of a hold row per request.
+        const funded = 100_000;
+        const { walletId, key, cost } = await payingCustomer(database.db, funded);
+        upstream.setHandler(() => answer());
+        const environment = {
+          DATABASE_URL: database.url,
+          REDIS_URL: redisUrl!,
+          REDIS_PREFIX: `webox_t_${randomBytes(4).toString('hex')}:`,
+          WEBOX_CONFIG: configFile,
+          LOG_LEVEL: 'warn',
+        };
+        const started = await Promise.all(
+          [1, 2, 3].map(async () => startServerProcess({ ...environment, PORT: String(await freePort()) })),
+        );
+        servers.push(...started);
+        const statuses = await Promise.all(
+          Array.from({ length: 1_000 }, (_, index) => send(started[index % 3]!.url, key)),
+        );
+        expect(tally(statuses)).toEqual({ 200: 1_000 });
+        const leases = await database.db.execute(
+          sql`select count(*)::int as count from credit_holds where wallet_id = ${walletId} and request_id like 'lease:%'`,
+        );
+        expect((leases as unknown as { rows: Array<{ count: number }> }).rows[0]!.count).toBeGreaterThan(0);
+        // A graceful stop writes what is pending and returns each lease: nothing stays held, without any TTL.
+        expect(await Promise.all(started.map((server) => server.stop('SIGTERM')))).toEqual([0, 0, 0]);
+        expect(await getBalance(database.db, walletId)).toMatchObject({
+          balance: (funded - 1_000) * cost,
+          held: 0,
+        });
+        expect(await verifyLedger(database.db)).toEqual([]);
+        const perRequest = await usageEntriesPerRequest(database.db, walletId);
+        expect(perRequest).toHaveLength(1_000);
+        expect(perRequest.every((row) => row.entries === 1)).toBe(true);
+      } finally {
+        await database.close();
+      }
+    },
+  );
+
   it('survives kill -9 during paid load: after restart the ledger balances, no hold outlives its TTL, nothing is charged twice', async () => {
     // PGlite (the default) unless PostgreSQL is configured, in which case the scale-out path is the one at risk.
     const dataDir = await mkdtemp(path.join(tmpdir(), 'webox-crash-'));
