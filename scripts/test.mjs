@@ -56,10 +56,12 @@ if (existsSync(resultsFile)) {
   const results = JSON.parse(readFileSync(resultsFile, 'utf8'));
   passed += results.numPassedTests;
   failed += results.numFailedTests;
-  // A suite that fails to load has no test results of its own; count it so it cannot pass silently.
+  // A suite that fails outside its tests (it does not load, or a beforeAll hook throws and its tests are skipped)
+  // has no failed test of its own; count it so it cannot pass silently.
   failed += results.testResults.filter(
-    (suite) => suite.status === 'failed' && suite.assertionResults.length === 0,
+    (suite) => suite.status === 'failed' && !suite.assertionResults.some((test) => test.status === 'failed'),
   ).length;
+  if (results.success === false && failed === 0) failed += 1;
 } else {
   failed += 1;
   process.stdout.write('✖ Vitest produced no results\n');

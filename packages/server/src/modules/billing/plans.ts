@@ -153,14 +153,20 @@ export async function renewPlans(
     for (const subscription of due) {
       const plan = plans[subscription.plan];
       if (plan && plan.monthlyCredits > 0) {
-        const posted = await postEntry(db, {
-          walletId: subscription.walletId,
-          kind: 'plan_credit',
-          amount: plan.monthlyCredits,
-          idempotencyKey: `plan-credit:${subscription.walletId}:${period.key}`,
-          details: { plan: plan.id, period: period.key },
-        });
-        if (!posted.duplicate) granted++;
+        try {
+          const posted = await postEntry(db, {
+            walletId: subscription.walletId,
+            kind: 'plan_credit',
+            amount: plan.monthlyCredits,
+            idempotencyKey: `plan-credit:${subscription.walletId}:${period.key}`,
+            details: { plan: plan.id, period: period.key },
+          });
+          if (!posted.duplicate) granted++;
+        } catch (error) {
+          // The period's credits were already granted under the plan in force then (the wallet changed plan since,
+          // perhaps while another run was granting): once per period, and one wallet never stops the run.
+          if (!(error instanceof AppError && error.code === 'conflict')) throw error;
+        }
       }
       await db
         .update(subscriptions)

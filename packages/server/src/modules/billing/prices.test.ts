@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DatabaseConnection } from '../../db/client.js';
 import { databaseBackends } from '../../testing/backends.js';
@@ -14,6 +15,7 @@ import {
   setPrice,
   syncPriceBook,
 } from './prices.js';
+import { subscriptions } from './tables.js';
 
 function row(itemKey: string, kind: PriceRow['kind'], rates: Record<string, number>, id = 1): PriceRow {
   return {
@@ -173,6 +175,29 @@ for (const backend of databaseBackends()) {
       // 31 May 23:30 UTC is already June in Algiers.
       await renewPlans(db, { timeZone, now: new Date('2031-05-31T23:30:00Z') });
       expect((await getBalance(db, wallet.id)).balance).toBe(2 * plans.pro!.monthlyCredits);
+      expect(await verifyLedger(db)).toEqual([]);
+    });
+
+    it('keeps renewing other wallets when one changed plan after its credits for the period were granted', async () => {
+      const db = connection.db;
+      const timeZone = 'Africa/Algiers';
+      const june = new Date('2032-06-15T12:00:00Z');
+      const [upgraded, other] = await Promise.all(
+        [1, 2].map(() => ensureWallet(db, { ownerType: 'user', ownerId: randomUUID() })),
+      );
+      await setWalletPlan(db, { walletId: upgraded!.id, plan: 'free' });
+      await renewPlans(db, { timeZone, now: june });
+      // Upgraded mid-month, and a run that had read the subscription before its renewal was recorded meets the
+      // period's key already used by the free grant.
+      await setWalletPlan(db, { walletId: upgraded!.id, plan: 'pro' });
+      await db
+        .update(subscriptions)
+        .set({ renewedPeriod: null })
+        .where(eq(subscriptions.walletId, upgraded!.id));
+      await setWalletPlan(db, { walletId: other!.id, plan: 'pro' });
+      await renewPlans(db, { timeZone, now: june });
+      expect((await getBalance(db, upgraded!.id)).balance).toBe(plans.free!.monthlyCredits);
+      expect((await getBalance(db, other!.id)).balance).toBe(plans.pro!.monthlyCredits);
       expect(await verifyLedger(db)).toEqual([]);
     });
   });
