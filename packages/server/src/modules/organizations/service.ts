@@ -125,16 +125,7 @@ export async function getMembership(
   db: Database,
   options: { organizationId: string; userId: string },
 ): Promise<Membership | undefined> {
-  const [row] = await db
-    .select()
-    .from(organizationMembers)
-    .where(
-      and(
-        eq(organizationMembers.organizationId, options.organizationId),
-        eq(organizationMembers.userId, options.userId),
-      ),
-    )
-    .limit(1);
+  const [row] = await db.select().from(organizationMembers).where(memberOf(options)).limit(1);
   return row ? toMembership(row) : undefined;
 }
 
@@ -215,9 +206,7 @@ async function lockOrganization(tx: Transaction, organizationId: string, ownerId
   const [actor] = await tx
     .select({ role: organizationMembers.role })
     .from(organizationMembers)
-    .where(
-      and(eq(organizationMembers.organizationId, organizationId), eq(organizationMembers.userId, ownerId)),
-    );
+    .where(memberOf({ organizationId, userId: ownerId }));
   if (!actor) throw notFound();
   if (actor.role !== 'owner')
     throw new AppError('forbidden', 'Only an owner of this organisation may do this.');
@@ -237,6 +226,32 @@ async function otherOwners(tx: Transaction, organizationId: string, userId: stri
   return row?.owners ?? 0;
 }
 
+/** The row of one member of one organisation. */
+function memberOf(options: { organizationId: string; userId: string }) {
+  return and(
+    eq(organizationMembers.organizationId, options.organizationId),
+    eq(organizationMembers.userId, options.userId),
+  );
+}
+
+/** Locks the organisation (checking the acting owner, when given), then reads the member; 404 when not one. */
+async function lockMember(
+  tx: Transaction,
+  options: { organizationId: string; userId: string; actorUserId?: string | undefined },
+) {
+  await lockOrganization(tx, options.organizationId, options.actorUserId);
+  const [current] = await tx.select().from(organizationMembers).where(memberOf(options));
+  if (!current) throw new AppError('not_found', 'No such member.');
+  return current;
+}
+
+/** Refuses to demote or remove the last owner of an organisation. */
+async function keepAnOwner(tx: Transaction, member: typeof organizationMembers.$inferSelect): Promise<void> {
+  if (member.role === 'owner' && (await otherOwners(tx, member.organizationId, member.userId)) === 0) {
+    throw lastOwner();
+  }
+}
+
 function lastOwner(): AppError {
   return new AppError(
     'conflict',
@@ -253,30 +268,13 @@ export async function changeMemberRole(
   options: { organizationId: string; userId: string; role: OrganizationRole; actorUserId?: string },
 ): Promise<Membership> {
   return db.transaction(async (tx) => {
-    await lockOrganization(tx, options.organizationId, options.actorUserId);
-    const [current] = await tx
-      .select()
-      .from(organizationMembers)
-      .where(
-        and(
-          eq(organizationMembers.organizationId, options.organizationId),
-          eq(organizationMembers.userId, options.userId),
-        ),
-      );
-    if (!current) throw new AppError('not_found', 'No such member.');
+    const current = await lockMember(tx, options);
     if (current.role === options.role) return toMembership(current);
-    if (current.role === 'owner' && (await otherOwners(tx, options.organizationId, options.userId)) === 0) {
-      throw lastOwner();
-    }
+    await keepAnOwner(tx, current);
     const [row] = await tx
       .update(organizationMembers)
       .set({ role: options.role, updatedAt: new Date() })
-      .where(
-        and(
-          eq(organizationMembers.organizationId, options.organizationId),
-          eq(organizationMembers.userId, options.userId),
-        ),
-      )
+      .where(memberOf(options))
       .returning();
     return toMembership(row!);
   });
@@ -294,12 +292,7 @@ export async function setMemberLimits(
       dailyCreditLimit: options.dailyCreditLimit,
       updatedAt: new Date(),
     })
-    .where(
-      and(
-        eq(organizationMembers.organizationId, options.organizationId),
-        eq(organizationMembers.userId, options.userId),
-      ),
-    )
+    .where(memberOf(options))
     .returning();
   if (!row) throw new AppError('not_found', 'No such member.');
   return toMembership(row);
@@ -315,28 +308,9 @@ export async function removeMember(
   options: { organizationId: string; userId: string; actorUserId?: string },
 ): Promise<{ revokedKeys: number }> {
   await db.transaction(async (tx) => {
-    await lockOrganization(tx, options.organizationId, options.actorUserId);
-    const [current] = await tx
-      .select()
-      .from(organizationMembers)
-      .where(
-        and(
-          eq(organizationMembers.organizationId, options.organizationId),
-          eq(organizationMembers.userId, options.userId),
-        ),
-      );
-    if (!current) throw new AppError('not_found', 'No such member.');
-    if (current.role === 'owner' && (await otherOwners(tx, options.organizationId, options.userId)) === 0) {
-      throw lastOwner();
-    }
-    await tx
-      .delete(organizationMembers)
-      .where(
-        and(
-          eq(organizationMembers.organizationId, options.organizationId),
-          eq(organizationMembers.userId, options.userId),
-        ),
-      );
+    const current = await lockMember(tx, options);
+    await keepAnOwner(tx, current);
+    await tx.delete(organizationMembers).where(memberOf(options));
   });
   // After the commit: a key verified meanwhile is still refused by the payer lookup, which finds no membership.
   const revokedKeys = await revokeOrganizationKeys(db, pubSub, {
