@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
-import { systemWalletId } from './ledger.js';
+import { releaseHold, systemWalletId } from './ledger.js';
 import { queryRows, toCredits } from './sql.js';
 
 /**
@@ -213,7 +213,9 @@ export class CreditLeases {
     for (const lease of [...this.#leases.values()]) {
       if (lease.outstanding > 0) continue; // the TTL returns it
       this.#leases.delete(lease.walletId);
-      await this.#returnLease(lease).catch((error) => this.options.onError?.(error, 'returning a lease'));
+      await releaseHold(this.options.db, { holdId: lease.holdId }).catch((error) =>
+        this.options.onError?.(error, 'returning a lease'),
+      );
     }
   }
 
@@ -409,17 +411,6 @@ export class CreditLeases {
       from h where wallets.id = h.wallet_id`);
   }
 
-  async #returnLease(lease: Lease): Promise<void> {
-    await this.options.db.execute(sql`
-      with h as (
-        update credit_holds set status = 'released', finished_at = now(), held_at_finish = amount
-        where id = ${lease.holdId} and status = 'active'
-        returning wallet_id, amount
-      )
-      update wallets set held = wallets.held - h.amount, updated_at = now()
-      from h where wallets.id = h.wallet_id`);
-  }
-
   async #maintain(): Promise<void> {
     const now = Date.now();
     for (const [walletId, until] of this.#noLeaseUntil) if (until <= now) this.#noLeaseUntil.delete(walletId);
@@ -429,7 +420,7 @@ export class CreditLeases {
         lease.outstanding > 0 || this.#flushing !== undefined || this.#pendingFor(lease.walletId) > 0;
       if (!busy && now - lease.lastUsedAt >= this.#idleMs && !this.#growing.has(lease.walletId)) {
         this.#leases.delete(lease.walletId);
-        await this.#returnLease(lease);
+        await releaseHold(this.options.db, { holdId: lease.holdId });
       } else renew.push(lease.holdId);
     }
     if (renew.length === 0) return;
