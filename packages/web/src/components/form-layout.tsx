@@ -76,6 +76,49 @@ export const secondaryButtonClass =
   'rounded-md border border-slate-300 px-4 py-2 font-medium text-slate-800 hover:bg-slate-100 disabled:opacity-60 dark:border-slate-600 dark:text-slate-100 dark:hover:bg-slate-800';
 export const textLinkClass = 'font-medium text-indigo-700 underline underline-offset-4 dark:text-indigo-300';
 
+/** Asks once more before something that cannot be undone (revoking a key, leaving an organisation). */
+export function DangerConfirmation({
+  label,
+  message,
+  confirm,
+  confirmTestId,
+  pending,
+  onConfirm,
+  onCancel,
+}: {
+  label?: string;
+  message: string;
+  confirm: string;
+  confirmTestId: string;
+  pending: boolean;
+  onConfirm: () => void;
+  onCancel: () => void;
+}) {
+  const { t } = useTranslation();
+  return (
+    <fieldset
+      aria-label={label}
+      className="flex flex-col gap-2 rounded-md border border-red-300 bg-red-50 p-3 text-red-950 dark:border-red-800 dark:bg-red-950 dark:text-red-50"
+    >
+      <p>{message}</p>
+      <div className="flex flex-wrap gap-2">
+        <button
+          type="button"
+          data-testid={confirmTestId}
+          disabled={pending}
+          onClick={onConfirm}
+          className="rounded-md bg-red-700 px-3 py-1.5 text-sm font-medium text-white hover:bg-red-800 disabled:opacity-60"
+        >
+          {confirm}
+        </button>
+        <button type="button" onClick={onCancel} className={`text-sm ${secondaryButtonClass}`}>
+          {t('studio.cancel')}
+        </button>
+      </div>
+    </fieldset>
+  );
+}
+
 /** Must match the server's password rule; checked here too so people learn it before a round trip. */
 export const minimumPasswordLength = 10;
 

@@ -16,6 +16,7 @@ import { CodeSnippet } from '../../components/code-snippet';
 import { CopyButton } from '../../components/copy-button';
 import { FormField } from '../../components/form-field';
 import {
+  DangerConfirmation,
   ErrorAlert,
   PageHeading,
   primaryButtonClass,
@@ -527,30 +528,15 @@ function KeyItem({ apiKey, organization }: { apiKey: ApiKey; organization?: Orga
       {revoke.isError && <ErrorAlert testId="revoke-key-error">{explain(revoke.error)}</ErrorAlert>}
       {state !== 'revoked' &&
         (confirming ? (
-          <fieldset
-            aria-label={t('keys.revoke.confirmLabel', { name: apiKey.name })}
-            className="flex flex-col gap-2 rounded-md border border-red-300 bg-red-50 p-3 text-red-950 dark:border-red-800 dark:bg-red-950 dark:text-red-50"
-          >
-            <p>{t('keys.revoke.confirm', { name: apiKey.name })}</p>
-            <div className="flex flex-wrap gap-2">
-              <button
-                type="button"
-                data-testid="revoke-key-confirm"
-                disabled={revoke.isPending}
-                onClick={() => revoke.mutate()}
-                className="rounded-md bg-red-700 px-3 py-1.5 text-sm font-medium text-white hover:bg-red-800 disabled:opacity-60"
-              >
-                {t('keys.revoke.yes')}
-              </button>
-              <button
-                type="button"
-                onClick={() => setConfirming(false)}
-                className={`text-sm ${secondaryButtonClass}`}
-              >
-                {t('studio.cancel')}
-              </button>
-            </div>
-          </fieldset>
+          <DangerConfirmation
+            label={t('keys.revoke.confirmLabel', { name: apiKey.name })}
+            message={t('keys.revoke.confirm', { name: apiKey.name })}
+            confirm={t('keys.revoke.yes')}
+            confirmTestId="revoke-key-confirm"
+            pending={revoke.isPending}
+            onConfirm={() => revoke.mutate()}
+            onCancel={() => setConfirming(false)}
+          />
         ) : (
           <div>
             <button

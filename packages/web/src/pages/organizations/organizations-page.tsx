@@ -26,6 +26,7 @@ import {
 import { useFormatCredits } from '../../components/account-menu';
 import { FormField } from '../../components/form-field';
 import {
+  DangerConfirmation,
   ErrorAlert,
   isEmail,
   PageHeading,
@@ -759,27 +760,14 @@ function LeaveSection({ organization }: { organization: Organization }) {
     <section className="flex flex-col gap-3">
       {failure && <ErrorAlert testId="leave-error">{failure}</ErrorAlert>}
       {confirming ? (
-        <fieldset className="flex flex-col gap-2 rounded-md border border-red-300 bg-red-50 p-3 text-red-950 dark:border-red-800 dark:bg-red-950 dark:text-red-50">
-          <p>{t('organizations.leave.confirm', { name: organization.name })}</p>
-          <div className="flex flex-wrap gap-2">
-            <button
-              type="button"
-              data-testid="leave-confirm"
-              disabled={leave.isPending}
-              onClick={() => leave.mutate()}
-              className="rounded-md bg-red-700 px-3 py-1.5 text-sm font-medium text-white hover:bg-red-800 disabled:opacity-60"
-            >
-              {t('organizations.leave.yes')}
-            </button>
-            <button
-              type="button"
-              onClick={() => setConfirming(false)}
-              className={`text-sm ${secondaryButtonClass}`}
-            >
-              {t('studio.cancel')}
-            </button>
-          </div>
-        </fieldset>
+        <DangerConfirmation
+          message={t('organizations.leave.confirm', { name: organization.name })}
+          confirm={t('organizations.leave.yes')}
+          confirmTestId="leave-confirm"
+          pending={leave.isPending}
+          onConfirm={() => leave.mutate()}
+          onCancel={() => setConfirming(false)}
+        />
       ) : (
         <div>
           <button
