@@ -145,8 +145,17 @@ for (const pair of backendPairs()) {
         headers: { authorization: `Bearer ${secret}`, cookie: `session=${secret}` },
         payload: { token: secret, name: 'A', email: 'not-an-email', password: secret },
       });
-      await inject({ url: `/setup?token=${secret}` });
+      const page = await inject({ url: `/setup?token=${secret}` });
       expect(logLines.join('\n')).not.toContain(secret);
+      // The one line per request still names the request, its status and its time.
+      const completed = logLines
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .find((line) => line.requestId === page.headers['x-request-id']);
+      expect(completed).toMatchObject({
+        msg: 'request completed',
+        statusCode: page.statusCode,
+        request: { method: 'GET', url: '/setup?token=[REDACTED]' },
+      });
     });
 
     describe('first administrator through the one-time setup link', () => {

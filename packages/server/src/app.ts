@@ -21,7 +21,7 @@ import { type PaymentsConfig, registerPaymentsModule } from './modules/payments/
 import { studioRoutes } from './modules/studio/routes.js';
 import { registerAuthentication } from './plugins/authenticate.js';
 import { registerErrorHandling } from './plugins/error-handler.js';
-import { loggerOptions, OneLinePerRequest, requestId } from './plugins/logging.js';
+import { lazyRequestLogger, loggerOptions, OneLinePerRequest, requestId } from './plugins/logging.js';
 import { registerMetrics } from './plugins/metrics.js';
 import { registerSecurity } from './plugins/security.js';
 import type { Stores } from './stores/index.js';
@@ -79,6 +79,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         : { ...loggerOptions(env.LOG_LEVEL), ...(options.logStream ? { stream: options.logStream } : {}) },
     genReqId: requestId,
     logController: new OneLinePerRequest(),
+    childLoggerFactory: lazyRequestLogger,
     bodyLimit: env.BODY_LIMIT,
     trustProxy: env.TRUST_PROXY,
     return503OnClosing: true,

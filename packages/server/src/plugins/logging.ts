@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { type FastifyReply, type FastifyRequest, type FastifyServerOptions, LogController } from 'fastify';
+import {
+  type FastifyBaseLogger,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerOptions,
+  LogController,
+} from 'fastify';
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
@@ -71,8 +77,15 @@ export function loggerOptions(level: string): Exclude<FastifyServerOptions['logg
 /**
  * One log line per request instead of Fastify's two ("incoming" and "completed"): the completed line carries the
  * request, the status and the time, and logging is a measurable share of a proxied call's cost.
+ *
+ * The line is made of flat fields that are safe by construction (method, URL with secret query values cut, address,
+ * user agent, status, time), so it goes through a child logger without the redaction paths: their wildcards walked
+ * every line and cost 5–6% of a proxied /v1 call's CPU. A request that errored is logged on the request's own
+ * logger, redaction included, since an error can carry anything.
  */
 export class OneLinePerRequest extends LogController {
+  private accessLog?: FastifyBaseLogger;
+
   constructor() {
     super({ requestIdLogLabel: 'requestId' });
   }
@@ -80,8 +93,6 @@ export class OneLinePerRequest extends LogController {
   override incomingRequest() {}
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply) {
-    // Flat, already-safe fields: no serializer runs and the redaction paths have almost nothing to walk, which
-    // matters on a line written for every proxied call.
     const line = {
       request: {
         method: request.method,
@@ -92,7 +103,67 @@ export class OneLinePerRequest extends LogController {
       statusCode: reply.statusCode,
       responseTime: reply.elapsedTime,
     };
-    if (error) reply.log.error({ ...line, err: error }, 'request errored');
-    else reply.log.info(line, 'request completed');
+    if (error) {
+      reply.log.error({ ...line, err: error }, 'request errored');
+      return;
+    }
+    const root = request.server.log;
+    this.accessLog ??= root.child({}, { redact: { paths: [] } });
+    this.accessLog.info({ requestId: request.id, ...line }, 'request completed');
   }
+}
+
+type LogMethod = FastifyBaseLogger['info'];
+
+/**
+ * A request's logger that makes its pino child (request id bound) only when something logs through it. Most
+ * requests log nothing but the access line above, and making a child per request (bindings serialized, redaction
+ * applied to them) was 2% of a proxied call.
+ */
+class LazyRequestLogger implements FastifyBaseLogger {
+  #child: FastifyBaseLogger | undefined;
+
+  constructor(
+    private readonly parent: FastifyBaseLogger,
+    private readonly bindings: Record<string, unknown>,
+    private readonly options: object,
+  ) {}
+
+  get #logger(): FastifyBaseLogger {
+    this.#child ??= this.parent.child(this.bindings, this.options);
+    return this.#child;
+  }
+
+  get level(): string {
+    return this.#child?.level ?? this.parent.level;
+  }
+
+  set level(level: string) {
+    this.#logger.level = level;
+  }
+
+  readonly fatal: LogMethod = (...args: unknown[]) => this.#call('fatal', args);
+  readonly error: LogMethod = (...args: unknown[]) => this.#call('error', args);
+  readonly warn: LogMethod = (...args: unknown[]) => this.#call('warn', args);
+  readonly info: LogMethod = (...args: unknown[]) => this.#call('info', args);
+  readonly debug: LogMethod = (...args: unknown[]) => this.#call('debug', args);
+  readonly trace: LogMethod = (...args: unknown[]) => this.#call('trace', args);
+  readonly silent: LogMethod = () => undefined;
+
+  child(bindings: Record<string, unknown>, options?: object): FastifyBaseLogger {
+    return this.#logger.child(bindings, options);
+  }
+
+  #call(level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace', args: unknown[]) {
+    (this.#logger[level] as (...rest: unknown[]) => void)(...args);
+  }
+}
+
+/** Fastify's `childLoggerFactory`: request loggers made on first use (see `LazyRequestLogger`). */
+export function lazyRequestLogger(
+  logger: FastifyBaseLogger,
+  bindings: Record<string, unknown>,
+  options: object,
+): FastifyBaseLogger {
+  return new LazyRequestLogger(logger, bindings, options);
 }

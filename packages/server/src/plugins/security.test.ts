@@ -26,6 +26,16 @@ describe('security headers and CORS', () => {
     expect(response.headers['strict-transport-security']).toContain('max-age=31536000');
   });
 
+  it('answers /v1 (JSON and event streams for programs) with nosniff and without the document policies', async () => {
+    const response = await harness.app.inject({ url: '/v1/models' });
+    expect(response.headers['content-type']).toContain('application/json');
+    expect(response.headers['x-content-type-options']).toBe('nosniff');
+    expect(response.headers['content-security-policy']).toBeUndefined();
+    // /v1 is not a prefix match on /v1something: such a path still gets the full set.
+    const other = await harness.app.inject({ url: '/v1x' });
+    expect(String(other.headers['content-security-policy'])).toContain("default-src 'self'");
+  });
+
   it('keeps swagger-ui working under its own policy', async () => {
     const docs = await harness.app.inject({ url: '/docs/' });
     expect(docs.statusCode).toBe(200);
