@@ -5,11 +5,12 @@
  *   npm run bench -- --duration 10        seconds per cell (default 5)
  *   npm run bench -- --only main,scale    parts: main, scale (2,000 SSE streams), cluster (N=1 vs N=2), soak
  *   npm run bench -- --soak               adds the soak (--soak-minutes N, default 10)
- *   npm run bench -- --profile            CPU profile of WeBox (billing on, 32 connections) + its hot spots
+ *   npm run bench -- --profile            CPU profiles of WeBox (billing on and off, each mode, 32 connections)
  *   npm run bench -- --only scale --scale-webox-args="--upstream-connections 4096 --backlog 4096"
  *                                         the scale test with a larger upstream pool and listen backlog
  *   npm run bench -- --rounds 3           measure each cell 3 times (interleaved), keep the median
  *   npm run bench -- --no-portkey         skip Portkey (it is installed on demand into bench/.portkey)
+ *   npm run bench -- --modes json         non-streamed only (json, stream, or both: the default)
  *
  * DATABASE_URL / REDIS_URL, when set, are used by WeBox (a fresh database per instance); else PGlite and memory.
  * Raw results go to bench/results/<timestamp>.json. All traffic stays on 127.0.0.1; every loop is bounded.
@@ -29,6 +30,7 @@ const { values } = parseArgs({
   options: {
     duration: { type: 'string', default: '5' },
     connections: { type: 'string', default: '1,32,256' },
+    modes: { type: 'string', default: 'json,stream' },
     only: { type: 'string' },
     soak: { type: 'boolean', default: false },
     'soak-minutes': { type: 'string', default: '10' },
@@ -52,7 +54,10 @@ if (!(duration > 0 && duration <= 600) || levels.some((level) => !(level >= 1 &&
 }
 
 type Mode = 'json' | 'stream';
-const modes: Mode[] = ['json', 'stream'];
+const modes = values.modes.split(',') as Mode[];
+if (modes.length === 0 || modes.some((mode) => mode !== 'json' && mode !== 'stream')) {
+  throw new Error('--modes must be json, stream or both');
+}
 const body = (mode: Mode) =>
   JSON.stringify({
     model: BENCH_MODEL,
@@ -65,6 +70,8 @@ interface Target {
   url: string;
   headers?: Record<string, string>;
   keys?: string[];
+  /** The target's process, for its CPU time per request (the upstream's own is not counted). */
+  pid?: number;
 }
 
 interface Cell {
@@ -113,7 +120,8 @@ const asClosable = (started: Started) => ({ ...started, close: () => started.sto
 
 function describe(cell: Cell) {
   const { wrk } = cell;
-  return `  ${cell.target.padEnd(18)} ${cell.mode.padEnd(6)} c=${String(cell.connections).padEnd(4)} ${requestsPerSecond(wrk).toFixed(0).padStart(7)} req/s  p50 ${(wrk.latencyUs.p50 / 1000).toFixed(2)} ms  p99 ${(wrk.latencyUs.p99 / 1000).toFixed(2)} ms  errors ${errorCount(wrk)}`;
+  const cpu = wrk.cpuUsPerRequest === undefined ? '' : `  cpu ${wrk.cpuUsPerRequest.toFixed(0)} µs/req`;
+  return `  ${cell.target.padEnd(18)} ${cell.mode.padEnd(6)} c=${String(cell.connections).padEnd(4)} ${requestsPerSecond(wrk).toFixed(0).padStart(7)} req/s  p50 ${(wrk.latencyUs.p50 / 1000).toFixed(2)} ms  p99 ${(wrk.latencyUs.p99 / 1000).toFixed(2)} ms  errors ${errorCount(wrk)}${cpu}`;
 }
 
 /**
@@ -157,6 +165,7 @@ async function weboxTarget(instance: WeboxInstance, name: string): Promise<Targe
     name,
     url: `${instance.origin}/v1/chat/completions`,
     keys: await instance.createKeys(2),
+    pid: instance.child.pid,
   };
 }
 
@@ -171,7 +180,9 @@ async function main() {
 
   if (parts.has('main')) {
     log('\n== main: every target against the same upstream ==');
-    const targets: Target[] = [{ name: 'upstream direct', url: `${upstream.origin}${chatPath}` }];
+    const targets: Target[] = [
+      { name: 'upstream direct', url: `${upstream.origin}${chatPath}`, pid: upstream.child.pid },
+    ];
     const bare = track(
       asClosable(
         await startProcess({
@@ -180,7 +191,7 @@ async function main() {
         }),
       ),
     );
-    targets.push({ name: 'bare node proxy', url: `${bare.origin}${chatPath}` });
+    targets.push({ name: 'bare node proxy', url: `${bare.origin}${chatPath}`, pid: bare.child.pid });
     // Both WeBox instances stay up for the whole table; an idle one costs memory, not CPU.
     for (const billing of [true, false]) {
       const instance = track(await startWebox({ upstream: upstream.origin, billing }));
@@ -192,6 +203,7 @@ async function main() {
         targets.push({
           name: 'portkey 1.15.2',
           url: `${portkey.origin}${chatPath}`,
+          pid: portkey.child.pid,
           headers: {
             'x-portkey-provider': 'openai',
             'x-portkey-custom-host': `${upstream.origin}/v1`,
@@ -257,18 +269,21 @@ async function main() {
   }
 
   if (values.profile) {
-    results.profile = {};
-    for (const billing of [true, false]) {
-      log(`\n== CPU profile: WeBox billing ${billing ? 'on' : 'off'}, non-streamed, 32 connections ==`);
-      (results.profile as Record<string, unknown>)[billing ? 'billingOn' : 'billingOff'] = await profileWebox(
-        {
+    const profiles: Record<string, unknown> = {};
+    results.profile = profiles;
+    for (const mode of modes) {
+      for (const billing of [true, false]) {
+        const name = `billing ${billing ? 'on' : 'off'}, ${mode === 'json' ? 'non-streamed' : 'streamed'}`;
+        log(`\n== CPU profile: WeBox ${name}, 32 connections ==`);
+        profiles[name] = await profileWebox({
           upstream: upstream.origin,
           billing,
-          body: body('json'),
+          mode,
+          body: body(mode),
           duration,
           log,
-        },
-      );
+        });
+      }
     }
   }
 
@@ -297,6 +312,8 @@ function printTable(cells: Cell[]) {
     'errors',
     'vs bare',
     'vs portkey',
+    'cpu µs/req',
+    'cpu vs bare',
   ];
   const rows: string[][] = [];
   for (const cell of cells) {
@@ -322,6 +339,10 @@ function printTable(cells: Cell[]) {
       String(errorCount(cell.wrk)),
       cell.target.startsWith('webox') || cell.target.startsWith('portkey') ? ratio(bare) : '',
       cell.target.startsWith('webox') ? ratio(portkey) : '',
+      cell.wrk.cpuUsPerRequest === undefined ? '' : cell.wrk.cpuUsPerRequest.toFixed(0),
+      cell.target !== 'bare node proxy' && bare?.wrk.cpuUsPerRequest && cell.wrk.cpuUsPerRequest
+        ? `${(bare.wrk.cpuUsPerRequest / cell.wrk.cpuUsPerRequest).toFixed(2)}×`
+        : '',
     ]);
   }
   rows.sort((a, b) => a[0]!.localeCompare(b[0]!) || Number(a[1]) - Number(b[1]));

@@ -50,12 +50,14 @@ export function summariseProfile(profile: CpuProfile, top = 25) {
 }
 
 /**
- * Profiles WeBox (billing on) over one window of 32 connections of non-streamed load, after a warm-up, and ranks its
+ * Profiles WeBox over one window of 32 connections of load (`body` decides streamed or not), after a warm-up, and ranks its
  * hot spots. The profiler is switched on and off by SIGUSR2 (bench/servers/webox.ts), so start-up is left out.
  */
 export async function profileWebox(options: {
   upstream: string;
   billing: boolean;
+  /** Names the profile file: json or stream. */
+  mode: string;
   body: string;
   duration: number;
   log: (line: string) => void;
@@ -64,7 +66,7 @@ export async function profileWebox(options: {
   mkdirSync(directory, { recursive: true });
   const file = path.join(
     directory,
-    `webox-billing-${options.billing ? 'on' : 'off'}-${Date.now()}.cpuprofile`,
+    `webox-billing-${options.billing ? 'on' : 'off'}-${options.mode}-${Date.now()}.cpuprofile`,
   );
   const instance = await startWebox({
     upstream: options.upstream,

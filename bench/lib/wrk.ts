@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { cpuTimeOf } from './processes.js';
 
 const script = fileURLToPath(new URL('../wrk/post.lua', import.meta.url));
 
@@ -9,6 +10,8 @@ export interface WrkResult {
   bytes: number;
   errors: { connect: number; read: number; write: number; status: number; timeout: number };
   latencyUs: { mean: number; p50: number; p90: number; p99: number; max: number };
+  /** CPU time the target process spent per request during the run (when its pid was given). */
+  cpuUsPerRequest?: number;
 }
 
 export interface WrkOptions {
@@ -19,6 +22,8 @@ export interface WrkOptions {
   headers?: Record<string, string>;
   /** Bearer keys, one per wrk thread. */
   keys?: string[];
+  /** The target's process: its CPU time is read before and after the run. */
+  pid?: number;
 }
 
 /** One wrk run (bounded by its duration plus a margin); the Lua script's done() prints the JSON parsed here. */
@@ -42,6 +47,7 @@ export function runWrk(options: WrkOptions): Promise<WrkResult> {
       .join('\n'),
     BENCH_KEYS: (options.keys ?? []).join(','),
   };
+  const cpuBefore = options.pid ? cpuTimeOf(options.pid) : 0;
   return new Promise((resolve, reject) => {
     execFile(
       'wrk',
@@ -53,7 +59,11 @@ export function runWrk(options: WrkOptions): Promise<WrkResult> {
           reject(new Error(`wrk gave no result (${error?.message ?? 'no error'}):\n${stdout}\n${stderr}`));
           return;
         }
-        resolve(JSON.parse(line.slice('BENCH_JSON '.length)) as WrkResult);
+        const result = JSON.parse(line.slice('BENCH_JSON '.length)) as WrkResult;
+        if (options.pid && result.requests > 0) {
+          result.cpuUsPerRequest = (cpuTimeOf(options.pid) - cpuBefore) / result.requests;
+        }
+        resolve(result);
       },
     );
   });
