@@ -29,6 +29,9 @@ const scripts = {
     return 1`,
 };
 
+/** How long a process trusts a clean breaker it read (see `RedisBreakerStore.#cleanUntil`). */
+const CLEAN_FOR_MS = 1_000;
+
 type ScriptClient = Redis & {
   breakerState(key: string): Promise<[number, number, number]>;
   breakerFailure(key: string, threshold: number, openMs: number): Promise<[number, number, number]>;
@@ -43,6 +46,13 @@ function toState([failures, openUntil, now]: [number, number, number]): BreakerS
 /** Circuit breakers shared by every server process through Redis; same behaviour as MemoryBreakerStore. */
 export class RedisBreakerStore implements BreakerStore {
   readonly #redis: ScriptClient;
+  /**
+   * Keys this process saw closed with no failures, and until when it trusts that without asking again. Within that
+   * time a read costs no round trip, and a success has nothing to reset (each served request used to cost a script
+   * call and a DEL). What another process records meanwhile reaches this one at most `CLEAN_FOR_MS` later; a
+   * failure it records is then kept rather than reset by a success here, which can only open the breaker sooner.
+   */
+  readonly #cleanUntil = new Map<string, number>();
 
   constructor(
     redis: Redis,
@@ -55,15 +65,30 @@ export class RedisBreakerStore implements BreakerStore {
   }
 
   async getState(key: string): Promise<BreakerState> {
-    return toState(await this.#redis.breakerState(this.prefix + key));
+    if (this.#isClean(key)) return { status: 'closed', failures: 0 };
+    const state = toState(await this.#redis.breakerState(this.prefix + key));
+    if (state.status === 'closed' && state.failures === 0) this.#markClean(key);
+    else this.#cleanUntil.delete(key);
+    return state;
   }
 
   async recordSuccess(key: string): Promise<void> {
+    if (this.#isClean(key)) return;
     await this.#redis.del(this.prefix + key);
+    this.#markClean(key);
   }
 
   async recordFailure(key: string, options: BreakerFailureOptions): Promise<BreakerState> {
+    this.#cleanUntil.delete(key);
     return toState(await this.#redis.breakerFailure(this.prefix + key, options.threshold, options.openMs));
+  }
+
+  #isClean(key: string): boolean {
+    return (this.#cleanUntil.get(key) ?? 0) > Date.now();
+  }
+
+  #markClean(key: string) {
+    this.#cleanUntil.set(key, Date.now() + CLEAN_FOR_MS);
   }
 
   async tryAcquireProbe(key: string, ttlMs: number): Promise<boolean> {

@@ -272,7 +272,11 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
     } else {
       settled = await charge.settle({ usage: result.usage, model: result.served.model });
     }
-    await limits.recordTokens(call.caller, totalTokens(result.usage));
+    // Counted for the requests that follow, so the answer does not wait for it (the store keeps the order of one
+    // connection's commands, so the caller's next request sees it).
+    limits
+      .recordTokens(call.caller, totalTokens(result.usage))
+      .catch((error: unknown) => call.request.log.warn({ err: error }, 'tokens not counted'));
     record(call, {
       ...outcome,
       servedModel: result.served.model,
