@@ -34,6 +34,24 @@ if (url) {
         await other.quit();
       }
     });
+
+    it('sees a breaker another process opened within a second of having read it clean', async () => {
+      const prefix = `webox_t_breaker_${randomBytes(4).toString('hex')}:`;
+      const other = new Redis(url);
+      try {
+        const first = new RedisBreakerStore(redis, prefix);
+        const second = new RedisBreakerStore(other, prefix);
+        expect(await first.getState('openai:1')).toEqual({ status: 'closed', failures: 0 });
+        await second.recordFailure('openai:1', { threshold: 1, openMs: 10_000 });
+        // A success here within the window resets nothing: the failure recorded elsewhere stays.
+        await first.recordSuccess('openai:1');
+        expect((await second.getState('openai:1')).status).toBe('open');
+        await new Promise((resolve) => setTimeout(resolve, 1_100));
+        expect((await first.getState('openai:1')).status).toBe('open');
+      } finally {
+        await other.quit();
+      }
+    });
   });
 } else {
   describe.skip('RedisBreakerStore (set REDIS_URL to run)', () => {
