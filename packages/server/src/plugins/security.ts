@@ -63,17 +63,18 @@ export async function registerSecurity(app: FastifyInstance): Promise<void> {
     }
     securityHeaders(request.raw, reply.raw, (error) => done(error as Error | undefined));
   });
-  app.addHook('preValidation', async (request) => {
-    if (!request.url.startsWith('/api/')) return;
+  app.addHook('preValidation', (request, _reply, done) => {
+    if (!request.url.startsWith('/api/')) return done();
     const where =
       nulCharacterIn(request.params, 'params') ??
       nulCharacterIn(request.query, 'querystring') ??
       nulCharacterIn(request.body, 'body');
-    if (where) {
-      throw new AppError('validation_failed', 'The request is not valid.', {
+    if (!where) return done();
+    done(
+      new AppError('validation_failed', 'The request is not valid.', {
         details: [{ path: where, message: 'must not contain NUL characters' }],
-      });
-    }
+      }),
+    );
   });
   const origins = allowedOrigins(app.env);
   await app.register(cors, {
