@@ -168,6 +168,20 @@ describe('gateway resilience against a faulty upstream', () => {
     expect(usage.inputTokens).toBeGreaterThan(0);
   });
 
+  it('times a stream out on silence between events, not on its whole length (the timer restarts per event)', async () => {
+    const gateway = build({ resilience: { ...fastResilience, attemptTimeoutMs: 300 } });
+    // 7 events 100 ms apart: 700 ms in all, yet never 300 ms of silence.
+    primary.enqueue({
+      kind: 'sse',
+      events: readChunksFixture(openAIFixture('text.chunks.txt')),
+      eventDelayMs: 100,
+    });
+    const paced = await gateway.chatStream(helloStream, emptyContext);
+    const chunks = await collect(paced.chunks);
+    expect(chunks.map((chunk) => chunk.choices[0]?.delta.content ?? '').join('')).toBe('Hello, world!');
+    expect(paced.attempts).toHaveLength(1);
+  });
+
   it('falls back on malformed SSE before the first chunk', async () => {
     primary.enqueue({
       kind: 'raw',

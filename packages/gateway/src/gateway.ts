@@ -246,6 +246,7 @@ function countsAgainstBreaker(error: GatewayError): boolean {
 class AttemptSignal {
   readonly controller = new AbortController();
   #timer: NodeJS.Timeout | undefined;
+  #armedMs: number | undefined;
   readonly #parent: AbortSignal | undefined;
   readonly #onParentAbort = () => this.controller.abort(this.#parent?.reason);
 
@@ -260,7 +261,13 @@ class AttemptSignal {
   }
 
   arm(ms: number, provider: string): void {
+    // Re-armed after every streamed event: restarting the same timer costs far less than a new one each time.
+    if (this.#timer && this.#armedMs === ms) {
+      this.#timer.refresh();
+      return;
+    }
     clearTimeout(this.#timer);
+    this.#armedMs = ms;
     this.#timer = setTimeout(
       () => {
         this.controller.abort(
