@@ -11,6 +11,7 @@
  *   npm run bench -- --rounds 3           measure each cell 3 times (interleaved), keep the median
  *   npm run bench -- --no-portkey         skip Portkey (it is installed on demand into bench/.portkey)
  *   npm run bench -- --modes json         non-streamed only (json, stream, or both: the default)
+ *   npm run bench -- --source             WeBox from its TypeScript sources (tsx) instead of the compiled server
  *
  * DATABASE_URL / REDIS_URL, when set, are used by WeBox (a fresh database per instance); else PGlite and memory.
  * Raw results go to bench/results/<timestamp>.json. All traffic stays on 127.0.0.1; every loop is bounded.
@@ -19,7 +20,15 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensurePortkey } from './lib/portkey.js';
-import { ensureWrk, machine, repositoryRoot, type Started, startProcess, tsNode } from './lib/processes.js';
+import {
+  buildServer,
+  ensureWrk,
+  machine,
+  repositoryRoot,
+  type Started,
+  startProcess,
+  tsNode,
+} from './lib/processes.js';
 import { profileWebox } from './lib/profile.js';
 import { runSoak } from './lib/soak.js';
 import { runStreamScale } from './lib/stream-scale.js';
@@ -39,6 +48,7 @@ const { values } = parseArgs({
     streams: { type: 'string', default: '2000' },
     rounds: { type: 'string', default: '1' },
     'scale-webox-args': { type: 'string' },
+    source: { type: 'boolean', default: false },
   },
   allowPositionals: false,
 });
@@ -101,6 +111,7 @@ const results: {
     database: process.env.DATABASE_URL ? 'postgres' : 'pglite',
     stores: process.env.REDIS_URL ? 'redis' : 'memory',
     logLevel: process.env.LOG_LEVEL ?? 'info',
+    webox: values.source ? 'typescript sources (tsx)' : 'compiled (packages/server/dist)',
   },
   cells: [],
   notes: [],
@@ -171,6 +182,9 @@ async function weboxTarget(instance: WeboxInstance, name: string): Promise<Targe
 
 async function main() {
   ensureWrk();
+  // WeBox runs as `npm start` runs it: compiled. tsx would also add a name-keeping call to every closure it creates.
+  if (values.source) process.env.WEBOX_BENCH_SOURCE = '1';
+  else buildServer();
   log(`machine: ${JSON.stringify(results.machine)}`);
   log(`settings: ${JSON.stringify(results.settings)}`);
   const upstream = track(

@@ -73,12 +73,35 @@ export async function startProcess(options: {
   };
 }
 
-/** A TypeScript file of the repository run the way `npm run bench` runs itself. */
-export function tsNode(file: string, args: string[] = [], nodeFlags: string[] = []) {
+/**
+ * A TypeScript file of the repository run the way `npm run bench` runs itself. With `built`, workspace packages
+ * resolve to their compiled `dist/` (what `npm start` runs) instead of their TypeScript sources.
+ */
+export function tsNode(
+  file: string,
+  args: string[] = [],
+  nodeFlags: string[] = [],
+  options: { built?: boolean } = {},
+) {
   return {
     command: process.execPath,
-    args: [...nodeFlags, '--conditions=@webox/source', '--import', 'tsx', file, ...args],
+    args: [
+      ...nodeFlags,
+      ...(options.built ? [] : ['--conditions=@webox/source']),
+      '--import',
+      'tsx',
+      file,
+      ...args,
+    ],
   };
+}
+
+/** Compiles the gateway and the server (incremental: quick when nothing changed), so `dist/` is what the tree says. */
+export function buildServer(): void {
+  execFileSync('npx', ['tsc', '-b', 'packages/gateway', 'packages/server'], {
+    cwd: repositoryRoot,
+    stdio: 'inherit',
+  });
 }
 
 export function sleep(ms: number): Promise<void> {

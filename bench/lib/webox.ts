@@ -26,6 +26,11 @@ export interface StartWeboxOptions {
   nodeFlags?: string[];
   extraArgs?: string[];
   env?: Record<string, string>;
+  /**
+   * Run the TypeScript sources through tsx instead of the compiled server (`npm start` runs the compiled one);
+   * default: WEBOX_BENCH_SOURCE=1, which `npm run bench -- --source` sets.
+   */
+  source?: boolean;
 }
 
 /**
@@ -61,11 +66,18 @@ export async function startWebox(options: StartWeboxOptions): Promise<WeboxInsta
     }),
   );
   const database = await freshDatabase();
+  const source = options.source ?? process.env.WEBOX_BENCH_SOURCE === '1';
   const workers = options.workers ?? 1;
   const entry = tsNode(
     'bench/servers/webox.ts',
-    ['--billing', options.billing ? 'on' : 'off', ...(options.extraArgs ?? [])],
+    [
+      '--billing',
+      options.billing ? 'on' : 'off',
+      ...(source ? ['--source'] : []),
+      ...(options.extraArgs ?? []),
+    ],
     options.nodeFlags ?? [],
+    { built: !source },
   );
   let started: Started;
   try {

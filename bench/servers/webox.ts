@@ -9,24 +9,22 @@
  * Everything else is as in production: virtual-key auth, per-key RPM/TPM limits, the usage writer, request logs at
  * LOG_LEVEL, metrics. Settings come from the environment exactly as for the server (PORT, DATABASE_URL, REDIS_URL,
  * WEBOX_CONFIG, ADMIN_EMAIL/ADMIN_PASSWORD, WEBOX_WORKERS…). Prints `listening <port>` once serving.
+ *
+ * It runs the compiled server (packages/server/dist, as `npm start` does; bench/run.ts builds it first), or the
+ * TypeScript sources with --source.
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import { Agent } from 'undici';
-import { buildApp } from '../../packages/server/src/app.js';
-import { isClusterWorker, openWorkerServices, runClusterPrimary } from '../../packages/server/src/cluster.js';
-import { loadConfigFile } from '../../packages/server/src/config/config-file.js';
-import { loadEnv } from '../../packages/server/src/config/env.js';
-import { weboxConfigSchema } from '../../packages/server/src/config/webox-config.js';
-import { ensureAdmin } from '../../packages/server/src/modules/accounts/service.js';
-import { type Metering, meteringOff } from '../../packages/server/src/modules/gateway/metering.js';
-import { openServices } from '../../packages/server/src/services.js';
+import type { Metering } from '../../packages/server/src/modules/gateway/metering.js';
 
 const { values } = parseArgs({
   options: {
     billing: { type: 'string', default: 'on' },
+    // Run the TypeScript sources instead of the compiled server in packages/server/dist (what `npm start` runs).
+    source: { type: 'boolean', default: false },
     'profile-file': { type: 'string' },
     // Replaces the engine's default upstream pools (128 connections per origin) to test a larger one.
     'upstream-connections': { type: 'string' },
@@ -34,6 +32,26 @@ const { values } = parseArgs({
     backlog: { type: 'string' },
   },
 });
+
+// The types are the sources'; what runs is the compiled server unless --source (same modules, same API).
+const root = values.source ? '../../packages/server/src' : '../../packages/server/dist';
+const load = <T>(module: string): Promise<T> => import(`${root}/${module}`) as Promise<T>;
+const { buildApp } = await load<typeof import('../../packages/server/src/app.js')>('app.js');
+const { isClusterWorker, openWorkerServices, runClusterPrimary } =
+  await load<typeof import('../../packages/server/src/cluster.js')>('cluster.js');
+const { loadConfigFile } =
+  await load<typeof import('../../packages/server/src/config/config-file.js')>('config/config-file.js');
+const { loadEnv } = await load<typeof import('../../packages/server/src/config/env.js')>('config/env.js');
+const { weboxConfigSchema } =
+  await load<typeof import('../../packages/server/src/config/webox-config.js')>('config/webox-config.js');
+const { ensureAdmin } = await load<typeof import('../../packages/server/src/modules/accounts/service.js')>(
+  'modules/accounts/service.js',
+);
+const { meteringOff } = await load<typeof import('../../packages/server/src/modules/gateway/metering.js')>(
+  'modules/gateway/metering.js',
+);
+const { openServices } = await load<typeof import('../../packages/server/src/services.js')>('services.js');
+
 const billing = values.billing === 'on';
 
 const env = loadEnv(process.env);
