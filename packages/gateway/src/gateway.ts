@@ -41,7 +41,7 @@ import {
   type UpstreamResponse,
 } from './transport/http-client.js';
 import { assertSafeUrl } from './transport/safe-url.js';
-import { MalformedStreamError, readServerSentEvents } from './transport/sse.js';
+import { MalformedStreamError, readServerSentEventBatches } from './transport/sse.js';
 
 export interface GatewayLogger {
   info(object: Record<string, unknown>, message?: string): void;
@@ -107,6 +107,11 @@ export interface ChatStreamResult {
    * `stream_interrupted` when the upstream fails or ends without its final event after the first chunk.
    */
   chunks: AsyncIterable<ChatCompletionChunk>;
+  /**
+   * The same chunks, grouped as they arrived (each network read's worth together), for relays that write each group
+   * at once. Iterate either `chunks` or `batches`, not both: they share one source.
+   */
+  batches: AsyncIterable<ChatCompletionChunk[]>;
   /** Usage delivered so far; final once iteration ended or threw. Estimated when the provider sent none. */
   usage(): Usage;
   timeToFirstTokenMs: number;
@@ -240,6 +245,11 @@ function shouldFallback(error: GatewayError, route: ResolvedRoute): boolean {
 /** Failures that say something about a key's health (not about the request). */
 function countsAgainstBreaker(error: GatewayError): boolean {
   return error.isRetryable || error.code === 'upstream_auth_failed';
+}
+
+/** One chunk at a time out of the groups `batches` yields. */
+async function* flatten<T>(groups: AsyncIterable<T[]>): AsyncGenerator<T, void, undefined> {
+  for await (const group of groups) yield* group;
 }
 
 /** An attempt's abort signal: the caller's signal plus a timeout that can be re-armed (idle timeout). */
@@ -679,9 +689,11 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
     const route = resolveRoute(request.model, context);
     const startedAt = now();
     interface OpenStream {
-      events: AsyncIterator<{ event?: string; data: string }>;
+      events: AsyncIterator<Array<{ event?: string; data: string }>>;
       converter: ChatStreamConverter;
       buffered: ChatCompletionChunk[];
+      /** An event of the first batch that failed after others had content: the stream fails once those are out. */
+      invalid: unknown;
       ended: boolean;
       attemptSignal: AttemptSignal;
       attemptTimeoutMs: number;
@@ -705,9 +717,10 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
             `expected an event stream, got ${contentType ?? 'nothing'}`,
           );
         }
-        const events = readServerSentEvents(response.body)[Symbol.asyncIterator]();
+        const events = readServerSentEventBatches(response.body)[Symbol.asyncIterator]();
         const converter = runtime.adapter.createChatStreamConverter(callOptions);
         const buffered: ChatCompletionChunk[] = [];
+        let invalid: unknown;
         let ended = false;
         try {
           while (buffered.length === 0) {
@@ -721,7 +734,16 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
               ended = true;
               break;
             }
-            buffered.push(...converter.push(next.value));
+            for (const event of next.value) {
+              try {
+                buffered.push(...converter.push(event));
+              } catch (error) {
+                // Before any content this attempt failed (another may serve); after some, the stream did.
+                if (buffered.length === 0) throw error;
+                invalid = error;
+                break;
+              }
+            }
           }
         } catch (error) {
           discardBody(response.body);
@@ -734,6 +756,7 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
           events,
           converter,
           buffered,
+          invalid,
           ended,
           attemptSignal,
           attemptTimeoutMs,
@@ -769,21 +792,30 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
       };
     };
 
-    async function* iterate(): AsyncGenerator<ChatCompletionChunk, void, undefined> {
+    /** Yields the chunks of each network read together (see `readServerSentEventBatches`). */
+    async function* iterate(): AsyncGenerator<ChatCompletionChunk[], void, undefined> {
       let failure: GatewayError | undefined;
       // From here on, the attempt timeout guards silence between events, not the whole generation.
       stream.attemptSignal.arm(stream.attemptTimeoutMs, stream.provider);
+      const invalidEvent = (error: unknown) =>
+        streamInterrupted(
+          stream.provider,
+          error instanceof GatewayError ? error.code : 'invalid event',
+          error,
+        );
+      const deliver = (chunks: ChatCompletionChunk[]) => {
+        for (const chunk of chunks) deliveredText += chunkText(chunk);
+        return chunks;
+      };
       try {
-        for (const chunk of stream.buffered) {
-          deliveredText += chunkText(chunk);
-          yield chunk;
-        }
+        if (stream.buffered.length > 0) yield deliver(stream.buffered);
+        if (stream.invalid !== undefined) throw invalidEvent(stream.invalid);
         if (stream.ended) {
           completed = true;
           return;
         }
         while (true) {
-          let next: IteratorResult<{ event?: string; data: string }>;
+          let next: IteratorResult<Array<{ event?: string; data: string }>>;
           try {
             next = await stream.events.next();
           } catch (error) {
@@ -796,21 +828,23 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
             if (!finished.complete) {
               throw streamInterrupted(stream.provider, 'the stream ended before its final event');
             }
-            for (const chunk of finished.chunks) yield chunk;
+            if (finished.chunks.length > 0) yield deliver(finished.chunks);
             completed = true;
             return;
           }
-          let chunks: ChatCompletionChunk[];
-          try {
-            chunks = stream.converter.push(next.value);
-          } catch (error) {
-            const reason = error instanceof GatewayError ? error.code : 'invalid event';
-            throw streamInterrupted(stream.provider, reason, error);
+          const chunks: ChatCompletionChunk[] = [];
+          let invalid: unknown;
+          for (const event of next.value) {
+            try {
+              chunks.push(...stream.converter.push(event));
+            } catch (error) {
+              invalid = error;
+              break;
+            }
           }
-          for (const chunk of chunks) {
-            deliveredText += chunkText(chunk);
-            yield chunk;
-          }
+          // What the events before an invalid one carried is delivered (and billed) before the stream fails.
+          if (chunks.length > 0) yield deliver(chunks);
+          if (invalid !== undefined) throw invalidEvent(invalid);
         }
       } catch (error) {
         failure =
@@ -832,11 +866,13 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
       }
     }
 
+    const batches = iterate();
     return {
       served: outcome.served,
       attempts: outcome.attempts,
       warnings: stream.warnings,
-      chunks: iterate(),
+      batches,
+      chunks: flatten(batches),
       usage,
       timeToFirstTokenMs,
     };

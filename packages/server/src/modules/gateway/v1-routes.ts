@@ -376,11 +376,16 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
       try {
         let failure: unknown;
         try {
-          for await (const chunk of stream.chunks) {
-            // The usage chunk is sent last, after settling, so it can carry the cost.
-            if (chunk.choices.length === 0) continue;
-            if (onComplete) delivered.push(chunk);
-            yield encode.chunk(chunk);
+          // Each network read's chunks go out as one write.
+          for await (const batch of stream.batches) {
+            let text = '';
+            for (const chunk of batch) {
+              // The usage chunk is sent last, after settling, so it can carry the cost.
+              if (chunk.choices.length === 0) continue;
+              if (onComplete) delivered.push(chunk);
+              text += encode.chunk(chunk);
+            }
+            if (text) yield text;
           }
         } catch (error) {
           failure = error;
