@@ -2,11 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError } from '../../errors.js';
-import { auditPayment } from './audit.js';
 import { fromDecimalString } from './money.js';
 import { paypalEventSchema, transmissionOf } from './providers/paypal.js';
 import {
-  applyRefund,
   eventSeen,
   findIntentByProviderPaymentId,
   findIntentByProviderRef,
@@ -16,7 +14,14 @@ import {
   recordIgnoredEvent,
 } from './service.js';
 import { syncIntent } from './sync.js';
-import { keepRawBody, parseJson, rawBodyOf, type WebhookAnswer, webhookRouteSchema } from './webhooks.js';
+import {
+  applyWebhookRefund,
+  keepRawBody,
+  parseJson,
+  rawBodyOf,
+  type WebhookAnswer,
+  webhookRouteSchema,
+} from './webhooks.js';
 
 const uuid = z.uuid();
 
@@ -102,29 +107,12 @@ export async function paypalWebhookRoutes(app: FastifyInstance): Promise<void> {
           if (amount === undefined || refunded.currency_code.toUpperCase() !== intent.currency) {
             return ignore('refund in another currency or not a decimal', intent.id);
           }
-          const outcome = await applyRefund(app.db, {
+          const outcome = await applyWebhookRefund(app, request.log, {
             intentId: intent.id,
             refundedTotal: amount,
-            cause: 'webhook',
             event: ref,
             refundId: typeof resource.id === 'string' ? resource.id : undefined,
           });
-          request.log.info(
-            { provider: 'paypal', eventId: ref.eventId, outcome: outcome.kind },
-            'refund event',
-          );
-          if (outcome.kind === 'refunded') {
-            await auditPayment(app, {
-              type: 'payment.refunded',
-              intent: outcome.intent,
-              log: request.log,
-              details: {
-                refundedTotal: outcome.intent.refundedAmount,
-                via: 'webhook',
-                eventId: ref.eventId,
-              },
-            });
-          }
           return { received: true, outcome: outcome.kind };
         }
         default:

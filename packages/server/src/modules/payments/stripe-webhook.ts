@@ -2,9 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type Stripe from 'stripe';
 import { AppError } from '../../errors.js';
-import { auditPayment } from './audit.js';
 import {
-  applyRefund,
   closeUnpaidIntent,
   eventSeen,
   findIntentByProviderPaymentId,
@@ -16,7 +14,14 @@ import {
   recordIgnoredEvent,
   settlePaidIntent,
 } from './service.js';
-import { afterSettle, keepRawBody, rawBodyOf, type WebhookAnswer, webhookRouteSchema } from './webhooks.js';
+import {
+  afterSettle,
+  applyWebhookRefund,
+  keepRawBody,
+  rawBodyOf,
+  type WebhookAnswer,
+  webhookRouteSchema,
+} from './webhooks.js';
 
 /**
  * Stripe: events are verified from `Stripe-Signature` (HMAC of `timestamp.body`, 5-minute tolerance, so an old
@@ -94,28 +99,11 @@ export async function stripeWebhookRoutes(app: FastifyInstance): Promise<void> {
           if (!paymentIntent) return ignore('charge without payment intent');
           const intent = await intentOfPayment(paymentIntent);
           if (!intent) return ignore('unknown_intent');
-          const outcome = await applyRefund(app.db, {
+          const outcome = await applyWebhookRefund(app, request.log, {
             intentId: intent.id,
             refundedTotal: charge.amount_refunded,
-            cause: 'webhook',
             event: ref,
           });
-          request.log.info(
-            { provider: 'stripe', eventId: ref.eventId, outcome: outcome.kind },
-            'refund event',
-          );
-          if (outcome.kind === 'refunded') {
-            await auditPayment(app, {
-              type: 'payment.refunded',
-              intent: outcome.intent,
-              log: request.log,
-              details: {
-                refundedTotal: outcome.intent.refundedAmount,
-                via: 'webhook',
-                eventId: ref.eventId,
-              },
-            });
-          }
           return { received: true, outcome: outcome.kind };
         }
         default:

@@ -7,10 +7,12 @@ import { auditPayment } from './audit.js';
 import { chargilyEventSchema } from './providers/chargily.js';
 import { sendReceiptEmail } from './receipt-mail.js';
 import {
+  applyRefund,
   closeUnpaidIntent,
   eventSeen,
   findIntentByProviderRef,
   type ProviderEventRef,
+  type RefundOutcome,
   recordIgnoredEvent,
   type SettleOutcome,
   settlePaidIntent,
@@ -46,6 +48,34 @@ export function parseJson(raw: Buffer): unknown {
   } catch {
     throw new AppError('invalid_json', 'The event is not JSON.');
   }
+}
+
+/**
+ * A provider's refund event (Stripe `charge.refunded`, PayPal `PAYMENT.CAPTURE.REFUNDED`): applies the refunded total
+ * once per event, logs the outcome and audits a refund that took effect.
+ */
+export async function applyWebhookRefund(
+  app: FastifyInstance,
+  log: FastifyBaseLogger,
+  options: {
+    intentId: string;
+    refundedTotal: number;
+    event: ProviderEventRef;
+    refundId?: string | undefined;
+  },
+): Promise<RefundOutcome> {
+  const { event } = options;
+  const outcome = await applyRefund(app.db, { ...options, cause: 'webhook' });
+  log.info({ provider: event.provider, eventId: event.eventId, outcome: outcome.kind }, 'refund event');
+  if (outcome.kind === 'refunded') {
+    await auditPayment(app, {
+      type: 'payment.refunded',
+      intent: outcome.intent,
+      log,
+      details: { refundedTotal: outcome.intent.refundedAmount, via: 'webhook', eventId: event.eventId },
+    });
+  }
+  return outcome;
 }
 
 /** After a payment settles: logs it and sends the receipt; a failed email never fails the webhook. */
