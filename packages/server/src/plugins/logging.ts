@@ -113,8 +113,6 @@ export class OneLinePerRequest extends LogController {
   }
 }
 
-type LogMethod = FastifyBaseLogger['info'];
-
 /**
  * A request's logger that makes its pino child (request id bound) only when something logs through it. Most
  * requests log nothing but the access line above, and making a child per request (bindings serialized, redaction
@@ -142,13 +140,26 @@ class LazyRequestLogger implements FastifyBaseLogger {
     this.#logger.level = level;
   }
 
-  readonly fatal: LogMethod = (...args: unknown[]) => this.#call('fatal', args);
-  readonly error: LogMethod = (...args: unknown[]) => this.#call('error', args);
-  readonly warn: LogMethod = (...args: unknown[]) => this.#call('warn', args);
-  readonly info: LogMethod = (...args: unknown[]) => this.#call('info', args);
-  readonly debug: LogMethod = (...args: unknown[]) => this.#call('debug', args);
-  readonly trace: LogMethod = (...args: unknown[]) => this.#call('trace', args);
-  readonly silent: LogMethod = () => undefined;
+  // Methods on the prototype, not arrow fields: a logger is made for every request, its methods need not be.
+  fatal(...args: unknown[]) {
+    this.#call('fatal', args);
+  }
+  error(...args: unknown[]) {
+    this.#call('error', args);
+  }
+  warn(...args: unknown[]) {
+    this.#call('warn', args);
+  }
+  info(...args: unknown[]) {
+    this.#call('info', args);
+  }
+  debug(...args: unknown[]) {
+    this.#call('debug', args);
+  }
+  trace(...args: unknown[]) {
+    this.#call('trace', args);
+  }
+  silent() {}
 
   child(bindings: Record<string, unknown>, options?: object): FastifyBaseLogger {
     return this.#logger.child(bindings, options);
