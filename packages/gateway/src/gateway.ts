@@ -29,6 +29,7 @@ import type {
   PreparedRequest,
   ProviderAdapter,
   ProviderSettings,
+  StreamEvent,
 } from './spec/provider-adapter.js';
 import { estimateTokens, type Usage } from './spec/usage.js';
 import {
@@ -245,6 +246,25 @@ function shouldFallback(error: GatewayError, route: ResolvedRoute): boolean {
 /** Failures that say something about a key's health (not about the request). */
 function countsAgainstBreaker(error: GatewayError): boolean {
   return error.isRetryable || error.code === 'upstream_auth_failed';
+}
+
+/**
+ * Converts one batch of stream events, stopping at the first the converter refuses: the chunks of the events before
+ * it still count (they are delivered and billed), and the refusal comes back as `invalid`.
+ */
+function convertEvents(
+  converter: ChatStreamConverter,
+  events: StreamEvent[],
+): { chunks: ChatCompletionChunk[]; invalid: unknown } {
+  const chunks: ChatCompletionChunk[] = [];
+  for (const event of events) {
+    try {
+      chunks.push(...converter.push(event));
+    } catch (error) {
+      return { chunks, invalid: error };
+    }
+  }
+  return { chunks, invalid: undefined };
 }
 
 /** One chunk at a time out of the groups `batches` yields. */
@@ -689,7 +709,7 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
     const route = resolveRoute(request.model, context);
     const startedAt = now();
     interface OpenStream {
-      events: AsyncIterator<Array<{ event?: string; data: string }>>;
+      events: AsyncIterator<StreamEvent[]>;
       converter: ChatStreamConverter;
       buffered: ChatCompletionChunk[];
       /** An event of the first batch that failed after others had content: the stream fails once those are out. */
@@ -734,15 +754,12 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
               ended = true;
               break;
             }
-            for (const event of next.value) {
-              try {
-                buffered.push(...converter.push(event));
-              } catch (error) {
-                // Before any content this attempt failed (another may serve); after some, the stream did.
-                if (buffered.length === 0) throw error;
-                invalid = error;
-                break;
-              }
+            const converted = convertEvents(converter, next.value);
+            buffered.push(...converted.chunks);
+            if (converted.invalid !== undefined) {
+              // Before any content this attempt failed (another may serve); after some, the stream did.
+              if (buffered.length === 0) throw converted.invalid;
+              invalid = converted.invalid;
             }
           }
         } catch (error) {
@@ -815,7 +832,7 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
           return;
         }
         while (true) {
-          let next: IteratorResult<Array<{ event?: string; data: string }>>;
+          let next: IteratorResult<StreamEvent[]>;
           try {
             next = await stream.events.next();
           } catch (error) {
@@ -832,16 +849,7 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
             completed = true;
             return;
           }
-          const chunks: ChatCompletionChunk[] = [];
-          let invalid: unknown;
-          for (const event of next.value) {
-            try {
-              chunks.push(...stream.converter.push(event));
-            } catch (error) {
-              invalid = error;
-              break;
-            }
-          }
+          const { chunks, invalid } = convertEvents(stream.converter, next.value);
           // What the events before an invalid one carried is delivered (and billed) before the stream fails.
           if (chunks.length > 0) yield deliver(chunks);
           if (invalid !== undefined) throw invalidEvent(invalid);
