@@ -112,14 +112,9 @@ export function sleep(ms: number): Promise<void> {
 export function memoryOf(pid: number): { rss: number; peak: number } {
   let rss = 0;
   let peak = 0;
-  for (const id of [pid, ...childrenOf(pid)]) {
-    try {
-      const status = readFileSync(`/proc/${id}/status`, 'utf8');
-      rss += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
-      peak += Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
-    } catch {
-      // The process ended between the listing and the read.
-    }
+  for (const status of procFilesOf(pid, 'status')) {
+    rss += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
+    peak += Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
   }
   return { rss, peak };
 }
@@ -131,16 +126,25 @@ export function memoryOf(pid: number): { rss: number; peak: number } {
 export function cpuTimeOf(pid: number): number {
   const ticksPerSecond = 100; // USER_HZ on Linux
   let ticks = 0;
+  for (const stat of procFilesOf(pid, 'stat')) {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = stat.split(') ')[1]!.split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return (ticks / ticksPerSecond) * 1_000_000;
+}
+
+/** `/proc/<id>/<file>` of a process and of each of its children, leaving out any that ended meanwhile. */
+function procFilesOf(pid: number, file: 'stat' | 'status'): string[] {
+  const texts: string[] = [];
   for (const id of [pid, ...childrenOf(pid)]) {
     try {
-      // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-      const fields = readFileSync(`/proc/${id}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
+      texts.push(readFileSync(`/proc/${id}/${file}`, 'utf8'));
     } catch {
       // The process ended between the listing and the read.
     }
   }
-  return (ticks / ticksPerSecond) * 1_000_000;
+  return texts;
 }
 
 function childrenOf(pid: number): number[] {
