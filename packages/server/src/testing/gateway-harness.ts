@@ -7,6 +7,45 @@ import { type Metering, meteringOff } from '../modules/gateway/metering.js';
 import type { DatabaseBackend, StoreBackend } from './backends.js';
 import { createTestApp, type TestApp } from './test-app.js';
 
+/**
+ * "Hi" is 2 bytes plus 8 tokens of message overhead, so the hold's prompt bound is 10 tokens, and `max_tokens` bounds
+ * the output at 10: with `fakeCompletion()` reporting exactly that, a wallet affords an exact number of calls.
+ */
+export const tenTokenRequest = {
+  model: 'gpt-test',
+  messages: [{ role: 'user' as const, content: 'Hi' }],
+  max_tokens: 10,
+};
+
+/** A fake provider's non-streamed answer reporting `usage` (default: the 10 + 10 tokens `tenTokenRequest` holds). */
+export function fakeCompletion(
+  usage: { prompt: number; completion: number } = { prompt: 10, completion: 10 },
+  options: { delayMs?: number; finishReason?: 'length' | 'stop' } = {},
+) {
+  return {
+    kind: 'json' as const,
+    ...(options.delayMs ? { delayMs: options.delayMs } : {}),
+    body: {
+      id: 'chatcmpl-fixed',
+      object: 'chat.completion',
+      created: 1_741_569_952,
+      model: 'gpt-4o-mini',
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: 'ok' },
+          finish_reason: options.finishReason ?? 'length',
+        },
+      ],
+      usage: {
+        prompt_tokens: usage.prompt,
+        completion_tokens: usage.completion,
+        total_tokens: usage.prompt + usage.completion,
+      },
+    },
+  };
+}
+
 export interface GatewayHarness extends TestApp {
   origin: string;
   primary: FakeUpstream;

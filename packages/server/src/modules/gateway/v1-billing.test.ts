@@ -3,34 +3,19 @@ import { and, eq, sql } from 'drizzle-orm';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
-import { type GatewayHarness, startGatewayHarness } from '../../testing/gateway-harness.js';
+import {
+  fakeCompletion,
+  type GatewayHarness,
+  startGatewayHarness,
+  tenTokenRequest,
+} from '../../testing/gateway-harness.js';
 import { type SignedInClient, signUpAndSignIn } from '../accounts/testing.js';
 import { getBalance, getPlan, postEntry, verifyLedger } from '../billing/index.js';
 import { renewPlans, setWalletPlan } from '../billing/plans.js';
 import { creditHolds, ledgerEntries } from '../billing/tables.js';
 import { usageRecords } from './tables.js';
 
-/** A completion whose reported usage equals what the hold assumed, so a wallet can afford an exact count. */
-function completion(usage: { prompt: number; completion: number }) {
-  return {
-    kind: 'json' as const,
-    body: {
-      id: 'chatcmpl-fixed',
-      object: 'chat.completion',
-      created: 1_741_569_952,
-      model: 'gpt-4o-mini',
-      choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'length' }],
-      usage: {
-        prompt_tokens: usage.prompt,
-        completion_tokens: usage.completion,
-        total_tokens: usage.prompt + usage.completion,
-      },
-    },
-  };
-}
-
-// "Hi" is 2 bytes plus 8 tokens of message overhead: the hold's prompt bound is 10 tokens.
-const request = { model: 'gpt-test', messages: [{ role: 'user' as const, content: 'Hi' }], max_tokens: 10 };
+const request = tenTokenRequest;
 const exactUsage = { prompt: 10, completion: 10 };
 
 for (const pair of backendPairs()) {
@@ -59,7 +44,7 @@ for (const pair of backendPairs()) {
     afterAll(() => harness.close());
     beforeEach(() => {
       harness.primary.requests.length = 0;
-      harness.primary.setHandler(() => completion(exactUsage));
+      harness.primary.setHandler(() => fakeCompletion(exactUsage));
     });
 
     async function fund(credits: number, wallet = walletId) {

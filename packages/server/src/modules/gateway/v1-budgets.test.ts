@@ -1,27 +1,18 @@
 import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
-import { type GatewayHarness, startGatewayHarness } from '../../testing/gateway-harness.js';
+import {
+  fakeCompletion,
+  type GatewayHarness,
+  startGatewayHarness,
+  tenTokenRequest,
+} from '../../testing/gateway-harness.js';
 import { type SignedInClient, signUpAndSignIn } from '../accounts/testing.js';
 import { renewPlans, setWalletPlan } from '../billing/index.js';
 
 /** A completion whose usage equals what the hold assumes, so each call costs exactly its hold. */
-function completion() {
-  return {
-    kind: 'json' as const,
-    body: {
-      id: 'chatcmpl-budget',
-      object: 'chat.completion',
-      created: 1_741_569_952,
-      model: 'gpt-4o-mini',
-      choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'length' }],
-      usage: { prompt_tokens: 10, completion_tokens: 10, total_tokens: 20 },
-    },
-  };
-}
 
-// "Hi" is 2 bytes plus 8 tokens of message overhead: the hold's prompt bound is 10 tokens, like the usage above.
-const request = { model: 'gpt-test', messages: [{ role: 'user' as const, content: 'Hi' }], max_tokens: 10 };
+const request = tenTokenRequest;
 
 for (const pair of backendPairs()) {
   describe(`/v1 budgets and quotas per key and per user on ${pair.name}`, () => {
@@ -77,7 +68,7 @@ for (const pair of backendPairs()) {
     });
     afterAll(() => harness.close());
     beforeEach(() => {
-      harness.primary.setHandler(() => completion());
+      harness.primary.setHandler(() => fakeCompletion());
     });
 
     it('stops a key at its daily request quota with 429 and Retry-After at the next midnight', async () => {

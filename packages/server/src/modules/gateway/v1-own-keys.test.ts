@@ -3,30 +3,12 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createStores } from '../../stores/index.js';
 import { backendPairs } from '../../testing/backend-pairs.js';
-import { type GatewayHarness, startGatewayHarness } from '../../testing/gateway-harness.js';
+import { fakeCompletion, type GatewayHarness, startGatewayHarness } from '../../testing/gateway-harness.js';
 import { type SignedInClient, signUpAndSignIn } from '../accounts/testing.js';
 import { getBalance, getPlan, postEntry, renewPlans, setWalletPlan } from '../billing/index.js';
 import { creditHolds } from '../billing/tables.js';
 import { OwnProviderKeys } from './own-keys.js';
 import { usageRecords } from './tables.js';
-
-function completion(usage: { prompt: number; completion: number }) {
-  return {
-    kind: 'json' as const,
-    body: {
-      id: 'chatcmpl-own',
-      object: 'chat.completion',
-      created: 1_741_569_952,
-      model: 'gpt-4o-mini',
-      choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }],
-      usage: {
-        prompt_tokens: usage.prompt,
-        completion_tokens: usage.completion,
-        total_tokens: usage.prompt + usage.completion,
-      },
-    },
-  };
-}
 
 // "Hi" is 2 bytes plus 8 tokens of message overhead: the hold's prompt bound is 10 tokens, the output bound 10.
 const hi = { messages: [{ role: 'user' as const, content: 'Hi' }], max_tokens: 10 };
@@ -81,8 +63,12 @@ for (const pair of backendPairs()) {
     beforeEach(() => {
       harness.primary.requests.length = 0;
       harness.backup.requests.length = 0;
-      harness.primary.setHandler(() => completion({ prompt: 10, completion: 10 }));
-      harness.backup.setHandler(() => completion({ prompt: 10, completion: 10 }));
+      harness.primary.setHandler(() =>
+        fakeCompletion({ prompt: 10, completion: 10 }, { finishReason: 'stop' }),
+      );
+      harness.backup.setHandler(() =>
+        fakeCompletion({ prompt: 10, completion: 10 }, { finishReason: 'stop' }),
+      );
     });
 
     /** Sets what the wallet has available; small amounts keep holds one per request. */
@@ -212,7 +198,10 @@ for (const pair of backendPairs()) {
 
       await fund(worstOfBackup * 10);
       const before = await balance();
-      harness.primary.setHandler(() => ({ ...completion({ prompt: 10, completion: 10 }), delayMs: 400 }));
+      harness.primary.setHandler(() => ({
+        ...fakeCompletion({ prompt: 10, completion: 10 }, { finishReason: 'stop' }),
+        delayMs: 400,
+      }));
       const pending = post({ model: 'smart', ...hi });
       await expect.poll(async () => (await balance()).held, { timeout: 5_000 }).toBe(worstOfBackup);
       const served = await pending;

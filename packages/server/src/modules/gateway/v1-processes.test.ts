@@ -9,6 +9,7 @@ import { stringify } from 'yaml';
 import { connectDatabase, type DatabaseConnection } from '../../db/client.js';
 import { runMigrations } from '../../db/migrate.js';
 import { openFreshPostgres } from '../../testing/backends.js';
+import { fakeCompletion, tenTokenRequest } from '../../testing/gateway-harness.js';
 import { freePort, type SpawnedServer, startServerProcess } from '../../testing/spawn-server.js';
 import { users } from '../accounts/tables.js';
 import { ensureWallet, expireHolds, getBalance, postEntry, verifyLedger } from '../billing/ledger.js';
@@ -32,28 +33,8 @@ const models = {
     price: { inputPerMillion: 150_000, outputPerMillion: 600_000 },
   },
 };
-// "Hi" is 2 bytes plus 8 tokens of message overhead: the hold assumes 10 prompt tokens and 10 output tokens,
-// and the fake provider reports exactly that, so a wallet affords an exact number of requests.
-const body = JSON.stringify({
-  model: 'gpt-test',
-  messages: [{ role: 'user', content: 'Hi' }],
-  max_tokens: 10,
-});
-
-function answer(delayMs = 0) {
-  return {
-    kind: 'json' as const,
-    delayMs,
-    body: {
-      id: 'chatcmpl-fixed',
-      object: 'chat.completion',
-      created: 1,
-      model: 'gpt-4o-mini',
-      choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'length' }],
-      usage: { prompt_tokens: 10, completion_tokens: 10, total_tokens: 20 },
-    },
-  };
-}
+// The fake provider reports exactly what the hold assumes, so a wallet affords an exact number of requests.
+const body = JSON.stringify(tenTokenRequest);
 
 /** Temporary folders of this file, removed after it. */
 const folders: string[] = [];
@@ -165,7 +146,7 @@ describe('billing across real server processes', { timeout: 300_000 }, () => {
       const database = await openFreshPostgres(postgresUrl!);
       try {
         const { walletId, key, cost } = await payingCustomer(database.db, 100);
-        upstream.setHandler(() => answer());
+        upstream.setHandler(() => fakeCompletion());
         const environment = {
           DATABASE_URL: database.url,
           REDIS_URL: redisUrl!,
@@ -203,7 +184,7 @@ describe('billing across real server processes', { timeout: 300_000 }, () => {
         // Far from empty: each process takes a credit lease instead of a hold row per request.
         const funded = 100_000;
         const { walletId, key, cost } = await payingCustomer(database.db, funded);
-        upstream.setHandler(() => answer());
+        upstream.setHandler(() => fakeCompletion());
         const environment = {
           DATABASE_URL: database.url,
           REDIS_URL: redisUrl!,
@@ -260,7 +241,7 @@ describe('billing across real server processes', { timeout: 300_000 }, () => {
       HOLD_TTL_SECONDS: '5',
       LOG_LEVEL: 'info',
     };
-    upstream.setHandler(() => answer(300));
+    upstream.setHandler(() => fakeCompletion(undefined, { delayMs: 300 }));
     const first = await startServerProcess(environment);
     servers.push(first);
     const load = Promise.all(Array.from({ length: 60 }, () => send(first.url, key)));
@@ -270,7 +251,7 @@ describe('billing across real server processes', { timeout: 300_000 }, () => {
     const beforeRestart = tally(await load);
     expect(beforeRestart[0]).toBeGreaterThan(0);
 
-    upstream.setHandler(() => answer());
+    upstream.setHandler(() => fakeCompletion());
     const second = await startServerProcess(environment);
     servers.push(second);
     expect(await send(second.url, key)).toBe(200);

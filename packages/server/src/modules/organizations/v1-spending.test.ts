@@ -3,28 +3,19 @@ import { and, eq } from 'drizzle-orm';
 import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
-import { type GatewayHarness, startGatewayHarness } from '../../testing/gateway-harness.js';
+import {
+  fakeCompletion,
+  type GatewayHarness,
+  startGatewayHarness,
+  tenTokenRequest,
+} from '../../testing/gateway-harness.js';
 import { type SignedInClient, signUpAndSignIn, tokenFromEmail, waitForEmail } from '../accounts/testing.js';
 import { getBalance, postEntry, renewPlans, setWalletPlan, verifyLedger } from '../billing/index.js';
 import { ledgerEntries } from '../billing/tables.js';
 
 /** A completion whose usage equals what the hold assumes, so a budget affords an exact number of calls. */
-function completion() {
-  return {
-    kind: 'json' as const,
-    body: {
-      id: 'chatcmpl-org',
-      object: 'chat.completion',
-      created: 1_741_569_952,
-      model: 'gpt-4o-mini',
-      choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'length' }],
-      usage: { prompt_tokens: 10, completion_tokens: 10, total_tokens: 20 },
-    },
-  };
-}
 
-// "Hi" is 2 bytes plus 8 tokens of message overhead: the hold's prompt bound is 10 tokens, like the usage above.
-const request = { model: 'gpt-test', messages: [{ role: 'user' as const, content: 'Hi' }], max_tokens: 10 };
+const request = tenTokenRequest;
 
 for (const pair of backendPairs()) {
   describe(`/v1 paid from an organisation's wallet on ${pair.name}`, () => {
@@ -126,7 +117,7 @@ for (const pair of backendPairs()) {
     });
     afterAll(() => harness.close());
     beforeEach(() => {
-      harness.primary.setHandler(() => completion());
+      harness.primary.setHandler(() => fakeCompletion());
     });
 
     it('lets only members create a key for an organisation', async () => {
