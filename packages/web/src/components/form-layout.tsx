@@ -76,6 +76,27 @@ export const secondaryButtonClass =
   'rounded-md border border-slate-300 px-4 py-2 font-medium text-slate-800 hover:bg-slate-100 disabled:opacity-60 dark:border-slate-600 dark:text-slate-100 dark:hover:bg-slate-800';
 export const textLinkClass = 'font-medium text-indigo-700 underline underline-offset-4 dark:text-indigo-300';
 
+/** A form's submit button on its own row, disabled with its pending label while the form is being sent. */
+export function SubmitButton({
+  testId,
+  pending,
+  label,
+  pendingLabel,
+}: {
+  testId: string;
+  pending: boolean;
+  label: string;
+  pendingLabel: string;
+}) {
+  return (
+    <div>
+      <button type="submit" data-testid={testId} disabled={pending} className={primaryButtonClass}>
+        {pending ? pendingLabel : label}
+      </button>
+    </div>
+  );
+}
+
 /** Asks once more before something that cannot be undone (revoking a key, leaving an organisation). */
 export function DangerConfirmation({
   label,

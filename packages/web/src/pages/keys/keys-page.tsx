@@ -20,6 +20,7 @@ import {
   ErrorAlert,
   PageHeading,
   primaryButtonClass,
+  SubmitButton,
   secondaryButtonClass,
   useErrorMessage,
 } from '../../components/form-layout';
@@ -359,16 +360,12 @@ function CreateKeyForm({
             onChange={(event) => setMonthlyCredits(event.target.value)}
           />
         </div>
-        <div>
-          <button
-            type="submit"
-            data-testid="create-key-submit"
-            disabled={create.isPending}
-            className={primaryButtonClass}
-          >
-            {create.isPending ? t('keys.create.submitting') : t('keys.create.submit')}
-          </button>
-        </div>
+        <SubmitButton
+          testId="create-key-submit"
+          pending={create.isPending}
+          label={t('keys.create.submit')}
+          pendingLabel={t('keys.create.submitting')}
+        />
       </form>
     </section>
   );

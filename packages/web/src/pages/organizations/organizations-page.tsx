@@ -30,7 +30,7 @@ import {
   ErrorAlert,
   isEmail,
   PageHeading,
-  primaryButtonClass,
+  SubmitButton,
   secondaryButtonClass,
   textLinkClass,
   useErrorMessage,
@@ -162,16 +162,12 @@ function CreateOrganizationForm({ onCreated }: { onCreated: (organization: Organ
           error={error}
           onChange={(event) => setName(event.target.value)}
         />
-        <div>
-          <button
-            type="submit"
-            data-testid="create-organization-submit"
-            disabled={create.isPending}
-            className={primaryButtonClass}
-          >
-            {create.isPending ? t('organizations.create.submitting') : t('organizations.create.submit')}
-          </button>
-        </div>
+        <SubmitButton
+          testId="create-organization-submit"
+          pending={create.isPending}
+          label={t('organizations.create.submit')}
+          pendingLabel={t('organizations.create.submitting')}
+        />
       </form>
     </section>
   );
@@ -322,16 +318,12 @@ function TransferForm({ organization }: { organization: Organization }) {
           error={error}
           onChange={(event) => setAmount(event.target.value)}
         />
-        <div>
-          <button
-            type="submit"
-            data-testid="transfer-submit"
-            disabled={transfer.isPending}
-            className={primaryButtonClass}
-          >
-            {transfer.isPending ? t('organizations.transfer.submitting') : t('organizations.transfer.submit')}
-          </button>
-        </div>
+        <SubmitButton
+          testId="transfer-submit"
+          pending={transfer.isPending}
+          label={t('organizations.transfer.submit')}
+          pendingLabel={t('organizations.transfer.submitting')}
+        />
       </form>
     </section>
   );
@@ -626,16 +618,12 @@ function InvitationsSection({ organization }: { organization: Organization }) {
             <option value="owner">{t('organizations.role.owner')}</option>
           </select>
         </div>
-        <div>
-          <button
-            type="submit"
-            data-testid="invite-submit"
-            disabled={invite.isPending}
-            className={primaryButtonClass}
-          >
-            {invite.isPending ? t('organizations.invite.submitting') : t('organizations.invite.submit')}
-          </button>
-        </div>
+        <SubmitButton
+          testId="invite-submit"
+          pending={invite.isPending}
+          label={t('organizations.invite.submit')}
+          pendingLabel={t('organizations.invite.submitting')}
+        />
       </form>
       <h4 className="font-semibold">{t('organizations.invitations.title')}</h4>
       {invitations.isError && (
