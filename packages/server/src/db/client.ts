@@ -1,12 +1,13 @@
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { sql } from 'drizzle-orm';
 import { drizzle as drizzleNodePostgres } from 'drizzle-orm/node-postgres';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import pg from 'pg';
 import { ConfigError } from '../config/env.js';
+import { PgliteThread } from './pglite-thread.js';
 import * as schema from './schema.js';
 
 export type Schema = typeof schema;
@@ -67,14 +68,16 @@ async function connectPglite(dataDir: string): Promise<DatabaseConnection> {
   const inMemory = dataDir.startsWith('memory://');
   const directory = inMemory ? dataDir : path.resolve(dataDir, 'pglite');
   const releaseLock = inMemory ? async () => {} : await lockDataDirectory(directory);
-  let client: PGlite;
+  let client: PgliteThread;
   try {
-    client = await PGlite.create(directory);
+    // PGlite runs in a worker thread, so its synchronous WebAssembly work never blocks the event loop.
+    client = await PgliteThread.open(directory);
   } catch (error) {
     await releaseLock();
     throw error;
   }
-  const db = drizzlePglite(client, { schema }) as unknown as Database;
+  // Drizzle's pglite driver only calls the part of PGlite's client that PgliteThread implements.
+  const db = drizzlePglite(client as unknown as PGlite, { schema }) as unknown as Database;
   return {
     db,
     kind: 'pglite',
@@ -83,8 +86,11 @@ async function connectPglite(dataDir: string): Promise<DatabaseConnection> {
       await client.query('select 1');
     },
     async close() {
-      await client.close();
-      await releaseLock();
+      try {
+        await client.close();
+      } finally {
+        await releaseLock();
+      }
     },
   };
 }

@@ -1,0 +1,193 @@
+import { Worker } from 'node:worker_threads';
+import type { QueryOptions, Results } from '@electric-sql/pglite';
+import { pgliteWorkerSource } from './pglite-worker.js';
+
+/**
+ * PGlite in a worker thread, behind the part of PGlite's client that Drizzle's pglite driver and migrator use
+ * (`query`, `exec`, `transaction`, `close`). PGlite's WebAssembly runs every statement synchronously; on the
+ * main thread each batch of writes stalled HTTP for 10–15 ms. Here the event loop only posts and receives.
+ *
+ * Protocol, over the worker's one message port: the main thread posts
+ * `{ id, op: 'query' | 'exec' | 'begin' | 'commit' | 'rollback' | 'close', txId?, sql?, params?, rowMode?, rawTypes? }`
+ * and the worker answers `{ id, result }` or `{ id, error }` (an Error's name, message and plain own fields);
+ * `id` 0 is the answer to PGlite opening. Messages run as concurrent promises on the PGlite instance, which
+ * queues them and makes a transaction exclusive, as it does in-process.
+ */
+export class PgliteThread {
+  readonly #worker: Worker;
+  readonly #pending = new Map<number, Pending>();
+  #lastId = 0;
+  #failure: Error | undefined;
+
+  /** Starts the worker and opens PGlite on `dataDir` (a folder, or `memory://`); rejects when PGlite cannot. */
+  static async open(dataDir: string): Promise<PgliteThread> {
+    const thread = new PgliteThread(dataDir);
+    try {
+      await new Promise((resolve, reject) => thread.#pending.set(0, { resolve, reject, parsers: undefined }));
+    } catch (error) {
+      await thread.#worker.terminate();
+      throw error;
+    }
+    return thread;
+  }
+
+  private constructor(dataDir: string) {
+    this.#worker = new Worker(pgliteWorkerSource, {
+      eval: true,
+      // The worker needs nothing the main thread preloads (tsx, instrumentation): it imports PGlite by URL.
+      execArgv: [],
+      workerData: { dataDir, pgliteUrl: import.meta.resolve('@electric-sql/pglite') },
+    });
+    this.#worker.on('message', this.#settle);
+    this.#worker.on('error', (error) => {
+      this.#fail(new Error(`The embedded database worker crashed: ${error.message}`, { cause: error }));
+    });
+    this.#worker.on('exit', (code) => {
+      this.#fail(new Error(`The embedded database worker stopped unexpectedly (exit code ${code})`));
+    });
+  }
+
+  query<T>(sql: string, params?: unknown[], options?: QueryOptions): Promise<Results<T>> {
+    return this.#request('query', 0, sql, params, options) as Promise<Results<T>>;
+  }
+
+  exec(sql: string, options?: QueryOptions): Promise<Results[]> {
+    return this.#request('exec', 0, sql, undefined, options) as Promise<Results[]>;
+  }
+
+  /** Runs `callback` in a transaction: committed when it resolves, rolled back when it throws (the error is rethrown). */
+  async transaction<T>(callback: (tx: ThreadTransaction) => Promise<T>): Promise<T> {
+    const txId = ++this.#lastId;
+    await this.#request('begin', txId);
+    const ensureOpen = () => {
+      if (tx.closed) throw new Error('Transaction is closed');
+    };
+    const tx: ThreadTransaction = {
+      closed: false,
+      query: async <R>(sql: string, params?: unknown[], options?: QueryOptions) => {
+        ensureOpen();
+        return (await this.#request('query', txId, sql, params, options)) as Results<R>;
+      },
+      exec: async (sql: string, options?: QueryOptions) => {
+        ensureOpen();
+        return (await this.#request('exec', txId, sql, undefined, options)) as Results[];
+      },
+      rollback: async () => {
+        ensureOpen();
+        tx.closed = true;
+        await this.#request('rollback', txId);
+      },
+    };
+    let result: T;
+    try {
+      result = await callback(tx);
+    } catch (error) {
+      if (!tx.closed) {
+        tx.closed = true;
+        await this.#request('rollback', txId);
+      }
+      throw error;
+    }
+    if (!tx.closed) {
+      tx.closed = true;
+      await this.#request('commit', txId);
+    }
+    return result;
+  }
+
+  /** Closes PGlite (its files are complete on disk afterwards), then stops the worker. */
+  async close(): Promise<void> {
+    try {
+      if (!this.#failure) await this.#request('close', 0);
+    } finally {
+      this.#fail(new Error('PGlite is closed'));
+      await this.#worker.terminate();
+    }
+  }
+
+  /** Test hook: stops the worker the way a crash would, without closing PGlite. */
+  async terminateWorker(): Promise<void> {
+    await this.#worker.terminate();
+  }
+
+  #request(op: Operation, txId: number, sql?: string, params?: unknown[], options?: QueryOptions) {
+    if (this.#failure) return Promise.reject(this.#failure);
+    const id = ++this.#lastId;
+    const parsers = options?.parsers;
+    return new Promise<unknown>((resolve, reject) => {
+      const rawTypes = parsers && Object.keys(parsers).map(Number);
+      this.#worker.postMessage({ id, op, txId, sql, params, rowMode: options?.rowMode, rawTypes });
+      this.#pending.set(id, { resolve, reject, parsers });
+      // An idle connection keeps the process alive no more than in-process PGlite did; a pending call does.
+      if (this.#pending.size === 1) this.#worker.ref();
+    });
+  }
+
+  #settle = ({ id, result, error }: Reply) => {
+    const pending = this.#pending.get(id);
+    if (!pending) return;
+    this.#pending.delete(id);
+    if (this.#pending.size === 0) this.#worker.unref();
+    if (error) return pending.reject(Object.assign(new Error(error.message), error));
+    try {
+      pending.resolve(
+        pending.parsers ? applyParsers(result as Results | Results[], pending.parsers) : result,
+      );
+    } catch (parserError) {
+      pending.reject(parserError as Error);
+    }
+  };
+
+  #fail(error: Error) {
+    if (this.#failure) return;
+    this.#failure = error;
+    for (const pending of this.#pending.values()) pending.reject(error);
+    this.#pending.clear();
+    this.#worker.unref();
+  }
+}
+
+/** The transaction handle passed to `PgliteThread.transaction`: PGlite's `Transaction`, minus `sql` and `listen`. */
+export interface ThreadTransaction {
+  closed: boolean;
+  query<T>(sql: string, params?: unknown[], options?: QueryOptions): Promise<Results<T>>;
+  exec(sql: string, options?: QueryOptions): Promise<Results[]>;
+  rollback(): Promise<void>;
+}
+
+type Operation = 'query' | 'exec' | 'begin' | 'commit' | 'rollback' | 'close';
+type Parsers = NonNullable<QueryOptions['parsers']>;
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+  parsers: Parsers | undefined;
+}
+
+interface Reply {
+  id: number;
+  result?: unknown;
+  error?: { name: string; message: string };
+}
+
+/**
+ * Functions cannot cross threads: the worker returned the columns of the caller's parser types as PGlite's raw
+ * text, and the caller's parsers run here, as PGlite would have run them (never on null).
+ */
+function applyParsers(result: Results | Results[], parsers: Parsers) {
+  for (const { rows, fields } of Array.isArray(result) ? result : [result]) {
+    fields.forEach(({ name, dataTypeID }, column) => {
+      // PGlite calls a parser with the type too, though its `Parser` type only declares the text.
+      const parse = parsers[dataTypeID] as ((text: string, typeId: number) => unknown) | undefined;
+      if (!parse) return;
+      // In object rows a later column of the same name is the one that survived.
+      const shadowed = fields.findLastIndex((field) => field.name === name) !== column;
+      for (const row of rows as Array<Record<string | number, unknown>>) {
+        const key = Array.isArray(row) ? column : shadowed ? undefined : name;
+        if (key === undefined || row[key] === null) continue;
+        row[key] = parse(row[key] as string, dataTypeID);
+      }
+    });
+  }
+  return result;
+}
