@@ -31,7 +31,8 @@ import type {
   ProviderSettings,
   StreamEvent,
 } from './spec/provider-adapter.js';
-import { estimateTokens, type Usage } from './spec/usage.js';
+import { estimateTokens, estimateTokensOfLength, type Usage } from './spec/usage.js';
+import { Abort, type CancelSignal, onAbort } from './transport/abort.js';
 import {
   createDefaultDispatchers,
   discardBody,
@@ -64,7 +65,8 @@ export interface CreateGatewayOptions {
 }
 
 export interface CallContext {
-  signal?: AbortSignal;
+  /** The caller's cancellation (the client went away): an AbortSignal, or the cheaper `Abort`. */
+  signal?: CancelSignal;
   metadata: RequestMetadata;
   /** Bring-your-own keys by provider id; used instead of the configured keys, never rotated or tracked. */
   keyOverrides?: Record<string, string>;
@@ -162,11 +164,18 @@ interface ProviderRuntime {
   settings: ProviderSettings;
   adapter: ProviderAdapter;
   keys: string[];
+  /** The breaker key of each configured key (same order), hashed once. */
+  breakerKeys: string[];
   requiresKey: boolean;
   configured: boolean;
   allowPrivateNetwork: boolean;
   timeoutMs?: number;
   dispatcher: Dispatcher;
+  /** The base URL split for undici: origin, and the path every operation's path is appended to. */
+  origin: string;
+  basePath: string;
+  /** Request headers per key (the provider's own, content type and auth), built once per key. */
+  headersByKey: Map<string, Readonly<Record<string, string>>>;
 }
 
 interface KeyChoice {
@@ -220,18 +229,21 @@ function promptText(request: ChatCompletionRequest): string {
   return parts.join('\n');
 }
 
-function chunkText(chunk: ChatCompletionChunk): string {
-  let text = '';
+/** How many characters of text a chunk delivers (what an estimate counts when the provider reports no usage). */
+function chunkTextLength(chunk: ChatCompletionChunk): number {
+  let length = 0;
   for (const choice of chunk.choices) {
     const { delta } = choice;
-    if (delta.content) text += delta.content;
-    if (delta.reasoning_content) text += delta.reasoning_content;
-    if (delta.refusal) text += delta.refusal;
-    for (const toolCall of delta.tool_calls ?? []) {
-      text += (toolCall.function?.name ?? '') + (toolCall.function?.arguments ?? '');
+    if (delta.content) length += delta.content.length;
+    if (delta.reasoning_content) length += delta.reasoning_content.length;
+    if (delta.refusal) length += delta.refusal.length;
+    if (delta.tool_calls) {
+      for (const toolCall of delta.tool_calls) {
+        length += (toolCall.function?.name?.length ?? 0) + (toolCall.function?.arguments?.length ?? 0);
+      }
     }
   }
-  return text;
+  return length;
 }
 
 /** Whether a failed target should hand over to the next one instead of failing the request. */
@@ -274,20 +286,14 @@ async function* flatten<T>(groups: AsyncIterable<T[]>): AsyncGenerator<T, void, 
 
 /** An attempt's abort signal: the caller's signal plus a timeout that can be re-armed (idle timeout). */
 class AttemptSignal {
-  readonly controller = new AbortController();
+  readonly signal = new Abort();
   #timer: NodeJS.Timeout | undefined;
   #armedMs: number | undefined;
-  readonly #parent: AbortSignal | undefined;
-  readonly #onParentAbort = () => this.controller.abort(this.#parent?.reason);
+  readonly #stopFollowingParent: (() => void) | undefined;
 
-  constructor(parent: AbortSignal | undefined) {
-    this.#parent = parent;
-    if (parent?.aborted) this.controller.abort(parent.reason);
-    else parent?.addEventListener('abort', this.#onParentAbort, { once: true });
-  }
-
-  get signal(): AbortSignal {
-    return this.controller.signal;
+  constructor(parent: CancelSignal | undefined) {
+    if (parent?.aborted) this.signal.abort(parent.reason);
+    else if (parent) this.#stopFollowingParent = onAbort(parent, () => this.signal.abort(parent.reason));
   }
 
   arm(ms: number, provider: string): void {
@@ -300,7 +306,7 @@ class AttemptSignal {
     this.#armedMs = ms;
     this.#timer = setTimeout(
       () => {
-        this.controller.abort(
+        this.signal.abort(
           new GatewayError({
             status: 504,
             type: 'timeout_error',
@@ -317,7 +323,7 @@ class AttemptSignal {
 
   dispose(): void {
     clearTimeout(this.#timer);
-    this.#parent?.removeEventListener('abort', this.#onParentAbort);
+    this.#stopFollowingParent?.();
   }
 }
 
@@ -348,16 +354,23 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
     const allowPrivateNetwork =
       provider.allowPrivateNetwork ??
       (provider.preset ? openAICompatiblePresets[provider.preset].privateNetworkByDefault : false);
+    const baseUrl = defaultBaseUrl(provider);
+    // An unparsable base URL is refused by the safe-URL check before any request is sent.
+    const parsed = URL.canParse(baseUrl) ? new URL(baseUrl) : undefined;
     const runtime: ProviderRuntime = {
       settings: {
         id,
         type: provider.type,
-        baseUrl: defaultBaseUrl(provider),
+        baseUrl,
         headers: provider.headers,
         ...(provider.preset ? { preset: provider.preset } : {}),
       },
       adapter: adapters[provider.type],
       keys: provider.keys,
+      breakerKeys: provider.keys.map((key) => breakerKeyFor(id, key)),
+      origin: parsed?.origin ?? '',
+      basePath: parsed ? parsed.pathname.replace(/\/+$/, '') : '',
+      headersByKey: new Map(),
       requiresKey: needsKey,
       configured: !needsKey || provider.keys.length > 0,
       allowPrivateNetwork,
@@ -376,17 +389,43 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
     isProviderUsable: (provider) => providers.get(provider)?.configured ?? false,
   });
 
-  const safeUrlChecks = new Map<string, { expiresAt: number; check: Promise<void> }>();
-  const checkBaseUrl = (runtime: ProviderRuntime): Promise<void> => {
+  const safeUrlChecks = new Map<string, { expiresAt: number; check: Promise<void>; passed: boolean }>();
+  /** Undefined while a passed check is fresh (no await on the hot path), else the check to wait for. */
+  const checkBaseUrl = (runtime: ProviderRuntime): Promise<void> | undefined => {
     const cached = safeUrlChecks.get(runtime.settings.id);
-    if (cached && cached.expiresAt > now()) return cached.check;
+    if (cached && cached.expiresAt > now()) return cached.passed ? undefined : cached.check;
     const check = assertSafeUrl(runtime.settings.baseUrl, {
       allowPrivateNetwork: runtime.allowPrivateNetwork,
     });
-    // A failed check is not cached for long: DNS may recover, and the error is cheap to recompute.
-    check.catch(() => safeUrlChecks.delete(runtime.settings.id));
-    safeUrlChecks.set(runtime.settings.id, { expiresAt: now() + safeUrlCacheMs, check });
+    const entry = { expiresAt: now() + safeUrlCacheMs, check, passed: false };
+    check.then(
+      () => {
+        entry.passed = true;
+      },
+      // A failed check is not cached for long: DNS may recover, and the error is cheap to recompute.
+      () => safeUrlChecks.delete(runtime.settings.id),
+    );
+    safeUrlChecks.set(runtime.settings.id, entry);
     return check;
+  };
+
+  /** Content type, the provider's configured headers, an adapter's per-request ones, then auth (which wins). */
+  const withRequestHeaders = (runtime: ProviderRuntime, headers: Record<string, string>, key: string) => ({
+    'content-type': 'application/json',
+    ...runtime.settings.headers,
+    ...headers,
+    ...(key ? runtime.adapter.authHeaders(key, runtime.settings) : {}),
+  });
+
+  /** The headers of a request sent with `key`: built once per key, shared by every call (never mutated). */
+  const headersFor = (runtime: ProviderRuntime, key: string): Readonly<Record<string, string>> => {
+    let headers = runtime.headersByKey.get(key);
+    if (!headers) {
+      headers = Object.freeze(withRequestHeaders(runtime, {}, key));
+      // Callers' own keys are many and short-lived: only the configured ones are kept.
+      if (key === '' || runtime.keys.includes(key)) runtime.headersByKey.set(key, headers);
+    }
+    return headers;
   };
 
   const secretsOf = (runtime: ProviderRuntime, context: CallContext): string[] => {
@@ -400,7 +439,7 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
     if (runtime.keys.length === 0) return runtime.requiresKey ? undefined : { key: '', keyIndex: -1 };
     for (const keyIndex of rotation.order(runtime.settings.id, runtime.keys.length)) {
       const key = runtime.keys[keyIndex]!;
-      const breakerKey = breakerKeyFor(runtime.settings.id, key);
+      const breakerKey = runtime.breakerKeys[keyIndex]!;
       const admission = await breaker.admit(breakerKey);
       if (admission.allowed) return { key, keyIndex, breakerKey };
     }
@@ -441,18 +480,17 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
     runtime: ProviderRuntime,
     prepared: PreparedRequest,
     choice: KeyChoice,
-    signal: AbortSignal,
+    signal: Abort,
     context: CallContext,
   ): Promise<UpstreamResponse> {
-    await checkBaseUrl(runtime);
+    const pendingCheck = checkBaseUrl(runtime);
+    if (pendingCheck) await pendingCheck;
+    const keyHeaders = headersFor(runtime, choice.key);
     const response = await sendJson({
       dispatcher: runtime.dispatcher,
-      url: `${runtime.settings.baseUrl}${prepared.path}`,
-      headers: {
-        ...runtime.settings.headers,
-        ...prepared.headers,
-        ...(choice.key ? runtime.adapter.authHeaders(choice.key, runtime.settings) : {}),
-      },
+      origin: runtime.origin,
+      path: `${runtime.basePath}${prepared.path}`,
+      headers: prepared.headers ? withRequestHeaders(runtime, prepared.headers, choice.key) : keyHeaders,
       body: prepared.body,
       signal,
       provider: runtime.settings.id,
@@ -639,11 +677,7 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
           try {
             await sleep(delay, context.signal);
           } catch (abortReason) {
-            throw mapTransportError(
-              abortReason,
-              target.provider,
-              context.signal ?? new AbortController().signal,
-            );
+            throw mapTransportError(abortReason, target.provider, context.signal ?? new Abort());
           }
         }
       }
@@ -787,12 +821,12 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
     const stream = outcome.value;
     const timeToFirstTokenMs = now() - startedAt;
     const inputEstimate = estimateTokens(promptText(request));
-    let deliveredText = '';
+    let deliveredCharacters = 0;
     let completed = false;
 
     const usage = (): Usage => {
       const reported = stream.converter.usage();
-      const outputEstimate = estimateTokens(deliveredText);
+      const outputEstimate = estimateTokensOfLength(deliveredCharacters);
       if (reported && completed) return reported;
       if (reported) {
         return {
@@ -821,7 +855,7 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
           error,
         );
       const deliver = (chunks: ChatCompletionChunk[]) => {
-        for (const chunk of chunks) deliveredText += chunkText(chunk);
+        for (const chunk of chunks) deliveredCharacters += chunkTextLength(chunk);
         return chunks;
       };
       try {

@@ -57,4 +57,5 @@ export {
 export type * from './spec/openai-types.js';
 export type { ProviderType } from './spec/provider-adapter.js';
 export { estimateTokens, type Usage } from './spec/usage.js';
+export { Abort, type CancelSignal } from './transport/abort.js';
 export { assertSafeUrl, isPrivateAddress } from './transport/safe-url.js';

@@ -45,6 +45,11 @@ export function usageToOpenAI(usage: Usage): OpenAIUsage {
  * English). Used only to bill what was delivered when a stream is cut before its usage arrives.
  */
 export function estimateTokens(text: string): number {
-  if (text.length === 0) return 0;
-  return Math.max(1, Math.ceil(text.length / 4));
+  return estimateTokensOfLength(text.length);
+}
+
+/** `estimateTokens` of a text known only by its length (a stream counts characters, not strings). */
+export function estimateTokensOfLength(characters: number): number {
+  if (characters === 0) return 0;
+  return Math.max(1, Math.ceil(characters / 4));
 }

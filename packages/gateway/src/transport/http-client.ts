@@ -1,5 +1,6 @@
-import { Agent, type Dispatcher, request } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import { GatewayError } from '../spec/gateway-error.js';
+import type { CancelSignal } from './abort.js';
 import { safeLookup } from './safe-url.js';
 
 export interface UpstreamResponse {
@@ -10,10 +11,14 @@ export interface UpstreamResponse {
 
 export interface SendOptions {
   dispatcher: Dispatcher;
-  url: string;
+  /** `http(s)://host[:port]` of the provider. */
+  origin: string;
+  /** Path (with the base URL's own prefix) and query. */
+  path: string;
+  /** Every header, content-type included. */
   headers: Record<string, string>;
   body: unknown;
-  signal: AbortSignal;
+  signal: CancelSignal;
   provider: string;
 }
 
@@ -47,7 +52,7 @@ const connectionErrorCodes = new Set([
 ]);
 
 /** Maps a transport failure (not an HTTP status) to a GatewayError. */
-export function mapTransportError(error: unknown, provider: string, signal: AbortSignal): GatewayError {
+export function mapTransportError(error: unknown, provider: string, signal: CancelSignal): GatewayError {
   if (error instanceof GatewayError) return error;
   if (signal.aborted) {
     const reason: unknown = signal.reason;
@@ -95,10 +100,12 @@ export function mapTransportError(error: unknown, provider: string, signal: Abor
 
 export async function sendJson(options: SendOptions): Promise<UpstreamResponse> {
   try {
-    const response = await request(options.url, {
+    // The dispatcher's own request(): undici's top-level request(url) parses the URL again on every call.
+    const response = await options.dispatcher.request({
+      origin: options.origin,
+      path: options.path,
       method: 'POST',
-      dispatcher: options.dispatcher,
-      headers: { 'content-type': 'application/json', ...options.headers },
+      headers: options.headers,
       body: JSON.stringify(options.body),
       signal: options.signal,
     });
@@ -109,22 +116,25 @@ export async function sendJson(options: SendOptions): Promise<UpstreamResponse> 
 }
 
 /** Reads a whole body as text, bounded so a misbehaving upstream cannot exhaust memory. */
-export async function readBodyText(
-  body: UpstreamResponse['body'],
-  maxBytes = 32 * 1024 * 1024,
-): Promise<string> {
-  const parts: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
-    size += buffer.length;
-    if (size > maxBytes) {
-      discardBody(body);
-      throw new Error('upstream body too large');
-    }
-    parts.push(buffer);
-  }
-  return Buffer.concat(parts).toString('utf8');
+export function readBodyText(body: UpstreamResponse['body'], maxBytes = 32 * 1024 * 1024): Promise<string> {
+  // Plain 'data' events: an async iterator over the stream costs several promises per body for nothing here.
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    body.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        discardBody(body);
+        reject(new Error('upstream body too large'));
+        return;
+      }
+      parts.push(chunk);
+    });
+    body.on('end', () => {
+      resolve(parts.length === 1 ? parts[0]!.toString('utf8') : Buffer.concat(parts).toString('utf8'));
+    });
+    body.on('error', reject);
+  });
 }
 
 export function headerValue(value: string | string[] | undefined): string | undefined {
