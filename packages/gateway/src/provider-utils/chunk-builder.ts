@@ -3,11 +3,13 @@ import { type Usage, usageToOpenAI } from '../spec/usage.js';
 
 /** Builds OpenAI chunks that share one id, creation time and model, as OpenAI's own stream does. */
 export interface ChunkBuilder {
+  /** A chunk carrying `delta` for choice `index` (default 0). */
+  delta(delta: ChatCompletionChunk['choices'][number]['delta'], index?: number): ChatCompletionChunk;
   role(): ChatCompletionChunk;
   text(content: string): ChatCompletionChunk;
   reasoning(content: string): ChatCompletionChunk;
   toolCall(delta: ToolCallDelta): ChatCompletionChunk;
-  finish(reason: FinishReason): ChatCompletionChunk;
+  finish(reason: FinishReason, index?: number): ChatCompletionChunk;
   usage(usage: Usage): ChatCompletionChunk;
   /** Lets a converter adopt the provider's message id once the first event revealed it. */
   setId(id: string): void;
@@ -16,18 +18,25 @@ export interface ChunkBuilder {
 export function createChunkBuilder(options: { id: string; model: string; created?: number }): ChunkBuilder {
   let id = options.id;
   const created = options.created ?? Math.floor(Date.now() / 1000);
-  const base = () => ({ id, object: 'chat.completion.chunk' as const, created, model: options.model });
-  const delta = (value: ChatCompletionChunk['choices'][number]['delta']): ChatCompletionChunk => ({
-    ...base(),
-    choices: [{ index: 0, delta: value, finish_reason: null }],
+  const { model } = options;
+  // Object literals, not spreads of a shared base: a streamed answer builds one of these per event.
+  const chunk = (choices: ChatCompletionChunk['choices']): ChatCompletionChunk => ({
+    id,
+    object: 'chat.completion.chunk',
+    created,
+    model,
+    choices,
   });
+  const delta = (value: ChatCompletionChunk['choices'][number]['delta'], index = 0) =>
+    chunk([{ index, delta: value, finish_reason: null }]);
   return {
+    delta,
     role: () => delta({ role: 'assistant', content: '' }),
     text: (content) => delta({ content }),
     reasoning: (content) => delta({ reasoning_content: content }),
     toolCall: (toolCall) => delta({ tool_calls: [toolCall] }),
-    finish: (reason) => ({ ...base(), choices: [{ index: 0, delta: {}, finish_reason: reason }] }),
-    usage: (usage) => ({ ...base(), choices: [], usage: usageToOpenAI(usage) }),
+    finish: (reason, index = 0) => chunk([{ index, delta: {}, finish_reason: reason }]),
+    usage: (usage) => ({ ...chunk([]), usage: usageToOpenAI(usage) }),
     setId: (value) => {
       id = value;
     },

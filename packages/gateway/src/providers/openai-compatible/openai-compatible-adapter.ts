@@ -7,7 +7,7 @@ import {
   unknownParameterWarnings,
   unsupportedWarning,
 } from '../../provider-utils/request-parameters.js';
-import { GatewayError } from '../../spec/gateway-error.js';
+import { GatewayError, invalidUpstreamResponse } from '../../spec/gateway-error.js';
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -27,6 +27,8 @@ import type {
 import type { Usage } from '../../spec/usage.js';
 import { mapOpenAICompatibleFinishReason } from './map-openai-compatible-finish-reason.js';
 import {
+  isCommonChunk,
+  type OpenAICompatibleChunk,
   type OpenAICompatibleUsage,
   openAICompatibleChatResponseSchema,
   openAICompatibleChunkSchema,
@@ -154,6 +156,56 @@ function upstreamStreamError(provider: string, error: unknown): GatewayError {
   });
 }
 
+type StreamChunk = Exclude<OpenAICompatibleChunk, { error: unknown }>;
+type StreamDelta = NonNullable<NonNullable<StreamChunk['choices']>[number]['delta']>;
+
+/** The delta as we emit it: known fields only, in OpenAI's order, without nulls. */
+function convertDelta(delta: StreamDelta): ChatCompletionChunk['choices'][number]['delta'] | undefined {
+  const reasoning = delta.reasoning_content ?? delta.reasoning;
+  const toolCalls = delta.tool_calls;
+  const hasToolCalls = toolCalls != null && toolCalls.length > 0;
+  if (
+    delta.role == null &&
+    delta.content == null &&
+    reasoning == null &&
+    delta.refusal == null &&
+    !hasToolCalls
+  ) {
+    return undefined;
+  }
+  const converted: ChatCompletionChunk['choices'][number]['delta'] = {};
+  if (delta.role) converted.role = 'assistant';
+  if (delta.content != null) converted.content = delta.content;
+  if (reasoning) converted.reasoning_content = reasoning;
+  if (delta.refusal) converted.refusal = delta.refusal;
+  if (hasToolCalls) {
+    converted.tool_calls = toolCalls.map((toolCall) => ({
+      index: toolCall.index,
+      ...(toolCall.id ? { id: toolCall.id, type: 'function' as const } : {}),
+      ...(toolCall.function
+        ? {
+            function: {
+              ...(toolCall.function.name ? { name: toolCall.function.name } : {}),
+              ...(toolCall.function.arguments != null ? { arguments: toolCall.function.arguments } : {}),
+            },
+          }
+        : {}),
+    }));
+  }
+  return converted;
+}
+
+/** Parses one event's JSON: the common shape is checked by hand, anything else by the schema (which judges). */
+function parseChunk(provider: string, data: string): OpenAICompatibleChunk {
+  let value: unknown;
+  try {
+    value = JSON.parse(data);
+  } catch (error) {
+    throw invalidUpstreamResponse(provider, 'the body is not valid JSON', error);
+  }
+  return isCommonChunk(value) ? value : parseProviderJson(provider, openAICompatibleChunkSchema, value);
+}
+
 function createChatStreamConverter(options: ChatCallOptions): ChatStreamConverter {
   const provider = options.provider.id;
   let builder: ChunkBuilder | undefined;
@@ -166,66 +218,33 @@ function createChatStreamConverter(options: ChatCallOptions): ChatStreamConverte
         sawDone = true;
         return [];
       }
-      const data = parseProviderJson(provider, openAICompatibleChunkSchema, event.data);
+      const data = parseChunk(provider, event.data);
       if ('error' in data && data.error !== undefined && !('choices' in data)) {
         throw upstreamStreamError(provider, data.error);
       }
-      const chunk = data as Exclude<typeof data, { error: unknown }>;
+      const chunk = data as StreamChunk;
       builder ??= createChunkBuilder({
         id: chunk.id ?? generateId('chatcmpl-'),
         model: options.publicModel,
         ...(chunk.created ? { created: chunk.created } : {}),
       });
-      const reported = usageFromOpenAICompatible(chunk.usage ?? chunk.x_groq?.usage);
-      if (reported) usage = reported;
+      if (chunk.usage != null || chunk.x_groq?.usage != null) {
+        const reported = usageFromOpenAICompatible(chunk.usage ?? chunk.x_groq?.usage);
+        if (reported) usage = reported;
+      }
+      const choices = chunk.choices;
+      if (!choices || choices.length === 0) return [];
       const out: ChatCompletionChunk[] = [];
-      for (const choice of chunk.choices ?? []) {
-        const delta = choice.delta ?? {};
-        const finishReason: FinishReason | null = mapOpenAICompatibleFinishReason(choice.finish_reason);
-        const reasoning = delta.reasoning_content ?? delta.reasoning;
-        const hasDelta =
-          delta.role != null ||
-          delta.content != null ||
-          reasoning != null ||
-          delta.refusal != null ||
-          (delta.tool_calls?.length ?? 0) > 0;
-        if (hasDelta) {
-          const base = builder.text('');
-          const converted = base.choices[0]!;
-          converted.index = choice.index ?? 0;
-          converted.delta = {
-            ...(delta.role ? { role: 'assistant' as const } : {}),
-            ...(delta.content != null ? { content: delta.content } : {}),
-            ...(reasoning ? { reasoning_content: reasoning } : {}),
-            ...(delta.refusal ? { refusal: delta.refusal } : {}),
-            ...(delta.tool_calls && delta.tool_calls.length > 0
-              ? {
-                  tool_calls: delta.tool_calls.map((toolCall) => ({
-                    index: toolCall.index,
-                    ...(toolCall.id ? { id: toolCall.id, type: 'function' as const } : {}),
-                    ...(toolCall.function
-                      ? {
-                          function: {
-                            ...(toolCall.function.name ? { name: toolCall.function.name } : {}),
-                            ...(toolCall.function.arguments != null
-                              ? { arguments: toolCall.function.arguments }
-                              : {}),
-                          },
-                        }
-                      : {}),
-                  })),
-                }
-              : {}),
-          };
-          out.push(base);
-        }
+      for (const choice of choices) {
+        const index = choice.index ?? 0;
+        const delta = choice.delta ? convertDelta(choice.delta) : undefined;
+        if (delta) out.push(builder.delta(delta, index));
         // Some providers put the finish reason on the last content chunk; it becomes a bare finish
         // chunk of its own so every stream we emit ends the way OpenAI's does.
+        const finishReason: FinishReason | null = mapOpenAICompatibleFinishReason(choice.finish_reason);
         if (finishReason) {
           sawFinish = true;
-          const finish = builder.finish(finishReason);
-          finish.choices[0]!.index = choice.index ?? 0;
-          out.push(finish);
+          out.push(builder.finish(finishReason, index));
         }
       }
       return out;

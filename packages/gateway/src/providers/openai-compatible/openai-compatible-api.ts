@@ -86,6 +86,37 @@ export const openAICompatibleChunkSchema = z.union([
   z.looseObject({ error: z.unknown() }),
 ]);
 
+export type OpenAICompatibleChunk = z.output<typeof openAICompatibleChunkSchema>;
+
+const isNullish = (value: unknown): value is null | undefined => value === null || value === undefined;
+const isOptional = (value: unknown, type: 'string' | 'number') => isNullish(value) || typeof value === type;
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * The shape of almost every streamed event (text deltas, role, finish reason), checked by hand: running the schema
+ * on each of a stream's events was most of the cost of relaying it. It accepts only what the chunk schema accepts
+ * (a test holds it to that), and everything else — usage, tool calls, errors, odd types — goes through the schema,
+ * which stays the judge of what is valid and says where a payload is wrong.
+ */
+export function isCommonChunk(value: unknown): value is OpenAICompatibleChunk {
+  if (!isRecord(value) || 'error' in value) return false;
+  if (!isOptional(value.id, 'string') || !isOptional(value.created, 'number')) return false;
+  if (!isOptional(value.model, 'string') || !isOptional(value.system_fingerprint, 'string')) return false;
+  if (!isNullish(value.usage) || !isNullish(value.x_groq) || !Array.isArray(value.choices)) return false;
+  for (const choice of value.choices) {
+    if (!isRecord(choice) || !isOptional(choice.index, 'number')) return false;
+    if (!isOptional(choice.finish_reason, 'string')) return false;
+    const delta = choice.delta;
+    if (isNullish(delta)) continue;
+    if (!isRecord(delta) || !isNullish(delta.tool_calls)) return false;
+    if (!isOptional(delta.role, 'string') || !isOptional(delta.content, 'string')) return false;
+    if (!isOptional(delta.refusal, 'string') || !isOptional(delta.reasoning_content, 'string')) return false;
+    if (!isOptional(delta.reasoning, 'string')) return false;
+  }
+  return true;
+}
+
 export const openAICompatibleEmbeddingsResponseSchema = z.looseObject({
   data: z.array(
     z.looseObject({ index: z.number().nullish(), embedding: z.union([z.array(z.number()), z.string()]) }),
