@@ -1,5 +1,7 @@
+import type { OutgoingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import {
+  Abort,
   type AnthropicMessagesRequest,
   anthropicMessagesRequestSchema,
   anthropicRequestToChat,
@@ -89,7 +91,7 @@ interface Call {
   /** The caller's own provider keys (once admitted); the calls they cover cost no credits. */
   ownKeys: OwnKeys;
   /** Aborted when the client went away before the answer was complete (set once a provider is called). */
-  disconnected?: AbortSignal;
+  disconnected?: Abort;
 }
 
 const openAiResponse = z.looseObject({ id: z.string(), object: z.string() });
@@ -328,20 +330,24 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
   }
 
   /** Aborts the upstream call when the client goes away before the answer is complete. */
-  function abortOnDisconnect(reply: FastifyReply): AbortSignal {
-    const controller = new AbortController();
+  function abortOnDisconnect(reply: FastifyReply): Abort {
+    const disconnected = new Abort();
     reply.raw.once('close', () => {
-      if (!reply.raw.writableFinished) controller.abort();
+      if (!reply.raw.writableFinished) disconnected.abort();
     });
-    return controller.signal;
+    return disconnected;
   }
 
   /**
-   * Runs a streamed chat call and turns it into SSE text. Usage is settled exactly once: when the stream ends,
-   * when it fails after the first byte (an error event, never a silent end), or when the client disconnects.
+   * Relays a streamed chat call as SSE text, written straight to the response: each network read's events in one
+   * write, waiting for a slow client to drain (Fastify's stream path would pipe an object stream made from an async
+   * generator: several promises and buffers per write). Usage is settled exactly once: when the stream ends, when it
+   * fails after the first byte (an error event, never a silent end), or when the client goes away. Never throws: the
+   * reply is hijacked, so nothing after this could answer an error.
    */
-  function streamBody(
+  async function relayStream(
     call: Call,
+    reply: FastifyReply,
     stream: ChatStreamResult,
     charge: Charge,
     encode: {
@@ -350,69 +356,85 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
       error(error: GatewayError): string;
     },
     onComplete?: (chunks: ChatCompletionChunk[], usage: Usage) => void,
-  ): Readable {
-    const delivered: ChatCompletionChunk[] = [];
-    let settledOnce = false;
-    const settle = async (failure: unknown) => {
-      settledOnce = true;
-      const usage = stream.usage();
-      // A client that went away also makes the upstream read fail (it is aborted): that is still the client's doing.
-      const upstreamFailure = failure instanceof GatewayError && !call.disconnected?.aborted;
-      const errorCode = failure ? (upstreamFailure ? failure.code : 'client_disconnected') : undefined;
-      const settled = await settleAndRecord(
+  ): Promise<void> {
+    const response = reply.raw;
+    reply.hijack();
+    response.writeHead(200, reply.getHeaders() as OutgoingHttpHeaders);
+    const delivered: ChatCompletionChunk[] | undefined = onComplete ? [] : undefined;
+    let failure: unknown;
+    try {
+      for await (const batch of stream.batches) {
+        let text = '';
+        for (const chunk of batch) {
+          // The usage chunk is sent last, after settling, so it can carry the cost.
+          if (chunk.choices.length === 0) continue;
+          delivered?.push(chunk);
+          text += encode.chunk(chunk);
+        }
+        if (text && !response.write(text)) await drained(response);
+      }
+    } catch (error) {
+      failure = error;
+    }
+    // A client that went away also makes the upstream read fail (it is aborted): that is still the client's doing.
+    const clientGone = call.disconnected?.aborted === true;
+    const outcome = clientGone
+      ? { status: 499, errorCode: 'client_disconnected' }
+      : failure instanceof GatewayError
+        ? { status: failure.status, errorCode: failure.code }
+        : failure
+          ? { status: 500, errorCode: 'internal_error' }
+          : { status: 200 };
+    const usage = stream.usage();
+    let settled: { charged: number; balance?: number };
+    try {
+      settled = await settleAndRecord(
         call,
         charge,
         { usage, served: stream.served, attempts: stream.attempts },
-        {
-          status: failure ? (upstreamFailure ? failure.status : 499) : 200,
-          ...(errorCode ? { errorCode } : {}),
-          timeToFirstTokenMs: Math.round(stream.timeToFirstTokenMs),
-        },
+        { ...outcome, timeToFirstTokenMs: Math.round(stream.timeToFirstTokenMs) },
       );
-      return { usage, settled };
-    };
-
-    async function* events() {
-      try {
-        let failure: unknown;
-        try {
-          // Each network read's chunks go out as one write.
-          for await (const batch of stream.batches) {
-            let text = '';
-            for (const chunk of batch) {
-              // The usage chunk is sent last, after settling, so it can carry the cost.
-              if (chunk.choices.length === 0) continue;
-              if (onComplete) delivered.push(chunk);
-              text += encode.chunk(chunk);
-            }
-            if (text) yield text;
-          }
-        } catch (error) {
-          failure = error;
-        }
-        const { usage, settled } = await settle(failure);
-        if (failure) {
-          call.request.log.warn({ err: failure }, 'stream failed after the first byte');
-          yield encode.error(
-            failure instanceof GatewayError
-              ? failure
-              : new GatewayError({
-                  status: 502,
-                  type: 'server_error',
-                  code: 'stream_interrupted',
-                  message: 'The stream was interrupted.',
-                }),
-          );
-          return;
-        }
-        yield encode.finish(usage, settled);
-        onComplete?.(delivered, usage);
-      } finally {
-        // The client went away mid-stream: bill what was delivered.
-        if (!settledOnce) await settle(new Error('client disconnected')).catch(() => undefined);
-      }
+    } catch (error) {
+      call.request.log.error({ err: error }, 'a streamed call could not be settled');
+      response.destroy();
+      return;
     }
-    return Readable.from(events(), { objectMode: false });
+    if (clientGone) {
+      response.destroy();
+      return;
+    }
+    if (failure) {
+      call.request.log.warn({ err: failure }, 'stream failed after the first byte');
+      response.end(
+        encode.error(
+          failure instanceof GatewayError
+            ? failure
+            : new GatewayError({
+                status: 502,
+                type: 'server_error',
+                code: 'stream_interrupted',
+                message: 'The stream was interrupted.',
+              }),
+        ),
+      );
+      return;
+    }
+    response.end(encode.finish(usage, settled));
+    if (delivered) onComplete?.(delivered, usage);
+  }
+
+  /** Resolves when a response can take more, or is gone (then the upstream read is being aborted). */
+  function drained(response: FastifyReply['raw']): Promise<void> {
+    if (response.destroyed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        response.off('drain', done);
+        response.off('close', done);
+        resolve();
+      };
+      response.on('drain', done);
+      response.on('close', done);
+    });
   }
 
   function sseHeaders(reply: FastifyReply) {
@@ -498,52 +520,48 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
         let lastChunk: ChatCompletionChunk | undefined;
         sseHeaders(reply);
         setServedHeaders(reply, stream.served, stream.warnings, servedWithOwnKey(call, stream.served));
-        const activeCharge = charge;
-        return reply.send(
-          passThrough(
-            streamBody(
-              call,
-              stream,
-              activeCharge,
-              {
-                chunk(chunk) {
-                  lastChunk = chunk;
-                  return `data: ${JSON.stringify(chunk)}\n\n`;
+        return relayStream(
+          call,
+          reply,
+          stream,
+          charge,
+          {
+            chunk(chunk) {
+              lastChunk = chunk;
+              return `data: ${JSON.stringify(chunk)}\n\n`;
+            },
+            finish(usage, settled) {
+              if (!includeUsage) return 'data: [DONE]\n\n';
+              const usageChunk = {
+                id: lastChunk?.id ?? `chatcmpl-${request.id}`,
+                object: 'chat.completion.chunk',
+                created: lastChunk?.created ?? Math.floor(Date.now() / 1000),
+                model: body.model,
+                choices: [],
+                usage: {
+                  prompt_tokens: usage.inputTokens,
+                  completion_tokens: usage.outputTokens,
+                  total_tokens: totalTokens(usage),
+                  prompt_tokens_details: { cached_tokens: usage.cachedInputTokens },
+                  completion_tokens_details: { reasoning_tokens: usage.reasoningTokens },
+                  ...(metering.enabled ? { webox_credits: settled.charged } : {}),
+                  ...(metering.enabled && settled.balance !== undefined
+                    ? { webox_balance: settled.balance }
+                    : {}),
                 },
-                finish(usage, settled) {
-                  if (!includeUsage) return 'data: [DONE]\n\n';
-                  const usageChunk = {
-                    id: lastChunk?.id ?? `chatcmpl-${request.id}`,
-                    object: 'chat.completion.chunk',
-                    created: lastChunk?.created ?? Math.floor(Date.now() / 1000),
-                    model: body.model,
-                    choices: [],
-                    usage: {
-                      prompt_tokens: usage.inputTokens,
-                      completion_tokens: usage.outputTokens,
-                      total_tokens: totalTokens(usage),
-                      prompt_tokens_details: { cached_tokens: usage.cachedInputTokens },
-                      completion_tokens_details: { reasoning_tokens: usage.reasoningTokens },
-                      ...(metering.enabled ? { webox_credits: settled.charged } : {}),
-                      ...(metering.enabled && settled.balance !== undefined
-                        ? { webox_balance: settled.balance }
-                        : {}),
-                    },
-                  };
-                  return `data: ${JSON.stringify(usageChunk)}\n\ndata: [DONE]\n\n`;
-                },
-                error(error) {
-                  return `data: ${JSON.stringify(error.toOpenAIError())}\n\n`;
-                },
-              },
-              cacheDecision
-                ? (chunks, usage) =>
-                    void cache
-                      .set(cacheDecision, { kind: 'stream', chunks, usage, ...stream.served })
-                      .catch(() => undefined)
-                : undefined,
-            ),
-          ),
+              };
+              return `data: ${JSON.stringify(usageChunk)}\n\ndata: [DONE]\n\n`;
+            },
+            error(error) {
+              return `data: ${JSON.stringify(error.toOpenAIError())}\n\n`;
+            },
+          },
+          cacheDecision
+            ? (chunks, usage) =>
+                void cache
+                  .set(cacheDecision, { kind: 'stream', chunks, usage, ...stream.served })
+                  .catch(() => undefined)
+            : undefined,
         );
       } catch (error) {
         return fail(call, charge, error);
@@ -596,15 +614,11 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
           [...warnings, ...stream.warnings],
           servedWithOwnKey(call, stream.served),
         );
-        return reply.send(
-          passThrough(
-            streamBody(call, stream, charge, {
-              chunk: (chunk) => encoder.push(chunk).map(formatAnthropicEvent).join(''),
-              finish: (usage) => encoder.finish(usage).map(formatAnthropicEvent).join(''),
-              error: (error) => encoder.error(error).map(formatAnthropicEvent).join(''),
-            }),
-          ),
-        );
+        return relayStream(call, reply, stream, charge, {
+          chunk: (chunk) => encoder.push(chunk).map(formatAnthropicEvent).join(''),
+          finish: (usage) => encoder.finish(usage).map(formatAnthropicEvent).join(''),
+          error: (error) => encoder.error(error).map(formatAnthropicEvent).join(''),
+        });
       } catch (error) {
         return fail(call, charge, error);
       }
