@@ -29,6 +29,24 @@ describe('billing periods in a time zone', () => {
     expect(short.end).toEqual(new Date('2025-03-30T22:00:00Z'));
     expect(periodOf(new Date('2025-06-01T00:00:00Z'), 'day', 'UTC').key).toBe('2025-06-01');
   });
+
+  it('answers from the period it last computed only within that period (calls in any order)', () => {
+    const instants = [
+      '2025-03-14T22:59:59.999Z',
+      '2025-03-14T23:00:00Z',
+      '2025-03-14T12:00:00Z',
+      '2025-03-15T22:59Z',
+    ];
+    const keys = instants.map((at) => periodOf(new Date(at), 'day', 'Africa/Algiers').key);
+    expect(keys).toEqual(['2025-03-14', '2025-03-15', '2025-03-14', '2025-03-15']);
+    const months = ['2025-01-31T22:59Z', '2025-01-31T23:00Z', '2025-01-01T00:00Z'].map(
+      (at) => periodOf(new Date(at), 'month', 'Africa/Algiers').key,
+    );
+    expect(months).toEqual(['2025-01', '2025-02', '2025-01']);
+    // Each zone keeps its own: the same instant is another day in Tokyo.
+    expect(periodOf(new Date('2025-03-14T16:00:00Z'), 'day', 'Asia/Tokyo').key).toBe('2025-03-15');
+    expect(periodOf(new Date('2025-03-14T16:00:00Z'), 'day', 'Africa/Algiers').key).toBe('2025-03-14');
+  });
 });
 
 async function refusal(promise: Promise<unknown>): Promise<AppError> {
