@@ -78,6 +78,19 @@ export const OWN_KEY_PROVIDER_SUFFIX = ':own-key';
 
 type Operation = UsageRecord['operation'];
 
+/** How a call ended, as its usage record tells it (the rest of the record comes from the call). */
+interface Outcome {
+  status: number;
+  errorCode?: string | undefined;
+  servedModel?: string;
+  provider?: string;
+  attempts?: number;
+  usage?: Usage;
+  credits?: number;
+  timeToFirstTokenMs?: number | undefined;
+  cacheHit?: boolean;
+}
+
 /** Per-request bookkeeping shared by every /v1 operation. */
 interface Call {
   request: FastifyRequest;
@@ -208,16 +221,30 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
     };
   }
 
-  function record(call: Call, fields: Partial<UsageRecord> & { status: number }) {
+  /** Writes the call's usage record: one literal of a fixed shape, no spreads (this runs once per call). */
+  function record(call: Call, outcome: Outcome) {
+    const { usage } = outcome;
     usageWriter.record({
       requestId: call.request.id,
       userId: call.caller.userId,
       keyId: call.caller.keyId,
       operation: call.operation,
       requestedModel: call.model,
-      stream: call.stream,
+      servedModel: outcome.servedModel ?? null,
+      provider: outcome.provider ?? null,
+      attempts: outcome.attempts ?? 0,
+      inputTokens: usage?.inputTokens ?? 0,
+      outputTokens: usage?.outputTokens ?? 0,
+      cachedInputTokens: usage?.cachedInputTokens ?? 0,
+      reasoningTokens: usage?.reasoningTokens ?? 0,
+      credits: outcome.credits ?? 0,
+      timeToFirstTokenMs: outcome.timeToFirstTokenMs ?? null,
       latencyMs: elapsed(call),
-      ...fields,
+      status: outcome.status,
+      errorCode: outcome.errorCode ?? null,
+      stream: call.stream,
+      cacheHit: outcome.cacheHit ?? false,
+      createdAt: new Date(),
     });
   }
 
@@ -264,7 +291,7 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
     call: Call,
     charge: Charge,
     result: { usage: Usage; served: { provider: string; model: string }; attempts: unknown[] },
-    outcome: Partial<UsageRecord> & { status: number },
+    outcome: { status: number; errorCode?: string; timeToFirstTokenMs?: number },
   ) {
     const ownKey = servedWithOwnKey(call, result.served);
     let settled: { charged: number; balance?: number };
@@ -276,18 +303,19 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
     }
     // Counted for the requests that follow, so the answer does not wait for it (the store keeps the order of one
     // connection's commands, so the caller's next request sees it).
-    limits
-      .recordTokens(call.caller, totalTokens(result.usage))
-      .catch((error: unknown) => call.request.log.warn({ err: error }, 'tokens not counted'));
+    if (call.caller.tpmLimit) {
+      limits
+        .recordTokens(call.caller, totalTokens(result.usage))
+        .catch((error: unknown) => call.request.log.warn({ err: error }, 'tokens not counted'));
+    }
     record(call, {
-      ...outcome,
+      status: outcome.status,
+      errorCode: outcome.errorCode,
+      timeToFirstTokenMs: outcome.timeToFirstTokenMs,
       servedModel: result.served.model,
       provider: ownKey ? `${result.served.provider}${OWN_KEY_PROVIDER_SUFFIX}` : result.served.provider,
       attempts: result.attempts.length,
-      inputTokens: result.usage.inputTokens,
-      outputTokens: result.usage.outputTokens,
-      cachedInputTokens: result.usage.cachedInputTokens,
-      reasoningTokens: result.usage.reasoningTokens,
+      usage: result.usage,
       credits: settled.charged,
     });
     return settled;
@@ -451,8 +479,12 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
       cacheHit: true,
       servedModel: cached.model,
       provider: cached.provider,
-      inputTokens: cached.usage.inputTokens,
-      outputTokens: cached.usage.outputTokens,
+      usage: {
+        inputTokens: cached.usage.inputTokens,
+        outputTokens: cached.usage.outputTokens,
+        cachedInputTokens: 0,
+        reasoningTokens: 0,
+      },
     });
     if (cached.kind === 'completion') return reply.send(passThrough(cached.response));
     sseHeaders(reply);
