@@ -9,7 +9,7 @@ import { CircuitBreaker } from './resilience/circuit-breaker.js';
 import { HealthTracker, type ProviderHealth } from './resilience/health.js';
 import { breakerKeyFor, KeyRotation } from './resilience/key-rotation.js';
 import type { RequestMetadata } from './routing/route-conditions.js';
-import { type ResolvedRoute, type ResolvedTarget, Router } from './routing/router.js';
+import { noOverrides, type ResolvedRoute, type ResolvedTarget, Router } from './routing/router.js';
 import {
   GatewayError,
   invalidRequest,
@@ -693,7 +693,11 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
   ): ChatCallOptions {
     const { stream: _stream, stream_options: _streamOptions, ...rest } = request;
     return {
-      request: { ...rest, ...target.overrides, model: request.model } as ChatCompletionRequest,
+      // A target's overrides (say a fixed temperature) win over the client's; the model stays the one asked for.
+      request:
+        target.overrides === noOverrides
+          ? rest
+          : ({ ...rest, ...target.overrides, model: request.model } as ChatCompletionRequest),
       upstreamModel: target.upstreamModel,
       publicModel: request.model,
       stream,

@@ -30,7 +30,11 @@ export const knownChatParameters = new Set([
 export function unknownParameterWarnings(request: ChatCompletionRequest): string[] {
   return Object.keys(request)
     .filter((name) => !knownChatParameters.has(name) && request[name] !== undefined)
-    .map((name) => `parameter "${name}" is not supported and was ignored`);
+    .map(unknownParameterWarning);
+}
+
+export function unknownParameterWarning(name: string): string {
+  return `parameter "${name}" is not supported and was ignored`;
 }
 
 export function unsupportedWarning(parameter: string, provider: string, detail?: string): string {

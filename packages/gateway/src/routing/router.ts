@@ -34,8 +34,13 @@ export interface RouterOptions {
   isProviderUsable: (provider: string) => boolean;
 }
 
+/** The overrides of a target that has none: one shared object, so "none" is an identity check. */
+export const noOverrides: Readonly<Record<string, unknown>> = Object.freeze({});
+
 export class Router {
   readonly #options: RouterOptions;
+  /** Targets without overrides, by model id: the config never changes, and every call resolves its model. */
+  readonly #plainTargets = new Map<string, ResolvedTarget | undefined>();
 
   constructor(options: RouterOptions) {
     this.#options = options;
@@ -61,7 +66,7 @@ export class Router {
           ? orderWeighted(variant.targets, this.#options.random)
           : orderFallback(variant.targets);
       const targets = ordered
-        .map((target) => this.#target(target.model, target.overrides ?? {}))
+        .map((target) => this.#target(target.model, target.overrides))
         .filter((target): target is ResolvedTarget => target !== undefined)
         .filter((target) => isProviderUsable(target.provider));
       return {
@@ -71,7 +76,7 @@ export class Router {
         fallbackOnContextLength: variant.fallbackOnContextLength,
       };
     }
-    const target = this.#target(requested, {});
+    const target = this.#target(requested);
     if (!target) return undefined;
     return {
       requested,
@@ -80,7 +85,17 @@ export class Router {
     };
   }
 
-  #target(modelId: string, overrides: Record<string, unknown>): ResolvedTarget | undefined {
+  /** The target for a model (shared and frozen when it has no overrides: do not change it). */
+  #target(modelId: string, overrides?: Record<string, unknown>): ResolvedTarget | undefined {
+    if (overrides && Object.keys(overrides).length > 0) return this.#build(modelId, overrides);
+    if (!this.#plainTargets.has(modelId)) {
+      const target = this.#build(modelId, noOverrides);
+      this.#plainTargets.set(modelId, target && Object.freeze(target));
+    }
+    return this.#plainTargets.get(modelId);
+  }
+
+  #build(modelId: string, overrides: Record<string, unknown>): ResolvedTarget | undefined {
     const model = this.#options.config.models[modelId];
     if (!model) return undefined;
     const provider = this.#options.config.providers[model.provider];

@@ -4,7 +4,7 @@ import { generateId } from '../../provider-utils/ids.js';
 import { parseProviderJson } from '../../provider-utils/parse-json.js';
 import {
   knownChatParameters,
-  unknownParameterWarnings,
+  unknownParameterWarning,
   unsupportedWarning,
 } from '../../provider-utils/request-parameters.js';
 import { GatewayError, invalidUpstreamResponse } from '../../spec/gateway-error.js';
@@ -70,30 +70,32 @@ function buildChatBody(options: ChatCallOptions): PreparedRequest {
   const { request, provider } = options;
   const preset = presetOf(provider);
   const providerName = provider.preset ?? provider.id;
-  const warnings = unknownParameterWarnings(request);
-  const body: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(request)) {
-    if (value === undefined || !knownChatParameters.has(name)) continue;
+  const unknown: string[] = [];
+  const unsupported: string[] = [];
+  const body: Record<string, unknown> = {
+    model: options.upstreamModel,
+    messages: convertMessages(request.messages),
+  };
+  // One pass over the request, building the body in its order (no entries array, no spreads: this runs per call).
+  for (const name in request) {
+    const value = request[name];
+    if (value === undefined) continue;
     if (name === 'model' || name === 'messages' || name === 'stream' || name === 'stream_options') continue;
-    if (preset.unsupportedParameters.includes(name)) {
-      warnings.push(unsupportedWarning(name, providerName));
-      continue;
-    }
-    if (name === 'max_completion_tokens' && preset.maxTokensField === 'max_tokens') {
+    if (!knownChatParameters.has(name)) unknown.push(unknownParameterWarning(name));
+    else if (preset.unsupportedParameters.includes(name))
+      unsupported.push(unsupportedWarning(name, providerName));
+    else if (name === 'max_completion_tokens' && preset.maxTokensField === 'max_tokens')
       body.max_tokens = value;
-      continue;
-    }
-    body[preset.renamedParameters[name] ?? name] = value;
+    else body[preset.renamedParameters[name] ?? name] = value;
   }
-  const stream = options.stream
-    ? preset.streamUsage === 'stream-options'
-      ? { stream: true, stream_options: { include_usage: true } }
-      : { stream: true }
-    : {};
+  if (options.stream) {
+    body.stream = true;
+    if (preset.streamUsage === 'stream-options') body.stream_options = { include_usage: true };
+  }
   return {
     path: '/chat/completions',
-    body: { model: options.upstreamModel, messages: convertMessages(request.messages), ...body, ...stream },
-    warnings,
+    body,
+    warnings: unknown.length === 0 ? unsupported : [...unknown, ...unsupported],
   };
 }
 

@@ -77,6 +77,13 @@ export interface Payer {
 }
 
 /**
+ * Charge ids, for the idempotency keys of leased usage entries: unique per process start (a random prefix) and per
+ * charge (a counter), without asking the system's random source on every call.
+ */
+const chargeIdPrefix = `${randomUUID()}:`;
+let chargeCount = 0;
+
+/**
  * Pays for /v1 calls from the caller's wallet: checks quotas and budgets, holds the worst case over every candidate,
  * then settles the real usage (exactly once, also when settle is called again for a retried or cut stream) or
  * releases everything. Wallet ids and plans are cached per process for a minute.
@@ -174,7 +181,7 @@ export function createLedgerMetering(options: LedgerMeteringOptions) {
         await releaseQuota(options.counters, reservation);
         throw error;
       }
-      const chargeId = randomUUID();
+      const chargeId = `${chargeIdPrefix}${++chargeCount}`;
       let finished: Promise<{ charged: number; balance?: number }> | undefined;
       return {
         held: quote.credits,

@@ -114,10 +114,11 @@ export async function consumeQuota(
 ): Promise<QuotaReservation> {
   const now = options.now ?? new Date();
   const requests = options.requests ?? 1;
-  const planned = options.subjects.flatMap((subject) =>
-    rulesOf(subject.limits).map((rule) => {
+  const planned: Array<{ subject: QuotaSubject; rule: Rule; period: Period; counter: ReservedCounter }> = [];
+  for (const subject of options.subjects) {
+    for (const rule of rulesOf(subject.limits)) {
       const period = periodOf(now, rule.unit, options.timeZone);
-      return {
+      planned.push({
         subject,
         rule,
         period,
@@ -126,10 +127,12 @@ export async function consumeQuota(
           metric: rule.metric,
           amount: rule.metric === 'requests' ? requests : options.credits,
           expiresAt: period.end.toISOString(),
-        } satisfies ReservedCounter,
-      };
-    }),
-  );
+        },
+      });
+    }
+  }
+  // Most calls have no limit to count against (a plan without daily caps, a key without budgets).
+  if (planned.length === 0) return { counters: [], credits: options.credits };
   // All counters are incremented at once (one pipelined round trip on Redis), then checked together.
   const results = await Promise.allSettled(
     planned.map((entry) => counters.increment(entry.counter.key, entry.counter.amount, entry.period.end)),
@@ -189,7 +192,7 @@ export async function settleQuota(
   options: { credits: number; now?: Date },
 ): Promise<void> {
   const delta = options.credits - reservation.credits;
-  if (delta === 0) return;
+  if (delta === 0 || reservation.counters.length === 0) return;
   const now = (options.now ?? new Date()).getTime();
   await Promise.all(
     reservation.counters
