@@ -92,7 +92,8 @@ interface Cell {
 }
 
 const results: {
-  machine: ReturnType<typeof machine>;
+  /** Read once wrk is there (main() installs it when missing), so the record names its version. */
+  machine?: ReturnType<typeof machine>;
   startedAt: string;
   settings: Record<string, unknown>;
   cells: Cell[];
@@ -102,7 +103,6 @@ const results: {
   soak?: unknown;
   profile?: unknown;
 } = {
-  machine: machine(),
   startedAt: new Date().toISOString(),
   settings: {
     durationSeconds: duration,
@@ -182,6 +182,7 @@ async function weboxTarget(instance: WeboxInstance, name: string): Promise<Targe
 
 async function main() {
   ensureWrk();
+  results.machine = machine();
   // WeBox runs as `npm start` runs it: compiled. tsx would also add a name-keeping call to every closure it creates.
   if (values.source) process.env.WEBOX_BENCH_SOURCE = '1';
   else buildServer();
