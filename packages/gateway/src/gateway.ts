@@ -908,7 +908,8 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
           // The client stopped reading or the upstream failed: close the upstream connection.
           discardBody(stream.response.body);
         }
-        outcome.settle(completed || !failure ? undefined : failure);
+        // A read cut because the caller went away says nothing about the provider's health.
+        outcome.settle(completed || !failure || context.signal?.aborted ? undefined : failure);
       }
     }
 

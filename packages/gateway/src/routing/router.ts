@@ -40,7 +40,7 @@ export const noOverrides: Readonly<Record<string, unknown>> = Object.freeze({});
 export class Router {
   readonly #options: RouterOptions;
   /** Targets without overrides, by model id: the config never changes, and every call resolves its model. */
-  readonly #plainTargets = new Map<string, ResolvedTarget | undefined>();
+  readonly #plainTargets = new Map<string, ResolvedTarget>();
 
   constructor(options: RouterOptions) {
     this.#options = options;
@@ -88,11 +88,13 @@ export class Router {
   /** The target for a model (shared and frozen when it has no overrides: do not change it). */
   #target(modelId: string, overrides?: Record<string, unknown>): ResolvedTarget | undefined {
     if (overrides && Object.keys(overrides).length > 0) return this.#build(modelId, overrides);
-    if (!this.#plainTargets.has(modelId)) {
-      const target = this.#build(modelId, noOverrides);
-      this.#plainTargets.set(modelId, target && Object.freeze(target));
+    let target = this.#plainTargets.get(modelId);
+    if (!target) {
+      target = this.#build(modelId, noOverrides);
+      // Only configured models are kept: a client naming models at random must not grow the map.
+      if (target) this.#plainTargets.set(modelId, Object.freeze(target));
     }
-    return this.#plainTargets.get(modelId);
+    return target;
   }
 
   #build(modelId: string, overrides: Record<string, unknown>): ResolvedTarget | undefined {

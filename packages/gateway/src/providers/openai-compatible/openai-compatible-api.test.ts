@@ -14,7 +14,22 @@ const recordedEvents = ['text', 'tool-call', 'groq-usage', 'truncated'].flatMap(
 );
 
 /** Values of every JSON kind, to put where the schema expects one in particular. */
-const oddValues: unknown[] = [null, undefined, 0, 1.5, '', 'text', true, [], [1], {}, { a: 1 }];
+const oddValues: unknown[] = [
+  null,
+  undefined,
+  0,
+  1.5,
+  Infinity,
+  -Infinity,
+  Number.NaN,
+  '',
+  'text',
+  true,
+  [],
+  [1],
+  {},
+  { a: 1 },
+];
 
 /** Each event with one field (at the top, in a choice or in a delta) replaced by each odd value. */
 function* variants(event: Record<string, unknown>): Generator<unknown> {

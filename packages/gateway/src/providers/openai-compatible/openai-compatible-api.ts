@@ -89,7 +89,9 @@ export const openAICompatibleChunkSchema = z.union([
 export type OpenAICompatibleChunk = z.output<typeof openAICompatibleChunkSchema>;
 
 const isNullish = (value: unknown): value is null | undefined => value === null || value === undefined;
-const isOptional = (value: unknown, type: 'string' | 'number') => isNullish(value) || typeof value === type;
+/** Nullish, or a string, or a finite number (JSON.parse turns 1e999 into Infinity, which the schema refuses). */
+const isOptional = (value: unknown, type: 'string' | 'number') =>
+  isNullish(value) || (type === 'number' ? Number.isFinite(value) : typeof value === 'string');
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 

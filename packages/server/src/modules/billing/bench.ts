@@ -107,8 +107,8 @@ async function main() {
   const pglite = await connectDatabase({ dataDir: 'memory://' });
   await runMigrations(pglite);
   try {
-    // PGlite runs every statement on one thread in this process: concurrency only queues.
-    rows.push(...(await bench('pglite (in-process)', pglite, concurrency)));
+    // PGlite runs every statement one at a time on its worker thread: concurrency only queues.
+    rows.push(...(await bench('pglite (worker thread)', pglite, concurrency)));
   } finally {
     await pglite.close();
   }

@@ -78,6 +78,13 @@ export const OWN_KEY_PROVIDER_SUFFIX = ':own-key';
 
 type Operation = UsageRecord['operation'];
 
+/** Turns a stream's chunks into the client's wire format (OpenAI or Anthropic events). */
+interface StreamEncoder {
+  chunk(chunk: ChatCompletionChunk): string;
+  finish(usage: Usage, settled: { charged: number; balance?: number }): string;
+  error(error: GatewayError): string;
+}
+
 /** How a call ended, as its usage record tells it (the rest of the record comes from the call). */
 interface Outcome {
   status: number;
@@ -272,6 +279,8 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
         warnings
           .join('; ')
           .replace(/[\r\n]+/g, ' ')
+          // A header carries Latin-1 only: a parameter named in another script would make the answer fail.
+          .replace(/[^\x20-\x7e]+/g, encodeURIComponent)
           .slice(0, 2_000),
       );
   }
@@ -378,20 +387,39 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
     reply: FastifyReply,
     stream: ChatStreamResult,
     charge: Charge,
-    encode: {
-      chunk(chunk: ChatCompletionChunk): string;
-      finish(usage: Usage, settled: { charged: number; balance?: number }): string;
-      error(error: GatewayError): string;
-    },
+    encode: StreamEncoder,
     onComplete?: (chunks: ChatCompletionChunk[], usage: Usage) => void,
   ): Promise<void> {
     const response = reply.raw;
     reply.hijack();
-    response.writeHead(200, reply.getHeaders() as OutgoingHttpHeaders);
+    try {
+      await relay(call, reply, stream, charge, encode, onComplete);
+    } catch (error) {
+      call.request.log.error({ err: error }, 'a streamed call failed');
+    } finally {
+      // The reply is hijacked: if the relay could not end it, nothing else will.
+      if (!response.writableEnded) response.destroy();
+    }
+  }
+
+  async function relay(
+    call: Call,
+    reply: FastifyReply,
+    stream: ChatStreamResult,
+    charge: Charge,
+    encode: StreamEncoder,
+    onComplete?: (chunks: ChatCompletionChunk[], usage: Usage) => void,
+  ): Promise<void> {
+    const response = reply.raw;
+    // Written with the first batch, inside the loop: if it throws, leaving the loop still closes the upstream.
+    const writeHead = () => {
+      if (!response.headersSent) response.writeHead(200, reply.getHeaders() as OutgoingHttpHeaders);
+    };
     const delivered: ChatCompletionChunk[] | undefined = onComplete ? [] : undefined;
     let failure: unknown;
     try {
       for await (const batch of stream.batches) {
+        writeHead();
         let text = '';
         for (const chunk of batch) {
           // The usage chunk is sent last, after settling, so it can carry the cost.
@@ -401,6 +429,7 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
         }
         if (text && !response.write(text)) await drained(response);
       }
+      writeHead();
     } catch (error) {
       failure = error;
     }
@@ -424,13 +453,9 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
       );
     } catch (error) {
       call.request.log.error({ err: error }, 'a streamed call could not be settled');
-      response.destroy();
       return;
     }
-    if (clientGone) {
-      response.destroy();
-      return;
-    }
+    if (clientGone || !response.headersSent) return;
     if (failure) {
       call.request.log.warn({ err: failure }, 'stream failed after the first byte');
       response.end(

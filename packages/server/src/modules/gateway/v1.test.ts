@@ -109,6 +109,28 @@ for (const pair of backendPairs()) {
       });
     });
 
+    it('answers a request with a parameter named in another script, naming it in a header that stays Latin-1', async () => {
+      const body = { model: 'gpt-test', messages: [{ role: 'user', content: 'Hi' }], مفتاح: 1 };
+      for (const stream of [false, true]) {
+        if (stream) {
+          harness.primary.enqueue({ kind: 'sse', events: readChunksFixture(fixture('text.chunks.txt')) });
+        } else {
+          harness.primary.enqueue({ kind: 'json', body: readJsonFixture(fixture('text.json')) });
+        }
+        const response = await fetch(`${harness.origin}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ ...body, stream }),
+          signal: AbortSignal.timeout(10_000),
+        });
+        expect(response.status).toBe(200);
+        const warning = response.headers.get('x-webox-warnings') ?? '';
+        expect(decodeURIComponent(warning)).toContain('parameter "مفتاح" is not supported');
+        const text = await response.text();
+        expect(text).toContain(stream ? 'data: [DONE]' : 'Hello! How can I assist you today?');
+      }
+    });
+
     it('streams tool-call deltas that the SDK assembles into a call', async () => {
       harness.primary.enqueue({ kind: 'sse', events: readChunksFixture(fixture('tool-call.chunks.txt')) });
       const runner = openai.chat.completions.stream({
