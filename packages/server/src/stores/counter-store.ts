@@ -44,22 +44,32 @@ export class MemoryCounterStore implements CounterStore {
   }
 }
 
+/** INCRBY and PEXPIREAT as one script: atomic, so no counter is ever left without its expiry. */
+const incrementUntilScript = `local value = redis.call('INCRBY', KEYS[1], ARGV[1])
+redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+return value`;
+
+type ScriptedRedis = Redis & {
+  weboxIncrementUntil(key: string, amount: number, expiresAtMs: number): Promise<number>;
+};
+
 export class RedisCounterStore implements CounterStore {
+  readonly #redis: ScriptedRedis;
+
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
-  ) {}
+  ) {
+    // One command where MULTI/INCRBY/PEXPIREAT/EXEC were four and a transaction of their own: it rides ioredis's
+    // auto-pipelining with the other commands of the moment (the transaction per /v1 call was an eighth of its CPU).
+    if (!('weboxIncrementUntil' in redis)) {
+      redis.defineCommand('weboxIncrementUntil', { numberOfKeys: 1, lua: incrementUntilScript });
+    }
+    this.#redis = redis as ScriptedRedis;
+  }
 
   async increment(key: string, amount: number, expiresAt: Date) {
-    const fullKey = this.prefix + key;
-    const results = await this.redis
-      .multi()
-      .incrby(fullKey, amount)
-      .pexpireat(fullKey, expiresAt.getTime())
-      .exec();
-    const [error, value] = results?.[0] ?? [new Error('counter increment failed'), 0];
-    if (error) throw error;
-    return Number(value);
+    return Number(await this.#redis.weboxIncrementUntil(this.prefix + key, amount, expiresAt.getTime()));
   }
 
   async get(key: string) {
