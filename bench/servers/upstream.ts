@@ -11,6 +11,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
+import { completionJson, streamEvents } from '../lib/payloads.js';
 
 const { values } = parseArgs({
   options: {
@@ -22,55 +23,8 @@ const { values } = parseArgs({
 const delayMs = Number(values['delay-ms']);
 const tokenDelayMs = Number(values['token-delay-ms']);
 
-const STREAM_TOKENS = 20;
-const created = 1_700_000_000;
-
-const completion = Buffer.from(
-  JSON.stringify({
-    id: 'chatcmpl-bench',
-    object: 'chat.completion',
-    created,
-    model: 'gpt-4o-mini',
-    choices: [
-      {
-        index: 0,
-        message: { role: 'assistant', content: 'Hello! How can I assist you today?' },
-        finish_reason: 'stop',
-      },
-    ],
-    usage: { prompt_tokens: 12, completion_tokens: 9, total_tokens: 21 },
-  }),
-);
-
-const chunk = (delta: object, finishReason: string | null) =>
-  `data: ${JSON.stringify({
-    id: 'chatcmpl-bench',
-    object: 'chat.completion.chunk',
-    created,
-    model: 'gpt-4o-mini',
-    choices: [{ index: 0, delta, finish_reason: finishReason }],
-  })}\n\n`;
-
-/** The stream, one string per event, precomputed once. */
-const events: string[] = [];
-for (let index = 0; index < STREAM_TOKENS; index += 1) {
-  events.push(
-    chunk(index === 0 ? { role: 'assistant', content: 'tok0' } : { content: ` tok${index}` }, null),
-  );
-}
-events.push(chunk({}, 'stop'));
-events.push(
-  `data: ${JSON.stringify({
-    id: 'chatcmpl-bench',
-    object: 'chat.completion.chunk',
-    created,
-    model: 'gpt-4o-mini',
-    choices: [],
-    usage: { prompt_tokens: 12, completion_tokens: STREAM_TOKENS, total_tokens: 12 + STREAM_TOKENS },
-  })}\n\n`,
-);
-events.push('data: [DONE]\n\n');
-const wholeStream = Buffer.from(events.join(''));
+const completion = Buffer.from(completionJson);
+const wholeStream = Buffer.from(streamEvents.join(''));
 
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -96,7 +50,7 @@ async function answer(stream: boolean, response: import('node:http').ServerRespo
     return;
   }
   response.flushHeaders();
-  for (const [index, event] of events.entries()) {
+  for (const [index, event] of streamEvents.entries()) {
     if (index > 0) await wait(tokenDelayMs);
     if (response.destroyed) return;
     response.write(event);
