@@ -12,6 +12,8 @@
  *   npm run bench -- --no-portkey         skip Portkey (it is installed on demand into bench/.portkey)
  *   npm run bench -- --modes json         non-streamed only (json, stream, or both: the default)
  *   npm run bench -- --source             WeBox from its TypeScript sources (tsx) instead of the compiled server
+ *   npm run bench -- --baseline ../base   adds another checkout's WeBox (billing on; build it there first): an A/B
+ *                                         of two builds in one table, cell by cell
  *
  * DATABASE_URL / REDIS_URL, when set, are used by WeBox (a fresh database per instance); else PGlite and memory.
  * Raw results go to bench/results/<timestamp>.json. All traffic stays on 127.0.0.1; every loop is bounded.
@@ -49,6 +51,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '1' },
     'scale-webox-args': { type: 'string' },
     source: { type: 'boolean', default: false },
+    baseline: { type: 'string' },
   },
   allowPositionals: false,
 });
@@ -211,6 +214,14 @@ async function main() {
     for (const billing of [true, false]) {
       const instance = track(await startWebox({ upstream: upstream.origin, billing }));
       targets.push(await weboxTarget(instance, `webox billing ${billing ? 'on' : 'off'}`));
+    }
+    if (values.baseline) {
+      // Started and set up by the other checkout's own bench code, so each build is measured as its own bench would.
+      const other = (await import(
+        path.join(path.resolve(values.baseline), 'bench/lib/webox.ts')
+      )) as typeof import('./lib/webox.js');
+      const instance = track(await other.startWebox({ upstream: upstream.origin, billing: true }));
+      targets.push(await weboxTarget(instance, 'webox baseline on'));
     }
     if (!values['no-portkey']) {
       try {
