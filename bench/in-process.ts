@@ -27,6 +27,7 @@ import type { FastifyInstance } from 'fastify';
 import { MockAgent } from 'undici';
 import { completionJson, streamEvents } from './lib/payloads.js';
 import { buildServer, repositoryRoot } from './lib/processes.js';
+import { type ApiCall, BENCH_MODEL, benchGatewayConfig, prepareAccount } from './lib/webox.js';
 
 const { values } = parseArgs({
   options: {
@@ -131,10 +132,11 @@ async function measureOnce(root: string): Promise<Measurement> {
   const folder = mkdtempSync(path.join(tmpdir(), 'webox-in-process-'));
   // Made up here, for this process only.
   const password = `in-process ${Math.random().toString(36).slice(2)}`;
+  const email = 'bench-admin@example.com';
   const env = loadEnv({
     NODE_ENV: 'production',
     DATA_DIR: folder,
-    ADMIN_EMAIL: 'bench-admin@example.com',
+    ADMIN_EMAIL: email,
     ADMIN_PASSWORD: password,
     LOG_LEVEL: 'info',
   });
@@ -155,27 +157,7 @@ async function measureOnce(root: string): Promise<Measurement> {
       headers: { 'content-type': mode === 'stream' ? 'text/event-stream' : 'application/json' },
     })
     .persist();
-  const gatewayConfig = gatewayConfigSchema.parse({
-    providers: {
-      // No DNS here: the private-network allowance skips the lookup that refuses private addresses.
-      bench: {
-        type: 'openai-compatible',
-        baseUrl: `${origin}/v1`,
-        keys: ['sk-bench'],
-        allowPrivateNetwork: true,
-      },
-    },
-    models: {
-      'bench-model': {
-        provider: 'bench',
-        model: 'gpt-4o-mini',
-        contextWindow: 128_000,
-        maxOutputTokens: 16_384,
-        capabilities: ['chat'],
-        price: { inputPerMillion: 150_000, outputPerMillion: 600_000 },
-      },
-    },
-  });
+  const gatewayConfig = gatewayConfigSchema.parse(benchGatewayConfig(`${origin}/v1`));
   let app: FastifyInstance | undefined;
   app = await buildApp({
     env,
@@ -199,56 +181,21 @@ async function measureOnce(root: string): Promise<Measurement> {
   });
   await app.ready();
   const server = app;
-  const api = async (method: 'GET' | 'POST' | 'PUT', url: string, payload?: object, token?: string) => {
+  const api: ApiCall = async (method, url, payload, token) => {
     const answer = await server.inject({
       method,
       url,
-      ...(payload ? { payload } : {}),
+      ...(payload ? { payload: payload as object } : {}),
       headers: token ? { authorization: `Bearer ${token}` } : {},
     });
     if (answer.statusCode >= 300) throw new Error(`${method} ${url} answered ${answer.statusCode}`);
     return answer.json() as Record<string, unknown>;
   };
-  const signedIn = await api('POST', '/api/auth/sign-in', {
-    email: env.ADMIN_EMAIL,
-    password,
-    tokenDelivery: 'body',
-  });
-  const token = (signedIn.tokens as { accessToken: string }).accessToken;
-  if (billing) {
-    const { walletId } = (await api('GET', '/api/billing/balance', undefined, token)) as { walletId: string };
-    await api('PUT', `/api/admin/billing/wallets/${walletId}/plan`, { plan: 'business' }, token);
-    await api(
-      'PUT',
-      '/api/admin/billing/prices',
-      {
-        itemKey: 'model:bench-model',
-        kind: 'tokens',
-        rates: { inputPerMillion: 150_000, outputPerMillion: 600_000 },
-      },
-      token,
-    );
-    await api(
-      'POST',
-      `/api/admin/billing/wallets/${walletId}/entries`,
-      {
-        kind: 'grant',
-        amount: 1_000_000_000_000,
-        reason: 'benchmark credits',
-        idempotencyKey: `bench-${walletId}`,
-      },
-      token,
-    );
-  }
-  const created = await api(
-    'POST',
-    '/api/keys',
-    { name: 'bench', rpmLimit: 100_000, tpmLimit: 100_000_000 },
-    token,
-  );
-  const headers = { authorization: `Bearer ${created.key as string}`, 'content-type': 'application/json' };
+  const account = await prepareAccount(api, { billing, email, password });
+  const [key] = await account.createKeys(1);
+  const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
   const body = JSON.stringify({
-    model: 'bench-model',
+    model: BENCH_MODEL,
     messages: [{ role: 'user', content: 'Hello, how are you today?' }],
     ...(mode === 'stream' ? { stream: true, stream_options: { include_usage: true } } : {}),
   });

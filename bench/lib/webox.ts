@@ -42,29 +42,7 @@ export async function startWebox(options: StartWeboxOptions): Promise<WeboxInsta
   const folder = mkdtempSync(path.join(tmpdir(), 'webox-bench-'));
   const configPath = path.join(folder, 'webox.config.json');
   // JSON is YAML: the server reads it like its own config file.
-  writeFileSync(
-    configPath,
-    JSON.stringify({
-      providers: {
-        bench: {
-          type: 'openai-compatible',
-          baseUrl: `${options.upstream}/v1`,
-          keys: ['sk-bench-upstream'],
-          allowPrivateNetwork: true,
-        },
-      },
-      models: {
-        [BENCH_MODEL]: {
-          provider: 'bench',
-          model: 'gpt-4o-mini',
-          contextWindow: 128_000,
-          maxOutputTokens: 16_384,
-          capabilities: ['chat'],
-          price: { inputPerMillion: 150_000, outputPerMillion: 600_000 },
-        },
-      },
-    }),
-  );
+  writeFileSync(configPath, JSON.stringify(benchGatewayConfig(`${options.upstream}/v1`)));
   const database = await freshDatabase();
   const source = options.source ?? process.env.WEBOX_BENCH_SOURCE === '1';
   const workers = options.workers ?? 1;
@@ -104,7 +82,7 @@ export async function startWebox(options: StartWeboxOptions): Promise<WeboxInsta
     rmSync(folder, { recursive: true, force: true });
     throw error;
   }
-  const api = async (method: string, url: string, body?: unknown, token?: string) => {
+  const api: ApiCall = async (method, url, body, token) => {
     const response = await fetch(`${started.origin}${url}`, {
       method,
       headers: {
@@ -117,10 +95,65 @@ export async function startWebox(options: StartWeboxOptions): Promise<WeboxInsta
     if (!response.ok) throw new Error(`${method} ${url} answered ${response.status}: ${text}`);
     return JSON.parse(text) as Record<string, unknown>;
   };
-
-  const signedIn = await api('POST', '/api/auth/sign-in', {
+  const account = await prepareAccount(api, {
+    billing: options.billing,
     email: ADMIN_EMAIL,
     password: ADMIN_PASSWORD,
+  });
+  return {
+    ...started,
+    billing: options.billing,
+    workers,
+    database: database.url ? 'postgres' : 'pglite',
+    createKeys: account.createKeys,
+    async close() {
+      await started.stop();
+      await database.drop();
+      rmSync(folder, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The providers and models of the benchmark: one OpenAI-compatible provider at `baseUrl`, one priced model. */
+export function benchGatewayConfig(baseUrl: string) {
+  return {
+    providers: {
+      // allowPrivateNetwork: the upstream is on 127.0.0.1 (and no DNS lookup is made for it).
+      bench: { type: 'openai-compatible', baseUrl, keys: ['sk-bench-upstream'], allowPrivateNetwork: true },
+    },
+    models: {
+      [BENCH_MODEL]: {
+        provider: 'bench',
+        model: 'gpt-4o-mini',
+        contextWindow: 128_000,
+        maxOutputTokens: 16_384,
+        capabilities: ['chat'],
+        price: { inputPerMillion: 150_000, outputPerMillion: 600_000 },
+      },
+    },
+  };
+}
+
+/** Calls WeBox's HTTP API (over a socket, or with inject() in process) and answers its JSON; throws on a non-2xx. */
+export type ApiCall = (
+  method: 'GET' | 'POST' | 'PUT',
+  url: string,
+  body?: unknown,
+  token?: string,
+) => Promise<Record<string, unknown>>;
+
+/**
+ * Prepares the benchmark account through WeBox's real API: the admin signs in; with billing, its wallet moves to the
+ * Business plan (no daily request cap), the model is priced and credits are granted. Keys get high RPM/TPM limits,
+ * so the limiter runs but never refuses.
+ */
+export async function prepareAccount(
+  api: ApiCall,
+  options: { billing: boolean; email: string; password: string },
+): Promise<{ createKeys(count: number): Promise<string[]> }> {
+  const signedIn = await api('POST', '/api/auth/sign-in', {
+    email: options.email,
+    password: options.password,
     tokenDelivery: 'body',
   });
   const token = (signedIn.tokens as { accessToken: string }).accessToken;
@@ -150,10 +183,6 @@ export async function startWebox(options: StartWeboxOptions): Promise<WeboxInsta
     );
   }
   return {
-    ...started,
-    billing: options.billing,
-    workers,
-    database: database.url ? 'postgres' : 'pglite',
     async createKeys(count) {
       const keys: string[] = [];
       for (let index = 0; index < count; index += 1) {
@@ -166,11 +195,6 @@ export async function startWebox(options: StartWeboxOptions): Promise<WeboxInsta
         keys.push(created.key as string);
       }
       return keys;
-    },
-    async close() {
-      await started.stop();
-      await database.drop();
-      rmSync(folder, { recursive: true, force: true });
     },
   };
 }

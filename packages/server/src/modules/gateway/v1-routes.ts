@@ -85,6 +85,17 @@ interface StreamEncoder {
   error(error: GatewayError): string;
 }
 
+/** A streamed call being relayed to its client. */
+interface RelayedStream {
+  call: Call;
+  reply: FastifyReply;
+  stream: ChatStreamResult;
+  charge: Charge;
+  encode: StreamEncoder;
+  /** Given what was delivered once the stream completed (the response cache keeps it). */
+  onComplete?: ((chunks: ChatCompletionChunk[], usage: Usage) => void) | undefined;
+}
+
 /** How a call ended, as its usage record tells it (the rest of the record comes from the call). */
 interface Outcome {
   status: number;
@@ -382,34 +393,20 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
    * fails after the first byte (an error event, never a silent end), or when the client goes away. Never throws: the
    * reply is hijacked, so nothing after this could answer an error.
    */
-  async function relayStream(
-    call: Call,
-    reply: FastifyReply,
-    stream: ChatStreamResult,
-    charge: Charge,
-    encode: StreamEncoder,
-    onComplete?: (chunks: ChatCompletionChunk[], usage: Usage) => void,
-  ): Promise<void> {
-    const response = reply.raw;
-    reply.hijack();
+  async function relayStream(relayed: RelayedStream): Promise<void> {
+    const response = relayed.reply.raw;
+    relayed.reply.hijack();
     try {
-      await relay(call, reply, stream, charge, encode, onComplete);
+      await relay(relayed);
     } catch (error) {
-      call.request.log.error({ err: error }, 'a streamed call failed');
+      relayed.call.request.log.error({ err: error }, 'a streamed call failed');
     } finally {
       // The reply is hijacked: if the relay could not end it, nothing else will.
       if (!response.writableEnded) response.destroy();
     }
   }
 
-  async function relay(
-    call: Call,
-    reply: FastifyReply,
-    stream: ChatStreamResult,
-    charge: Charge,
-    encode: StreamEncoder,
-    onComplete?: (chunks: ChatCompletionChunk[], usage: Usage) => void,
-  ): Promise<void> {
+  async function relay({ call, reply, stream, charge, encode, onComplete }: RelayedStream): Promise<void> {
     const response = reply.raw;
     // Written with the first batch, inside the loop: if it throws, leaving the loop still closes the upstream.
     const writeHead = () => {
@@ -577,12 +574,12 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
         let lastChunk: ChatCompletionChunk | undefined;
         sseHeaders(reply);
         setServedHeaders(reply, stream.served, stream.warnings, servedWithOwnKey(call, stream.served));
-        return relayStream(
+        return relayStream({
           call,
           reply,
           stream,
           charge,
-          {
+          encode: {
             chunk(chunk) {
               lastChunk = chunk;
               return `data: ${JSON.stringify(chunk)}\n\n`;
@@ -613,13 +610,13 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
               return `data: ${JSON.stringify(error.toOpenAIError())}\n\n`;
             },
           },
-          cacheDecision
+          onComplete: cacheDecision
             ? (chunks, usage) =>
                 void cache
                   .set(cacheDecision, { kind: 'stream', chunks, usage, ...stream.served })
                   .catch(() => undefined)
             : undefined,
-        );
+        });
       } catch (error) {
         return fail(call, charge, error);
       }
@@ -671,10 +668,16 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
           [...warnings, ...stream.warnings],
           servedWithOwnKey(call, stream.served),
         );
-        return relayStream(call, reply, stream, charge, {
-          chunk: (chunk) => encoder.push(chunk).map(formatAnthropicEvent).join(''),
-          finish: (usage) => encoder.finish(usage).map(formatAnthropicEvent).join(''),
-          error: (error) => encoder.error(error).map(formatAnthropicEvent).join(''),
+        return relayStream({
+          call,
+          reply,
+          stream,
+          charge,
+          encode: {
+            chunk: (chunk) => encoder.push(chunk).map(formatAnthropicEvent).join(''),
+            finish: (usage) => encoder.finish(usage).map(formatAnthropicEvent).join(''),
+            error: (error) => encoder.error(error).map(formatAnthropicEvent).join(''),
+          },
         });
       } catch (error) {
         return fail(call, charge, error);
