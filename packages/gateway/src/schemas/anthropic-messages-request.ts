@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { modelNameSchema } from './model-name.js';
 
 /**
  * Edge validation of `POST /v1/messages` (the Anthropic Messages shape), so Anthropic SDK users can
@@ -79,7 +80,7 @@ const toolChoiceSchema = z.discriminatedUnion('type', [
 ]);
 
 export const anthropicMessagesRequestSchema = z.looseObject({
-  model: z.string().min(1),
+  model: modelNameSchema,
   max_tokens: z.number().int().positive(),
   messages: z.array(messageSchema).min(1),
   system: z.union([z.string(), z.array(textBlockSchema)]).optional(),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { modelNameSchema } from './model-name.js';
 
 /**
  * Edge validation of `POST /v1/chat/completions`. Unknown fields pass through so the gateway can report
@@ -72,7 +73,7 @@ const responseFormatSchema = z.discriminatedUnion('type', [
 ]);
 
 export const chatCompletionRequestSchema = z.looseObject({
-  model: z.string().min(1),
+  model: modelNameSchema,
   messages: z.array(messageSchema).min(1),
   temperature: z.number().min(0).max(2).optional(),
   top_p: z.number().min(0).max(1).optional(),

@@ -1,8 +1,9 @@
 import { z } from 'zod';
+import { modelNameSchema } from './model-name.js';
 
 /** Edge validation of `POST /v1/embeddings`; unknown fields pass through to become warnings. */
 export const embeddingsRequestSchema = z.looseObject({
-  model: z.string().min(1),
+  model: modelNameSchema,
   input: z.union([
     z.string(),
     z.array(z.string()).min(1).max(2048),

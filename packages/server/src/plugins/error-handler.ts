@@ -77,6 +77,10 @@ export function sendError(
     const type = error instanceof GatewayError ? error.type : openAiErrorType(error.status);
     const body = { error: { type, code: error.code, message: error.message, param: null as string | null } };
     if (error instanceof GatewayError && error.param) body.error.param = error.param;
+    // As OpenAI does, a refused body names the parameter at fault (`messages`, `model`, `messages.0.content`).
+    const details = error instanceof AppError ? error.options.details : undefined;
+    const fault = Array.isArray(details) ? details[0]?.path : undefined;
+    if (fault?.startsWith('body.')) body.error.param = fault.slice('body.'.length);
     return reply.send(request.url.startsWith('/v1/messages') ? { type: 'error', ...body } : body);
   }
   if (error instanceof GatewayError)

@@ -376,7 +376,36 @@ for (const pair of backendPairs()) {
         });
         expect(response.status).toBe(400);
         const body = (await response.json()) as { error: unknown };
-        expect(body.error).toMatchObject({ type: 'invalid_request_error', code: 'validation_failed' });
+        expect(body.error).toMatchObject({
+          type: 'invalid_request_error',
+          code: 'validation_failed',
+          param: 'messages',
+        });
+      });
+
+      it('refuses a model name PostgreSQL cannot store, and the usage records around it are all written', async () => {
+        harness.primary.enqueue({ kind: 'json', body: readJsonFixture(fixture('text.json')) });
+        const call = (model: string) =>
+          fetch(`${harness.origin}/v1/chat/completions`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+            // Written by hand: JSON.stringify would escape the lone surrogate the same way, but this is explicit.
+            body: `{"model":${JSON.stringify(model)},"messages":[{"role":"user","content":"Hi"}]}`,
+          });
+        for (const model of ['gpt\u0000test', 'gpt-test\ud800', 'x'.repeat(300)]) {
+          const refused = await call(model);
+          expect(refused.status).toBe(400);
+          expect(await refused.json()).toMatchObject({
+            error: { code: 'validation_failed', param: 'model' },
+          });
+        }
+        // An unknown (but storable) name is recorded with the answer that served: one batch, every row in it.
+        const unknown = await call('no-such-model');
+        expect(unknown.status).toBe(404);
+        const served = await call('gpt-test');
+        expect(served.status).toBe(200);
+        expect(await usageOf(unknown.headers.get('x-request-id')!)).toMatchObject({ status: 404 });
+        expect(await usageOf(served.headers.get('x-request-id')!)).toMatchObject({ status: 200 });
       });
     });
 
