@@ -23,7 +23,6 @@ import path from 'node:path';
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { FastifyInstance } from 'fastify';
 import { MockAgent } from 'undici';
 import { completionJson, streamEvents } from './lib/payloads.js';
 import { buildServer, repositoryRoot } from './lib/processes.js';
@@ -122,9 +121,6 @@ async function measureOnce(root: string): Promise<Measurement> {
   const { ensureAdmin } = await load<typeof import('../packages/server/src/modules/accounts/service.js')>(
     'modules/accounts/service.js',
   );
-  const { meteringOff } = await load<typeof import('../packages/server/src/modules/gateway/metering.js')>(
-    'modules/gateway/metering.js',
-  );
   const { gatewayConfigSchema } = (await import(
     path.join(root, 'packages/gateway/dist/index.js')
   )) as typeof import('../packages/gateway/src/index.js');
@@ -139,6 +135,7 @@ async function measureOnce(root: string): Promise<Measurement> {
     ADMIN_EMAIL: email,
     ADMIN_PASSWORD: password,
     LOG_LEVEL: 'info',
+    BILLING: billing ? 'on' : 'off',
   });
   const services = await openServices(env);
   await ensureAdmin(services.database.db, {
@@ -158,31 +155,18 @@ async function measureOnce(root: string): Promise<Measurement> {
     })
     .persist();
   const gatewayConfig = gatewayConfigSchema.parse(benchGatewayConfig(`${origin}/v1`));
-  let app: FastifyInstance | undefined;
-  app = await buildApp({
+  // BILLING picks the metering as it does for `npm start`: the billing module's ledger, or none.
+  const app = await buildApp({
     env,
     database: services.database,
     stores: services.stores,
     gatewayConfig,
     upstreamDispatcher: upstream,
-    // As bench/servers/webox.ts: the billing module's metering, looked up once the app exists.
-    metering: billing
-      ? {
-          enabled: true,
-          begin: (options) =>
-            (
-              app as unknown as {
-                billing: { metering: import('../packages/server/src/modules/gateway/metering.js').Metering };
-              }
-            ).billing.metering.begin(options),
-        }
-      : meteringOff,
     logStream: { write() {} },
   });
   await app.ready();
-  const server = app;
   const api: ApiCall = async (method, url, payload, token) => {
-    const answer = await server.inject({
+    const answer = await app.inject({
       method,
       url,
       ...(payload ? { payload: payload as object } : {}),
@@ -205,7 +189,7 @@ async function measureOnce(root: string): Promise<Measurement> {
     const client = async () => {
       while (started < count) {
         started++;
-        const answer = await server.inject({
+        const answer = await app.inject({
           method: 'POST',
           url: '/v1/chat/completions',
           payload: body,

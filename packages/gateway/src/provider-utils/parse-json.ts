@@ -1,20 +1,22 @@
 import type { z } from 'zod';
 import { invalidUpstreamResponse } from '../spec/gateway-error.js';
 
+/** Parses a provider's JSON text; text that is not JSON is a retryable invalid-response error. */
+export function parseProviderText(provider: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw invalidUpstreamResponse(provider, 'the body is not valid JSON', error);
+  }
+}
+
 /** Parses and validates a provider payload; a mismatch is a retryable invalid-response error. */
 export function parseProviderJson<T extends z.ZodType>(
   provider: string,
   schema: T,
   value: string | unknown,
 ): z.output<T> {
-  let data: unknown = value;
-  if (typeof value === 'string') {
-    try {
-      data = JSON.parse(value);
-    } catch (error) {
-      throw invalidUpstreamResponse(provider, 'the body is not valid JSON', error);
-    }
-  }
+  const data = typeof value === 'string' ? parseProviderText(provider, value) : value;
   const result = schema.safeParse(data);
   if (!result.success) {
     const issue = result.error.issues[0];

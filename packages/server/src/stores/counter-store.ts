@@ -57,7 +57,7 @@ export class RedisCounterStore implements CounterStore {
   readonly #redis: ScriptedRedis;
 
   constructor(
-    private readonly redis: Redis,
+    redis: Redis,
     private readonly prefix: string,
   ) {
     // One command where MULTI/INCRBY/PEXPIREAT/EXEC were four and a transaction of their own: it rides ioredis's
@@ -73,6 +73,6 @@ export class RedisCounterStore implements CounterStore {
   }
 
   async get(key: string) {
-    return Number((await this.redis.get(this.prefix + key)) ?? 0);
+    return Number((await this.#redis.get(this.prefix + key)) ?? 0);
   }
 }

@@ -1,13 +1,13 @@
 import type { PresetName } from '../../config.js';
 import { type ChunkBuilder, createChunkBuilder } from '../../provider-utils/chunk-builder.js';
 import { generateId } from '../../provider-utils/ids.js';
-import { parseProviderJson } from '../../provider-utils/parse-json.js';
+import { parseProviderJson, parseProviderText } from '../../provider-utils/parse-json.js';
 import {
   knownChatParameters,
   unknownParameterWarning,
   unsupportedWarning,
 } from '../../provider-utils/request-parameters.js';
-import { GatewayError, invalidUpstreamResponse } from '../../spec/gateway-error.js';
+import { GatewayError } from '../../spec/gateway-error.js';
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -199,12 +199,7 @@ function convertDelta(delta: StreamDelta): ChatCompletionChunk['choices'][number
 
 /** Parses one event's JSON: the common shape is checked by hand, anything else by the schema (which judges). */
 function parseChunk(provider: string, data: string): OpenAICompatibleChunk {
-  let value: unknown;
-  try {
-    value = JSON.parse(data);
-  } catch (error) {
-    throw invalidUpstreamResponse(provider, 'the body is not valid JSON', error);
-  }
+  const value = parseProviderText(provider, data);
   return isCommonChunk(value) ? value : parseProviderJson(provider, openAICompatibleChunkSchema, value);
 }
 

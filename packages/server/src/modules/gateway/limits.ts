@@ -37,11 +37,14 @@ export class KeyLimits {
     }
   }
 
-  /** Counts the tokens a request actually used against the key's TPM window. */
-  async recordTokens(caller: V1Caller, tokens: number): Promise<void> {
-    if (!caller.keyId || !caller.tpmLimit || tokens <= 0) return;
+  /**
+   * Counts the tokens a request actually used against the key's TPM window. Undefined (no promise made) when there
+   * is nothing to count: most keys have no TPM limit, and this runs once per call.
+   */
+  recordTokens(caller: V1Caller, tokens: number): Promise<number> | undefined {
+    if (!caller.keyId || !caller.tpmLimit || tokens <= 0) return undefined;
     const { key, resetsAt } = this.#tpmWindow(caller.keyId);
-    await this.stores.counters.increment(key, tokens, new Date(resetsAt));
+    return this.stores.counters.increment(key, tokens, new Date(resetsAt));
   }
 
   #tpmWindow(keyId: string) {

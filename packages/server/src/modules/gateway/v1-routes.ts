@@ -323,11 +323,9 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
     }
     // Counted for the requests that follow, so the answer does not wait for it (the store keeps the order of one
     // connection's commands, so the caller's next request sees it).
-    if (call.caller.tpmLimit) {
-      limits
-        .recordTokens(call.caller, totalTokens(result.usage))
-        .catch((error: unknown) => call.request.log.warn({ err: error }, 'tokens not counted'));
-    }
+    limits
+      .recordTokens(call.caller, totalTokens(result.usage))
+      ?.catch((error: unknown) => call.request.log.warn({ err: error }, 'tokens not counted'));
     record(call, {
       status: outcome.status,
       errorCode: outcome.errorCode,
