@@ -92,6 +92,8 @@ interface RelayedStream {
   stream: ChatStreamResult;
   charge: Charge;
   encode: StreamEncoder;
+  /** Sent in x-webox-warnings, with the stream's own. */
+  warnings?: string[];
   /** Given what was delivered once the stream completed (the response cache keeps it). */
   onComplete?: ((chunks: ChatCompletionChunk[], usage: Usage) => void) | undefined;
 }
@@ -392,12 +394,20 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
    * reply is hijacked, so nothing after this could answer an error.
    */
   async function relayStream(relayed: RelayedStream): Promise<void> {
-    const response = relayed.reply.raw;
-    relayed.reply.hijack();
+    const { call, reply, stream } = relayed;
+    sseHeaders(reply);
+    setServedHeaders(
+      reply,
+      stream.served,
+      relayed.warnings ? [...relayed.warnings, ...stream.warnings] : stream.warnings,
+      servedWithOwnKey(call, stream.served),
+    );
+    const response = reply.raw;
+    reply.hijack();
     try {
       await relay(relayed);
     } catch (error) {
-      relayed.call.request.log.error({ err: error }, 'a streamed call failed');
+      call.request.log.error({ err: error }, 'a streamed call failed');
     } finally {
       // The reply is hijacked: if the relay could not end it, nothing else will.
       if (!response.writableEnded) response.destroy();
@@ -570,8 +580,6 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
         const stream = await gateway.chatStream(upstreamRequest, context);
         const includeUsage = body.stream_options?.include_usage === true;
         let lastChunk: ChatCompletionChunk | undefined;
-        sseHeaders(reply);
-        setServedHeaders(reply, stream.served, stream.warnings, servedWithOwnKey(call, stream.served));
         return relayStream({
           call,
           reply,
@@ -659,18 +667,12 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
           model: body.model,
           inputTokens: stream.usage().inputTokens,
         });
-        sseHeaders(reply);
-        setServedHeaders(
-          reply,
-          stream.served,
-          [...warnings, ...stream.warnings],
-          servedWithOwnKey(call, stream.served),
-        );
         return relayStream({
           call,
           reply,
           stream,
           charge,
+          warnings,
           encode: {
             chunk: (chunk) => encoder.push(chunk).map(formatAnthropicEvent).join(''),
             finish: (usage) => encoder.finish(usage).map(formatAnthropicEvent).join(''),
