@@ -220,6 +220,131 @@ describe('billing across real server processes', { timeout: 300_000 }, () => {
     },
   );
 
+  /**
+   * Twenty paid streams of about a second each (ten tokens 100 ms apart, then the usage the hold assumed), on a
+   * wallet far from empty (so they are served from a credit lease), and SIGTERM 400 ms in. Resolves once the
+   * process has exited, with what each client received and the database opened again.
+   */
+  async function stopDuringStreams(shutdownTimeoutMs: number) {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'webox-stop-'));
+    folders.push(dataDir);
+    const fresh = postgresUrl ? await openFreshPostgres(postgresUrl) : undefined;
+    const open = async () => {
+      if (fresh) return fresh;
+      const connection = await connectDatabase({ dataDir });
+      await runMigrations(connection);
+      return connection;
+    };
+    let database = await open();
+    const funded = 10_000;
+    const { walletId, key, cost } = await payingCustomer(database.db, funded);
+    if (!fresh) await database.close();
+
+    const chunk = (delta: object, extra: object = {}) =>
+      JSON.stringify({
+        id: 'chatcmpl-stop',
+        object: 'chat.completion.chunk',
+        created: 1_741_569_952,
+        model: 'gpt-4o-mini',
+        choices: [{ index: 0, delta, finish_reason: null }],
+        ...extra,
+      });
+    upstream.setHandler(() => ({
+      kind: 'sse',
+      eventDelayMs: 100,
+      events: [
+        ...Array.from({ length: 10 }, (_, index) => ({ data: chunk({ content: `t${index} ` }) })),
+        {
+          data: chunk(
+            {},
+            { choices: [], usage: { prompt_tokens: 10, completion_tokens: 10, total_tokens: 20 } },
+          ),
+        },
+        { data: '[DONE]' },
+      ],
+    }));
+    const server = await startServerProcess({
+      ...(fresh ? { DATABASE_URL: fresh.url } : { DATA_DIR: dataDir }),
+      WEBOX_CONFIG: configFile,
+      SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs),
+      PORT: String(await freePort()),
+      LOG_LEVEL: 'warn',
+    });
+    servers.push(server);
+    const streams = Array.from({ length: 20 }, async () => {
+      const response = await fetch(`${server.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ ...tenTokenRequest, stream: true }),
+      });
+      // A stream cut by the shutdown bound ends in a network error: what arrived before it is what counts.
+      let text = '';
+      const decoder = new TextDecoder();
+      try {
+        for await (const part of response.body!) text += decoder.decode(part, { stream: true });
+        return { status: response.status, text, complete: true };
+      } catch {
+        return { status: response.status, text, complete: false };
+      }
+    });
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const exitCode = await server.stop('SIGTERM');
+    const received = await Promise.all(streams);
+    database = await open();
+    return { exitCode, received, database, walletId, cost, funded };
+  }
+
+  it('a graceful stop lets paid streams in flight finish: each is answered to its end, charged once, and nothing stays held', async () => {
+    const { exitCode, received, database, walletId, cost, funded } = await stopDuringStreams(10_000);
+    try {
+      expect(exitCode).toBe(0);
+      for (const { status, text, complete } of received) {
+        expect({ status, complete }).toEqual({ status: 200, complete: true });
+        expect(text.match(/t\d /g)).toHaveLength(10);
+        expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
+      }
+      expect(await getBalance(database.db, walletId)).toMatchObject({
+        balance: (funded - 20) * cost,
+        held: 0,
+      });
+      expect(await verifyLedger(database.db)).toEqual([]);
+      const perRequest = await usageEntriesPerRequest(database.db, walletId);
+      expect(perRequest).toHaveLength(20);
+      expect(perRequest.every((row) => row.entries === 1)).toBe(true);
+      const records = await database.db.execute(
+        sql`select count(*)::int as count from usage_records where stream and status = 200 and output_tokens = 10`,
+      );
+      expect((records as unknown as { rows: Array<{ count: number }> }).rows[0]!.count).toBe(20);
+    } finally {
+      await database.close();
+    }
+  });
+
+  it('streams cut at the shutdown bound are charged only for what was sent, once each, and leave nothing held', async () => {
+    const { exitCode, received, database, walletId, cost, funded } = await stopDuringStreams(300);
+    try {
+      expect(exitCode).toBe(0);
+      expect(received.every(({ status, complete }) => status === 200 && !complete)).toBe(true);
+      const { balance, held } = await getBalance(database.db, walletId);
+      expect(held).toBe(0);
+      expect(await verifyLedger(database.db)).toEqual([]);
+      // Each cut stream pays for its prompt and the tokens it received (a few of the ten), once.
+      const perRequest = await usageEntriesPerRequest(database.db, walletId);
+      expect(perRequest).toHaveLength(20);
+      expect(perRequest.every((row) => row.entries === 1)).toBe(true);
+      expect(balance).toBeGreaterThan((funded - 20) * cost);
+      expect(balance).toBeLessThan(funded * cost);
+      const records = await database.db.execute(
+        sql`select status, error_code, count(*)::int as count from usage_records group by status, error_code`,
+      );
+      expect((records as unknown as { rows: unknown[] }).rows).toEqual([
+        { status: 499, error_code: 'client_disconnected', count: 20 },
+      ]);
+    } finally {
+      await database.close();
+    }
+  });
+
   it('survives kill -9 during paid load: after restart the ledger balances, no hold outlives its TTL, nothing is charged twice', async () => {
     // PGlite (the default) unless PostgreSQL is configured, in which case the scale-out path is the one at risk.
     const dataDir = await mkdtemp(path.join(tmpdir(), 'webox-crash-'));

@@ -172,6 +172,26 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
   const { gateway, metering, limits, cache, usage: usageWriter } = options;
   const routes = app.withTypeProvider<ZodTypeProvider>();
 
+  /**
+   * The calls being answered, until settled and recorded. A stop cuts the streams still open at its bound; their
+   * settling runs after the connections are gone, and must end before the ledger and the usage writer close.
+   */
+  const inFlight = new Set<Promise<unknown>>();
+  routes.addHook('onClose', async () => {
+    await Promise.allSettled(inFlight);
+  });
+  function tracked<Request extends FastifyRequest, Result>(
+    handler: (request: Request, reply: FastifyReply) => Promise<Result>,
+  ) {
+    return (request: Request, reply: FastifyReply): Promise<Result> => {
+      const call = handler(request, reply);
+      inFlight.add(call);
+      const forget = () => inFlight.delete(call);
+      call.then(forget, forget);
+      return call;
+    };
+  }
+
   function begin(request: FastifyRequest, operation: Operation, model: string, stream: boolean): Call {
     return {
       request,
@@ -536,7 +556,7 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
       serializerCompiler: passThroughSerializer,
       preHandler: options.authenticate,
     },
-    async (request, reply) => {
+    tracked(async (request, reply) => {
       const body = request.body as ChatCompletionRequest;
       const call = begin(request, 'chat', body.model, body.stream === true);
       let charge: Charge | undefined;
@@ -626,7 +646,7 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
       } catch (error) {
         return fail(call, charge, error);
       }
-    },
+    }),
   );
 
   routes.post(
@@ -642,7 +662,7 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
       serializerCompiler: passThroughSerializer,
       preHandler: options.authenticate,
     },
-    async (request, reply) => {
+    tracked(async (request, reply) => {
       const body = request.body as AnthropicMessagesRequest;
       const { request: chatRequest, warnings } = anthropicRequestToChat(body);
       const call = begin(request, 'messages', body.model, body.stream === true);
@@ -682,7 +702,7 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
       } catch (error) {
         return fail(call, charge, error);
       }
-    },
+    }),
   );
 
   routes.post(
@@ -698,7 +718,7 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
       serializerCompiler: passThroughSerializer,
       preHandler: options.authenticate,
     },
-    async (request, reply) => {
+    tracked(async (request, reply) => {
       const body = request.body as EmbeddingsRequest;
       const call = begin(request, 'embeddings', body.model, false);
       let charge: Charge | undefined;
@@ -711,7 +731,7 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
       } catch (error) {
         return fail(call, charge, error);
       }
-    },
+    }),
   );
 
   routes.get(
