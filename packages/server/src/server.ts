@@ -42,10 +42,10 @@ async function main() {
   }
 
   let stopping = false;
-  const shutdown = async (signal: string) => {
+  const shutdown = async (reason: string, failed = false) => {
     if (stopping) return;
     stopping = true;
-    app.log.info({ signal }, 'shutting down: finishing in-flight requests');
+    app.log.info({ reason }, 'shutting down: finishing in-flight requests');
     // Past the bound, open streams are cut so the database can still close cleanly.
     const force = setTimeout(() => {
       app.log.warn('shutdown bound reached: closing remaining connections');
@@ -56,7 +56,7 @@ async function main() {
       app.log.error('shutdown did not finish in time: exiting');
       process.exit(1);
     }, env.SHUTDOWN_TIMEOUT_MS + 10_000);
-    let code = 0;
+    let code = failed ? 1 : 0;
     try {
       await app.close();
       await services.close();
@@ -73,6 +73,18 @@ async function main() {
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
+  services.database.onCrash(({ error, restarted }) => {
+    if (restarted) {
+      app.log.error(
+        { err: error },
+        'the embedded database crashed and was reopened; the calls it was running failed',
+      );
+      return;
+    }
+    // Serving with no database would only answer errors: stop, so that whatever supervises WeBox restarts it.
+    app.log.fatal({ err: error }, 'the embedded database crashed and cannot be reopened: stopping');
+    void shutdown('database lost', true);
+  });
 
   // A deep accept queue: a burst of new connections (thousands of streams opening at once) must not be reset.
   const address = await app.listen({ port: env.PORT, host: env.HOST, backlog: 4096 });

@@ -7,7 +7,7 @@ import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import pg from 'pg';
 import { ConfigError } from '../config/env.js';
-import { PgliteThread } from './pglite-thread.js';
+import { PgliteThread, type WorkerCrash } from './pglite-thread.js';
 import * as schema from './schema.js';
 
 export type Schema = typeof schema;
@@ -21,6 +21,11 @@ export interface DatabaseConnection {
   withMigrationLock<T>(fn: (db: Database) => Promise<T>): Promise<T>;
   ping(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Hears of each crash of the embedded database's worker, and whether it was reopened (see `PgliteThread.open`).
+   * PostgreSQL's pool replaces a failed connection by itself and never calls it.
+   */
+  onCrash(listener: (crash: WorkerCrash) => void): void;
 }
 
 export interface DatabaseOptions {
@@ -61,6 +66,7 @@ async function connectPostgres(url: string, poolSize: number): Promise<DatabaseC
       await db.execute(sql`select 1`);
     },
     close: () => pool.end(),
+    onCrash() {},
   };
 }
 
@@ -69,9 +75,14 @@ async function connectPglite(dataDir: string): Promise<DatabaseConnection> {
   const directory = inMemory ? dataDir : path.resolve(dataDir, 'pglite');
   const releaseLock = inMemory ? async () => {} : await lockDataDirectory(directory);
   let client: PgliteThread;
+  const crashListeners: Array<(crash: WorkerCrash) => void> = [];
   try {
     // PGlite runs in a worker thread, so its synchronous WebAssembly work never blocks the event loop.
-    client = await PgliteThread.open(directory);
+    client = await PgliteThread.open(directory, {
+      onCrash: (crash) => {
+        for (const listener of crashListeners) listener(crash);
+      },
+    });
   } catch (error) {
     await releaseLock();
     throw error;
@@ -85,6 +96,7 @@ async function connectPglite(dataDir: string): Promise<DatabaseConnection> {
     async ping() {
       await client.query('select 1');
     },
+    onCrash: (listener) => crashListeners.push(listener),
     async close() {
       try {
         await client.close();

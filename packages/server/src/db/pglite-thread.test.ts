@@ -1,10 +1,13 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { type ParserOptions, PGlite } from '@electric-sql/pglite';
 import { eq, sql } from 'drizzle-orm';
 import { TransactionRollbackError } from 'drizzle-orm/errors';
 import { bigint, boolean, integer, jsonb, numeric, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
 import { drizzle } from 'drizzle-orm/pglite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PgliteThread } from './pglite-thread.js';
+import { PgliteThread, type WorkerCrash } from './pglite-thread.js';
 
 const samples = pgTable('samples', {
   id: integer('id').primaryKey(),
@@ -238,5 +241,64 @@ describe('a worker that dies', () => {
     await expect(inTransaction).rejects.toThrow(stopped);
     await expect(doomed.query('select 1')).rejects.toThrow(stopped);
     await expect(doomed.close()).resolves.toBeUndefined();
+  });
+
+  it('is replaced on a folder: what it was running fails, committed data survives, later calls are served', async () => {
+    const directory = await mkdtemp(path.join(tmpdir(), 'webox-pglite-crash-'));
+    const crashes: WorkerCrash[] = [];
+    let heard!: () => void;
+    const reopened = new Promise<void>((resolve) => {
+      heard = resolve;
+    });
+    const database = await PgliteThread.open(directory, {
+      onCrash: (crash) => {
+        crashes.push(crash);
+        heard();
+      },
+    });
+    try {
+      await database.exec('create table notes (id int primary key)');
+      await database.query('insert into notes values (1)');
+      let crash!: () => void;
+      const crashed = new Promise<void>((resolve) => {
+        crash = resolve;
+      });
+      const unfinished = database.transaction(async (tx) => {
+        await tx.query('insert into notes values (2)');
+        await crashed;
+        await tx.query('insert into notes values (3)');
+      });
+      const heavy = database.query('select count(*) from generate_series(1, 100000000)');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await database.terminateWorker();
+      crash();
+      await expect(heavy).rejects.toThrow(/embedded database worker stopped unexpectedly/);
+      await expect(unfinished).rejects.toThrow();
+      // Asked while the new worker opens the folder: queued, then answered.
+      const rows = await database.query<{ id: number }>('select id from notes order by id');
+      expect(rows.rows).toEqual([{ id: 1 }]);
+      await reopened;
+      expect(crashes).toEqual([{ error: expect.any(Error), restarted: true }]);
+    } finally {
+      await database.close();
+      await rm(directory, { recursive: true, force: true });
+    }
+  });
+
+  it('is given up on after crashing more than three times in a minute: every call fails from then on', async () => {
+    const directory = await mkdtemp(path.join(tmpdir(), 'webox-pglite-crash-'));
+    const crashes: WorkerCrash[] = [];
+    const database = await PgliteThread.open(directory, { onCrash: (crash) => crashes.push(crash) });
+    try {
+      // Killed again while each replacement is still opening the folder.
+      for (let crash = 0; crash < 4; crash++) await database.terminateWorker();
+      await expect(database.query('select 1')).rejects.toThrow(
+        /embedded database worker stopped unexpectedly/,
+      );
+      expect(crashes).toEqual([{ error: expect.any(Error), restarted: false }]);
+    } finally {
+      await database.close();
+      await rm(directory, { recursive: true, force: true });
+    }
   });
 });

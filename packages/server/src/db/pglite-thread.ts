@@ -14,37 +14,72 @@ import { pgliteWorkerSource } from './pglite-worker.js';
  * queues them and makes a transaction exclusive, as it does in-process.
  */
 export class PgliteThread {
-  readonly #worker: Worker;
+  #worker: Worker;
+  readonly #dataDir: string;
+  readonly #onCrash: ((crash: WorkerCrash) => void) | undefined;
   readonly #pending = new Map<number, Pending>();
   #lastId = 0;
   #failure: Error | undefined;
+  #closing = false;
+  /** PGlite opened once: from then on a crashed worker is replaced. */
+  #serving = false;
+  /** When the worker crashed lately (a worker that keeps crashing is not restarted forever). */
+  #crashes: number[] = [];
+  #crashCause: Error | undefined;
 
-  /** Starts the worker and opens PGlite on `dataDir` (a folder, or `memory://`); rejects when PGlite cannot. */
-  static async open(dataDir: string): Promise<PgliteThread> {
-    const thread = new PgliteThread(dataDir);
+  /**
+   * Starts the worker and opens PGlite on `dataDir` (a folder, or `memory://`); rejects when PGlite cannot.
+   *
+   * A worker that dies (PGlite's WebAssembly aborting, out of memory) fails the calls it was running, as a crashed
+   * database server would; a folder is then opened again in a new worker, which recovers it as PostgreSQL recovers
+   * after a crash, and later calls go there. A memory database cannot be reopened, nor a worker that crashed more
+   * than three times in a minute or whose folder no longer opens: then every call fails from then on.
+   * `onCrash` hears of each crash, and whether the database was reopened.
+   */
+  static async open(
+    dataDir: string,
+    options: { onCrash?: (crash: WorkerCrash) => void } = {},
+  ): Promise<PgliteThread> {
+    const thread = new PgliteThread(dataDir, options.onCrash);
     try {
-      await new Promise((resolve, reject) => thread.#pending.set(0, { resolve, reject, parsers: undefined }));
+      await thread.#opened();
+      thread.#serving = true;
     } catch (error) {
+      thread.#closing = true;
       await thread.#worker.terminate();
       throw error;
     }
     return thread;
   }
 
-  private constructor(dataDir: string) {
-    this.#worker = new Worker(pgliteWorkerSource, {
+  private constructor(dataDir: string, onCrash: ((crash: WorkerCrash) => void) | undefined) {
+    this.#dataDir = dataDir;
+    this.#onCrash = onCrash;
+    this.#worker = this.#start();
+  }
+
+  #start(): Worker {
+    const worker = new Worker(pgliteWorkerSource, {
       eval: true,
       // The worker needs nothing the main thread preloads (tsx, instrumentation): it imports PGlite by URL.
       execArgv: [],
-      workerData: { dataDir, pgliteUrl: import.meta.resolve('@electric-sql/pglite') },
+      workerData: { dataDir: this.#dataDir, pgliteUrl: import.meta.resolve('@electric-sql/pglite') },
     });
-    this.#worker.on('message', this.#settle);
-    this.#worker.on('error', (error) => {
-      this.#fail(new Error(`The embedded database worker crashed: ${error.message}`, { cause: error }));
+    // A replaced worker's late answers belong to calls that were already failed.
+    worker.on('message', (reply: Reply) => {
+      if (worker === this.#worker) this.#settle(reply);
     });
-    this.#worker.on('exit', (code) => {
-      this.#fail(new Error(`The embedded database worker stopped unexpectedly (exit code ${code})`));
+    // An uncaught error is followed by the exit, which handles the crash.
+    worker.on('error', (error) => {
+      this.#crashCause = error;
     });
+    worker.on('exit', (code) => this.#exited(worker, code));
+    return worker;
+  }
+
+  /** Resolves when the current worker has opened PGlite (it answers id 0). */
+  #opened(): Promise<unknown> {
+    return new Promise((resolve, reject) => this.#pending.set(0, { resolve, reject, parsers: undefined }));
   }
 
   query<T>(sql: string, params?: unknown[], options?: QueryOptions): Promise<Results<T>> {
@@ -100,6 +135,7 @@ export class PgliteThread {
     try {
       if (!this.#failure) await this.#request('close', 0);
     } finally {
+      this.#closing = true;
       this.#fail(new Error('PGlite is closed'));
       await this.#worker.terminate();
     }
@@ -123,7 +159,7 @@ export class PgliteThread {
     });
   }
 
-  #settle = ({ id, result, error }: Reply) => {
+  #settle({ id, result, error }: Reply) {
     const pending = this.#pending.get(id);
     if (!pending) return;
     this.#pending.delete(id);
@@ -136,15 +172,54 @@ export class PgliteThread {
     } catch (parserError) {
       pending.reject(parserError as Error);
     }
-  };
+  }
+
+  #exited(worker: Worker, code: number) {
+    if (worker !== this.#worker || this.#closing || this.#failure) return;
+    const cause = this.#crashCause;
+    this.#crashCause = undefined;
+    const error = cause
+      ? new Error(`The embedded database worker crashed: ${cause.message}`, { cause })
+      : new Error(`The embedded database worker stopped unexpectedly (exit code ${code})`);
+    // What the worker was running died with it (its open transactions are rolled back, as after any crash).
+    this.#rejectPending(error);
+    const now = Date.now();
+    this.#crashes = [...this.#crashes.filter((at) => now - at < 60_000), now];
+    if (!this.#serving || this.#dataDir.startsWith('memory://') || this.#crashes.length > 3) {
+      this.#fail(error);
+      if (this.#serving) this.#onCrash?.({ error, restarted: false });
+      return;
+    }
+    const replacement = this.#start();
+    this.#worker = replacement;
+    this.#opened().then(
+      () => this.#onCrash?.({ error, restarted: true }),
+      (openError: Error) => {
+        // A replacement that crashed while opening was handled as a crash of its own.
+        if (replacement !== this.#worker || this.#failure || this.#closing) return;
+        this.#fail(new Error(`The embedded database could not be reopened: ${openError.message}`));
+        this.#onCrash?.({ error: openError, restarted: false });
+      },
+    );
+  }
+
+  #rejectPending(error: Error) {
+    for (const pending of this.#pending.values()) pending.reject(error);
+    this.#pending.clear();
+  }
 
   #fail(error: Error) {
     if (this.#failure) return;
     this.#failure = error;
-    for (const pending of this.#pending.values()) pending.reject(error);
-    this.#pending.clear();
+    this.#rejectPending(error);
     this.#worker.unref();
   }
+}
+
+/** A crash of the embedded database's worker, and whether the database was reopened in a new one. */
+export interface WorkerCrash {
+  error: Error;
+  restarted: boolean;
 }
 
 /** The transaction handle passed to `PgliteThread.transaction`: PGlite's `Transaction`, minus `sql` and `listen`. */
