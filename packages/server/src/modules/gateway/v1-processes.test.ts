@@ -221,13 +221,11 @@ describe('billing across real server processes', { timeout: 300_000 }, () => {
   );
 
   /**
-   * Twenty paid streams of about a second each (ten tokens 100 ms apart, then the usage the hold assumed), on a
-   * wallet far from empty (so they are served from a credit lease), and SIGTERM 400 ms in. Resolves once the
-   * process has exited, with what each client received and the database opened again.
+   * The database a server process of the test uses: a fresh PostgreSQL database when one is configured (the scale-out
+   * path is the one at risk), else PGlite (the default) in `dataDir`. `open` opens it here, migrated; the PGlite one
+   * must be closed again before a server process takes the folder.
    */
-  async function stopDuringStreams(shutdownTimeoutMs: number) {
-    const dataDir = await mkdtemp(path.join(tmpdir(), 'webox-stop-'));
-    folders.push(dataDir);
+  async function testDatabase(dataDir: string) {
     const fresh = postgresUrl ? await openFreshPostgres(postgresUrl) : undefined;
     const open = async () => {
       if (fresh) return fresh;
@@ -235,6 +233,18 @@ describe('billing across real server processes', { timeout: 300_000 }, () => {
       await runMigrations(connection);
       return connection;
     };
+    return { fresh, open };
+  }
+
+  /**
+   * Twenty paid streams of about a second each (ten tokens 100 ms apart, then the usage the hold assumed), on a
+   * wallet far from empty (so they are served from a credit lease), and SIGTERM 400 ms in. Resolves once the
+   * process has exited, with what each client received and the database opened again.
+   */
+  async function stopDuringStreams(shutdownTimeoutMs: number) {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'webox-stop-'));
+    folders.push(dataDir);
+    const { fresh, open } = await testDatabase(dataDir);
     let database = await open();
     const funded = 10_000;
     const { walletId, key, cost } = await payingCustomer(database.db, funded);
@@ -346,16 +356,9 @@ describe('billing across real server processes', { timeout: 300_000 }, () => {
   });
 
   it('survives kill -9 during paid load: after restart the ledger balances, no hold outlives its TTL, nothing is charged twice', async () => {
-    // PGlite (the default) unless PostgreSQL is configured, in which case the scale-out path is the one at risk.
     const dataDir = await mkdtemp(path.join(tmpdir(), 'webox-crash-'));
     folders.push(dataDir);
-    const fresh = postgresUrl ? await openFreshPostgres(postgresUrl) : undefined;
-    const open = async () => {
-      if (fresh) return fresh;
-      const connection = await connectDatabase({ dataDir });
-      await runMigrations(connection);
-      return connection;
-    };
+    const { fresh, open } = await testDatabase(dataDir);
     let database = await open();
     const { walletId, key } = await payingCustomer(database.db, 1_000);
     if (!fresh) await database.close();
