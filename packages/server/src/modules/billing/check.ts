@@ -6,8 +6,9 @@
 import { sql } from 'drizzle-orm';
 import { ConfigError, loadEnv } from '../../config/env.js';
 import { connectDatabase } from '../../db/client.js';
+import { sqlState } from '../../db/sql-state.js';
 import { verifyLedger } from './ledger.js';
-import { queryRows, sqlState, toCredits } from './sql.js';
+import { queryRows, toCredits } from './sql.js';
 
 async function main(): Promise<number> {
   const env = loadEnv(process.env);

@@ -1,7 +1,8 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
+import { sqlState } from '../../db/sql-state.js';
 import { AppError } from '../../errors.js';
-import { queryRows, sqlState, toCredits } from './sql.js';
+import { queryRows, toCredits } from './sql.js';
 import { type LedgerEntryKind, ledgerEntries, type WalletOwnerType, wallets } from './tables.js';
 
 /** Holds live this long unless the caller says otherwise: longer than any request, shorter than an outage. */

@@ -1,8 +1,8 @@
 import { and, asc, desc, eq, isNull } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Database } from '../../db/client.js';
+import { sqlState } from '../../db/sql-state.js';
 import { AppError } from '../../errors.js';
-import { sqlState } from './sql.js';
 import { type PriceKind, prices } from './tables.js';
 
 const rate = z.number().int().nonnegative();

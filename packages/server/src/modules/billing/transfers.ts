@@ -1,8 +1,9 @@
 import { eq, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
+import { sqlState } from '../../db/sql-state.js';
 import { AppError } from '../../errors.js';
 import { getBalance, insufficientCreditsError } from './ledger.js';
-import { queryRows, sqlState, toCredits } from './sql.js';
+import { queryRows, toCredits } from './sql.js';
 import { ledgerEntries } from './tables.js';
 
 export interface TransferCreditsOptions {

@@ -77,7 +77,13 @@ export async function registerGatewayModule(app: FastifyInstance, options: Gatew
   await ownKeys.start();
 
   const usage = new UsageWriter(app.db, {
-    onError: (error, lost) => log.error({ err: error, lost }, 'usage records could not be written'),
+    onError: (error, { lost, waiting }) =>
+      log.error(
+        { err: error, lost, waiting },
+        lost
+          ? 'usage records lost: the database refused them'
+          : 'usage records wait: the database refused them',
+      ),
   });
   app.decorate('usageWriter', usage);
   app.addHook('onClose', async () => {

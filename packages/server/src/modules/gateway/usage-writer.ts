@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
+import { sqlState } from '../../db/sql-state.js';
 import type { usageRecords } from './tables.js';
 
 export type UsageRecord = typeof usageRecords.$inferInsert;
@@ -9,7 +10,12 @@ export interface UsageWriterOptions {
   maxBatch?: number;
   /** Flush at least this often (default 250 ms). */
   intervalMs?: number;
-  onError?: (error: unknown, lost: number) => void;
+  /** After the database refused a write, the first wait before trying again; it doubles up to 30 s (default 1 s). */
+  retryMs?: number;
+  /** Records kept while the database refuses writes; past this, new ones are dropped (default 20,000, ≈ 8 MB). */
+  maxWaiting?: number;
+  /** Told of each refused write: `lost` records are given up on, `waiting` are kept to be tried again. */
+  onError?: (error: unknown, outcome: { lost: number; waiting: number }) => void;
 }
 
 /**
@@ -18,13 +24,28 @@ export interface UsageWriterOptions {
  *
  * A record waits as its JSON row, one string: a quarter of a second of records kept as objects outlived the young
  * generation of the garbage collector, which then had to copy and later trace every one of them.
+ *
+ * When the database refuses a batch:
+ * - because of what is in it (SQLSTATE class 22 or 23: a value out of range, a constraint), the batch is split in
+ *   halves until the rows at fault are alone; only those are lost, never their neighbours;
+ * - for any other reason (the database restarting, the connection lost), everything waits and is tried again after
+ *   1 s, 2 s, 4 s… up to 30 s, keeping at most `maxWaiting` records. A batch whose commit was made but never
+ *   acknowledged may then be written twice; these rows are the calls' history (charges are the ledger's, which has
+ *   idempotency keys), and the one reader of a request's row takes the first.
  */
 export class UsageWriter {
   #buffer: string[] = [];
+  /** Rows the database refused for a reason other than their content, to write first when it answers again. */
+  #waiting: string[] = [];
   #timer: NodeJS.Timeout | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #retryDelayMs = 0;
+  #dropped = 0;
   #flushing: Promise<void> = Promise.resolve();
   readonly #maxBatch: number;
   readonly #intervalMs: number;
+  readonly #retryMs: number;
+  readonly #maxWaiting: number;
 
   constructor(
     private readonly db: Database,
@@ -32,9 +53,17 @@ export class UsageWriter {
   ) {
     this.#maxBatch = options.maxBatch ?? 500;
     this.#intervalMs = options.intervalMs ?? 250;
+    this.#retryMs = options.retryMs ?? 1_000;
+    this.#maxWaiting = options.maxWaiting ?? 20_000;
   }
 
   record(record: UsageRecord) {
+    if (this.#retryTimer) {
+      // The database refuses writes: keep what fits, and write nothing until the retry.
+      if (this.#waiting.length + this.#buffer.length >= this.#maxWaiting) this.#dropped++;
+      else this.#buffer.push(jsonRow(record));
+      return;
+    }
     this.#buffer.push(jsonRow(record));
     if (this.#buffer.length >= this.#maxBatch) void this.flush();
     else if (!this.#timer) {
@@ -43,27 +72,95 @@ export class UsageWriter {
     }
   }
 
-  /** Writes everything buffered so far; resolves when it is in the database. */
+  /** Writes everything buffered so far (and what waits for a retry); resolves when it is in the database or refused. */
   flush(): Promise<void> {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
-    const batch = this.#buffer;
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    const rows = this.#buffer;
     this.#buffer = [];
-    this.#flushing = this.#flushing.then(async () => {
-      for (let start = 0; start < batch.length; start += this.#maxBatch) {
-        const slice = batch.slice(start, start + this.#maxBatch);
-        try {
-          await insertBatch(this.db, slice);
-        } catch (error) {
-          this.options.onError?.(error, slice.length);
-        }
-      }
-    });
+    this.#flushing = this.#flushing.then(() => this.#write(rows));
     return this.#flushing;
   }
 
-  close(): Promise<void> {
-    return this.flush();
+  /** Flushes once more; what the database still refuses is lost (and reported). */
+  async close(): Promise<void> {
+    await this.flush();
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    const lost = this.#waiting.length + this.#buffer.length + this.#dropped;
+    if (lost > 0) {
+      this.options.onError?.(new Error('the database refused usage records until the server stopped'), {
+        lost,
+        waiting: 0,
+      });
+    }
+    this.#waiting = [];
+    this.#buffer = [];
+    this.#dropped = 0;
+  }
+
+  async #write(fresh: string[]) {
+    const rows = this.#waiting.length ? [...this.#waiting, ...fresh] : fresh;
+    this.#waiting = [];
+    let refused: unknown;
+    for (let start = 0; start < rows.length; start += this.#maxBatch) {
+      const batch = rows.slice(start, start + this.#maxBatch);
+      if (refused) {
+        this.#waiting.push(...batch);
+        continue;
+      }
+      try {
+        await this.#insertIsolating(batch);
+      } catch (error) {
+        refused = error;
+        this.#waiting.push(...batch);
+      }
+    }
+    if (!refused) {
+      this.#retryDelayMs = 0;
+      this.#reportDropped(undefined);
+      return;
+    }
+    const lost = Math.max(0, this.#waiting.length - this.#maxWaiting);
+    if (lost > 0) this.#waiting.splice(0, lost);
+    this.#dropped += lost;
+    this.options.onError?.(refused, { lost: this.#dropped, waiting: this.#waiting.length });
+    this.#dropped = 0;
+    this.#retryDelayMs = Math.min(30_000, this.#retryDelayMs ? this.#retryDelayMs * 2 : this.#retryMs);
+    this.#retryTimer = setTimeout(() => void this.flush(), this.#retryDelayMs);
+    this.#retryTimer.unref();
+  }
+
+  /** Records dropped while the database refused writes, told once it accepts them again. */
+  #reportDropped(error: unknown) {
+    if (this.#dropped === 0) return;
+    this.options.onError?.(error ?? new Error('usage records dropped while the database refused writes'), {
+      lost: this.#dropped,
+      waiting: 0,
+    });
+    this.#dropped = 0;
+  }
+
+  /**
+   * Inserts the rows; when the database refuses them for their content, inserts each half on its own, down to the
+   * single rows at fault, which are reported lost. Throws only for a refusal that is not about content.
+   */
+  async #insertIsolating(rows: string[]): Promise<void> {
+    try {
+      await insertBatch(this.db, rows);
+    } catch (error) {
+      const state = sqlState(error);
+      if (!state || !/^2[23]/.test(state)) throw error;
+      if (rows.length === 1) {
+        this.options.onError?.(error, { lost: 1, waiting: 0 });
+        return;
+      }
+      const half = Math.ceil(rows.length / 2);
+      await this.#insertIsolating(rows.slice(0, half));
+      await this.#insertIsolating(rows.slice(half));
+    }
   }
 }
 

@@ -1,9 +1,10 @@
 import { randomInt } from 'node:crypto';
 import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
+import { sqlState } from '../../db/sql-state.js';
 import { AppError } from '../../errors.js';
 import { getBalance, postEntry } from '../billing/ledger.js';
-import { queryRows, sqlState } from '../billing/sql.js';
+import { queryRows } from '../billing/sql.js';
 import {
   type PaymentProvider,
   type PaymentStatus,
