@@ -7,6 +7,7 @@ import {
   type FastifyServerOptions,
   LogController,
 } from 'fastify';
+import { stdSerializers } from 'pino';
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
@@ -55,6 +56,7 @@ export function loggerOptions(level: string): Exclude<FastifyServerOptions['logg
       censor: '[REDACTED]',
     },
     serializers: {
+      err: serializeError,
       req(request: {
         method: string;
         url: string;
@@ -71,6 +73,25 @@ export function loggerOptions(level: string): Exclude<FastifyServerOptions['logg
         };
       },
     },
+  };
+}
+
+/**
+ * Errors as pino writes them, without a failed query's parameter values: Drizzle puts them in its error's message
+ * (so also in the stack) and in a field, and they hold whatever the statement wrote (a password's hash, a session,
+ * a whole batch of usage rows). The statement itself, with its placeholders, stays.
+ */
+export function serializeError(error: Error): ReturnType<typeof stdSerializers.err> {
+  const serialized = stdSerializers.err(error);
+  if (!('params' in error) || typeof (error as { query?: unknown }).query !== 'string') return serialized;
+  const query = (error as unknown as { query: string }).query;
+  const message = `Failed query: ${query.length > 500 ? `${query.slice(0, 500)}…` : query}`;
+  const { params: _params, ...rest } = serialized as typeof serialized & { params?: unknown };
+  return {
+    ...rest,
+    message: serialized.message.replace(error.message, message),
+    stack: serialized.stack.replace(error.message, message),
+    query: message.slice('Failed query: '.length),
   };
 }
 
