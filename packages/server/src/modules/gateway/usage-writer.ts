@@ -120,7 +120,7 @@ export class UsageWriter {
     }
     if (!refused) {
       this.#retryDelayMs = 0;
-      this.#reportDropped(undefined);
+      this.#reportDropped();
       return;
     }
     const lost = Math.max(0, this.#waiting.length - this.#maxWaiting);
@@ -129,14 +129,16 @@ export class UsageWriter {
     this.options.onError?.(refused, { lost: this.#dropped, waiting: this.#waiting.length });
     this.#dropped = 0;
     this.#retryDelayMs = Math.min(30_000, this.#retryDelayMs ? this.#retryDelayMs * 2 : this.#retryMs);
+    // A flush queued behind this one may have failed too: one retry is enough.
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
     this.#retryTimer = setTimeout(() => void this.flush(), this.#retryDelayMs);
     this.#retryTimer.unref();
   }
 
   /** Records dropped while the database refused writes, told once it accepts them again. */
-  #reportDropped(error: unknown) {
+  #reportDropped() {
     if (this.#dropped === 0) return;
-    this.options.onError?.(error ?? new Error('usage records dropped while the database refused writes'), {
+    this.options.onError?.(new Error('usage records dropped while the database refused writes'), {
       lost: this.#dropped,
       waiting: 0,
     });
