@@ -17,16 +17,24 @@ export function emptyUsage(): Usage {
   return { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, reasoningTokens: 0 };
 }
 
-function toCount(value: unknown): number {
-  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? Math.round(value) : 0;
+/**
+ * The most tokens one usage field may report: far above any model's context, and four such fields still add up
+ * below PostgreSQL's `integer`, in which usage records keep them.
+ */
+export const MAX_TOKEN_COUNT = 500_000_000;
+
+/** A token count a provider reported: a whole number from 0 to MAX_TOKEN_COUNT (what is not a number counts 0). */
+export function tokenCount(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) return 0;
+  return Math.min(Math.round(value), MAX_TOKEN_COUNT);
 }
 
 export function usageFromOpenAI(usage: Partial<OpenAIUsage> | null | undefined): Usage {
   return {
-    inputTokens: toCount(usage?.prompt_tokens),
-    outputTokens: toCount(usage?.completion_tokens),
-    cachedInputTokens: toCount(usage?.prompt_tokens_details?.cached_tokens),
-    reasoningTokens: toCount(usage?.completion_tokens_details?.reasoning_tokens),
+    inputTokens: tokenCount(usage?.prompt_tokens),
+    outputTokens: tokenCount(usage?.completion_tokens),
+    cachedInputTokens: tokenCount(usage?.prompt_tokens_details?.cached_tokens),
+    reasoningTokens: tokenCount(usage?.completion_tokens_details?.reasoning_tokens),
   };
 }
 

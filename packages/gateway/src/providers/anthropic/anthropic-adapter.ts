@@ -15,7 +15,7 @@ import type {
   PreparedRequest,
   ProviderAdapter,
 } from '../../spec/provider-adapter.js';
-import { emptyUsage, type Usage, usageToOpenAI } from '../../spec/usage.js';
+import { emptyUsage, tokenCount, type Usage, usageToOpenAI } from '../../spec/usage.js';
 import {
   type AnthropicUsage,
   anthropicErrorSchema,
@@ -30,17 +30,13 @@ export const anthropicVersion = '2023-06-01';
 const defaultMaxTokens = 4096;
 const thinkingBudgets: Record<string, number> = { minimal: 1024, low: 1024, medium: 4096, high: 16_384 };
 
-function count(value: number | null | undefined): number {
-  return typeof value === 'number' && value > 0 ? Math.round(value) : 0;
-}
-
 /** Anthropic counts cache reads and writes apart from `input_tokens`; ours includes them. */
 export function usageFromAnthropic(usage: AnthropicUsage | null | undefined): Usage {
   if (!usage) return emptyUsage();
-  const cacheRead = count(usage.cache_read_input_tokens);
+  const cacheRead = tokenCount(usage.cache_read_input_tokens);
   return {
-    inputTokens: count(usage.input_tokens) + count(usage.cache_creation_input_tokens) + cacheRead,
-    outputTokens: count(usage.output_tokens),
+    inputTokens: tokenCount(usage.input_tokens) + tokenCount(usage.cache_creation_input_tokens) + cacheRead,
+    outputTokens: tokenCount(usage.output_tokens),
     cachedInputTokens: cacheRead,
     reasoningTokens: 0,
   };

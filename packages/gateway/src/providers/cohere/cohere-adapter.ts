@@ -14,7 +14,7 @@ import type {
   PreparedRequest,
   ProviderAdapter,
 } from '../../spec/provider-adapter.js';
-import { emptyUsage, type Usage, usageToOpenAI } from '../../spec/usage.js';
+import { emptyUsage, tokenCount, type Usage, usageToOpenAI } from '../../spec/usage.js';
 import {
   type CohereUsage,
   cohereChatResponseSchema,
@@ -26,18 +26,14 @@ import { prepareCohereTools } from './cohere-prepare-tools.js';
 import { convertToCohereMessages } from './convert-to-cohere-messages.js';
 import { mapCohereFinishReason } from './map-cohere-finish-reason.js';
 
-function count(value: number | null | undefined): number {
-  return typeof value === 'number' && value > 0 ? Math.round(value) : 0;
-}
-
 /** Cohere reports billed units and raw tokens; billing follows what Cohere bills, raw tokens otherwise. */
 export function usageFromCohere(usage: CohereUsage | null | undefined): Usage | undefined {
   if (!usage) return undefined;
   const source = usage.billed_units ?? usage.tokens;
   return {
-    inputTokens: count(source?.input_tokens ?? usage.tokens?.input_tokens),
-    outputTokens: count(source?.output_tokens ?? usage.tokens?.output_tokens),
-    cachedInputTokens: count(usage.cached_tokens),
+    inputTokens: tokenCount(source?.input_tokens ?? usage.tokens?.input_tokens),
+    outputTokens: tokenCount(source?.output_tokens ?? usage.tokens?.output_tokens),
+    cachedInputTokens: tokenCount(usage.cached_tokens),
     reasoningTokens: 0,
   };
 }
@@ -225,7 +221,7 @@ export const cohereAdapter: ProviderAdapter = {
   },
   parseEmbeddingsResponse(body, options) {
     const data = parseProviderJson(options.provider.id, cohereEmbedResponseSchema, body);
-    const inputTokens = count(data.meta?.billed_units?.input_tokens);
+    const inputTokens = tokenCount(data.meta?.billed_units?.input_tokens);
     return {
       response: {
         object: 'list',

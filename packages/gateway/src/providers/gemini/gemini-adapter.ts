@@ -15,7 +15,7 @@ import type {
   PreparedRequest,
   ProviderAdapter,
 } from '../../spec/provider-adapter.js';
-import { emptyUsage, estimateTokens, type Usage, usageToOpenAI } from '../../spec/usage.js';
+import { emptyUsage, estimateTokens, tokenCount, type Usage, usageToOpenAI } from '../../spec/usage.js';
 import { convertJsonSchemaToGemini } from './convert-json-schema-to-gemini.js';
 import { convertToGeminiContents } from './convert-to-gemini-contents.js';
 import {
@@ -30,18 +30,14 @@ import { mapGeminiFinishReason } from './map-gemini-finish-reason.js';
 
 const thinkingBudgets: Record<string, number> = { minimal: 512, low: 1024, medium: 8192, high: 24_576 };
 
-function count(value: number | null | undefined): number {
-  return typeof value === 'number' && value > 0 ? Math.round(value) : 0;
-}
-
 /** Gemini counts thoughts apart from candidates; ours counts them as output (they are billed so). */
 export function usageFromGemini(usage: GeminiUsage | null | undefined): Usage | undefined {
   if (!usage) return undefined;
-  const thoughts = count(usage.thoughtsTokenCount);
+  const thoughts = tokenCount(usage.thoughtsTokenCount);
   return {
-    inputTokens: count(usage.promptTokenCount) + count(usage.toolUsePromptTokenCount),
-    outputTokens: count(usage.candidatesTokenCount) + thoughts,
-    cachedInputTokens: count(usage.cachedContentTokenCount),
+    inputTokens: tokenCount(usage.promptTokenCount) + tokenCount(usage.toolUsePromptTokenCount),
+    outputTokens: tokenCount(usage.candidatesTokenCount) + thoughts,
+    cachedInputTokens: tokenCount(usage.cachedContentTokenCount),
     reasoningTokens: thoughts,
   };
 }

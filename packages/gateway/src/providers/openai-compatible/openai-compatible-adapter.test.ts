@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createGateway, type Gateway } from '../../gateway.js';
 import { GatewayError } from '../../spec/gateway-error.js';
 import type { ChatCompletionChunk } from '../../spec/openai-types.js';
+import { MAX_TOKEN_COUNT } from '../../spec/usage.js';
 import {
   type FakeUpstream,
   readChunksFixture,
@@ -143,6 +144,32 @@ describe('openai-compatible adapter', () => {
       reasoningTokens: 0,
     });
     expect(result.served).toEqual({ provider: 'main', model: 'gpt-4o-mini', keyIndex: 0 });
+  });
+
+  it('bounds the token counts a provider reports, so nonsense cannot overflow a usage record or a charge', async () => {
+    const body = readJsonFixture(fixture('text.json')) as Record<string, unknown>;
+    upstream.enqueue({
+      kind: 'json',
+      body: {
+        ...body,
+        usage: {
+          prompt_tokens: 3_000_000_000,
+          completion_tokens: 12.6,
+          total_tokens: 3_000_000_013,
+          prompt_tokens_details: { cached_tokens: -5 },
+        },
+      },
+    });
+    const result = await gateway.chat(
+      { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] },
+      emptyContext,
+    );
+    expect(result.usage).toEqual({
+      inputTokens: MAX_TOKEN_COUNT,
+      outputTokens: 13,
+      cachedInputTokens: 0,
+      reasoningTokens: 0,
+    });
   });
 
   it('converts tool calls and cached tokens', async () => {

@@ -24,7 +24,7 @@ import type {
   ProviderSettings,
   UpstreamErrorDetails,
 } from '../../spec/provider-adapter.js';
-import type { Usage } from '../../spec/usage.js';
+import { tokenCount, type Usage } from '../../spec/usage.js';
 import { mapOpenAICompatibleFinishReason } from './map-openai-compatible-finish-reason.js';
 import {
   isCommonChunk,
@@ -43,17 +43,15 @@ function presetOf(provider: ProviderSettings): Omit<OpenAICompatiblePreset, 'nam
     : genericPreset;
 }
 
-function toCount(value: number | null | undefined): number {
-  return typeof value === 'number' && value > 0 ? Math.round(value) : 0;
-}
-
 export function usageFromOpenAICompatible(usage: OpenAICompatibleUsage): Usage | undefined {
   if (!usage) return undefined;
   return {
-    inputTokens: toCount(usage.prompt_tokens),
-    outputTokens: toCount(usage.completion_tokens),
-    cachedInputTokens: toCount(usage.prompt_tokens_details?.cached_tokens ?? usage.prompt_cache_hit_tokens),
-    reasoningTokens: toCount(usage.completion_tokens_details?.reasoning_tokens),
+    inputTokens: tokenCount(usage.prompt_tokens),
+    outputTokens: tokenCount(usage.completion_tokens),
+    cachedInputTokens: tokenCount(
+      usage.prompt_tokens_details?.cached_tokens ?? usage.prompt_cache_hit_tokens,
+    ),
+    reasoningTokens: tokenCount(usage.completion_tokens_details?.reasoning_tokens),
   };
 }
 
@@ -298,7 +296,7 @@ export const openAICompatibleAdapter: ProviderAdapter = {
   },
   parseEmbeddingsResponse(body, options) {
     const data = parseProviderJson(options.provider.id, openAICompatibleEmbeddingsResponseSchema, body);
-    const inputTokens = toCount(data.usage?.prompt_tokens);
+    const inputTokens = tokenCount(data.usage?.prompt_tokens);
     const response: EmbeddingsResponse = {
       object: 'list',
       data: data.data.map((item, position) => ({
