@@ -238,7 +238,7 @@ describe('billing across real server processes', { timeout: 300_000 }, () => {
 
   /**
    * Twenty paid streams of about a second each (ten tokens 100 ms apart, then the usage the hold assumed), on a
-   * wallet far from empty (so they are served from a credit lease), and SIGTERM 400 ms in. Resolves once the
+   * wallet far from empty (so they are served from a credit lease), and SIGTERM once all have begun. Resolves once the
    * process has exited, with what each client received and the database opened again.
    */
   async function stopDuringStreams(shutdownTimeoutMs: number) {
@@ -281,25 +281,32 @@ describe('billing across real server processes', { timeout: 300_000 }, () => {
       LOG_LEVEL: 'warn',
     });
     servers.push(server);
-    const streams = Array.from({ length: 20 }, async () => {
-      const response = await fetch(`${server.url}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ ...tenTokenRequest, stream: true }),
-      });
-      // A stream cut by the shutdown bound ends in a network error: what arrived before it is what counts.
-      let text = '';
-      const decoder = new TextDecoder();
-      try {
-        for await (const part of response.body!) text += decoder.decode(part, { stream: true });
-        return { status: response.status, text, complete: true };
-      } catch {
-        return { status: response.status, text, complete: false };
-      }
-    });
-    await new Promise((resolve) => setTimeout(resolve, 400));
-    const exitCode = await server.stop('SIGTERM');
-    const received = await Promise.all(streams);
+    // Every stream has begun (its headers came with the first token) before the stop: a request arriving after it
+    // would be refused with a 503, which is not what this is about.
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        fetch(`${server.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ ...tenTokenRequest, stream: true }),
+        }),
+      ),
+    );
+    const stopped = server.stop('SIGTERM');
+    const received = await Promise.all(
+      responses.map(async (response) => {
+        // A stream cut by the shutdown bound ends in a network error: what arrived before it is what counts.
+        let text = '';
+        const decoder = new TextDecoder();
+        try {
+          for await (const part of response.body!) text += decoder.decode(part, { stream: true });
+          return { status: response.status, text, complete: true };
+        } catch {
+          return { status: response.status, text, complete: false };
+        }
+      }),
+    );
+    const exitCode = await stopped;
     database = await open();
     return { exitCode, received, database, walletId, cost, funded };
   }
