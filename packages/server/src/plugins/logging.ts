@@ -84,14 +84,15 @@ export function loggerOptions(level: string): Exclude<FastifyServerOptions['logg
 export function serializeError(error: Error): ReturnType<typeof stdSerializers.err> {
   const serialized = stdSerializers.err(error);
   if (!('params' in error) || typeof (error as { query?: unknown }).query !== 'string') return serialized;
-  const query = (error as unknown as { query: string }).query;
-  const message = `Failed query: ${query.length > 500 ? `${query.slice(0, 500)}…` : query}`;
+  const { query } = error as unknown as { query: string };
+  const statement = query.length > 500 ? `${query.slice(0, 500)}…` : query;
+  const message = `Failed query: ${statement}`;
   const { params: _params, ...rest } = serialized as typeof serialized & { params?: unknown };
   return {
     ...rest,
     message: serialized.message.replace(error.message, message),
     stack: serialized.stack.replace(error.message, message),
-    query: message.slice('Failed query: '.length),
+    query: statement,
   };
 }
 

@@ -7,11 +7,11 @@ import { queryRows, toCredits } from './sql.js';
  * Credit leases: the fast path of metering for wallets far from empty.
  *
  * Holding and settling every request with its own statements costs a database round trip before and after each
- * provider call (on PGlite, a message to its worker thread and back, and its single connection queues them). Instead, a process reserves a block of a wallet's
- * credits as one ordinary hold (the lease: a `credit_holds` row counted in `wallets.held`, with the usual TTL),
- * then takes each request's worst case from it in memory and gives back what the request did not use. The usage
- * entries are written in batches a few milliseconds later, each batch in one statement that inserts the entries,
- * charges the wallet and shrinks the lease together.
+ * provider call (on PGlite, a message to its worker thread and back, and its single connection queues them).
+ * Instead, a process reserves a block of a wallet's credits as one ordinary hold (the lease: a `credit_holds` row
+ * counted in `wallets.held`, with the usual TTL), then takes each request's worst case from it in memory and gives
+ * back what the request did not use. The usage entries are written in batches a few milliseconds later, each batch
+ * in one statement that inserts the entries, charges the wallet and shrinks the lease together.
  *
  * What still holds:
  * - No overspending: a request is only admitted against credits the database already holds for this process;

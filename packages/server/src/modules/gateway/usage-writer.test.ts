@@ -3,6 +3,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { DatabaseConnection } from '../../db/client.js';
 import { databaseBackends } from '../../testing/backends.js';
+import { queryRows } from '../billing/sql.js';
 import { type UsageRecord, UsageWriter } from './usage-writer.js';
 
 const record = (overrides: Partial<UsageRecord> = {}): UsageRecord => ({
@@ -25,13 +26,14 @@ for (const backend of databaseBackends()) {
       failures.push({ code: cause?.code ?? (error as { code?: string }).code, ...outcome });
     };
     const written = async (requestIds: string[]) => {
-      const result = await database.db.execute(
+      const rows = await queryRows<{ request_id: string }>(
+        database.db,
         sql`select request_id from usage_records where request_id in (${sql.join(
           requestIds.map((id) => sql`${id}`),
           sql`, `,
         )})`,
       );
-      return (result as unknown as { rows: Array<{ request_id: string }> }).rows.map((row) => row.request_id);
+      return rows.map((row) => row.request_id);
     };
     // A real refusal that is not about the rows: the table is gone, as when a database is being restored.
     const takeTableAway = () =>

@@ -15,6 +15,7 @@ import { users } from '../accounts/tables.js';
 import { ensureWallet, expireHolds, getBalance, postEntry, verifyLedger } from '../billing/ledger.js';
 import { renewPlans, setWalletPlan } from '../billing/plans.js';
 import { loadPriceBook, syncPriceBook } from '../billing/prices.js';
+import { queryRows } from '../billing/sql.js';
 import { ledgerEntries } from '../billing/tables.js';
 import { createVirtualKey } from './keys-service.js';
 
@@ -108,6 +109,14 @@ async function send(origin: string, key: string): Promise<number> {
   }
 }
 
+/** The ledger balances, and each of `requests` paid calls has exactly one usage entry on the wallet. */
+async function expectChargedOnceEach(db: DatabaseConnection['db'], walletId: string, requests: number) {
+  expect(await verifyLedger(db)).toEqual([]);
+  const perRequest = await usageEntriesPerRequest(db, walletId);
+  expect(perRequest).toHaveLength(requests);
+  expect(perRequest.every((row) => row.entries === 1)).toBe(true);
+}
+
 function tally(statuses: number[]): Record<number, number> {
   const counts: Record<number, number> = {};
   for (const status of statuses) counts[status] = (counts[status] ?? 0) + 1;
@@ -164,10 +173,7 @@ describe('billing across real server processes', { timeout: 300_000 }, () => {
         );
         expect(tally(statuses)).toEqual({ 200: 100, 402: 900 });
         expect(await getBalance(database.db, walletId)).toMatchObject({ balance: 0, held: 0 });
-        expect(await verifyLedger(database.db)).toEqual([]);
-        const perRequest = await usageEntriesPerRequest(database.db, walletId);
-        expect(perRequest).toHaveLength(100);
-        expect(perRequest.every((row) => row.entries === 1)).toBe(true);
+        await expectChargedOnceEach(database.db, walletId, 100);
         expect(cost).toBeGreaterThan(0);
         await Promise.all(started.map((server) => server.stop()));
       } finally {
@@ -200,20 +206,18 @@ describe('billing across real server processes', { timeout: 300_000 }, () => {
           Array.from({ length: 1_000 }, (_, index) => send(started[index % 3]!.url, key)),
         );
         expect(tally(statuses)).toEqual({ 200: 1_000 });
-        const leases = await database.db.execute(
+        const [leases] = await queryRows<{ count: number }>(
+          database.db,
           sql`select count(*)::int as count from credit_holds where wallet_id = ${walletId} and request_id like 'lease:%'`,
         );
-        expect((leases as unknown as { rows: Array<{ count: number }> }).rows[0]!.count).toBeGreaterThan(0);
+        expect(leases!.count).toBeGreaterThan(0);
         // A graceful stop writes what is pending and returns each lease: nothing stays held, without any TTL.
         expect(await Promise.all(started.map((server) => server.stop('SIGTERM')))).toEqual([0, 0, 0]);
         expect(await getBalance(database.db, walletId)).toMatchObject({
           balance: (funded - 1_000) * cost,
           held: 0,
         });
-        expect(await verifyLedger(database.db)).toEqual([]);
-        const perRequest = await usageEntriesPerRequest(database.db, walletId);
-        expect(perRequest).toHaveLength(1_000);
-        expect(perRequest.every((row) => row.entries === 1)).toBe(true);
+        await expectChargedOnceEach(database.db, walletId, 1_000);
       } finally {
         await database.close();
       }
@@ -324,14 +328,12 @@ describe('billing across real server processes', { timeout: 300_000 }, () => {
         balance: (funded - 20) * cost,
         held: 0,
       });
-      expect(await verifyLedger(database.db)).toEqual([]);
-      const perRequest = await usageEntriesPerRequest(database.db, walletId);
-      expect(perRequest).toHaveLength(20);
-      expect(perRequest.every((row) => row.entries === 1)).toBe(true);
-      const records = await database.db.execute(
+      await expectChargedOnceEach(database.db, walletId, 20);
+      const [records] = await queryRows<{ count: number }>(
+        database.db,
         sql`select count(*)::int as count from usage_records where stream and status = 200 and output_tokens = 10`,
       );
-      expect((records as unknown as { rows: Array<{ count: number }> }).rows[0]!.count).toBe(20);
+      expect(records!.count).toBe(20);
     } finally {
       await database.close();
     }
@@ -344,19 +346,15 @@ describe('billing across real server processes', { timeout: 300_000 }, () => {
       expect(received.every(({ status, complete }) => status === 200 && !complete)).toBe(true);
       const { balance, held } = await getBalance(database.db, walletId);
       expect(held).toBe(0);
-      expect(await verifyLedger(database.db)).toEqual([]);
       // Each cut stream pays for its prompt and the tokens it received (a few of the ten), once.
-      const perRequest = await usageEntriesPerRequest(database.db, walletId);
-      expect(perRequest).toHaveLength(20);
-      expect(perRequest.every((row) => row.entries === 1)).toBe(true);
+      await expectChargedOnceEach(database.db, walletId, 20);
       expect(balance).toBeGreaterThan((funded - 20) * cost);
       expect(balance).toBeLessThan(funded * cost);
-      const records = await database.db.execute(
+      const records = await queryRows(
+        database.db,
         sql`select status, error_code, count(*)::int as count from usage_records group by status, error_code`,
       );
-      expect((records as unknown as { rows: unknown[] }).rows).toEqual([
-        { status: 499, error_code: 'client_disconnected', count: 20 },
-      ]);
+      expect(records).toEqual([{ status: 499, error_code: 'client_disconnected', count: 20 }]);
     } finally {
       await database.close();
     }
