@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { DatabaseConnection } from '../../db/client.js';
+import type { Database, DatabaseConnection } from '../../db/client.js';
 import { databaseBackends } from '../../testing/backends.js';
 import { queryRows } from '../billing/sql.js';
 import { type UsageRecord, UsageWriter } from './usage-writer.js';
@@ -79,6 +79,33 @@ for (const backend of databaseBackends()) {
       expect((await written(all)).sort()).toEqual(all.sort());
       await writer.close();
       expect(failures.every((failure) => failure.lost === 0)).toBe(true);
+    });
+
+    it('writes a batch once when its commit was made but the answer was lost, and it is tried again', async () => {
+      // The statement runs and commits in the real database; the writer is then told the connection dropped, as
+      // node-postgres reports a socket closed before the server's answer arrived.
+      let answersToLose = 1;
+      const answerLost = new Proxy(database.db, {
+        get(target, property, receiver) {
+          if (property !== 'execute') return Reflect.get(target, property, receiver);
+          return async (...args: Parameters<Database['execute']>) => {
+            const result = await target.execute(...args);
+            if (answersToLose-- > 0) throw new Error('Connection terminated unexpectedly');
+            return result;
+          };
+        },
+      });
+      const writer = new UsageWriter(answerLost, { onError, retryMs: 50 });
+      const rows = Array.from({ length: 6 }, () => record());
+      for (const row of rows) writer.record(row);
+      await writer.flush();
+      expect(failures).toEqual([{ code: undefined, lost: 0, waiting: 6 }]);
+      // Tried again after 50 ms: every id is already there, so nothing is added.
+      await expect.poll(() => answersToLose, { timeout: 5_000 }).toBeLessThan(0);
+      await writer.close();
+      const ids = rows.map((row) => row.requestId);
+      expect((await written(ids)).sort()).toEqual([...ids].sort());
+      expect(failures).toHaveLength(1);
     });
 
     it('keeps at most maxWaiting records while refused, and tells how many it dropped', async () => {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { sqlState } from '../../db/sql-state.js';
@@ -29,9 +30,10 @@ export interface UsageWriterOptions {
  * - because of what is in it (SQLSTATE class 22 or 23: a value out of range, a constraint), the batch is split in
  *   halves until the rows at fault are alone; only those are lost, never their neighbours;
  * - for any other reason (the database restarting, the connection lost), everything waits and is tried again after
- *   1 s, 2 s, 4 s… up to 30 s, keeping at most `maxWaiting` records. A batch whose commit was made but never
- *   acknowledged may then be written twice; these rows are the calls' history (charges are the ledger's, which has
- *   idempotency keys), and the one reader of a request's row takes the first.
+ *   1 s, 2 s, 4 s… up to 30 s, keeping at most `maxWaiting` records.
+ *
+ * Each row carries its id from the moment it is recorded and the insert skips ids already there, so a batch whose
+ * commit was made but never acknowledged is not written twice when it is tried again: usage counts stay exact.
  */
 export class UsageWriter {
   #buffer: string[] = [];
@@ -167,6 +169,7 @@ export class UsageWriter {
 }
 
 const columns = [
+  ['id', 'id'],
   ['requestId', 'request_id'],
   ['userId', 'user_id'],
   ['keyId', 'key_id'],
@@ -220,6 +223,7 @@ const selectList = sql.raw(
  */
 function jsonRow(record: UsageRecord): string {
   return JSON.stringify({
+    id: record.id ?? randomUUID(),
     request_id: record.requestId,
     user_id: record.userId ?? null,
     key_id: record.keyId ?? null,
@@ -249,6 +253,6 @@ function jsonRow(record: UsageRecord): string {
  */
 async function insertBatch(db: Database, rows: string[]): Promise<void> {
   await db.execute(
-    sql`insert into usage_records (${columnList}) select ${selectList} from json_populate_recordset(null::usage_records, ${`[${rows.join(',')}]`}::json)`,
+    sql`insert into usage_records (${columnList}) select ${selectList} from json_populate_recordset(null::usage_records, ${`[${rows.join(',')}]`}::json) on conflict (id) do nothing`,
   );
 }
