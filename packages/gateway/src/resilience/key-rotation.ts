@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * Round-robin key order per provider. Each call gets the keys starting after the last one handed out,
@@ -21,5 +21,5 @@ export class KeyRotation {
  * right key when the list is reordered, and never puts the key itself in Redis.
  */
 export function breakerKeyFor(provider: string, key: string): string {
-  return `${provider}:${createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
+  return `${provider}:${hash('sha256', key, 'hex').slice(0, 16)}`;
 }

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { and, desc, eq, isNull } from 'drizzle-orm';
 import { LRUCache } from 'lru-cache';
 import type { Database } from '../../db/client.js';
@@ -64,7 +64,7 @@ function keyLimitsOf(row: typeof virtualKeys.$inferSelect): QuotaLimits {
 }
 
 export function hashVirtualKey(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
+  return hash('sha256', key, 'hex');
 }
 
 function summarise(row: typeof virtualKeys.$inferSelect): VirtualKeySummary {
