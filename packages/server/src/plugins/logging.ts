@@ -77,23 +77,39 @@ export function loggerOptions(level: string): Exclude<FastifyServerOptions['logg
 }
 
 /**
- * Errors as pino writes them, without a failed query's parameter values: Drizzle puts them in its error's message
- * (so also in the stack) and in a field, and they hold whatever the statement wrote (a password's hash, a session,
- * a whole batch of usage rows). The statement itself, with its placeholders, stays.
+ * Errors as pino writes them, without the values a failed statement carried: Drizzle puts a query's parameters in
+ * its error's message (so also in the stack) and in a field, and they hold whatever the statement wrote (a password's
+ * hash, a session, a whole batch of usage rows); PostgreSQL's own message names the value it could not read (`invalid
+ * input syntax for type uuid: "…"`, `value "…" is out of range`). The statement, with its placeholders, and the type
+ * stay: they are what someone fixing it needs.
  */
 export function serializeError(error: Error): ReturnType<typeof stdSerializers.err> {
   const serialized = stdSerializers.err(error);
-  if (!('params' in error) || typeof (error as { query?: unknown }).query !== 'string') return serialized;
+  if (!('params' in error) || typeof (error as { query?: unknown }).query !== 'string') {
+    return {
+      ...serialized,
+      message: withoutValues(serialized.message),
+      stack: withoutValues(serialized.stack),
+    };
+  }
   const { query } = error as unknown as { query: string };
   const statement = query.length > 500 ? `${query.slice(0, 500)}…` : query;
   const message = `Failed query: ${statement}`;
   const { params: _params, ...rest } = serialized as typeof serialized & { params?: unknown };
   return {
     ...rest,
-    message: serialized.message.replace(error.message, message),
-    stack: serialized.stack.replace(error.message, message),
+    message: withoutValues(serialized.message.replace(error.message, message)),
+    stack: withoutValues(serialized.stack.replace(error.message, message)),
     query: statement,
   };
+}
+
+/** PostgreSQL's messages that quote the value they refused (SQLSTATE 22P02, 22007, 22003), with the value cut. */
+function withoutValues(text: string): string {
+  if (!text.includes('"')) return text;
+  return text
+    .replace(/(invalid input (?:syntax|value) for (?:type|enum) [^:\n]+): "[^\n]*"/g, '$1')
+    .replace(/value "[^\n]*" is out of range/g, 'value out of range');
 }
 
 /**
