@@ -20,6 +20,7 @@ export const errorStatus = {
   method_not_allowed: 405,
   conflict: 409,
   admin_exists: 409,
+  provider_not_configured: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   unprocessable: 422,

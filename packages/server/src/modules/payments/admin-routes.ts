@@ -179,7 +179,7 @@ export async function paymentsAdminRoutes(app: FastifyInstance): Promise<void> {
         tags: ['admin', 'payments'],
         summary: 'Refund a payment, fully or partly; credits are reversed per the refund policy',
         description:
-          'Stripe and PayPal payments are refunded through the provider. Chargily and bank transfers have no refund API: the admin returns the money by hand and records it here. Credits bought with the refunded money are taken back pro rata, but never more than the wallet has available: credits already spent stay spent.',
+          'Stripe and PayPal payments are refunded through the provider (409 provider_not_configured when this server has no client for it). Chargily and bank transfers have no refund API: the admin returns the money by hand and records it here. Credits bought with the refunded money are taken back pro rata, but never more than the wallet has available: credits already spent stay spent.',
         params: idParams,
         body: z.object({
           amount: z.number().int().positive().optional().describe('Minor units; default all that is left.'),

@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backendPairs } from '../../testing/backend-pairs.js';
+import { createTestApp, type TestApp } from '../../testing/test-app.js';
+import { type SignedInClient, signUpAndSignIn } from '../accounts/testing.js';
+import { ensureWallet, verifyLedger } from '../billing/ledger.js';
+import { createIntent, getIntent, listIntentEvents, settlePaidIntent } from './service.js';
+import type { PaymentProvider } from './tables.js';
+import { balanceOf, makeAdmin, testPaymentsConfig } from './testing/harness.js';
+
+for (const pair of backendPairs()) {
+  describe(`admin refunds on ${pair.name}`, () => {
+    // No provider is configured: only Chargily and bank transfers can be recorded as refunded by hand.
+    let harness: TestApp;
+    let admin: SignedInClient;
+    const app = () => harness.app;
+
+    beforeAll(async () => {
+      harness = await createTestApp(
+        pair,
+        {},
+        {
+          configure(instance) {
+            instance.payments.config = testPaymentsConfig;
+          },
+        },
+      );
+      admin = await makeAdmin(harness.app);
+    });
+    afterAll(async () => harness?.close());
+
+    /** A buyer and a paid intent of `amount` minor units buying as many credits. */
+    async function paidIntent(provider: PaymentProvider, currency: string, amount: number) {
+      const buyer = await signUpAndSignIn(app());
+      const wallet = await ensureWallet(app().db, { ownerType: 'user', ownerId: buyer.userId });
+      const intent = await createIntent(app().db, {
+        userId: buyer.userId,
+        walletId: wallet.id,
+        purposeRef: 'pro',
+        credits: amount,
+        provider,
+        currency,
+        amount,
+        locale: 'en',
+        expiresAt: new Date(Date.now() + 60_000),
+      });
+      const settled = await settlePaidIntent(app().db, {
+        intentId: intent.id,
+        amount,
+        currency,
+        cause: 'admin',
+        providerPaymentId:
+          provider === 'stripe' ? 'pi_test_paid' : provider === 'paypal' ? 'CAPTURE1' : undefined,
+      });
+      expect(settled.kind).toBe('paid');
+      return { buyer, intent };
+    }
+
+    const refund = (intentId: string, client: SignedInClient, payload: { amount?: number; reason: string }) =>
+      app().inject({
+        method: 'POST',
+        url: `/api/admin/payments/intents/${intentId}/refund`,
+        headers: client.headers,
+        payload,
+      });
+
+    for (const provider of ['stripe', 'paypal'] as const) {
+      it(`refuses to refund a ${provider} payment with 409 provider_not_configured when ${provider} is not configured, changing nothing`, async () => {
+        const { buyer, intent } = await paidIntent(provider, 'EUR', 700);
+        const eventsBefore = (await listIntentEvents(app().db, intent.id)).length;
+        const response = await refund(intent.id, admin, { reason: 'asked by the buyer' });
+        expect(response.statusCode, response.body).toBe(409);
+        expect(response.json()).toEqual({
+          error: { code: 'provider_not_configured', message: expect.stringContaining(provider) },
+        });
+        const after = (await getIntent(app().db, intent.id))!;
+        expect(after).toMatchObject({ status: 'paid', refundedAmount: 0, creditsReversed: 0 });
+        expect(await listIntentEvents(app().db, intent.id)).toHaveLength(eventsBefore);
+        expect(await balanceOf(app(), buyer.userId)).toBe(700);
+      });
+    }
+
+    it('records a Chargily refund made by hand (Chargily has no refund API)', async () => {
+      const { buyer, intent } = await paidIntent('chargily', 'DZD', 1000);
+      const response = await refund(intent.id, admin, { amount: 400, reason: 'returned by hand' });
+      expect(response.statusCode, response.body).toBe(200);
+      expect(response.json()).toMatchObject({
+        outcome: 'refunded',
+        intent: { status: 'partially_refunded' },
+      });
+      expect(await balanceOf(app(), buyer.userId)).toBe(600);
+      expect(await verifyLedger(app().db)).toEqual([]);
+    });
+  });
+}
