@@ -90,5 +90,52 @@ for (const pair of backendPairs()) {
       expect(await balanceOf(app(), buyer.userId)).toBe(600);
       expect(await verifyLedger(app().db)).toEqual([]);
     });
+
+    it('adds up two admins refunding one bank transfer at once', async () => {
+      const { buyer, intent } = await paidIntent('bank_transfer', 'DZD', 9000);
+      const otherAdmin = await makeAdmin(app());
+      const [first, second] = await Promise.all([
+        refund(intent.id, admin, { amount: 1000, reason: 'returned 1000' }),
+        refund(intent.id, otherAdmin, { amount: 2000, reason: 'returned 2000' }),
+      ]);
+      expect(first.statusCode, first.body).toBe(200);
+      expect(second.statusCode, second.body).toBe(200);
+      expect([first.json().outcome, second.json().outcome]).toEqual(['refunded', 'refunded']);
+      expect(await getIntent(app().db, intent.id)).toMatchObject({
+        status: 'partially_refunded',
+        refundedAmount: 3000,
+        creditsReversed: 3000,
+      });
+      expect(await balanceOf(app(), buyer.userId)).toBe(6000);
+      // Two refund events, in either order: the second total is built on the first.
+      const totals = (await listIntentEvents(app().db, intent.id))
+        .filter((event) => event.toStatus === 'partially_refunded')
+        .map((event) => event.details.refundedTotal);
+      expect(totals).toHaveLength(2);
+      expect([1000, 2000]).toContain(totals[0]);
+      expect(totals[1]).toBe(3000);
+      expect(await verifyLedger(app().db)).toEqual([]);
+    });
+
+    it('refuses the second of two concurrent refunds that together exceed the payment, changing nothing for it', async () => {
+      const { buyer, intent } = await paidIntent('bank_transfer', 'DZD', 9000);
+      const otherAdmin = await makeAdmin(app());
+      const responses = await Promise.all([
+        refund(intent.id, admin, { amount: 5000, reason: 'returned 5000' }),
+        refund(intent.id, otherAdmin, { amount: 5000, reason: 'returned 5000 too' }),
+      ]);
+      expect(responses.map((response) => response.statusCode).sort()).toEqual([200, 400]);
+      const refused = responses.find((response) => response.statusCode === 400)!;
+      expect(refused.json()).toEqual({
+        error: { code: 'validation_failed', message: 'The refund must be between 1 and 4000 (minor units).' },
+      });
+      expect(await getIntent(app().db, intent.id)).toMatchObject({
+        status: 'partially_refunded',
+        refundedAmount: 5000,
+        creditsReversed: 5000,
+      });
+      expect(await balanceOf(app(), buyer.userId)).toBe(4000);
+      expect(await verifyLedger(app().db)).toEqual([]);
+    });
   });
 }

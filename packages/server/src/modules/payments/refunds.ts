@@ -1,7 +1,15 @@
 import type { FastifyInstance } from 'fastify';
+import type { Database } from '../../db/client.js';
 import { AppError } from '../../errors.js';
 import type { CheckoutProvider } from './providers/types.js';
-import { applyRefund, getIntent, paidStatuses, type RefundOutcome } from './service.js';
+import {
+  applyRefund,
+  getIntent,
+  nextRefundTotal,
+  type PaymentIntent,
+  type RefundOutcome,
+  withIntentLocked,
+} from './service.js';
 import type { PaymentProvider } from './tables.js';
 
 /** Providers without a refund API: the admin returns the money by hand and records it here. */
@@ -12,6 +20,10 @@ const recordedByHand: readonly PaymentProvider[] = ['chargily', 'bank_transfer']
  * API, then the refund is applied at once (the provider's later refund event finds it done). Chargily has no refund
  * API and bank transfers are returned by hand: for them the admin records a refund already made. A Stripe or PayPal
  * payment is refused with `provider_not_configured` (409) when that provider's client is not configured.
+ *
+ * Concurrent refunds of one payment add up: each amount is added to the total read under the intent's lock, and one
+ * that would exceed what is left is refused. A provider refund keeps the payment serialised through the provider
+ * call, so its idempotency key `refund-<intent>-<total>` is built from a total no other refund is building on.
  */
 export async function refundPayment(
   app: FastifyInstance,
@@ -19,49 +31,73 @@ export async function refundPayment(
 ): Promise<RefundOutcome> {
   const intent = await getIntent(app.db, options.intentId);
   if (!intent) throw new AppError('not_found', 'No such payment.');
-  if (!paidStatuses.includes(intent.status) || intent.status === 'refunded') {
-    throw new AppError('conflict', `A ${intent.status} payment cannot be refunded.`);
-  }
-  const left = intent.amount - intent.refundedAmount;
-  const amount = options.amount ?? left;
-  if (!Number.isSafeInteger(amount) || amount <= 0 || amount > left) {
-    throw new AppError('validation_failed', `The refund must be between 1 and ${left} (minor units).`);
-  }
-  const total = intent.refundedAmount + amount;
-  let refundId: string | undefined;
-  if (!recordedByHand.includes(intent.provider)) {
-    // Money paid through Stripe or PayPal goes back only through them: without their client, recording the refund
-    // would take the buyer's credits back while the buyer never sees the money.
-    const provider = (app.payments.providers as Record<string, CheckoutProvider | undefined>)[
-      intent.provider
-    ];
-    if (!provider?.refund) {
-      throw new AppError(
-        'provider_not_configured',
-        `${intent.provider} is not configured on this server, so the payment cannot be refunded through it.`,
-      );
-    }
-    if (!intent.providerPaymentId) throw new AppError('conflict', 'The provider payment id is unknown.');
-    const refund = await provider
-      .refund({
-        providerPaymentId: intent.providerPaymentId,
-        amount,
-        currency: intent.currency,
-        idempotencyKey: `refund-${intent.id}-${total}`,
-      })
-      .catch((error: unknown) => {
-        throw new AppError('upstream_error', `${intent.provider} refused or did not answer the refund.`, {
-          cause: error,
-        });
-      });
-    refundId = refund.refundId;
-  }
-  return applyRefund(app.db, {
+  const applied = {
     intentId: intent.id,
-    refundedTotal: total,
     cause: 'admin',
     actorId: options.adminId,
-    refundId,
     reason: options.reason,
+  } as const;
+  if (recordedByHand.includes(intent.provider)) {
+    return applyRefund(app.db, { ...applied, amount: options.amount });
+  }
+  // Money paid through Stripe or PayPal goes back only through them: without their client, recording the refund
+  // would take the buyer's credits back while the buyer never sees the money.
+  const provider = (app.payments.providers as Record<string, CheckoutProvider | undefined>)[intent.provider];
+  if (!provider?.refund) {
+    throw new AppError(
+      'provider_not_configured',
+      `${intent.provider} is not configured on this server, so the payment cannot be refunded through it.`,
+    );
+  }
+  const refundAtProvider = provider.refund.bind(provider);
+  return oneRefundAtATime(app, intent.id, async (db, current) => {
+    const total = nextRefundTotal(current, options.amount);
+    if (!current.providerPaymentId) throw new AppError('conflict', 'The provider payment id is unknown.');
+    const refund = await refundAtProvider({
+      providerPaymentId: current.providerPaymentId,
+      amount: total - current.refundedAmount,
+      currency: current.currency,
+      idempotencyKey: `refund-${current.id}-${total}`,
+    }).catch((error: unknown) => {
+      throw new AppError('upstream_error', `${current.provider} refused or did not answer the refund.`, {
+        cause: error,
+      });
+    });
+    // The cumulative total, not the amount: the provider's refund event may already have applied it.
+    return applyRefund(db, { ...applied, refundedTotal: total, refundId: refund.refundId });
   });
+}
+
+/** Per app, the tail of each intent's queue of provider refunds (embedded database only). */
+const refundQueues = new WeakMap<FastifyInstance, Map<string, Promise<unknown>>>();
+
+/**
+ * Runs `run` with the intent read fresh while no other admin refund of it runs, for the whole provider call.
+ * On PostgreSQL, in a transaction holding the intent's row lock: another admin, in any process, waits for it, and so
+ * does the provider's refund event. PGlite is one process (its folder is locked) and a transaction there makes every
+ * other query wait, which would stall the server for the provider call: a queue per intent in this process instead.
+ */
+async function oneRefundAtATime<T>(
+  app: FastifyInstance,
+  intentId: string,
+  run: (db: Database, intent: PaymentIntent) => Promise<T>,
+): Promise<T> {
+  if (app.database.kind === 'postgres') return withIntentLocked(app.db, intentId, run);
+  let queues = refundQueues.get(app);
+  if (!queues) {
+    queues = new Map();
+    refundQueues.set(app, queues);
+  }
+  const turn = (queues.get(intentId) ?? Promise.resolve()).then(async () => {
+    const intent = await getIntent(app.db, intentId);
+    if (!intent) throw new AppError('not_found', 'No such payment.');
+    return run(app.db, intent);
+  });
+  const tail = turn.catch(() => {});
+  queues.set(intentId, tail);
+  try {
+    return await turn;
+  } finally {
+    if (queues.get(intentId) === tail) queues.delete(intentId);
+  }
 }

@@ -151,6 +151,23 @@ export async function listIntentEvents(db: Database, intentId: string) {
     .orderBy(paymentEvents.id);
 }
 
+/**
+ * Runs `run` in a transaction holding the intent's row lock (404 when there is no such intent): whoever else locks
+ * the intent (settling, refunding, a refund event) waits until `run` is done. The handle given to `run` is the
+ * transaction, typed as a `Database` so the service functions (which nest as savepoints) take it.
+ */
+export async function withIntentLocked<T>(
+  db: Database,
+  intentId: string,
+  run: (tx: Database, intent: PaymentIntent) => Promise<T>,
+): Promise<T> {
+  return db.transaction(async (tx) => {
+    const intent = await lockIntent(tx, intentId);
+    if (!intent) throw new AppError('not_found', 'No such payment.');
+    return run(tx as unknown as Database, intent);
+  });
+}
+
 async function lockIntent(tx: Transaction, intentId: string): Promise<PaymentIntent | undefined> {
   const [row] = await tx
     .select()
@@ -413,8 +430,34 @@ export type RefundOutcome =
   | { kind: 'unknown_intent' };
 
 /**
- * Applies a refund reported by the provider (or done by an admin) given the CUMULATIVE amount refunded so far, so
- * refund events can arrive twice or out of order: only growth of the total does anything.
+ * The total refunded once `amount` more (default: all that is left) is refunded. Throws 409 when the intent is not
+ * paid or already fully refunded, 400 when `amount` is not between 1 and what is left. Call it on a locked (or
+ * otherwise serialised) read of the intent, or two refunds can both start from the same total.
+ */
+export function nextRefundTotal(intent: PaymentIntent, amount: number | undefined): number {
+  if (!paidStatuses.includes(intent.status) || intent.status === 'refunded') {
+    throw new AppError('conflict', `A ${intent.status} payment cannot be refunded.`);
+  }
+  const left = intent.amount - intent.refundedAmount;
+  const refund = amount ?? left;
+  if (!Number.isSafeInteger(refund) || refund <= 0 || refund > left) {
+    throw new AppError('validation_failed', `The refund must be between 1 and ${left} (minor units).`);
+  }
+  return intent.refundedAmount + refund;
+}
+
+/** How much a refund is: the provider's cumulative total, or an admin's amount on top of what is refunded. */
+export type RefundSize =
+  /** The CUMULATIVE amount refunded so far, as providers report it. */
+  | { refundedTotal: number }
+  /** Minor units refunded now (undefined: all that is left), added to the total read under the intent's lock. */
+  | { amount: number | undefined };
+
+/**
+ * Applies a refund reported by the provider given the CUMULATIVE amount refunded so far, so refund events can arrive
+ * twice or out of order: only growth of the total does anything. An admin's refund made by hand passes its `amount`
+ * instead: the total is computed under the intent's row lock, so two admins refunding at once add up, and a refund
+ * beyond what is left is refused (see `nextRefundTotal`) with nothing changed.
  *
  * Refund policy: the credits the refunded money bought (pro rata, rounded down; all of them on a full refund) are
  * taken back, but never more than the wallet has available. Credits already spent stay spent and the wallet never goes
@@ -424,23 +467,27 @@ export async function applyRefund(
   db: Database,
   options: {
     intentId: string;
-    refundedTotal: number;
     cause: PaymentCause;
     actorId?: string | undefined;
     refundId?: string | undefined;
     reason?: string | undefined;
     event?: ProviderEventRef | undefined;
-  },
+  } & RefundSize,
 ): Promise<RefundOutcome> {
   return db.transaction(async (tx): Promise<RefundOutcome> => {
     const intent = await lockIntent(tx, options.intentId);
-    const claimed = await claimEvent(tx, options.event, intent?.id ?? null, {
-      refundedTotal: options.refundedTotal,
-    });
+    const claimed = await claimEvent(
+      tx,
+      options.event,
+      intent?.id ?? null,
+      'refundedTotal' in options ? { refundedTotal: options.refundedTotal } : { amount: options.amount },
+    );
     if (!claimed) return { kind: 'duplicate_event' };
     if (!intent) return { kind: 'unknown_intent' };
+    const requested =
+      'refundedTotal' in options ? options.refundedTotal : nextRefundTotal(intent, options.amount);
     if (!paidStatuses.includes(intent.status)) return { kind: 'not_paid', intent };
-    const total = Math.min(options.refundedTotal, intent.amount);
+    const total = Math.min(requested, intent.amount);
     if (total <= intent.refundedAmount) return { kind: 'already_applied', intent };
 
     const target =

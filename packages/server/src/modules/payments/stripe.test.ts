@@ -39,12 +39,12 @@ for (const pair of backendPairs()) {
       await stripe?.close();
     });
 
-    async function checkout(client: SignedInClient, currency = 'EUR') {
+    async function checkout(client: SignedInClient, currency = 'EUR', packId = 'starter') {
       const response = await app().inject({
         method: 'POST',
         url: '/api/payments/intents',
         headers: client.headers,
-        payload: { packId: 'starter', currency, provider: 'stripe', locale: 'fr' },
+        payload: { packId, currency, provider: 'stripe', locale: 'fr' },
       });
       expect(response.statusCode, response.body).toBe(201);
       const intent = response.json();
@@ -196,6 +196,58 @@ for (const pair of backendPairs()) {
       expect((await deliver(full)).json().outcome).toBe('refunded');
       expect((await deliver(full)).json().outcome).toBe('duplicate_event');
       expect(await balanceOf(app(), buyer.userId)).toBe(0);
+      expect(await verifyLedger(harness.database.db)).toEqual([]);
+    });
+
+    it('refunds twice at Stripe, each with its own idempotency key, when two admins refund one payment at once', async () => {
+      const buyer = await signUpAndSignIn(app());
+      const otherAdmin = await makeAdmin(app());
+      const { intent, session } = await checkout(buyer, 'EUR', 'pro');
+      const { chargeId } = stripe.complete(String(session.id));
+      expect((await deliver(stripe.event('checkout.session.completed', session))).json().outcome).toBe(
+        'paid',
+      );
+      const refund = (client: SignedInClient, amount: number) =>
+        app().inject({
+          method: 'POST',
+          url: `/api/admin/payments/intents/${intent.id}/refund`,
+          headers: client.headers,
+          payload: { amount, reason: `returned ${amount}` },
+        });
+      const [first, second] = await Promise.all([refund(admin, 1000), refund(otherAdmin, 2000)]);
+      expect(first.statusCode, first.body).toBe(200);
+      expect(second.statusCode, second.body).toBe(200);
+      expect([first.json().outcome, second.json().outcome]).toEqual(['refunded', 'refunded']);
+
+      // Stripe saw two refunds, in either order: the second's key is built on the total the first left.
+      const calls = stripe.requests
+        .filter(
+          (request) =>
+            request.path === '/v1/refunds' && request.headers['idempotency-key']?.includes(intent.id),
+        )
+        .map((request) => ({
+          amount: Number(new URLSearchParams(request.body).get('amount')),
+          key: request.headers['idempotency-key'],
+        }));
+      expect(calls).toHaveLength(2);
+      const firstAmount = calls[0]!.amount;
+      expect([1000, 2000]).toContain(firstAmount);
+      expect(calls).toEqual([
+        { amount: firstAmount, key: `refund-${intent.id}-${firstAmount}` },
+        { amount: 3000 - firstAmount, key: `refund-${intent.id}-3000` },
+      ]);
+      expect(stripe.charges.get(chargeId)!.amount_refunded).toBe(3000);
+
+      const view = await app().inject({
+        url: `/api/admin/payments/intents/${intent.id}`,
+        headers: admin.headers,
+      });
+      expect(view.json().intent).toMatchObject({ status: 'partially_refunded', refundedAmount: 3000 });
+      // Half of 6000 cents refunded: half of the pack's 1,000,000 credits come back.
+      expect(await balanceOf(app(), buyer.userId)).toBe(500_000);
+      expect(
+        (await deliver(stripe.event('charge.refunded', stripe.charges.get(chargeId)))).json().outcome,
+      ).toBe('already_applied');
       expect(await verifyLedger(harness.database.db)).toEqual([]);
     });
 
