@@ -46,6 +46,7 @@ export const auditEventTypes = [
   'payment.proof_uploaded',
   'payment.transfer_confirmed',
   'payment.refunded',
+  'payment.charged_back',
   'payment.pack_saved',
 ] as const;
 export type AuditEventType = (typeof auditEventTypes)[number];

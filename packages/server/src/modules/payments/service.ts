@@ -231,7 +231,22 @@ export async function recordIgnoredEvent(
     details?: Record<string, unknown>;
   },
 ): Promise<void> {
-  await db
+  await recordProviderEvent(db, {
+    event: options.event,
+    intentId: options.intentId,
+    details: { ignored: options.reason, ...options.details },
+  });
+}
+
+/**
+ * Records a provider event on the intent's history that changes no money (a dispute opened); a replay is a no-op.
+ * Answers false when the event was already recorded.
+ */
+export async function recordProviderEvent(
+  db: Database,
+  options: { event: ProviderEventRef; intentId?: string | null; details?: Record<string, unknown> },
+): Promise<boolean> {
+  const rows = await db
     .insert(paymentEvents)
     .values({
       intentId: options.intentId ?? null,
@@ -239,9 +254,11 @@ export async function recordIgnoredEvent(
       providerEventId: options.event.eventId,
       type: `webhook:${options.event.type}`,
       cause: 'webhook',
-      details: { ignored: options.reason, ...options.details },
+      details: options.details ?? {},
     })
-    .onConflictDoNothing();
+    .onConflictDoNothing()
+    .returning({ id: paymentEvents.id });
+  return rows.length > 0;
 }
 
 async function changeStatus(
@@ -446,18 +463,34 @@ export function nextRefundTotal(intent: PaymentIntent, amount: number | undefine
   return intent.refundedAmount + refund;
 }
 
-/** How much a refund is: the provider's cumulative total, or an admin's amount on top of what is refunded. */
+/**
+ * How much a refund is: the provider's cumulative total, an admin's amount on top of what is refunded, or what a
+ * chargeback took back.
+ */
 export type RefundSize =
   /** The CUMULATIVE amount refunded so far, as providers report it. */
   | { refundedTotal: number }
   /** Minor units refunded now (undefined: all that is left), added to the total read under the intent's lock. */
-  | { amount: number | undefined };
+  | { amount: number | undefined }
+  /**
+   * Minor units a lost dispute or a reversal took back, added to the total read under the intent's lock and capped at
+   * the intent's amount: the provider already took the money, so there is nothing to refuse. Recorded as a chargeback.
+   */
+  | { chargedBack: number };
+
+function requestedTotal(intent: PaymentIntent, size: RefundSize): number {
+  if ('refundedTotal' in size) return size.refundedTotal;
+  if ('chargedBack' in size) return intent.refundedAmount + Math.max(0, size.chargedBack);
+  return nextRefundTotal(intent, size.amount);
+}
 
 /**
  * Applies a refund reported by the provider given the CUMULATIVE amount refunded so far, so refund events can arrive
  * twice or out of order: only growth of the total does anything. An admin's refund made by hand passes its `amount`
  * instead: the total is computed under the intent's row lock, so two admins refunding at once add up, and a refund
- * beyond what is left is refused (see `nextRefundTotal`) with nothing changed.
+ * beyond what is left is refused (see `nextRefundTotal`) with nothing changed. A chargeback (`chargedBack`) is the same
+ * refund seen from the other side: its amount is added under the lock, capped at the intent's amount, and the intent
+ * gets a `chargeback` event besides its status change.
  *
  * Refund policy: the credits the refunded money bought (pro rata, rounded down; all of them on a full refund) are
  * taken back, but never more than the wallet has available. Credits already spent stay spent and the wallet never goes
@@ -476,16 +509,20 @@ export async function applyRefund(
 ): Promise<RefundOutcome> {
   return db.transaction(async (tx): Promise<RefundOutcome> => {
     const intent = await lockIntent(tx, options.intentId);
+    const chargeback = 'chargedBack' in options;
     const claimed = await claimEvent(
       tx,
       options.event,
       intent?.id ?? null,
-      'refundedTotal' in options ? { refundedTotal: options.refundedTotal } : { amount: options.amount },
+      'refundedTotal' in options
+        ? { refundedTotal: options.refundedTotal }
+        : chargeback
+          ? { chargedBack: options.chargedBack }
+          : { amount: options.amount },
     );
     if (!claimed) return { kind: 'duplicate_event' };
     if (!intent) return { kind: 'unknown_intent' };
-    const requested =
-      'refundedTotal' in options ? options.refundedTotal : nextRefundTotal(intent, options.amount);
+    const requested = requestedTotal(intent, options);
     if (!paidStatuses.includes(intent.status)) return { kind: 'not_paid', intent };
     const total = Math.min(requested, intent.amount);
     if (total <= intent.refundedAmount) return { kind: 'already_applied', intent };
@@ -502,10 +539,27 @@ export async function applyRefund(
         walletId: intent.walletId,
         kind: 'adjustment',
         amount: -taken,
-        idempotencyKey: `payment:${intent.id}:refund:${total}`,
-        reason: `refund of payment ${intent.id}`,
+        idempotencyKey: `payment:${intent.id}:${chargeback ? 'chargeback' : 'refund'}:${total}`,
+        reason: `${chargeback ? 'chargeback' : 'refund'} of payment ${intent.id}`,
         references: { paymentId: intent.id },
         details: { refundedTotal: total, currency: intent.currency },
+      });
+    }
+    const change = {
+      refundedTotal: total,
+      refundId: options.refundId,
+      reason: options.reason,
+      creditsReversed: taken,
+      creditsUncollected: owed - taken,
+    };
+    if (chargeback) {
+      // Its own event, so the intent's history says the money was taken back by a dispute, not refunded by us.
+      await tx.insert(paymentEvents).values({
+        intentId: intent.id,
+        type: 'chargeback',
+        cause: options.cause,
+        actorId: options.actorId ?? null,
+        details: { ...change, chargedBack: total - intent.refundedAmount },
       });
     }
     const updated = await changeStatus(
@@ -515,13 +569,7 @@ export async function applyRefund(
       {
         cause: options.cause,
         actorId: options.actorId,
-        details: {
-          refundedTotal: total,
-          refundId: options.refundId,
-          reason: options.reason,
-          creditsReversed: taken,
-          creditsUncollected: owed - taken,
-        },
+        details: chargeback ? { ...change, chargeback: true } : change,
         set: { refundedAmount: total, creditsReversed: intent.creditsReversed + owed },
       },
     );

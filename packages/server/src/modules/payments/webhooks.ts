@@ -78,6 +78,43 @@ export async function applyWebhookRefund(
   return outcome;
 }
 
+/**
+ * A provider's chargeback (Stripe `charge.dispute.closed` lost, PayPal `PAYMENT.CAPTURE.REVERSED`): adds the amount
+ * taken back to what is refunded, once per event, under the refund policy, and audits it as a chargeback.
+ */
+export async function applyWebhookChargeback(
+  app: FastifyInstance,
+  log: FastifyBaseLogger,
+  options: {
+    intentId: string;
+    /** Minor units the provider took back. */
+    chargedBack: number;
+    event: ProviderEventRef;
+    /** The dispute's or reversal's id at the provider. */
+    refundId?: string | undefined;
+    reason?: string | undefined;
+  },
+): Promise<RefundOutcome> {
+  const { event } = options;
+  const outcome = await applyRefund(app.db, { ...options, cause: 'webhook' });
+  log.info({ provider: event.provider, eventId: event.eventId, outcome: outcome.kind }, 'chargeback event');
+  if (outcome.kind === 'refunded') {
+    await auditPayment(app, {
+      type: 'payment.charged_back',
+      intent: outcome.intent,
+      log,
+      details: {
+        chargedBack: options.chargedBack,
+        refundedTotal: outcome.intent.refundedAmount,
+        creditsReversed: outcome.creditsReversed,
+        creditsUncollected: outcome.creditsUncollected,
+        eventId: event.eventId,
+      },
+    });
+  }
+  return outcome;
+}
+
 /** After a payment settles: logs it and sends the receipt; a failed email never fails the webhook. */
 export async function afterSettle(
   app: FastifyInstance,
