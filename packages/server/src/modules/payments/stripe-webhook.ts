@@ -12,10 +12,12 @@ import {
   type ProviderEventRef,
   paidStatuses,
   recordIgnoredEvent,
+  recordProviderEvent,
   settlePaidIntent,
 } from './service.js';
 import {
   afterSettle,
+  applyWebhookChargeback,
   applyWebhookRefund,
   keepRawBody,
   rawBodyOf,
@@ -26,7 +28,8 @@ import {
 /**
  * Stripe: events are verified from `Stripe-Signature` (HMAC of `timestamp.body`, 5-minute tolerance, so an old
  * event replayed later is refused). Sessions settle on checkout.session.completed / async_payment_succeeded; refunds
- * arrive as charge.refunded with the cumulative amount refunded, which makes them safe to repeat or reorder.
+ * arrive as charge.refunded with the cumulative amount refunded, which makes them safe to repeat or reorder. A dispute
+ * is noted when created and takes the credits back only when closed as lost (the money is then definitively gone).
  */
 export async function stripeWebhookRoutes(app: FastifyInstance): Promise<void> {
   keepRawBody(app);
@@ -103,6 +106,47 @@ export async function stripeWebhookRoutes(app: FastifyInstance): Promise<void> {
             intentId: intent.id,
             refundedTotal: charge.amount_refunded,
             event: ref,
+          });
+          return { received: true, outcome: outcome.kind };
+        }
+        case 'charge.dispute.created': {
+          // Only noted: the dispute may still be won, so no credit moves until it is closed.
+          const dispute = event.data.object;
+          const paymentIntent = paymentIntentId(dispute.payment_intent);
+          const intent = paymentIntent
+            ? await findIntentByProviderPaymentId(app.db, 'stripe', paymentIntent)
+            : undefined;
+          if (!intent) return ignore('unknown_intent');
+          await recordProviderEvent(app.db, {
+            event: ref,
+            intentId: intent.id,
+            details: { disputeId: dispute.id, amount: dispute.amount, reason: dispute.reason },
+          });
+          request.log.warn(
+            { provider: 'stripe', eventId: ref.eventId, intentId: intent.id, disputeId: dispute.id },
+            'payment disputed',
+          );
+          return { received: true, outcome: 'dispute_opened' };
+        }
+        case 'charge.dispute.closed': {
+          const dispute = event.data.object;
+          const paymentIntent = paymentIntentId(dispute.payment_intent);
+          if (!paymentIntent) return ignore('dispute without payment intent');
+          if (dispute.status !== 'lost') {
+            const known = await findIntentByProviderPaymentId(app.db, 'stripe', paymentIntent);
+            return ignore(`dispute ${dispute.status}`, known?.id);
+          }
+          const intent = await intentOfPayment(paymentIntent);
+          if (!intent) return ignore('unknown_intent');
+          if (dispute.currency.toUpperCase() !== intent.currency || !(dispute.amount > 0)) {
+            return ignore('dispute in another currency or without an amount', intent.id);
+          }
+          const outcome = await applyWebhookChargeback(app, request.log, {
+            intentId: intent.id,
+            chargedBack: dispute.amount,
+            event: ref,
+            refundId: dispute.id,
+            reason: `dispute lost (${dispute.reason})`,
           });
           return { received: true, outcome: outcome.kind };
         }

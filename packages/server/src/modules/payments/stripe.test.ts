@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
 import { createTestApp, type TestApp } from '../../testing/test-app.js';
+import { listAuditEvents } from '../accounts/audit.js';
 import { type SignedInClient, signUpAndSignIn } from '../accounts/testing.js';
 import { verifyLedger } from '../billing/ledger.js';
+import { listIntentEvents } from './service.js';
 import { type FakeStripe, startFakeStripe } from './testing/fake-stripe.js';
 import { balanceOf, madeUpKey, makeAdmin, testPaymentsConfig } from './testing/harness.js';
 
@@ -263,6 +265,118 @@ for (const pair of backendPairs()) {
         'already_paid',
       );
       expect(await balanceOf(app(), buyer.userId)).toBe(0);
+    });
+
+    const adminView = async (intentId: string) =>
+      (await app().inject({ url: `/api/admin/payments/intents/${intentId}`, headers: admin.headers })).json()
+        .intent;
+    const chargebacksOf = async (intentId: string) =>
+      (await listIntentEvents(app().db, intentId)).filter((event) => event.type === 'chargeback');
+
+    async function paid(buyer: SignedInClient, packId = 'starter') {
+      const { intent, session } = await checkout(buyer, 'EUR', packId);
+      const { chargeId } = stripe.complete(String(session.id));
+      expect((await deliver(stripe.event('checkout.session.completed', session))).json().outcome).toBe(
+        'paid',
+      );
+      return { intent, chargeId };
+    }
+
+    it('takes the credits back when a dispute is closed as lost, once however often the event comes', async () => {
+      const buyer = await signUpAndSignIn(app());
+      const { intent, chargeId } = await paid(buyer);
+      const dispute = stripe.dispute(chargeId);
+      // Opened: only noted on the intent, the dispute may still be won.
+      expect((await deliver(stripe.event('charge.dispute.created', dispute))).json().outcome).toBe(
+        'dispute_opened',
+      );
+      expect(await balanceOf(app(), buyer.userId)).toBe(100_000);
+      expect(await adminView(intent.id)).toMatchObject({ status: 'paid', refundedAmount: 0 });
+
+      const lost = stripe.event('charge.dispute.closed', { ...dispute, status: 'lost' });
+      expect((await deliver(lost)).json().outcome).toBe('refunded');
+      expect((await deliver(lost)).json().outcome).toBe('duplicate_event');
+      const eventId = JSON.parse(lost.payload).id as string;
+      const redelivered = stripe.event('charge.dispute.closed', { ...dispute, status: 'lost' }, { eventId });
+      expect((await deliver(redelivered)).json().outcome).toBe('duplicate_event');
+
+      expect(await balanceOf(app(), buyer.userId)).toBe(0);
+      expect(await adminView(intent.id)).toMatchObject({ status: 'refunded', refundedAmount: 700 });
+      const chargebacks = await chargebacksOf(intent.id);
+      expect(chargebacks).toHaveLength(1);
+      expect(chargebacks[0]).toMatchObject({
+        cause: 'webhook',
+        details: {
+          chargedBack: 700,
+          refundedTotal: 700,
+          refundId: dispute.id,
+          creditsReversed: 100_000,
+          creditsUncollected: 0,
+        },
+      });
+      const events = await listIntentEvents(app().db, intent.id);
+      expect(events.find((event) => event.toStatus === 'refunded')).toMatchObject({
+        details: { chargeback: true },
+      });
+      const audit = await listAuditEvents(app().db, { userId: buyer.userId, types: ['payment.*'] });
+      expect(audit.filter((event) => event.type === 'payment.charged_back')).toHaveLength(1);
+      expect(audit.some((event) => event.type === 'payment.refunded')).toBe(false);
+      expect(await verifyLedger(harness.database.db)).toEqual([]);
+    });
+
+    it('changes nothing when a dispute is won or closed with a warning', async () => {
+      const buyer = await signUpAndSignIn(app());
+      const { intent, chargeId } = await paid(buyer);
+      for (const status of ['won', 'warning_closed']) {
+        const closed = stripe.event('charge.dispute.closed', stripe.dispute(chargeId, { status }));
+        expect((await deliver(closed)).json().outcome).toBe('ignored');
+      }
+      expect(await balanceOf(app(), buyer.userId)).toBe(100_000);
+      expect(await adminView(intent.id)).toMatchObject({ status: 'paid', refundedAmount: 0 });
+      expect(await chargebacksOf(intent.id)).toEqual([]);
+    });
+
+    it('adds a lost dispute to what was refunded before, capped at what was paid', async () => {
+      const buyer = await signUpAndSignIn(app());
+      const { intent, chargeId } = await paid(buyer, 'pro');
+      const refund = await app().inject({
+        method: 'POST',
+        url: `/api/admin/payments/intents/${intent.id}/refund`,
+        headers: admin.headers,
+        payload: { amount: 1500, reason: 'a quarter unused' },
+      });
+      expect(refund.statusCode, refund.body).toBe(200);
+      expect(await balanceOf(app(), buyer.userId)).toBe(750_000);
+      // The buyer disputes the whole charge anyway: only the 4500 not yet refunded can still be taken.
+      const dispute = stripe.dispute(chargeId, { amount: 6000, status: 'lost' });
+      expect((await deliver(stripe.event('charge.dispute.closed', dispute))).json().outcome).toBe('refunded');
+      expect(await adminView(intent.id)).toMatchObject({ status: 'refunded', refundedAmount: 6000 });
+      expect(await balanceOf(app(), buyer.userId)).toBe(0);
+      expect((await chargebacksOf(intent.id)).map((event) => event.details)).toMatchObject([
+        { chargedBack: 4500, refundedTotal: 6000, creditsReversed: 750_000 },
+      ]);
+      // The refund's own event arriving late changes nothing more.
+      expect(
+        (await deliver(stripe.event('charge.refunded', stripe.charges.get(chargeId)))).json().outcome,
+      ).toBe('already_applied');
+      expect(await verifyLedger(harness.database.db)).toEqual([]);
+    });
+
+    it('adds a partial dispute to a partial refund: 1000 refunded and 2000 disputed of 6000 take half back', async () => {
+      const buyer = await signUpAndSignIn(app());
+      const { intent, chargeId } = await paid(buyer, 'pro');
+      stripe.charges.get(chargeId)!.amount_refunded = 1000;
+      expect(
+        (await deliver(stripe.event('charge.refunded', stripe.charges.get(chargeId)))).json().outcome,
+      ).toBe('refunded');
+      const dispute = stripe.dispute(chargeId, { amount: 2000, status: 'lost' });
+      expect((await deliver(stripe.event('charge.dispute.closed', dispute))).json().outcome).toBe('refunded');
+      expect(await adminView(intent.id)).toMatchObject({
+        status: 'partially_refunded',
+        refundedAmount: 3000,
+      });
+      expect(await balanceOf(app(), buyer.userId)).toBe(500_000);
+      expect(await verifyLedger(harness.database.db)).toEqual([]);
     });
 
     it('fails the intent with 504 when Stripe times out creating the session', async () => {

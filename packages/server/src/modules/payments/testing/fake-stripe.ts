@@ -122,6 +122,30 @@ export async function startFakeStripe(options: { secretKey: string; webhookSecre
       Object.assign(session, { payment_status: 'paid', status: 'complete', payment_intent: paymentIntentId });
       return { session, paymentIntentId, chargeId };
     },
+    /**
+     * A Dispute object as Stripe's `charge.dispute.*` events carry it (for the whole charge unless `amount` is given;
+     * `status` e.g. needs_response, won, lost, warning_closed).
+     */
+    dispute(chargeId: string, overrides: { amount?: number; status?: string; id?: string } = {}): Json {
+      const charge = charges.get(chargeId)!;
+      return {
+        id: overrides.id ?? id('du'),
+        object: 'dispute',
+        amount: overrides.amount ?? charge.amount,
+        balance_transactions: [],
+        charge: chargeId,
+        created: Math.floor(Date.now() / 1000),
+        currency: charge.currency,
+        evidence: {},
+        evidence_details: { due_by: null, has_evidence: false, past_due: false, submission_count: 0 },
+        is_charge_refundable: false,
+        livemode: false,
+        metadata: {},
+        payment_intent: charge.payment_intent,
+        reason: 'fraudulent',
+        status: overrides.status ?? 'needs_response',
+      };
+    },
     /** A signed event as Stripe would POST it; `timestamp` (seconds) lets a test send a stale one. */
     event(
       type: string,
