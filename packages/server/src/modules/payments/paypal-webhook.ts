@@ -15,6 +15,7 @@ import {
 } from './service.js';
 import { syncIntent } from './sync.js';
 import {
+  applyWebhookChargeback,
   applyWebhookRefund,
   keepRawBody,
   parseJson,
@@ -31,6 +32,7 @@ const uuid = z.uuid();
  * event only says *which* order to look at: the order is fetched (and captured when approved) and what PayPal answers
  * is what gets settled, so CHECKOUT.ORDER.APPROVED and PAYMENT.CAPTURE.COMPLETED both lead to one capture, once.
  * Refunds arrive as PAYMENT.CAPTURE.REFUNDED carrying the cumulative refunded total, safe to repeat or reorder.
+ * PAYMENT.CAPTURE.REVERSED (PayPal took the money back: a chargeback or a reversal) takes back what its amount bought.
  */
 export async function paypalWebhookRoutes(app: FastifyInstance): Promise<void> {
   keepRawBody(app);
@@ -112,6 +114,32 @@ export async function paypalWebhookRoutes(app: FastifyInstance): Promise<void> {
             refundedTotal: amount,
             event: ref,
             refundId: typeof resource.id === 'string' ? resource.id : undefined,
+          });
+          return { received: true, outcome: outcome.kind };
+        }
+        case 'PAYMENT.CAPTURE.REVERSED': {
+          // The resource is a refund object PayPal made itself (a chargeback or a reversal): `amount` is what it took.
+          const captureId = captureIdOfRefund(resource);
+          const reversed = resource.amount as { value?: unknown; currency_code?: unknown } | undefined;
+          if (
+            !captureId ||
+            typeof reversed?.value !== 'string' ||
+            typeof reversed.currency_code !== 'string'
+          ) {
+            return ignore('reversal without capture or amount');
+          }
+          const intent = await findIntentByProviderPaymentId(app.db, 'paypal', captureId);
+          if (!intent) return ignore('unknown_intent');
+          const amount = fromDecimalString(reversed.value, reversed.currency_code);
+          if (amount === undefined || reversed.currency_code.toUpperCase() !== intent.currency) {
+            return ignore('reversal in another currency or not a decimal', intent.id);
+          }
+          const outcome = await applyWebhookChargeback(app, request.log, {
+            intentId: intent.id,
+            chargedBack: amount,
+            event: ref,
+            refundId: typeof resource.id === 'string' ? resource.id : undefined,
+            reason: 'capture reversed by PayPal',
           });
           return { received: true, outcome: outcome.kind };
         }

@@ -3,7 +3,7 @@ import { backendPairs } from '../../testing/backend-pairs.js';
 import { createTestApp, type TestApp } from '../../testing/test-app.js';
 import { listAuditEvents } from '../accounts/audit.js';
 import { type SignedInClient, signUpAndSignIn } from '../accounts/testing.js';
-import { verifyLedger } from '../billing/ledger.js';
+import { ensureWallet, postEntry, verifyLedger } from '../billing/ledger.js';
 import { listIntentEvents } from './service.js';
 import { type FakePaypal, startFakePaypal } from './testing/fake-paypal.js';
 import { balanceOf, madeUpKey, makeAdmin, testPaymentsConfig } from './testing/harness.js';
@@ -239,6 +239,64 @@ for (const pair of backendPairs()) {
       expect(intent.status).toBe('failed');
       expect((await sync(buyer, intent.id)).json().outcome).toBe('failed');
       expect(await balanceOf(app(), buyer.userId)).toBe(0);
+    });
+
+    it('takes the credits back on PAYMENT.CAPTURE.REVERSED, once; credits already spent stay spent', async () => {
+      const buyer = await signUpAndSignIn(app());
+      const { intent, order } = await checkout(buyer);
+      paypal.approve(order.id);
+      expect((await deliver(paypal.orderApproved(order.id))).json().outcome).toBe('paid');
+      const captureId = String(paypal.orders.get(order.id)!.purchase_units[0]!.payments!.captures[0]!.id);
+      const wallet = await ensureWallet(app().db, { ownerType: 'user', ownerId: buyer.userId });
+      await postEntry(app().db, {
+        walletId: wallet.id,
+        kind: 'usage',
+        amount: -40_000,
+        idempotencyKey: `test-spend-${intent.id}`,
+      });
+
+      const reversed = paypal.captureReversed(captureId, 750);
+      const first = await deliver(reversed);
+      expect(first.statusCode, first.body).toBe(200);
+      expect(first.json().outcome).toBe('refunded');
+      expect((await deliver(reversed)).json().outcome).toBe('duplicate_event');
+      expect(
+        (await deliver(paypal.captureReversed(captureId, 750, { eventId: reversed.eventId }))).json().outcome,
+      ).toBe('duplicate_event');
+
+      // 60,000 credits were left to take; the 40,000 spent stay spent and the wallet does not go below zero.
+      expect(await balanceOf(app(), buyer.userId)).toBe(0);
+      const view = await app().inject({
+        url: `/api/admin/payments/intents/${intent.id}`,
+        headers: admin.headers,
+      });
+      expect(view.json().intent).toMatchObject({ status: 'refunded', refundedAmount: 750 });
+      const chargebacks = (await listIntentEvents(app().db, intent.id)).filter(
+        (event) => event.type === 'chargeback',
+      );
+      expect(chargebacks.map((event) => event.details)).toMatchObject([
+        { chargedBack: 750, refundedTotal: 750, creditsReversed: 60_000, creditsUncollected: 40_000 },
+      ]);
+      const audit = await listAuditEvents(app().db, { userId: buyer.userId, types: ['payment.*'] });
+      expect(audit.filter((event) => event.type === 'payment.charged_back')).toHaveLength(1);
+      expect(await verifyLedger(harness.database.db)).toEqual([]);
+    });
+
+    it('adds a reversal to a partial refund, capped at what was paid', async () => {
+      const buyer = await signUpAndSignIn(app());
+      const { intent, order } = await checkout(buyer);
+      paypal.approve(order.id);
+      await deliver(paypal.orderApproved(order.id));
+      const captureId = String(paypal.orders.get(order.id)!.purchase_units[0]!.payments!.captures[0]!.id);
+      expect((await deliver(paypal.captureRefunded(captureId, 250, 250))).json().outcome).toBe('refunded');
+      expect((await deliver(paypal.captureReversed(captureId, 750))).json().outcome).toBe('refunded');
+      const view = await app().inject({
+        url: `/api/admin/payments/intents/${intent.id}`,
+        headers: admin.headers,
+      });
+      expect(view.json().intent).toMatchObject({ status: 'refunded', refundedAmount: 750 });
+      expect(await balanceOf(app(), buyer.userId)).toBe(0);
+      expect(await verifyLedger(harness.database.db)).toEqual([]);
     });
 
     it('refunds the capture through the API; the PAYMENT.CAPTURE.REFUNDED events apply the cumulative total once', async () => {

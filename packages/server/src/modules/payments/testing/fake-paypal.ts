@@ -303,6 +303,17 @@ export async function startFakePaypal(options: {
         resourceType: 'refund',
       });
     },
+    /**
+     * PAYMENT.CAPTURE.REVERSED as PayPal documents it: the resource is the refund PayPal made itself for `amount`
+     * minor units (note_to_payer "Payment reversed"), with the capture in its `up` link.
+     */
+    captureReversed(captureId: string, amount: number, overrides: { eventId?: string } = {}) {
+      const capture = findCapture(captureId)!;
+      const total = (refunds.get(captureId) ?? 0) + amount;
+      refunds.set(captureId, total);
+      const refund = { ...refundView(capture, amount, total), note_to_payer: 'Payment reversed' };
+      return webhook('PAYMENT.CAPTURE.REVERSED', refund, { ...overrides, resourceType: 'refund' });
+    },
   };
 }
 export type FakePaypal = Awaited<ReturnType<typeof startFakePaypal>>;
