@@ -594,6 +594,18 @@ describe('gateway resilience against a faulty upstream', () => {
     await gateway.chat({ ...hello, max_tokens: 4000, temperature: 1 }, emptyContext);
     expect(primary.requests[0]?.body).toMatchObject({ max_tokens: 50, temperature: 0 });
   });
+
+  it('bounds the output of a call as each target sends it, overrides applied, the largest over the targets', () => {
+    const gateway = build({
+      routes: {
+        capped: { targets: [{ model: 'model-a', overrides: { max_tokens: 50_000 } }, { model: 'model-b' }] },
+      },
+    });
+    const targets = gateway.resolve('capped', { headers: {} })!;
+    expect(gateway.outputTokenBound({ ...hello, max_tokens: 10 }, targets)).toBe(50_000);
+    expect(gateway.outputTokenBound({ ...hello, max_tokens: 10 }, targets.slice(1))).toBe(10);
+    expect(gateway.outputTokenBound({ ...hello, max_tokens: 10 }, [])).toBe(0);
+  });
 });
 
 describe('fixtures', () => {

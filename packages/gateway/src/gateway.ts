@@ -153,6 +153,12 @@ export interface Gateway {
     metadata: RequestMetadata,
     keyOverrides?: CallContext['keyOverrides'],
   ): ResolvedTarget[] | undefined;
+  /**
+   * The most output tokens any of `targets` may generate, and bill, for `request`: the cap each sends (route overrides
+   * applied), with what its adapter adds (a thinking budget), times the choices it asks for (`n`). What a hold must
+   * cover; the model's maximum when a target sends no cap, Infinity when that is unknown too.
+   */
+  outputTokenBound(request: ChatCompletionRequest, targets: readonly ResolvedTarget[]): number;
   chat(request: ChatCompletionRequest, context: CallContext): Promise<ChatResult>;
   /** Resolves once the first upstream chunk arrived; retries and fallback happen only before that. */
   chatStream(request: ChatCompletionRequest, context: CallContext): Promise<ChatStreamResult>;
@@ -685,6 +691,29 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
     throw lastError ?? noTarget(route.requested);
   }
 
+  /** A target's overrides (say a fixed temperature) win over the client's; the model stays the one asked for. */
+  function withOverrides(request: ChatCompletionRequest, target: ResolvedTarget): ChatCompletionRequest {
+    return target.overrides === noOverrides
+      ? request
+      : ({ ...request, ...target.overrides, model: request.model } as ChatCompletionRequest);
+  }
+
+  function outputTokenBound(request: ChatCompletionRequest, targets: readonly ResolvedTarget[]): number {
+    let bound = 0;
+    for (const target of targets) {
+      const runtime = providers.get(target.provider);
+      if (!runtime) continue;
+      const sent = runtime.adapter.outputTokenBound(
+        withOverrides(request, target),
+        runtime.settings,
+        target.maxOutputTokens,
+      );
+      const targetBound = sent ?? target.maxOutputTokens ?? Number.POSITIVE_INFINITY;
+      if (targetBound > bound) bound = targetBound;
+    }
+    return bound;
+  }
+
   function prepareChatCall(
     request: ChatCompletionRequest,
     target: ResolvedTarget,
@@ -693,11 +722,7 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
   ): ChatCallOptions {
     const { stream: _stream, stream_options: _streamOptions, ...rest } = request;
     return {
-      // A target's overrides (say a fixed temperature) win over the client's; the model stays the one asked for.
-      request:
-        target.overrides === noOverrides
-          ? rest
-          : ({ ...rest, ...target.overrides, model: request.model } as ChatCompletionRequest),
+      request: withOverrides(rest as ChatCompletionRequest, target),
       upstreamModel: target.upstreamModel,
       publicModel: request.model,
       stream,
@@ -1023,6 +1048,7 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
     listModels,
     resolve: (model, metadata, keyOverrides) =>
       router.resolve(model, metadata, usableWith(keyOverrides))?.targets,
+    outputTokenBound,
     chat,
     chatStream,
     embeddings,

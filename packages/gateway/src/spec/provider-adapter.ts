@@ -89,6 +89,16 @@ export interface ProviderAdapter {
   /** Headers that authenticate a request with one key. */
   authHeaders(key: string, provider: ProviderSettings): Record<string, string>;
   prepareChat(options: ChatCallOptions): PreparedRequest;
+  /**
+   * The most output tokens the provider may generate, and bill, for `request` as `prepareChat` sends it: the cap
+   * sent, with what the adapter adds to it (a thinking budget), times the choices it asks for. Undefined when no cap
+   * is sent. `maxOutputTokens` is the model's, as in {@link ChatCallOptions}. What a hold must cover; no allocation.
+   */
+  outputTokenBound(
+    request: ChatCompletionRequest,
+    provider: ProviderSettings,
+    maxOutputTokens: number | undefined,
+  ): number | undefined;
   parseChatResponse(body: unknown, options: ChatCallOptions): { response: ChatCompletion; usage: Usage };
   createChatStreamConverter(options: ChatCallOptions): ChatStreamConverter;
   prepareEmbeddings?(options: EmbeddingsCallOptions): PreparedRequest;

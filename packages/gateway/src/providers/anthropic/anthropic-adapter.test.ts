@@ -241,6 +241,25 @@ describe('anthropic adapter', () => {
     ]);
   });
 
+  it('bounds the output it may be billed for by the max_tokens it sends, thinking budget included', async () => {
+    const request = {
+      model: 'sonnet',
+      messages: [{ role: 'user' as const, content: 'Think' }],
+      max_tokens: 10,
+      reasoning_effort: 'high',
+      n: 4,
+    };
+    const targets = gateway.resolve('sonnet', emptyContext.metadata)!;
+    // 10 for the answer and 16,384 for thinking; `n` is not sent to Anthropic, so one choice.
+    expect(gateway.outputTokenBound(request, targets)).toBe(16_394);
+    upstream.enqueue({ kind: 'json', body: readJsonFixture(fixture('text.json')) });
+    await gateway.chat(request, emptyContext);
+    expect((upstream.requests[0]!.body as { max_tokens: number }).max_tokens).toBe(16_394);
+    // Without a cap, the model's maximum is sent, and bounded.
+    const { max_tokens: _cap, reasoning_effort: _effort, ...uncapped } = request;
+    expect(gateway.outputTokenBound(uncapped, targets)).toBe(8192);
+  });
+
   it('streams text with usage', async () => {
     upstream.enqueue({ kind: 'sse', events: readNamedChunksFixture(fixture('text.chunks.txt')) });
     const result = await gateway.chatStream(

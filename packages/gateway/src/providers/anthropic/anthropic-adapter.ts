@@ -8,12 +8,19 @@ import {
   unsupportedWarning,
 } from '../../provider-utils/request-parameters.js';
 import { GatewayError } from '../../spec/gateway-error.js';
-import type { ChatCompletion, ChatCompletionChunk, FinishReason, ToolCall } from '../../spec/openai-types.js';
+import type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatCompletionRequest,
+  FinishReason,
+  ToolCall,
+} from '../../spec/openai-types.js';
 import type {
   ChatCallOptions,
   ChatStreamConverter,
   PreparedRequest,
   ProviderAdapter,
+  ProviderSettings,
 } from '../../spec/provider-adapter.js';
 import { emptyUsage, tokenCount, type Usage, usageToOpenAI } from '../../spec/usage.js';
 import {
@@ -42,6 +49,28 @@ export function usageFromAnthropic(usage: AnthropicUsage | null | undefined): Us
   };
 }
 
+/** The answer's own cap: the client's, else the model's maximum, else Anthropic's required default. */
+function answerCap(request: ChatCompletionRequest, maxOutputTokens: number | undefined): number {
+  return requestedMaxTokens(request) ?? maxOutputTokens ?? defaultMaxTokens;
+}
+
+/** The thinking budget a reasoning effort asks for; undefined without one (or for an unknown value). */
+function thinkingBudgetOf(request: ChatCompletionRequest): number | undefined {
+  return request.reasoning_effort ? thinkingBudgets[request.reasoning_effort] : undefined;
+}
+
+/**
+ * max_tokens as sent: thinking tokens come out of max_tokens, so the budget is added on top of the answer's cap.
+ * One choice only (Anthropic has no `n`).
+ */
+function outputTokenBound(
+  request: ChatCompletionRequest,
+  _provider: ProviderSettings,
+  maxOutputTokens: number | undefined,
+): number {
+  return answerCap(request, maxOutputTokens) + (thinkingBudgetOf(request) ?? 0);
+}
+
 function usesJsonTool(options: ChatCallOptions): boolean {
   return prepareAnthropicTools(options.request).usesJsonTool;
 }
@@ -66,20 +95,16 @@ function prepareChat(options: ChatCallOptions): PreparedRequest {
   const tools = prepareAnthropicTools(request);
   warnings.push(...tools.warnings);
 
-  let maxTokens = requestedMaxTokens(request) ?? options.maxOutputTokens ?? defaultMaxTokens;
   const body: Record<string, unknown> = { model: options.upstreamModel };
-  const budget = request.reasoning_effort ? thinkingBudgets[request.reasoning_effort] : undefined;
+  const budget = thinkingBudgetOf(request);
   if (request.reasoning_effort && budget === undefined) {
     warnings.push(
       unsupportedWarning('reasoning_effort', 'anthropic', `unknown value ${request.reasoning_effort}`),
     );
   }
-  if (budget !== undefined) {
-    // Thinking tokens come out of max_tokens, so the budget is added on top of the answer's cap.
-    maxTokens += budget;
-    body.thinking = { type: 'enabled', budget_tokens: budget };
-  }
-  body.max_tokens = maxTokens;
+  if (budget !== undefined) body.thinking = { type: 'enabled', budget_tokens: budget };
+  // The bound a hold covers is exactly what is sent: one computation for both.
+  body.max_tokens = outputTokenBound(request, options.provider, options.maxOutputTokens);
   if (prompt.system) body.system = prompt.system;
   body.messages = prompt.messages;
   if (request.temperature !== undefined) {
@@ -274,6 +299,7 @@ export const anthropicAdapter: ProviderAdapter = {
   type: 'anthropic',
   authHeaders: (key) => ({ 'x-api-key': key }),
   prepareChat,
+  outputTokenBound,
   parseChatResponse,
   createChatStreamConverter,
   extractError(body) {

@@ -7,7 +7,12 @@ import {
   unknownParameterWarnings,
   unsupportedWarning,
 } from '../../provider-utils/request-parameters.js';
-import type { ChatCompletion, ChatCompletionChunk, ToolCall } from '../../spec/openai-types.js';
+import type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatCompletionRequest,
+  ToolCall,
+} from '../../spec/openai-types.js';
 import type {
   ChatCallOptions,
   ChatStreamConverter,
@@ -36,6 +41,11 @@ export function usageFromCohere(usage: CohereUsage | null | undefined): Usage | 
     cachedInputTokens: tokenCount(usage.cached_tokens),
     reasoningTokens: 0,
   };
+}
+
+/** The cap sent; one choice only (`n` is dropped) and Cohere's reasoning is not asked for. */
+function outputTokenBound(request: ChatCompletionRequest): number | undefined {
+  return requestedMaxTokens(request);
 }
 
 function prepareChat(options: ChatCallOptions): PreparedRequest {
@@ -191,6 +201,7 @@ export const cohereAdapter: ProviderAdapter = {
   type: 'cohere',
   authHeaders: (key) => ({ authorization: `Bearer ${key}` }),
   prepareChat,
+  outputTokenBound,
   parseChatResponse,
   createChatStreamConverter,
   prepareEmbeddings(options) {

@@ -271,6 +271,23 @@ describe('gemini adapter', () => {
     expect(tooLong.code).toBe('context_length_exceeded');
   });
 
+  it('bounds the output it may be billed for by maxOutputTokens times candidateCount, thoughts included', async () => {
+    const request = {
+      model: 'flash',
+      messages: [{ role: 'user' as const, content: 'Hi' }],
+      max_tokens: 10,
+      n: 3,
+      reasoning_effort: 'high',
+    };
+    expect(gateway.outputTokenBound(request, gateway.resolve('flash', emptyContext.metadata)!)).toBe(30);
+    upstream.enqueue({ kind: 'json', body: readJsonFixture(fixture('text.json')) });
+    await gateway.chat(request, emptyContext);
+    expect((upstream.requests[0]!.body as { generationConfig: unknown }).generationConfig).toMatchObject({
+      maxOutputTokens: 10,
+      candidateCount: 3,
+    });
+  });
+
   it('maps json_schema to responseSchema and reasoning_effort to a thinking budget', async () => {
     upstream.enqueue({ kind: 'json', body: readJsonFixture(fixture('text.json')) });
     await gateway.chat(

@@ -7,7 +7,13 @@ import {
   unknownParameterWarnings,
   unsupportedWarning,
 } from '../../provider-utils/request-parameters.js';
-import type { ChatCompletion, ChatCompletionChunk, FinishReason, ToolCall } from '../../spec/openai-types.js';
+import type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatCompletionRequest,
+  FinishReason,
+  ToolCall,
+} from '../../spec/openai-types.js';
 import type {
   ChatCallOptions,
   ChatStreamConverter,
@@ -44,6 +50,16 @@ export function usageFromGemini(usage: GeminiUsage | null | undefined): Usage | 
 
 function modelPath(model: string): string {
   return `/v1beta/models/${encodeURIComponent(model)}`;
+}
+
+/**
+ * maxOutputTokens times candidateCount. Thoughts count against maxOutputTokens (the thinking budget is a hint the
+ * model may overrun, maxOutputTokens the ceiling of thoughts and answer together), so no budget is added.
+ */
+function outputTokenBound(request: ChatCompletionRequest): number | undefined {
+  const cap = requestedMaxTokens(request);
+  if (cap === undefined) return undefined;
+  return request.n !== undefined && request.n > 1 ? cap * request.n : cap;
 }
 
 function prepareChat(options: ChatCallOptions): PreparedRequest {
@@ -235,6 +251,7 @@ export const geminiAdapter: ProviderAdapter = {
   type: 'gemini',
   authHeaders: (key) => ({ 'x-goog-api-key': key }),
   prepareChat,
+  outputTokenBound,
   parseChatResponse,
   createChatStreamConverter,
   prepareEmbeddings(options) {

@@ -50,6 +50,31 @@ describe('openai-compatible adapter', () => {
     await upstream.close();
   });
 
+  it('bounds the output it may be billed for by the cap it sends times the n choices it forwards', async () => {
+    const request = {
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user' as const, content: 'Hi' }],
+      max_completion_tokens: 10,
+      n: 16,
+    };
+    const bound = () =>
+      gateway.outputTokenBound(request, gateway.resolve('gpt-4o-mini', emptyContext.metadata)!);
+    expect(bound()).toBe(160);
+    upstream.enqueue({ kind: 'json', body: readJsonFixture(fixture('text.json')) });
+    await gateway.chat(request, emptyContext);
+    expect(upstream.requests[0]?.body).toMatchObject({ max_completion_tokens: 10, n: 16 });
+    // Groq does not take n: one choice is asked for, and bounded.
+    build('groq');
+    expect(bound()).toBe(10);
+    // Both spellings sent: the larger one bounds.
+    expect(
+      gateway.outputTokenBound(
+        { ...request, max_tokens: 50, n: undefined },
+        gateway.resolve('gpt-4o-mini', emptyContext.metadata)!,
+      ),
+    ).toBe(50);
+  });
+
   it('sends the exact body, path and auth header upstream', async () => {
     upstream.enqueue({ kind: 'json', body: readJsonFixture(fixture('text.json')) });
     await gateway.chat(

@@ -11,6 +11,7 @@ import { GatewayError } from '../../spec/gateway-error.js';
 import type {
   ChatCompletion,
   ChatCompletionChunk,
+  ChatCompletionRequest,
   ChatMessage,
   EmbeddingsResponse,
   FinishReason,
@@ -95,6 +96,23 @@ function buildChatBody(options: ChatCallOptions): PreparedRequest {
     body,
     warnings: unknown.length === 0 ? unsupported : [...unknown, ...unsupported],
   };
+}
+
+/**
+ * The cap sent times the choices: `n` is forwarded unless the preset drops it. Both spellings of the cap may reach
+ * the provider (a preset sending them as-sent), so the larger counts. Reasoning tokens are part of the cap
+ * (OpenAI's max_completion_tokens includes them).
+ */
+function outputTokenBound(request: ChatCompletionRequest, provider: ProviderSettings): number | undefined {
+  const { max_tokens: maxTokens, max_completion_tokens: maxCompletionTokens, n } = request;
+  const cap =
+    maxTokens === undefined
+      ? maxCompletionTokens
+      : maxCompletionTokens === undefined
+        ? maxTokens
+        : Math.max(maxTokens, maxCompletionTokens);
+  if (cap === undefined) return undefined;
+  return n !== undefined && n > 1 && !presetOf(provider).unsupportedParameters.includes('n') ? cap * n : cap;
 }
 
 function parseChatResponse(
@@ -278,6 +296,7 @@ export const openAICompatibleAdapter: ProviderAdapter = {
   type: 'openai-compatible',
   authHeaders: (key) => ({ authorization: `Bearer ${key}` }),
   prepareChat: buildChatBody,
+  outputTokenBound,
   parseChatResponse,
   createChatStreamConverter,
   prepareEmbeddings(options) {

@@ -81,13 +81,15 @@ export function embeddingsTokenBound(request: EmbeddingsRequest): number {
 export const DEFAULT_MAX_OUTPUT_TOKENS = 4_096;
 
 /**
- * The output bound a request is held and charged against: the client's own limit, else the default, never more
- * than the smallest model maximum among the candidates.
+ * The answer cap sent upstream: the client's own limit, else the default, never more than the smallest model maximum
+ * among the candidates. What the hold covers is the engine's `outputTokenBound` of the request carrying it (a
+ * thinking budget an adapter adds, `n` choices).
  */
-export function outputTokenBound(request: ChatCompletionRequest, candidates: ResolvedTarget[]): number {
+export function outputTokenCap(request: ChatCompletionRequest, candidates: ResolvedTarget[]): number {
   const asked = request.max_completion_tokens ?? request.max_tokens;
-  const modelMaximum = Math.min(
-    ...candidates.map((target) => target.maxOutputTokens ?? Number.POSITIVE_INFINITY),
-  );
-  return Math.min(asked ?? DEFAULT_MAX_OUTPUT_TOKENS, modelMaximum);
+  let cap = asked ?? DEFAULT_MAX_OUTPUT_TOKENS;
+  for (const target of candidates) {
+    if (target.maxOutputTokens !== undefined && target.maxOutputTokens < cap) cap = target.maxOutputTokens;
+  }
+  return cap;
 }

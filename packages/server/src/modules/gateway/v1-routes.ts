@@ -29,7 +29,7 @@ import {
   type Charge,
   embeddingsTokenBound,
   type Metering,
-  outputTokenBound,
+  outputTokenCap,
   promptTokenBound,
 } from './metering.js';
 import type { OwnKeys } from './own-keys.js';
@@ -379,19 +379,14 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
   }
 
   /**
-   * Holds the worst case over the candidates the platform pays for before any provider is called; with none (the
-   * caller's own keys cover them all), the request only counts against the quotas.
+   * Holds the worst case over the candidates the platform pays for (`platformPaid`) before any provider is called;
+   * with none (the caller's own keys cover them all), the request only counts against the quotas.
    */
-  async function hold(
-    call: Call,
-    candidates: ResolvedTarget[],
-    maxPromptTokens: number,
-    maxOutputTokens: number,
-  ) {
+  async function hold(call: Call, paid: ResolvedTarget[], maxPromptTokens: number, maxOutputTokens: number) {
     return metering.begin({
       caller: call.caller,
       requestId: call.request.id,
-      candidates: platformPaid(call, candidates),
+      candidates: paid,
       maxPromptTokens,
       maxOutputTokens,
     });
@@ -572,13 +567,19 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
           if (cached && (cached.kind === 'stream') === call.stream) return replayCached(call, reply, cached);
           reply.header('x-webox-cache', 'miss');
         }
-        const maxOutputTokens = outputTokenBound(body, candidates);
-        charge = await hold(call, candidates, promptTokenBound(body), maxOutputTokens);
-        // The output bound is sent upstream so the answer can never cost more than what is held.
+        const paid = platformPaid(call, candidates);
+        // A cap is always sent upstream when the platform pays, so the answer can never cost more than what is held.
         const upstreamRequest: ChatCompletionRequest =
-          metering.enabled && platformPaid(call, candidates).length > 0
-            ? { ...body, max_tokens: maxOutputTokens, max_completion_tokens: undefined }
+          metering.enabled && paid.length > 0
+            ? { ...body, max_tokens: outputTokenCap(body, candidates), max_completion_tokens: undefined }
             : body;
+        // The engine's bound of what is sent: the cap, a thinking budget an adapter adds, times `n`.
+        charge = await hold(
+          call,
+          paid,
+          promptTokenBound(body),
+          gateway.outputTokenBound(upstreamRequest, paid),
+        );
         const context = callContext(call, reply);
 
         if (!call.stream) {
@@ -669,12 +670,15 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
       let charge: Charge | undefined;
       try {
         const candidates = await admit(call);
-        // Anthropic requires max_tokens, so the client's bound is always the one held.
+        const paid = platformPaid(call, candidates);
+        // Anthropic requires max_tokens; held as the engine sends it (never above a model's maximum).
+        if (metering.enabled && paid.length > 0)
+          chatRequest.max_tokens = outputTokenCap(chatRequest, candidates);
         charge = await hold(
           call,
-          candidates,
+          paid,
           promptTokenBound(chatRequest),
-          outputTokenBound(chatRequest, candidates),
+          gateway.outputTokenBound(chatRequest, paid),
         );
         const context = callContext(call, reply);
         if (!call.stream) {
@@ -724,7 +728,7 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
       let charge: Charge | undefined;
       try {
         const candidates = await admit(call);
-        charge = await hold(call, candidates, embeddingsTokenBound(body), 0);
+        charge = await hold(call, platformPaid(call, candidates), embeddingsTokenBound(body), 0);
         const result = await gateway.embeddings(body, callContext(call, reply));
         await complete(call, reply, charge, result);
         return reply.send(passThrough(result.response));

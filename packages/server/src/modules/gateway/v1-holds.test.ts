@@ -1,0 +1,157 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { backendPairs } from '../../testing/backend-pairs.js';
+import { fakeCompletion, type GatewayHarness, startGatewayHarness } from '../../testing/gateway-harness.js';
+import { getBalance, postEntry } from '../billing/index.js';
+import { renewPlans, setWalletPlan } from '../billing/plans.js';
+
+/**
+ * The hold must cover everything the upstream may generate for a call as it is sent: a thinking budget an adapter
+ * adds, every one of `n` choices. Each case here got an answer past a wallet that could not pay for it before.
+ */
+for (const pair of backendPairs()) {
+  describe(`/v1 holds the worst case of what is sent on ${pair.name}`, () => {
+    let harness: GatewayHarness;
+    let walletId: string;
+    let key: string;
+    let price: (model: string, inputTokens: number, outputTokens: number) => number;
+
+    beforeAll(async () => {
+      harness = await startGatewayHarness(pair, {
+        metering: 'ledger',
+        config: ({ primary }) => ({
+          providers: {
+            primary: {
+              type: 'openai-compatible',
+              baseUrl: `${primary}/v1`,
+              keys: ['test-primary-key'],
+              allowPrivateNetwork: true,
+            },
+            claude: {
+              type: 'anthropic',
+              baseUrl: primary,
+              keys: ['test-anthropic-key'],
+              allowPrivateNetwork: true,
+            },
+          },
+          models: {
+            'gpt-test': {
+              provider: 'primary',
+              model: 'gpt-4o-mini',
+              contextWindow: 128_000,
+              maxOutputTokens: 16_384,
+              price: { inputPerMillion: 150_000, outputPerMillion: 600_000 },
+            },
+            'claude-test': {
+              provider: 'claude',
+              model: 'claude-sonnet-4-5',
+              contextWindow: 200_000,
+              maxOutputTokens: 64_000,
+              price: { inputPerMillion: 3_000_000, outputPerMillion: 15_000_000 },
+            },
+            'embed-test': {
+              provider: 'primary',
+              model: 'text-embedding-3-small',
+              contextWindow: 8_191,
+              capabilities: ['embeddings'],
+              price: { inputPerMillion: 20_000, outputPerMillion: 0 },
+            },
+          },
+          routes: {},
+        }),
+      });
+      walletId = (await harness.app.billing.userWallet(harness.userId)).id;
+      await setWalletPlan(harness.database.db, { walletId, plan: 'pro' });
+      await renewPlans(harness.database.db, { timeZone: harness.app.billing.timeZone });
+      key = await harness.createKey();
+      const book = await harness.app.billing.prices.get();
+      price = (model, inputTokens, outputTokens) =>
+        book.priceUsage({
+          model,
+          usage: { inputTokens, outputTokens, cachedInputTokens: 0 },
+          plan: { priceMultiplierPermille: 1000 },
+        }).credits;
+    });
+    afterAll(() => harness.close());
+    beforeEach(() => {
+      harness.primary.requests.length = 0;
+      harness.primary.setHandler(() => fakeCompletion());
+    });
+
+    async function fund(credits: number) {
+      const { available } = await getBalance(harness.database.db, walletId);
+      if (credits === available) return;
+      await postEntry(harness.database.db, {
+        walletId,
+        kind: 'adjustment',
+        amount: credits - available,
+        reason: 'test funding',
+        idempotencyKey: `test-fund-${Math.random()}`,
+      });
+    }
+
+    const post = (path: string, body: unknown) =>
+      fetch(`${harness.origin}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const upstreamBody = (index = 0) => harness.primary.requests[index]?.body as Record<string, unknown>;
+
+    it('holds the thinking budget the Anthropic adapter adds to max_tokens', async () => {
+      // "Hi" holds 10 prompt tokens; 10 for the answer and 16,384 for thinking at reasoning_effort high.
+      const request = {
+        model: 'claude-test',
+        messages: [{ role: 'user', content: 'Hi' }],
+        max_tokens: 10,
+        reasoning_effort: 'high',
+      };
+      await fund(price('claude-test', 10, 10));
+      const refused = await post('/v1/chat/completions', request);
+      expect(refused.status).toBe(402);
+      expect(harness.primary.requests).toHaveLength(0);
+
+      const worstCase = price('claude-test', 10, 16_394);
+      await fund(worstCase);
+      harness.primary.setHandler(() => ({
+        kind: 'json',
+        body: {
+          id: 'msg_1',
+          type: 'message',
+          role: 'assistant',
+          model: 'claude-sonnet-4-5',
+          content: [{ type: 'text', text: 'ok' }],
+          stop_reason: 'max_tokens',
+          stop_sequence: null,
+          usage: { input_tokens: 10, output_tokens: 16_394 },
+        },
+      }));
+      const served = await post('/v1/chat/completions', request);
+      expect(served.status).toBe(200);
+      expect(upstreamBody()).toMatchObject({ max_tokens: 16_394, thinking: { budget_tokens: 16_384 } });
+      expect(Number(served.headers.get('x-webox-credits-charged'))).toBe(worstCase);
+      expect(await getBalance(harness.database.db, walletId)).toMatchObject({ balance: 0, held: 0 });
+    });
+
+    it('holds every one of n choices', async () => {
+      const request = {
+        model: 'gpt-test',
+        messages: [{ role: 'user', content: 'Hi' }],
+        max_tokens: 10,
+        n: 16,
+      };
+      await fund(price('gpt-test', 10, 10));
+      const refused = await post('/v1/chat/completions', request);
+      expect(refused.status).toBe(402);
+      expect(harness.primary.requests).toHaveLength(0);
+
+      const worstCase = price('gpt-test', 10, 160);
+      await fund(worstCase);
+      harness.primary.setHandler(() => fakeCompletion({ prompt: 10, completion: 160 }));
+      const served = await post('/v1/chat/completions', request);
+      expect(served.status).toBe(200);
+      expect(upstreamBody()).toMatchObject({ max_tokens: 10, n: 16 });
+      expect(Number(served.headers.get('x-webox-credits-charged'))).toBe(worstCase);
+      expect(await getBalance(harness.database.db, walletId)).toMatchObject({ balance: 0, held: 0 });
+    });
+  });
+}
