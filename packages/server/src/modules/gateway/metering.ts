@@ -67,14 +67,19 @@ export function promptTokenBound(request: ChatCompletionRequest): number {
   return bytes + images * IMAGE_TOKEN_BOUND;
 }
 
+/**
+ * An upper bound on embedding input tokens: bytes of text (as for prompts), and one token per id of a token array
+ * (a number[] is one input, a number[][] several).
+ */
 export function embeddingsTokenBound(request: EmbeddingsRequest): number {
-  const inputs = Array.isArray(request.input) ? request.input : [request.input];
-  let bytes = 0;
-  for (const input of inputs) {
-    if (typeof input === 'string') bytes += Buffer.byteLength(input);
-    else if (Array.isArray(input)) bytes += input.length;
+  const { input } = request;
+  if (typeof input === 'string') return Buffer.byteLength(input);
+  let tokens = 0;
+  for (const item of input) {
+    if (typeof item === 'number') return input.length;
+    tokens += typeof item === 'string' ? Buffer.byteLength(item) : item.length;
   }
-  return bytes;
+  return tokens;
 }
 
 /** Output tokens assumed when a request names no limit; it is also sent upstream so the hold covers the answer. */

@@ -6,7 +6,8 @@ import { renewPlans, setWalletPlan } from '../billing/plans.js';
 
 /**
  * The hold must cover everything the upstream may generate for a call as it is sent: a thinking budget an adapter
- * adds, every one of `n` choices. Each case here got an answer past a wallet that could not pay for it before.
+ * adds, every one of `n` choices, token-array embeddings. Each case here got an answer past a wallet that could not
+ * pay for it before.
  */
 for (const pair of backendPairs()) {
   describe(`/v1 holds the worst case of what is sent on ${pair.name}`, () => {
@@ -152,6 +153,38 @@ for (const pair of backendPairs()) {
       expect(upstreamBody()).toMatchObject({ max_tokens: 10, n: 16 });
       expect(Number(served.headers.get('x-webox-credits-charged'))).toBe(worstCase);
       expect(await getBalance(harness.database.db, walletId)).toMatchObject({ balance: 0, held: 0 });
+    });
+
+    it('holds one token per id of token-array embeddings, and refuses arrays past OpenAI’s limits', async () => {
+      await fund(0);
+      const ids = (count: number) => Array.from({ length: count }, (_, index) => index);
+      for (const input of [ids(8_000), [ids(4_000), ids(4_000)]]) {
+        const refused = await post('/v1/embeddings', { model: 'embed-test', input });
+        expect(refused.status).toBe(402);
+      }
+      expect(harness.primary.requests).toHaveLength(0);
+
+      for (const input of [ids(8_193), [ids(1), ids(8_193)], Array.from({ length: 2_049 }, () => [1])]) {
+        const invalid = await post('/v1/embeddings', { model: 'embed-test', input });
+        expect(invalid.status).toBe(400);
+        expect(await invalid.json()).toMatchObject({
+          error: { type: 'invalid_request_error', code: 'validation_failed', param: 'input' },
+        });
+      }
+
+      await fund(price('embed-test', 8_000, 0));
+      harness.primary.setHandler(() => ({
+        kind: 'json',
+        body: {
+          object: 'list',
+          data: [{ object: 'embedding', index: 0, embedding: [0.1] }],
+          model: 'text-embedding-3-small',
+          usage: { prompt_tokens: 8_000, total_tokens: 8_000 },
+        },
+      }));
+      const served = await post('/v1/embeddings', { model: 'embed-test', input: ids(8_000) });
+      expect(served.status).toBe(200);
+      expect(Number(served.headers.get('x-webox-credits-charged'))).toBe(price('embed-test', 8_000, 0));
     });
   });
 }
