@@ -91,7 +91,8 @@ export const anthropicMessagesRequestSchema = z.looseObject({
   stream: z.boolean().optional(),
   tools: z.array(toolSchema).optional(),
   tool_choice: toolChoiceSchema.optional(),
-  metadata: z.looseObject({ user_id: z.string().optional() }).optional(),
+  // The one request field Anthropic's API documents as nullable (its SDKs type it `string | null`).
+  metadata: z.looseObject({ user_id: z.string().nullish() }).optional(),
 });
 
 export type AnthropicMessagesRequest = z.output<typeof anthropicMessagesRequestSchema>;

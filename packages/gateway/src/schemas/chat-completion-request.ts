@@ -72,29 +72,41 @@ const responseFormatSchema = z.discriminatedUnion('type', [
   }),
 ]);
 
-export const chatCompletionRequestSchema = z.looseObject({
-  model: modelNameSchema,
-  messages: z.array(messageSchema).min(1),
-  temperature: z.number().min(0).max(2).optional(),
-  top_p: z.number().min(0).max(1).optional(),
-  n: z.number().int().min(1).max(16).optional(),
-  max_tokens: z.number().int().positive().optional(),
-  max_completion_tokens: z.number().int().positive().optional(),
-  stop: z.union([z.string(), z.array(z.string()).max(16)]).optional(),
-  seed: z.number().int().optional(),
-  user: z.string().optional(),
-  tools: z.array(functionToolSchema).optional(),
-  tool_choice: toolChoiceSchema.optional(),
-  parallel_tool_calls: z.boolean().optional(),
-  response_format: responseFormatSchema.optional(),
-  presence_penalty: z.number().min(-2).max(2).optional(),
-  frequency_penalty: z.number().min(-2).max(2).optional(),
-  logit_bias: z.record(z.string(), z.number()).optional(),
-  logprobs: z.boolean().optional(),
-  top_logprobs: z.number().int().min(0).max(20).optional(),
-  reasoning_effort: z.string().optional(),
-  stream: z.boolean().optional(),
-  stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullable().optional(),
-});
+/**
+ * OpenAI's API takes `null` for its optional parameters and clients send it (the spec marks them nullable): null is
+ * read as absent. The parsed body is zod's own copy, so setting them to undefined in place costs one pass over its
+ * keys and no allocation; every adapter and the hold then see only undefined.
+ */
+export function nullsAsAbsent<Body extends Record<string, unknown>>(body: Body): Body {
+  for (const name in body) if (body[name] === null) body[name] = undefined as Body[typeof name];
+  return body;
+}
+
+export const chatCompletionRequestSchema = z
+  .looseObject({
+    model: modelNameSchema,
+    messages: z.array(messageSchema).min(1),
+    temperature: z.number().min(0).max(2).nullish(),
+    top_p: z.number().min(0).max(1).nullish(),
+    n: z.number().int().min(1).max(16).nullish(),
+    max_tokens: z.number().int().positive().nullish(),
+    max_completion_tokens: z.number().int().positive().nullish(),
+    stop: z.union([z.string(), z.array(z.string()).max(16)]).nullish(),
+    seed: z.number().int().nullish(),
+    user: z.string().nullish(),
+    tools: z.array(functionToolSchema).nullish(),
+    tool_choice: toolChoiceSchema.nullish(),
+    parallel_tool_calls: z.boolean().nullish(),
+    response_format: responseFormatSchema.nullish(),
+    presence_penalty: z.number().min(-2).max(2).nullish(),
+    frequency_penalty: z.number().min(-2).max(2).nullish(),
+    logit_bias: z.record(z.string(), z.number()).nullish(),
+    logprobs: z.boolean().nullish(),
+    top_logprobs: z.number().int().min(0).max(20).nullish(),
+    reasoning_effort: z.string().nullish(),
+    stream: z.boolean().nullish(),
+    stream_options: z.looseObject({ include_usage: z.boolean().nullish() }).nullish(),
+  })
+  .overwrite(nullsAsAbsent);
 
 export type ChatCompletionRequestInput = z.input<typeof chatCompletionRequestSchema>;

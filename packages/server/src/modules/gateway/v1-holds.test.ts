@@ -7,7 +7,7 @@ import { renewPlans, setWalletPlan } from '../billing/plans.js';
 /**
  * The hold must cover everything the upstream may generate for a call as it is sent: a thinking budget an adapter
  * adds, every one of `n` choices, token-array embeddings. Each case here got an answer past a wallet that could not
- * pay for it before.
+ * pay for it before. And a body OpenAI takes is served: its null fields read as absent, for the hold as upstream.
  */
 for (const pair of backendPairs()) {
   describe(`/v1 holds the worst case of what is sent on ${pair.name}`, () => {
@@ -185,6 +185,80 @@ for (const pair of backendPairs()) {
       const served = await post('/v1/embeddings', { model: 'embed-test', input: ids(8_000) });
       expect(served.status).toBe(200);
       expect(Number(served.headers.get('x-webox-credits-charged'))).toBe(price('embed-test', 8_000, 0));
+    });
+
+    it('reads null as absent in an OpenAI body: served, held as without them, no null sent upstream', async () => {
+      await fund(1_000_000_000);
+      const nulls = {
+        temperature: null,
+        top_p: null,
+        n: null,
+        max_tokens: null,
+        max_completion_tokens: null,
+        stop: null,
+        seed: null,
+        user: null,
+        tools: null,
+        tool_choice: null,
+        parallel_tool_calls: null,
+        response_format: null,
+        presence_penalty: null,
+        frequency_penalty: null,
+        logit_bias: null,
+        logprobs: null,
+        top_logprobs: null,
+        reasoning_effort: null,
+        stream: null,
+        stream_options: null,
+      };
+      const response = await post('/v1/chat/completions', {
+        model: 'gpt-test',
+        messages: [{ role: 'user', content: 'Hi' }],
+        ...nulls,
+      });
+      expect(response.status).toBe(200);
+      expect(response.headers.get('x-webox-warnings')).toBeNull();
+      // Only the cap the hold covers (the default, as if none was named) reaches the provider.
+      expect(upstreamBody()).toEqual({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'Hi' }],
+        max_tokens: 4_096,
+      });
+
+      harness.primary.setHandler(() => ({
+        kind: 'json',
+        body: {
+          id: 'msg_2',
+          type: 'message',
+          role: 'assistant',
+          model: 'claude-sonnet-4-5',
+          content: [{ type: 'text', text: 'ok' }],
+          stop_reason: 'end_turn',
+          stop_sequence: null,
+          usage: { input_tokens: 10, output_tokens: 1 },
+        },
+      }));
+      const claude = await post('/v1/chat/completions', {
+        model: 'claude-test',
+        messages: [{ role: 'user', content: 'Hi' }],
+        ...nulls,
+      });
+      expect(claude.status).toBe(200);
+      expect(upstreamBody(1)).toEqual({
+        model: 'claude-sonnet-4-5',
+        max_tokens: 4_096,
+        messages: [{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }],
+      });
+
+      // Anthropic documents metadata.user_id as nullable.
+      const messages = await post('/v1/messages', {
+        model: 'claude-test',
+        max_tokens: 10,
+        messages: [{ role: 'user', content: 'Hi' }],
+        metadata: { user_id: null },
+      });
+      expect(messages.status).toBe(200);
+      expect(upstreamBody(2)).not.toHaveProperty('metadata');
     });
   });
 }
