@@ -7,7 +7,8 @@ import { renewPlans, setWalletPlan } from '../billing/plans.js';
 /**
  * The hold must cover everything the upstream may generate for a call as it is sent: a thinking budget an adapter
  * adds, every one of `n` choices, token-array embeddings. Each case here got an answer past a wallet that could not
- * pay for it before. And a body OpenAI takes is served: its null fields read as absent, for the hold as upstream.
+ * pay for it before. And a body OpenAI takes is served: its null fields read as absent, for the hold as upstream, and
+ * the held cap goes under the name the client gave it.
  */
 for (const pair of backendPairs()) {
   describe(`/v1 holds the worst case of what is sent on ${pair.name}`, () => {
@@ -27,6 +28,14 @@ for (const pair of backendPairs()) {
               keys: ['test-primary-key'],
               allowPrivateNetwork: true,
             },
+            // OpenAI itself, which reads max_tokens and max_completion_tokens as sent.
+            openai: {
+              type: 'openai-compatible',
+              preset: 'openai',
+              baseUrl: `${primary}/v1`,
+              keys: ['test-openai-key'],
+              allowPrivateNetwork: true,
+            },
             claude: {
               type: 'anthropic',
               baseUrl: primary,
@@ -41,6 +50,13 @@ for (const pair of backendPairs()) {
               contextWindow: 128_000,
               maxOutputTokens: 16_384,
               price: { inputPerMillion: 150_000, outputPerMillion: 600_000 },
+            },
+            'reasoner-test': {
+              provider: 'openai',
+              model: 'o4-mini',
+              contextWindow: 200_000,
+              maxOutputTokens: 100_000,
+              price: { inputPerMillion: 1_100_000, outputPerMillion: 4_400_000 },
             },
             'claude-test': {
               provider: 'claude',
@@ -259,6 +275,26 @@ for (const pair of backendPairs()) {
       });
       expect(messages.status).toBe(200);
       expect(upstreamBody(2)).not.toHaveProperty('metadata');
+    });
+
+    it('sends the held cap under the name the client used, for a provider that reads it as sent', async () => {
+      await fund(1_000_000_000);
+      const asked = await post('/v1/chat/completions', {
+        model: 'reasoner-test',
+        messages: [{ role: 'user', content: 'Hi' }],
+        max_completion_tokens: 10,
+      });
+      expect(asked.status).toBe(200);
+      expect(upstreamBody()).toMatchObject({ max_completion_tokens: 10 });
+      expect(upstreamBody()).not.toHaveProperty('max_tokens');
+      // With no cap named, the held default goes as max_completion_tokens, which every OpenAI chat model takes.
+      const unnamed = await post('/v1/chat/completions', {
+        model: 'reasoner-test',
+        messages: [{ role: 'user', content: 'Hi' }],
+      });
+      expect(unnamed.status).toBe(200);
+      expect(upstreamBody(1)).toMatchObject({ max_completion_tokens: 4_096 });
+      expect(upstreamBody(1)).not.toHaveProperty('max_tokens');
     });
   });
 }

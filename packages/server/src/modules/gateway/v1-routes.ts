@@ -569,9 +569,13 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
         }
         const paid = platformPaid(call, candidates);
         // A cap is always sent upstream when the platform pays, so the answer can never cost more than what is held.
+        // It keeps the client's spelling: OpenAI's reasoning models refuse max_tokens, and the adapters of providers
+        // that read max_tokens rename max_completion_tokens.
         const upstreamRequest: ChatCompletionRequest =
           metering.enabled && paid.length > 0
-            ? { ...body, max_tokens: outputTokenCap(body, candidates), max_completion_tokens: undefined }
+            ? body.max_tokens !== undefined && body.max_completion_tokens === undefined
+              ? { ...body, max_tokens: outputTokenCap(body, candidates) }
+              : { ...body, max_tokens: undefined, max_completion_tokens: outputTokenCap(body, candidates) }
             : body;
         // The engine's bound of what is sent: the cap, a thinking budget an adapter adds, times `n`.
         charge = await hold(
