@@ -593,6 +593,17 @@ describe('gateway resilience against a faulty upstream', () => {
     });
     await gateway.chat({ ...hello, max_tokens: 4000, temperature: 1 }, emptyContext);
     expect(primary.requests[0]?.body).toMatchObject({ max_tokens: 50, temperature: 0 });
+    // The client's cap under its other name is replaced as well, and the bound is the override's.
+    primary.enqueue(textAnswer());
+    await gateway.chat({ ...hello, max_completion_tokens: 4000 }, emptyContext);
+    expect(primary.requests[1]?.body).toMatchObject({ max_tokens: 50 });
+    expect(primary.requests[1]?.body).not.toHaveProperty('max_completion_tokens');
+    expect(
+      gateway.outputTokenBound(
+        { ...hello, max_completion_tokens: 4000 },
+        gateway.resolve('smart', { headers: {} })!,
+      ),
+    ).toBe(50);
   });
 
   it('bounds the output of a call as each target sends it, overrides applied, the largest over the targets', () => {

@@ -693,9 +693,16 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
 
   /** A target's overrides (say a fixed temperature) win over the client's; the model stays the one asked for. */
   function withOverrides(request: ChatCompletionRequest, target: ResolvedTarget): ChatCompletionRequest {
-    return target.overrides === noOverrides
-      ? request
-      : ({ ...request, ...target.overrides, model: request.model } as ChatCompletionRequest);
+    const { overrides } = target;
+    if (overrides === noOverrides) return request;
+    const merged = { ...request, ...overrides, model: request.model } as ChatCompletionRequest;
+    // The output cap is one parameter spelt two ways: an override of either spelling replaces the client's cap,
+    // whichever spelling the client used (else a preset renaming one to the other could send the client's).
+    if (overrides.max_tokens !== undefined && overrides.max_completion_tokens === undefined)
+      merged.max_completion_tokens = undefined;
+    else if (overrides.max_completion_tokens !== undefined && overrides.max_tokens === undefined)
+      merged.max_tokens = undefined;
+    return merged;
   }
 
   function outputTokenBound(request: ChatCompletionRequest, targets: readonly ResolvedTarget[]): number {
