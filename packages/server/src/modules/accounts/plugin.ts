@@ -35,8 +35,8 @@ export async function registerAccounts(app: FastifyInstance): Promise<void> {
 
   // Accounts past their grace period are erased at start and then hourly; erasing twice is harmless.
   const sweep = () =>
-    eraseDueAccounts(app.db, { dataDir: app.env.DATA_DIR }).catch((error: unknown) =>
-      app.log.error({ err: error }, 'erasing accounts due for deletion failed'),
+    eraseDueAccounts(app.db, { dataDir: app.env.DATA_DIR, pubSub: app.stores.pubSub }).catch(
+      (error: unknown) => app.log.error({ err: error }, 'erasing accounts due for deletion failed'),
     );
   let timer: NodeJS.Timeout | undefined;
   app.addHook('onReady', async () => {

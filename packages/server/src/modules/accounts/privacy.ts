@@ -1,5 +1,7 @@
 import { and, desc, eq, isNotNull, lte } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
+import type { PubSub } from '../../stores/index.js';
+import { revokeUserKeys } from '../gateway/keys-service.js';
 import { listAuditEvents, recordAuditEvent } from './audit.js';
 import type { AccountsContext, RequestOrigin } from './context.js';
 import { assertCurrentPassword } from './passwords.js';
@@ -82,15 +84,17 @@ export async function cancelAccountDeletion(db: Database, options: { userId: str
 }
 
 /**
- * Erases an account in place: personal data and credentials go, the row stays (anonymised) so ledger entries,
+ * Erases an account in place: personal data and credentials go (its virtual keys are revoked in every process at
+ * once), the row stays (anonymised) so ledger entries,
  * orders and invoices that reference its id keep every sum unchanged.
  */
 export async function eraseAccount(
   db: Database,
-  options: { userId: string; dataDir: string },
+  options: { userId: string; dataDir: string; pubSub: PubSub },
 ): Promise<void> {
   await removeAvatar(db, options);
   await revokeAllSessions(db, { userId: options.userId, reason: 'account_deleted' });
+  await revokeUserKeys(db, options.pubSub, { userId: options.userId });
   await db.transaction(async (transaction) => {
     await transaction.delete(providerKeys).where(eq(providerKeys.userId, options.userId));
     await transaction.delete(oauthAccounts).where(eq(oauthAccounts.userId, options.userId));
@@ -122,7 +126,7 @@ export async function eraseAccount(
 /** Erases every account whose grace period is over; run at start and periodically. Returns how many. */
 export async function eraseDueAccounts(
   db: Database,
-  options: { dataDir: string; now?: Date },
+  options: { dataDir: string; pubSub: PubSub; now?: Date },
 ): Promise<number> {
   const due = await db
     .select({ id: users.id })
@@ -130,6 +134,7 @@ export async function eraseDueAccounts(
     .where(
       and(isNotNull(users.deletionScheduledFor), lte(users.deletionScheduledFor, options.now ?? new Date())),
     );
-  for (const row of due) await eraseAccount(db, { userId: row.id, dataDir: options.dataDir });
+  for (const row of due)
+    await eraseAccount(db, { userId: row.id, dataDir: options.dataDir, pubSub: options.pubSub });
   return due.length;
 }

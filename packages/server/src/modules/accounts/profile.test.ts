@@ -315,12 +315,10 @@ for (const pair of backendPairs()) {
       const when = new Date(scheduled.json().deletionScheduledFor);
       expect(when.getTime() - Date.now()).toBeGreaterThan(6.9 * 86_400_000);
 
-      expect(await eraseDueAccounts(harness.database.db, { dataDir: app().env.DATA_DIR })).toBe(0);
+      const erase = { dataDir: app().env.DATA_DIR, pubSub: harness.stores.pubSub };
+      expect(await eraseDueAccounts(harness.database.db, erase)).toBe(0);
       expect(
-        await eraseDueAccounts(harness.database.db, {
-          dataDir: app().env.DATA_DIR,
-          now: new Date(when.getTime() + 1000),
-        }),
+        await eraseDueAccounts(harness.database.db, { ...erase, now: new Date(when.getTime() + 1000) }),
       ).toBe(1);
       const [row] = await harness.database.db.select().from(users).where(eq(users.id, client.userId));
       expect(row).toMatchObject({ status: 'deleted', name: '', passwordHash: null });

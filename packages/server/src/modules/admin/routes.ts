@@ -70,7 +70,8 @@ export async function adminSecurityRoutes(app: FastifyInstance) {
     {
       schema: {
         tags,
-        summary: 'Disable an account (its sessions end at once) or enable it again (admin only).',
+        summary:
+          'Disable an account (its sessions end and its API keys are revoked at once) or enable it again (admin only).',
         params: z.object({ userId: z.uuid() }),
         body: z.object({ status: z.enum(['active', 'disabled']) }),
         response: { 200: z.object({ user: accountSchema }), ...errorResponses(400, 401, 403, 404, 409, 429) },
@@ -78,7 +79,7 @@ export async function adminSecurityRoutes(app: FastifyInstance) {
       preHandler: [admin, writes],
     },
     async (request) => ({
-      user: await changeUserStatus(app.db, {
+      user: await changeUserStatus(app.db, app.stores.pubSub, {
         actorId: request.auth.userId,
         userId: request.params.userId,
         status: request.body.status,

@@ -1,11 +1,13 @@
 import { and, asc, count, eq, ilike, ne, or, type SQL } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { AppError } from '../../errors.js';
+import type { PubSub } from '../../stores/index.js';
 import { recordAuditEvent } from '../accounts/audit.js';
 import type { RequestOrigin } from '../accounts/context.js';
 import { type AccountView, toAccountView } from '../accounts/service.js';
 import { revokeAllSessions } from '../accounts/sessions.js';
 import { type UserRole, users } from '../accounts/tables.js';
+import { revokeUserKeys } from '../gateway/keys-service.js';
 
 export async function listUsers(
   db: Database,
@@ -64,9 +66,13 @@ export async function changeUserRole(
   return toAccountView(updated!);
 }
 
-/** Disables (every session ends at once) or re-enables an account. */
+/**
+ * Disables an account (every session ends and every virtual key is revoked, in every process, at once) or re-enables
+ * it. Re-enabling does not bring revoked keys back: the person creates new ones.
+ */
 export async function changeUserStatus(
   db: Database,
+  pubSub: PubSub,
   options: { actorId: string; userId: string; status: 'active' | 'disabled' } & RequestOrigin,
 ): Promise<AccountView> {
   const [user] = await db.select().from(users).where(eq(users.id, options.userId)).limit(1);
@@ -79,6 +85,7 @@ export async function changeUserStatus(
     .returning();
   if (options.status === 'disabled') {
     await revokeAllSessions(db, { userId: user.id, reason: 'disabled_by_admin' });
+    await revokeUserKeys(db, pubSub, { userId: user.id });
   }
   await recordAuditEvent(db, {
     type: 'admin.status_changed',

@@ -222,6 +222,25 @@ export async function revokeOrganizationKeys(
 }
 
 /**
+ * Revokes every live key a person holds (personal and organisation keys) and tells every process, like
+ * `revokeVirtualKey`: used when an account is disabled, erased or taken over. Returns how many keys were revoked.
+ * Revoked keys stay revoked: re-enabling the account does not bring them back.
+ */
+export async function revokeUserKeys(
+  db: Database,
+  pubSub: PubSub,
+  options: { userId: string },
+): Promise<number> {
+  const rows = await db
+    .update(virtualKeys)
+    .set({ revokedAt: new Date() })
+    .where(and(eq(virtualKeys.userId, options.userId), isNull(virtualKeys.revokedAt)))
+    .returning({ secretHash: virtualKeys.secretHash });
+  for (const row of rows) await pubSub.publish(REVOCATION_CHANNEL, row.secretHash);
+  return rows.length;
+}
+
+/**
  * Verifies keys on the hot path. A verified key is cached for a short while so most requests cost no
  * database round trip; a revocation is broadcast to every process and evicts the entry at once.
  */
@@ -247,7 +266,7 @@ export class VirtualKeyVerifier {
     await this.#unsubscribe?.();
   }
 
-  /** The key's identity, or undefined when it is unknown, revoked or expired. */
+  /** The key's identity, or undefined when it is unknown, revoked or expired, or its owner is not active. */
   async verify(key: string, now = Date.now()): Promise<VirtualKeyIdentity | undefined> {
     if (!key.startsWith(VIRTUAL_KEY_PREFIX) || key.length > 100) return undefined;
     const secretHash = hashVirtualKey(key);
@@ -257,7 +276,14 @@ export class VirtualKeyVerifier {
         .select({ key: virtualKeys, role: users.role })
         .from(virtualKeys)
         .innerJoin(users, eq(users.id, virtualKeys.userId))
-        .where(and(eq(virtualKeys.secretHash, secretHash), isNull(virtualKeys.revokedAt)));
+        .where(
+          and(
+            eq(virtualKeys.secretHash, secretHash),
+            isNull(virtualKeys.revokedAt),
+            // A disabled or erased account's keys are refused like its sessions, even one whose revocation failed.
+            eq(users.status, 'active'),
+          ),
+        );
       identity = row
         ? {
             keyId: row.key.id,
