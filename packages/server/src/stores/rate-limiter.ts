@@ -12,6 +12,8 @@ export interface RateLimitDecision {
 /** Fixed-window limiter: at most `points` per `durationSeconds` per key. */
 export interface RateLimiter {
   consume(key: string, points?: number): Promise<RateLimitDecision>;
+  /** Gives back points taken in the current window (an attempt that proved legitimate); atomic like `consume`. */
+  reward(key: string, points?: number): Promise<void>;
 }
 
 export interface RateLimiterOptions {
@@ -56,6 +58,9 @@ function wrap(limiter: RateLimiterMemory | RateLimiterRedis): RateLimiter {
         }
         throw rejection;
       }
+    },
+    async reward(key, points = 1) {
+      await limiter.reward(key, points);
     },
   };
 }

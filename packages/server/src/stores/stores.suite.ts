@@ -62,6 +62,15 @@ export function describeStores(backend: StoreBackend) {
         expect((await limiter.consume('client-b')).allowed).toBe(true);
       });
 
+      it('gives back rewarded points within the window', async () => {
+        const limiter = stores.rateLimiters({ name: 'suite-reward', points: 2, durationSeconds: 60 });
+        expect((await limiter.consume('k')).allowed).toBe(true);
+        expect((await limiter.consume('k')).allowed).toBe(true);
+        await limiter.reward('k');
+        expect((await limiter.consume('k')).allowed).toBe(true);
+        expect((await limiter.consume('k')).allowed).toBe(false);
+      });
+
       it('refreshes the budget when the window ends', async () => {
         const limiter = stores.rateLimiters({ name: 'suite-window', points: 1, durationSeconds: 1 });
         expect((await limiter.consume('k')).allowed).toBe(true);

@@ -8,7 +8,7 @@ import { assertStrongPassword } from './password-policy.js';
 import { assertCurrentPassword, hashPassword, verifyPassword } from './passwords.js';
 import { findAccountRow, mailAccount, normaliseEmail } from './service.js';
 import { createSession, type IssuedTokens, revokeAllSessions } from './sessions.js';
-import { SignInThrottle } from './sign-in-throttle.js';
+import { AttemptBudget, SignInThrottle } from './sign-in-throttle.js';
 import { type EmailTokenPurpose, emailTokens, type Locale, users } from './tables.js';
 import { hashToken, randomToken } from './tokens.js';
 import { verifySecondFactor } from './two-factor.js';
@@ -34,6 +34,17 @@ export function signInThrottle(context: AccountsContext): SignInThrottle {
     throttles.set(context.stores, throttle);
   }
   return throttle;
+}
+
+const twoFactorBudgets = new WeakMap<object, AttemptBudget>();
+/** Second-factor codes evaluated per account: 10 per 15 minutes, whatever the concurrency or source address. */
+export function twoFactorBudget(context: AccountsContext): AttemptBudget {
+  let budget = twoFactorBudgets.get(context.stores);
+  if (!budget) {
+    budget = new AttemptBudget(context.stores.rateLimiters, { name: 'two-factor' });
+    twoFactorBudgets.set(context.stores, budget);
+  }
+  return budget;
 }
 
 async function issueEmailToken(
@@ -290,6 +301,10 @@ export async function completeTwoFactorSignIn(
   const throttle = signInThrottle(context);
   const decision = await throttle.check(throttleKey);
   if (!decision.allowed) throw throttled(decision.retryAfterMs, decision.reason === 'locked');
+  // Taken before the code is checked, per account: parallel guesses on one challenge cannot all be evaluated.
+  const budget = twoFactorBudget(context);
+  const attempt = await budget.take(challenge.userId);
+  if (!attempt.allowed) throw throttled(attempt.retryAfterMs, true);
   const factor = await verifySecondFactor(context.db, context.keyring, {
     userId: challenge.userId,
     code: options.code,
@@ -306,6 +321,7 @@ export async function completeTwoFactorSignIn(
     throw new AppError('two_factor_invalid', 'That code is not right.');
   }
   await throttle.clear(throttleKey);
+  await budget.giveBack(challenge.userId);
   if (factor === 'backup_code') {
     await recordAuditEvent(context.db, {
       type: 'two_factor.backup_code_used',

@@ -1,4 +1,5 @@
-import type { CacheStore } from '../../stores/index.js';
+import type { CacheStore, RateLimiterFactory } from '../../stores/index.js';
+import type { RateLimitDecision, RateLimiter } from '../../stores/rate-limiter.js';
 import { hashToken } from './tokens.js';
 
 /** Failed sign-ins counted per address: free tries, then doubling waits, then a lockout. */
@@ -94,5 +95,43 @@ export class SignInThrottle {
 
   async clear(email: string): Promise<void> {
     await this.cache.delete(this.#key(email));
+  }
+}
+
+/** A hard cap on attempts per key; see `AttemptBudget`. */
+export interface AttemptBudgetOptions {
+  /** Name of the budget, part of every store key. */
+  name: string;
+  /** Attempts evaluated per window (default 10). */
+  attempts?: number;
+  /** Length of the window, counted from its first attempt (default 15 minutes). */
+  windowSeconds?: number;
+}
+
+/**
+ * The hard limit behind `SignInThrottle`: an attempt is taken from a shared rate limiter (memory or Redis) in one
+ * atomic step before the secret is checked, so however many guesses arrive at once, from however many addresses, at
+ * most `attempts` of them are ever evaluated per window. The throttle's check-then-record steps are not atomic: they
+ * pace one person's retries, this caps a burst.
+ */
+export class AttemptBudget {
+  readonly #limiter: RateLimiter;
+
+  constructor(rateLimiters: RateLimiterFactory, options: AttemptBudgetOptions) {
+    this.#limiter = rateLimiters({
+      name: `attempts:${options.name}`,
+      points: options.attempts ?? 10,
+      durationSeconds: options.windowSeconds ?? 15 * 60,
+    });
+  }
+
+  /** Takes one attempt; refused when the window's budget is spent (`retryAfterMs` until it renews). */
+  take(key: string): Promise<RateLimitDecision> {
+    return this.#limiter.consume(key);
+  }
+
+  /** Returns the attempt of a success, so signing in often does not wear the budget down. */
+  giveBack(key: string): Promise<void> {
+    return this.#limiter.reward(key);
   }
 }
