@@ -29,6 +29,14 @@ describe('loadEnv', () => {
     ],
     [{ BODY_LIMIT: '12' }, /^Invalid setting BODY_LIMIT: /],
     [{ LOG_LEVEL: 'loud' }, /^Invalid setting LOG_LEVEL: /],
+    [
+      { TRUST_PROXY: 'true' },
+      /^Invalid setting TRUST_PROXY: must be false or the reverse proxies' addresses/,
+    ],
+    [{ TRUST_PROXY: '1' }, /^Invalid setting TRUST_PROXY: .*hop counts are refused/],
+    [{ TRUST_PROXY: '10.0.0.0/33' }, /^Invalid setting TRUST_PROXY: /],
+    [{ TRUST_PROXY: '10.0.0.1, proxy.internal' }, /^Invalid setting TRUST_PROXY: /],
+    [{ TRUST_PROXY: '-1' }, /^Invalid setting TRUST_PROXY: /],
   ])('names the variable and the problem in one line for %o', (source, message) => {
     let caught: unknown;
     try {
@@ -39,6 +47,20 @@ describe('loadEnv', () => {
     expect(caught).toBeInstanceOf(ConfigError);
     expect((caught as Error).message).toMatch(message);
     expect((caught as Error).message).not.toContain('\n');
+  });
+
+  it('reads TRUST_PROXY as nothing trusted or a list of proxy addresses', () => {
+    expect(loadEnv({}).TRUST_PROXY).toBe(false);
+    expect(loadEnv({ TRUST_PROXY: 'false' }).TRUST_PROXY).toBe(false);
+    expect(loadEnv({ TRUST_PROXY: '0' }).TRUST_PROXY).toBe(false);
+    expect(loadEnv({ TRUST_PROXY: '127.0.0.1' }).TRUST_PROXY).toEqual(['127.0.0.1']);
+    expect(loadEnv({ TRUST_PROXY: '10.0.0.0/8, 192.168.1.7 ,::1,fd00::/8,loopback' }).TRUST_PROXY).toEqual([
+      '10.0.0.0/8',
+      '192.168.1.7',
+      '::1',
+      'fd00::/8',
+      'loopback',
+    ]);
   });
 
   it('never echoes the value of a secret it rejects', () => {

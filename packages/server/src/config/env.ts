@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /** Thrown when a setting is missing or malformed; its message is the one line printed at boot. */
@@ -20,6 +21,38 @@ const integer = (minimum: number, maximum: number) => z.coerce.number().int().mi
 const booleanFlag = z
   .enum(['true', 'false', '1', '0'])
   .transform((value) => value === 'true' || value === '1');
+
+const namedSubnets = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+function isAddressOrSubnet(entry: string): boolean {
+  if (namedSubnets.has(entry)) return true;
+  const [address = '', prefix, extra] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || extra !== undefined) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+/**
+ * Which reverse proxies may set X-Forwarded-*: none (`false`, `0`), or the listed addresses and CIDRs (and `loopback`,
+ * `linklocal`, `uniquelocal`). `true` trusts every hop, so any client could choose the address that per-IP limits,
+ * sessions and the audit log see; a hop count cannot tell the proxy from a client that reaches the server directly
+ * (Fastify itself now ignores one). Both are refused at boot rather than silently weakened.
+ */
+const trustProxy = z
+  .string()
+  .trim()
+  .transform((value, context): false | string[] => {
+    if (value === 'false' || value === '0') return false;
+    const entries = value.split(',').map((entry) => entry.trim().toLowerCase());
+    if (entries.every(isAddressOrSubnet)) return entries;
+    context.addIssue({
+      code: 'custom',
+      message:
+        "must be false or the reverse proxies' addresses or CIDRs, comma-separated (e.g. 10.0.0.0/8,127.0.0.1); true and hop counts are refused because a client reaching the server directly could forge its address",
+    });
+    return z.NEVER;
+  });
 
 function isTimeZone(value: string): boolean {
   try {
@@ -62,8 +95,8 @@ export const envSchema = z
     SHUTDOWN_TIMEOUT_MS: integer(0, 600_000).default(10_000),
     /** Bearer token a Prometheus scraper sends to read /metrics from another host (loopback needs none). */
     METRICS_TOKEN: z.string().trim().min(16, 'must be at least 16 characters').optional(),
-    /** Trust X-Forwarded-* from a reverse proxy in front of the server. */
-    TRUST_PROXY: booleanFlag.default(false),
+    /** Reverse proxies whose X-Forwarded-* headers count: false, or their addresses/CIDRs (comma-separated). */
+    TRUST_PROXY: trustProxy.default(false),
     /** First admin, created at first start when both are set; otherwise a one-time setup link is printed. */
     ADMIN_EMAIL: z.email().optional(),
     ADMIN_PASSWORD: z.string().min(10, 'must be at least 10 characters').max(256).optional(),
