@@ -10,6 +10,7 @@ import { findAccountRow, mailAccount, normaliseEmail } from './service.js';
 import { createSession, type IssuedTokens, revokeAllSessions } from './sessions.js';
 import { AttemptBudget, SignInThrottle } from './sign-in-throttle.js';
 import { type EmailTokenPurpose, emailTokens, type Locale, users } from './tables.js';
+import { revokePreviousHolder } from './takeover.js';
 import { hashToken, randomToken } from './tokens.js';
 import { verifySecondFactor } from './two-factor.js';
 
@@ -371,13 +372,16 @@ export async function sendPasswordReset(
   await mailAccount(context, user, 'reset_password', { link: link(context, '/reset-password', token) });
 }
 
-/** Sets a new password from a reset link; every session ends, and the address counts as verified (the link proved it). */
+/**
+ * Sets a new password from a reset link; every session ends, and the address counts as verified (the link proved it).
+ * When it was not verified before, the account is taken over from whoever created it (`revokePreviousHolder`).
+ */
 export async function resetPassword(
   context: AccountsContext,
   options: { token: string; password: string } & RequestOrigin,
 ): Promise<void> {
   const [pending] = await context.db
-    .select({ email: users.email, name: users.name })
+    .select({ email: users.email, name: users.name, emailVerifiedAt: users.emailVerifiedAt })
     .from(emailTokens)
     .innerJoin(users, eq(users.id, emailTokens.userId))
     .where(eq(emailTokens.tokenHash, hashToken(options.token)))
@@ -394,6 +398,14 @@ export async function resetPassword(
     .returning();
   if (!user) throw new AppError('token_invalid', 'This link is for an address the account no longer uses.');
   await revokeAllSessions(context.db, { userId: user.id, reason: 'password_reset' });
+  if (pending && !pending.emailVerifiedAt) {
+    // The link proved the address for the first time: whoever signed up with it may not have been its owner.
+    await revokePreviousHolder(context.db, context.stores.pubSub, {
+      userId: user.id,
+      reason: 'reset_took_over_unverified',
+      scope: 'everything',
+    });
+  }
   await signInThrottle(context).clear(user.email);
   await recordAuditEvent(context.db, {
     type: 'password.reset',

@@ -8,8 +8,8 @@ import { recordAuditEvent } from './audit.js';
 import { type SignInResult, startSession } from './auth-service.js';
 import type { AccountsContext, RequestOrigin } from './context.js';
 import { normaliseEmail } from './service.js';
-import { revokeAllSessions } from './sessions.js';
 import { oauthAccounts, users } from './tables.js';
+import { revokePreviousHolder } from './takeover.js';
 
 export const oauthProviders = ['google', 'github'] as const;
 export type OAuthProviderId = (typeof oauthProviders)[number];
@@ -161,7 +161,8 @@ export function configuredOAuthProviders(env: Env): Map<OAuthProviderId, OAuthPr
 /**
  * Signs in from a provider identity. A known link signs in; otherwise the provider's address must be verified: it
  * links to the account with that address, or creates one. Linking to an account whose address was never verified
- * (possibly pre-registered by someone else) takes it over cleanly: the password and every session are dropped.
+ * (possibly pre-registered by someone else) takes it over cleanly: the password, every session and key, 2FA, provider
+ * keys and organisation memberships of its previous holder are dropped (`revokePreviousHolder`).
  */
 export async function signInWithOAuth(
   context: AccountsContext,
@@ -193,7 +194,11 @@ export async function signInWithOAuth(
           .update(users)
           .set({ emailVerifiedAt: new Date(), passwordHash: null, updatedAt: new Date() })
           .where(eq(users.id, existing.id));
-        await revokeAllSessions(db, { userId: existing.id, reason: 'oauth_took_over_unverified' });
+        await revokePreviousHolder(db, context.stores.pubSub, {
+          userId: existing.id,
+          reason: 'oauth_took_over_unverified',
+          scope: 'everything',
+        });
       }
       userId = existing.id;
       await recordAuditEvent(db, {

@@ -3,6 +3,7 @@ export {
   getMembership,
   type Membership,
   organizationWallet,
+  removeAllMemberships,
   requireMembership,
 } from './service.js';
 export { type OrganizationRole, organizationRoles } from './tables.js';

@@ -4,7 +4,7 @@ import { AppError } from '../../errors.js';
 import type { PubSub } from '../../stores/index.js';
 import type { Payer } from '../billing/index.js';
 import { organizationOfKey } from '../gateway/keys-service.js';
-import { getMembership, MEMBERSHIP_CHANNEL, type Membership } from './service.js';
+import { getMembership, MEMBERSHIP_CHANNEL, type Membership, membershipKey } from './service.js';
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -15,10 +15,7 @@ export interface OrganizationPayerOptions {
   membershipTtlMs?: number;
 }
 
-/** The key under which a membership is cached and announced on MEMBERSHIP_CHANNEL. */
-export function membershipKey(organizationId: string, userId: string): string {
-  return `${organizationId}:${userId}`;
-}
+export { membershipKey };
 
 /**
  * The billing `payerFor` hook: a call made with an organisation's key pays from that organisation's wallet, as its

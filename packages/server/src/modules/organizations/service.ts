@@ -18,6 +18,11 @@ export const INVITATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 /** Published whenever a membership changes, so every process drops what it cached about it. */
 export const MEMBERSHIP_CHANNEL = 'organizations:membership';
 
+/** The key under which a membership is cached and announced on MEMBERSHIP_CHANNEL. */
+export function membershipKey(organizationId: string, userId: string): string {
+  return `${organizationId}:${userId}`;
+}
+
 type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0];
 
 export interface Organization {
@@ -318,6 +323,27 @@ export async function removeMember(
     userId: options.userId,
   });
   return { revokedKeys };
+}
+
+/**
+ * Takes a person out of every organisation, the last owner included (the organisation and its wallet stay, without
+ * them), revokes the keys they held for each and tells every process. For an account that changes hands (the real
+ * owner of its address took it over): what its previous holder joined or created is not theirs. Returns how many.
+ */
+export async function removeAllMemberships(
+  db: Database,
+  pubSub: PubSub,
+  options: { userId: string },
+): Promise<number> {
+  const removed = await db
+    .delete(organizationMembers)
+    .where(eq(organizationMembers.userId, options.userId))
+    .returning({ organizationId: organizationMembers.organizationId });
+  for (const { organizationId } of removed) {
+    await revokeOrganizationKeys(db, pubSub, { organizationId, userId: options.userId });
+    await pubSub.publish(MEMBERSHIP_CHANNEL, membershipKey(organizationId, options.userId));
+  }
+  return removed.length;
 }
 
 function invitationStatus(row: typeof organizationInvitations.$inferSelect, now: Date): InvitationStatus {
