@@ -171,7 +171,10 @@ for (const pair of backendPairs()) {
       });
 
       it('refuses an unknown token, accepts the real one once, and never creates a second admin', async () => {
-        const issued = await ensureAdmin(harness.database.db, { setupTokenTtlMinutes: 10 });
+        const issued = await ensureAdmin(harness.database.db, {
+          setupTokenTtlMinutes: 10,
+          pubSub: harness.stores.pubSub,
+        });
         expect(issued.kind).toBe('setup_token');
         const token = issued.kind === 'setup_token' ? issued.token : '';
         const form = { name: 'Amina', email: 'Amina@Example.com', password: 'correct horse battery' };
@@ -196,7 +199,14 @@ for (const pair of backendPairs()) {
         const replay = await inject({ method: 'POST', url: '/api/setup', payload: { ...form, token } });
         expect(replay.statusCode).toBe(409);
         expect(replay.json().error.code).toBe('admin_exists');
-        expect((await ensureAdmin(harness.database.db, { setupTokenTtlMinutes: 10 })).kind).toBe('exists');
+        expect(
+          (
+            await ensureAdmin(harness.database.db, {
+              setupTokenTtlMinutes: 10,
+              pubSub: harness.stores.pubSub,
+            })
+          ).kind,
+        ).toBe('exists');
       });
     });
   });
@@ -207,7 +217,10 @@ for (const pair of backendPairs()) {
       try {
         const tokens: string[] = [];
         for (let index = 0; index < 4; index++) {
-          const issued = await ensureAdmin(harness.database.db, { setupTokenTtlMinutes: 10 });
+          const issued = await ensureAdmin(harness.database.db, {
+            setupTokenTtlMinutes: 10,
+            pubSub: harness.stores.pubSub,
+          });
           if (issued.kind === 'setup_token') tokens.push(issued.token);
         }
         const responses = await Promise.all(

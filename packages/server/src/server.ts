@@ -3,9 +3,8 @@ import { isClusterWorker, openWorkerServices, runClusterPrimary } from './cluste
 import { loadConfigFile } from './config/config-file.js';
 import { ConfigError, type Env, loadEnv, publicUrl } from './config/env.js';
 import { weboxConfigSchema } from './config/webox-config.js';
-import type { Database } from './db/client.js';
 import { ensureAdmin } from './modules/accounts/service.js';
-import { openServices } from './services.js';
+import { openServices, type Services } from './services.js';
 
 /** Starts WeBox: validate settings, open and migrate the database, serve, and shut down gracefully. */
 async function main() {
@@ -19,7 +18,7 @@ async function main() {
       async prepare() {
         const services = await openServices(env);
         try {
-          printSetupLink(env, await ensureFirstAdmin(env, services.database.db));
+          printSetupLink(env, await ensureFirstAdmin(env, services));
         } finally {
           await services.close();
         }
@@ -36,7 +35,7 @@ async function main() {
     ...(config.payments ? { payments: config.payments } : {}),
   });
 
-  const admin = isClusterWorker ? undefined : await ensureFirstAdmin(env, services.database.db);
+  const admin = isClusterWorker ? undefined : await ensureFirstAdmin(env, services);
   if (admin?.kind === 'created' || admin?.kind === 'promoted') {
     app.log.info({ userId: admin.user.id }, `administrator ${admin.kind} from ADMIN_EMAIL`);
   }
@@ -95,11 +94,12 @@ async function main() {
   if (admin) printSetupLink(env, admin);
 }
 
-function ensureFirstAdmin(env: Env, db: Database) {
-  return ensureAdmin(db, {
+function ensureFirstAdmin(env: Env, services: Pick<Services, 'database' | 'stores'>) {
+  return ensureAdmin(services.database.db, {
     email: env.ADMIN_EMAIL,
     password: env.ADMIN_PASSWORD,
     setupTokenTtlMinutes: env.SETUP_TOKEN_TTL_MINUTES,
+    pubSub: services.stores.pubSub,
   });
 }
 

@@ -37,7 +37,10 @@ describe('the web app in Chromium, served by the real server', () => {
 
   it('creates the first administrator through the one-time setup link', async () => {
     const { harness, origin } = suite;
-    const issued = await ensureAdmin(harness.database.db, { setupTokenTtlMinutes: 10 });
+    const issued = await ensureAdmin(harness.database.db, {
+      setupTokenTtlMinutes: 10,
+      pubSub: harness.stores.pubSub,
+    });
     if (issued.kind !== 'setup_token') throw new Error('expected a setup token');
     const page = await suite.newPage({ locale: 'en-US' });
     await page.goto(`${origin}/setup?token=${issued.token}`);
@@ -52,7 +55,10 @@ describe('the web app in Chromium, served by the real server', () => {
     await page.getByTestId('setup-submit').click();
     await page.getByTestId('setup-success').waitFor();
     await screenshot(page, 'setup-done');
-    expect((await ensureAdmin(harness.database.db, { setupTokenTtlMinutes: 10 })).kind).toBe('exists');
+    expect(
+      (await ensureAdmin(harness.database.db, { setupTokenTtlMinutes: 10, pubSub: harness.stores.pubSub }))
+        .kind,
+    ).toBe('exists');
   });
 
   it('answers an unknown page with the app not-found page, and an unknown API path with JSON', async () => {

@@ -48,7 +48,7 @@ export async function accountsRoutes(app: FastifyInstance) {
       preHandler: rateLimit(app.stores.rateLimiters, { name: 'setup', points: 10 }),
     },
     async (request, reply) => {
-      const user = await completeSetup(app.db, request.body);
+      const user = await completeSetup(app.db, app.stores.pubSub, request.body);
       request.log.info({ userId: user.id }, 'first administrator created');
       return reply.code(201).send({ user });
     },

@@ -3,9 +3,12 @@ import { and, eq, gt, isNull, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { AppError } from '../../errors.js';
 import type { MailTemplateName, MailTemplates } from '../../mail/templates.js';
+import type { PubSub } from '../../stores/index.js';
 import type { AccountsContext } from './context.js';
 import { hashPassword } from './passwords.js';
+import { revokeAllSessions } from './sessions.js';
 import { setupTokens, type UserRole, users } from './tables.js';
+import { revokePreviousHolder } from './takeover.js';
 
 export interface PublicUser {
   id: string;
@@ -37,23 +40,50 @@ export type EnsureAdminResult =
   | { kind: 'setup_token'; token: string; expiresAt: Date };
 
 /**
+ * An existing account made the first admin: anyone could have signed up with the admin address before setup, so
+ * nothing its holder set up survives (sessions, keys, 2FA; and, when the address was never verified, provider keys
+ * and memberships too). The caller has already set the new password.
+ */
+function revokeBeforePromotion(db: Database, pubSub: PubSub, existing: typeof users.$inferSelect) {
+  return revokePreviousHolder(db, pubSub, {
+    userId: existing.id,
+    reason: 'promoted_first_admin',
+    scope: existing.emailVerifiedAt ? 'credentials' : 'everything',
+  });
+}
+
+/**
  * First start: there must be a way in, and never a default password. With ADMIN_EMAIL/ADMIN_PASSWORD the admin is
- * created (or that existing account promoted); otherwise a one-time setup token is issued for the console link.
+ * created (or that existing account promoted, with ADMIN_PASSWORD as its password and everything else it had revoked);
+ * otherwise a one-time setup token is issued for the console link. `pubSub` carries the key revocations.
  */
 export async function ensureAdmin(
   db: Database,
-  options: { email?: string | undefined; password?: string | undefined; setupTokenTtlMinutes: number },
+  options: {
+    email?: string | undefined;
+    password?: string | undefined;
+    setupTokenTtlMinutes: number;
+    pubSub: PubSub;
+  },
 ): Promise<EnsureAdminResult> {
   if (await hasAdmin(db)) return { kind: 'exists' };
   if (options.email && options.password) {
     const email = normaliseEmail(options.email);
     const [existing] = await db.select().from(users).where(eq(users.email, email)).limit(1);
     if (existing) {
+      // Role and password change in one statement: the previous password never opens an admin account.
       const [promoted] = await db
         .update(users)
-        .set({ role: 'admin', updatedAt: new Date() })
+        .set({
+          role: 'admin',
+          passwordHash: await hashPassword(options.password),
+          passwordChangedAt: new Date(),
+          emailVerifiedAt: existing.emailVerifiedAt ?? new Date(),
+          updatedAt: new Date(),
+        })
         .where(eq(users.id, existing.id))
         .returning();
+      await revokeBeforePromotion(db, options.pubSub, existing);
       return { kind: 'promoted', user: toPublicUser(promoted!) };
     }
     const [created] = await db
@@ -76,15 +106,18 @@ export async function ensureAdmin(
 
 /**
  * Creates the first admin from a setup token. Every outstanding token is spent in the same transaction, so two
- * concurrent submissions (even with different tokens) can never create two admins.
+ * concurrent submissions (even with different tokens) can never create two admins. An existing account with that
+ * address is promoted with the form's password, and whatever its holder set up is revoked (sessions in the same
+ * transaction as the promotion, so none of them is ever an admin's).
  */
 export async function completeSetup(
   db: Database,
+  pubSub: PubSub,
   input: { token: string; name: string; email: string; password: string },
 ): Promise<PublicUser> {
   const passwordHash = await hashPassword(input.password);
   const email = normaliseEmail(input.email);
-  return db.transaction(async (transaction) => {
+  const { admin, previous } = await db.transaction(async (transaction) => {
     if (await hasAdmin(transaction as unknown as Database)) {
       throw new AppError('admin_exists', 'An administrator already exists; sign in instead.');
     }
@@ -104,6 +137,7 @@ export async function completeSetup(
             role: 'admin',
             name: input.name,
             passwordHash,
+            passwordChangedAt: new Date(),
             emailVerifiedAt: new Date(),
             updatedAt: new Date(),
           })
@@ -113,8 +147,17 @@ export async function completeSetup(
           .insert(users)
           .values({ email, name: input.name, passwordHash, role: 'admin', emailVerifiedAt: new Date() })
           .returning();
-    return toPublicUser(admin!);
+    if (existing) {
+      await revokeAllSessions(transaction as unknown as Database, {
+        userId: existing.id,
+        reason: 'promoted_first_admin',
+      });
+    }
+    return { admin: toPublicUser(admin!), previous: existing };
   });
+  // The rest after the commit: a key revocation broadcast before it could let another process re-cache the key.
+  if (previous) await revokeBeforePromotion(db, pubSub, previous);
+  return admin;
 }
 
 /** What the account owner sees about their own account. */
