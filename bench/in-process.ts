@@ -142,6 +142,7 @@ async function measureOnce(root: string): Promise<Measurement> {
     email: env.ADMIN_EMAIL,
     password: env.ADMIN_PASSWORD,
     setupTokenTtlMinutes: env.SETUP_TOKEN_TTL_MINUTES,
+    pubSub: services.stores.pubSub,
   });
 
   const origin = 'http://upstream.bench';

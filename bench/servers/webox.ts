@@ -67,6 +67,7 @@ if (env.WEBOX_WORKERS > 1 && !isClusterWorker) {
         email: env.ADMIN_EMAIL,
         password: env.ADMIN_PASSWORD,
         setupTokenTtlMinutes: env.SETUP_TOKEN_TTL_MINUTES,
+        pubSub: services.stores.pubSub,
       });
       await services.close();
       process.stdout.write('cluster prepared\n');
@@ -120,6 +121,7 @@ async function serve() {
       email: env.ADMIN_EMAIL,
       password: env.ADMIN_PASSWORD,
       setupTokenTtlMinutes: env.SETUP_TOKEN_TTL_MINUTES,
+      pubSub: services.stores.pubSub,
     });
   }
   const stop = async () => {
