@@ -4173,7 +4173,7 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Disable an account (its sessions end at once) or enable it again (admin only). */
+        /** Disable an account (its sessions end and its API keys are revoked at once) or enable it again (admin only). */
         patch: {
             parameters: {
                 query?: never;
@@ -10839,7 +10839,7 @@ export interface paths {
         put?: never;
         /**
          * Refund a payment, fully or partly; credits are reversed per the refund policy
-         * @description Stripe and PayPal payments are refunded through the provider. Chargily and bank transfers have no refund API: the admin returns the money by hand and records it here. Credits bought with the refunded money are taken back pro rata, but never more than the wallet has available: credits already spent stay spent.
+         * @description Stripe and PayPal payments are refunded through the provider (409 provider_not_configured when this server has no client for it). Chargily and bank transfers have no refund API: the admin returns the money by hand and records it here. Credits bought with the refunded money are taken back pro rata, but never more than the wallet has available: credits already spent stay spent.
          */
         post: {
             parameters: {
@@ -11574,14 +11574,14 @@ export interface paths {
                         } & {
                             [key: string]: unknown;
                         }))[];
-                        temperature?: number;
-                        top_p?: number;
-                        n?: number;
-                        max_tokens?: number;
-                        max_completion_tokens?: number;
-                        stop?: string | string[];
-                        seed?: number;
-                        user?: string;
+                        temperature?: number | null;
+                        top_p?: number | null;
+                        n?: number | null;
+                        max_tokens?: number | null;
+                        max_completion_tokens?: number | null;
+                        stop?: (string | string[]) | null;
+                        seed?: number | null;
+                        user?: string | null;
                         tools?: ({
                             /** @enum {string} */
                             type: "function";
@@ -11597,8 +11597,8 @@ export interface paths {
                             };
                         } & {
                             [key: string]: unknown;
-                        })[];
-                        tool_choice?: ("none" | "auto" | "required") | ({
+                        })[] | null;
+                        tool_choice?: (("none" | "auto" | "required") | ({
                             /** @enum {string} */
                             type: "function";
                             function: {
@@ -11608,9 +11608,9 @@ export interface paths {
                             };
                         } & {
                             [key: string]: unknown;
-                        });
-                        parallel_tool_calls?: boolean;
-                        response_format?: ({
+                        })) | null;
+                        parallel_tool_calls?: boolean | null;
+                        response_format?: (({
                             /** @enum {string} */
                             type: "text";
                         } & {
@@ -11635,18 +11635,18 @@ export interface paths {
                             };
                         } & {
                             [key: string]: unknown;
-                        });
-                        presence_penalty?: number;
-                        frequency_penalty?: number;
+                        })) | null;
+                        presence_penalty?: number | null;
+                        frequency_penalty?: number | null;
                         logit_bias?: {
                             [key: string]: number;
-                        };
-                        logprobs?: boolean;
-                        top_logprobs?: number;
-                        reasoning_effort?: string;
-                        stream?: boolean;
+                        } | null;
+                        logprobs?: boolean | null;
+                        top_logprobs?: number | null;
+                        reasoning_effort?: string | null;
+                        stream?: boolean | null;
                         stream_options?: ({
-                            include_usage?: boolean;
+                            include_usage?: boolean | null;
                         } & {
                             [key: string]: unknown;
                         }) | null;
@@ -11881,7 +11881,7 @@ export interface paths {
                             [key: string]: unknown;
                         });
                         metadata?: {
-                            user_id?: string;
+                            user_id?: string | null;
                         } & {
                             [key: string]: unknown;
                         };
