@@ -1,5 +1,5 @@
 import { hash, randomBytes } from 'node:crypto';
-import { and, desc, eq, isNull } from 'drizzle-orm';
+import { and, desc, eq, isNull, type SQL } from 'drizzle-orm';
 import { LRUCache } from 'lru-cache';
 import type { Database } from '../../db/client.js';
 import { AppError } from '../../errors.js';
@@ -206,19 +206,11 @@ export async function revokeOrganizationKeys(
   pubSub: PubSub,
   options: { organizationId: string; userId: string },
 ): Promise<number> {
-  const rows = await db
-    .update(virtualKeys)
-    .set({ revokedAt: new Date() })
-    .where(
-      and(
-        eq(virtualKeys.organizationId, options.organizationId),
-        eq(virtualKeys.userId, options.userId),
-        isNull(virtualKeys.revokedAt),
-      ),
-    )
-    .returning({ secretHash: virtualKeys.secretHash });
-  for (const row of rows) await pubSub.publish(REVOCATION_CHANNEL, row.secretHash);
-  return rows.length;
+  return revokeLiveKeys(
+    db,
+    pubSub,
+    and(eq(virtualKeys.organizationId, options.organizationId), eq(virtualKeys.userId, options.userId))!,
+  );
 }
 
 /**
@@ -231,10 +223,15 @@ export async function revokeUserKeys(
   pubSub: PubSub,
   options: { userId: string },
 ): Promise<number> {
+  return revokeLiveKeys(db, pubSub, eq(virtualKeys.userId, options.userId));
+}
+
+/** Revokes the live keys `which` selects and announces each revocation, so every process's cache drops them. */
+async function revokeLiveKeys(db: Database, pubSub: PubSub, which: SQL): Promise<number> {
   const rows = await db
     .update(virtualKeys)
     .set({ revokedAt: new Date() })
-    .where(and(eq(virtualKeys.userId, options.userId), isNull(virtualKeys.revokedAt)))
+    .where(and(which, isNull(virtualKeys.revokedAt)))
     .returning({ secretHash: virtualKeys.secretHash });
   for (const row of rows) await pubSub.publish(REVOCATION_CHANNEL, row.secretHash);
   return rows.length;
