@@ -1,4 +1,4 @@
-import { hash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { and, eq, gt, isNull, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { AppError } from '../../errors.js';
@@ -9,6 +9,7 @@ import { hashPassword } from './passwords.js';
 import { revokeAllSessions } from './sessions.js';
 import { setupTokens, type UserRole, users } from './tables.js';
 import { revokePreviousHolder } from './takeover.js';
+import { hashToken } from './tokens.js';
 
 export interface PublicUser {
   id: string;
@@ -19,10 +20,6 @@ export interface PublicUser {
 
 export function normaliseEmail(email: string): string {
   return email.trim().toLowerCase();
-}
-
-function hashToken(token: string): string {
-  return hash('sha256', token, 'hex');
 }
 
 function toPublicUser(row: typeof users.$inferSelect): PublicUser {
