@@ -15,7 +15,6 @@ import {
 } from './service.js';
 import { syncIntent } from './sync.js';
 import {
-  applyWebhookChargeback,
   applyWebhookRefund,
   keepRawBody,
   parseJson,
@@ -134,7 +133,7 @@ export async function paypalWebhookRoutes(app: FastifyInstance): Promise<void> {
           if (amount === undefined || reversed.currency_code.toUpperCase() !== intent.currency) {
             return ignore('reversal in another currency or not a decimal', intent.id);
           }
-          const outcome = await applyWebhookChargeback(app, request.log, {
+          const outcome = await applyWebhookRefund(app, request.log, {
             intentId: intent.id,
             chargedBack: amount,
             event: ref,

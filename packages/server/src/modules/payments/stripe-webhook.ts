@@ -17,7 +17,6 @@ import {
 } from './service.js';
 import {
   afterSettle,
-  applyWebhookChargeback,
   applyWebhookRefund,
   keepRawBody,
   rawBodyOf,
@@ -141,7 +140,7 @@ export async function stripeWebhookRoutes(app: FastifyInstance): Promise<void> {
           if (dispute.currency.toUpperCase() !== intent.currency || !(dispute.amount > 0)) {
             return ignore('dispute in another currency or without an amount', intent.id);
           }
-          const outcome = await applyWebhookChargeback(app, request.log, {
+          const outcome = await applyWebhookRefund(app, request.log, {
             intentId: intent.id,
             chargedBack: dispute.amount,
             event: ref,

@@ -51,67 +51,45 @@ export function parseJson(raw: Buffer): unknown {
 }
 
 /**
- * A provider's refund event (Stripe `charge.refunded`, PayPal `PAYMENT.CAPTURE.REFUNDED`): applies the refunded total
- * once per event, logs the outcome and audits a refund that took effect.
+ * A provider's refund event (Stripe `charge.refunded`, PayPal `PAYMENT.CAPTURE.REFUNDED`: the refunded total) or
+ * chargeback (Stripe `charge.dispute.closed` lost, PayPal `PAYMENT.CAPTURE.REVERSED`: the amount taken back, added to
+ * what is refunded): applies it once per event under the refund policy, logs the outcome and audits one that took
+ * effect, as a refund or as a chargeback.
  */
 export async function applyWebhookRefund(
   app: FastifyInstance,
   log: FastifyBaseLogger,
   options: {
     intentId: string;
-    refundedTotal: number;
     event: ProviderEventRef;
-    refundId?: string | undefined;
-  },
-): Promise<RefundOutcome> {
-  const { event } = options;
-  const outcome = await applyRefund(app.db, { ...options, cause: 'webhook' });
-  log.info({ provider: event.provider, eventId: event.eventId, outcome: outcome.kind }, 'refund event');
-  if (outcome.kind === 'refunded') {
-    await auditPayment(app, {
-      type: 'payment.refunded',
-      intent: outcome.intent,
-      log,
-      details: { refundedTotal: outcome.intent.refundedAmount, via: 'webhook', eventId: event.eventId },
-    });
-  }
-  return outcome;
-}
-
-/**
- * A provider's chargeback (Stripe `charge.dispute.closed` lost, PayPal `PAYMENT.CAPTURE.REVERSED`): adds the amount
- * taken back to what is refunded, once per event, under the refund policy, and audits it as a chargeback.
- */
-export async function applyWebhookChargeback(
-  app: FastifyInstance,
-  log: FastifyBaseLogger,
-  options: {
-    intentId: string;
-    /** Minor units the provider took back. */
-    chargedBack: number;
-    event: ProviderEventRef;
-    /** The dispute's or reversal's id at the provider. */
+    /** The refund's, dispute's or reversal's id at the provider. */
     refundId?: string | undefined;
     reason?: string | undefined;
-  },
+  } & ({ refundedTotal: number } | { /** Minor units the provider took back. */ chargedBack: number }),
 ): Promise<RefundOutcome> {
   const { event } = options;
+  const chargeback = 'chargedBack' in options;
   const outcome = await applyRefund(app.db, { ...options, cause: 'webhook' });
-  log.info({ provider: event.provider, eventId: event.eventId, outcome: outcome.kind }, 'chargeback event');
-  if (outcome.kind === 'refunded') {
-    await auditPayment(app, {
-      type: 'payment.charged_back',
-      intent: outcome.intent,
-      log,
-      details: {
-        chargedBack: options.chargedBack,
-        refundedTotal: outcome.intent.refundedAmount,
-        creditsReversed: outcome.creditsReversed,
-        creditsUncollected: outcome.creditsUncollected,
-        eventId: event.eventId,
-      },
-    });
-  }
+  log.info(
+    { provider: event.provider, eventId: event.eventId, outcome: outcome.kind },
+    chargeback ? 'chargeback event' : 'refund event',
+  );
+  if (outcome.kind !== 'refunded') return outcome;
+  const refundedTotal = outcome.intent.refundedAmount;
+  await auditPayment(app, {
+    type: chargeback ? 'payment.charged_back' : 'payment.refunded',
+    intent: outcome.intent,
+    log,
+    details: chargeback
+      ? {
+          chargedBack: options.chargedBack,
+          refundedTotal,
+          creditsReversed: outcome.creditsReversed,
+          creditsUncollected: outcome.creditsUncollected,
+          eventId: event.eventId,
+        }
+      : { refundedTotal, via: 'webhook', eventId: event.eventId },
+  });
   return outcome;
 }
 
