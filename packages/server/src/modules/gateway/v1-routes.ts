@@ -380,15 +380,17 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
 
   /**
    * Holds the worst case over the candidates the platform pays for (`platformPaid`) before any provider is called;
-   * with none (the caller's own keys cover them all), the request only counts against the quotas.
+   * with none (the caller's own keys cover them all), the request only counts against the quotas. The token bounds
+   * (a walk over the prompt, the engine's output bound) are worked out only when something is held.
    */
-  async function hold(call: Call, paid: ResolvedTarget[], maxPromptTokens: number, maxOutputTokens: number) {
+  async function hold(call: Call, paid: ResolvedTarget[], bounds: () => { prompt: number; output: number }) {
+    const { prompt, output } = metering.enabled && paid.length > 0 ? bounds() : { prompt: 0, output: 0 };
     return metering.begin({
       caller: call.caller,
       requestId: call.request.id,
       candidates: paid,
-      maxPromptTokens,
-      maxOutputTokens,
+      maxPromptTokens: prompt,
+      maxOutputTokens: output,
     });
   }
 
@@ -578,12 +580,10 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
               : { ...body, max_tokens: undefined, max_completion_tokens: outputTokenCap(body, candidates) }
             : body;
         // The engine's bound of what is sent: the cap, a thinking budget an adapter adds, times `n`.
-        charge = await hold(
-          call,
-          paid,
-          promptTokenBound(body),
-          gateway.outputTokenBound(upstreamRequest, paid),
-        );
+        charge = await hold(call, paid, () => ({
+          prompt: promptTokenBound(body),
+          output: gateway.outputTokenBound(upstreamRequest, paid),
+        }));
         const context = callContext(call, reply);
 
         if (!call.stream) {
@@ -678,12 +678,10 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
         // Anthropic requires max_tokens; held as the engine sends it (never above a model's maximum).
         if (metering.enabled && paid.length > 0)
           chatRequest.max_tokens = outputTokenCap(chatRequest, candidates);
-        charge = await hold(
-          call,
-          paid,
-          promptTokenBound(chatRequest),
-          gateway.outputTokenBound(chatRequest, paid),
-        );
+        charge = await hold(call, paid, () => ({
+          prompt: promptTokenBound(chatRequest),
+          output: gateway.outputTokenBound(chatRequest, paid),
+        }));
         const context = callContext(call, reply);
         if (!call.stream) {
           const result = await gateway.chat(chatRequest, context);
@@ -732,7 +730,10 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
       let charge: Charge | undefined;
       try {
         const candidates = await admit(call);
-        charge = await hold(call, platformPaid(call, candidates), embeddingsTokenBound(body), 0);
+        charge = await hold(call, platformPaid(call, candidates), () => ({
+          prompt: embeddingsTokenBound(body),
+          output: 0,
+        }));
         const result = await gateway.embeddings(body, callContext(call, reply));
         await complete(call, reply, charge, result);
         return reply.send(passThrough(result.response));
