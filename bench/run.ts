@@ -6,8 +6,8 @@
  *   npm run bench -- --only main,scale    parts: main, scale (2,000 SSE streams), cluster (N=1 vs N=2), soak
  *   npm run bench -- --soak               adds the soak (--soak-minutes N, default 10)
  *   npm run bench -- --profile            CPU profiles of WeBox (billing on and off, each mode, 32 connections)
- *   npm run bench -- --only scale --scale-webox-args="--upstream-connections 4096 --backlog 4096"
- *                                         the scale test with a larger upstream pool and listen backlog
+ *   npm run bench -- --only scale --scale-webox-args="--upstream-connections 4096 --backlog 511"
+ *                                         the scale test with a larger upstream pool and Node's default backlog
  *   npm run bench -- --rounds 3           measure each cell 3 times (interleaved), keep the median
  *   npm run bench -- --no-portkey         skip Portkey (it is installed on demand into bench/.portkey)
  *   npm run bench -- --modes json         non-streamed only (json, stream, or both: the default)

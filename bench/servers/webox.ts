@@ -28,7 +28,7 @@ const { values } = parseArgs({
     'profile-file': { type: 'string' },
     // Replaces the engine's default upstream pools (128 connections per origin) to test a larger one.
     'upstream-connections': { type: 'string' },
-    // The listen backlog (Node's default is 511): a burst of new connections beyond it is dropped by the kernel.
+    // The listen backlog; by default the one `npm start` serves with (LISTEN_BACKLOG).
     backlog: { type: 'string' },
   },
 });
@@ -36,7 +36,7 @@ const { values } = parseArgs({
 // The types are the sources'; what runs is the compiled server unless --source (same modules, same API).
 const root = values.source ? '../../packages/server/src' : '../../packages/server/dist';
 const load = <T>(module: string): Promise<T> => import(`${root}/${module}`) as Promise<T>;
-const { buildApp } = await load<typeof import('../../packages/server/src/app.js')>('app.js');
+const { buildApp, LISTEN_BACKLOG } = await load<typeof import('../../packages/server/src/app.js')>('app.js');
 const { isClusterWorker, openWorkerServices, runClusterPrimary } =
   await load<typeof import('../../packages/server/src/cluster.js')>('cluster.js');
 const { loadConfigFile } =
@@ -135,7 +135,7 @@ async function serve() {
   await app.listen({
     port: env.PORT,
     host: '127.0.0.1',
-    ...(values.backlog ? { backlog: Number(values.backlog) } : {}),
+    backlog: values.backlog ? Number(values.backlog) : LISTEN_BACKLOG,
   });
   const address = app.server.address();
   process.stdout.write(`listening ${typeof address === 'object' && address ? address.port : env.PORT}\n`);

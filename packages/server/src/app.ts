@@ -38,6 +38,12 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * The listen backlog `npm start` serves with (Node's default is 511): a burst of new connections (thousands of streams
+ * opening at once) waits in the kernel's accept queue instead of being dropped, then reset once established.
+ */
+export const LISTEN_BACKLOG = 4096;
+
 export interface AppOptions {
   env: Env;
   database: DatabaseConnection;

@@ -1,4 +1,4 @@
-import { buildApp } from './app.js';
+import { buildApp, LISTEN_BACKLOG } from './app.js';
 import { isClusterWorker, openWorkerServices, runClusterPrimary } from './cluster.js';
 import { loadConfigFile } from './config/config-file.js';
 import { ConfigError, type Env, loadEnv, publicUrl } from './config/env.js';
@@ -85,8 +85,7 @@ async function main() {
     void shutdown('database lost', true);
   });
 
-  // A deep accept queue: a burst of new connections (thousands of streams opening at once) must not be reset.
-  const address = await app.listen({ port: env.PORT, host: env.HOST, backlog: 4096 });
+  const address = await app.listen({ port: env.PORT, host: env.HOST, backlog: LISTEN_BACKLOG });
   app.log.info(
     { address, database: services.database.kind, stores: services.stores.kind },
     'WeBox is serving',
