@@ -9654,7 +9654,10 @@ export interface paths {
                                 checkoutUrl: string | null;
                                 /** @description What to write on a bank transfer. */
                                 bankReference: string | null;
+                                /** @description Minor units refunded; chargebacks are in chargedBackAmount. */
                                 refundedAmount: number;
+                                /** @description Minor units taken back by lost disputes and reversals. */
+                                chargedBackAmount: number;
                                 failureReason: string | null;
                                 receiptNumber: string | null;
                                 /** Format: date-time */
@@ -9730,7 +9733,10 @@ export interface paths {
                             checkoutUrl: string | null;
                             /** @description What to write on a bank transfer. */
                             bankReference: string | null;
+                            /** @description Minor units refunded; chargebacks are in chargedBackAmount. */
                             refundedAmount: number;
+                            /** @description Minor units taken back by lost disputes and reversals. */
+                            chargedBackAmount: number;
                             failureReason: string | null;
                             receiptNumber: string | null;
                             /** Format: date-time */
@@ -9895,7 +9901,10 @@ export interface paths {
                             checkoutUrl: string | null;
                             /** @description What to write on a bank transfer. */
                             bankReference: string | null;
+                            /** @description Minor units refunded; chargebacks are in chargedBackAmount. */
                             refundedAmount: number;
+                            /** @description Minor units taken back by lost disputes and reversals. */
+                            chargedBackAmount: number;
                             failureReason: string | null;
                             receiptNumber: string | null;
                             /** Format: date-time */
@@ -10000,7 +10009,10 @@ export interface paths {
                             checkoutUrl: string | null;
                             /** @description What to write on a bank transfer. */
                             bankReference: string | null;
+                            /** @description Minor units refunded; chargebacks are in chargedBackAmount. */
                             refundedAmount: number;
+                            /** @description Minor units taken back by lost disputes and reversals. */
+                            chargedBackAmount: number;
                             failureReason: string | null;
                             receiptNumber: string | null;
                             /** Format: date-time */
@@ -10138,7 +10150,10 @@ export interface paths {
                             checkoutUrl: string | null;
                             /** @description What to write on a bank transfer. */
                             bankReference: string | null;
+                            /** @description Minor units refunded; chargebacks are in chargedBackAmount. */
                             refundedAmount: number;
+                            /** @description Minor units taken back by lost disputes and reversals. */
+                            chargedBackAmount: number;
                             failureReason: string | null;
                             receiptNumber: string | null;
                             /** Format: date-time */

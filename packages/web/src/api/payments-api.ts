@@ -44,6 +44,7 @@ export interface PaymentIntent {
   checkoutUrl: string | null;
   bankReference: string | null;
   refundedAmount: number;
+  chargedBackAmount: number;
   failureReason: string | null;
   receiptNumber: string | null;
   createdAt: string;

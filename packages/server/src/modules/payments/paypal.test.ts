@@ -270,12 +270,22 @@ for (const pair of backendPairs()) {
         url: `/api/admin/payments/intents/${intent.id}`,
         headers: admin.headers,
       });
-      expect(view.json().intent).toMatchObject({ status: 'refunded', refundedAmount: 750 });
+      expect(view.json().intent).toMatchObject({
+        status: 'refunded',
+        refundedAmount: 0,
+        chargedBackAmount: 750,
+      });
       const chargebacks = (await listIntentEvents(app().db, intent.id)).filter(
         (event) => event.type === 'chargeback',
       );
       expect(chargebacks.map((event) => event.details)).toMatchObject([
-        { chargedBack: 750, refundedTotal: 750, creditsReversed: 60_000, creditsUncollected: 40_000 },
+        {
+          chargedBack: 750,
+          refundedTotal: 0,
+          chargedBackTotal: 750,
+          creditsReversed: 60_000,
+          creditsUncollected: 40_000,
+        },
       ]);
       const audit = await listAuditEvents(app().db, { userId: buyer.userId, types: ['payment.*'] });
       expect(audit.filter((event) => event.type === 'payment.charged_back')).toHaveLength(1);
@@ -294,8 +304,36 @@ for (const pair of backendPairs()) {
         url: `/api/admin/payments/intents/${intent.id}`,
         headers: admin.headers,
       });
-      expect(view.json().intent).toMatchObject({ status: 'refunded', refundedAmount: 750 });
+      expect(view.json().intent).toMatchObject({
+        status: 'refunded',
+        refundedAmount: 250,
+        chargedBackAmount: 500,
+      });
       expect(await balanceOf(app(), buyer.userId)).toBe(0);
+      expect(await verifyLedger(harness.database.db)).toEqual([]);
+    });
+
+    it('counts a PAYMENT.CAPTURE.REFUNDED after a reversal as a refund: 250 reversed, then 100 refunded of 750', async () => {
+      const buyer = await signUpAndSignIn(app());
+      const { intent, order } = await checkout(buyer);
+      paypal.approve(order.id);
+      await deliver(paypal.orderApproved(order.id));
+      const captureId = String(paypal.orders.get(order.id)!.purchase_units[0]!.payments!.captures[0]!.id);
+      expect((await deliver(paypal.captureReversed(captureId, 250))).json().outcome).toBe('refunded');
+      const refund = paypal.captureRefunded(captureId, 100, 100);
+      expect((await deliver(refund)).json().outcome).toBe('refunded');
+      expect((await deliver(refund)).json().outcome).toBe('duplicate_event');
+      const view = await app().inject({
+        url: `/api/admin/payments/intents/${intent.id}`,
+        headers: admin.headers,
+      });
+      expect(view.json().intent).toMatchObject({
+        status: 'partially_refunded',
+        refundedAmount: 100,
+        chargedBackAmount: 250,
+      });
+      // 350 of 750 taken back: 46,666 of the 100,000 credits.
+      expect(await balanceOf(app(), buyer.userId)).toBe(53_334);
       expect(await verifyLedger(harness.database.db)).toEqual([]);
     });
 

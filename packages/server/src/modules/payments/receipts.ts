@@ -44,6 +44,8 @@ export function renderReceiptPdf(data: ReceiptData): Promise<Buffer> {
     ];
     if (intent.refundedAmount > 0)
       rows.push(['Refunded', formatMoney(intent.refundedAmount, intent.currency)]);
+    if (intent.chargedBackAmount > 0)
+      rows.push(['Charged back', formatMoney(intent.chargedBackAmount, intent.currency)]);
     for (const [label, value] of rows) {
       document.font('Helvetica-Bold').text(`${label}: `, { continued: true }).font('Helvetica').text(value);
     }

@@ -22,8 +22,9 @@ const recordedByHand: readonly PaymentProvider[] = ['chargily', 'bank_transfer']
  * payment is refused with `provider_not_configured` (409) when that provider's client is not configured.
  *
  * Concurrent refunds of one payment add up: each amount is added to the total read under the intent's lock, and one
- * that would exceed what is left is refused. A provider refund keeps the payment serialised through the provider
- * call, so its idempotency key `refund-<intent>-<total>` is built from a total no other refund is building on.
+ * that would exceed what is left (after refunds and chargebacks) is refused. A provider refund keeps the payment
+ * serialised through the provider call, so its idempotency key `refund-<intent>-<total taken back>` is built from a
+ * total no other refund is building on.
  */
 export async function refundPayment(
   app: FastifyInstance,
@@ -53,11 +54,14 @@ export async function refundPayment(
   return oneRefundAtATime(app, intent.id, async (db, current) => {
     const total = nextRefundTotal(current, options.amount);
     if (!current.providerPaymentId) throw new AppError('conflict', 'The provider payment id is unknown.');
+    // The key names what will have been taken back in all, chargebacks included: that only grows, so no two
+    // refunds share a key, and keys made before chargebacks had their own column (on that same sum) are not reused.
+    const takenBack = total + current.chargedBackAmount;
     const refund = await refundAtProvider({
       providerPaymentId: current.providerPaymentId,
       amount: total - current.refundedAmount,
       currency: current.currency,
-      idempotencyKey: `refund-${current.id}-${total}`,
+      idempotencyKey: `refund-${current.id}-${takenBack}`,
     }).catch((error: unknown) => {
       throw new AppError('upstream_error', `${current.provider} refused or did not answer the refund.`, {
         cause: error,

@@ -446,16 +446,21 @@ export type RefundOutcome =
   | { kind: 'duplicate_event' }
   | { kind: 'unknown_intent' };
 
+/** What refunds and chargebacks have not taken back yet, in minor units. */
+export function amountLeft(intent: PaymentIntent): number {
+  return intent.amount - intent.refundedAmount - intent.chargedBackAmount;
+}
+
 /**
- * The total refunded once `amount` more (default: all that is left) is refunded. Throws 409 when the intent is not
- * paid or already fully refunded, 400 when `amount` is not between 1 and what is left. Call it on a locked (or
- * otherwise serialised) read of the intent, or two refunds can both start from the same total.
+ * The refunds' total once `amount` more (default: all that is left) is refunded. Throws 409 when the intent is not
+ * paid or already fully refunded, 400 when `amount` is not between 1 and what refunds and chargebacks left. Call it on
+ * a locked (or otherwise serialised) read of the intent, or two refunds can both start from the same total.
  */
 export function nextRefundTotal(intent: PaymentIntent, amount: number | undefined): number {
   if (!paidStatuses.includes(intent.status) || intent.status === 'refunded') {
     throw new AppError('conflict', `A ${intent.status} payment cannot be refunded.`);
   }
-  const left = intent.amount - intent.refundedAmount;
+  const left = amountLeft(intent);
   const refund = amount ?? left;
   if (!Number.isSafeInteger(refund) || refund <= 0 || refund > left) {
     throw new AppError('validation_failed', `The refund must be between 1 and ${left} (minor units).`);
@@ -464,37 +469,39 @@ export function nextRefundTotal(intent: PaymentIntent, amount: number | undefine
 }
 
 /**
- * How much a refund is: the provider's cumulative total, an admin's amount on top of what is refunded, or what a
- * chargeback took back.
+ * How much a refund is: the provider's cumulative refunded total, an admin's amount on top of what is refunded, or
+ * what a chargeback took back.
  */
 export type RefundSize =
-  /** The CUMULATIVE amount refunded so far, as providers report it. */
+  /** The CUMULATIVE amount refunded so far, as providers report it (refunds only, never chargebacks). */
   | { refundedTotal: number }
   /** Minor units refunded now (undefined: all that is left), added to the total read under the intent's lock. */
   | { amount: number | undefined }
   /**
-   * Minor units a lost dispute or a reversal took back, added to the total read under the intent's lock and capped at
-   * the intent's amount: the provider already took the money, so there is nothing to refuse. Recorded as a chargeback.
+   * Minor units a lost dispute or a reversal took back, added to the chargebacks' total read under the intent's lock
+   * and capped at what is left: the provider already took the money, so there is nothing to refuse.
    */
   | { chargedBack: number };
 
-function requestedTotal(intent: PaymentIntent, size: RefundSize): number {
-  if ('refundedTotal' in size) return size.refundedTotal;
-  if ('chargedBack' in size) return intent.refundedAmount + Math.max(0, size.chargedBack);
-  return nextRefundTotal(intent, size.amount);
+/** Minor units the refund or chargeback would add to its own total, before the cap at what is left. */
+function requestedGrowth(intent: PaymentIntent, size: RefundSize): number {
+  if ('refundedTotal' in size) return size.refundedTotal - intent.refundedAmount;
+  if ('chargedBack' in size) return size.chargedBack;
+  return nextRefundTotal(intent, size.amount) - intent.refundedAmount;
 }
 
 /**
  * Applies a refund reported by the provider given the CUMULATIVE amount refunded so far, so refund events can arrive
- * twice or out of order: only growth of the total does anything. An admin's refund made by hand passes its `amount`
- * instead: the total is computed under the intent's row lock, so two admins refunding at once add up, and a refund
- * beyond what is left is refused (see `nextRefundTotal`) with nothing changed. A chargeback (`chargedBack`) is the same
- * refund seen from the other side: its amount is added under the lock, capped at the intent's amount, and the intent
- * gets a `chargeback` event besides its status change.
+ * twice or out of order: only growth of the refunds' total does anything. An admin's refund made by hand passes its
+ * `amount` instead: the total is computed under the intent's row lock, so two admins refunding at once add up, and a
+ * refund beyond what is left is refused (see `nextRefundTotal`) with nothing changed. A chargeback (`chargedBack`) is
+ * added to the chargebacks' own total under the lock, and the intent gets a `chargeback` event besides its status
+ * change. Refunds and chargebacks are kept apart (a refund total is compared with refunds only) and together never
+ * take back more than was paid: whatever would go beyond is not applied.
  *
- * Refund policy: the credits the refunded money bought (pro rata, rounded down; all of them on a full refund) are
- * taken back, but never more than the wallet has available. Credits already spent stay spent and the wallet never goes
- * negative; the shortfall is recorded on the event as `creditsUncollected`.
+ * Refund policy: the credits the money taken back bought (pro rata, rounded down; all of them once everything is taken
+ * back) are taken back, but never more than the wallet has available. Credits already spent stay spent and the wallet
+ * never goes negative; the shortfall is recorded on the event as `creditsUncollected`.
  */
 export async function applyRefund(
   db: Database,
@@ -522,15 +529,19 @@ export async function applyRefund(
     );
     if (!claimed) return { kind: 'duplicate_event' };
     if (!intent) return { kind: 'unknown_intent' };
-    const requested = requestedTotal(intent, options);
+    const requested = requestedGrowth(intent, options);
     if (!paidStatuses.includes(intent.status)) return { kind: 'not_paid', intent };
-    const total = Math.min(requested, intent.amount);
-    if (total <= intent.refundedAmount) return { kind: 'already_applied', intent };
+    const added = Math.min(requested, amountLeft(intent));
+    if (!(added > 0)) return { kind: 'already_applied', intent };
+    const refundedAmount = intent.refundedAmount + (chargeback ? 0 : added);
+    const chargedBackAmount = intent.chargedBackAmount + (chargeback ? added : 0);
+    // What the credits follow: all the money taken back, whichever way it went.
+    const takenBack = refundedAmount + chargedBackAmount;
 
     const target =
-      total === intent.amount
+      takenBack === intent.amount
         ? intent.credits
-        : Number((BigInt(intent.credits) * BigInt(total)) / BigInt(intent.amount));
+        : Number((BigInt(intent.credits) * BigInt(takenBack)) / BigInt(intent.amount));
     const owed = Math.max(0, target - intent.creditsReversed);
     const { available } = await getBalance(tx as unknown as Database, intent.walletId);
     const taken = Math.min(owed, Math.max(0, available));
@@ -539,14 +550,21 @@ export async function applyRefund(
         walletId: intent.walletId,
         kind: 'adjustment',
         amount: -taken,
-        idempotencyKey: `payment:${intent.id}:${chargeback ? 'chargeback' : 'refund'}:${total}`,
+        // The total taken back only grows, so the key is new for each change (and the same as before chargebacks
+        // had their own column, when it was the refunded total).
+        idempotencyKey: `payment:${intent.id}:${chargeback ? 'chargeback' : 'refund'}:${takenBack}`,
         reason: `${chargeback ? 'chargeback' : 'refund'} of payment ${intent.id}`,
         references: { paymentId: intent.id },
-        details: { refundedTotal: total, currency: intent.currency },
+        details: {
+          refundedTotal: refundedAmount,
+          chargedBackTotal: chargedBackAmount,
+          currency: intent.currency,
+        },
       });
     }
     const change = {
-      refundedTotal: total,
+      refundedTotal: refundedAmount,
+      chargedBackTotal: chargedBackAmount,
       refundId: options.refundId,
       reason: options.reason,
       creditsReversed: taken,
@@ -559,18 +577,18 @@ export async function applyRefund(
         type: 'chargeback',
         cause: options.cause,
         actorId: options.actorId ?? null,
-        details: { ...change, chargedBack: total - intent.refundedAmount },
+        details: { ...change, chargedBack: added },
       });
     }
     const updated = await changeStatus(
       tx,
       intent,
-      total === intent.amount ? 'refunded' : 'partially_refunded',
+      takenBack === intent.amount ? 'refunded' : 'partially_refunded',
       {
         cause: options.cause,
         actorId: options.actorId,
         details: chargeback ? { ...change, chargeback: true } : change,
-        set: { refundedAmount: total, creditsReversed: intent.creditsReversed + owed },
+        set: { refundedAmount, chargedBackAmount, creditsReversed: intent.creditsReversed + owed },
       },
     );
     return { kind: 'refunded', intent: updated, creditsReversed: taken, creditsUncollected: owed - taken };

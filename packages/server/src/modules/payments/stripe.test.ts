@@ -301,14 +301,19 @@ for (const pair of backendPairs()) {
       expect((await deliver(redelivered)).json().outcome).toBe('duplicate_event');
 
       expect(await balanceOf(app(), buyer.userId)).toBe(0);
-      expect(await adminView(intent.id)).toMatchObject({ status: 'refunded', refundedAmount: 700 });
+      expect(await adminView(intent.id)).toMatchObject({
+        status: 'refunded',
+        refundedAmount: 0,
+        chargedBackAmount: 700,
+      });
       const chargebacks = await chargebacksOf(intent.id);
       expect(chargebacks).toHaveLength(1);
       expect(chargebacks[0]).toMatchObject({
         cause: 'webhook',
         details: {
           chargedBack: 700,
-          refundedTotal: 700,
+          refundedTotal: 0,
+          chargedBackTotal: 700,
           refundId: dispute.id,
           creditsReversed: 100_000,
           creditsUncollected: 0,
@@ -350,10 +355,14 @@ for (const pair of backendPairs()) {
       // The buyer disputes the whole charge anyway: only the 4500 not yet refunded can still be taken.
       const dispute = stripe.dispute(chargeId, { amount: 6000, status: 'lost' });
       expect((await deliver(stripe.event('charge.dispute.closed', dispute))).json().outcome).toBe('refunded');
-      expect(await adminView(intent.id)).toMatchObject({ status: 'refunded', refundedAmount: 6000 });
+      expect(await adminView(intent.id)).toMatchObject({
+        status: 'refunded',
+        refundedAmount: 1500,
+        chargedBackAmount: 4500,
+      });
       expect(await balanceOf(app(), buyer.userId)).toBe(0);
       expect((await chargebacksOf(intent.id)).map((event) => event.details)).toMatchObject([
-        { chargedBack: 4500, refundedTotal: 6000, creditsReversed: 750_000 },
+        { chargedBack: 4500, refundedTotal: 1500, chargedBackTotal: 4500, creditsReversed: 750_000 },
       ]);
       // The refund's own event arriving late changes nothing more.
       expect(
@@ -373,9 +382,116 @@ for (const pair of backendPairs()) {
       expect((await deliver(stripe.event('charge.dispute.closed', dispute))).json().outcome).toBe('refunded');
       expect(await adminView(intent.id)).toMatchObject({
         status: 'partially_refunded',
-        refundedAmount: 3000,
+        refundedAmount: 1000,
+        chargedBackAmount: 2000,
       });
       expect(await balanceOf(app(), buyer.userId)).toBe(500_000);
+      expect(await verifyLedger(harness.database.db)).toEqual([]);
+    });
+
+    const refunded = (chargeId: string, total: number) => {
+      stripe.charges.get(chargeId)!.amount_refunded = total;
+      return stripe.event('charge.refunded', stripe.charges.get(chargeId));
+    };
+
+    it('counts a refund reported after a lost dispute: 4000 disputed, then 1000 refunded of 6000 take 5000 back', async () => {
+      const buyer = await signUpAndSignIn(app());
+      const { intent, chargeId } = await paid(buyer, 'pro');
+      const dispute = stripe.dispute(chargeId, { amount: 4000, status: 'lost' });
+      expect((await deliver(stripe.event('charge.dispute.closed', dispute))).json().outcome).toBe('refunded');
+      expect(await balanceOf(app(), buyer.userId)).toBe(333_334);
+      // Stripe's refunded total (1000) counts refunds only: compared with the 4000 disputed it was dropped.
+      const refund = refunded(chargeId, 1000);
+      expect((await deliver(refund)).json().outcome).toBe('refunded');
+      expect((await deliver(refund)).json().outcome).toBe('duplicate_event');
+      expect((await deliver(refunded(chargeId, 1000))).json().outcome).toBe('already_applied');
+      expect(await adminView(intent.id)).toMatchObject({
+        status: 'partially_refunded',
+        refundedAmount: 1000,
+        chargedBackAmount: 4000,
+      });
+      // 5000 of 6000 taken back: 833,333 of the 1,000,000 credits.
+      expect(await balanceOf(app(), buyer.userId)).toBe(166_667);
+      expect(await verifyLedger(harness.database.db)).toEqual([]);
+    });
+
+    it('keeps refunds and a dispute apart whatever the order: refunds 1000 then 2500 around a 2000 dispute', async () => {
+      const buyer = await signUpAndSignIn(app());
+      const { intent, chargeId } = await paid(buyer, 'pro');
+      const early = refunded(chargeId, 1000);
+      expect((await deliver(early)).json().outcome).toBe('refunded');
+      const dispute = stripe.dispute(chargeId, { amount: 2000, status: 'lost' });
+      expect((await deliver(stripe.event('charge.dispute.closed', dispute))).json().outcome).toBe('refunded');
+      expect((await deliver(refunded(chargeId, 2500))).json().outcome).toBe('refunded');
+      // The first refund's event again, and one reporting its older total late: nothing more.
+      expect((await deliver(early)).json().outcome).toBe('duplicate_event');
+      expect((await deliver(refunded(chargeId, 1000))).json().outcome).toBe('already_applied');
+      expect(await adminView(intent.id)).toMatchObject({
+        status: 'partially_refunded',
+        refundedAmount: 2500,
+        chargedBackAmount: 2000,
+      });
+      expect(await balanceOf(app(), buyer.userId)).toBe(250_000);
+      expect(await verifyLedger(harness.database.db)).toEqual([]);
+    });
+
+    it('never takes back more than was paid: 4000 disputed and 3000 refunded of 6000 stop at 6000', async () => {
+      const buyer = await signUpAndSignIn(app());
+      const { intent, chargeId } = await paid(buyer, 'pro');
+      const dispute = stripe.dispute(chargeId, { amount: 4000, status: 'lost' });
+      expect((await deliver(stripe.event('charge.dispute.closed', dispute))).json().outcome).toBe('refunded');
+      expect((await deliver(refunded(chargeId, 3000))).json().outcome).toBe('refunded');
+      expect(await adminView(intent.id)).toMatchObject({
+        status: 'refunded',
+        refundedAmount: 2000,
+        chargedBackAmount: 4000,
+      });
+      expect(await balanceOf(app(), buyer.userId)).toBe(0);
+      expect((await deliver(refunded(chargeId, 3500))).json().outcome).toBe('already_applied');
+      const again = stripe.dispute(chargeId, { amount: 1000, status: 'lost' });
+      expect((await deliver(stripe.event('charge.dispute.closed', again))).json().outcome).toBe(
+        'already_applied',
+      );
+      expect(await adminView(intent.id)).toMatchObject({ refundedAmount: 2000, chargedBackAmount: 4000 });
+      expect(await verifyLedger(harness.database.db)).toEqual([]);
+    });
+
+    it('lets an admin refund only what a lost dispute left, through Stripe, with a key past the dispute', async () => {
+      const buyer = await signUpAndSignIn(app());
+      const { intent, chargeId } = await paid(buyer, 'pro');
+      const dispute = stripe.dispute(chargeId, { amount: 2000, status: 'lost' });
+      expect((await deliver(stripe.event('charge.dispute.closed', dispute))).json().outcome).toBe('refunded');
+      const refund = (payload: Record<string, unknown>) =>
+        app().inject({
+          method: 'POST',
+          url: `/api/admin/payments/intents/${intent.id}/refund`,
+          headers: admin.headers,
+          payload: { reason: 'the rest', ...payload },
+        });
+      const refundCalls = () =>
+        stripe.requests.filter(
+          (request) =>
+            request.path === '/v1/refunds' && request.headers['idempotency-key']?.includes(intent.id),
+        );
+      const tooMuch = await refund({ amount: 4001 });
+      expect(tooMuch.statusCode).toBe(400);
+      expect(tooMuch.json().error.message).toContain('between 1 and 4000');
+      expect(refundCalls()).toEqual([]);
+
+      const rest = await refund({});
+      expect(rest.statusCode, rest.body).toBe(200);
+      expect(rest.json()).toMatchObject({
+        outcome: 'refunded',
+        intent: { status: 'refunded', refundedAmount: 4000, chargedBackAmount: 2000 },
+      });
+      const [call] = refundCalls();
+      expect(Number(new URLSearchParams(call!.body).get('amount'))).toBe(4000);
+      expect(call!.headers['idempotency-key']).toBe(`refund-${intent.id}-6000`);
+      expect(
+        (await deliver(stripe.event('charge.refunded', stripe.charges.get(chargeId)))).json().outcome,
+      ).toBe('already_applied');
+      expect((await refund({})).statusCode).toBe(409);
+      expect(await balanceOf(app(), buyer.userId)).toBe(0);
       expect(await verifyLedger(harness.database.db)).toEqual([]);
     });
 

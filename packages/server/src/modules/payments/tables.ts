@@ -62,7 +62,13 @@ export const paymentIntents = pgTable(
     /** Bank transfers only: what the buyer writes on the transfer. */
     bankReference: text('bank_reference'),
     locale: text('locale').notNull().default('en'),
+    /** Refunded through refunds (an admin's, or the provider's cumulative total); chargebacks are not in it. */
     refundedAmount: bigint('refunded_amount', { mode: 'number' }).notNull().default(0),
+    /**
+     * Taken back by lost disputes and reversals. Kept apart from `refundedAmount` because refund events carry the
+     * refunds' cumulative total only: compared with a sum that held chargebacks too, a refund after one was lost.
+     */
+    chargedBackAmount: bigint('charged_back_amount', { mode: 'number' }).notNull().default(0),
     creditsReversed: bigint('credits_reversed', { mode: 'number' }).notNull().default(0),
     failureReason: text('failure_reason'),
     paidAt: timestamp('paid_at', { withTimezone: true }),
@@ -81,7 +87,7 @@ export const paymentIntents = pgTable(
     check('payment_intents_amount_check', sql`${table.amount} > 0 and ${table.credits} > 0`),
     check(
       'payment_intents_refund_check',
-      sql`${table.refundedAmount} >= 0 and ${table.refundedAmount} <= ${table.amount}`,
+      sql`${table.refundedAmount} >= 0 and ${table.chargedBackAmount} >= 0 and ${table.refundedAmount} + ${table.chargedBackAmount} <= ${table.amount}`,
     ),
   ],
 );

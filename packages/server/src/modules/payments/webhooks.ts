@@ -53,8 +53,8 @@ export function parseJson(raw: Buffer): unknown {
 /**
  * A provider's refund event (Stripe `charge.refunded`, PayPal `PAYMENT.CAPTURE.REFUNDED`: the refunded total) or
  * chargeback (Stripe `charge.dispute.closed` lost, PayPal `PAYMENT.CAPTURE.REVERSED`: the amount taken back, added to
- * what is refunded): applies it once per event under the refund policy, logs the outcome and audits one that took
- * effect, as a refund or as a chargeback.
+ * what chargebacks took): applies it once per event under the refund policy, logs the outcome and audits one that
+ * took effect, as a refund or as a chargeback.
  */
 export async function applyWebhookRefund(
   app: FastifyInstance,
@@ -83,6 +83,7 @@ export async function applyWebhookRefund(
     details: chargeback
       ? {
           chargedBack: options.chargedBack,
+          chargedBackTotal: outcome.intent.chargedBackAmount,
           refundedTotal,
           creditsReversed: outcome.creditsReversed,
           creditsUncollected: outcome.creditsUncollected,
