@@ -2,8 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError } from '../../errors.js';
-import { fromDecimalString } from './money.js';
-import { paypalEventSchema, transmissionOf } from './providers/paypal.js';
+import { paypalEventSchema, refundOfResource, transmissionOf } from './providers/paypal.js';
 import {
   eventSeen,
   findIntentByProviderPaymentId,
@@ -93,53 +92,27 @@ export async function paypalWebhookRoutes(app: FastifyInstance): Promise<void> {
           );
           return { received: true, outcome: result.outcome };
         }
-        case 'PAYMENT.CAPTURE.REFUNDED': {
-          const captureId = captureIdOfRefund(resource);
-          const total = resource.seller_payable_breakdown as
-            | { total_refunded_amount?: { value?: string; currency_code?: string } }
-            | undefined;
-          const refunded = total?.total_refunded_amount;
-          if (!captureId || !refunded?.value || !refunded.currency_code) {
-            return ignore('refund without capture or total');
-          }
-          const intent = await findIntentByProviderPaymentId(app.db, 'paypal', captureId);
-          if (!intent) return ignore('unknown_intent');
-          const amount = fromDecimalString(refunded.value, refunded.currency_code);
-          if (amount === undefined || refunded.currency_code.toUpperCase() !== intent.currency) {
-            return ignore('refund in another currency or not a decimal', intent.id);
-          }
-          const outcome = await applyWebhookRefund(app, request.log, {
-            intentId: intent.id,
-            refundedTotal: amount,
-            event: ref,
-            refundId: typeof resource.id === 'string' ? resource.id : undefined,
-          });
-          return { received: true, outcome: outcome.kind };
-        }
+        case 'PAYMENT.CAPTURE.REFUNDED':
         case 'PAYMENT.CAPTURE.REVERSED': {
-          // The resource is a refund object PayPal made itself (a chargeback or a reversal): `amount` is what it took.
-          const captureId = captureIdOfRefund(resource);
-          const reversed = resource.amount as { value?: unknown; currency_code?: unknown } | undefined;
-          if (
-            !captureId ||
-            typeof reversed?.value !== 'string' ||
-            typeof reversed.currency_code !== 'string'
-          ) {
-            return ignore('reversal without capture or amount');
-          }
-          const intent = await findIntentByProviderPaymentId(app.db, 'paypal', captureId);
+          // Both resources are refund objects. A refund carries the cumulative refunded total; a reversal is a refund
+          // PayPal made itself (a chargeback or a reversal), whose `amount` is what it took.
+          const reversal = event.event_type === 'PAYMENT.CAPTURE.REVERSED';
+          const kind = reversal ? 'reversal' : 'refund';
+          const refund = refundOfResource(resource, reversal ? 'amount' : 'total_refunded_amount');
+          if (!refund) return ignore(`${kind} without capture or ${reversal ? 'amount' : 'total'}`);
+          const intent = await findIntentByProviderPaymentId(app.db, 'paypal', refund.captureId);
           if (!intent) return ignore('unknown_intent');
-          const amount = fromDecimalString(reversed.value, reversed.currency_code);
-          if (amount === undefined || reversed.currency_code.toUpperCase() !== intent.currency) {
-            return ignore('reversal in another currency or not a decimal', intent.id);
+          if (refund.amount === undefined || refund.currency !== intent.currency) {
+            return ignore(`${kind} in another currency or not a decimal`, intent.id);
           }
-          const outcome = await applyWebhookRefund(app, request.log, {
-            intentId: intent.id,
-            chargedBack: amount,
-            event: ref,
-            refundId: typeof resource.id === 'string' ? resource.id : undefined,
-            reason: 'capture reversed by PayPal',
-          });
+          const applied = { intentId: intent.id, event: ref, refundId: refund.refundId };
+          const outcome = await applyWebhookRefund(
+            app,
+            request.log,
+            reversal
+              ? { ...applied, chargedBack: refund.amount, reason: 'capture reversed by PayPal' }
+              : { ...applied, refundedTotal: refund.amount },
+          );
           return { received: true, outcome: outcome.kind };
         }
         default:
@@ -166,12 +139,4 @@ export async function paypalWebhookRoutes(app: FastifyInstance): Promise<void> {
     const intent = await getIntent(app.db, customId as string);
     return intent?.provider === 'paypal' && intent.providerRef ? intent : undefined;
   }
-}
-
-/** A refund names its capture in its `up` link (…/v2/payments/captures/{id}). */
-function captureIdOfRefund(resource: Record<string, unknown>): string | undefined {
-  const links = resource.links as Array<{ rel?: unknown; href?: unknown }> | undefined;
-  const up = links?.find((link) => link.rel === 'up' && typeof link.href === 'string');
-  const match = up ? /\/captures\/([^/?#]+)/.exec(String(up.href)) : null;
-  return match ? decodeURIComponent(match[1]!) : undefined;
 }

@@ -53,6 +53,50 @@ export const paypalEventSchema = z.object({
 });
 export type PaypalEvent = z.output<typeof paypalEventSchema>;
 
+/** Money in a refund resource; an empty value or currency counts as missing. */
+const refundMoneySchema = z.object({ currency_code: z.string().min(1), value: z.string().min(1) });
+
+/** What a PAYMENT.CAPTURE.REFUNDED or PAYMENT.CAPTURE.REVERSED resource (a refund object) says. */
+export interface PaypalRefundResource {
+  captureId: string;
+  refundId: string | undefined;
+  /** Minor units; undefined when PayPal's value is not a plain decimal. */
+  amount: number | undefined;
+  /** Upper-cased. */
+  currency: string;
+}
+
+/**
+ * Reads a refund resource: its capture (from the `up` link) and one of its amounts, `total_refunded_amount` (a
+ * refund's cumulative total, in `seller_payable_breakdown`) or `amount` (what this refund, or a reversal, took).
+ * Undefined when the capture or that amount is missing.
+ */
+export function refundOfResource(
+  resource: Record<string, unknown>,
+  field: 'total_refunded_amount' | 'amount',
+): PaypalRefundResource | undefined {
+  const captureId = captureIdOfRefund(resource);
+  const breakdown = resource.seller_payable_breakdown as { total_refunded_amount?: unknown } | undefined;
+  const money = refundMoneySchema.safeParse(
+    field === 'amount' ? resource.amount : breakdown?.total_refunded_amount,
+  );
+  if (!captureId || !money.success) return undefined;
+  return {
+    captureId,
+    refundId: typeof resource.id === 'string' ? resource.id : undefined,
+    amount: fromDecimalString(money.data.value, money.data.currency_code),
+    currency: money.data.currency_code.toUpperCase(),
+  };
+}
+
+/** A refund names its capture in its `up` link (…/v2/payments/captures/{id}). */
+function captureIdOfRefund(resource: Record<string, unknown>): string | undefined {
+  const links = resource.links as Array<{ rel?: unknown; href?: unknown }> | undefined;
+  const up = links?.find((link) => link.rel === 'up' && typeof link.href === 'string');
+  const match = up ? /\/captures\/([^/?#]+)/.exec(String(up.href)) : null;
+  return match ? decodeURIComponent(match[1]!) : undefined;
+}
+
 /** The PAYPAL-* headers of a webhook delivery, forwarded as they came to the verify-webhook-signature call. */
 export interface PaypalTransmission {
   transmissionId: string;
