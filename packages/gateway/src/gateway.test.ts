@@ -619,6 +619,28 @@ describe('gateway resilience against a faulty upstream', () => {
   });
 });
 
+describe('image token bound', () => {
+  it('is the largest of the targets’ documented bounds for one image, 0 without targets', () => {
+    const gateway = createGateway({
+      config: parseConfig({
+        providers: {
+          claude: { type: 'anthropic', baseUrl: 'https://claude.example', keys: [primaryKey] },
+          openai: { type: 'openai-compatible', preset: 'openai', keys: [secondaryKey] },
+        },
+        models: {
+          sonnet: { provider: 'claude', model: 'claude-sonnet-4-5', contextWindow: 200_000 },
+          mini: { provider: 'openai', model: 'gpt-4o-mini', contextWindow: 128_000 },
+        },
+        routes: { vision: { targets: [{ model: 'sonnet' }, { model: 'mini' }] } },
+      }),
+    });
+    const targets = gateway.resolve('vision', { headers: {} })!;
+    expect(gateway.imageTokenBound(targets)).toBe(48_169);
+    expect(gateway.imageTokenBound(targets.filter((target) => target.provider === 'claude'))).toBe(4_800);
+    expect(gateway.imageTokenBound([])).toBe(0);
+  });
+});
+
 describe('fixtures', () => {
   it('are one SSE payload a line', () => {
     const text = readFileSync(openAIFixture('text.chunks.txt'), 'utf8');

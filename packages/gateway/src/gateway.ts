@@ -159,6 +159,11 @@ export interface Gateway {
    * cover; the model's maximum when a target sends no cap, Infinity when that is unknown too.
    */
   outputTokenBound(request: ChatCompletionRequest, targets: readonly ResolvedTarget[]): number;
+  /**
+   * The most input tokens one image part may cost on any of `targets`: the largest of their adapters' documented
+   * bounds. What a hold counts per image; 0 without targets.
+   */
+  imageTokenBound(targets: readonly ResolvedTarget[]): number;
   chat(request: ChatCompletionRequest, context: CallContext): Promise<ChatResult>;
   /** Resolves once the first upstream chunk arrived; retries and fallback happen only before that. */
   chatStream(request: ChatCompletionRequest, context: CallContext): Promise<ChatStreamResult>;
@@ -721,6 +726,17 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
     return bound;
   }
 
+  function imageTokenBound(targets: readonly ResolvedTarget[]): number {
+    let bound = 0;
+    for (const target of targets) {
+      const runtime = providers.get(target.provider);
+      if (!runtime) continue;
+      const targetBound = runtime.adapter.imageTokenBound(runtime.settings);
+      if (targetBound > bound) bound = targetBound;
+    }
+    return bound;
+  }
+
   function prepareChatCall(
     request: ChatCompletionRequest,
     target: ResolvedTarget,
@@ -1056,6 +1072,7 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
     resolve: (model, metadata, keyOverrides) =>
       router.resolve(model, metadata, usableWith(keyOverrides))?.targets,
     outputTokenBound,
+    imageTokenBound,
     chat,
     chatStream,
     embeddings,

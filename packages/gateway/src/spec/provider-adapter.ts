@@ -99,6 +99,11 @@ export interface ProviderAdapter {
     provider: ProviderSettings,
     maxOutputTokens: number | undefined,
   ): number | undefined;
+  /**
+   * The most input tokens one image part may cost on the provider, whatever its size or `detail`, from the provider's
+   * documentation; `unknownImageTokenBound` (provider-utils) where it documents none. What a hold counts per image.
+   */
+  imageTokenBound(provider: ProviderSettings): number;
   parseChatResponse(body: unknown, options: ChatCallOptions): { response: ChatCompletion; usage: Usage };
   createChatStreamConverter(options: ChatCallOptions): ChatStreamConverter;
   prepareEmbeddings?(options: EmbeddingsCallOptions): PreparedRequest;

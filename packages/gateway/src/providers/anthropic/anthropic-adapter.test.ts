@@ -241,6 +241,10 @@ describe('anthropic adapter', () => {
     ]);
   });
 
+  it('bounds one image by the most Anthropic documents: 4,784 visual tokens at 2,576 px, held as 4,800', () => {
+    expect(gateway.imageTokenBound(gateway.resolve('sonnet', emptyContext.metadata)!)).toBe(4_800);
+  });
+
   it('bounds the output it may be billed for by the max_tokens it sends, thinking budget included', async () => {
     const request = {
       model: 'sonnet',

@@ -71,6 +71,17 @@ function outputTokenBound(
   return answerCap(request, maxOutputTokens) + (thinkingBudgetOf(request) ?? 0);
 }
 
+/**
+ * Anthropic's vision guide ("Images and vision"): an image costs ⌈width / 28⌉ × ⌈height / 28⌉ visual tokens, and one
+ * larger than the model's native resolution is first resized to fit it. The largest native resolution (Claude Opus
+ * 4.7 and later: 2,576 px on the long edge) comes to at most 4,784 visual tokens; earlier models stop near 1,600
+ * (1,568 px, about 1.15 megapixels at width × height / 750). Held as 4,800, the margin for the few tokens the image
+ * block itself adds. A model with a larger native resolution must raise it.
+ */
+function imageTokenBound(): number {
+  return 4_800;
+}
+
 function usesJsonTool(options: ChatCallOptions): boolean {
   return prepareAnthropicTools(options.request).usesJsonTool;
 }
@@ -300,6 +311,7 @@ export const anthropicAdapter: ProviderAdapter = {
   authHeaders: (key) => ({ 'x-api-key': key }),
   prepareChat,
   outputTokenBound,
+  imageTokenBound,
   parseChatResponse,
   createChatStreamConverter,
   extractError(body) {

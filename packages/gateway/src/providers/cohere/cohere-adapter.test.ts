@@ -43,6 +43,10 @@ describe('cohere adapter', () => {
     await upstream.close();
   });
 
+  it('bounds one image by the default, Cohere documenting no most for large images', () => {
+    expect(gateway.imageTokenBound(gateway.resolve('command', emptyContext.metadata)!)).toBe(48_169);
+  });
+
   it('sends the exact v2 chat body', async () => {
     upstream.enqueue({ kind: 'json', body: readJsonFixture(fixture('text.json')) });
     const result = await gateway.chat(

@@ -271,6 +271,10 @@ describe('gemini adapter', () => {
     expect(tooLong.code).toBe('context_length_exceeded');
   });
 
+  it('bounds one image by the default, Gemini documenting no most for what an image_url may carry', () => {
+    expect(gateway.imageTokenBound(gateway.resolve('flash', emptyContext.metadata)!)).toBe(48_169);
+  });
+
   it('bounds the output it may be billed for by maxOutputTokens times candidateCount, thoughts included', async () => {
     const request = {
       model: 'flash',

@@ -1,5 +1,6 @@
 import { type ChunkBuilder, createChunkBuilder } from '../../provider-utils/chunk-builder.js';
 import { generateId } from '../../provider-utils/ids.js';
+import { unknownImageTokenBound } from '../../provider-utils/image-token-bound.js';
 import { parseProviderJson } from '../../provider-utils/parse-json.js';
 import {
   requestedMaxTokens,
@@ -247,11 +248,22 @@ function embeddingInputs(options: EmbeddingsCallOptions): string[] {
   return [];
 }
 
+/**
+ * Gemini documents no most for one image part as this adapter sends it: the tokens guide bills Gemini 2 models 258
+ * tokens a 768 px tile with no limit given on the tiles, Gemini 3 models take up to 1,120 an image at their default
+ * media resolution, and an image_url may carry a PDF or other media (inline, or a `.pdf` link), billed by the page or
+ * second. So the default bound, which a long PDF can still pass.
+ */
+function imageTokenBound(): number {
+  return unknownImageTokenBound;
+}
+
 export const geminiAdapter: ProviderAdapter = {
   type: 'gemini',
   authHeaders: (key) => ({ 'x-goog-api-key': key }),
   prepareChat,
   outputTokenBound,
+  imageTokenBound,
   parseChatResponse,
   createChatStreamConverter,
   prepareEmbeddings(options) {

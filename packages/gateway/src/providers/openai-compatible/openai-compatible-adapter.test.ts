@@ -50,6 +50,13 @@ describe('openai-compatible adapter', () => {
     await upstream.close();
   });
 
+  it('bounds one image by OpenAI’s documented most, gpt-4o-mini at high detail, on every preset', () => {
+    const bound = () => gateway.imageTokenBound(gateway.resolve('gpt-4o-mini', emptyContext.metadata)!);
+    expect(bound()).toBe(2_833 + 8 * 5_667);
+    build('groq');
+    expect(bound()).toBe(48_169);
+  });
+
   it('bounds the output it may be billed for by the cap it sends times the n choices it forwards', async () => {
     const request = {
       model: 'gpt-4o-mini',

@@ -1,6 +1,7 @@
 import type { PresetName } from '../../config.js';
 import { type ChunkBuilder, createChunkBuilder } from '../../provider-utils/chunk-builder.js';
 import { generateId } from '../../provider-utils/ids.js';
+import { unknownImageTokenBound } from '../../provider-utils/image-token-bound.js';
 import { parseProviderJson, parseProviderText } from '../../provider-utils/parse-json.js';
 import {
   knownChatParameters,
@@ -292,11 +293,21 @@ function extractError(body: unknown): UpstreamErrorDetails {
   return {};
 }
 
+/**
+ * OpenAI's own most is the default bound (gpt-4o-mini at high detail); `detail: "low"` does not lower it below what
+ * gpt-4o-mini bills (2,833), and the other presets front models priced per model or undocumented. So every preset
+ * holds the default.
+ */
+function imageTokenBound(): number {
+  return unknownImageTokenBound;
+}
+
 export const openAICompatibleAdapter: ProviderAdapter = {
   type: 'openai-compatible',
   authHeaders: (key) => ({ authorization: `Bearer ${key}` }),
   prepareChat: buildChatBody,
   outputTokenBound,
+  imageTokenBound,
   parseChatResponse,
   createChatStreamConverter,
   prepareEmbeddings(options) {
