@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { embeddingsTokenBound, promptTokenBound } from './metering.js';
 
 describe('the hold bounds of a request', () => {
-  it('count an image as the most any provider documents for one: gpt-4o-mini at high detail, 8 tiles', () => {
+  it('count each image as the most one costs on the candidates, as the engine bounds it', () => {
     const request: ChatCompletionRequest = {
       model: 'any',
       messages: [
@@ -12,12 +12,14 @@ describe('the hold bounds of a request', () => {
           content: [
             { type: 'text', text: 'Hi' },
             { type: 'image_url', image_url: { url: 'https://example.com/a.png', detail: 'high' } },
+            { type: 'image_url', image_url: { url: 'https://example.com/b.png', detail: 'low' } },
           ],
         },
       ],
     };
-    // 8 per message, 2 bytes of text, and 2,833 + 8 × 5,667 for the image.
-    expect(promptTokenBound(request)).toBe(8 + 2 + 2_833 + 8 * 5_667);
+    // 8 per message, 2 bytes of text, and the bound of each image whatever its detail.
+    expect(promptTokenBound(request, 48_169)).toBe(8 + 2 + 2 * 48_169);
+    expect(promptTokenBound(request, 4_800)).toBe(8 + 2 + 2 * 4_800);
   });
 
   it('count one token per id of a token array, and the ids of every array of several', () => {

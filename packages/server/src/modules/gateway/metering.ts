@@ -37,21 +37,15 @@ const freeCharge: Charge = {
 /** Self-hosted use without credits (BILLING=off): every call is free and nothing is held. */
 export const meteringOff: Metering = { enabled: false, begin: async () => freeCharge };
 
-/**
- * Tokens an image can cost at most across providers; holds assume the worst. The largest documented is OpenAI's
- * gpt-4o-mini at high detail (its vision guide, "Calculating costs"): 2,833 base tokens plus 5,667 a 512 px tile, and
- * an image fit in 2,048 px with its short side at most 768 px covers at most 4 × 2 tiles: 2,833 + 8 × 5,667. Others
- * stay below it (gpt-4o 1,445; gpt-4.1-nano's 1,536 patches × 2.46 ≈ 3,779; Claude about 1,600).
- */
-const IMAGE_TOKEN_BOUND = 48_169;
 /** Role markers and separators each message adds to a prompt. */
 const MESSAGE_OVERHEAD_TOKENS = 8;
 
 /**
  * An upper bound on prompt tokens without a tokenizer: every token of every tokenizer in use covers at least
- * one byte of UTF-8, so the byte count of the text bounds the token count.
+ * one byte of UTF-8, so the byte count of the text bounds the token count. Each image counts `imageTokens`, the most
+ * one costs on the candidates (the engine's `imageTokenBound`).
  */
-export function promptTokenBound(request: ChatCompletionRequest): number {
+export function promptTokenBound(request: ChatCompletionRequest, imageTokens: number): number {
   let bytes = 0;
   let images = 0;
   for (const message of request.messages) {
@@ -69,7 +63,7 @@ export function promptTokenBound(request: ChatCompletionRequest): number {
   }
   if (request.tools) bytes += Buffer.byteLength(JSON.stringify(request.tools));
   if (request.response_format) bytes += Buffer.byteLength(JSON.stringify(request.response_format));
-  return bytes + images * IMAGE_TOKEN_BOUND;
+  return bytes + images * imageTokens;
 }
 
 /**

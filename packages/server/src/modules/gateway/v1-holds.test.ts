@@ -149,6 +149,70 @@ for (const pair of backendPairs()) {
       expect(await getBalance(harness.database.db, walletId)).toMatchObject({ balance: 0, held: 0 });
     });
 
+    it('holds an image as the most its provider documents: 4,800 tokens on Claude, 48,169 on OpenAI', async () => {
+      const image = { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } };
+      const request = (model: string) => ({
+        model,
+        messages: [{ role: 'user', content: [{ type: 'text', text: 'Hi' }, image] }],
+        max_tokens: 10,
+      });
+      // 8 for the message and 2 bytes of text, then the image; 10 for the answer.
+      const claudeWorstCase = price('claude-test', 10 + 4_800, 10);
+      // A wallet the one bound for every provider refused.
+      expect(claudeWorstCase).toBeLessThan(price('claude-test', 10 + 48_169, 10));
+      await fund(claudeWorstCase - 1);
+      const short = await post('/v1/chat/completions', request('claude-test'));
+      expect(short.status).toBe(402);
+      expect(harness.primary.requests).toHaveLength(0);
+
+      await fund(claudeWorstCase);
+      harness.primary.setHandler(() => ({
+        kind: 'json',
+        body: {
+          id: 'msg_3',
+          type: 'message',
+          role: 'assistant',
+          model: 'claude-sonnet-4-5',
+          content: [{ type: 'text', text: 'ok' }],
+          stop_reason: 'end_turn',
+          stop_sequence: null,
+          usage: { input_tokens: 1_600, output_tokens: 10 },
+        },
+      }));
+      const served = await post('/v1/chat/completions', request('claude-test'));
+      expect(served.status).toBe(200);
+      expect(Number(served.headers.get('x-webox-credits-charged'))).toBe(price('claude-test', 1_600, 10));
+      // /v1/messages holds the same.
+      await fund(claudeWorstCase);
+      const messages = await post('/v1/messages', {
+        model: 'claude-test',
+        max_tokens: 10,
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'Hi' },
+              { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } },
+            ],
+          },
+        ],
+      });
+      expect(messages.status).toBe(200);
+      expect(harness.primary.requests).toHaveLength(2);
+
+      // OpenAI bills gpt-4o-mini up to 48,169 tokens for one image: a wallet short of that is still refused.
+      const openAIWorstCase = price('reasoner-test', 10 + 48_169, 10);
+      await fund(openAIWorstCase - 1);
+      const refused = await post('/v1/chat/completions', request('reasoner-test'));
+      expect(refused.status).toBe(402);
+      expect(harness.primary.requests).toHaveLength(2);
+      await fund(openAIWorstCase);
+      harness.primary.setHandler(() => fakeCompletion({ prompt: 48_179, completion: 10 }));
+      const openAI = await post('/v1/chat/completions', request('reasoner-test'));
+      expect(openAI.status).toBe(200);
+      expect(Number(openAI.headers.get('x-webox-credits-charged'))).toBe(openAIWorstCase);
+    });
+
     it('holds every one of n choices', async () => {
       const request = {
         model: 'gpt-test',
