@@ -8,6 +8,8 @@ export interface CounterStore {
   /** Adds `amount` and returns the new total; the counter expires at `expiresAt`. */
   increment(key: string, amount: number, expiresAt: Date): Promise<number>;
   get(key: string): Promise<number>;
+  /** Drops the counter at once (it reads 0 again). */
+  delete(key: string): Promise<void>;
 }
 
 export class MemoryCounterStore implements CounterStore {
@@ -25,6 +27,10 @@ export class MemoryCounterStore implements CounterStore {
 
   async get(key: string) {
     return this.#live(key)?.value ?? 0;
+  }
+
+  async delete(key: string) {
+    this.#counters.delete(key);
   }
 
   #live(key: string) {
@@ -74,5 +80,9 @@ export class RedisCounterStore implements CounterStore {
 
   async get(key: string) {
     return Number((await this.#redis.get(this.prefix + key)) ?? 0);
+  }
+
+  async delete(key: string) {
+    await this.#redis.del(this.prefix + key);
   }
 }

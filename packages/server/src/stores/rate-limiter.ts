@@ -14,6 +14,8 @@ export interface RateLimiter {
   consume(key: string, points?: number): Promise<RateLimitDecision>;
   /** Gives back points taken in the current window (an attempt that proved legitimate); atomic like `consume`. */
   reward(key: string, points?: number): Promise<void>;
+  /** Forgets the key's window: its next `consume` starts a fresh one with the full budget. */
+  reset(key: string): Promise<void>;
 }
 
 export interface RateLimiterOptions {
@@ -61,6 +63,9 @@ function wrap(limiter: RateLimiterMemory | RateLimiterRedis): RateLimiter {
     },
     async reward(key, points = 1) {
       await limiter.reward(key, points);
+    },
+    async reset(key) {
+      await limiter.delete(key);
     },
   };
 }

@@ -49,6 +49,14 @@ export function describeStores(backend: StoreBackend) {
         expect(await stores.counters.get('daily')).toBe(0);
         expect(await stores.counters.increment('daily', 1, new Date(Date.now() + 60_000))).toBe(1);
       });
+
+      it('reads 0 after a delete, and counts from 1 again', async () => {
+        const expiresAt = new Date(Date.now() + 60_000);
+        await stores.counters.increment('dropped', 3, expiresAt);
+        await stores.counters.delete('dropped');
+        expect(await stores.counters.get('dropped')).toBe(0);
+        expect(await stores.counters.increment('dropped', 1, expiresAt)).toBe(1);
+      });
     });
 
     describe('rate limiters', () => {
@@ -67,6 +75,16 @@ export function describeStores(backend: StoreBackend) {
         expect((await limiter.consume('k')).allowed).toBe(true);
         expect((await limiter.consume('k')).allowed).toBe(true);
         await limiter.reward('k');
+        expect((await limiter.consume('k')).allowed).toBe(true);
+        expect((await limiter.consume('k')).allowed).toBe(false);
+      });
+
+      it('gives the whole budget back on reset, even after refused attempts', async () => {
+        const limiter = stores.rateLimiters({ name: 'suite-reset', points: 2, durationSeconds: 60 });
+        await Promise.all(Array.from({ length: 5 }, () => limiter.consume('k')));
+        expect((await limiter.consume('k')).allowed).toBe(false);
+        await limiter.reset('k');
+        expect((await limiter.consume('k')).allowed).toBe(true);
         expect((await limiter.consume('k')).allowed).toBe(true);
         expect((await limiter.consume('k')).allowed).toBe(false);
       });

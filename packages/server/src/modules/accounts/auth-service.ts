@@ -2,6 +2,7 @@ import { and, eq, gt, isNull } from 'drizzle-orm';
 import { publicUrl } from '../../config/env.js';
 import type { Database } from '../../db/client.js';
 import { AppError } from '../../errors.js';
+import type { Stores } from '../../stores/index.js';
 import { recordAuditEvent } from './audit.js';
 import type { AccountsContext, RequestOrigin } from './context.js';
 import { assertStrongPassword } from './password-policy.js';
@@ -27,26 +28,38 @@ function timingDummy(): Promise<string> {
   return dummyHash;
 }
 
-const throttles = new WeakMap<object, SignInThrottle>();
-export function signInThrottle(context: AccountsContext): SignInThrottle {
-  let throttle = throttles.get(context.stores);
-  if (!throttle) {
-    throttle = new SignInThrottle(context.stores.cache);
-    throttles.set(context.stores, throttle);
-  }
-  return throttle;
+/** One instance per app (per set of stores), made on first use. */
+function perStores<T>(make: (context: AccountsContext) => T): (context: AccountsContext) => T {
+  const instances = new WeakMap<Stores, T>();
+  return (context) => {
+    let instance = instances.get(context.stores);
+    if (!instance) {
+      instance = make(context);
+      instances.set(context.stores, instance);
+    }
+    return instance;
+  };
 }
 
-const twoFactorBudgets = new WeakMap<object, AttemptBudget>();
+export const signInThrottle = perStores((context) => new SignInThrottle(context.stores));
+
 /** Second-factor codes evaluated per account: 10 per 15 minutes, whatever the concurrency or source address. */
-export function twoFactorBudget(context: AccountsContext): AttemptBudget {
-  let budget = twoFactorBudgets.get(context.stores);
-  if (!budget) {
-    budget = new AttemptBudget(context.stores.rateLimiters, { name: 'two-factor' });
-    twoFactorBudgets.set(context.stores, budget);
-  }
-  return budget;
-}
+export const twoFactorBudget = perStores(
+  (context) => new AttemptBudget(context.stores.rateLimiters, { name: 'two-factor' }),
+);
+
+/**
+ * Passwords checked per address (known or not, by a hash of it): as many as lock it, per lock length (10 per 15
+ * minutes), whatever the concurrency or source address.
+ */
+export const passwordBudget = perStores((context) => {
+  const throttle = signInThrottle(context);
+  return new AttemptBudget(context.stores.rateLimiters, {
+    name: 'password',
+    attempts: throttle.lockAfter,
+    windowSeconds: throttle.lockMs / 1000,
+  });
+});
 
 async function issueEmailToken(
   db: Database,
@@ -226,7 +239,9 @@ function throttled(retryAfterMs: number, locked: boolean): AppError {
 
 /**
  * Checks an address and password. Unknown address, wrong password and inactive account give one answer, after the
- * same argon2 work; failures are counted per address (known or not) with growing waits and then a lock.
+ * same argon2 work; failures are counted per address (known or not) with growing waits and then a lock. Each check
+ * first takes an attempt from the address's budget, so a burst of parallel guesses cannot all be checked before the
+ * first failure is counted.
  */
 export async function signIn(
   context: AccountsContext,
@@ -236,6 +251,11 @@ export async function signIn(
   const throttle = signInThrottle(context);
   const decision = await throttle.check(email);
   if (!decision.allowed) throw throttled(decision.retryAfterMs, decision.reason === 'locked');
+  // Taken before argon2 runs, in one atomic step: guesses beyond the budget are refused without being checked.
+  const budget = passwordBudget(context);
+  const budgetKey = hashToken(email);
+  const attempt = await budget.take(budgetKey);
+  if (!attempt.allowed) throw throttled(attempt.retryAfterMs, true);
 
   const [user] = await context.db.select().from(users).where(eq(users.email, email)).limit(1);
   const passwordOk = await verifyPassword(user?.passwordHash ?? (await timingDummy()), options.password);
@@ -248,10 +268,11 @@ export async function signIn(
       userAgent: options.userAgent,
       details: { reason: 'credentials', failures: failure.failures },
     });
-    if (failure.locked) throw throttled(15 * 60_000, true);
+    if (failure.locked) throw throttled(throttle.lockMs, true);
     throw new AppError('invalid_credentials', 'The email address or the password is not right.');
   }
   await throttle.clear(email);
+  await budget.giveBack(budgetKey);
   if (user.totpEnabledAt) {
     return {
       kind: 'two_factor',
@@ -406,7 +427,9 @@ export async function resetPassword(
       scope: 'everything',
     });
   }
+  // The link proved the mailbox: its owner may sign in at once, even if guesses had locked the address.
   await signInThrottle(context).clear(user.email);
+  await passwordBudget(context).reset(hashToken(user.email));
   await recordAuditEvent(context.db, {
     type: 'password.reset',
     userId: user.id,

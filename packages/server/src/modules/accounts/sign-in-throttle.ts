@@ -1,4 +1,4 @@
-import type { CacheStore, RateLimiterFactory } from '../../stores/index.js';
+import type { CacheStore, CounterStore, RateLimiterFactory } from '../../stores/index.js';
 import type { RateLimitDecision, RateLimiter } from '../../stores/rate-limiter.js';
 import { hashToken } from './tokens.js';
 
@@ -15,19 +15,16 @@ export interface SignInThrottleOptions {
   now?: () => number;
 }
 
-interface ThrottleState {
-  failures: number;
-  lastFailureAt: number;
-  lockedUntil?: number;
-}
-
 export type ThrottleDecision =
   | { allowed: true }
   | { allowed: false; reason: 'delay' | 'locked'; retryAfterMs: number };
 
 /**
  * Keyed by a hash of the address, whether or not an account exists for it, so the answers for a known and an unknown
- * address are the same. State lives in the shared cache (Redis when configured), so every process sees it.
+ * address are the same. State lives in the shared stores (Redis when configured), so every process sees it: the
+ * failures in an atomic counter, so parallel failures are all counted and none can keep the count below the lock, and
+ * the instant of the last one in the cache. The counter expires `lockMs` after the last failure, which is also when a
+ * lock ends, so counting starts again after a lock.
  */
 export class SignInThrottle {
   readonly #free: number;
@@ -37,7 +34,7 @@ export class SignInThrottle {
   readonly #now: () => number;
 
   constructor(
-    private readonly cache: CacheStore,
+    private readonly stores: { cache: CacheStore; counters: CounterStore },
     options: SignInThrottleOptions = {},
   ) {
     this.#free = options.freeFailures ?? 3;
@@ -49,13 +46,18 @@ export class SignInThrottle {
       throw new RangeError('lockAfter must exceed freeFailures');
   }
 
-  #key(email: string) {
-    return `signin-throttle:${hashToken(email)}`;
+  /** Failures that lock the address; also the size of the attempt budget that goes with it. */
+  get lockAfter(): number {
+    return this.#lockAfter;
   }
 
-  async #read(email: string): Promise<ThrottleState | undefined> {
-    const raw = await this.cache.get(this.#key(email));
-    return raw ? (JSON.parse(raw) as ThrottleState) : undefined;
+  /** Length of the lock. */
+  get lockMs(): number {
+    return this.#lockMs;
+  }
+
+  #key(email: string) {
+    return `signin-throttle:${hashToken(email)}`;
   }
 
   /** The wait imposed after `failures` failures: 1 s, 2 s, 4 s... from the first one past the free tries. */
@@ -65,36 +67,38 @@ export class SignInThrottle {
   }
 
   async check(email: string): Promise<ThrottleDecision> {
-    const state = await this.#read(email);
-    if (!state) return { allowed: true };
+    const key = this.#key(email);
+    const failures = await this.stores.counters.get(key);
+    if (failures === 0) return { allowed: true };
     const now = this.#now();
-    if (state.lockedUntil && state.lockedUntil > now) {
-      return { allowed: false, reason: 'locked', retryAfterMs: state.lockedUntil - now };
+    const recorded = Number(await this.stores.cache.get(key));
+    const lastFailureAt = Number.isFinite(recorded) && recorded > 0 ? recorded : undefined;
+    if (failures >= this.#lockAfter) {
+      return {
+        allowed: false,
+        reason: 'locked',
+        retryAfterMs: Math.max(1, (lastFailureAt ?? now) + this.#lockMs - now),
+      };
     }
-    const wait = state.lastFailureAt + this.delayAfter(state.failures) - now;
-    if (!state.lockedUntil && wait > 0) return { allowed: false, reason: 'delay', retryAfterMs: wait };
+    const wait = lastFailureAt === undefined ? 0 : lastFailureAt + this.delayAfter(failures) - now;
+    if (wait > 0) return { allowed: false, reason: 'delay', retryAfterMs: wait };
     return { allowed: true };
   }
 
-  /** Counts a failure; returns whether this one locked the address. */
+  /** Counts a failure; returns the count it made and whether the address is now locked. */
   async recordFailure(email: string): Promise<{ failures: number; locked: boolean }> {
+    const key = this.#key(email);
     const now = this.#now();
-    const previous = await this.#read(email);
-    // After a lock has run out, counting starts again.
-    const base = previous?.lockedUntil && previous.lockedUntil <= now ? 0 : (previous?.failures ?? 0);
-    const failures = base + 1;
-    const locked = failures >= this.#lockAfter;
-    const state: ThrottleState = {
-      failures,
-      lastFailureAt: now,
-      ...(locked ? { lockedUntil: now + this.#lockMs } : {}),
-    };
-    await this.cache.set(this.#key(email), JSON.stringify(state), this.#lockMs);
-    return { failures, locked };
+    const failures = await this.stores.counters.increment(key, 1, new Date(now + this.#lockMs));
+    // A plain write: parallel failures write instants milliseconds apart and whichever lands last will do.
+    await this.stores.cache.set(key, String(now), this.#lockMs);
+    return { failures, locked: failures >= this.#lockAfter };
   }
 
   async clear(email: string): Promise<void> {
-    await this.cache.delete(this.#key(email));
+    const key = this.#key(email);
+    await this.stores.counters.delete(key);
+    await this.stores.cache.delete(key);
   }
 }
 
@@ -111,8 +115,8 @@ export interface AttemptBudgetOptions {
 /**
  * The hard limit behind `SignInThrottle`: an attempt is taken from a shared rate limiter (memory or Redis) in one
  * atomic step before the secret is checked, so however many guesses arrive at once, from however many addresses, at
- * most `attempts` of them are ever evaluated per window. The throttle's check-then-record steps are not atomic: they
- * pace one person's retries, this caps a burst.
+ * most `attempts` of them are ever evaluated per window. The throttle's check only reads what earlier failures left, so
+ * a burst passes it before any of them is counted: it paces one person's retries, this caps a burst.
  */
 export class AttemptBudget {
   readonly #limiter: RateLimiter;
@@ -133,5 +137,10 @@ export class AttemptBudget {
   /** Returns the attempt of a success, so signing in often does not wear the budget down. */
   giveBack(key: string): Promise<void> {
     return this.#limiter.reward(key);
+  }
+
+  /** Gives the whole budget back (the owner proved themselves another way, e.g. a password reset link). */
+  reset(key: string): Promise<void> {
+    return this.#limiter.reset(key);
   }
 }
