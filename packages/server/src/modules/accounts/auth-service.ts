@@ -311,14 +311,23 @@ async function startSession(context: AccountsContext, userId: string, method: st
 
 export { startSession };
 
-/** Second step of a sign-in with 2FA: the challenge from the first step plus a TOTP or backup code. */
+function challengeExpired(): AppError {
+  return new AppError('unauthenticated', 'This sign-in attempt expired; enter your password again.');
+}
+
+/**
+ * Second step of a sign-in with 2FA: the challenge from the first step plus a TOTP or backup code. A challenge opens
+ * one session: once it has, it is refused like an expired one, in every process.
+ */
 export async function completeTwoFactorSignIn(
   context: AccountsContext,
   options: { challengeToken: string; code: string } & RequestOrigin,
 ): Promise<{ userId: string; tokens: IssuedTokens }> {
   const challenge = await context.keys.verifyTwoFactorChallenge(options.challengeToken);
-  if (!challenge)
-    throw new AppError('unauthenticated', 'This sign-in attempt expired; enter your password again.');
+  if (!challenge) throw challengeExpired();
+  const spentKey = `two-factor-challenge:${challenge.id}`;
+  // A spent challenge is refused before it takes an attempt or a code is checked.
+  if ((await context.stores.counters.get(spentKey)) > 0) throw challengeExpired();
   const throttleKey = `2fa:${challenge.userId}`;
   const throttle = signInThrottle(context);
   const decision = await throttle.check(throttleKey);
@@ -344,6 +353,15 @@ export async function completeTwoFactorSignIn(
   }
   await throttle.clear(throttleKey);
   await budget.giveBack(challenge.userId);
+  // Spent only now, so a wrong code leaves it for the next try. The increment is atomic and shared by every process:
+  // of parallel uses with right codes, only the first opens a session. The mark outlives the token (plus a minute for
+  // clocks that differ between processes); counters, unlike the in-memory cache, are never evicted early.
+  const uses = await context.stores.counters.increment(
+    spentKey,
+    1,
+    new Date(challenge.expiresAt.getTime() + 60_000),
+  );
+  if (uses > 1) throw challengeExpired();
   if (factor === 'backup_code') {
     await recordAuditEvent(context.db, {
       type: 'two_factor.backup_code_used',

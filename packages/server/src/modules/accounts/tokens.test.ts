@@ -201,13 +201,21 @@ for (const pair of backendPairs()) {
         payload: { challengeToken, code: backupCodes[0]!.toUpperCase(), tokenDelivery: 'body' },
       });
       expect(withBackup.statusCode).toBe(200);
+      // A used backup code is refused, also with a new challenge (the first one opened its session already).
+      const next = await app().inject({
+        method: 'POST',
+        url: '/api/auth/sign-in',
+        remoteAddress: ip,
+        payload: { email: client.email, password: client.password, tokenDelivery: 'body' },
+      });
       const again = await app().inject({
         method: 'POST',
         url: '/api/auth/sign-in/two-factor',
         remoteAddress: ip,
-        payload: { challengeToken, code: backupCodes[0], tokenDelivery: 'body' },
+        payload: { challengeToken: next.json().challengeToken, code: backupCodes[0], tokenDelivery: 'body' },
       });
       expect(again.statusCode).toBe(401);
+      expect(again.json().error.code).toBe('two_factor_invalid');
       const headers = { authorization: `Bearer ${withBackup.json().tokens.accessToken}` };
       const status = await app().inject({ url: '/api/account/two-factor', headers });
       expect(status.json()).toMatchObject({ enabled: true, backupCodesLeft: 9 });

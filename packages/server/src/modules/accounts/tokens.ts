@@ -20,6 +20,13 @@ export interface TwoFactorChallengeClaims {
   method: string;
 }
 
+/** A verified challenge: its claims, plus what spending it once needs. */
+export interface TwoFactorChallenge extends TwoFactorChallengeClaims {
+  /** The token's own random id (`jti`), under which it is marked spent. */
+  id: string;
+  expiresAt: Date;
+}
+
 /** A SHA-256 hex digest: how refresh tokens, email links and backup codes are stored. */
 export function hashToken(token: string): string {
   return hash('sha256', token, 'hex');
@@ -94,10 +101,15 @@ export class TokenKeys {
     }
   }
 
-  /** A five-minute proof that the password was right, exchanged for a session once the second factor is given. */
+  /**
+   * A five-minute proof that the first factor was right, exchanged for one session once the second factor is given.
+   * Its random `jti` is what marks it spent: an id inside the signed claims, not a hash of the token's text, which
+   * has other spellings that verify too (the unused bits of the last base64url character of the signature).
+   */
   async signTwoFactorChallenge(claims: TwoFactorChallengeClaims): Promise<string> {
     return new SignJWT({ method: claims.method })
       .setProtectedHeader({ alg: ACCESS_TOKEN_ALGORITHM, typ: CHALLENGE_TYPE })
+      .setJti(randomToken(16))
       .setIssuer(ISSUER)
       .setAudience(CHALLENGE_AUDIENCE)
       .setSubject(claims.userId)
@@ -106,17 +118,29 @@ export class TokenKeys {
       .sign(this.#challenge);
   }
 
-  async verifyTwoFactorChallenge(token: string): Promise<TwoFactorChallengeClaims | undefined> {
+  /** The challenge of a valid token, or undefined for anything forged, expired, mistyped or malformed. */
+  async verifyTwoFactorChallenge(token: string): Promise<TwoFactorChallenge | undefined> {
     try {
       const { payload } = await jwtVerify(token, this.#challenge, {
         algorithms: [ACCESS_TOKEN_ALGORITHM],
         issuer: ISSUER,
         audience: CHALLENGE_AUDIENCE,
         typ: CHALLENGE_TYPE,
-        requiredClaims: ['sub', 'exp'],
+        requiredClaims: ['sub', 'exp', 'jti'],
       });
-      if (typeof payload.sub !== 'string' || typeof payload.method !== 'string') return undefined;
-      return { userId: payload.sub, method: payload.method };
+      if (
+        typeof payload.sub !== 'string' ||
+        typeof payload.method !== 'string' ||
+        typeof payload.jti !== 'string' ||
+        typeof payload.exp !== 'number'
+      )
+        return undefined;
+      return {
+        userId: payload.sub,
+        method: payload.method,
+        id: payload.jti,
+        expiresAt: new Date(payload.exp * 1000),
+      };
     } catch (error) {
       if (error instanceof joseErrors.JOSEError || error instanceof TypeError) return undefined;
       throw error;
