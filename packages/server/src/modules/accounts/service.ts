@@ -152,7 +152,9 @@ export async function completeSetup(
     }
     return { admin: toPublicUser(admin!), previous: existing };
   });
-  // The rest after the commit: a key revocation broadcast before it could let another process re-cache the key.
+  // The rest after the commit: a key revocation broadcast before it could let another process re-cache the key. Its
+  // session revocation finds nothing left here; it stays in revokePreviousHolder for the callers that revoke nothing
+  // before it (ADMIN_EMAIL promotion, OAuth takeover).
   if (previous) await revokeBeforePromotion(db, pubSub, previous);
   return admin;
 }
