@@ -48,6 +48,7 @@ export const auditEventTypes = [
   'payment.refunded',
   'payment.charged_back',
   'payment.pack_saved',
+  'organization.owner_promoted',
 ] as const;
 export type AuditEventType = (typeof auditEventTypes)[number];
 

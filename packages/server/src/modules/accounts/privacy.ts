@@ -2,6 +2,7 @@ import { and, desc, eq, isNotNull, lte } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import type { PubSub } from '../../stores/index.js';
 import { revokeUserKeys } from '../gateway/keys-service.js';
+import { removeAllMemberships } from '../organizations/index.js';
 import { listAuditEvents, recordAuditEvent } from './audit.js';
 import type { AccountsContext, RequestOrigin } from './context.js';
 import { assertCurrentPassword } from './passwords.js';
@@ -85,8 +86,8 @@ export async function cancelAccountDeletion(db: Database, options: { userId: str
 
 /**
  * Erases an account in place: personal data and credentials go (its virtual keys are revoked in every process at
- * once), the row stays (anonymised) so ledger entries,
- * orders and invoices that reference its id keep every sum unchanged.
+ * once), it leaves every organisation (a last owner hands over to the longest-standing member), the row stays
+ * (anonymised) so ledger entries, orders and invoices that reference its id keep every sum unchanged.
  */
 export async function eraseAccount(
   db: Database,
@@ -95,6 +96,8 @@ export async function eraseAccount(
   await removeAvatar(db, options);
   await revokeAllSessions(db, { userId: options.userId, reason: 'account_deleted' });
   await revokeUserKeys(db, options.pubSub, { userId: options.userId });
+  // Before the account is marked erased: a failure here leaves it due, and the next run takes it up again.
+  await removeAllMemberships(db, options.pubSub, { userId: options.userId, reason: 'account_erased' });
   await db.transaction(async (transaction) => {
     await transaction.delete(providerKeys).where(eq(providerKeys.userId, options.userId));
     await transaction.delete(oauthAccounts).where(eq(oauthAccounts.userId, options.userId));

@@ -50,6 +50,6 @@ export async function revokePreviousHolder(
       id: providerKeys.id,
     });
     if (removed.length > 0) await pubSub.publish(PROVIDER_KEYS_CHANNEL, userId);
-    await removeAllMemberships(db, pubSub, { userId });
+    await removeAllMemberships(db, pubSub, { userId, reason: 'account_taken_over' });
   }
 }

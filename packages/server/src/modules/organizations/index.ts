@@ -2,6 +2,7 @@
 export {
   getMembership,
   type Membership,
+  type MembershipsEndReason,
   organizationWallet,
   removeAllMemberships,
   requireMembership,

@@ -3,6 +3,7 @@ import { and, asc, count, desc, eq, isNull, ne } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { AppError } from '../../errors.js';
 import type { PubSub } from '../../stores/index.js';
+import { recordAuditEvent } from '../accounts/audit.js';
 import { users } from '../accounts/tables.js';
 import { ensureWallet, type Wallet } from '../billing/index.js';
 import { revokeOrganizationKeys } from '../gateway/keys-service.js';
@@ -325,25 +326,86 @@ export async function removeMember(
   return { revokedKeys };
 }
 
+/** Why a person is taken out of every organisation at once; recorded with any owner this makes. */
+export type MembershipsEndReason = 'account_taken_over' | 'account_erased';
+
 /**
- * Takes a person out of every organisation, the last owner included (the organisation and its wallet stay, without
- * them), revokes the keys they held for each and tells every process. For an account that changes hands (the real
- * owner of its address took it over): what its previous holder joined or created is not theirs. Returns how many.
+ * Takes a person out of every organisation and tells every process. For an account that changes hands (the real
+ * owner of its address took it over: what its previous holder joined or created is not theirs) and for an erased
+ * one. Where they were the last owner, ownership passes to the longest-standing member whose account is active, so
+ * the organisation stays administrable (invitations, roles, limits); with no such member it is left without an
+ * owner, its wallet and ledger untouched. Each organisation is changed under its row lock, like every other
+ * membership change, so concurrent removals neither leave it ownerless nor promote twice. Revokes the keys the person
+ * held for each. Returns how many memberships ended.
  */
 export async function removeAllMemberships(
   db: Database,
   pubSub: PubSub,
-  options: { userId: string },
+  options: { userId: string; reason: MembershipsEndReason },
 ): Promise<number> {
-  const removed = await db
-    .delete(organizationMembers)
+  const memberships = await db
+    .select({ organizationId: organizationMembers.organizationId })
+    .from(organizationMembers)
     .where(eq(organizationMembers.userId, options.userId))
-    .returning({ organizationId: organizationMembers.organizationId });
-  for (const { organizationId } of removed) {
+    .orderBy(asc(organizationMembers.organizationId));
+  let removed = 0;
+  // One transaction per organisation: each holds one organisation lock at a time, so none can deadlock another.
+  for (const { organizationId } of memberships) {
+    const outcome = await db.transaction((tx) =>
+      removeAndHandOver(tx, { organizationId, userId: options.userId, reason: options.reason }),
+    );
+    if (!outcome.removed) continue; // a concurrent removal got there first
+    removed += 1;
     await revokeOrganizationKeys(db, pubSub, { organizationId, userId: options.userId });
     await pubSub.publish(MEMBERSHIP_CHANNEL, membershipKey(organizationId, options.userId));
+    if (outcome.newOwnerId) {
+      await pubSub.publish(MEMBERSHIP_CHANNEL, membershipKey(organizationId, outcome.newOwnerId));
+    }
   }
-  return removed.length;
+  return removed;
+}
+
+async function removeAndHandOver(
+  tx: Transaction,
+  options: { organizationId: string; userId: string; reason: MembershipsEndReason },
+): Promise<{ removed: boolean; newOwnerId?: string }> {
+  const [organization] = await tx
+    .select({ id: organizations.id })
+    .from(organizations)
+    .where(eq(organizations.id, options.organizationId))
+    .for('update');
+  if (!organization) return { removed: false };
+  const [gone] = await tx
+    .delete(organizationMembers)
+    .where(memberOf(options))
+    .returning({ role: organizationMembers.role });
+  if (!gone) return { removed: false };
+  if (gone.role !== 'owner' || (await otherOwners(tx, options.organizationId, options.userId)) > 0) {
+    return { removed: true };
+  }
+  // A disabled account is left out: an admin cut it off, and handing it the wallet is not theirs to decide.
+  const [successor] = await tx
+    .select({ userId: organizationMembers.userId })
+    .from(organizationMembers)
+    .innerJoin(users, eq(users.id, organizationMembers.userId))
+    .where(and(eq(organizationMembers.organizationId, options.organizationId), eq(users.status, 'active')))
+    .orderBy(asc(organizationMembers.createdAt), asc(organizationMembers.userId))
+    .limit(1);
+  if (!successor) return { removed: true };
+  await tx
+    .update(organizationMembers)
+    .set({ role: 'owner', updatedAt: new Date() })
+    .where(memberOf({ organizationId: options.organizationId, userId: successor.userId }));
+  await recordAuditEvent(tx, {
+    type: 'organization.owner_promoted',
+    userId: successor.userId,
+    details: {
+      organizationId: options.organizationId,
+      previousOwnerId: options.userId,
+      reason: options.reason,
+    },
+  });
+  return { removed: true, newOwnerId: successor.userId };
 }
 
 function invitationStatus(row: typeof organizationInvitations.$inferSelect, now: Date): InvitationStatus {
