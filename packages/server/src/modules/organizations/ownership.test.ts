@@ -9,6 +9,8 @@ import { users } from '../accounts/tables.js';
 import { revokePreviousHolder } from '../accounts/takeover.js';
 import { createSignedInAccount } from '../accounts/testing.js';
 import { getBalance, postEntry, verifyLedger } from '../billing/index.js';
+import { createVirtualKey } from '../gateway/keys-service.js';
+import { virtualKeys } from '../gateway/tables.js';
 import {
   createOrganization,
   MEMBERSHIP_CHANNEL,
@@ -115,8 +117,16 @@ for (const pair of backendPairs()) {
           { userId: second },
         );
         const walletId = await fund(organizationId, 5_000);
+        const { summary: key } = await createVirtualKey(db(), { userId: owner, name: 'org', organizationId });
 
         await leave(owner);
+
+        // The caller's revokeUserKeys stops the organisation's keys too: removeAllMemberships leaves keys to it.
+        const [revoked] = await db()
+          .select({ revokedAt: virtualKeys.revokedAt })
+          .from(virtualKeys)
+          .where(eq(virtualKeys.id, key.id));
+        expect(revoked?.revokedAt).toBeInstanceOf(Date);
 
         expect(await roles(organizationId)).toEqual({
           [disabled]: 'member',

@@ -335,8 +335,9 @@ export type MembershipsEndReason = 'account_taken_over' | 'account_erased';
  * one. Where they were the last owner, ownership passes to the longest-standing member whose account is active, so
  * the organisation stays administrable (invitations, roles, limits); with no such member it is left without an
  * owner, its wallet and ledger untouched. Each organisation is changed under its row lock, like every other
- * membership change, so concurrent removals neither leave it ownerless nor promote twice. Revokes the keys the person
- * held for each. Returns how many memberships ended.
+ * membership change, so concurrent removals neither leave it ownerless nor promote twice. Keys are the caller's: both
+ * callers revoke all the person's keys first (`revokeUserKeys`, organisation keys included), and a key left to a
+ * non-member is refused by the payer anyway. Returns how many memberships ended.
  */
 export async function removeAllMemberships(
   db: Database,
@@ -356,7 +357,6 @@ export async function removeAllMemberships(
     );
     if (!outcome.removed) continue; // a concurrent removal got there first
     removed += 1;
-    await revokeOrganizationKeys(db, pubSub, { organizationId, userId: options.userId });
     await pubSub.publish(MEMBERSHIP_CHANNEL, membershipKey(organizationId, options.userId));
     if (outcome.newOwnerId) {
       await pubSub.publish(MEMBERSHIP_CHANNEL, membershipKey(organizationId, outcome.newOwnerId));
