@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { GatewayConfigInput } from './config.js';
 import { createGateway, type Gateway, type GatewayLogger } from './gateway.js';
+import { classifyMediaPart } from './provider-utils/media-part.js';
 import { MemoryBreakerStore } from './resilience/breaker-store.js';
 import { GatewayError } from './spec/gateway-error.js';
 import type { ChatCompletionRequest } from './spec/openai-types.js';
@@ -619,25 +620,33 @@ describe('gateway resilience against a faulty upstream', () => {
   });
 });
 
-describe('image token bound', () => {
-  it('is the largest of the targets’ documented bounds for one image, 0 without targets', () => {
+describe('media token bound', () => {
+  it('is the largest of the targets’ documented bounds for what one part carries, 0 without targets', () => {
     const gateway = createGateway({
       config: parseConfig({
         providers: {
           claude: { type: 'anthropic', baseUrl: 'https://claude.example', keys: [primaryKey] },
           openai: { type: 'openai-compatible', preset: 'openai', keys: [secondaryKey] },
+          google: { type: 'gemini', keys: [secondaryKey] },
         },
         models: {
           sonnet: { provider: 'claude', model: 'claude-sonnet-4-5', contextWindow: 200_000 },
           mini: { provider: 'openai', model: 'gpt-4o-mini', contextWindow: 128_000 },
+          flash: { provider: 'google', model: 'gemini-2.5-flash', contextWindow: 1_048_576 },
         },
-        routes: { vision: { targets: [{ model: 'sonnet' }, { model: 'mini' }] } },
+        routes: { vision: { targets: [{ model: 'sonnet' }, { model: 'mini' }, { model: 'flash' }] } },
       }),
     });
     const targets = gateway.resolve('vision', { headers: {} })!;
-    expect(gateway.imageTokenBound(targets)).toBe(48_169);
-    expect(gateway.imageTokenBound(targets.filter((target) => target.provider === 'claude'))).toBe(4_800);
-    expect(gateway.imageTokenBound([])).toBe(0);
+    const image = classifyMediaPart('data:image/png;base64,iVBORw0KGgo=');
+    const pdf = classifyMediaPart('data:application/pdf;base64,JVBERi0=');
+    const claude = targets.filter((target) => target.provider === 'claude');
+    expect(gateway.mediaTokenBound(image, targets)).toBe(48_169);
+    expect(gateway.mediaTokenBound(image, claude)).toBe(4_800);
+    // Only Gemini bills a PDF as one, and a route that may reach it holds it.
+    expect(gateway.mediaTokenBound(pdf, targets)).toBe(560_000);
+    expect(gateway.mediaTokenBound(pdf, targets.slice(0, 2))).toBe(48_169);
+    expect(gateway.mediaTokenBound(image, [])).toBe(0);
   });
 });
 

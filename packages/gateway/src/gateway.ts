@@ -16,6 +16,7 @@ import {
   invalidUpstreamResponse,
   streamInterrupted,
 } from './spec/gateway-error.js';
+import type { MediaPart } from './spec/media-part.js';
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -160,10 +161,10 @@ export interface Gateway {
    */
   outputTokenBound(request: ChatCompletionRequest, targets: readonly ResolvedTarget[]): number;
   /**
-   * The most input tokens one image part may cost on any of `targets`: the largest of their adapters' documented
-   * bounds. What a hold counts per image; 0 without targets.
+   * The most input tokens one `image_url` part may cost on any of `targets`, for what it carries (`classifyMediaPart`
+   * of its URL): the largest of their adapters' documented bounds. What a hold counts per part; 0 without targets.
    */
-  imageTokenBound(targets: readonly ResolvedTarget[]): number;
+  mediaTokenBound(part: MediaPart, targets: readonly ResolvedTarget[]): number;
   chat(request: ChatCompletionRequest, context: CallContext): Promise<ChatResult>;
   /** Resolves once the first upstream chunk arrived; retries and fallback happen only before that. */
   chatStream(request: ChatCompletionRequest, context: CallContext): Promise<ChatStreamResult>;
@@ -726,12 +727,12 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
     return bound;
   }
 
-  function imageTokenBound(targets: readonly ResolvedTarget[]): number {
+  function mediaTokenBound(part: MediaPart, targets: readonly ResolvedTarget[]): number {
     let bound = 0;
     for (const target of targets) {
       const runtime = providers.get(target.provider);
       if (!runtime) continue;
-      const targetBound = runtime.adapter.imageTokenBound(runtime.settings);
+      const targetBound = runtime.adapter.mediaTokenBound(part, runtime.settings);
       if (targetBound > bound) bound = targetBound;
     }
     return bound;
@@ -1072,7 +1073,7 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
     resolve: (model, metadata, keyOverrides) =>
       router.resolve(model, metadata, usableWith(keyOverrides))?.targets,
     outputTokenBound,
-    imageTokenBound,
+    mediaTokenBound,
     chat,
     chatStream,
     embeddings,

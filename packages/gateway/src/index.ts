@@ -30,6 +30,7 @@ export {
   type ServedBy,
 } from './gateway.js';
 export * from './inbound/anthropic-messages.js';
+export { classifyMediaPart } from './provider-utils/media-part.js';
 export { openAICompatiblePresets } from './providers/openai-compatible/presets.js';
 export type {
   BreakerFailureOptions,
@@ -54,6 +55,7 @@ export {
   type GatewayErrorType,
   type OpenAIErrorBody,
 } from './spec/gateway-error.js';
+export type { MediaKind, MediaPart } from './spec/media-part.js';
 export type * from './spec/openai-types.js';
 export type { ProviderType } from './spec/provider-adapter.js';
 export { estimateTokens, type Usage } from './spec/usage.js';

@@ -1,3 +1,4 @@
+import type { MediaPart } from './media-part.js';
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -100,10 +101,12 @@ export interface ProviderAdapter {
     maxOutputTokens: number | undefined,
   ): number | undefined;
   /**
-   * The most input tokens one image part may cost on the provider, whatever its size or `detail`, from the provider's
-   * documentation; `unknownImageTokenBound` (provider-utils) where it documents none. What a hold counts per image.
+   * The most input tokens one `image_url` part may cost on the provider, whatever its size or `detail`, for what it
+   * carries (an image, or a PDF, audio, video a provider bills as such), from the provider's documentation;
+   * `unknownMediaTokenBound` (provider-utils) where it documents none. A kind the provider refuses outright costs
+   * nothing and may take any bound. What a hold counts per part.
    */
-  imageTokenBound(provider: ProviderSettings): number;
+  mediaTokenBound(part: MediaPart, provider: ProviderSettings): number;
   parseChatResponse(body: unknown, options: ChatCallOptions): { response: ChatCompletion; usage: Usage };
   createChatStreamConverter(options: ChatCallOptions): ChatStreamConverter;
   prepareEmbeddings?(options: EmbeddingsCallOptions): PreparedRequest;

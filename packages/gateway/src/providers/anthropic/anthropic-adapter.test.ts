@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createGateway, type Gateway } from '../../gateway.js';
+import { classifyMediaPart } from '../../provider-utils/media-part.js';
 import type { GatewayError } from '../../spec/gateway-error.js';
 import {
   type FakeUpstream,
@@ -242,7 +243,13 @@ describe('anthropic adapter', () => {
   });
 
   it('bounds one image by the most Anthropic documents: 4,784 visual tokens at 2,576 px, held as 4,800', () => {
-    expect(gateway.imageTokenBound(gateway.resolve('sonnet', emptyContext.metadata)!)).toBe(4_800);
+    const targets = gateway.resolve('sonnet', emptyContext.metadata)!;
+    expect(gateway.mediaTokenBound(classifyMediaPart('https://example.com/a.png'), targets)).toBe(4_800);
+    // Sent as an image block, where Anthropic refuses anything but an image: nothing more is ever billed.
+    expect(gateway.mediaTokenBound(classifyMediaPart('data:application/pdf;base64,JVBERi0='), targets)).toBe(
+      4_800,
+    );
+    expect(gateway.mediaTokenBound(classifyMediaPart('data:video/mp4;base64,AAAA'), targets)).toBe(4_800);
   });
 
   it('bounds the output it may be billed for by the max_tokens it sends, thinking budget included', async () => {

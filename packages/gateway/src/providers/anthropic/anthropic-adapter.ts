@@ -77,8 +77,12 @@ function outputTokenBound(
  * 4.7 and later: 2,576 px on the long edge) comes to at most 4,784 visual tokens; earlier models stop near 1,600
  * (1,568 px, about 1.15 megapixels at width × height / 750). Held as 4,800, the margin for the few tokens the image
  * block itself adds. A model with a larger native resolution must raise it.
+ *
+ * Every image_url part goes out as an image block, whatever it carries, and Anthropic takes only image/jpeg, png, gif
+ * and webp there (a PDF is a `document` block this adapter never sends): any other kind is refused before it is
+ * billed, so one bound covers every part.
  */
-function imageTokenBound(): number {
+function mediaTokenBound(): number {
   return 4_800;
 }
 
@@ -311,7 +315,7 @@ export const anthropicAdapter: ProviderAdapter = {
   authHeaders: (key) => ({ 'x-api-key': key }),
   prepareChat,
   outputTokenBound,
-  imageTokenBound,
+  mediaTokenBound,
   parseChatResponse,
   createChatStreamConverter,
   extractError(body) {

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createGateway, type Gateway } from '../../gateway.js';
+import { classifyMediaPart } from '../../provider-utils/media-part.js';
 import type { GatewayError } from '../../spec/gateway-error.js';
 import {
   type FakeUpstream,
@@ -43,8 +44,12 @@ describe('cohere adapter', () => {
     await upstream.close();
   });
 
-  it('bounds one image by the default, Cohere documenting no most for large images', () => {
-    expect(gateway.imageTokenBound(gateway.resolve('command', emptyContext.metadata)!)).toBe(48_169);
+  it('bounds one image by the default, Cohere documenting no most for large images, and takes images only', () => {
+    const targets = gateway.resolve('command', emptyContext.metadata)!;
+    expect(gateway.mediaTokenBound(classifyMediaPart('https://example.com/a.png'), targets)).toBe(48_169);
+    expect(gateway.mediaTokenBound(classifyMediaPart('data:application/pdf;base64,JVBERi0='), targets)).toBe(
+      48_169,
+    );
   });
 
   it('sends the exact v2 chat body', async () => {

@@ -1,6 +1,6 @@
 import { type ChunkBuilder, createChunkBuilder } from '../../provider-utils/chunk-builder.js';
 import { generateId } from '../../provider-utils/ids.js';
-import { unknownImageTokenBound } from '../../provider-utils/image-token-bound.js';
+import { unknownImageTokenBound } from '../../provider-utils/media-token-bound.js';
 import { parseProviderJson } from '../../provider-utils/parse-json.js';
 import {
   requestedMaxTokens,
@@ -198,8 +198,11 @@ function createChatStreamConverter(options: ChatCallOptions): ChatStreamConverte
   };
 }
 
-/** Cohere's image guide gives about 1,610 tokens for a 512 × 512 image and no most for larger ones: the default. */
-function imageTokenBound(): number {
+/**
+ * Cohere's image guide gives about 1,610 tokens for a 512 × 512 image and no most for larger ones: the default. Its
+ * image_url takes images only (PNG, JPEG, WEBP, GIF), so every part is held as one.
+ */
+function mediaTokenBound(): number {
   return unknownImageTokenBound;
 }
 
@@ -208,7 +211,7 @@ export const cohereAdapter: ProviderAdapter = {
   authHeaders: (key) => ({ authorization: `Bearer ${key}` }),
   prepareChat,
   outputTokenBound,
-  imageTokenBound,
+  mediaTokenBound,
   parseChatResponse,
   createChatStreamConverter,
   prepareEmbeddings(options) {

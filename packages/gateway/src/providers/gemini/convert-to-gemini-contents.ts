@@ -1,3 +1,4 @@
+import { classifyMediaPart } from '../../provider-utils/media-part.js';
 import { contentText, parseDataUrl } from '../../provider-utils/parse-json.js';
 import type { ChatMessage } from '../../spec/openai-types.js';
 
@@ -13,21 +14,14 @@ export interface GeminiPrompt {
   contents: GeminiContent[];
 }
 
-const mimeTypesByExtension: Record<string, string> = {
-  png: 'image/png',
-  jpg: 'image/jpeg',
-  jpeg: 'image/jpeg',
-  webp: 'image/webp',
-  gif: 'image/gif',
-  heic: 'image/heic',
-  pdf: 'application/pdf',
-};
-
+/**
+ * Inline data of any media type (Gemini takes PDFs, audio, video and text as well as images); a link as file data
+ * with the media type its extension names. The classification is the one holds count the part by.
+ */
 function imagePart(url: string): GeminiPart {
   const data = parseDataUrl(url);
   if (data) return { inlineData: { mimeType: data.mediaType, data: data.data } };
-  const extension = /\.([a-z0-9]+)(?:\?|#|$)/i.exec(url)?.[1]?.toLowerCase() ?? '';
-  return { fileData: { mimeType: mimeTypesByExtension[extension] ?? 'image/jpeg', fileUri: url } };
+  return { fileData: { mimeType: classifyMediaPart(url).mediaType, fileUri: url } };
 }
 
 function toolResponse(content: string): unknown {

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createGateway, type Gateway } from '../../gateway.js';
+import { classifyMediaPart } from '../../provider-utils/media-part.js';
 import type { GatewayError } from '../../spec/gateway-error.js';
 import {
   type FakeUpstream,
@@ -271,8 +272,25 @@ describe('gemini adapter', () => {
     expect(tooLong.code).toBe('context_length_exceeded');
   });
 
-  it('bounds one image by the default, Gemini documenting no most for what an image_url may carry', () => {
-    expect(gateway.imageTokenBound(gateway.resolve('flash', emptyContext.metadata)!)).toBe(48_169);
+  it('bounds each image_url part by what Gemini bills for what it carries, up to the lengths it documents', () => {
+    const targets = gateway.resolve('flash', emptyContext.metadata)!;
+    const bound = (url: string) => gateway.mediaTokenBound(classifyMediaPart(url), targets);
+    // An image: the default, Gemini documenting no most.
+    expect(bound('data:image/png;base64,iVBORw0KGgo=')).toBe(48_169);
+    expect(bound('https://example.com/a.png')).toBe(48_169);
+    // A PDF, inline or a `.pdf` link: 1,000 pages of 560 tokens.
+    expect(bound('data:application/pdf;base64,JVBERi0xLjQK')).toBe(560_000);
+    expect(bound('https://example.com/report.pdf?v=2')).toBe(560_000);
+    // Audio: 9.5 hours of 32 tokens a second; video: 2 hours of about 300 a second.
+    expect(bound('data:audio/mp3;base64,SUQz')).toBe(1_094_400);
+    expect(bound('data:video/mp4;base64,AAAAIGZ0eXA=')).toBe(2_160_000);
+    // Text is billed as text: at most a token a byte of what the base64 decodes to.
+    expect(bound(`data:text/plain;base64,${Buffer.from('a'.repeat(300_000)).toString('base64')}`)).toBe(
+      300_000,
+    );
+    // A link naming no media type (an uploaded file, a video) and an unknown media type: the largest.
+    expect(bound('https://generativelanguage.googleapis.com/v1beta/files/abc')).toBe(2_160_000);
+    expect(bound('data:application/octet-stream;base64,AAAA')).toBe(2_160_000);
   });
 
   it('bounds the output it may be billed for by maxOutputTokens times candidateCount, thoughts included', async () => {

@@ -1,6 +1,6 @@
 import { type ChunkBuilder, createChunkBuilder } from '../../provider-utils/chunk-builder.js';
 import { generateId } from '../../provider-utils/ids.js';
-import { unknownImageTokenBound } from '../../provider-utils/image-token-bound.js';
+import { unknownMediaTokenBound } from '../../provider-utils/media-token-bound.js';
 import { parseProviderJson } from '../../provider-utils/parse-json.js';
 import {
   requestedMaxTokens,
@@ -8,6 +8,7 @@ import {
   unknownParameterWarnings,
   unsupportedWarning,
 } from '../../provider-utils/request-parameters.js';
+import type { MediaPart } from '../../spec/media-part.js';
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -249,13 +250,15 @@ function embeddingInputs(options: EmbeddingsCallOptions): string[] {
 }
 
 /**
- * Gemini documents no most for one image part as this adapter sends it: the tokens guide bills Gemini 2 models 258
- * tokens a 768 px tile with no limit given on the tiles, Gemini 3 models take up to 1,120 an image at their default
- * media resolution, and an image_url may carry a PDF or other media (inline, or a `.pdf` link), billed by the page or
- * second. So the default bound, which a long PDF can still pass.
+ * An image_url part goes to Gemini as what it carries (convert-to-gemini-contents: inline data of any media type, a
+ * link as file data), and Gemini bills each kind its own way: the unknown bounds (provider-utils) are Gemini's own
+ * documented limits for PDFs, audio and video, text inline is billed as text, and an image stays at the default:
+ * the tokens guide bills Gemini 2 models 258 tokens a 768 px tile with no limit given on the tiles, Gemini 3 up to
+ * 1,120 an image at its default media resolution. A link without a known extension may be an uploaded file or a
+ * video (sent as image/jpeg, billed as what it is): the largest.
  */
-function imageTokenBound(): number {
-  return unknownImageTokenBound;
+function mediaTokenBound(part: MediaPart): number {
+  return unknownMediaTokenBound(part);
 }
 
 export const geminiAdapter: ProviderAdapter = {
@@ -263,7 +266,7 @@ export const geminiAdapter: ProviderAdapter = {
   authHeaders: (key) => ({ 'x-goog-api-key': key }),
   prepareChat,
   outputTokenBound,
-  imageTokenBound,
+  mediaTokenBound,
   parseChatResponse,
   createChatStreamConverter,
   prepareEmbeddings(options) {

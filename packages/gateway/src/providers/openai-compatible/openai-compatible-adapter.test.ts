@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createGateway, type Gateway } from '../../gateway.js';
+import { classifyMediaPart } from '../../provider-utils/media-part.js';
 import { GatewayError } from '../../spec/gateway-error.js';
 import type { ChatCompletionChunk } from '../../spec/openai-types.js';
 import { MAX_TOKEN_COUNT } from '../../spec/usage.js';
@@ -51,10 +52,17 @@ describe('openai-compatible adapter', () => {
   });
 
   it('bounds one image by OpenAI’s documented most, gpt-4o-mini at high detail, on every preset', () => {
-    const bound = () => gateway.imageTokenBound(gateway.resolve('gpt-4o-mini', emptyContext.metadata)!);
-    expect(bound()).toBe(2_833 + 8 * 5_667);
+    const bound = (url: string) =>
+      gateway.mediaTokenBound(classifyMediaPart(url), gateway.resolve('gpt-4o-mini', emptyContext.metadata)!);
+    const pdf = 'data:application/pdf;base64,JVBERi0=';
+    expect(bound('https://example.com/a.png')).toBe(2_833 + 8 * 5_667);
+    // OpenAI takes images only in image_url: a PDF there is refused, never billed as one.
+    expect(bound(pdf)).toBe(48_169);
     build('groq');
-    expect(bound()).toBe(48_169);
+    expect(bound('https://example.com/a.png')).toBe(48_169);
+    // Elsewhere what a PDF there costs is undocumented: the largest documented for one.
+    expect(bound(pdf)).toBe(560_000);
+    expect(bound('data:audio/wav;base64,UklGRg==')).toBe(1_094_400);
   });
 
   it('bounds the output it may be billed for by the cap it sends times the n choices it forwards', async () => {

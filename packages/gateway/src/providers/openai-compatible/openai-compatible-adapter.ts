@@ -1,7 +1,7 @@
 import type { PresetName } from '../../config.js';
 import { type ChunkBuilder, createChunkBuilder } from '../../provider-utils/chunk-builder.js';
 import { generateId } from '../../provider-utils/ids.js';
-import { unknownImageTokenBound } from '../../provider-utils/image-token-bound.js';
+import { unknownImageTokenBound, unknownMediaTokenBound } from '../../provider-utils/media-token-bound.js';
 import { parseProviderJson, parseProviderText } from '../../provider-utils/parse-json.js';
 import {
   knownChatParameters,
@@ -9,6 +9,7 @@ import {
   unsupportedWarning,
 } from '../../provider-utils/request-parameters.js';
 import { GatewayError } from '../../spec/gateway-error.js';
+import type { MediaPart } from '../../spec/media-part.js';
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -294,12 +295,15 @@ function extractError(body: unknown): UpstreamErrorDetails {
 }
 
 /**
- * OpenAI's own most is the default bound (gpt-4o-mini at high detail); `detail: "low"` does not lower it below what
- * gpt-4o-mini bills (2,833), and the other presets front models priced per model or undocumented. So every preset
- * holds the default.
+ * OpenAI's own most is the default image bound (gpt-4o-mini at high detail); `detail: "low"` does not lower it below
+ * what gpt-4o-mini bills (2,833), and the other presets front models priced per model or undocumented. So every
+ * preset holds the default for an image. The part is forwarded as it came: a provider documented to take images only
+ * there refuses anything else; on the others (a custom base URL may front Gemini) another kind holds the largest
+ * bound documented for it.
  */
-function imageTokenBound(): number {
-  return unknownImageTokenBound;
+function mediaTokenBound(part: MediaPart, provider: ProviderSettings): number {
+  if (part.kind === 'image' || presetOf(provider).imageUrlTakesOnlyImages) return unknownImageTokenBound;
+  return unknownMediaTokenBound(part);
 }
 
 export const openAICompatibleAdapter: ProviderAdapter = {
@@ -307,7 +311,7 @@ export const openAICompatibleAdapter: ProviderAdapter = {
   authHeaders: (key) => ({ authorization: `Bearer ${key}` }),
   prepareChat: buildChatBody,
   outputTokenBound,
-  imageTokenBound,
+  mediaTokenBound,
   parseChatResponse,
   createChatStreamConverter,
   prepareEmbeddings(options) {

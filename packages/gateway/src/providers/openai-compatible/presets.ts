@@ -22,6 +22,12 @@ export interface OpenAICompatiblePreset {
    */
   streamUsage: 'stream-options' | 'always-sent';
   embeddings: boolean;
+  /**
+   * The provider documents that `image_url` takes images only and refuses any other media type (OpenAI: PDFs go in
+   * `file` parts, audio in `input_audio`). Otherwise what it does with a PDF, audio or video there is unknown, and a
+   * hold counts such a part at the largest bound documented for its kind.
+   */
+  imageUrlTakesOnlyImages: boolean;
 }
 
 const common = {
@@ -32,6 +38,7 @@ const common = {
   maxTokensField: 'max_tokens',
   streamUsage: 'stream-options',
   embeddings: false,
+  imageUrlTakesOnlyImages: false,
 } as const satisfies Partial<OpenAICompatiblePreset>;
 
 const localServer = {
@@ -49,6 +56,7 @@ export const openAICompatiblePresets: Record<PresetName, OpenAICompatiblePreset>
     baseUrl: 'https://api.openai.com/v1',
     maxTokensField: 'as-sent',
     embeddings: true,
+    imageUrlTakesOnlyImages: true,
   },
   groq: {
     ...common,

@@ -1,9 +1,9 @@
-import type { ChatCompletionRequest, EmbeddingsRequest } from '@webox/gateway';
+import type { ChatCompletionRequest, EmbeddingsRequest, MediaPart } from '@webox/gateway';
 import { describe, expect, it } from 'vitest';
 import { embeddingsTokenBound, promptTokenBound } from './metering.js';
 
 describe('the hold bounds of a request', () => {
-  it('count each image as the most one costs on the candidates, as the engine bounds it', () => {
+  it('count each image_url part as the most what it carries costs on the candidates, as the engine bounds it', () => {
     const request: ChatCompletionRequest = {
       model: 'any',
       messages: [
@@ -12,14 +12,23 @@ describe('the hold bounds of a request', () => {
           content: [
             { type: 'text', text: 'Hi' },
             { type: 'image_url', image_url: { url: 'https://example.com/a.png', detail: 'high' } },
-            { type: 'image_url', image_url: { url: 'https://example.com/b.png', detail: 'low' } },
+            { type: 'image_url', image_url: { url: 'data:application/pdf;base64,JVBERi0=', detail: 'low' } },
           ],
         },
       ],
     };
-    // 8 per message, 2 bytes of text, and the bound of each image whatever its detail.
-    expect(promptTokenBound(request, 48_169)).toBe(8 + 2 + 2 * 48_169);
-    expect(promptTokenBound(request, 4_800)).toBe(8 + 2 + 2 * 4_800);
+    const seen: MediaPart[] = [];
+    const bound = (part: MediaPart) => {
+      seen.push(part);
+      return part.kind === 'document' ? 560_000 : 4_800;
+    };
+    // 8 per message, 2 bytes of text, and the bound of each part for its kind, whatever its detail.
+    expect(promptTokenBound(request, bound)).toBe(8 + 2 + 4_800 + 560_000);
+    expect(seen.map((part) => part.kind)).toEqual(['image', 'document']);
+    // Text alone asks for no bound.
+    seen.length = 0;
+    expect(promptTokenBound({ model: 'any', messages: [{ role: 'user', content: 'Hi' }] }, bound)).toBe(10);
+    expect(seen).toEqual([]);
   });
 
   it('count one token per id of a token array, and the ids of every array of several', () => {

@@ -1,4 +1,11 @@
-import type { ChatCompletionRequest, EmbeddingsRequest, ResolvedTarget, Usage } from '@webox/gateway';
+import {
+  type ChatCompletionRequest,
+  classifyMediaPart,
+  type EmbeddingsRequest,
+  type MediaPart,
+  type ResolvedTarget,
+  type Usage,
+} from '@webox/gateway';
 import type { V1Caller } from './v1-auth.js';
 
 /** A request's reservation of credits: settle the real usage once, or release it all. */
@@ -42,20 +49,24 @@ const MESSAGE_OVERHEAD_TOKENS = 8;
 
 /**
  * An upper bound on prompt tokens without a tokenizer: every token of every tokenizer in use covers at least
- * one byte of UTF-8, so the byte count of the text bounds the token count. Each image counts `imageTokens`, the most
- * one costs on the candidates (the engine's `imageTokenBound`).
+ * one byte of UTF-8, so the byte count of the text bounds the token count. Each image_url part counts
+ * `mediaTokens` of what it carries (an image, or a PDF, audio, video some providers bill as such), classified once
+ * from its URL: the most it costs on the candidates (the engine's `mediaTokenBound`).
  */
-export function promptTokenBound(request: ChatCompletionRequest, imageTokens: number): number {
+export function promptTokenBound(
+  request: ChatCompletionRequest,
+  mediaTokens: (part: MediaPart) => number,
+): number {
   let bytes = 0;
-  let images = 0;
+  let media = 0;
   for (const message of request.messages) {
     bytes += MESSAGE_OVERHEAD_TOKENS;
     const { content } = message as { content?: unknown };
     if (typeof content === 'string') bytes += Buffer.byteLength(content);
     else if (Array.isArray(content)) {
-      for (const part of content as Array<{ type: string; text?: string }>) {
+      for (const part of content as Array<{ type: string; text?: string; image_url?: { url?: string } }>) {
         if (part.type === 'text') bytes += Buffer.byteLength(part.text ?? '');
-        else images++;
+        else media += mediaTokens(classifyMediaPart(part.image_url?.url ?? ''));
       }
     }
     const toolCalls = (message as { tool_calls?: unknown }).tool_calls;
@@ -63,7 +74,7 @@ export function promptTokenBound(request: ChatCompletionRequest, imageTokens: nu
   }
   if (request.tools) bytes += Buffer.byteLength(JSON.stringify(request.tools));
   if (request.response_format) bytes += Buffer.byteLength(JSON.stringify(request.response_format));
-  return bytes + images * imageTokens;
+  return bytes + media;
 }
 
 /**

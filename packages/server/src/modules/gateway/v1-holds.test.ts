@@ -42,6 +42,12 @@ for (const pair of backendPairs()) {
               keys: ['test-anthropic-key'],
               allowPrivateNetwork: true,
             },
+            google: {
+              type: 'gemini',
+              baseUrl: primary,
+              keys: ['test-gemini-key'],
+              allowPrivateNetwork: true,
+            },
           },
           models: {
             'gpt-test': {
@@ -64,6 +70,13 @@ for (const pair of backendPairs()) {
               contextWindow: 200_000,
               maxOutputTokens: 64_000,
               price: { inputPerMillion: 3_000_000, outputPerMillion: 15_000_000 },
+            },
+            'gemini-test': {
+              provider: 'google',
+              model: 'gemini-2.5-flash',
+              contextWindow: 1_048_576,
+              maxOutputTokens: 65_536,
+              price: { inputPerMillion: 300_000, outputPerMillion: 2_500_000 },
             },
             'embed-test': {
               provider: 'primary',
@@ -211,6 +224,56 @@ for (const pair of backendPairs()) {
       const openAI = await post('/v1/chat/completions', request('reasoner-test'));
       expect(openAI.status).toBe(200);
       expect(Number(openAI.headers.get('x-webox-credits-charged'))).toBe(openAIWorstCase);
+    });
+
+    it('holds a PDF sent to Gemini as the pages it may bill, where an image on the same wallet is served', async () => {
+      const request = (url: string) => ({
+        model: 'gemini-test',
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'Hi' },
+              { type: 'image_url', image_url: { url } },
+            ],
+          },
+        ],
+        max_tokens: 10,
+      });
+      // 8 for the message and 2 bytes of text, then the part; 10 for the answer. Gemini bills a PDF by the page, up to
+      // 1,000 pages of 560 tokens: far above what one image is held at.
+      const imageWorstCase = price('gemini-test', 10 + 48_169, 10);
+      const pdfWorstCase = price('gemini-test', 10 + 560_000, 10);
+      expect(imageWorstCase).toBeLessThan(pdfWorstCase);
+      await fund(pdfWorstCase - 1);
+      const pdf = request('data:application/pdf;base64,JVBERi0xLjQK');
+      const refused = await post('/v1/chat/completions', pdf);
+      expect(refused.status).toBe(402);
+      expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('insufficient_credits');
+      expect(harness.primary.requests).toHaveLength(0);
+      expect(await getBalance(harness.database.db, walletId)).toMatchObject({ held: 0 });
+
+      harness.primary.setHandler(() => ({
+        kind: 'json',
+        body: {
+          candidates: [{ content: { parts: [{ text: 'ok' }], role: 'model' }, finishReason: 'STOP' }],
+          usageMetadata: { promptTokenCount: 260, candidatesTokenCount: 10, totalTokenCount: 270 },
+          modelVersion: 'gemini-2.5-flash',
+        },
+      }));
+      const image = await post('/v1/chat/completions', request('data:image/png;base64,iVBORw0KGgo='));
+      expect(image.status).toBe(200);
+      expect(Number(image.headers.get('x-webox-credits-charged'))).toBe(price('gemini-test', 260, 10));
+      expect(harness.primary.requests).toHaveLength(1);
+
+      // A wallet that covers the PDF's pages is served, the PDF sent inline as it came.
+      await fund(pdfWorstCase);
+      const served = await post('/v1/chat/completions', pdf);
+      expect(served.status).toBe(200);
+      const contents = upstreamBody(1).contents as Array<{ parts: Array<Record<string, unknown>> }>;
+      expect(contents[0]!.parts[1]).toEqual({
+        inlineData: { mimeType: 'application/pdf', data: 'JVBERi0xLjQK' },
+      });
     });
 
     it('holds every one of n choices', async () => {

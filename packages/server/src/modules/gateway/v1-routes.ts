@@ -581,7 +581,7 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
             : body;
         // The engine's bound of what is sent: the cap, a thinking budget an adapter adds, times `n`.
         charge = await hold(call, paid, () => ({
-          prompt: promptTokenBound(body, gateway.imageTokenBound(paid)),
+          prompt: promptTokenBound(body, (part) => gateway.mediaTokenBound(part, paid)),
           output: gateway.outputTokenBound(upstreamRequest, paid),
         }));
         const context = callContext(call, reply);
@@ -679,7 +679,7 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
         if (metering.enabled && paid.length > 0)
           chatRequest.max_tokens = outputTokenCap(chatRequest, candidates);
         charge = await hold(call, paid, () => ({
-          prompt: promptTokenBound(chatRequest, gateway.imageTokenBound(paid)),
+          prompt: promptTokenBound(chatRequest, (part) => gateway.mediaTokenBound(part, paid)),
           output: gateway.outputTokenBound(chatRequest, paid),
         }));
         const context = callContext(call, reply);

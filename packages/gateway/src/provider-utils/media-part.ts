@@ -1,0 +1,45 @@
+import type { MediaKind, MediaPart } from '../spec/media-part.js';
+
+const mediaTypesByExtension: Record<string, string> = {
+  png: 'image/png',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  webp: 'image/webp',
+  gif: 'image/gif',
+  heic: 'image/heic',
+  pdf: 'application/pdf',
+};
+
+/** The media type a link is sent with when its extension names none. */
+const defaultLinkMediaType = 'image/jpeg';
+
+function kindOf(mediaType: string): MediaKind {
+  const type = mediaType.toLowerCase();
+  if (type.startsWith('image/')) return 'image';
+  if (type === 'application/pdf') return 'document';
+  if (type.startsWith('audio/')) return 'audio';
+  if (type.startsWith('video/')) return 'video';
+  if (type.startsWith('text/')) return 'text';
+  return 'unknown';
+}
+
+/**
+ * Classifies the URL of an `image_url` part, the way adapters that forward other media (Gemini) send it: a base64
+ * data URL by its media type, a link by its extension. A link without a known extension is `unknown` even though it
+ * is sent as `image/jpeg`: it may name an uploaded file or a video the provider bills as what it is. Reads only the
+ * head of a data URL, so a large inline payload is neither copied nor scanned.
+ */
+export function classifyMediaPart(url: string): MediaPart {
+  const inline = /^data:([^;,]+);base64,/.exec(url);
+  if (inline) {
+    const mediaType = inline[1]!;
+    // Every 4 base64 characters decode to at most 3 bytes.
+    const bytes = Math.ceil(((url.length - inline[0].length) * 3) / 4);
+    return { kind: kindOf(mediaType), mediaType, inline: true, bytes };
+  }
+  const extension = /\.([a-z0-9]+)(?:\?|#|$)/i.exec(url)?.[1]?.toLowerCase() ?? '';
+  const mediaType = mediaTypesByExtension[extension];
+  if (mediaType === undefined)
+    return { kind: 'unknown', mediaType: defaultLinkMediaType, inline: false, bytes: 0 };
+  return { kind: kindOf(mediaType), mediaType, inline: false, bytes: 0 };
+}
