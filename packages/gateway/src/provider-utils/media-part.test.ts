@@ -16,7 +16,7 @@ describe('classifyMediaPart', () => {
     expect(classifyMediaPart('data:application/zip;base64,UEsDBA==').kind).toBe('unknown');
   });
 
-  it('takes a link by its extension, as Gemini sends it, and one naming none as unknown', () => {
+  it('takes a link by its extension, as Gemini sends it; one without any as an image unless held by reference', () => {
     expect(classifyMediaPart('https://example.com/a.JPG#top')).toEqual({
       kind: 'image',
       mediaType: 'image/jpeg',
@@ -31,7 +31,20 @@ describe('classifyMediaPart', () => {
       kind: 'unknown',
       mediaType: 'image/jpeg',
     });
-    // Not base64: sent as a link, naming nothing.
-    expect(classifyMediaPart('data:text/plain,hello').kind).toBe('unknown');
+    expect(classifyMediaPart('https://youtu.be/abc').kind).toBe('unknown');
+    expect(classifyMediaPart('https://generativelanguage.googleapis.com/v1beta/files/abc-123').kind).toBe(
+      'unknown',
+    );
+    expect(classifyMediaPart('gs://bucket/clip').kind).toBe('unknown');
+    // An extension the table does not know may be any media.
+    expect(classifyMediaPart('https://example.com/clip.mp4').kind).toBe('unknown');
+    // A CDN or image service link names no extension: it goes as image/jpeg and is billed as an image.
+    expect(classifyMediaPart('https://images.example.com/photo?id=42&w=800')).toMatchObject({
+      kind: 'image',
+      mediaType: 'image/jpeg',
+    });
+    expect(classifyMediaPart('https://cdn.example.com/u/7f3a9c')).toMatchObject({ kind: 'image' });
+    // Not base64: a link of another scheme, naming nothing known.
+    expect(classifyMediaPart('data:text/plain,hello').kind).toBe('image');
   });
 });

@@ -24,10 +24,18 @@ function kindOf(mediaType: string): MediaKind {
 }
 
 /**
+ * Links a provider reads as what they are whatever media type they are sent with: YouTube videos and files uploaded
+ * to Google (the Files API, Cloud Storage), which Gemini takes by reference.
+ */
+const mediaByReference =
+  /^(?:gs:\/\/|https?:\/\/(?:[a-z0-9-]+\.)*(?:youtube\.com|youtu\.be|googleapis\.com)(?:[/:?#]|$))/i;
+
+/**
  * Classifies the URL of an `image_url` part, the way adapters that forward other media (Gemini) send it: a base64
- * data URL by its media type, a link by its extension. A link without a known extension is `unknown` even though it
- * is sent as `image/jpeg`: it may name an uploaded file or a video the provider bills as what it is. Reads only the
- * head of a data URL, so a large inline payload is neither copied nor scanned.
+ * data URL by its media type, a link by its extension. A link whose path has no extension (a CDN or an image
+ * service's URL) is sent as `image/jpeg` and is an image; an extension this table does not know (`.mp4`, `.wav`) and
+ * a link to media held by reference (`mediaByReference`) are `unknown`: the provider bills them as what they are.
+ * Reads only the head of a data URL, so a large inline payload is neither copied nor scanned.
  */
 export function classifyMediaPart(url: string): MediaPart {
   const inline = /^data:([^;,]+);base64,/.exec(url);
@@ -37,9 +45,9 @@ export function classifyMediaPart(url: string): MediaPart {
     const bytes = Math.ceil(((url.length - inline[0].length) * 3) / 4);
     return { kind: kindOf(mediaType), mediaType, inline: true, bytes };
   }
-  const extension = /\.([a-z0-9]+)(?:\?|#|$)/i.exec(url)?.[1]?.toLowerCase() ?? '';
-  const mediaType = mediaTypesByExtension[extension];
-  if (mediaType === undefined)
-    return { kind: 'unknown', mediaType: defaultLinkMediaType, inline: false, bytes: 0 };
-  return { kind: kindOf(mediaType), mediaType, inline: false, bytes: 0 };
+  const extension = /\.([a-z0-9]+)(?:\?|#|$)/i.exec(url)?.[1]?.toLowerCase();
+  const mediaType = extension === undefined ? undefined : mediaTypesByExtension[extension];
+  if (mediaType !== undefined) return { kind: kindOf(mediaType), mediaType, inline: false, bytes: 0 };
+  const image = extension === undefined && !mediaByReference.test(url);
+  return { kind: image ? 'image' : 'unknown', mediaType: defaultLinkMediaType, inline: false, bytes: 0 };
 }

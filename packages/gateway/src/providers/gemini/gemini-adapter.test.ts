@@ -288,8 +288,11 @@ describe('gemini adapter', () => {
     expect(bound(`data:text/plain;base64,${Buffer.from('a'.repeat(300_000)).toString('base64')}`)).toBe(
       300_000,
     );
-    // A link naming no media type (an uploaded file, a video) and an unknown media type: the largest.
+    // Media held by reference (an uploaded file, a YouTube video) and an unknown media type: the largest.
     expect(bound('https://generativelanguage.googleapis.com/v1beta/files/abc')).toBe(2_160_000);
+    expect(bound('https://www.youtube.com/watch?v=abc')).toBe(2_160_000);
+    // An image service's link without an extension goes as image/jpeg: an image.
+    expect(bound('https://images.example.com/photo?id=42')).toBe(48_169);
     expect(bound('data:application/octet-stream;base64,AAAA')).toBe(2_160_000);
   });
 
