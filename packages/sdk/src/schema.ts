@@ -3520,7 +3520,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Delete your account after the grace period (signing in before then cancels it). */
+        /** Delete your account after the grace period (signing in before then cancels it); 409 for the last active admin. */
         post: {
             parameters: {
                 query?: never;
@@ -3579,6 +3579,21 @@ export interface paths {
                 };
                 /** @description Default Response */
                 403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
                     headers: {
                         [name: string]: unknown;
                     };

@@ -150,6 +150,22 @@ describe('account settings in Chromium', () => {
     await screenshot(page, 'profile-ar');
   });
 
+  it('tells the last administrator why their account cannot be deleted', async () => {
+    const { harness, origin } = suite;
+    const page = await suite.newPage({ locale: 'en-GB', viewport: { width: 1280, height: 900 } });
+    const email = uniqueEmail('last-admin');
+    await signUpInPage(page, harness, email);
+    await harness.database.db.update(users).set({ role: 'user' }).where(eq(users.role, 'admin'));
+    await harness.database.db.update(users).set({ role: 'admin' }).where(eq(users.email, email));
+    await page.goto(`${origin}/settings/profile`);
+    await page.getByTestId('deletion-start').click();
+    await page.getByTestId('delete-password').fill(password);
+    await page.getByTestId('deletion-confirm').click();
+    await page.getByTestId('deletion-error').waitFor();
+    expect(await page.getByTestId('deletion-error').textContent()).toContain('last administrator');
+    expect(await page.getByTestId('deletion-scheduled').count()).toBe(0);
+  });
+
   it('takes staff who must use two-step verification to its set-up from any page, until it is on', async () => {
     const { harness, origin } = suite;
     const page = await suite.newPage({ locale: 'en-GB', viewport: { width: 1280, height: 900 } });

@@ -1,14 +1,21 @@
 import { and, desc, eq, isNotNull, lte } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
+import { AppError } from '../../errors.js';
 import type { PubSub } from '../../stores/index.js';
 import { revokeUserKeys } from '../gateway/keys-service.js';
 import { removeAllMemberships } from '../organizations/index.js';
 import { listAuditEvents, recordAuditEvent } from './audit.js';
 import type { AccountsContext, RequestOrigin } from './context.js';
 import { assertCurrentPassword } from './passwords.js';
-import { removeAvatar } from './profile.js';
+import { removeAvatarFile } from './profile.js';
 import { listProviderKeys } from './provider-keys.js';
-import { findAccountRow, mailAccount, toAccountView } from './service.js';
+import {
+  findAccountRow,
+  LAST_ADMIN_MESSAGE,
+  lockActiveAdmins,
+  mailAccount,
+  toAccountView,
+} from './service.js';
 import { listSessions, revokeAllSessions } from './sessions.js';
 import { backupCodes, emailTokens, oauthAccounts, providerKeys, sessions, users } from './tables.js';
 
@@ -62,13 +69,21 @@ export async function scheduleAccountDeletion(
   // Accounts made through Google or GitHub have no password to ask for.
   if (user.passwordHash) await assertCurrentPassword(user, options.password ?? '');
   const when = new Date(Date.now() + context.env.ACCOUNT_DELETION_GRACE_DAYS * 86_400_000);
-  await context.db.update(users).set({ deletionScheduledFor: when }).where(eq(users.id, user.id));
-  await recordAuditEvent(context.db, {
-    type: 'account.deletion_scheduled',
-    userId: user.id,
-    ip: options.ip,
-    userAgent: options.userAgent,
-    details: { deletionScheduledFor: when.toISOString() },
+  await context.db.transaction(async (transaction) => {
+    const tx = transaction as unknown as Database;
+    // Said now rather than found out at erasure time, when the account would have to stay (see eraseAccount).
+    const { anotherRemains } = await lockActiveAdmins(tx, user.id);
+    if (user.role === 'admin' && user.status === 'active' && !anotherRemains) {
+      throw new AppError('conflict', LAST_ADMIN_MESSAGE);
+    }
+    await tx.update(users).set({ deletionScheduledFor: when }).where(eq(users.id, user.id));
+    await recordAuditEvent(tx, {
+      type: 'account.deletion_scheduled',
+      userId: user.id,
+      ip: options.ip,
+      userAgent: options.userAgent,
+      details: { deletionScheduledFor: when.toISOString() },
+    });
   });
   await mailAccount(context, user, 'account_deletion_scheduled', { date: when.toISOString().slice(0, 10) });
   return { deletionScheduledFor: when.toISOString() };
@@ -87,23 +102,30 @@ export async function cancelAccountDeletion(db: Database, options: { userId: str
 /**
  * Erases an account in place: personal data and credentials go (its virtual keys are revoked in every process at
  * once), it leaves every organisation (a last owner hands over to the longest-standing member), the row stays
- * (anonymised) so ledger entries, orders and invoices that reference its id keep every sum unchanged.
+ * (anonymised) so ledger entries, orders and invoices that reference its id keep every sum unchanged. The last
+ * active admin is not erased (false): an install must never be left without one, so the deletion stays scheduled and
+ * a later sweep erases the account once another admin exists.
  */
 export async function eraseAccount(
   db: Database,
   options: { userId: string; dataDir: string; pubSub: PubSub },
-): Promise<void> {
-  await removeAvatar(db, options);
-  await revokeAllSessions(db, { userId: options.userId, reason: 'account_deleted' });
-  await revokeUserKeys(db, options.pubSub, { userId: options.userId });
-  // Before the account is marked erased: a failure here leaves it due, and the next run takes it up again.
-  await removeAllMemberships(db, options.pubSub, { userId: options.userId, reason: 'account_erased' });
-  await db.transaction(async (transaction) => {
-    await transaction.delete(providerKeys).where(eq(providerKeys.userId, options.userId));
-    await transaction.delete(oauthAccounts).where(eq(oauthAccounts.userId, options.userId));
-    await transaction.delete(backupCodes).where(eq(backupCodes.userId, options.userId));
-    await transaction.delete(emailTokens).where(eq(emailTokens.userId, options.userId));
-    await transaction
+): Promise<boolean> {
+  const erased = await db.transaction(async (transaction) => {
+    const tx = transaction as unknown as Database;
+    const { anotherRemains } = await lockActiveAdmins(tx, options.userId);
+    const [user] = await tx
+      .select({ role: users.role, status: users.status, avatarKey: users.avatarKey })
+      .from(users)
+      .where(eq(users.id, options.userId))
+      .for('no key update');
+    if (!user) return undefined;
+    if (user.role === 'admin' && user.status === 'active' && !anotherRemains) return undefined;
+    await revokeAllSessions(tx, { userId: options.userId, reason: 'account_deleted' });
+    await tx.delete(providerKeys).where(eq(providerKeys.userId, options.userId));
+    await tx.delete(oauthAccounts).where(eq(oauthAccounts.userId, options.userId));
+    await tx.delete(backupCodes).where(eq(backupCodes.userId, options.userId));
+    await tx.delete(emailTokens).where(eq(emailTokens.userId, options.userId));
+    await tx
       .update(users)
       .set({
         email: `deleted-${options.userId}@deleted.invalid`,
@@ -122,11 +144,20 @@ export async function eraseAccount(
         updatedAt: new Date(),
       })
       .where(eq(users.id, options.userId));
+    await recordAuditEvent(tx, { type: 'account.deleted', userId: options.userId });
+    return { avatarKey: user.avatarKey };
   });
-  await recordAuditEvent(db, { type: 'account.deleted', userId: options.userId });
+  if (!erased) return false;
+  // After the commit: the revocations are announced to other processes, and a deleted owner's keys already fail.
+  await revokeUserKeys(db, options.pubSub, { userId: options.userId });
+  // After the erasure is certain: an account whose erasure waits (the last admin), or is cancelled by a sign-in,
+  // keeps its organisations.
+  await removeAllMemberships(db, options.pubSub, { userId: options.userId, reason: 'account_erased' });
+  if (erased.avatarKey) await removeAvatarFile(options.dataDir, erased.avatarKey);
+  return true;
 }
 
-/** Erases every account whose grace period is over; run at start and periodically. Returns how many. */
+/** Erases every account whose grace period is over; run at start and periodically. Returns how many were erased. */
 export async function eraseDueAccounts(
   db: Database,
   options: { dataDir: string; pubSub: PubSub; now?: Date },
@@ -137,7 +168,10 @@ export async function eraseDueAccounts(
     .where(
       and(isNotNull(users.deletionScheduledFor), lte(users.deletionScheduledFor, options.now ?? new Date())),
     );
-  for (const row of due)
-    await eraseAccount(db, { userId: row.id, dataDir: options.dataDir, pubSub: options.pubSub });
-  return due.length;
+  let erased = 0;
+  for (const row of due) {
+    if (await eraseAccount(db, { userId: row.id, dataDir: options.dataDir, pubSub: options.pubSub }))
+      erased++;
+  }
+  return erased;
 }

@@ -269,11 +269,12 @@ export async function profileRoutes(app: FastifyInstance) {
     {
       schema: {
         tags,
-        summary: 'Delete your account after the grace period (signing in before then cancels it).',
+        summary:
+          'Delete your account after the grace period (signing in before then cancels it); 409 for the last active admin.',
         body: z.object({ password: z.string().max(256).optional() }),
         response: {
           202: z.object({ deletionScheduledFor: z.string() }),
-          ...errorResponses(400, 401, 403, 429),
+          ...errorResponses(400, 401, 403, 409, 429),
         },
       },
       preHandler: [signedIn, sensitive],

@@ -123,9 +123,12 @@ export async function removeAvatar(db: Database, options: { userId: string; data
     .from(users)
     .where(eq(users.id, options.userId));
   await db.update(users).set({ avatarKey: null }).where(eq(users.id, options.userId));
-  if (previous?.avatarKey) {
-    await rm(path.join(avatarFolder(options.dataDir), `${previous.avatarKey}.webp`), { force: true });
-  }
+  if (previous?.avatarKey) await removeAvatarFile(options.dataDir, previous.avatarKey);
+}
+
+/** Deletes a stored avatar image (its row no longer names it). */
+export async function removeAvatarFile(dataDir: string, avatarKey: string) {
+  await rm(path.join(avatarFolder(dataDir), `${avatarKey}.webp`), { force: true });
 }
 
 export async function readAvatar(dataDir: string, key: string): Promise<Buffer | undefined> {

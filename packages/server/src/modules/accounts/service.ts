@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { and, eq, gt, isNull, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, isNull, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { AppError } from '../../errors.js';
 import type { MailTemplateName, MailTemplates } from '../../mail/templates.js';
@@ -30,6 +30,28 @@ export async function hasAdmin(db: Database): Promise<boolean> {
   const rows = await db.select({ id: users.id }).from(users).where(eq(users.role, 'admin')).limit(1);
   return rows.length > 0;
 }
+
+/**
+ * For a transaction that may take `userId` out of the active admins (demoted, disabled, erased): locks every active
+ * admin row and tells whether one other than `userId` remains. Call it before reading or writing the account, so two
+ * admins removing each other at once queue here and the second counts after the first has committed (PGlite runs one
+ * transaction at a time; PostgreSQL needs the lock). Rows are locked in id order, so two such transactions never
+ * deadlock; `no key update` leaves rows that merely reference an admin (audit events, sessions) free to be written.
+ */
+export async function lockActiveAdmins(
+  transaction: Database,
+  userId: string,
+): Promise<{ anotherRemains: boolean }> {
+  const admins = await transaction
+    .select({ id: users.id })
+    .from(users)
+    .where(and(eq(users.role, 'admin'), eq(users.status, 'active')))
+    .orderBy(asc(users.id))
+    .for('no key update');
+  return { anotherRemains: admins.some((admin) => admin.id !== userId) };
+}
+
+export const LAST_ADMIN_MESSAGE = 'This is the last active administrator; promote another one first.';
 
 export type EnsureAdminResult =
   | { kind: 'exists' }

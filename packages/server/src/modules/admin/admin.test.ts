@@ -1,9 +1,10 @@
-import { eq } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
 import { createTestApp, type TestApp } from '../../testing/test-app.js';
-import { users } from '../accounts/tables.js';
-import { signInWithPassword, signUpAndSignIn } from '../accounts/testing.js';
+import { eraseDueAccounts } from '../accounts/privacy.js';
+import { auditEvents, users } from '../accounts/tables.js';
+import { createSignedInAccount, signInWithPassword, signUpAndSignIn } from '../accounts/testing.js';
 
 for (const pair of backendPairs()) {
   describe(`admin security back-office on ${pair.name}`, () => {
@@ -91,6 +92,146 @@ for (const pair of backendPairs()) {
         payload: { role: 'superuser' },
       });
       expect(invalid.statusCode).toBe(400);
+    });
+
+    /** Leaves exactly the given accounts as active admins. */
+    async function onlyAdmins(...clients: Array<{ userId: string }>) {
+      const db = harness.database.db;
+      await db.update(users).set({ role: 'user' }).where(eq(users.role, 'admin'));
+      const ids = clients.map((client) => client.userId);
+      await db.update(users).set({ role: 'admin', status: 'active' }).where(inArray(users.id, ids));
+    }
+
+    async function activeAdmins() {
+      return harness.database.db
+        .select({ id: users.id })
+        .from(users)
+        .where(and(eq(users.role, 'admin'), eq(users.status, 'active')));
+    }
+
+    it('keeps the last active admin: it cannot demote, disable or delete itself', async () => {
+      const admin = await createSignedInAccount(app(), { role: 'admin' });
+      await onlyAdmins(admin);
+      for (const [url, payload] of [
+        [`/api/admin/users/${admin.userId}/role`, { role: 'support' }],
+        [`/api/admin/users/${admin.userId}/status`, { status: 'disabled' }],
+      ] as const) {
+        const refused = await app().inject({ method: 'PATCH', url, headers: admin.headers, payload });
+        expect(refused.statusCode).toBe(409);
+        expect(refused.json().error.code).toBe('conflict');
+      }
+      const deletion = await app().inject({
+        method: 'POST',
+        url: '/api/account/deletion',
+        headers: admin.headers,
+        payload: {},
+      });
+      expect(deletion.statusCode).toBe(409);
+      expect(deletion.json().error.code).toBe('conflict');
+      expect(await activeAdmins()).toEqual([{ id: admin.userId }]);
+    });
+
+    for (const [change, payload] of [
+      ['role', { role: 'user' }],
+      ['status', { status: 'disabled' }],
+    ] as const) {
+      it(`lets only one of two admins changing each other's ${change} at the same moment succeed`, async () => {
+        for (let round = 0; round < 3; round++) {
+          const first = await createSignedInAccount(app(), { role: 'admin' });
+          const second = await createSignedInAccount(app(), { role: 'admin' });
+          await onlyAdmins(first, second);
+          const responses = await Promise.all([
+            app().inject({
+              method: 'PATCH',
+              url: `/api/admin/users/${second.userId}/${change}`,
+              headers: first.headers,
+              payload,
+            }),
+            app().inject({
+              method: 'PATCH',
+              url: `/api/admin/users/${first.userId}/${change}`,
+              headers: second.headers,
+              payload,
+            }),
+          ]);
+          const statuses = responses.map((response) => response.statusCode);
+          expect(statuses.filter((status) => status === 200)).toHaveLength(1);
+          // The loser is refused by the last-admin rule, or, when the winner finished first, at its door: no longer
+          // an admin (403) or, disabled, signed out (401).
+          const loser = responses.find((response) => response.statusCode !== 200)!;
+          expect([409, 403, 401]).toContain(loser.statusCode);
+          const remaining = await activeAdmins();
+          expect(remaining).toHaveLength(1);
+          const events = await harness.database.db
+            .select({ userId: auditEvents.userId })
+            .from(auditEvents)
+            .where(
+              and(
+                eq(auditEvents.type, `admin.${change}_changed`),
+                inArray(auditEvents.userId, [first.userId, second.userId]),
+              ),
+            );
+          expect(events).toHaveLength(1);
+          expect(events[0]!.userId).not.toBe(remaining[0]!.id);
+        }
+      });
+    }
+
+    it('never erases the last active admin, even when two admins asked for deletion', async () => {
+      const first = await createSignedInAccount(app(), { role: 'admin' });
+      const second = await createSignedInAccount(app(), { role: 'admin' });
+      await onlyAdmins(first, second);
+      for (const client of [first, second]) {
+        const scheduled = await app().inject({
+          method: 'POST',
+          url: '/api/account/deletion',
+          headers: client.headers,
+          payload: {},
+        });
+        expect(scheduled.statusCode).toBe(202);
+      }
+      const erase = { dataDir: app().env.DATA_DIR, pubSub: harness.stores.pubSub };
+      const later = new Date(Date.now() + 30 * 86_400_000);
+      expect(await eraseDueAccounts(harness.database.db, { ...erase, now: later })).toBe(1);
+      const remaining = await activeAdmins();
+      expect(remaining).toHaveLength(1);
+      const [kept] = await harness.database.db.select().from(users).where(eq(users.id, remaining[0]!.id));
+      // Still scheduled: erased by the first sweep after another admin exists.
+      expect(kept!.deletionScheduledFor).not.toBeNull();
+      const successor = await createSignedInAccount(app(), { role: 'user' });
+      await app().inject({
+        method: 'PATCH',
+        url: `/api/admin/users/${successor.userId}/role`,
+        headers: (remaining[0]!.id === first.userId ? first : second).headers,
+        payload: { role: 'admin' },
+      });
+      expect(await eraseDueAccounts(harness.database.db, { ...erase, now: later })).toBe(1);
+      expect(await activeAdmins()).toEqual([{ id: successor.userId }]);
+    });
+
+    it('writes a role or status change and its audit event together: no unaudited change', async () => {
+      const admin = await createSignedInAccount(app(), { role: 'admin' });
+      const user = await createSignedInAccount(app());
+      const db = harness.database.db;
+      // The audit insert fails; the change it records must not be left behind.
+      await db.execute(
+        sql`alter table audit_events add constraint audit_refuses check (type not in ('admin.role_changed', 'admin.status_changed')) not valid`,
+      );
+      try {
+        for (const [url, payload] of [
+          [`/api/admin/users/${user.userId}/role`, { role: 'support' }],
+          [`/api/admin/users/${user.userId}/status`, { status: 'disabled' }],
+        ] as const) {
+          const failed = await app().inject({ method: 'PATCH', url, headers: admin.headers, payload });
+          expect(failed.statusCode).toBe(500);
+          expect(failed.body).not.toMatch(/audit_refuses|constraint/);
+        }
+      } finally {
+        await db.execute(sql`alter table audit_events drop constraint audit_refuses`);
+      }
+      const [row] = await db.select().from(users).where(eq(users.id, user.userId));
+      expect(row).toMatchObject({ role: 'user', status: 'active' });
+      expect((await app().inject({ url: '/api/account', headers: user.headers })).statusCode).toBe(200);
     });
 
     it('disables an account: its sessions end and it cannot sign in', async () => {

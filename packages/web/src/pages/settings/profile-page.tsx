@@ -403,7 +403,11 @@ function PrivacySection({ account }: { account: Account }) {
                 {account.hasPassword && (
                   <CurrentPasswordField id="delete-password" value={password} onChange={setPassword} />
                 )}
-                <MutationOutcome mutation={schedule} errorTestId="deletion-error" />
+                <MutationOutcome
+                  mutation={schedule}
+                  errorTestId="deletion-error"
+                  conflictMessage={t('settings.profile.deleteLastAdmin')}
+                />
                 <FormActions
                   testId="deletion-confirm"
                   label={t('settings.profile.deleteButton')}
