@@ -4463,7 +4463,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Emails written by the platform, newest first; without SMTP this is where they wait (admin only). */
+        /** Emails written by the platform, newest first (admin only). With SMTP only what was sent to whom and how delivery went; without SMTP this is where emails wait, bodies included, and each such read is audited. */
         get: {
             parameters: {
                 query?: {
@@ -4491,8 +4491,10 @@ export interface paths {
                                 id: string;
                                 to: string;
                                 subject: string;
-                                text: string;
-                                html: string;
+                                /** @description Null when SMTP delivers: the links in it are the recipient’s. */
+                                text: string | null;
+                                /** @description Null when SMTP delivers. */
+                                html: string | null;
                                 template: string;
                                 locale: string;
                                 /** @enum {string} */

@@ -36,6 +36,7 @@ export const auditEventTypes = [
   'admin.role_changed',
   'admin.status_changed',
   'admin.policy_changed',
+  'admin.outbox_read',
   'admin.action',
   'api_key.created',
   'api_key.revoked',

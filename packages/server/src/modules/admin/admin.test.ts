@@ -49,8 +49,36 @@ for (const pair of backendPairs()) {
         to: user.email,
         template: 'verify_email',
         status: 'stored',
+        text: expect.stringContaining('/verify-email?token='),
       });
       expect(outbox.headers['cache-control']).toBe('no-store');
+      // Reading live links is recorded: who, with which filter, which emails.
+      const [read] = await harness.database.db
+        .select()
+        .from(auditEvents)
+        .where(and(eq(auditEvents.type, 'admin.outbox_read'), eq(auditEvents.actorId, admin.userId)));
+      expect(read).toMatchObject({
+        userId: admin.userId,
+        details: {
+          filter: { to: user.email, status: null, before: null, limit: 50 },
+          emailIds: [outbox.json().emails[0].id],
+        },
+      });
+      // A read that cannot be recorded is not served.
+      const db = harness.database.db;
+      await db.execute(
+        sql`alter table audit_events add constraint audit_refuses check (type <> 'admin.outbox_read') not valid`,
+      );
+      try {
+        const unrecorded = await app().inject({
+          url: `/api/admin/outbox?to=${encodeURIComponent(user.email)}`,
+          headers: admin.headers,
+        });
+        expect(unrecorded.statusCode).toBe(500);
+        expect(unrecorded.body).not.toContain('token=');
+      } finally {
+        await db.execute(sql`alter table audit_events drop constraint audit_refuses`);
+      }
     });
 
     it('changes roles with an audit trail, takes effect at once, and keeps the last admin', async () => {

@@ -119,7 +119,8 @@ export async function adminSecurityRoutes(app: FastifyInstance) {
       schema: {
         tags,
         summary:
-          'Emails written by the platform, newest first; without SMTP this is where they wait (admin only).',
+          'Emails written by the platform, newest first (admin only). With SMTP only what was sent to whom and how ' +
+          'delivery went; without SMTP this is where emails wait, bodies included, and each such read is audited.',
         querystring: z.object({
           to: z.email().optional(),
           status: z.enum(emailStatuses).optional(),
@@ -134,8 +135,11 @@ export async function adminSecurityRoutes(app: FastifyInstance) {
                 id: z.uuid(),
                 to: z.string(),
                 subject: z.string(),
-                text: z.string(),
-                html: z.string(),
+                text: z
+                  .string()
+                  .nullable()
+                  .describe('Null when SMTP delivers: the links in it are the recipient’s.'),
+                html: z.string().nullable().describe('Null when SMTP delivers.'),
                 template: z.string(),
                 locale: z.string(),
                 status: z.enum(emailStatuses),
@@ -153,17 +157,32 @@ export async function adminSecurityRoutes(app: FastifyInstance) {
     },
     async (request, reply) => {
       const { to, status, before, limit } = request.query;
-      // The outbox holds live links (verification, reset): never cached anywhere.
+      // Bodies carry live links (verification, reset, invitation) that would let an admin take an account over.
+      // With SMTP they reach their recipient, pending or not, and the admin never needs them; without SMTP reading
+      // them here is the only way to get a link, so they are shown and every such read is recorded.
+      const bodies = !app.mailer.delivers;
+      const emails = await listOutbox(app.db, {
+        ...(to ? { to } : {}),
+        ...(status ? { status } : {}),
+        ...(before ? { before: new Date(before) } : {}),
+        limit,
+        bodies,
+      });
+      if (bodies) {
+        // Recorded before the bodies leave: a read that cannot be audited is not served.
+        await recordAuditEvent(app.db, {
+          type: 'admin.outbox_read',
+          userId: request.auth.userId,
+          actorId: request.auth.userId,
+          ...clientOf(request),
+          details: {
+            filter: { to: to ?? null, status: status ?? null, before: before ?? null, limit },
+            emailIds: emails.map((email) => email.id),
+          },
+        });
+      }
       reply.header('cache-control', 'no-store');
-      return {
-        smtp: app.mailer.delivers,
-        emails: await listOutbox(app.db, {
-          ...(to ? { to } : {}),
-          ...(status ? { status } : {}),
-          ...(before ? { before: new Date(before) } : {}),
-          limit,
-        }),
-      };
+      return { smtp: app.mailer.delivers, emails };
     },
   );
 

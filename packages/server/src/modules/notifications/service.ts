@@ -100,8 +100,9 @@ export interface OutboxEntry {
   id: string;
   to: string;
   subject: string;
-  text: string;
-  html: string;
+  /** Null unless the listing was asked for bodies (they hold live verification, reset and invitation links). */
+  text: string | null;
+  html: string | null;
   template: string;
   locale: string;
   status: EmailStatus;
@@ -111,10 +112,10 @@ export interface OutboxEntry {
   sentAt: string | null;
 }
 
-/** Newest first; `before` pages back in time. */
+/** Newest first; `before` pages back in time. Bodies only with `bodies: true`, metadata otherwise. */
 export async function listOutbox(
   db: Database,
-  options: { to?: string; status?: EmailStatus; before?: Date; limit?: number } = {},
+  options: { to?: string; status?: EmailStatus; before?: Date; limit?: number; bodies?: boolean } = {},
 ): Promise<OutboxEntry[]> {
   const conditions: SQL[] = [];
   if (options.to) conditions.push(eq(emailOutbox.recipient, options.to.trim().toLowerCase()));
@@ -130,8 +131,8 @@ export async function listOutbox(
     id: row.id,
     to: row.recipient,
     subject: row.subject,
-    text: row.text,
-    html: row.html,
+    text: options.bodies ? row.text : null,
+    html: options.bodies ? row.html : null,
     template: row.template,
     locale: row.locale,
     status: row.status,

@@ -1,9 +1,17 @@
 import type { AddressInfo } from 'node:net';
+import { and, eq } from 'drizzle-orm';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
 import { createTestApp, type TestApp } from '../../testing/test-app.js';
-import { signUpAndSignIn, uniqueEmail, waitForEmail } from '../accounts/testing.js';
+import { auditEvents } from '../accounts/tables.js';
+import {
+  createSignedInAccount,
+  randomIp,
+  signUpAndSignIn,
+  uniqueEmail,
+  waitForEmail,
+} from '../accounts/testing.js';
 
 interface Received {
   from: string;
@@ -40,10 +48,10 @@ async function startSmtpServer(): Promise<{ url: string; received: Received[]; c
   };
 }
 
-async function waitFor<T>(find: () => T | undefined, timeoutMs = 5_000): Promise<T> {
+async function waitFor<T>(find: () => T | undefined | Promise<T | undefined>, timeoutMs = 5_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const found = find();
+    const found = await find();
     if (found) return found;
     if (Date.now() > deadline) throw new Error('timed out');
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -87,6 +95,47 @@ for (const pair of backendPairs()) {
         status = (await waitForEmail(harness.app, { to: email, template: 'verify_email' })).status;
       }
       expect(status).toBe('sent');
+    });
+
+    it('shows admins what was sent to whom, never the bodies and the live links in them', async () => {
+      const admin = await createSignedInAccount(harness.app, { role: 'admin' });
+      const person = await signUpAndSignIn(harness.app);
+      const requested = await harness.app.inject({
+        method: 'POST',
+        url: '/api/auth/password-reset/request',
+        remoteAddress: randomIp(),
+        payload: { email: person.email },
+      });
+      expect(requested.statusCode).toBe(202);
+      const stored = await waitForEmail(harness.app, { to: person.email, template: 'reset_password' });
+      const token = stored.text.match(/reset-password\?token=([A-Za-z0-9_%-]+)/)![1]!;
+      const listing = async () =>
+        harness.app.inject({
+          url: `/api/admin/outbox?to=${encodeURIComponent(person.email)}`,
+          headers: admin.headers,
+        });
+      // Pending or delivered, the listing is the same: metadata only.
+      const early = await listing();
+      expect(early.statusCode).toBe(200);
+      expect(early.body).not.toContain(token);
+      const sent = await waitFor(async () => {
+        const reset = (await listing())
+          .json()
+          .emails.find((email: { template: string }) => email.template === 'reset_password');
+        return reset?.status === 'sent' ? reset : undefined;
+      });
+      expect(sent).toMatchObject({ to: person.email, subject: expect.any(String), text: null, html: null });
+      const response = await listing();
+      expect(response.json().smtp).toBe(true);
+      expect(response.body).not.toContain(token);
+      expect(response.body).not.toContain('token=');
+      // Nothing secret was read, so nothing to record as an outbox read.
+      expect(
+        await harness.database.db
+          .select()
+          .from(auditEvents)
+          .where(and(eq(auditEvents.type, 'admin.outbox_read'), eq(auditEvents.actorId, admin.userId))),
+      ).toEqual([]);
     });
 
     it('escapes names in HTML so a script payload never runs in a mail client', async () => {
