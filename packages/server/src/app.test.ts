@@ -40,7 +40,7 @@ for (const pair of backendPairs()) {
 
     it('exposes Prometheus metrics including request durations by route pattern', async () => {
       await inject({ url: '/health' });
-      const metrics = await inject({ url: '/metrics' });
+      const metrics = await inject({ url: '/metrics', headers: { authorization: `Bearer ${metricsToken}` } });
       expect(metrics.headers['content-type']).toContain('text/plain');
       expect(metrics.body).toMatch(
         /http_request_duration_seconds_count\{method="GET",route="\/health",status_code="200"\} \d+/,

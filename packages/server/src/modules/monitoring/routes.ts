@@ -7,21 +7,30 @@ import { AppError } from '../../errors.js';
 import { bearerToken } from '../../plugins/authenticate.js';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+/** A request carrying any of these came through a proxy, whatever address the socket shows. */
+const FORWARDING_HEADERS = ['x-forwarded-for', 'forwarded', 'x-real-ip'] as const;
 
 function digest(value: string): Buffer {
   return hash('sha256', value, 'buffer');
 }
 
 /**
- * /metrics tells how the service runs (routes, rates, memory): a scraper on this host reads it freely, one elsewhere
- * sends `Authorization: Bearer <METRICS_TOKEN>`. Behind a proxy (TRUST_PROXY), the client's address decides.
+ * /metrics tells how the service runs (routes, rates, memory). With METRICS_TOKEN set, every scrape sends
+ * `Authorization: Bearer <METRICS_TOKEN>`, from this host too: behind nginx or Caddy on the same machine every
+ * request arrives from 127.0.0.1, so the socket address cannot tell a local scraper from the internet. Without a
+ * token, only a direct connection from this host reads it; one carrying a proxy's forwarding header never does.
  */
 function metricsGuard(token: string | undefined) {
   const expected = token ? digest(token) : undefined;
   return async function metricsAccess(request: FastifyRequest) {
-    if (LOOPBACK.has(request.ip)) return;
-    const presented = bearerToken(request);
-    if (expected && presented && timingSafeEqual(digest(presented), expected)) return;
+    if (expected) {
+      const presented = bearerToken(request);
+      // Comparing fixed-length digests keeps the time taken independent of the token and of what was sent.
+      if (presented && timingSafeEqual(digest(presented), expected)) return;
+      throw new AppError('forbidden', 'Metrics are readable with the metrics token.');
+    }
+    const forwarded = FORWARDING_HEADERS.some((name) => request.headers[name] !== undefined);
+    if (!forwarded && LOOPBACK.has(request.socket.remoteAddress ?? '')) return;
     throw new AppError('forbidden', 'Metrics are readable from this host, or with the metrics token.');
   };
 }
@@ -101,7 +110,7 @@ export async function monitoringRoutes(app: FastifyInstance) {
     {
       schema: { hide: true },
       logLevel: 'warn',
-      config: { public: 'Prometheus scrape: from this host, or with Bearer METRICS_TOKEN' },
+      config: { public: 'Prometheus scrape: with Bearer METRICS_TOKEN when set, else only from this host' },
       onRequest: metricsGuard(app.env.METRICS_TOKEN),
     },
     async (_request, reply) => {
