@@ -39,6 +39,8 @@ const MAX_CONTENT = 200_000;
 /** Inline images: a few, each small enough that a conversation stays quick to load. */
 const MAX_IMAGES = 4;
 const MAX_IMAGE_DATA_URL = 1_500_000;
+/** Token counts are `integer` columns: a larger claim would fail in the database instead of being refused here. */
+const MAX_TOKENS = 2_147_483_647;
 
 const conversationSchema = z.object({
   id: z.uuid(),
@@ -271,9 +273,10 @@ export async function studioRoutes(app: FastifyInstance) {
           status: z.enum(messageStatuses).optional(),
           usage: z
             .object({
-              inputTokens: z.number().int().min(0),
-              outputTokens: z.number().int().min(0),
-              credits: z.number().int().min(0),
+              inputTokens: z.number().int().min(0).max(MAX_TOKENS),
+              outputTokens: z.number().int().min(0).max(MAX_TOKENS),
+              // A bigint column read back as a JS number: exact only up to 2^53 - 1.
+              credits: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
             })
             .optional()
             .describe('What the page saw in the stream; used only when the gateway has no record of it.'),

@@ -238,6 +238,29 @@ for (const pair of backendPairs()) {
       expect((await call(owner, 'GET', '/api/studio/presets')).json().presets).toHaveLength(1);
     });
 
+    it('refuses usage figures beyond what their columns hold with 400, and stores the largest that fit', async () => {
+      const created = await call(owner, 'POST', '/api/studio/conversations', {});
+      const url = `/api/studio/conversations/${created.json().conversation.id}/messages`;
+      const answer = (usage: object) => ({ parentId: null, role: 'assistant', content: 'x', usage });
+      for (const usage of [
+        { inputTokens: 2_147_483_648, outputTokens: 0, credits: 0 },
+        { inputTokens: 0, outputTokens: 3_000_000_000, credits: 0 },
+        { inputTokens: 0, outputTokens: 0, credits: 2 ** 53 },
+      ]) {
+        const refused = await call(owner, 'POST', url, answer(usage));
+        expect(refused.statusCode).toBe(400);
+        expect(refused.json().error.code).toBe('validation_failed');
+      }
+      const largest = {
+        inputTokens: 2_147_483_647,
+        outputTokens: 2_147_483_647,
+        credits: Number.MAX_SAFE_INTEGER,
+      };
+      const stored = await call(owner, 'POST', url, answer(largest));
+      expect(stored.statusCode).toBe(201);
+      expect(stored.json().message).toMatchObject(largest);
+    });
+
     it('stores the tokens the gateway measured for an answer, not the ones the page claims', async () => {
       harness.primary.enqueue({ kind: 'sse', events: readChunksFixture(streamFixture) });
       const streamed = await harness.app.inject({
