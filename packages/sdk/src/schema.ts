@@ -8715,7 +8715,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Store a message. An answer names the /v1 request that produced it: its tokens and cost are then taken from what the gateway measured. */
+        /** Store a message. An answer names the /v1 request that produced it: its tokens and cost are then taken from what the gateway measured. A conversation holds at most 2,000 messages (409 past it) and 50 MB of text and images (413). */
         post: {
             parameters: {
                 query?: never;
@@ -8817,6 +8817,21 @@ export interface paths {
                 };
                 /** @description Default Response */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
                     headers: {
                         [name: string]: unknown;
                     };

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import PDFDocument from 'pdfkit';
-import { activeBranch, type Conversation, type Message } from './service.js';
+import { activeBranch, type BranchMessage, type Conversation } from './service.js';
 
 export const exportFormats = ['markdown', 'json', 'pdf'] as const;
 export type ExportFormat = (typeof exportFormats)[number];
@@ -22,7 +22,7 @@ export interface ExportedConversation {
   }>;
 }
 
-export function toExport(conversation: Conversation, messages: Message[]): ExportedConversation {
+export function toExport(conversation: Conversation, messages: BranchMessage[]): ExportedConversation {
   return {
     title: conversation.title,
     model: conversation.model,

@@ -15,6 +15,7 @@ import {
   deleteFolder,
   deletePreset,
   findMeasuredUsage,
+  getActiveBranch,
   getConversation,
   listConversations,
   listFolders,
@@ -261,7 +262,7 @@ export async function studioRoutes(app: FastifyInstance) {
       schema: {
         tags,
         summary:
-          'Store a message. An answer names the /v1 request that produced it: its tokens and cost are then taken from what the gateway measured.',
+          'Store a message. An answer names the /v1 request that produced it: its tokens and cost are then taken from what the gateway measured. A conversation holds at most 2,000 messages (409 past it) and 50 MB of text and images (413).',
         params: conversationParams,
         body: z.object({
           parentId: z.uuid().nullable(),
@@ -281,7 +282,10 @@ export async function studioRoutes(app: FastifyInstance) {
             .optional()
             .describe('What the page saw in the stream; used only when the gateway has no record of it.'),
         }),
-        response: { 201: z.object({ message: messageSchema }), ...errorResponses(400, 401, 404, 413, 429) },
+        response: {
+          201: z.object({ message: messageSchema }),
+          ...errorResponses(400, 401, 404, 409, 413, 429),
+        },
       },
       preHandler: writes,
     },
@@ -324,7 +328,7 @@ export async function studioRoutes(app: FastifyInstance) {
       preHandler: reads,
     },
     async (request, reply) => {
-      const { conversation, messages } = await getConversation(app.db, {
+      const { conversation, messages } = await getActiveBranch(app.db, {
         userId: request.auth.userId,
         conversationId: request.params.conversationId,
       });

@@ -1,4 +1,5 @@
-import { and, asc, desc, eq, exists, ilike, or, type SQL, sql } from 'drizzle-orm';
+import { randomUUID } from 'node:crypto';
+import { and, asc, desc, eq, exists, getTableColumns, ilike, inArray, or, type SQL, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { AppError } from '../../errors.js';
 import { usageRecords } from '../gateway/tables.js';
@@ -134,6 +135,39 @@ export async function getConversation(
   return { conversation, messages };
 }
 
+/** A message as exported: everything but its inline images. */
+export type BranchMessage = Omit<Message, 'attachments'>;
+
+/**
+ * The conversation and the messages of its shown branch only, without their images: what an export needs. The walk
+ * from the tip stops after the message limit, so even a conversation stored before the limits loads no more.
+ */
+export async function getActiveBranch(
+  db: Database,
+  options: { userId: string; conversationId: string },
+): Promise<{ conversation: Conversation; messages: BranchMessage[] }> {
+  const conversation = await ownConversation(db, options.userId, options.conversationId);
+  if (!conversation.activeLeafId) return { conversation, messages: [] };
+  const walked = await db.execute<{ id: string }>(sql`
+    with recursive branch (id, parent_id, depth) as (
+      select ${studioMessages.id}, ${studioMessages.parentId}, 1 from ${studioMessages}
+      where ${studioMessages.id} = ${conversation.activeLeafId} and ${studioMessages.conversationId} = ${conversation.id}
+      union all
+      select parent.id, parent.parent_id, branch.depth + 1
+      from ${studioMessages} as parent join branch on parent.id = branch.parent_id
+      where parent.conversation_id = ${conversation.id} and branch.depth < ${conversationLimits.messages}
+    )
+    select id::text as id from branch`);
+  const ids = (walked as unknown as { rows: Array<{ id: string }> }).rows.map((row) => row.id);
+  if (ids.length === 0) return { conversation, messages: [] };
+  const { attachments: _images, ...columns } = getTableColumns(studioMessages);
+  const messages = await db
+    .select(columns)
+    .from(studioMessages)
+    .where(and(eq(studioMessages.conversationId, conversation.id), inArray(studioMessages.id, ids)));
+  return { conversation, messages };
+}
+
 export interface ConversationChanges {
   title?: string | undefined;
   model?: string | null | undefined;
@@ -196,14 +230,54 @@ export interface AddMessageOptions {
   status?: MessageStatus | undefined;
 }
 
+/**
+ * What one conversation may hold; the module README says why these numbers. Reading a conversation returns all of
+ * it, so these bound that response as well as the storage: at most 2,000 messages and 50 MB of text and images.
+ */
+export const conversationLimits = { messages: 2_000, bytes: 50 * 1024 * 1024 } as const;
+
+/** What a message adds to its conversation's stored bytes: UTF-8 text plus each image's data URL. */
+export function messageBytes(content: string, attachments: MessageAttachment[] = []): number {
+  return attachments.reduce(
+    (total, attachment) => total + Buffer.byteLength(attachment.dataUrl, 'utf8'),
+    Buffer.byteLength(content, 'utf8'),
+  );
+}
+
 /** Stores a message, makes it the tip of the shown branch, and names an untitled conversation after it. */
 export async function addMessage(db: Database, options: AddMessageOptions): Promise<Message> {
   const conversation = await ownConversation(db, options.userId, options.conversationId);
   if (options.parentId) await assertMessageIn(db, conversation.id, options.parentId);
+  const bytes = messageBytes(options.content, options.attachments);
+  const messageId = randomUUID();
+  const title = options.role === 'user' ? titleFrom(options.content) : '';
   return db.transaction(async (transaction) => {
+    // One conditional update counts the message in and checks both limits. It locks the conversation's row, so
+    // parallel adds to one conversation take turns and each sees the counts the previous one left.
+    const [counted] = await transaction
+      .update(studioConversations)
+      .set({
+        messageCount: sql`${studioConversations.messageCount} + 1`,
+        storedBytes: sql`${studioConversations.storedBytes} + ${bytes}`,
+        activeLeafId: messageId,
+        updatedAt: new Date(),
+        title: sql`case when ${studioConversations.title} = '' then ${title} else ${studioConversations.title} end`,
+        ...(options.model ? { model: options.model } : {}),
+      })
+      .where(
+        and(
+          eq(studioConversations.id, conversation.id),
+          eq(studioConversations.userId, options.userId),
+          sql`${studioConversations.messageCount} < ${conversationLimits.messages}`,
+          sql`${studioConversations.storedBytes} + ${bytes} <= ${conversationLimits.bytes}`,
+        ),
+      )
+      .returning({ id: studioConversations.id });
+    if (!counted) await refuseOverLimit(transaction, conversation.id);
     const [message] = await transaction
       .insert(studioMessages)
       .values({
+        id: messageId,
         conversationId: conversation.id,
         parentId: options.parentId,
         role: options.role,
@@ -217,19 +291,28 @@ export async function addMessage(db: Database, options: AddMessageOptions): Prom
         status: options.status ?? 'complete',
       })
       .returning();
-    const title =
-      conversation.title === '' && options.role === 'user' ? titleFrom(options.content) : conversation.title;
-    await transaction
-      .update(studioConversations)
-      .set({
-        activeLeafId: message!.id,
-        updatedAt: new Date(),
-        title,
-        ...(options.model ? { model: options.model } : {}),
-      })
-      .where(eq(studioConversations.id, conversation.id));
     return message!;
   });
+}
+
+/** Says which limit a refused message met, or that the conversation went away meanwhile. */
+async function refuseOverLimit(db: Database, conversationId: string): Promise<never> {
+  const [row] = await db
+    .select({ messageCount: studioConversations.messageCount })
+    .from(studioConversations)
+    .where(eq(studioConversations.id, conversationId))
+    .limit(1);
+  if (!row) throw new AppError('not_found', 'No such conversation.');
+  if (row.messageCount >= conversationLimits.messages) {
+    throw new AppError(
+      'conflict',
+      `This conversation has reached ${conversationLimits.messages.toLocaleString('en')} messages; start a new conversation to go on.`,
+    );
+  }
+  throw new AppError(
+    'payload_too_large',
+    `This conversation has reached ${conversationLimits.bytes / 1024 / 1024} MB of text and images; start a new conversation to go on.`,
+  );
 }
 
 function titleFrom(content: string): string {
@@ -266,9 +349,12 @@ export async function findMeasuredUsage(
 }
 
 /** The messages of the shown branch, first to last. */
-export function activeBranch(messages: Message[], leafId: string | null): Message[] {
+export function activeBranch<T extends Pick<Message, 'id' | 'parentId'>>(
+  messages: T[],
+  leafId: string | null,
+): T[] {
   const byId = new Map(messages.map((message) => [message.id, message]));
-  const path: Message[] = [];
+  const path: T[] = [];
   let current = leafId ? byId.get(leafId) : undefined;
   // A cycle cannot be built through the API, but a bound keeps a corrupted row from hanging the server.
   while (current && path.length <= messages.length) {

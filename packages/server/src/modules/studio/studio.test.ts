@@ -1,8 +1,11 @@
 import { readChunksFixture } from '@webox/gateway/testing';
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
 import { type GatewayHarness, startGatewayHarness } from '../../testing/gateway-harness.js';
 import { type SignedInClient, signUpAndSignIn } from '../accounts/testing.js';
+import { conversationLimits, messageBytes } from './service.js';
+import { type MessageAttachment, studioConversations, studioMessages } from './tables.js';
 
 const streamFixture = new URL(
   '../../../../gateway/src/providers/openai-compatible/__fixtures__/text.chunks.txt',
@@ -259,6 +262,93 @@ for (const pair of backendPairs()) {
       const stored = await call(owner, 'POST', url, answer(largest));
       expect(stored.statusCode).toBe(201);
       expect(stored.json().message).toMatchObject(largest);
+    });
+
+    it('counts what a conversation holds, and stops parallel adds at its message limit exactly', async () => {
+      const client = await signUpAndSignIn(harness.app);
+      const { id } = await conversationWithExchange(client, 'Count me');
+      const where = eq(studioConversations.id, id);
+      const [counted] = await harness.app.db.select().from(studioConversations).where(where);
+      expect(counted).toMatchObject({
+        messageCount: 2,
+        storedBytes: messageBytes('Count me') + messageBytes('A **monoid** in the category of endofunctors.'),
+      });
+
+      const room = 4;
+      await harness.app.db
+        .update(studioConversations)
+        .set({ messageCount: conversationLimits.messages - room })
+        .where(where);
+      const sent = await Promise.all(
+        Array.from({ length: 16 }, (_, index) =>
+          call(client, 'POST', `/api/studio/conversations/${id}/messages`, {
+            parentId: null,
+            role: 'user',
+            content: `parallel ${index}`,
+          }),
+        ),
+      );
+      const statuses = sent.map((response) => response.statusCode);
+      expect(statuses.filter((status) => status === 201)).toHaveLength(room);
+      expect(statuses.filter((status) => status === 409)).toHaveLength(16 - room);
+      const refused = sent.find((response) => response.statusCode === 409)!.json();
+      expect(refused.error).toMatchObject({
+        code: 'conflict',
+        message: expect.stringContaining('2,000 messages'),
+      });
+      const stored = await harness.app.db
+        .select()
+        .from(studioMessages)
+        .where(eq(studioMessages.conversationId, id));
+      expect(stored).toHaveLength(2 + room);
+      const [full] = await harness.app.db.select().from(studioConversations).where(where);
+      expect(full!.messageCount).toBe(conversationLimits.messages);
+    });
+
+    it('stops parallel adds of images at the byte limit with 413, and never stores past it', async () => {
+      const client = await signUpAndSignIn(harness.app);
+      const created = await call(client, 'POST', '/api/studio/conversations', {});
+      const id: string = created.json().conversation.id;
+      const image = {
+        type: 'image',
+        mediaType: 'image/png',
+        dataUrl: `data:image/png;base64,${'A'.repeat(1_000_000)}`,
+      };
+      const perMessage = messageBytes('look', [image as MessageAttachment, image as MessageAttachment]);
+      const room = 3;
+      await harness.app.db
+        .update(studioConversations)
+        .set({ storedBytes: conversationLimits.bytes - room * perMessage - 100 })
+        .where(eq(studioConversations.id, id));
+      const sent = await Promise.all(
+        Array.from({ length: 10 }, () =>
+          call(client, 'POST', `/api/studio/conversations/${id}/messages`, {
+            parentId: null,
+            role: 'user',
+            content: 'look',
+            attachments: [image, image],
+          }),
+        ),
+      );
+      const statuses = sent.map((response) => response.statusCode);
+      expect(statuses.filter((status) => status === 201)).toHaveLength(room);
+      expect(statuses.filter((status) => status === 413)).toHaveLength(10 - room);
+      expect(sent.find((response) => response.statusCode === 413)!.json().error.code).toBe(
+        'payload_too_large',
+      );
+      const [row] = await harness.app.db
+        .select()
+        .from(studioConversations)
+        .where(eq(studioConversations.id, id));
+      expect(row!.storedBytes).toBe(conversationLimits.bytes - 100);
+      expect(row!.messageCount).toBe(room);
+      // Text still fits in what is left; another image does not.
+      const text = await call(client, 'POST', `/api/studio/conversations/${id}/messages`, {
+        parentId: null,
+        role: 'user',
+        content: 'still room for words',
+      });
+      expect(text.statusCode).toBe(201);
     });
 
     it('stores the tokens the gateway measured for an answer, not the ones the page claims', async () => {

@@ -44,6 +44,12 @@ export const studioConversations = pgTable(
     systemPrompt: text('system_prompt').notNull().default(''),
     pinnedAt: timestamp('pinned_at', { withTimezone: true }),
     activeLeafId: uuid('active_leaf_id'),
+    /**
+     * How many messages it holds and their bytes (text plus inline images), kept with each message added so the
+     * conversation's limits are checked and counted in one conditional update, not by re-reading every message.
+     */
+    messageCount: integer('message_count').notNull().default(0),
+    storedBytes: bigint('stored_bytes', { mode: 'number' }).notNull().default(0),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
