@@ -8194,12 +8194,14 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Your conversations, pinned first then most recent; `search` matches titles and messages. */
+        /** Your conversations, pinned first then most recent, a page at a time; `search` matches titles and messages. Pass `nextCursor` back as `cursor` for the next page; it is null on the last. */
         get: {
             parameters: {
                 query?: {
                     search?: string;
                     folderId?: string;
+                    limit?: number;
+                    cursor?: string;
                 };
                 header?: never;
                 path?: never;
@@ -8226,6 +8228,7 @@ export interface paths {
                                 createdAt: string;
                                 updatedAt: string;
                             }[];
+                            nextCursor: string | null;
                         };
                     };
                 };

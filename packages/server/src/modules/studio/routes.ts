@@ -133,23 +133,25 @@ export async function studioRoutes(app: FastifyInstance) {
     {
       schema: {
         tags,
-        summary: 'Your conversations, pinned first then most recent; `search` matches titles and messages.',
+        summary:
+          'Your conversations, pinned first then most recent, a page at a time; `search` matches titles and messages. Pass `nextCursor` back as `cursor` for the next page; it is null on the last.',
         querystring: z.object({
           search: z.string().max(200).optional(),
           folderId: z.uuid().optional(),
+          limit: z.coerce.number().int().min(1).max(200).default(50),
+          cursor: z.string().min(1).max(500).optional(),
         }),
         response: {
-          200: z.object({ conversations: z.array(conversationSchema) }),
+          200: z.object({ conversations: z.array(conversationSchema), nextCursor: z.string().nullable() }),
           ...errorResponses(400, 401, 429),
         },
       },
       preHandler: reads,
     },
-    async (request) => ({
-      conversations: (await listConversations(app.db, { userId: request.auth.userId, ...request.query })).map(
-        conversationView,
-      ),
-    }),
+    async (request) => {
+      const page = await listConversations(app.db, { userId: request.auth.userId, ...request.query });
+      return { conversations: page.conversations.map(conversationView), nextCursor: page.nextCursor };
+    },
   );
 
   routes.post(

@@ -1,5 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { and, asc, desc, eq, exists, getTableColumns, ilike, inArray, or, type SQL, sql } from 'drizzle-orm';
+import {
+  and,
+  asc,
+  desc,
+  eq,
+  exists,
+  getTableColumns,
+  ilike,
+  inArray,
+  isNotNull,
+  isNull,
+  or,
+  type SQL,
+  sql,
+} from 'drizzle-orm';
+import { z } from 'zod';
 import type { Database } from '../../db/client.js';
 import { AppError } from '../../errors.js';
 import { usageRecords } from '../gateway/tables.js';
@@ -58,16 +73,66 @@ async function assertMessageIn(db: Database, conversationId: string, messageId: 
   if (!row) throw new AppError('not_found', 'No such message in this conversation.');
 }
 
+/** Where a page of the conversation list ends: the sort key of its last row. */
+interface ListPosition {
+  pinned: boolean;
+  /** `updated_at` to the microsecond, as PostgreSQL keeps it: a millisecond Date would skip or repeat rows. */
+  updatedAt: string;
+  id: string;
+}
+
+const listPosition = z.object({
+  pinned: z.boolean(),
+  updatedAt: z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/),
+  id: z.uuid(),
+});
+
+/** Opaque to clients: base64url of the position's JSON. */
+function encodeCursor(position: ListPosition): string {
+  return Buffer.from(JSON.stringify(position)).toString('base64url');
+}
+
+function decodeCursor(cursor: string): ListPosition {
+  try {
+    const position = listPosition.safeParse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
+    // A real instant only: PostgreSQL would fail on 2025-02-30 where a 400 belongs.
+    const instant = position.success ? Date.parse(position.data.updatedAt) : Number.NaN;
+    if (
+      position.success &&
+      !Number.isNaN(instant) &&
+      new Date(instant).toISOString().slice(0, 19) === position.data.updatedAt.slice(0, 19)
+    ) {
+      return position.data;
+    }
+  } catch {
+    // Not JSON: refused below like any other cursor this server did not write.
+  }
+  throw new AppError('validation_failed', 'The request is not valid.', {
+    details: [{ path: 'cursor', message: 'not a cursor from this list; start again without one' }],
+  });
+}
+
 export interface ListConversationsOptions {
   userId: string;
   /** Matches titles and the text of any message, case-insensitively. */
   search?: string | undefined;
   folderId?: string | undefined;
-  limit?: number;
+  /** Page size; default 50. */
+  limit?: number | undefined;
+  /** The `nextCursor` of the previous page. */
+  cursor?: string | undefined;
 }
 
-/** The caller's conversations, pinned first, then the most recently active. */
-export async function listConversations(db: Database, options: ListConversationsOptions) {
+/**
+ * The caller's conversations, pinned first, then the most recently active, a page at a time. Pages follow the sort
+ * key (pinned, updated_at, id) rather than an offset, so a conversation that moves to the top while someone pages
+ * shifts nothing under them, and a deep page costs what the first one does.
+ */
+export async function listConversations(
+  db: Database,
+  options: ListConversationsOptions,
+): Promise<{ conversations: Conversation[]; nextCursor: string | null }> {
+  const limit = options.limit ?? 50;
   const conditions: SQL[] = [eq(studioConversations.userId, options.userId)];
   if (options.folderId) conditions.push(eq(studioConversations.folderId, options.folderId));
   const search = options.search?.trim();
@@ -90,12 +155,42 @@ export async function listConversations(db: Database, options: ListConversations
       )!,
     );
   }
-  return db
-    .select()
+  if (options.cursor) {
+    const after = decodeCursor(options.cursor);
+    const older = sql`(${studioConversations.updatedAt}, ${studioConversations.id}) < (${after.updatedAt}::timestamptz, ${after.id}::uuid)`;
+    // Pinned rows come first: after a pinned row, every unpinned one follows; after an unpinned one, no pinned row.
+    conditions.push(
+      after.pinned
+        ? or(isNull(studioConversations.pinnedAt), and(isNotNull(studioConversations.pinnedAt), older))!
+        : and(isNull(studioConversations.pinnedAt), older)!,
+    );
+  }
+  const rows = await db
+    .select({
+      conversation: studioConversations,
+      position: sql<string>`to_char(${studioConversations.updatedAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
+    })
     .from(studioConversations)
     .where(and(...conditions))
-    .orderBy(sql`${studioConversations.pinnedAt} is null`, desc(studioConversations.updatedAt))
-    .limit(options.limit ?? 200);
+    .orderBy(
+      sql`${studioConversations.pinnedAt} is null`,
+      desc(studioConversations.updatedAt),
+      desc(studioConversations.id),
+    )
+    .limit(limit + 1);
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return {
+    conversations: page.map((row) => row.conversation),
+    nextCursor:
+      rows.length > limit && last
+        ? encodeCursor({
+            pinned: last.conversation.pinnedAt !== null,
+            updatedAt: last.position,
+            id: last.conversation.id,
+          })
+        : null,
+  };
 }
 
 export async function createConversation(

@@ -1,5 +1,5 @@
 import { readChunksFixture } from '@webox/gateway/testing';
-import { eq } from 'drizzle-orm';
+import { desc, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
 import { type GatewayHarness, startGatewayHarness } from '../../testing/gateway-harness.js';
@@ -211,6 +211,73 @@ for (const pair of backendPairs()) {
 
       expect((await call(client, 'DELETE', `/api/studio/conversations/${second.id}`)).statusCode).toBe(204);
       expect((await call(client, 'GET', `/api/studio/conversations/${second.id}`)).statusCode).toBe(404);
+    });
+
+    it('pages through every conversation with a cursor, in order, none twice, and refuses a forged cursor', async () => {
+      const client = await signUpAndSignIn(harness.app);
+      // Microseconds apart (a millisecond cursor would skip or repeat them), with ties broken by id, some pinned.
+      const rows = Array.from({ length: 205 }, (_, index) => ({
+        userId: client.userId,
+        title: `c${index}`,
+        updatedAt: sql`timestamptz '2025-03-01 12:00:00.000000+00' - ${Math.floor(index / 3)} * interval '1 microsecond'`,
+        ...(index % 40 === 7 ? { pinnedAt: new Date() } : {}),
+      }));
+      await harness.app.db.insert(studioConversations).values(rows as never);
+      const expected = (
+        await harness.app.db
+          .select({ id: studioConversations.id })
+          .from(studioConversations)
+          .where(eq(studioConversations.userId, client.userId))
+          .orderBy(
+            sql`${studioConversations.pinnedAt} is null`,
+            desc(studioConversations.updatedAt),
+            desc(studioConversations.id),
+          )
+      ).map((row) => row.id);
+      expect(expected).toHaveLength(205);
+
+      const first = (await call(client, 'GET', '/api/studio/conversations')).json();
+      expect(first.conversations).toHaveLength(50);
+      expect(first.conversations.map((row: { pinned: boolean }) => row.pinned).lastIndexOf(true)).toBe(4);
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const query: string = cursor ? `limit=60&cursor=${encodeURIComponent(cursor)}` : 'limit=60';
+        const page = await call(client, 'GET', `/api/studio/conversations?${query}`);
+        expect(page.statusCode).toBe(200);
+        seen.push(...page.json().conversations.map((row: { id: string }) => row.id));
+        cursor = page.json().nextCursor;
+      } while (cursor);
+      expect(seen).toEqual(expected);
+
+      const searched = (await call(client, 'GET', '/api/studio/conversations?search=c20&limit=5')).json();
+      const rest = (
+        await call(
+          client,
+          'GET',
+          `/api/studio/conversations?search=c20&limit=5&cursor=${encodeURIComponent(searched.nextCursor)}`,
+        )
+      ).json();
+      const titles = [...searched.conversations, ...rest.conversations].map(
+        (row: { title: string }) => row.title,
+      );
+      expect(titles.sort()).toEqual(['c20', 'c200', 'c201', 'c202', 'c203', 'c204']);
+      expect(rest.nextCursor).toBeNull();
+
+      const forged = (position: unknown) => Buffer.from(JSON.stringify(position)).toString('base64url');
+      for (const query of [
+        'cursor=not-a-cursor',
+        `cursor=${forged({ pinned: false, updatedAt: "2025-01-01'; drop table x;--", id: expected[0] })}`,
+        `cursor=${forged({ pinned: false, updatedAt: '2025-13-45T99:00:00.000000Z', id: expected[0] })}`,
+        `cursor=${forged({ pinned: false, updatedAt: '2025-02-30T10:00:00.000000Z', id: expected[0] })}`,
+        `cursor=${forged({ pinned: 'no', updatedAt: '2025-01-01T00:00:00.000000Z', id: expected[0] })}`,
+        'limit=0',
+        'limit=201',
+      ]) {
+        const refused = await call(client, 'GET', `/api/studio/conversations?${query}`);
+        expect(refused.statusCode).toBe(400);
+        expect(refused.json().error.code).toBe('validation_failed');
+      }
     });
 
     it('exports JSON and a PDF, and keeps presets per person', async () => {
