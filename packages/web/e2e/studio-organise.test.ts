@@ -1,6 +1,9 @@
 import { readChunksFixture } from '@webox/gateway/testing';
+import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
+import { users } from '../../server/src/modules/accounts/tables.js';
 import { uniqueEmail } from '../../server/src/modules/accounts/testing.js';
+import { studioConversations } from '../../server/src/modules/studio/tables.js';
 import { backendPairs } from '../../server/src/testing/backend-pairs.js';
 import { startGatewayHarness } from '../../server/src/testing/gateway-harness.js';
 import { screenshot, useBrowserSuite } from './browser.js';
@@ -64,5 +67,41 @@ describe('studio folders and presets in Chromium', () => {
     await page.getByTestId('language-switcher').selectOption('ar');
     await page.setViewportSize({ width: 390, height: 844 });
     await screenshot(page, 'studio-organise-ar-390');
+  });
+
+  it('lists the most recent conversations first and shows older ones on request', async () => {
+    const { harness } = suite;
+    const page = await suite.newPage({ locale: 'en-US', viewport: { width: 1280, height: 900 } });
+    const email = uniqueEmail('paging');
+    await signUpInPage(page, harness, email);
+    const [user] = await harness.app.db.select({ id: users.id }).from(users).where(eq(users.email, email));
+    await harness.app.db.insert(studioConversations).values(
+      Array.from({ length: 55 }, (_, index) => ({
+        userId: user!.id,
+        title: `Thread ${index}`,
+        updatedAt: new Date(Date.now() - index * 60_000),
+      })),
+    );
+    await page.reload();
+    await expect.poll(() => page.getByTestId('conversation-item').count()).toBe(50);
+    await expect.poll(() => page.getByTestId('conversation-list').textContent()).not.toContain('Thread 54');
+    await page.getByTestId('load-more-conversations').click();
+    await expect.poll(() => page.getByTestId('conversation-item').count()).toBe(55);
+    expect(await page.getByTestId('conversation-list').textContent()).toContain('Thread 54');
+    // The last page is shown: nothing more to ask for.
+    expect(await page.getByTestId('load-more-conversations').count()).toBe(0);
+
+    // A full conversation says so, and how to go on.
+    const [full] = await harness.app.db
+      .update(studioConversations)
+      .set({ messageCount: 2_000 })
+      .where(eq(studioConversations.title, 'Thread 0'))
+      .returning({ id: studioConversations.id });
+    await page.goto(`${harness.origin}/studio?c=${full!.id}`);
+    await page.getByTestId('composer-input').fill('One more?');
+    await page.getByTestId('composer-input').press('Enter');
+    await expect
+      .poll(() => page.getByTestId('conversation-full').textContent())
+      .toContain('Start a new conversation');
   });
 });

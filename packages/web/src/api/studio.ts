@@ -48,20 +48,24 @@ export async function listModels(signal?: AbortSignal): Promise<ModelInfo[]> {
   return response.data.filter((model) => model.capabilities.includes('chat'));
 }
 
+/** One page of the conversation list; `nextCursor` asks for the page after it, null on the last. */
+export interface ConversationPage {
+  conversations: Conversation[];
+  nextCursor: string | null;
+}
+
 export async function listConversations(
   search: string,
   signal?: AbortSignal,
   folderId?: string,
-): Promise<Conversation[]> {
+  cursor?: string,
+): Promise<ConversationPage> {
   const parameters = new URLSearchParams();
   if (search.trim() !== '') parameters.set('search', search.trim());
   if (folderId) parameters.set('folderId', folderId);
+  if (cursor) parameters.set('cursor', cursor);
   const query = parameters.size === 0 ? '' : `?${parameters}`;
-  const response = await apiRequest<{ conversations: Conversation[] }>(
-    `/api/studio/conversations${query}`,
-    signal ? { signal } : {},
-  );
-  return response.conversations;
+  return apiRequest<ConversationPage>(`/api/studio/conversations${query}`, signal ? { signal } : {});
 }
 
 export async function getConversation(

@@ -1,4 +1,4 @@
-import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { useInfiniteQuery, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link, useNavigate } from '@tanstack/react-router';
 import { useDeferredValue, useId, useState } from 'react';
 import { useTranslation } from 'react-i18next';
@@ -29,11 +29,16 @@ export function ConversationSidebar({ activeId, busy }: { activeId: string | und
   const [failure, setFailure] = useState<unknown>();
   /** The folder whose conversations are listed; empty for all of them. */
   const [folderId, setFolderId] = useState('');
-  const conversations = useQuery({
+  // The server sends a page at a time; older conversations load when asked for, not all at once.
+  const pages = useInfiniteQuery({
     queryKey: ['studio', 'conversations', deferredSearch, folderId],
-    queryFn: ({ signal }) => listConversations(deferredSearch, signal, folderId || undefined),
+    queryFn: ({ signal, pageParam }) =>
+      listConversations(deferredSearch, signal, folderId || undefined, pageParam),
+    initialPageParam: undefined as string | undefined,
+    getNextPageParam: (last) => last.nextCursor ?? undefined,
     placeholderData: (previous) => previous,
   });
+  const conversations = { data: pages.data?.pages.flatMap((page) => page.conversations) };
   const folders = useQuery({ queryKey: ['studio', 'folders'], queryFn: ({ signal }) => listFolders(signal) });
 
   async function change(action: () => Promise<unknown>) {
@@ -203,6 +208,17 @@ export function ConversationSidebar({ activeId, busy }: { activeId: string | und
           );
         })}
       </ul>
+      {pages.hasNextPage && (
+        <button
+          type="button"
+          data-testid="load-more-conversations"
+          disabled={pages.isFetchingNextPage}
+          onClick={() => void pages.fetchNextPage()}
+          className="rounded-md border border-slate-300 px-3 py-1.5 text-sm font-medium text-slate-800 hover:bg-slate-100 disabled:opacity-50 dark:border-slate-600 dark:text-slate-200 dark:hover:bg-slate-800"
+        >
+          {pages.isFetchingNextPage ? t('studio.loadingMore') : t('studio.loadMore')}
+        </button>
+      )}
     </aside>
   );
 }

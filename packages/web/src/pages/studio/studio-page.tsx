@@ -269,6 +269,10 @@ export function StudioPage({ conversationId }: { conversationId: string | undefi
   const outOfCredits =
     failure instanceof ApiError && (failure.status === 402 || failure.code === 'insufficient_credits');
   const imageRejected = failure instanceof ApiError && failure.code === 'image_rejected';
+  // Storing a message is the only call here that meets these: the conversation's message or byte limit (or, for
+  // 413, a message over the body limit).
+  const conversationFull =
+    failure instanceof ApiError && (failure.code === 'conflict' || failure.code === 'payload_too_large');
 
   return (
     <div className="flex flex-col gap-4 lg:flex-row">
@@ -566,7 +570,16 @@ export function StudioPage({ conversationId }: { conversationId: string | undefi
           </div>
         )}
         {imageRejected && <ErrorAlert testId="image-error">{t('studio.imageRejected')}</ErrorAlert>}
-        {failure !== undefined && !outOfCredits && !imageRejected && (
+        {conversationFull && (
+          <ErrorAlert testId="conversation-full">
+            {t(
+              (failure as ApiError).code === 'conflict'
+                ? 'studio.conversationFull'
+                : 'studio.messageTooLarge',
+            )}
+          </ErrorAlert>
+        )}
+        {failure !== undefined && !outOfCredits && !imageRejected && !conversationFull && (
           <ErrorAlert testId="studio-error">{explain(failure)}</ErrorAlert>
         )}
 
