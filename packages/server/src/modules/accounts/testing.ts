@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { and, desc, eq } from 'drizzle-orm';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { generate } from 'otplib';
 import { emailOutbox } from '../notifications/tables.js';
 import { createSession } from './sessions.js';
 import { type UserRole, users } from './tables.js';
@@ -146,4 +147,23 @@ export async function createSignedInAccount(
     ip,
     headers: { authorization: `Bearer ${tokens.accessToken}` },
   };
+}
+
+/** Turns on TOTP for a signed-in account through the API: its secret and the backup codes it was given. */
+export async function enableTwoFactor(
+  app: FastifyInstance,
+  client: SignedInClient,
+): Promise<{ secret: string; backupCodes: string[] }> {
+  const { secret } = (
+    await app.inject({ method: 'POST', url: '/api/account/two-factor/setup', headers: client.headers })
+  ).json();
+  const enabled = await app.inject({
+    method: 'POST',
+    url: '/api/account/two-factor/enable',
+    headers: client.headers,
+    payload: { code: await generate({ secret }) },
+  });
+  if (enabled.statusCode !== 200)
+    throw new Error(`enabling 2FA answered ${enabled.statusCode}: ${enabled.body}`);
+  return { secret, backupCodes: enabled.json().backupCodes };
 }

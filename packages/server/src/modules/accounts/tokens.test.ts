@@ -4,7 +4,7 @@ import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
 import { createTestApp, type TestApp } from '../../testing/test-app.js';
-import { randomIp, signInWithPassword, signUpAndSignIn, waitForEmail } from './testing.js';
+import { enableTwoFactor, randomIp, signInWithPassword, signUpAndSignIn, waitForEmail } from './testing.js';
 
 const AUTH_SECRET = 'test-secret-that-is-long-enough-for-hs256-keys';
 const accessKey = Buffer.from(hkdfSync('sha256', AUTH_SECRET, 'webox', 'webox:access-token', 32));
@@ -105,16 +105,7 @@ for (const pair of backendPairs()) {
 
     it('slows down guessing of the second step per account: new challenges and new IPs do not reset it', async () => {
       const client = await signUpAndSignIn(app());
-      const { secret } = (
-        await app().inject({ method: 'POST', url: '/api/account/two-factor/setup', headers: client.headers })
-      ).json();
-      const enabled = await app().inject({
-        method: 'POST',
-        url: '/api/account/two-factor/enable',
-        headers: client.headers,
-        payload: { code: await generate({ secret }) },
-      });
-      expect(enabled.statusCode).toBe(200);
+      const { secret } = await enableTwoFactor(app(), client);
       const challenge = async () => {
         const first = await app().inject({
           method: 'POST',

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
 import { createTestApp, type TestApp } from '../../testing/test-app.js';
 import { auditEvents } from './tables.js';
-import { randomIp, signUpAndSignIn } from './testing.js';
+import { enableTwoFactor, randomIp, signUpAndSignIn } from './testing.js';
 
 const BUDGET = 10;
 
@@ -78,16 +78,7 @@ for (const pair of backendPairs()) {
 
     it('does not count successful sign-ins against the budget', async () => {
       const client = await signUpAndSignIn(app());
-      const { secret } = (
-        await app().inject({ method: 'POST', url: '/api/account/two-factor/setup', headers: client.headers })
-      ).json();
-      const enabled = await app().inject({
-        method: 'POST',
-        url: '/api/account/two-factor/enable',
-        headers: client.headers,
-        payload: { code: await generate({ secret }) },
-      });
-      const codes: string[] = enabled.json().backupCodes;
+      const { backupCodes: codes } = await enableTwoFactor(app(), client);
       expect(codes.length).toBeGreaterThanOrEqual(BUDGET);
       // A challenge opens one session, so each answer gets a new one, signed as the password step signs it (the
       // per-address sign-in limit allows fewer password steps).

@@ -1,10 +1,9 @@
 import { eq } from 'drizzle-orm';
-import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
 import { createTestApp, type TestApp } from '../../testing/test-app.js';
 import { sessions } from './tables.js';
-import { randomIp, signUpAndSignIn } from './testing.js';
+import { enableTwoFactor, randomIp, signUpAndSignIn } from './testing.js';
 
 const EXPIRED = 'This sign-in attempt expired; enter your password again.';
 
@@ -31,16 +30,7 @@ for (const pair of backendPairs()) {
     /** An account with 2FA on, its backup codes, and a way to get a challenge from the password step. */
     async function enrolled() {
       const client = await signUpAndSignIn(app());
-      const { secret } = (
-        await app().inject({ method: 'POST', url: '/api/account/two-factor/setup', headers: client.headers })
-      ).json();
-      const enabled = await app().inject({
-        method: 'POST',
-        url: '/api/account/two-factor/enable',
-        headers: client.headers,
-        payload: { code: await generate({ secret }) },
-      });
-      const backupCodes: string[] = enabled.json().backupCodes;
+      const { backupCodes } = await enableTwoFactor(app(), client);
       const challenge = async () => {
         const first = await app().inject({
           method: 'POST',
