@@ -711,31 +711,37 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
     return merged;
   }
 
-  function outputTokenBound(request: ChatCompletionRequest, targets: readonly ResolvedTarget[]): number {
-    let bound = 0;
+  /** The largest of `bound` over the targets whose provider is registered (the others cannot be called); 0 for none. */
+  function largestOver(
+    targets: readonly ResolvedTarget[],
+    bound: (runtime: ProviderRuntime, target: ResolvedTarget) => number,
+  ): number {
+    let largest = 0;
     for (const target of targets) {
       const runtime = providers.get(target.provider);
       if (!runtime) continue;
-      const sent = runtime.adapter.outputTokenBound(
-        withOverrides(request, target),
-        runtime.settings,
-        target.maxOutputTokens,
-      );
-      const targetBound = sent ?? target.maxOutputTokens ?? Number.POSITIVE_INFINITY;
-      if (targetBound > bound) bound = targetBound;
+      const targetBound = bound(runtime, target);
+      if (targetBound > largest) largest = targetBound;
     }
-    return bound;
+    return largest;
+  }
+
+  function outputTokenBound(request: ChatCompletionRequest, targets: readonly ResolvedTarget[]): number {
+    return largestOver(
+      targets,
+      (runtime, target) =>
+        runtime.adapter.outputTokenBound(
+          withOverrides(request, target),
+          runtime.settings,
+          target.maxOutputTokens,
+        ) ??
+        target.maxOutputTokens ??
+        Number.POSITIVE_INFINITY,
+    );
   }
 
   function mediaTokenBound(part: MediaPart, targets: readonly ResolvedTarget[]): number {
-    let bound = 0;
-    for (const target of targets) {
-      const runtime = providers.get(target.provider);
-      if (!runtime) continue;
-      const targetBound = runtime.adapter.mediaTokenBound(part, runtime.settings);
-      if (targetBound > bound) bound = targetBound;
-    }
-    return bound;
+    return largestOver(targets, (runtime) => runtime.adapter.mediaTokenBound(part, runtime.settings));
   }
 
   function prepareChatCall(
