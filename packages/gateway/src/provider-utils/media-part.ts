@@ -1,4 +1,5 @@
 import type { MediaKind, MediaPart } from '../spec/media-part.js';
+import { dataUrlHead } from './parse-json.js';
 
 const mediaTypesByExtension: Record<string, string> = {
   png: 'image/png',
@@ -38,7 +39,7 @@ const mediaByReference =
  * Reads only the head of a data URL, so a large inline payload is neither copied nor scanned.
  */
 export function classifyMediaPart(url: string): MediaPart {
-  const inline = /^data:([^;,]+);base64,/.exec(url);
+  const inline = dataUrlHead.exec(url);
   if (inline) {
     const mediaType = inline[1]!;
     // Every 4 base64 characters decode to at most 3 bytes.

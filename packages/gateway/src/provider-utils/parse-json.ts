@@ -49,9 +49,15 @@ export function contentText(
     .join('');
 }
 
+/**
+ * The head of a base64 `data:` URL, its media type captured: what adapters send inline, and what holds classify as
+ * inline (`classifyMediaPart`), so both read a part the same way.
+ */
+export const dataUrlHead = /^data:([^;,]+);base64,/;
+
 /** Splits a `data:` URL into its media type and base64 payload. */
 export function parseDataUrl(url: string): { mediaType: string; data: string } | undefined {
-  const match = /^data:([^;,]+);base64,(.*)$/s.exec(url);
-  if (!match) return undefined;
-  return { mediaType: match[1]!, data: match[2]! };
+  const head = dataUrlHead.exec(url);
+  if (!head) return undefined;
+  return { mediaType: head[1]!, data: url.slice(head[0].length) };
 }

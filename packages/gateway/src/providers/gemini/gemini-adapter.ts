@@ -254,8 +254,8 @@ function embeddingInputs(options: EmbeddingsCallOptions): string[] {
  * link as file data), and Gemini bills each kind its own way: the unknown bounds (provider-utils) are Gemini's own
  * documented limits for PDFs, audio and video, text inline is billed as text, and an image stays at the default:
  * the tokens guide bills Gemini 2 models 258 tokens a 768 px tile with no limit given on the tiles, Gemini 3 up to
- * 1,120 an image at its default media resolution. A link without a known extension may be an uploaded file or a
- * video (sent as image/jpeg, billed as what it is): the largest.
+ * 1,120 an image at its default media resolution. A link to an uploaded file or a video, or with an extension naming
+ * no known type, may be billed as any kind (sent as image/jpeg, billed as what it is): the largest.
  */
 function mediaTokenBound(part: MediaPart): number {
   return unknownMediaTokenBound(part);
