@@ -242,8 +242,12 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
     return candidates;
   }
 
-  /** Candidates the platform pays the provider for: those the caller's own keys do not cover. */
+  /**
+   * Candidates the call is billed for: those the platform pays the provider for (the caller's own keys do not cover
+   * them); none with billing off, so nothing is capped or held and the filter is not even run.
+   */
   function platformPaid(call: Call, candidates: ResolvedTarget[]): ResolvedTarget[] {
+    if (!metering.enabled) return [];
     return candidates.filter((target) => call.ownKeys[target.provider] === undefined);
   }
 
@@ -384,13 +388,24 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
    * (a walk over the prompt, the engine's output bound) are worked out only when something is held.
    */
   async function hold(call: Call, paid: ResolvedTarget[], bounds: () => { prompt: number; output: number }) {
-    const { prompt, output } = metering.enabled && paid.length > 0 ? bounds() : { prompt: 0, output: 0 };
+    const { prompt, output } = paid.length > 0 ? bounds() : { prompt: 0, output: 0 };
     return metering.begin({
       caller: call.caller,
       requestId: call.request.id,
       candidates: paid,
       maxPromptTokens: prompt,
       maxOutputTokens: output,
+    });
+  }
+
+  /**
+   * A chat's bounds for its hold: the prompt with each media part at the most it costs on the paid candidates, and
+   * the engine's output bound of the request as sent (the cap, a thinking budget an adapter adds, times `n`).
+   */
+  function chatBounds(prompt: ChatCompletionRequest, sent: ChatCompletionRequest, paid: ResolvedTarget[]) {
+    return () => ({
+      prompt: promptTokenBound(prompt, (part) => gateway.mediaTokenBound(part, paid)),
+      output: gateway.outputTokenBound(sent, paid),
     });
   }
 
@@ -574,16 +589,12 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
         // It keeps the client's spelling: OpenAI's reasoning models refuse max_tokens, and the adapters of providers
         // that read max_tokens rename max_completion_tokens.
         const upstreamRequest: ChatCompletionRequest =
-          metering.enabled && paid.length > 0
+          paid.length > 0
             ? body.max_tokens !== undefined && body.max_completion_tokens === undefined
               ? { ...body, max_tokens: outputTokenCap(body, candidates) }
               : { ...body, max_tokens: undefined, max_completion_tokens: outputTokenCap(body, candidates) }
             : body;
-        // The engine's bound of what is sent: the cap, a thinking budget an adapter adds, times `n`.
-        charge = await hold(call, paid, () => ({
-          prompt: promptTokenBound(body, (part) => gateway.mediaTokenBound(part, paid)),
-          output: gateway.outputTokenBound(upstreamRequest, paid),
-        }));
+        charge = await hold(call, paid, chatBounds(body, upstreamRequest, paid));
         const context = callContext(call, reply);
 
         if (!call.stream) {
@@ -676,12 +687,8 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
         const candidates = await admit(call);
         const paid = platformPaid(call, candidates);
         // Anthropic requires max_tokens; held as the engine sends it (never above a model's maximum).
-        if (metering.enabled && paid.length > 0)
-          chatRequest.max_tokens = outputTokenCap(chatRequest, candidates);
-        charge = await hold(call, paid, () => ({
-          prompt: promptTokenBound(chatRequest, (part) => gateway.mediaTokenBound(part, paid)),
-          output: gateway.outputTokenBound(chatRequest, paid),
-        }));
+        if (paid.length > 0) chatRequest.max_tokens = outputTokenCap(chatRequest, candidates);
+        charge = await hold(call, paid, chatBounds(chatRequest, chatRequest, paid));
         const context = callContext(call, reply);
         if (!call.stream) {
           const result = await gateway.chat(chatRequest, context);
