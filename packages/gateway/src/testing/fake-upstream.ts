@@ -21,8 +21,8 @@ export type FakeResponse =
   | { kind: 'json'; status?: number; body: unknown; headers?: Record<string, string>; delayMs?: number }
   | {
       kind: 'sse';
-      /** One SSE `data:` payload each. */
-      events: Array<{ event?: string; data: string }>;
+      /** One SSE `data:` payload each; `delayMs` waits before that event instead of `eventDelayMs`. */
+      events: Array<{ event?: string; data: string; delayMs?: number }>;
       status?: number;
       headers?: Record<string, string>;
       /** Delay before the headers. */
@@ -119,7 +119,8 @@ async function respond(response: ServerResponse, socket: Socket, fake: FakeRespo
           socket.destroy();
           return;
         }
-        if (fake.eventDelayMs) await wait(fake.eventDelayMs);
+        const delayMs = event.delayMs ?? fake.eventDelayMs;
+        if (delayMs) await wait(delayMs);
         if (socket.destroyed) return;
         response.write(`${event.event ? `event: ${event.event}\n` : ''}data: ${event.data}\n\n`);
         sent += 1;
