@@ -166,7 +166,10 @@ export interface Gateway {
    */
   mediaTokenBound(part: MediaPart, targets: readonly ResolvedTarget[]): number;
   chat(request: ChatCompletionRequest, context: CallContext): Promise<ChatResult>;
-  /** Resolves once the first upstream chunk arrived; retries and fallback happen only before that. */
+  /**
+   * Resolves once the first chunk with content arrived (text, reasoning, a refusal, a tool call, a finish reason or
+   * usage; the opening role chunk is held and handed on with it); retries and fallback happen only before that.
+   */
   chatStream(request: ChatCompletionRequest, context: CallContext): Promise<ChatStreamResult>;
   embeddings(request: EmbeddingsRequest, context: CallContext): Promise<EmbeddingsResult>;
   health(): ProviderHealth[];
@@ -256,6 +259,21 @@ function chunkTextLength(chunk: ChatCompletionChunk): number {
     }
   }
   return length;
+}
+
+/**
+ * Whether a chunk starts the answer: text, reasoning, a refusal, a tool call, a finish reason, or usage (a chunk
+ * without choices). The opening chunk every converter emits when the stream opens (`role` and an empty content) does
+ * not: a provider may still fail right after it (Anthropic's message_start, then overloaded_error).
+ */
+function carriesContent(chunk: ChatCompletionChunk): boolean {
+  if (chunk.choices.length === 0) return true;
+  for (const choice of chunk.choices) {
+    if (choice.finish_reason) return true;
+    const { delta } = choice;
+    if (delta.content || delta.reasoning_content || delta.refusal || delta.tool_calls?.length) return true;
+  }
+  return false;
 }
 
 /** Whether a failed target should hand over to the next one instead of failing the request. */
@@ -804,8 +822,9 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
     interface OpenStream {
       events: AsyncIterator<StreamEvent[]>;
       converter: ChatStreamConverter;
+      /** The opening chunks and the first with content, handed on together. */
       buffered: ChatCompletionChunk[];
-      /** An event of the first batch that failed after others had content: the stream fails once those are out. */
+      /** An event that failed after others had content: the stream fails once those are out. */
       invalid: unknown;
       ended: boolean;
       attemptSignal: AttemptSignal;
@@ -835,8 +854,11 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
         const buffered: ChatCompletionChunk[] = [];
         let invalid: unknown;
         let ended = false;
+        // The attempt lasts until the first chunk with content: a failure or an end before it, even after the opening
+        // chunk, is this attempt's (another target may serve, and nothing was delivered to bill).
+        let answering = false;
         try {
-          while (buffered.length === 0) {
+          while (!answering) {
             const next = await events.next();
             if (next.done) {
               const finished = converter.finish();
@@ -849,9 +871,10 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
             }
             const converted = convertEvents(converter, next.value);
             buffered.push(...converted.chunks);
+            answering = converted.chunks.some(carriesContent);
             if (converted.invalid !== undefined) {
               // Before any content this attempt failed (another may serve); after some, the stream did.
-              if (buffered.length === 0) throw converted.invalid;
+              if (!answering) throw converted.invalid;
               invalid = converted.invalid;
             }
           }

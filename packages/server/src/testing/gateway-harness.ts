@@ -127,6 +127,8 @@ export async function startGatewayHarness(
     },
     routes: {
       smart: { strategy: 'fallback', targets: [{ model: 'gpt-test' }, { model: 'backup-test' }] },
+      // Across wire formats: Anthropic first (served by the primary fake), the OpenAI-compatible backup behind it.
+      'claude-first': { strategy: 'fallback', targets: [{ model: 'claude-test' }, { model: 'backup-test' }] },
       // Pro-plan callers are served by the backup provider, everyone else by the primary.
       tiered: [
         { when: [{ plan: ['pro'] }], targets: [{ model: 'backup-test' }] },

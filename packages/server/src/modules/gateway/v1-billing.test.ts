@@ -1,4 +1,6 @@
+import { fileURLToPath } from 'node:url';
 import { estimateTokens } from '@webox/gateway';
+import { readChunksFixture, readNamedChunksFixture } from '@webox/gateway/testing';
 import { and, eq, sql } from 'drizzle-orm';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -16,6 +18,11 @@ import { creditHolds, ledgerEntries } from '../billing/tables.js';
 import { usageRecords } from './tables.js';
 
 const request = tenTokenRequest;
+const gatewayFixture = (path: string) =>
+  fileURLToPath(new URL(`../../../../gateway/src/providers/${path}`, import.meta.url));
+/** "Hello, world!", then usage: 1,200 input tokens (1,024 cached) and 40 output. */
+const backupAnswer = gatewayFixture('openai-compatible/__fixtures__/text.chunks.txt');
+const claudeOverloadedAtStart = gatewayFixture('anthropic/__fixtures__/overloaded-at-start.chunks.txt');
 const exactUsage = { prompt: 10, completion: 10 };
 
 for (const pair of backendPairs()) {
@@ -154,6 +161,77 @@ for (const pair of backendPairs()) {
         webox_balance: costOfOne * 2,
       });
       expect((await getBalance(harness.database.db, walletId)).balance).toBe(costOfOne * 2);
+    });
+
+    it('falls back when Anthropic fails right after message_start, and charges only what the backup served', async () => {
+      await fund(100_000);
+      const before = await getBalance(harness.database.db, walletId);
+      // Claude opens the message (reporting 5,000 input tokens), then is overloaded before any content.
+      harness.primary.setHandler(() => ({
+        kind: 'sse',
+        events: readNamedChunksFixture(claudeOverloadedAtStart),
+        eventDelayMs: 20,
+      }));
+      harness.backup.setHandler(() => ({ kind: 'sse', events: readChunksFixture(backupAnswer) }));
+      const response = await post({ ...request, model: 'claude-first', stream: true, max_tokens: 50 });
+      expect(response.status).toBe(200);
+      expect(response.headers.get('x-webox-provider')).toBe('backup');
+      const body = await response.text();
+      const chunks = body
+        .split('\n\n')
+        .filter((event) => event.startsWith('data: {'))
+        .map(
+          (event) =>
+            JSON.parse(event.slice('data: '.length)) as { choices: Array<{ delta: { content?: string } }> },
+        );
+      expect(chunks.map((chunk) => chunk.choices[0]?.delta.content ?? '').join('')).toBe('Hello, world!');
+      expect(body).not.toContain('error');
+      expect(body.endsWith('data: [DONE]\n\n')).toBe(true);
+      // Claude was tried (and retried) before the backup served.
+      expect(harness.primary.requests.map((sent) => sent.path)).toEqual(['/v1/messages', '/v1/messages']);
+
+      const requestId = response.headers.get('x-request-id')!;
+      const book = await harness.app.billing.prices.get();
+      const backupCost = book.priceUsage({
+        model: 'backup-test',
+        usage: { inputTokens: 1200, outputTokens: 40, cachedInputTokens: 1024 },
+        plan: getPlan('pro'),
+      }).credits;
+      expect(backupCost).toBeGreaterThan(0);
+      const usageEntries = () =>
+        harness.database.db
+          .select({ amount: ledgerEntries.amount, model: ledgerEntries.model })
+          .from(ledgerEntries)
+          .where(
+            and(
+              eq(ledgerEntries.walletId, walletId),
+              eq(ledgerEntries.requestId, requestId),
+              eq(ledgerEntries.kind, 'usage'),
+            ),
+          );
+      // One charge, the backup's: nothing for the 5,000 tokens of Claude's failed opening.
+      await expect
+        .poll(usageEntries, { timeout: 10_000 })
+        .toEqual([{ amount: -backupCost, model: 'backup-test' }]);
+      await harness.app.usageWriter.flush();
+      const [record] = await harness.database.db
+        .select()
+        .from(usageRecords)
+        .where(eq(usageRecords.requestId, requestId));
+      expect(record).toMatchObject({
+        status: 200,
+        errorCode: null,
+        provider: 'backup',
+        servedModel: 'backup-test',
+        attempts: 3,
+        inputTokens: 1200,
+        outputTokens: 40,
+        credits: backupCost,
+      });
+      expect(await getBalance(harness.database.db, walletId)).toMatchObject({
+        balance: before.balance - backupCost,
+        held: 0,
+      });
     });
 
     it('never lets 1,000 concurrent requests spend more than a wallet that affords exactly 100', async () => {

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import Anthropic from '@anthropic-ai/sdk';
-import { readChunksFixture, readJsonFixture } from '@webox/gateway/testing';
+import { readChunksFixture, readJsonFixture, readNamedChunksFixture } from '@webox/gateway/testing';
 import { eq } from 'drizzle-orm';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -218,6 +218,19 @@ for (const pair of backendPairs()) {
       expect((await ask(key)).response.headers.get('x-webox-provider')).toBe('primary');
     });
 
+    /** Streams "Hi" to `model` through /v1/messages with the Anthropic SDK: the final message and every event's type. */
+    async function streamMessage(model: string) {
+      const anthropic = new Anthropic({ baseURL: harness.origin, apiKey: key, maxRetries: 0 });
+      const events: string[] = [];
+      const stream = anthropic.messages.stream({
+        model,
+        max_tokens: 256,
+        messages: [{ role: 'user', content: 'Hi' }],
+      });
+      stream.on('streamEvent', (event) => events.push(event.type));
+      return { final: await stream.finalMessage(), events };
+    }
+
     it('serves Anthropic SDK clients through /v1/messages, routed to an OpenAI-compatible provider', async () => {
       const anthropic = new Anthropic({ baseURL: harness.origin, apiKey: key, maxRetries: 0 });
       harness.primary.enqueue({ kind: 'json', body: readJsonFixture(fixture('text.json')) });
@@ -238,18 +251,36 @@ for (const pair of backendPairs()) {
       });
 
       harness.primary.enqueue({ kind: 'sse', events: readChunksFixture(fixture('text.chunks.txt')) });
-      const events: string[] = [];
-      const stream = anthropic.messages.stream({
-        model: 'gpt-test',
-        max_tokens: 256,
-        messages: [{ role: 'user', content: 'Hi' }],
-      });
-      stream.on('streamEvent', (event) => events.push(event.type));
-      const final = await stream.finalMessage();
+      const { final, events } = await streamMessage('gpt-test');
       expect(final.content[0]).toMatchObject({ type: 'text', text: 'Hello, world!' });
       expect(events[0]).toBe('message_start');
       expect(events.at(-1)).toBe('message_stop');
       expect(events).toContain('content_block_delta');
+    });
+
+    it('opens a /v1/messages stream with one message_start when the first target failed right after its own', async () => {
+      harness.primary.setHandler(() => ({
+        kind: 'sse',
+        events: readNamedChunksFixture(
+          fileURLToPath(
+            new URL(
+              '../../../../gateway/src/providers/anthropic/__fixtures__/overloaded-at-start.chunks.txt',
+              import.meta.url,
+            ),
+          ),
+        ),
+        eventDelayMs: 20,
+      }));
+      harness.backup.setHandler(() => ({
+        kind: 'sse',
+        events: readChunksFixture(fixture('text.chunks.txt')),
+      }));
+      const { final, events } = await streamMessage('claude-first');
+      expect(final.content[0]).toMatchObject({ type: 'text', text: 'Hello, world!' });
+      expect(events[0]).toBe('message_start');
+      expect(events.filter((type) => type === 'message_start')).toHaveLength(1);
+      expect(events.at(-1)).toBe('message_stop');
+      expect(harness.primary.requests.length).toBeGreaterThanOrEqual(1);
     });
 
     it('turns a stream cut after the first byte into an error for the client, and bills what was delivered', async () => {

@@ -1,0 +1,193 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { GatewayConfigInput } from './config.js';
+import { createGateway, type Gateway } from './gateway.js';
+import type { MemoryBreakerStore } from './resilience/breaker-store.js';
+import type { ChatCompletionChunk, ChatCompletionRequest } from './spec/openai-types.js';
+import {
+  type FakeResponse,
+  type FakeUpstream,
+  readChunksFixture,
+  readNamedChunksFixture,
+  startFakeUpstream,
+} from './testing/fake-upstream.js';
+import { collectSettled, emptyContext, fastResilience, parseConfig } from './testing/helpers.js';
+
+/** How a stream starts, when it starts, and how long its gaps may be: the engine's stream path against real HTTP. */
+
+const fixture = (provider: string, name: string) =>
+  new URL(`./providers/${provider}/__fixtures__/${name}`, import.meta.url);
+/** The backup's answer: a role chunk, "Hello, world!", a finish, usage (1,200 in, 40 out) and [DONE]. */
+const backupEvents = () => readChunksFixture(fixture('openai-compatible', 'text.chunks.txt'));
+const helloStream: ChatCompletionRequest = {
+  model: 'smart',
+  messages: [{ role: 'user', content: 'Hi' }],
+  stream: true,
+};
+const textOf = (chunks: ChatCompletionChunk[]) =>
+  chunks.map((chunk) => chunk.choices[0]?.delta.content ?? '').join('');
+const firstKey = 'sk-first-0123456789abcdef';
+
+/** Anthropic opens the message (5,000 input tokens reported), then is overloaded before any content. */
+const overloadedAtStart = () =>
+  readNamedChunksFixture(fixture('anthropic', 'overloaded-at-start.chunks.txt'));
+
+let first: FakeUpstream;
+let backup: FakeUpstream;
+beforeEach(async () => {
+  first = await startFakeUpstream();
+  backup = await startFakeUpstream();
+});
+afterEach(async () => {
+  await Promise.all([first.close(), backup.close()]);
+});
+
+/** `smart` tries the first provider (of `type`), then the OpenAI-compatible backup. */
+function build(
+  options: {
+    type?: 'anthropic' | 'cohere' | 'openai-compatible';
+    resilience?: GatewayConfigInput['resilience'];
+    breakerStore?: MemoryBreakerStore;
+  } = {},
+): Gateway {
+  const { type = 'openai-compatible', resilience = fastResilience, breakerStore } = options;
+  return createGateway({
+    config: parseConfig({
+      providers: {
+        first: {
+          type,
+          ...(type === 'openai-compatible' ? { preset: 'openai' as const } : {}),
+          baseUrl: first.url,
+          keys: [firstKey],
+          allowPrivateNetwork: true,
+        },
+        backup: {
+          type: 'openai-compatible',
+          preset: 'groq',
+          baseUrl: backup.url,
+          keys: ['sk-backup-0123456789abcdef'],
+          allowPrivateNetwork: true,
+        },
+      },
+      models: {
+        a: { provider: 'first', model: 'upstream-a', contextWindow: 200_000 },
+        b: { provider: 'backup', model: 'upstream-b', contextWindow: 128_000 },
+      },
+      routes: { smart: { strategy: 'fallback', targets: [{ model: 'a' }, { model: 'b' }] } },
+      resilience,
+    }),
+    ...(breakerStore ? { breakerStore } : {}),
+  });
+}
+
+describe('a stream starts at its first content, not at the opening role chunk', () => {
+  const failedOpenings: Array<{
+    name: string;
+    type: 'anthropic' | 'cohere' | 'openai-compatible';
+    response: FakeResponse;
+    code: string;
+  }> = [
+    {
+      name: 'Anthropic: message_start, then overloaded_error',
+      type: 'anthropic',
+      response: {
+        kind: 'sse',
+        events: overloadedAtStart(),
+        eventDelayMs: 20,
+      },
+      code: 'upstream_unavailable',
+    },
+    {
+      name: 'Cohere: message-start, then the stream ends',
+      type: 'cohere',
+      response: {
+        kind: 'sse',
+        events: readChunksFixture(fixture('cohere', 'text.chunks.txt')).slice(0, 1),
+        eventDelayMs: 20,
+      },
+      code: 'upstream_invalid_response',
+    },
+    {
+      name: 'OpenAI-compatible: the role chunk, then an error event',
+      type: 'openai-compatible',
+      response: {
+        kind: 'sse',
+        events: [backupEvents()[0]!, { data: JSON.stringify({ error: { message: 'overloaded' } }) }],
+        eventDelayMs: 20,
+      },
+      code: 'upstream_error',
+    },
+    {
+      name: 'OpenAI-compatible: the role chunk, then the connection resets',
+      type: 'openai-compatible',
+      response: { kind: 'sse', events: backupEvents().slice(0, 1), resetAfterEvents: 1 },
+      code: 'connection_error',
+    },
+  ];
+
+  for (const opening of failedOpenings) {
+    it(`tries the next target when nothing but the opening came (${opening.name}), and bills only the backup`, async () => {
+      first.setHandler(() => opening.response);
+      backup.setHandler(() => ({ kind: 'sse', events: backupEvents() }));
+      const result = await build({ type: opening.type }).chatStream(helloStream, emptyContext);
+      const { items, error } = await collectSettled(result.chunks);
+      expect(error).toBeUndefined();
+      expect(result.served.provider).toBe('backup');
+      expect(textOf(items)).toBe('Hello, world!');
+      // The client sees one opening: the backup's, delivered with its first content.
+      expect(items.filter((chunk) => chunk.choices[0]?.delta.role === 'assistant')).toHaveLength(1);
+      expect(items[0]!.choices[0]!.delta.role).toBe('assistant');
+      expect(result.attempts.map((attempt) => [attempt.provider, attempt.outcome])).toEqual([
+        ['first', 'error'],
+        ['first', 'error'],
+        ['backup', 'success'],
+      ]);
+      expect(result.attempts[0]!.code).toBe(opening.code);
+      // What the caller is billed for is what the backup reported, not the 5,000 tokens of a failed opening.
+      expect(result.usage()).toEqual({
+        inputTokens: 1200,
+        outputTokens: 40,
+        cachedInputTokens: 1024,
+        reasoningTokens: 32,
+      });
+    });
+  }
+
+  it('hands the opening role chunk on with the first content, in one batch', async () => {
+    // Every Anthropic event in its own network read: the role chunk arrives alone, 30 ms before any text.
+    first.setHandler(() => ({
+      kind: 'sse',
+      events: readNamedChunksFixture(fixture('anthropic', 'text.chunks.txt')),
+      eventDelayMs: 30,
+    }));
+    const result = await build({ type: 'anthropic' }).chatStream(helloStream, emptyContext);
+    const batches: ChatCompletionChunk[][] = [];
+    for await (const batch of result.batches) batches.push(batch);
+    expect(result.served.provider).toBe('first');
+    const [opening] = batches;
+    expect(opening!.map((chunk) => chunk.choices[0]?.delta)).toEqual([
+      { role: 'assistant', content: '' },
+      { content: 'Hello' },
+    ]);
+    expect(textOf(batches.flat())).toBe('Hello!');
+  });
+
+  it('gives up on a target that opens but sends no content within the attempt timeout', async () => {
+    first.setHandler(() => ({
+      kind: 'sse',
+      events: [
+        overloadedAtStart()[0]!,
+        { ...readNamedChunksFixture(fixture('anthropic', 'text.chunks.txt'))[1]!, delayMs: 5_000 },
+      ],
+    }));
+    backup.setHandler(() => ({ kind: 'sse', events: backupEvents() }));
+    const gateway = build({ type: 'anthropic', resilience: { ...fastResilience, attemptTimeoutMs: 300 } });
+    const started = Date.now();
+    const result = await gateway.chatStream(helloStream, emptyContext);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    const { items, error } = await collectSettled(result.chunks);
+    expect(error).toBeUndefined();
+    expect(result.served.provider).toBe('backup');
+    expect(result.attempts[0]).toMatchObject({ provider: 'first', code: 'upstream_timeout' });
+    expect(textOf(items)).toBe('Hello, world!');
+  });
+});
