@@ -1,7 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { GatewayConfigInput } from './config.js';
 import { createGateway, type Gateway } from './gateway.js';
-import type { MemoryBreakerStore } from './resilience/breaker-store.js';
+import { MemoryBreakerStore } from './resilience/breaker-store.js';
+import { breakerKeyFor } from './resilience/key-rotation.js';
+import { GatewayError } from './spec/gateway-error.js';
 import type { ChatCompletionChunk, ChatCompletionRequest } from './spec/openai-types.js';
 import {
   type FakeResponse,
@@ -184,6 +186,81 @@ describe('a stream starts at its first content, not at the opening role chunk', 
     const started = Date.now();
     const result = await gateway.chatStream(helloStream, emptyContext);
     expect(Date.now() - started).toBeLessThan(2_000);
+    const { items, error } = await collectSettled(result.chunks);
+    expect(error).toBeUndefined();
+    expect(result.served.provider).toBe('backup');
+    expect(result.attempts[0]).toMatchObject({ provider: 'first', code: 'upstream_timeout' });
+    expect(textOf(items)).toBe('Hello, world!');
+  });
+});
+
+describe('stream timeouts between events', () => {
+  const strictBreaker = {
+    ...fastResilience,
+    attemptTimeoutMs: 300,
+    breaker: { failureThreshold: 1, openMs: 60_000 },
+  };
+
+  it('do not count the time a slow consumer holds a chunk: the whole answer, no error, the breaker closed', async () => {
+    const store = new MemoryBreakerStore();
+    const gateway = build({ resilience: strictBreaker, breakerStore: store });
+    first.setHandler(() => ({ kind: 'sse', events: backupEvents(), eventDelayMs: 50 }));
+    const result = await gateway.chatStream({ ...helloStream, model: 'a' }, emptyContext);
+    const items: ChatCompletionChunk[] = [];
+    let error: unknown;
+    try {
+      for await (const chunk of result.chunks) {
+        items.push(chunk);
+        // A client reading slowly: the server waits for it to drain, more than twice the attempt timeout.
+        if (items.length === 2) await new Promise((resolve) => setTimeout(resolve, 700));
+      }
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeUndefined();
+    expect(textOf(items)).toBe('Hello, world!');
+    expect(await store.getState(breakerKeyFor('first', firstKey))).toMatchObject({
+      status: 'closed',
+      failures: 0,
+    });
+    expect(gateway.health().find((entry) => entry.provider === 'first')).toMatchObject({ successRate: 1 });
+  });
+
+  it('still cut an upstream that goes silent while the consumer waits for it, and count it against the key', async () => {
+    const store = new MemoryBreakerStore();
+    const gateway = build({ resilience: strictBreaker, breakerStore: store });
+    const events = backupEvents();
+    // Two events, then 5 s of silence: the consumer is reading, so this is the upstream's doing.
+    first.setHandler(() => ({
+      kind: 'sse',
+      events: [...events.slice(0, 2), { ...events[2]!, delayMs: 5_000 }],
+    }));
+    const result = await gateway.chatStream({ ...helloStream, model: 'a' }, emptyContext);
+    const started = Date.now();
+    const { items, error } = await collectSettled(result.chunks);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(textOf(items)).toBe('Hello');
+    expect(error).toBeInstanceOf(GatewayError);
+    expect((error as GatewayError).code).toBe('stream_interrupted');
+    expect((error as GatewayError).message).toContain('upstream_timeout');
+    await expect
+      .poll(() => store.getState(breakerKeyFor('first', firstKey)))
+      .toMatchObject({ status: 'open', failures: 1 });
+  });
+
+  it('keep the configured gap for a stream a late fallback serves, not the little left of the total budget', async () => {
+    // The first target hangs for its whole attempt (1 s) of a 1.4 s budget; the fallback answers at once, then
+    // pauses 500 ms between events: well within the 1 s allowed between events.
+    const gateway = build({
+      resilience: { ...fastResilience, attemptTimeoutMs: 1_000, totalTimeoutMs: 1_400 },
+    });
+    first.setHandler(() => ({ kind: 'hang' }));
+    const events = backupEvents();
+    backup.setHandler(() => ({
+      kind: 'sse',
+      events: events.map((event, index) => (index === 2 || index === 3 ? { ...event, delayMs: 500 } : event)),
+    }));
+    const result = await gateway.chatStream(helloStream, emptyContext);
     const { items, error } = await collectSettled(result.chunks);
     expect(error).toBeUndefined();
     expect(result.served.provider).toBe('backup');

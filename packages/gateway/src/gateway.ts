@@ -108,7 +108,8 @@ export interface ChatStreamResult {
   warnings: string[];
   /**
    * OpenAI chunks, ending with a usage chunk (`choices: []`) when usage is known. Throws a GatewayError
-   * `stream_interrupted` when the upstream fails or ends without its final event after the first chunk.
+   * `stream_interrupted` when the upstream fails, ends without its final event, or stays silent longer than the
+   * attempt timeout (a consumer holding a chunk does not count) after the first chunk.
    */
   chunks: AsyncIterable<ChatCompletionChunk>;
   /**
@@ -314,11 +315,15 @@ async function* flatten<T>(groups: AsyncIterable<T[]>): AsyncGenerator<T, void, 
   for await (const group of groups) yield* group;
 }
 
-/** An attempt's abort signal: the caller's signal plus a timeout that can be re-armed (idle timeout). */
+/**
+ * An attempt's abort signal: the caller's signal plus a timeout that can be re-armed (idle timeout) and paused (while
+ * the consumer holds what was read, which says nothing about the upstream).
+ */
 class AttemptSignal {
   readonly signal = new Abort();
   #timer: NodeJS.Timeout | undefined;
   #armedMs: number | undefined;
+  #paused = false;
   readonly #stopFollowingParent: (() => void) | undefined;
 
   constructor(parent: CancelSignal | undefined) {
@@ -326,8 +331,11 @@ class AttemptSignal {
     else if (parent) this.#stopFollowingParent = onAbort(parent, () => this.signal.abort(parent.reason));
   }
 
+  /** Starts (or restarts) the timeout, and ends a pause. */
   arm(ms: number, provider: string): void {
-    // Re-armed after every streamed event: restarting the same timer costs far less than a new one each time.
+    this.#paused = false;
+    // Re-armed before every streamed read: restarting the same timer (even one that fired during a pause) costs far
+    // less than a new one each time.
     if (this.#timer && this.#armedMs === ms) {
       this.#timer.refresh();
       return;
@@ -336,6 +344,8 @@ class AttemptSignal {
     this.#armedMs = ms;
     this.#timer = setTimeout(
       () => {
+        // A pause is a flag rather than a cleared timer, so that the next `arm` can refresh this one.
+        if (this.#paused) return;
         this.signal.abort(
           new GatewayError({
             status: 504,
@@ -349,6 +359,11 @@ class AttemptSignal {
       },
       Math.max(1, ms),
     );
+  }
+
+  /** Stops the timeout from firing until the next `arm`. */
+  pause(): void {
+    this.#paused = true;
   }
 
   dispose(): void {
@@ -556,6 +571,10 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
     throw error;
   }
 
+  /** The configured per-attempt timeout of a provider: what one attempt may wait, and a stream's longest silence. */
+  const attemptTimeoutOf = (runtime: ProviderRuntime): number =>
+    runtime.timeoutMs ?? resilience.attemptTimeoutMs;
+
   interface AttemptPlan<T> {
     route: ResolvedRoute;
     context: CallContext;
@@ -565,10 +584,8 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
       target: ResolvedTarget;
       runtime: ProviderRuntime;
       choice: KeyChoice;
+      /** Armed with the attempt timeout (clipped to what is left of the total budget) until `run` settles. */
       attemptSignal: AttemptSignal;
-      attemptTimeoutMs: number;
-      deadline: number;
-      startedAt: number;
     }) => Promise<T>;
     /** Called for the winning attempt before the breaker is told (streams decide later). */
     settlesOnReturn: boolean;
@@ -628,20 +645,11 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
           });
           break;
         }
-        const attemptTimeoutMs = Math.min(runtime.timeoutMs ?? resilience.attemptTimeoutMs, remaining);
         const attemptSignal = new AttemptSignal(context.signal);
-        attemptSignal.arm(attemptTimeoutMs, target.provider);
+        attemptSignal.arm(Math.min(attemptTimeoutOf(runtime), remaining), target.provider);
         const startedAt = now();
         try {
-          const value = await plan.run({
-            target,
-            runtime,
-            choice,
-            attemptSignal,
-            attemptTimeoutMs,
-            deadline,
-            startedAt,
-          });
+          const value = await plan.run({ target, runtime, choice, attemptSignal });
           const latencyMs = now() - startedAt;
           attempts.push({
             provider: target.provider,
@@ -828,7 +836,8 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
       invalid: unknown;
       ended: boolean;
       attemptSignal: AttemptSignal;
-      attemptTimeoutMs: number;
+      /** The longest silence allowed between events: the configured attempt timeout, never clipped. */
+      idleTimeoutMs: number;
       response: UpstreamResponse;
       warnings: string[];
       provider: string;
@@ -837,7 +846,7 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
       route,
       context,
       settlesOnReturn: false,
-      run: async ({ target, runtime, choice, attemptSignal, attemptTimeoutMs }) => {
+      run: async ({ target, runtime, choice, attemptSignal }) => {
         const callOptions = prepareChatCall(request, target, runtime, true);
         const prepared = runtime.adapter.prepareChat(callOptions);
         const response = await send(runtime, prepared, choice, attemptSignal.signal, context);
@@ -885,6 +894,10 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
           }
           throw mapTransportError(error, target.provider, attemptSignal.signal);
         }
+        // From here on the timeout guards the upstream's silence between events, at its configured length: what was
+        // left of the total budget bounded only the wait for the first content.
+        const idleTimeoutMs = attemptTimeoutOf(runtime);
+        attemptSignal.arm(idleTimeoutMs, target.provider);
         return {
           events,
           converter,
@@ -892,7 +905,7 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
           invalid,
           ended,
           attemptSignal,
-          attemptTimeoutMs,
+          idleTimeoutMs,
           response,
           warnings: prepared.warnings,
           provider: target.provider,
@@ -928,8 +941,10 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
     /** Yields the chunks of each network read together (see `readServerSentEventBatches`). */
     async function* iterate(): AsyncGenerator<ChatCompletionChunk[], void, undefined> {
       let failure: GatewayError | undefined;
-      // From here on, the attempt timeout guards silence between events, not the whole generation.
-      stream.attemptSignal.arm(stream.attemptTimeoutMs, stream.provider);
+      const { attemptSignal } = stream;
+      // The idle timeout times the upstream's silence only: it is paused while the consumer holds a batch (a slow
+      // client the relay waits on to drain), and restarts when the next read begins.
+      attemptSignal.pause();
       const invalidEvent = (error: unknown) =>
         streamInterrupted(
           stream.provider,
@@ -949,13 +964,14 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
         }
         while (true) {
           let next: IteratorResult<StreamEvent[]>;
+          attemptSignal.arm(stream.idleTimeoutMs, stream.provider);
           try {
             next = await stream.events.next();
           } catch (error) {
-            const mapped = mapTransportError(error, stream.provider, stream.attemptSignal.signal);
+            const mapped = mapTransportError(error, stream.provider, attemptSignal.signal);
             throw streamInterrupted(stream.provider, mapped.code, error);
           }
-          stream.attemptSignal.arm(stream.attemptTimeoutMs, stream.provider);
+          attemptSignal.pause();
           if (next.done) {
             const finished = stream.converter.finish();
             if (!finished.complete) {
@@ -981,7 +997,7 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
         );
         throw failure;
       } finally {
-        stream.attemptSignal.dispose();
+        attemptSignal.dispose();
         if (!completed) {
           // The client stopped reading or the upstream failed: close the upstream connection.
           discardBody(stream.response.body);
