@@ -237,6 +237,38 @@ function throttled(retryAfterMs: number, locked: boolean): AppError {
       });
 }
 
+/** Where a sign-in step's attempts count: failures and waits under `throttleKey`, the hard cap in `budget`. */
+interface AttemptGuard {
+  throttleKey: string;
+  budget: AttemptBudget;
+  budgetKey: string;
+}
+
+/**
+ * The guarded sequence around a sign-in step's secret check, one for the password and the second factor so they
+ * cannot drift: refused while the throttle makes the key wait or has locked it; then an attempt taken from the budget
+ * in one atomic step before `check` runs, so a burst of parallel guesses cannot all be checked before the first
+ * failure is counted. `check` answers undefined for a failure: it is counted in the throttle's atomic counter and
+ * `failed` (which records it) gives the error to throw. A success clears the throttle and gives its attempt back.
+ */
+async function guardedAttempt<T>(
+  context: AccountsContext,
+  guard: AttemptGuard,
+  check: () => Promise<T | undefined>,
+  failed: (failure: { failures: number; locked: boolean }) => Promise<AppError>,
+): Promise<T> {
+  const throttle = signInThrottle(context);
+  const decision = await throttle.check(guard.throttleKey);
+  if (!decision.allowed) throw throttled(decision.retryAfterMs, decision.reason === 'locked');
+  const attempt = await guard.budget.take(guard.budgetKey);
+  if (!attempt.allowed) throw throttled(attempt.retryAfterMs, true);
+  const result = await check();
+  if (result === undefined) throw await failed(await throttle.recordFailure(guard.throttleKey));
+  await throttle.clear(guard.throttleKey);
+  await guard.budget.giveBack(guard.budgetKey);
+  return result;
+}
+
 /**
  * Checks an address and password. Unknown address, wrong password and inactive account give one answer, after the
  * same argon2 work; failures are counted per address (known or not) with growing waits and then a lock. Each check
@@ -248,41 +280,37 @@ export async function signIn(
   options: { email: string; password: string } & RequestOrigin,
 ): Promise<SignInResult> {
   const email = normaliseEmail(options.email);
-  const throttle = signInThrottle(context);
-  const decision = await throttle.check(email);
-  if (!decision.allowed) throw throttled(decision.retryAfterMs, decision.reason === 'locked');
-  // Taken before argon2 runs, in one atomic step: guesses beyond the budget are refused without being checked.
-  const budget = passwordBudget(context);
-  const budgetKey = hashToken(email);
-  const attempt = await budget.take(budgetKey);
-  if (!attempt.allowed) throw throttled(attempt.retryAfterMs, true);
-
-  const [user] = await context.db.select().from(users).where(eq(users.email, email)).limit(1);
-  const passwordOk = await verifyPassword(user?.passwordHash ?? (await timingDummy()), options.password);
-  if (!user || !passwordOk || user.status !== 'active' || !user.passwordHash) {
-    const failure = await throttle.recordFailure(email);
-    await recordAuditEvent(context.db, {
-      type: failure.locked ? 'sign_in.locked' : 'sign_in.failed',
-      userId: user?.id ?? null,
-      ip: options.ip,
-      userAgent: options.userAgent,
-      details: { reason: 'credentials', failures: failure.failures },
-    });
-    if (failure.locked) throw throttled(throttle.lockMs, true);
-    throw new AppError('invalid_credentials', 'The email address or the password is not right.');
-  }
-  await throttle.clear(email);
-  await budget.giveBack(budgetKey);
-  if (user.totpEnabledAt) {
+  let user: typeof users.$inferSelect | undefined;
+  const signedIn = await guardedAttempt(
+    context,
+    { throttleKey: email, budget: passwordBudget(context), budgetKey: hashToken(email) },
+    async () => {
+      [user] = await context.db.select().from(users).where(eq(users.email, email)).limit(1);
+      const passwordOk = await verifyPassword(user?.passwordHash ?? (await timingDummy()), options.password);
+      return user && passwordOk && user.status === 'active' && user.passwordHash ? user : undefined;
+    },
+    async (failure) => {
+      await recordAuditEvent(context.db, {
+        type: failure.locked ? 'sign_in.locked' : 'sign_in.failed',
+        userId: user?.id ?? null,
+        ip: options.ip,
+        userAgent: options.userAgent,
+        details: { reason: 'credentials', failures: failure.failures },
+      });
+      if (failure.locked) return throttled(signInThrottle(context).lockMs, true);
+      return new AppError('invalid_credentials', 'The email address or the password is not right.');
+    },
+  );
+  if (signedIn.totpEnabledAt) {
     return {
       kind: 'two_factor',
-      challengeToken: await context.keys.signTwoFactorChallenge({ userId: user.id, method: 'password' }),
+      challengeToken: await context.keys.signTwoFactorChallenge({ userId: signedIn.id, method: 'password' }),
     };
   }
   return {
     kind: 'session',
-    userId: user.id,
-    tokens: await startSession(context, user.id, 'password', options),
+    userId: signedIn.id,
+    tokens: await startSession(context, signedIn.id, 'password', options),
   };
 }
 
@@ -328,31 +356,22 @@ export async function completeTwoFactorSignIn(
   const spentKey = `two-factor-challenge:${challenge.id}`;
   // A spent challenge is refused before it takes an attempt or a code is checked.
   if ((await context.stores.counters.get(spentKey)) > 0) throw challengeExpired();
-  const throttleKey = `2fa:${challenge.userId}`;
-  const throttle = signInThrottle(context);
-  const decision = await throttle.check(throttleKey);
-  if (!decision.allowed) throw throttled(decision.retryAfterMs, decision.reason === 'locked');
-  // Taken before the code is checked, per account: parallel guesses on one challenge cannot all be evaluated.
-  const budget = twoFactorBudget(context);
-  const attempt = await budget.take(challenge.userId);
-  if (!attempt.allowed) throw throttled(attempt.retryAfterMs, true);
-  const factor = await verifySecondFactor(context.db, context.keyring, {
-    userId: challenge.userId,
-    code: options.code,
-  });
-  if (!factor) {
-    const failure = await throttle.recordFailure(throttleKey);
-    await recordAuditEvent(context.db, {
-      type: 'sign_in.two_factor_failed',
-      userId: challenge.userId,
-      ip: options.ip,
-      userAgent: options.userAgent,
-      details: { failures: failure.failures },
-    });
-    throw new AppError('two_factor_invalid', 'That code is not right.');
-  }
-  await throttle.clear(throttleKey);
-  await budget.giveBack(challenge.userId);
+  // Budgeted per account: parallel guesses on one challenge cannot all be evaluated.
+  const factor = await guardedAttempt(
+    context,
+    { throttleKey: `2fa:${challenge.userId}`, budget: twoFactorBudget(context), budgetKey: challenge.userId },
+    () => verifySecondFactor(context.db, context.keyring, { userId: challenge.userId, code: options.code }),
+    async (failure) => {
+      await recordAuditEvent(context.db, {
+        type: 'sign_in.two_factor_failed',
+        userId: challenge.userId,
+        ip: options.ip,
+        userAgent: options.userAgent,
+        details: { failures: failure.failures },
+      });
+      return new AppError('two_factor_invalid', 'That code is not right.');
+    },
+  );
   // Spent only now, so a wrong code leaves it for the next try. The increment is atomic and shared by every process:
   // of parallel uses with right codes, only the first opens a session. The mark outlives the token (plus a minute for
   // clocks that differ between processes); counters, unlike the in-memory cache, are never evicted early.
