@@ -218,7 +218,8 @@ async function lockOrganization(tx: Transaction, organizationId: string, ownerId
     throw new AppError('forbidden', 'Only an owner of this organisation may do this.');
 }
 
-async function otherOwners(tx: Transaction, organizationId: string, userId: string): Promise<number> {
+/** The organisation's owners, `exceptUserId` left out when given. */
+async function countOwners(tx: Transaction, organizationId: string, exceptUserId?: string): Promise<number> {
   const [row] = await tx
     .select({ owners: count() })
     .from(organizationMembers)
@@ -226,7 +227,7 @@ async function otherOwners(tx: Transaction, organizationId: string, userId: stri
       and(
         eq(organizationMembers.organizationId, organizationId),
         eq(organizationMembers.role, 'owner'),
-        ne(organizationMembers.userId, userId),
+        exceptUserId === undefined ? undefined : ne(organizationMembers.userId, exceptUserId),
       ),
     );
   return row?.owners ?? 0;
@@ -253,7 +254,7 @@ async function lockMember(
 
 /** Refuses to demote or remove the last owner of an organisation. */
 async function keepAnOwner(tx: Transaction, member: typeof organizationMembers.$inferSelect): Promise<void> {
-  if (member.role === 'owner' && (await otherOwners(tx, member.organizationId, member.userId)) === 0) {
+  if (member.role === 'owner' && (await countOwners(tx, member.organizationId, member.userId)) === 0) {
     throw lastOwner();
   }
 }
@@ -380,7 +381,7 @@ async function removeAndHandOver(
     .where(memberOf(options))
     .returning({ role: organizationMembers.role });
   if (!gone) return { removed: false };
-  if (gone.role !== 'owner' || (await otherOwners(tx, options.organizationId, options.userId)) > 0) {
+  if (gone.role !== 'owner' || (await countOwners(tx, options.organizationId, options.userId)) > 0) {
     return { removed: true };
   }
   // A disabled account is left out: an admin cut it off, and handing it the wallet is not theirs to decide.
@@ -522,9 +523,11 @@ export async function revokeInvitation(
 }
 
 /**
- * Accepts an invitation for the signed-in person: the token must be unused, unexpired and not withdrawn, and the
- * person's verified address must be the invited one. The invitation is used up and the membership created in one
- * transaction, under the invitation's row lock, so a token works exactly once.
+ * Accepts an invitation for the signed-in person: the token must be unused, unexpired and not withdrawn, the person's
+ * account active and its verified address the invited one, and the organisation must still have an owner (one left
+ * without any, see `removeAllMemberships`, admits no one: 409). Runs under the organisation's row lock, like every
+ * membership change, then the invitation's (so a token works exactly once) and a share lock on the account (so an
+ * erasure waits for the membership and then ends it, or goes first and the account is refused).
  */
 export async function acceptInvitation(
   db: Database,
@@ -533,28 +536,46 @@ export async function acceptInvitation(
   const now = options.now ?? new Date();
   const invalid = () =>
     new AppError('token_invalid', 'This invitation is unknown, already used, withdrawn or expired.');
-  const [account] = await db
-    .select({ email: users.email, emailVerifiedAt: users.emailVerifiedAt })
-    .from(users)
-    .where(eq(users.id, options.userId))
-    .limit(1);
-  if (!account) throw new AppError('unauthenticated', 'Sign in first.');
+  const tokenHash = hashInvitationToken(options.token);
   return db.transaction(async (tx) => {
+    // The organisation is known only from the invitation, read once unlocked to find which row to lock first.
+    const [found] = await tx
+      .select({ organizationId: organizationInvitations.organizationId })
+      .from(organizationInvitations)
+      .where(eq(organizationInvitations.tokenHash, tokenHash));
+    if (!found) throw invalid();
+    const [organization] = await tx
+      .select()
+      .from(organizations)
+      .where(eq(organizations.id, found.organizationId))
+      .for('update');
     const [invitation] = await tx
       .select()
       .from(organizationInvitations)
-      .where(eq(organizationInvitations.tokenHash, hashInvitationToken(options.token)))
+      .where(eq(organizationInvitations.tokenHash, tokenHash))
       .for('update');
-    if (!invitation || invitationStatus(invitation, now) !== 'pending') throw invalid();
+    if (!organization || !invitation || invitationStatus(invitation, now) !== 'pending') throw invalid();
+    const [account] = await tx
+      .select({ email: users.email, emailVerifiedAt: users.emailVerifiedAt, status: users.status })
+      .from(users)
+      .where(eq(users.id, options.userId))
+      .for('share');
+    if (account?.status !== 'active') throw new AppError('unauthenticated', 'Sign in first.');
     if (!account.emailVerifiedAt) {
       throw new AppError('forbidden', 'Verify your email address first, then open the invitation again.');
     }
     if (account.email !== invitation.email) {
       throw new AppError('forbidden', 'This invitation was sent to another email address.');
     }
+    if ((await countOwners(tx, organization.id)) === 0) {
+      throw new AppError(
+        'conflict',
+        'This organisation no longer has an owner, so it cannot admit anyone: the invitation cannot be used.',
+      );
+    }
     const [membership] = await tx
       .insert(organizationMembers)
-      .values({ organizationId: invitation.organizationId, userId: options.userId, role: invitation.role })
+      .values({ organizationId: organization.id, userId: options.userId, role: invitation.role })
       .onConflictDoNothing()
       .returning();
     if (!membership) throw new AppError('conflict', 'You are already a member of this organisation.');
@@ -562,12 +583,8 @@ export async function acceptInvitation(
       .update(organizationInvitations)
       .set({ acceptedAt: now, acceptedBy: options.userId })
       .where(eq(organizationInvitations.id, invitation.id));
-    const [organization] = await tx
-      .select()
-      .from(organizations)
-      .where(eq(organizations.id, invitation.organizationId));
     return {
-      organization: { id: organization!.id, name: organization!.name, createdAt: organization!.createdAt },
+      organization: { id: organization.id, name: organization.name, createdAt: organization.createdAt },
       membership: toMembership(membership),
     };
   });
