@@ -37,8 +37,14 @@ export function databaseBackends(): DatabaseBackend[] {
   return backends;
 }
 
-/** Creates `webox_t_<random>` on the server of `baseUrl`, migrates it, and drops it on close. */
-export async function openFreshPostgres(baseUrl: string): Promise<DatabaseConnection & { url: string }> {
+/**
+ * Creates `webox_t_<random>` on the server of `baseUrl`, migrates it (unless `migrate` is false: a migration test
+ * migrates it its own way), and drops it on close.
+ */
+export async function openFreshPostgres(
+  baseUrl: string,
+  options: { migrate?: boolean } = {},
+): Promise<DatabaseConnection & { url: string }> {
   const name = `webox_t_${suffix()}`;
   const admin = new pg.Client({ connectionString: baseUrl });
   await admin.connect();
@@ -48,7 +54,7 @@ export async function openFreshPostgres(baseUrl: string): Promise<DatabaseConnec
   target.pathname = `/${name}`;
   const url = target.toString();
   const connection = await connectDatabase({ url, dataDir: 'unused', poolSize: 20 });
-  await runMigrations(connection);
+  if (options.migrate !== false) await runMigrations(connection);
   return {
     ...connection,
     url,

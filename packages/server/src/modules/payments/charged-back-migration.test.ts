@@ -1,77 +1,21 @@
 import { randomUUID } from 'node:crypto';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { sql } from 'drizzle-orm';
-import { migrate as migrateNodePostgres } from 'drizzle-orm/node-postgres/migrator';
-import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectDatabase, type DatabaseConnection } from '../../db/client.js';
-import { migrationsFolder, runMigrations } from '../../db/migrate.js';
+import type { DatabaseConnection } from '../../db/client.js';
+import { runMigrations } from '../../db/migrate.js';
+import { migrationBackends, openDatabaseBefore } from '../../testing/migrations.js';
 import { queryRows } from '../billing/sql.js';
 
 const migration = '0010_payments_charged_back';
 
-/** The committed migrations up to the one before `migration`, in a folder of their own. */
-async function migrationsBefore(): Promise<string> {
-  const folder = await mkdtemp(path.join(tmpdir(), 'webox-migrations-'));
-  await cp(migrationsFolder, folder, { recursive: true });
-  const journalPath = path.join(folder, 'meta', '_journal.json');
-  const journal = JSON.parse(await readFile(journalPath, 'utf8')) as { entries: Array<{ tag: string }> };
-  const index = journal.entries.findIndex((entry) => entry.tag === migration);
-  expect(index).toBeGreaterThan(0);
-  journal.entries = journal.entries.slice(0, index);
-  await writeFile(journalPath, JSON.stringify(journal));
-  return folder;
-}
-
-const backends: Array<{ name: string; open(): Promise<DatabaseConnection> }> = [
-  { name: 'pglite', open: () => connectDatabase({ dataDir: 'memory://' }) },
-];
-const url = process.env.DATABASE_URL;
-if (url) {
-  backends.push({
-    name: 'postgres',
-    async open() {
-      const name = `webox_t_${randomUUID().replaceAll('-', '').slice(0, 10)}`;
-      const admin = new pg.Client({ connectionString: url });
-      await admin.connect();
-      await admin.query(`create database ${name}`);
-      await admin.end();
-      const target = new URL(url);
-      target.pathname = `/${name}`;
-      const connection = await connectDatabase({ url: target.toString(), dataDir: 'unused', poolSize: 2 });
-      return {
-        ...connection,
-        async close() {
-          await connection.close();
-          const dropper = new pg.Client({ connectionString: url });
-          await dropper.connect();
-          await dropper.query(`drop database if exists ${name} with (force)`);
-          await dropper.end();
-        },
-      };
-    },
-  });
-}
-
-for (const backend of backends) {
+for (const backend of migrationBackends()) {
   describe(`migration ${migration} on ${backend.name}`, () => {
     let connection: DatabaseConnection;
-    let folder: string;
 
     beforeAll(async () => {
-      folder = await migrationsBefore();
-      connection = await backend.open();
-      const db = connection.db as never;
-      if (connection.kind === 'pglite') await migratePglite(db, { migrationsFolder: folder });
-      else await migrateNodePostgres(db, { migrationsFolder: folder });
+      connection = await openDatabaseBefore(backend, migration);
     });
-    afterAll(async () => {
-      await connection?.close();
-      if (folder) await rm(folder, { recursive: true, force: true });
-    });
+    afterAll(() => connection?.close());
 
     it('moves what chargeback events took out of refunded_amount into charged_back_amount', async () => {
       const db = connection.db;
