@@ -3,7 +3,7 @@ import type { Database } from '../../db/client.js';
 import { AppError } from '../../errors.js';
 import type { PubSub } from '../../stores/index.js';
 import { revokeUserKeys } from '../gateway/keys-service.js';
-import { removeAllMemberships } from '../organizations/index.js';
+import { erasedMembers, removeAllMemberships } from '../organizations/index.js';
 import { listAuditEvents, recordAuditEvent } from './audit.js';
 import type { AccountsContext, RequestOrigin } from './context.js';
 import { assertCurrentPassword } from './passwords.js';
@@ -148,16 +148,26 @@ export async function eraseAccount(
     return { avatarKey: user.avatarKey };
   });
   if (!erased) return false;
-  // After the commit: the revocations are announced to other processes, and a deleted owner's keys already fail.
-  await revokeUserKeys(db, options.pubSub, { userId: options.userId });
-  // After the erasure is certain: an account whose erasure waits (the last admin), or is cancelled by a sign-in,
-  // keeps its organisations.
-  await removeAllMemberships(db, options.pubSub, { userId: options.userId, reason: 'account_erased' });
+  await finishErasure(db, options.pubSub, options.userId);
   if (erased.avatarKey) await removeAvatarFile(options.dataDir, erased.avatarKey);
   return true;
 }
 
-/** Erases every account whose grace period is over; run at start and periodically. Returns how many were erased. */
+/**
+ * What erasure does once its transaction has committed. After the commit: the key revocations are announced to other
+ * processes (a deleted owner's keys already fail), and an account whose erasure waits (the last admin), or is
+ * cancelled by a sign-in, keeps its organisations. A process that stops in between leaves an erased account in its
+ * organisations; the sweep finds it there and runs this again (both steps are harmless twice).
+ */
+async function finishErasure(db: Database, pubSub: PubSub, userId: string): Promise<void> {
+  await revokeUserKeys(db, pubSub, { userId });
+  await removeAllMemberships(db, pubSub, { userId, reason: 'account_erased' });
+}
+
+/**
+ * Erases every account whose grace period is over, and finishes erasures that stopped before their accounts left
+ * their organisations; run at start and periodically. Returns how many accounts were erased.
+ */
 export async function eraseDueAccounts(
   db: Database,
   options: { dataDir: string; pubSub: PubSub; now?: Date },
@@ -173,5 +183,6 @@ export async function eraseDueAccounts(
     if (await eraseAccount(db, { userId: row.id, dataDir: options.dataDir, pubSub: options.pubSub }))
       erased++;
   }
+  for (const userId of await erasedMembers(db)) await finishErasure(db, options.pubSub, userId);
   return erased;
 }

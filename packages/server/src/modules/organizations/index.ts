@@ -1,5 +1,6 @@
 // The organisations module's service API for other modules (the gateway's key routes check membership here).
 export {
+  erasedMembers,
   getMembership,
   type Membership,
   type MembershipsEndReason,

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
 import { createTestApp, type TestApp } from '../../testing/test-app.js';
 import { listAuditEvents } from '../accounts/audit.js';
-import { eraseAccount } from '../accounts/privacy.js';
+import { eraseAccount, eraseDueAccounts } from '../accounts/privacy.js';
 import { users } from '../accounts/tables.js';
 import { revokePreviousHolder } from '../accounts/takeover.js';
 import { createSignedInAccount } from '../accounts/testing.js';
@@ -172,6 +172,30 @@ for (const pair of backendPairs()) {
         expect(await verifyLedger(db())).toEqual([]);
       });
     }
+
+    it('finishes, at the next sweep, an erasure whose process stopped before its account left its organisations', async () => {
+      const [owner, member] = await Promise.all([person(), person()]);
+      const organizationId = await organizationOf(owner, { userId: member });
+      const { summary: key } = await createVirtualKey(db(), { userId: owner, name: 'org', organizationId });
+      // What a stop right after the erasure's commit leaves: the account erased, its memberships and keys not yet.
+      await db()
+        .update(users)
+        .set({ status: 'deleted', email: `deleted-${owner}@deleted.invalid`, name: '' })
+        .where(eq(users.id, owner));
+
+      expect(
+        await eraseDueAccounts(db(), { dataDir: harness.app.env.DATA_DIR, pubSub: harness.stores.pubSub }),
+      ).toBe(0);
+
+      expect(await roles(organizationId)).toEqual({ [member]: 'owner' });
+      expect(await promotionsIn(organizationId, member)).toHaveLength(1);
+      const [revoked] = await db()
+        .select({ revokedAt: virtualKeys.revokedAt })
+        .from(virtualKeys)
+        .where(eq(virtualKeys.id, key.id));
+      expect(revoked?.revokedAt).toBeInstanceOf(Date);
+      await expectAnnounced(membershipKey(organizationId, owner), membershipKey(organizationId, member));
+    });
 
     it('makes exactly one new owner when the two last owners go at the same time (real parallel removals)', async () => {
       // Twelve organisations, each with its own two owners and a member; all 24 removals start at once.

@@ -366,6 +366,19 @@ export async function removeAllMemberships(
   return removed;
 }
 
+/**
+ * Erased accounts (status 'deleted') that are still members somewhere: erasure ends memberships after its own commit,
+ * so a process that stopped in between left them; the erasure sweep finishes them.
+ */
+export async function erasedMembers(db: Database): Promise<string[]> {
+  const rows = await db
+    .selectDistinct({ userId: organizationMembers.userId })
+    .from(organizationMembers)
+    .innerJoin(users, eq(users.id, organizationMembers.userId))
+    .where(eq(users.status, 'deleted'));
+  return rows.map((row) => row.userId);
+}
+
 async function removeAndHandOver(
   tx: Transaction,
   options: { organizationId: string; userId: string; reason: MembershipsEndReason },
