@@ -1,10 +1,18 @@
+import { eq } from 'drizzle-orm';
 import { generate } from 'otplib';
 import { describe, expect, it } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
 import { startGatewayHarness } from '../../testing/gateway-harness.js';
-import type { TestApp } from '../../testing/test-app.js';
+import { createTestApp, type TestApp } from '../../testing/test-app.js';
 import { ensureAdmin } from './service.js';
-import { randomIp, type SignedInClient, signUpAndSignIn, uniqueEmail } from './testing.js';
+import { users } from './tables.js';
+import {
+  createSignedInAccount,
+  randomIp,
+  type SignedInClient,
+  signUpAndSignIn,
+  uniqueEmail,
+} from './testing.js';
 
 const SQUATTER_PASSWORD = 'squatter own pass 77';
 const ADMIN_PASSWORD = 'operator chosen pass 9';
@@ -110,6 +118,74 @@ for (const pair of backendPairs()) {
         });
         expect(setup.statusCode).toBe(201);
         await expectOnlyTheOperatorGetsIn(harness, email, squatted);
+      }));
+  });
+}
+
+for (const pair of backendPairs()) {
+  describe(`an install whose every admin is disabled on ${pair.name}`, () => {
+    /** Two admins who disabled each other at the same moment, as the code before `lockActiveAdmins` let them. */
+    async function lockedOut(run: (harness: TestApp, admins: SignedInClient[]) => Promise<void>) {
+      const harness = await createTestApp(pair);
+      try {
+        const admins = [
+          await createSignedInAccount(harness.app, { role: 'admin' }),
+          await createSignedInAccount(harness.app, { role: 'admin' }),
+        ];
+        await harness.app.db.update(users).set({ status: 'disabled' }).where(eq(users.role, 'admin'));
+        await run(harness, admins);
+      } finally {
+        await harness.close();
+      }
+    }
+
+    it('gets its way back in at start: ADMIN_EMAIL enables and promotes that account with ADMIN_PASSWORD', async () =>
+      lockedOut(async (harness, [first]) => {
+        const result = await ensureAdmin(harness.database.db, {
+          email: first!.email,
+          password: ADMIN_PASSWORD,
+          setupTokenTtlMinutes: 60,
+          pubSub: harness.stores.pubSub,
+        });
+        expect(result.kind).toBe('promoted');
+        const signedIn = await harness.app.inject({
+          method: 'POST',
+          url: '/api/auth/sign-in',
+          remoteAddress: randomIp(),
+          payload: { email: first!.email, password: ADMIN_PASSWORD, tokenDelivery: 'body' },
+        });
+        expect(signedIn.statusCode).toBe(200);
+        const headers = { authorization: `Bearer ${signedIn.json().tokens.accessToken}` };
+        expect((await harness.app.inject({ url: '/api/admin/users', headers })).statusCode).toBe(200);
+      }));
+
+    it('gets its way back in at start: without ADMIN_EMAIL the setup link is issued and works', async () =>
+      lockedOut(async (harness) => {
+        const issued = await ensureAdmin(harness.database.db, {
+          setupTokenTtlMinutes: 60,
+          pubSub: harness.stores.pubSub,
+        });
+        if (issued.kind !== 'setup_token') throw new Error(`expected a setup link, got ${issued.kind}`);
+        const setup = await harness.app.inject({
+          method: 'POST',
+          url: '/api/setup',
+          remoteAddress: randomIp(),
+          payload: {
+            token: issued.token,
+            name: 'Operator',
+            email: uniqueEmail('back'),
+            password: ADMIN_PASSWORD,
+          },
+        });
+        expect(setup.statusCode).toBe(201);
+        expect(
+          (
+            await ensureAdmin(harness.database.db, {
+              setupTokenTtlMinutes: 60,
+              pubSub: harness.stores.pubSub,
+            })
+          ).kind,
+        ).toBe('exists');
       }));
   });
 }

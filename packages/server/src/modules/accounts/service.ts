@@ -26,8 +26,17 @@ function toPublicUser(row: typeof users.$inferSelect): PublicUser {
   return { id: row.id, email: row.email, name: row.name, role: row.role };
 }
 
+/**
+ * Whether someone can administer the install: an active admin. Disabled admins do not count, so an install left with
+ * none (two admins disabling each other at once could, before `lockActiveAdmins`) gets its way back in at the next
+ * start; erased ones are no longer admins.
+ */
 export async function hasAdmin(db: Database): Promise<boolean> {
-  const rows = await db.select({ id: users.id }).from(users).where(eq(users.role, 'admin')).limit(1);
+  const rows = await db
+    .select({ id: users.id })
+    .from(users)
+    .where(and(eq(users.role, 'admin'), eq(users.status, 'active')))
+    .limit(1);
   return rows.length > 0;
 }
 
@@ -72,8 +81,9 @@ function revokeBeforePromotion(db: Database, pubSub: PubSub, existing: typeof us
 }
 
 /**
- * First start: there must be a way in, and never a default password. With ADMIN_EMAIL/ADMIN_PASSWORD the admin is
- * created (or that existing account promoted, with ADMIN_PASSWORD as its password and everything else it had revoked);
+ * First start, or any start without an active admin: there must be a way in, and never a default password. With
+ * ADMIN_EMAIL/ADMIN_PASSWORD the admin is created (or that existing account promoted and enabled, with ADMIN_PASSWORD
+ * as its password and everything else it had revoked);
  * otherwise a one-time setup token is issued for the console link. `pubSub` carries the key revocations.
  */
 export async function ensureAdmin(
@@ -90,11 +100,13 @@ export async function ensureAdmin(
     const email = normaliseEmail(options.email);
     const [existing] = await db.select().from(users).where(eq(users.email, email)).limit(1);
     if (existing) {
-      // Role and password change in one statement: the previous password never opens an admin account.
+      // Role and password change in one statement: the previous password never opens an admin account. A disabled
+      // account is enabled: the operator named it the admin.
       const [promoted] = await db
         .update(users)
         .set({
           role: 'admin',
+          status: 'active',
           passwordHash: await hashPassword(options.password),
           passwordChangedAt: new Date(),
           emailVerifiedAt: existing.emailVerifiedAt ?? new Date(),
@@ -154,6 +166,7 @@ export async function completeSetup(
           .update(users)
           .set({
             role: 'admin',
+            status: 'active',
             name: input.name,
             passwordHash,
             passwordChangedAt: new Date(),
