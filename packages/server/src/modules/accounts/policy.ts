@@ -1,6 +1,8 @@
 import { eq } from 'drizzle-orm';
 import type { Env } from '../../config/env.js';
 import type { Database } from '../../db/client.js';
+import { recordAuditEvent } from './audit.js';
+import type { RequestOrigin } from './context.js';
 import { securitySettings } from './tables.js';
 
 export interface SecurityPolicy {
@@ -29,17 +31,32 @@ export async function getSecurityPolicy(db: Database, env: Pick<Env, 'REQUIRE_2F
   return value;
 }
 
+/**
+ * Sets the policy and records it (`admin.policy_changed`, the acting admin) in one transaction: a change that cannot be
+ * audited is not made.
+ */
 export async function updateSecurityPolicy(
   db: Database,
-  options: { requireTwoFactorForStaff: boolean; actorId: string },
+  options: { requireTwoFactorForStaff: boolean; actorId: string } & RequestOrigin,
 ): Promise<SecurityPolicy> {
-  await db
-    .insert(securitySettings)
-    .values({ name: REQUIRE_2FA, value: options.requireTwoFactorForStaff, updatedBy: options.actorId })
-    .onConflictDoUpdate({
-      target: securitySettings.name,
-      set: { value: options.requireTwoFactorForStaff, updatedBy: options.actorId, updatedAt: new Date() },
+  await db.transaction(async (transaction) => {
+    const tx = transaction as unknown as Database;
+    await tx
+      .insert(securitySettings)
+      .values({ name: REQUIRE_2FA, value: options.requireTwoFactorForStaff, updatedBy: options.actorId })
+      .onConflictDoUpdate({
+        target: securitySettings.name,
+        set: { value: options.requireTwoFactorForStaff, updatedBy: options.actorId, updatedAt: new Date() },
+      });
+    await recordAuditEvent(tx, {
+      type: 'admin.policy_changed',
+      userId: options.actorId,
+      actorId: options.actorId,
+      ip: options.ip,
+      userAgent: options.userAgent,
+      details: { requireTwoFactorForStaff: options.requireTwoFactorForStaff },
     });
+  });
   cache.delete(db);
   return { requireTwoFactorForStaff: options.requireTwoFactorForStaff };
 }

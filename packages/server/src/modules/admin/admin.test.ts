@@ -5,6 +5,7 @@ import { createTestApp, type TestApp } from '../../testing/test-app.js';
 import { eraseDueAccounts } from '../accounts/privacy.js';
 import { auditEvents, users } from '../accounts/tables.js';
 import { createSignedInAccount, signInWithPassword, signUpAndSignIn } from '../accounts/testing.js';
+import { queryRows } from '../billing/sql.js';
 
 for (const pair of backendPairs()) {
   describe(`admin security back-office on ${pair.name}`, () => {
@@ -276,6 +277,47 @@ for (const pair of backendPairs()) {
       await expect(signInWithPassword(app(), { email: user.email, password: user.password })).rejects.toThrow(
         /401/,
       );
+    });
+
+    it('changes the security policy only together with its audit event', async () => {
+      const admin = await makeAdmin();
+      const db = harness.database.db;
+      const put = (requireTwoFactorForStaff: boolean) =>
+        app().inject({
+          method: 'PUT',
+          url: '/api/admin/security-policy',
+          headers: admin.headers,
+          payload: { requireTwoFactorForStaff },
+        });
+      const changes = async () =>
+        db
+          .select()
+          .from(auditEvents)
+          .where(and(eq(auditEvents.type, 'admin.policy_changed'), eq(auditEvents.actorId, admin.userId)));
+      await db.execute(
+        sql`alter table audit_events add constraint audit_refuses check (type <> 'admin.policy_changed') not valid`,
+      );
+      try {
+        const unrecorded = await put(true);
+        expect(unrecorded.statusCode).toBe(500);
+        expect(unrecorded.body).not.toContain('audit_refuses');
+      } finally {
+        await db.execute(sql`alter table audit_events drop constraint audit_refuses`);
+      }
+      // Not made: staff without 2FA still get in, and nothing says otherwise once the short cache has passed.
+      expect((await app().inject({ url: '/api/admin/users', headers: admin.headers })).statusCode).toBe(200);
+      const [stored] = await queryRows<{ value: unknown }>(
+        db,
+        sql`select value from security_settings where name = 'require_two_factor_for_staff'`,
+      );
+      expect(stored?.value ?? false).toBe(false);
+      expect(await changes()).toEqual([]);
+
+      const recorded = await put(false);
+      expect(recorded.statusCode).toBe(200);
+      expect(await changes()).toEqual([
+        expect.objectContaining({ userId: admin.userId, details: { requireTwoFactorForStaff: false } }),
+      ]);
     });
 
     it('makes 2FA mandatory for staff: an admin without it can only enrol until they do', async () => {

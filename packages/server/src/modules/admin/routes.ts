@@ -212,19 +212,11 @@ export async function adminSecurityRoutes(app: FastifyInstance) {
       },
       preHandler: [admin, writes],
     },
-    async (request) => {
-      const policy = await updateSecurityPolicy(app.db, {
+    async (request) =>
+      updateSecurityPolicy(app.db, {
         requireTwoFactorForStaff: request.body.requireTwoFactorForStaff,
         actorId: request.auth.userId,
-      });
-      await recordAuditEvent(app.db, {
-        type: 'admin.policy_changed',
-        userId: request.auth.userId,
-        actorId: request.auth.userId,
         ...clientOf(request),
-        details: { requireTwoFactorForStaff: policy.requireTwoFactorForStaff },
-      });
-      return policy;
-    },
+      }),
   );
 }
