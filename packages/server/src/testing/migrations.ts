@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { migrate as migrateNodePostgres } from 'drizzle-orm/node-postgres/migrator';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
+import { afterAll, beforeAll, describe } from 'vitest';
 import { connectDatabase, type DatabaseConnection } from '../db/client.js';
 import { migrationsFolder } from '../db/migrate.js';
 import { openFreshPostgres } from './backends.js';
@@ -46,5 +47,28 @@ export async function openDatabaseBefore(
     return connection;
   } finally {
     await rm(folder, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A suite for one migration on every migration backend: `tests` gets the database as it was before the migration (the
+ * test writes rows as the code before it left them, runs `runMigrations` and checks what it did).
+ */
+export function describeMigration(
+  migration: string,
+  tests: (connection: () => DatabaseConnection) => void,
+): void {
+  for (const backend of migrationBackends()) {
+    describe(`migration ${migration} on ${backend.name}`, () => {
+      let connection: DatabaseConnection | undefined;
+      beforeAll(async () => {
+        connection = await openDatabaseBefore(backend, migration);
+      });
+      afterAll(() => connection?.close());
+      tests(() => {
+        if (!connection) throw new Error('the database is not open');
+        return connection;
+      });
+    });
   }
 }

@@ -6,7 +6,8 @@ import { eraseAccount } from '../accounts/privacy.js';
 import { createSignedInAccount, type SignedInClient } from '../accounts/testing.js';
 import { queryRows } from '../billing/sql.js';
 import { createInvitation, createOrganization, hashInvitationToken } from './service.js';
-import { type OrganizationRole, organizationInvitations, organizationMembers } from './tables.js';
+import { type OrganizationRole, organizationInvitations } from './tables.js';
+import { rolesIn } from './testing.js';
 
 for (const pair of backendPairs()) {
   describe(`accepting an invitation while the organisation or the account changes on ${pair.name}`, () => {
@@ -40,13 +41,7 @@ for (const pair of backendPairs()) {
         payload: { token },
       });
 
-    async function roles(organizationId: string) {
-      const rows = await db()
-        .select({ userId: organizationMembers.userId, role: organizationMembers.role })
-        .from(organizationMembers)
-        .where(eq(organizationMembers.organizationId, organizationId));
-      return Object.fromEntries(rows.map((row) => [row.userId, row.role]));
-    }
+    const roles = (organizationId: string) => rolesIn(db(), organizationId);
 
     /**
      * PostgreSQL only: holds the invitation's row lock in a transaction of its own (as a concurrent acceptance of the

@@ -19,6 +19,7 @@ import {
   removeAllMemberships,
 } from './service.js';
 import { organizationMembers } from './tables.js';
+import { rolesIn } from './testing.js';
 
 for (const pair of backendPairs()) {
   describe(`an organisation keeps an owner when people leave it by takeover or erasure on ${pair.name}`, () => {
@@ -61,13 +62,7 @@ for (const pair of backendPairs()) {
       return organization.id;
     }
 
-    async function roles(organizationId: string) {
-      const rows = await db()
-        .select({ userId: organizationMembers.userId, role: organizationMembers.role })
-        .from(organizationMembers)
-        .where(eq(organizationMembers.organizationId, organizationId));
-      return Object.fromEntries(rows.map((row) => [row.userId, row.role]));
-    }
+    const roles = (organizationId: string) => rolesIn(db(), organizationId);
 
     async function promotionsIn(organizationId: string, userId: string) {
       const events = await listAuditEvents(db(), { userId, types: ['organization.owner_promoted'] });
