@@ -4468,7 +4468,7 @@ export interface paths {
             parameters: {
                 query?: {
                     to?: string;
-                    status?: "queued" | "sent" | "failed" | "stored";
+                    status?: "queued" | "sending" | "sent" | "failed" | "interrupted" | "stored";
                     before?: string;
                     limit?: number;
                 };
@@ -4491,14 +4491,14 @@ export interface paths {
                                 id: string;
                                 to: string;
                                 subject: string;
-                                /** @description Null when SMTP delivers: the links in it are the recipient’s. */
+                                /** @description Null when SMTP delivers (the links in it are the recipient’s), and for bodies already cleared: delivered, given up, or past the 14-day retention. */
                                 text: string | null;
-                                /** @description Null when SMTP delivers. */
+                                /** @description Null when SMTP delivers, and once cleared. */
                                 html: string | null;
                                 template: string;
                                 locale: string;
                                 /** @enum {string} */
-                                status: "queued" | "sent" | "failed" | "stored";
+                                status: "queued" | "sending" | "sent" | "failed" | "interrupted" | "stored";
                                 attempts: number;
                                 error: string | null;
                                 createdAt: string;

@@ -14,9 +14,17 @@ export interface MailTransport {
   close(): void;
 }
 
-/** An SMTP transport for `smtp://user:pass@host:port` or `smtps://...` (TLS from the first byte). */
+/**
+ * An SMTP transport for `smtp://user:pass@host:port` or `smtps://...` (TLS from the first byte). Its timeouts bound a
+ * send to about two minutes (nodemailer's own allow ten minutes of silence), which the outbox's claim lease relies on.
+ */
 export function createSmtpTransport(smtpUrl: string): MailTransport {
-  const transporter: Transporter = nodemailer.createTransport(smtpUrl);
+  const transporter: Transporter = nodemailer.createTransport({
+    url: smtpUrl,
+    connectionTimeout: 30_000,
+    greetingTimeout: 30_000,
+    socketTimeout: 60_000,
+  });
   return {
     async send(message) {
       const info = await transporter.sendMail(message);

@@ -29,7 +29,9 @@ export async function waitForEmail(
   }
 }
 
-export function tokenFromEmail(text: string, path: string): string {
+/** The token of the `path` link in an email's text (null: the body was cleared after an SMTP delivery). */
+export function tokenFromEmail(text: string | null, path: string): string {
+  if (text === null) throw new Error(`no ${path} link: the email's body was cleared after its delivery`);
   const match = new RegExp(`${path}\\?token=([A-Za-z0-9_%-]+)`).exec(text);
   if (!match) throw new Error(`no ${path} link in the email`);
   return decodeURIComponent(match[1]!);

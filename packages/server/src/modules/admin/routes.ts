@@ -138,8 +138,11 @@ export async function adminSecurityRoutes(app: FastifyInstance) {
                 text: z
                   .string()
                   .nullable()
-                  .describe('Null when SMTP delivers: the links in it are the recipient’s.'),
-                html: z.string().nullable().describe('Null when SMTP delivers.'),
+                  .describe(
+                    'Null when SMTP delivers (the links in it are the recipient’s), and for bodies already cleared: ' +
+                      'delivered, given up, or past the 14-day retention.',
+                  ),
+                html: z.string().nullable().describe('Null when SMTP delivers, and once cleared.'),
                 template: z.string(),
                 locale: z.string(),
                 status: z.enum(emailStatuses),

@@ -1,8 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { createSmtpTransport } from '../../mail/transport.js';
-import { Mailer } from './service.js';
+import { Mailer, SWEEP_OUTBOX_JOB, sweepOutbox } from './service.js';
 
-/** Decorates `app.mailer` (outbox + SMTP when SMTP_URL is set) and starts its delivery worker. Root instance only. */
+/** How often the outbox is swept (interrupted claims, old bodies). */
+const SWEEP_EVERY_MS = 5 * 60_000;
+
+/**
+ * Decorates `app.mailer` (outbox + SMTP when SMTP_URL is set), starts its delivery worker and schedules the outbox
+ * sweep (one job per time slot, so on BullMQ one process runs each). Root instance only.
+ */
 export function registerNotifications(app: FastifyInstance): void {
   const transport = app.env.SMTP_URL ? createSmtpTransport(app.env.SMTP_URL) : undefined;
   const mailer = new Mailer({
@@ -14,5 +20,29 @@ export function registerNotifications(app: FastifyInstance): void {
   });
   mailer.registerWorker();
   app.decorate('mailer', mailer);
-  app.addHook('onClose', async () => transport?.close());
+
+  app.stores.jobs.register(SWEEP_OUTBOX_JOB, async () => {
+    const { interrupted, cleared } = await sweepOutbox(app.db);
+    if (interrupted > 0) {
+      app.log.warn(
+        { interrupted },
+        'emails interrupted during their send marked interrupted, not sent again',
+      );
+    }
+    if (cleared > 0) app.log.info({ cleared }, 'old email bodies cleared');
+  });
+  let timer: NodeJS.Timeout | undefined;
+  app.addHook('onReady', async () => {
+    timer = setInterval(() => {
+      const slot = Math.floor(Date.now() / SWEEP_EVERY_MS);
+      app.stores.jobs
+        .enqueue(SWEEP_OUTBOX_JOB, {}, { jobId: `sweep-outbox-${slot}`, attempts: 1 })
+        .catch((error: unknown) => app.log.error({ err: error }, 'could not enqueue the outbox sweep'));
+    }, SWEEP_EVERY_MS);
+    timer.unref();
+  });
+  app.addHook('onClose', async () => {
+    clearInterval(timer);
+    transport?.close();
+  });
 }

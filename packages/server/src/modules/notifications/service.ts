@@ -1,4 +1,4 @@
-import { and, desc, eq, lt, type SQL } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNotNull, lt, type SQL, sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Database } from '../../db/client.js';
 import {
@@ -12,6 +12,24 @@ import type { JobQueue } from '../../stores/index.js';
 import { type EmailStatus, emailOutbox } from './tables.js';
 
 export const SEND_EMAIL_JOB = 'notifications.send-email';
+export const SWEEP_OUTBOX_JOB = 'notifications.sweep-outbox';
+
+/** Tries per email, the first included. */
+export const DELIVERY_ATTEMPTS = 5;
+
+/**
+ * How long a claim may stay `sending` before the sweep calls it interrupted. A send is bounded by the SMTP transport's
+ * timeouts (`mail/transport.ts`: about two minutes at worst), so a claim this old belongs to a process that died.
+ */
+export const SENDING_LEASE_MS = 10 * 60_000;
+
+/** Bodies older than this are cleared, in both modes: the longest-lived link in one (an invitation) dies in 7 days. */
+export const BODY_RETENTION_MS = 14 * 24 * 3_600_000;
+
+/** Waits between tries of the write that records how a send went (a database hiccup should not cost an email). */
+const RECORD_RETRY_DELAYS_MS = [100, 1_000, 5_000];
+
+const noBody = { text: null, html: null } as const;
 
 export interface SendEmailOptions<Name extends MailTemplateName> {
   to: string;
@@ -20,8 +38,16 @@ export interface SendEmailOptions<Name extends MailTemplateName> {
   data: MailTemplates[Name];
 }
 
-/** Writes emails to the outbox and, with SMTP configured, delivers them in the background with retries. */
+/**
+ * Writes emails to the outbox and, with SMTP configured, delivers them in the background with retries, each email
+ * at most once: a try first claims the row (`queued`/`failed` → `sending`, one worker wins), and once the SMTP server
+ * took the message nothing sends it again, even when recording that fails. A claim a crash left behind is not retried
+ * (`sweepOutbox` marks it `interrupted`): it may have gone out, and every email here can be asked for again (a new
+ * link, the receipt's PDF) while a second copy cannot be taken back.
+ */
 export class Mailer {
+  readonly #recordRetryDelaysMs: readonly number[];
+
   constructor(
     private readonly options: {
       db: Database;
@@ -29,8 +55,12 @@ export class Mailer {
       from: string;
       transport?: MailTransport | undefined;
       log?: FastifyBaseLogger;
+      /** Waits between tries of the status write after a send (default 100 ms, 1 s, 5 s). */
+      recordRetryDelaysMs?: readonly number[];
     },
-  ) {}
+  ) {
+    this.#recordRetryDelaysMs = options.recordRetryDelaysMs ?? RECORD_RETRY_DELAYS_MS;
+  }
 
   get delivers(): boolean {
     return Boolean(this.options.transport);
@@ -38,9 +68,7 @@ export class Mailer {
 
   /** Registers the delivery job; call once at start. */
   registerWorker(): void {
-    this.options.jobs.register<{ id: string }>(SEND_EMAIL_JOB, async ({ id }, context) => {
-      await this.deliver(id, context.attempt);
-    });
+    this.options.jobs.register<{ id: string }>(SEND_EMAIL_JOB, async ({ id }) => this.deliver(id));
   }
 
   async send<Name extends MailTemplateName>(options: SendEmailOptions<Name>): Promise<string> {
@@ -61,17 +89,32 @@ export class Mailer {
       await this.options.jobs.enqueue(
         SEND_EMAIL_JOB,
         { id: row!.id },
-        { jobId: `email-${row!.id}`, attempts: 5 },
+        { jobId: `email-${row!.id}`, attempts: DELIVERY_ATTEMPTS },
       );
     }
     return row!.id;
   }
 
-  async deliver(id: string, attempt = 1): Promise<void> {
+  /**
+   * One try at sending the email `id`. Does nothing when another try holds it or it needs no try (sent, interrupted,
+   * unknown). Throws only when the SMTP server refused or never answered, so the job tries again later.
+   */
+  async deliver(id: string): Promise<void> {
     const transport = this.options.transport;
     if (!transport) return;
-    const [row] = await this.options.db.select().from(emailOutbox).where(eq(emailOutbox.id, id)).limit(1);
-    if (!row || row.status === 'sent') return;
+    const [row] = await this.options.db
+      .update(emailOutbox)
+      .set({ status: 'sending', attempts: sql`${emailOutbox.attempts} + 1`, claimedAt: new Date() })
+      .where(
+        and(
+          eq(emailOutbox.id, id),
+          inArray(emailOutbox.status, ['queued', 'failed']),
+          isNotNull(emailOutbox.text),
+          isNotNull(emailOutbox.html),
+        ),
+      )
+      .returning();
+    if (!row?.text || !row.html) return;
     try {
       await transport.send({
         from: this.options.from,
@@ -80,19 +123,97 @@ export class Mailer {
         text: row.text,
         html: row.html,
       });
-      await this.options.db
-        .update(emailOutbox)
-        .set({ status: 'sent', sentAt: new Date(), attempts: attempt, error: null })
-        .where(eq(emailOutbox.id, id));
     } catch (error) {
       const message = error instanceof Error ? error.message.slice(0, 500) : 'delivery failed';
-      await this.options.db
-        .update(emailOutbox)
-        .set({ status: 'failed', attempts: attempt, error: message })
-        .where(eq(emailOutbox.id, id));
-      this.options.log?.warn({ emailId: id, attempt }, 'email delivery failed');
+      // The last try leaves nothing that will read the body again.
+      const last = row.attempts >= DELIVERY_ATTEMPTS;
+      this.options.log?.warn({ emailId: id, attempt: row.attempts, last }, 'email delivery failed');
+      await this.#record(id, { status: 'failed', error: message, ...(last ? noBody : {}) });
       throw error;
     }
+    // The message is out: from here on, a failure must not become a retry that sends it again.
+    await this.#record(id, { status: 'sent', sentAt: new Date(), error: null, ...noBody });
+  }
+
+  /**
+   * Ends the claim on `id`, trying the write a few times. When it still fails the row stays `sending` (the sweep will
+   * call it interrupted, never send it again) and this resolves anyway: what happens next must not depend on it.
+   */
+  async #record(
+    id: string,
+    set: { status: 'sent' | 'failed'; error: string | null; sentAt?: Date; text?: null; html?: null },
+  ): Promise<void> {
+    // A sent email overrides `interrupted`, should the sweep have come first: it is the truth.
+    const from: EmailStatus[] = set.status === 'sent' ? ['sending', 'interrupted'] : ['sending'];
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.options.db
+          .update(emailOutbox)
+          .set(set)
+          .where(and(eq(emailOutbox.id, id), inArray(emailOutbox.status, from)));
+        return;
+      } catch (error) {
+        const delay = this.#recordRetryDelaysMs[attempt];
+        if (delay === undefined) {
+          this.options.log?.error(
+            { err: error, emailId: id, status: set.status },
+            'could not record how an email delivery went; it stays sending and will not be sent again',
+          );
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  }
+}
+
+/**
+ * Outbox upkeep, run by a periodic job: claims older than the lease become `interrupted` (their process died during
+ * the send; it may have gone out, so it is never sent again) and lose their bodies, and bodies older than the
+ * retention are cleared whatever the status, the rows kept for the admin view. Rows are changed in batches.
+ */
+export async function sweepOutbox(
+  db: Database,
+  options: { now?: Date; batchSize?: number } = {},
+): Promise<{ interrupted: number; cleared: number }> {
+  const now = options.now ?? new Date();
+  const batchSize = options.batchSize ?? 1_000;
+  const interrupted = await inBatches(db, batchSize, {
+    where: and(
+      eq(emailOutbox.status, 'sending'),
+      lt(emailOutbox.claimedAt, new Date(now.getTime() - SENDING_LEASE_MS)),
+    )!,
+    set: {
+      status: 'interrupted',
+      error: 'interrupted during the send: it may have been delivered, so it is not sent again',
+      ...noBody,
+    },
+  });
+  const cleared = await inBatches(db, batchSize, {
+    where: and(
+      isNotNull(emailOutbox.text),
+      lt(emailOutbox.createdAt, new Date(now.getTime() - BODY_RETENTION_MS)),
+    )!,
+    set: noBody,
+  });
+  return { interrupted, cleared };
+}
+
+async function inBatches(
+  db: Database,
+  batchSize: number,
+  change: { where: SQL; set: Partial<typeof emailOutbox.$inferInsert> },
+): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const batch = db.select({ id: emailOutbox.id }).from(emailOutbox).where(change.where).limit(batchSize);
+    const rows = await db
+      .update(emailOutbox)
+      .set(change.set)
+      .where(and(inArray(emailOutbox.id, batch), change.where))
+      .returning({ id: emailOutbox.id });
+    total += rows.length;
+    if (rows.length < batchSize) return total;
   }
 }
 
@@ -100,7 +221,10 @@ export interface OutboxEntry {
   id: string;
   to: string;
   subject: string;
-  /** Null unless the listing was asked for bodies (they hold live verification, reset and invitation links). */
+  /**
+   * Null unless the listing was asked for bodies (they hold live verification, reset and invitation links), and once
+   * cleared (delivered by SMTP, or past the retention).
+   */
   text: string | null;
   html: string | null;
   template: string;

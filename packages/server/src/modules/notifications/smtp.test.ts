@@ -1,52 +1,16 @@
-import type { AddressInfo } from 'node:net';
-import { and, eq } from 'drizzle-orm';
-import { SMTPServer } from 'smtp-server';
+import { and, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from '../../db/client.js';
+import { createSmtpTransport } from '../../mail/transport.js';
+import { MemoryJobQueue } from '../../stores/job-queue.js';
 import { backendPairs } from '../../testing/backend-pairs.js';
 import { createTestApp, type TestApp } from '../../testing/test-app.js';
 import { auditEvents } from '../accounts/tables.js';
-import {
-  createSignedInAccount,
-  randomIp,
-  signUpAndSignIn,
-  uniqueEmail,
-  waitForEmail,
-} from '../accounts/testing.js';
-
-interface Received {
-  from: string;
-  to: string[];
-  raw: string;
-}
-
-/** A real SMTP server in this process, keeping what it receives. */
-async function startSmtpServer(): Promise<{ url: string; received: Received[]; close(): Promise<void> }> {
-  const received: Received[] = [];
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    onData(stream, session, callback) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-      stream.on('end', () => {
-        received.push({
-          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
-          to: session.envelope.rcptTo.map((recipient) => recipient.address),
-          raw: Buffer.concat(chunks).toString('utf8'),
-        });
-        callback();
-      });
-    },
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.server.address() as AddressInfo;
-  return {
-    url: `smtp://127.0.0.1:${port}`,
-    received,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
+import { createSignedInAccount, randomIp, tokenFromEmail, uniqueEmail } from '../accounts/testing.js';
+import { queryRows } from '../billing/sql.js';
+import { BODY_RETENTION_MS, Mailer, SENDING_LEASE_MS, sweepOutbox } from './service.js';
+import { emailOutbox } from './tables.js';
+import { partsOf, refuseSentUpdates, startSmtpServer } from './testing.js';
 
 async function waitFor<T>(find: () => T | undefined | Promise<T | undefined>, timeoutMs = 5_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -58,18 +22,70 @@ async function waitFor<T>(find: () => T | undefined | Promise<T | undefined>, ti
   }
 }
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function outboxRow(db: Database, id: string) {
+  const [row] = await db.select().from(emailOutbox).where(eq(emailOutbox.id, id));
+  return row!;
+}
+
+/** The newest email of `template` to `to`, once its delivery is over (sent or failed). */
+async function delivered(db: Database, to: string, template: string) {
+  return waitFor(async () => {
+    const [row] = await db
+      .select()
+      .from(emailOutbox)
+      .where(and(eq(emailOutbox.recipient, to), eq(emailOutbox.template, template)));
+    return row && (row.status === 'sent' || row.status === 'failed') ? row : undefined;
+  });
+}
+
+/** Every row of every table, as text: what a database dump or a backup would hold. */
+async function everythingStored(db: Database): Promise<string> {
+  const tables = await queryRows<{ schema: string; name: string }>(
+    db,
+    sql`select table_schema as schema, table_name as name from information_schema.tables
+        where table_type = 'BASE TABLE' and table_schema not in ('pg_catalog', 'information_schema')`,
+  );
+  expect(tables.map((table) => table.name)).toContain('email_outbox');
+  const dumps: string[] = [];
+  for (const table of tables) {
+    const rows = await queryRows(db, sql.raw(`select * from "${table.schema}"."${table.name}"`));
+    dumps.push(JSON.stringify(rows, (_key, value) => (typeof value === 'bigint' ? String(value) : value)));
+  }
+  return dumps.join('\n');
+}
+
 for (const pair of backendPairs()) {
   describe(`email over SMTP on ${pair.name}`, () => {
     let harness: TestApp;
     let smtp: Awaited<ReturnType<typeof startSmtpServer>>;
+    const from = 'WeBox <hello@webox.test>';
+    const idleQueues: MemoryJobQueue[] = [];
     beforeAll(async () => {
       smtp = await startSmtpServer();
-      harness = await createTestApp(pair, { SMTP_URL: smtp.url, MAIL_FROM: 'WeBox <hello@webox.test>' });
+      harness = await createTestApp(pair, { SMTP_URL: smtp.url, MAIL_FROM: from });
     });
     afterAll(async () => {
+      await Promise.all(idleQueues.map((queue) => queue.close()));
       await harness.close();
       await smtp.close();
     });
+
+    /** A mailer of its own on the app's database, like another process; its queue runs nothing, tests call deliver. */
+    function worker(options: { recordRetryDelaysMs?: number[] } = {}) {
+      const jobs = new MemoryJobQueue();
+      idleQueues.push(jobs);
+      return new Mailer({
+        db: harness.app.db,
+        jobs,
+        from,
+        transport: createSmtpTransport(smtp.url),
+        ...options,
+      });
+    }
+    const passwordChanged = (to: string) =>
+      ({ to, template: 'password_changed', locale: 'en', data: { name: 'Test Person' } }) as const;
 
     it('delivers the verification email through SMTP in the chosen language, text and HTML', async () => {
       const email = uniqueEmail('smtp');
@@ -80,26 +96,18 @@ for (const pair of backendPairs()) {
         payload: { email, password: 'a sturdy passphrase 42', name: 'سارة', locale: 'ar' },
       });
       expect(response.statusCode).toBe(202);
-      const message = await waitFor(() => smtp.received.find((entry) => entry.to.includes(email)));
+      const message = await waitFor(() => smtp.to(email)[0]);
       expect(message.from).toBe('hello@webox.test');
-      expect(message.raw).toMatch(/Content-Type: text\/plain/i);
-      expect(message.raw).toMatch(/Content-Type: text\/html/i);
-      expect(message.raw).toContain('/verify-email?token=');
-      const row = await waitForEmail(harness.app, { to: email, template: 'verify_email' });
-      expect(row.subject).toBe('أكّد عنوان بريدك الإلكتروني');
-      expect(row.html).toContain('dir="rtl"');
-      const deadline = Date.now() + 5_000;
-      let status = row.status;
-      while (status !== 'sent' && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-        status = (await waitForEmail(harness.app, { to: email, template: 'verify_email' })).status;
-      }
-      expect(status).toBe('sent');
+      const parts = partsOf(message.raw);
+      expect(parts['text/plain']).toContain('/verify-email?token=');
+      expect(parts['text/html']).toContain('dir="rtl"');
+      const row = await delivered(harness.app.db, email, 'verify_email');
+      expect(row).toMatchObject({ status: 'sent', subject: 'أكّد عنوان بريدك الإلكتروني', attempts: 1 });
     });
 
-    it('shows admins what was sent to whom, never the bodies and the live links in them', async () => {
+    it('clears a delivered email’s body: the reset link is nowhere in the database, the admin view unchanged', async () => {
       const admin = await createSignedInAccount(harness.app, { role: 'admin' });
-      const person = await signUpAndSignIn(harness.app);
+      const person = await createSignedInAccount(harness.app);
       const requested = await harness.app.inject({
         method: 'POST',
         url: '/api/auth/password-reset/request',
@@ -107,28 +115,38 @@ for (const pair of backendPairs()) {
         payload: { email: person.email },
       });
       expect(requested.statusCode).toBe(202);
-      const stored = await waitForEmail(harness.app, { to: person.email, template: 'reset_password' });
-      const token = stored.text.match(/reset-password\?token=([A-Za-z0-9_%-]+)/)![1]!;
-      const listing = async () =>
-        harness.app.inject({
-          url: `/api/admin/outbox?to=${encodeURIComponent(person.email)}`,
-          headers: admin.headers,
-        });
-      // Pending or delivered, the listing is the same: metadata only.
-      const early = await listing();
-      expect(early.statusCode).toBe(200);
-      expect(early.body).not.toContain(token);
-      const sent = await waitFor(async () => {
-        const reset = (await listing())
-          .json()
-          .emails.find((email: { template: string }) => email.template === 'reset_password');
-        return reset?.status === 'sent' ? reset : undefined;
+      const message = await waitFor(() => smtp.to(person.email)[0]);
+      const token = tokenFromEmail(partsOf(message.raw)['text/plain']!, '/reset-password');
+      const row = await delivered(harness.app.db, person.email, 'reset_password');
+      expect(row).toMatchObject({ status: 'sent', text: null, html: null, template: 'reset_password' });
+
+      const stored = await everythingStored(harness.app.db);
+      expect(stored).not.toContain(token);
+      expect(stored).not.toContain(encodeURIComponent(token));
+
+      // What admins see stays: to whom, what, when, how delivery went; never a body.
+      const listing = await harness.app.inject({
+        url: `/api/admin/outbox?to=${encodeURIComponent(person.email)}`,
+        headers: admin.headers,
       });
-      expect(sent).toMatchObject({ to: person.email, subject: expect.any(String), text: null, html: null });
-      const response = await listing();
-      expect(response.json().smtp).toBe(true);
-      expect(response.body).not.toContain(token);
-      expect(response.body).not.toContain('token=');
+      expect(listing.statusCode).toBe(200);
+      expect(listing.json()).toMatchObject({
+        smtp: true,
+        emails: [
+          {
+            id: row.id,
+            to: person.email,
+            subject: row.subject,
+            template: 'reset_password',
+            status: 'sent',
+            attempts: 1,
+            text: null,
+            html: null,
+            createdAt: row.createdAt.toISOString(),
+            sentAt: row.sentAt!.toISOString(),
+          },
+        ],
+      });
       // Nothing secret was read, so nothing to record as an outbox read.
       expect(
         await harness.database.db
@@ -139,11 +157,117 @@ for (const pair of backendPairs()) {
     });
 
     it('escapes names in HTML so a script payload never runs in a mail client', async () => {
-      const client = await signUpAndSignIn(harness.app, { name: '<script>alert(1)</script>' });
-      const row = await waitForEmail(harness.app, { to: client.email, template: 'verify_email' });
-      expect(row.html).not.toContain('<script>alert(1)</script>');
-      expect(row.html).toContain('&lt;script&gt;');
-      await waitFor(() => smtp.received.find((entry) => entry.to.includes(client.email)));
+      const email = uniqueEmail('script');
+      await harness.app.inject({
+        method: 'POST',
+        url: '/api/auth/sign-up',
+        remoteAddress: randomIp(),
+        payload: { email, password: 'a sturdy passphrase 42', name: '<script>alert(1)</script>' },
+      });
+      const html = partsOf((await waitFor(() => smtp.to(email)[0])).raw)['text/html']!;
+      expect(html).not.toContain('<script>alert(1)</script>');
+      expect(html).toContain('&lt;script&gt;');
+    });
+
+    it('sends once when the database fails to record the send (the job is not retried into a second copy)', async () => {
+      const to = uniqueEmail('hiccup');
+      await refuseSentUpdates(harness.app.db, to, 1);
+      const id = await harness.app.mailer.send(passwordChanged(to));
+      const row = await waitFor(async () => {
+        const current = await outboxRow(harness.app.db, id);
+        return current.status === 'sent' ? current : undefined;
+      }, 10_000);
+      // Longer than the job queues' first backoff (1 s in memory, 50 ms on BullMQ): a retry would have sent by now.
+      await sleep(1_500);
+      expect(smtp.to(to)).toHaveLength(1);
+      expect(row).toMatchObject({ attempts: 1, error: null, text: null, html: null });
+    });
+
+    it('never sends again once the SMTP server took it, even when recording that keeps failing', async () => {
+      const to = uniqueEmail('down');
+      await refuseSentUpdates(harness.app.db, to, 1_000);
+      const mailer = worker({ recordRetryDelaysMs: [10, 10] });
+      const id = await mailer.send(passwordChanged(to));
+      // The send succeeded, so this try succeeds: nothing for the job queue to retry.
+      await expect(mailer.deliver(id)).resolves.toBeUndefined();
+      // A retry anyway (another process, a stalled job run again) finds the claim and leaves it.
+      await mailer.deliver(id);
+      await worker().deliver(id);
+      expect(smtp.to(to)).toHaveLength(1);
+      expect(await outboxRow(harness.app.db, id)).toMatchObject({ status: 'sending', attempts: 1 });
+
+      // A claim within its lease is left alone; past it, the row is marked for what it is and loses its body.
+      const claimedAt = (await outboxRow(harness.app.db, id)).claimedAt!;
+      await sweepOutbox(harness.app.db, { now: new Date(claimedAt.getTime() + SENDING_LEASE_MS - 1_000) });
+      expect((await outboxRow(harness.app.db, id)).status).toBe('sending');
+      await sweepOutbox(harness.app.db, { now: new Date(claimedAt.getTime() + SENDING_LEASE_MS + 1_000) });
+      expect(await outboxRow(harness.app.db, id)).toMatchObject({
+        status: 'interrupted',
+        error: expect.stringContaining('not sent again'),
+        text: null,
+        html: null,
+      });
+      await mailer.deliver(id);
+      expect(smtp.to(to)).toHaveLength(1);
+    });
+
+    it('sends an email once when two workers deliver it at the same moment', async () => {
+      const first = worker();
+      const second = worker();
+      const recipients = Array.from({ length: 5 }, () => uniqueEmail('race'));
+      for (const to of recipients) {
+        const id = await first.send(passwordChanged(to));
+        await Promise.all([first.deliver(id), second.deliver(id), first.deliver(id), second.deliver(id)]);
+        expect(await outboxRow(harness.app.db, id)).toMatchObject({ status: 'sent', attempts: 1 });
+      }
+      await sleep(100);
+      expect(recipients.map((to) => smtp.to(to).length)).toEqual([1, 1, 1, 1, 1]);
+    });
+
+    it('retries a refused send, and the last refusal leaves no body behind', async () => {
+      const to = uniqueEmail('refused');
+      const jobs = new MemoryJobQueue();
+      idleQueues.push(jobs);
+      const mailer = new Mailer({
+        db: harness.app.db,
+        jobs,
+        from,
+        // Nothing listens there: the connection is refused.
+        transport: createSmtpTransport('smtp://127.0.0.1:9'),
+      });
+      const id = await mailer.send(passwordChanged(to));
+      for (let attempt = 1; attempt <= 4; attempt++) {
+        await expect(mailer.deliver(id)).rejects.toThrow();
+        expect(await outboxRow(harness.app.db, id)).toMatchObject({ status: 'failed', attempts: attempt });
+        expect((await outboxRow(harness.app.db, id)).text).toContain('password');
+      }
+      await expect(mailer.deliver(id)).rejects.toThrow();
+      expect(await outboxRow(harness.app.db, id)).toMatchObject({
+        status: 'failed',
+        attempts: 5,
+        text: null,
+        html: null,
+      });
+      // Nothing left to send from.
+      await expect(mailer.deliver(id)).resolves.toBeUndefined();
+    });
+
+    it('clears any body past the retention, keeping the row', async () => {
+      const to = uniqueEmail('old');
+      const id = await worker().send(passwordChanged(to));
+      const createdAt = (await outboxRow(harness.app.db, id)).createdAt.getTime();
+      await sweepOutbox(harness.app.db, { now: new Date(createdAt + BODY_RETENTION_MS - 60_000) });
+      expect((await outboxRow(harness.app.db, id)).text).not.toBeNull();
+      await sweepOutbox(harness.app.db, {
+        now: new Date(createdAt + BODY_RETENTION_MS + 60_000),
+        batchSize: 2,
+      });
+      expect(await outboxRow(harness.app.db, id)).toMatchObject({
+        recipient: to,
+        template: 'password_changed',
+        text: null,
+        html: null,
+      });
     });
   });
 }

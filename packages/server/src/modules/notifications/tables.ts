@@ -1,11 +1,18 @@
+import { sql } from 'drizzle-orm';
 import { index, integer, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
-export const emailStatuses = ['queued', 'sent', 'failed', 'stored'] as const;
+/**
+ * `queued` → `sending` (claimed by one worker) → `sent`, or `failed` (claimed again by the next try). A claim older
+ * than the lease becomes `interrupted`: it may have been delivered, so it is never sent again. `stored`: no SMTP.
+ */
+export const emailStatuses = ['queued', 'sending', 'sent', 'failed', 'interrupted', 'stored'] as const;
 export type EmailStatus = (typeof emailStatuses)[number];
 
 /**
- * Every email the platform writes. With SMTP it records delivery (`sent`/`failed`); without SMTP the message stays
- * here as `stored`, readable by admins, so a laptop install still shows its verification and reset links.
+ * Every email the platform writes. With SMTP it records delivery, and the bodies (with their live verification, reset
+ * and invitation links) are cleared once they are out of our hands (sent, interrupted, out of tries); without SMTP
+ * the message stays here as `stored`, readable by admins, so a laptop install still shows its links. Any body is
+ * cleared once its links are long dead (`sweepOutbox`).
  */
 export const emailOutbox = pgTable(
   'email_outbox',
@@ -13,15 +20,25 @@ export const emailOutbox = pgTable(
     id: uuid('id').primaryKey().defaultRandom(),
     recipient: text('recipient').notNull(),
     subject: text('subject').notNull(),
-    text: text('text').notNull(),
-    html: text('html').notNull(),
+    /** Null once cleared. */
+    text: text('text'),
+    /** Null once cleared. */
+    html: text('html'),
     template: text('template').notNull(),
     locale: text('locale').notNull(),
     status: text('status', { enum: emailStatuses }).notNull().default('queued'),
+    /** Sends tried: each claim counts one. */
     attempts: integer('attempts').notNull().default(0),
     error: text('error'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    /** When the last try claimed the row (status `sending` until it ends). */
+    claimedAt: timestamp('claimed_at', { withTimezone: true }),
     sentAt: timestamp('sent_at', { withTimezone: true }),
   },
-  (table) => [index('email_outbox_created_idx').on(table.createdAt)],
+  (table) => [
+    index('email_outbox_created_idx').on(table.createdAt),
+    // What the sweep looks for, kept small: claims in flight, and rows that still hold a body.
+    index('email_outbox_sending_idx').on(table.claimedAt).where(sql`${table.status} = 'sending'`),
+    index('email_outbox_bodies_idx').on(table.createdAt).where(sql`${table.text} is not null`),
+  ],
 );
