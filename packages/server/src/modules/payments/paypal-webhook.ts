@@ -29,8 +29,9 @@ const uuid = z.uuid();
  * /v1/notifications/verify-webhook-signature with the PAYPAL-* headers, our webhook id and the event). Even then the
  * event only says *which* order to look at: the order is fetched (and captured when approved) and what PayPal answers
  * is what gets settled, so CHECKOUT.ORDER.APPROVED and PAYMENT.CAPTURE.COMPLETED both lead to one capture, once.
- * Refunds arrive as PAYMENT.CAPTURE.REFUNDED carrying the cumulative refunded total, safe to repeat or reorder.
- * PAYMENT.CAPTURE.REVERSED (PayPal took the money back: a chargeback or a reversal) takes back what its amount bought.
+ * Refunds arrive as PAYMENT.CAPTURE.REFUNDED and reversals (PayPal took the money back: a chargeback or a reversal of
+ * its own) as PAYMENT.CAPTURE.REVERSED, both carrying the capture's cumulative total taken back, safe to repeat or
+ * reorder.
  */
 export async function paypalWebhookRoutes(app: FastifyInstance): Promise<void> {
   keepRawBody(app);
@@ -94,25 +95,26 @@ export async function paypalWebhookRoutes(app: FastifyInstance): Promise<void> {
         }
         case 'PAYMENT.CAPTURE.REFUNDED':
         case 'PAYMENT.CAPTURE.REVERSED': {
-          // Both resources are refund objects. A refund carries the cumulative refunded total; a reversal is a refund
-          // PayPal made itself (a chargeback or a reversal), whose `amount` is what it took.
+          // Both resources are refund objects, and both carry the capture's total taken back so far: a reversal (a
+          // chargeback, or a reversal PayPal made itself) is a refund of the capture too and counts in it, so a refund
+          // after a reversal reports both. What the total adds is a refund, or a chargeback for a reversal.
           const reversal = event.event_type === 'PAYMENT.CAPTURE.REVERSED';
           const kind = reversal ? 'reversal' : 'refund';
-          const refund = refundOfResource(resource, reversal ? 'amount' : 'total_refunded_amount');
-          if (!refund) return ignore(`${kind} without capture or ${reversal ? 'amount' : 'total'}`);
+          const refund = refundOfResource(resource);
+          if (!refund) return ignore(`${kind} without capture or total`);
           const intent = await findIntentByProviderPaymentId(app.db, 'paypal', refund.captureId);
           if (!intent) return ignore('unknown_intent');
-          if (refund.amount === undefined || refund.currency !== intent.currency) {
+          if (refund.takenBackTotal === undefined || refund.currency !== intent.currency) {
             return ignore(`${kind} in another currency or not a decimal`, intent.id);
           }
-          const applied = { intentId: intent.id, event: ref, refundId: refund.refundId };
-          const outcome = await applyWebhookRefund(
-            app,
-            request.log,
-            reversal
-              ? { ...applied, chargedBack: refund.amount, reason: 'capture reversed by PayPal' }
-              : { ...applied, refundedTotal: refund.amount },
-          );
+          const outcome = await applyWebhookRefund(app, request.log, {
+            intentId: intent.id,
+            event: ref,
+            refundId: refund.refundId,
+            takenBackTotal: refund.takenBackTotal,
+            chargeback: reversal,
+            ...(reversal ? { reason: 'capture reversed by PayPal' } : {}),
+          });
           return { received: true, outcome: outcome.kind };
         }
         default:

@@ -63,6 +63,25 @@ for (const pair of backendPairs()) {
         headers: event.headers,
         payload: event.payload,
       });
+    /** A buyer who paid through PayPal, with the intent and PayPal's capture id. */
+    async function paidCapture() {
+      const buyer = await signUpAndSignIn(app());
+      const { intent, order } = await checkout(buyer);
+      paypal.approve(order.id);
+      expect((await deliver(paypal.orderApproved(order.id))).json().outcome).toBe('paid');
+      const captureId = String(paypal.orders.get(order.id)!.purchase_units[0]!.payments!.captures[0]!.id);
+      return { buyer, intent, captureId };
+    }
+    const intentView = async (intentId: string) =>
+      (await app().inject({ url: `/api/admin/payments/intents/${intentId}`, headers: admin.headers })).json()
+        .intent;
+    const refundAsAdmin = (intentId: string, amount: number, reason: string) =>
+      app().inject({
+        method: 'POST',
+        url: `/api/admin/payments/intents/${intentId}/refund`,
+        headers: admin.headers,
+        payload: { amount, reason },
+      });
     const sync = (client: SignedInClient, intentId: string) =>
       app().inject({
         method: 'POST',
@@ -242,11 +261,7 @@ for (const pair of backendPairs()) {
     });
 
     it('takes the credits back on PAYMENT.CAPTURE.REVERSED, once; credits already spent stay spent', async () => {
-      const buyer = await signUpAndSignIn(app());
-      const { intent, order } = await checkout(buyer);
-      paypal.approve(order.id);
-      expect((await deliver(paypal.orderApproved(order.id))).json().outcome).toBe('paid');
-      const captureId = String(paypal.orders.get(order.id)!.purchase_units[0]!.payments!.captures[0]!.id);
+      const { buyer, intent, captureId } = await paidCapture();
       const wallet = await ensureWallet(app().db, { ownerType: 'user', ownerId: buyer.userId });
       await postEntry(app().db, {
         walletId: wallet.id,
@@ -266,11 +281,7 @@ for (const pair of backendPairs()) {
 
       // 60,000 credits were left to take; the 40,000 spent stay spent and the wallet does not go below zero.
       expect(await balanceOf(app(), buyer.userId)).toBe(0);
-      const view = await app().inject({
-        url: `/api/admin/payments/intents/${intent.id}`,
-        headers: admin.headers,
-      });
-      expect(view.json().intent).toMatchObject({
+      expect(await intentView(intent.id)).toMatchObject({
         status: 'refunded',
         refundedAmount: 0,
         chargedBackAmount: 750,
@@ -293,18 +304,10 @@ for (const pair of backendPairs()) {
     });
 
     it('adds a reversal to a partial refund, capped at what was paid', async () => {
-      const buyer = await signUpAndSignIn(app());
-      const { intent, order } = await checkout(buyer);
-      paypal.approve(order.id);
-      await deliver(paypal.orderApproved(order.id));
-      const captureId = String(paypal.orders.get(order.id)!.purchase_units[0]!.payments!.captures[0]!.id);
+      const { buyer, intent, captureId } = await paidCapture();
       expect((await deliver(paypal.captureRefunded(captureId, 250, 250))).json().outcome).toBe('refunded');
       expect((await deliver(paypal.captureReversed(captureId, 750))).json().outcome).toBe('refunded');
-      const view = await app().inject({
-        url: `/api/admin/payments/intents/${intent.id}`,
-        headers: admin.headers,
-      });
-      expect(view.json().intent).toMatchObject({
+      expect(await intentView(intent.id)).toMatchObject({
         status: 'refunded',
         refundedAmount: 250,
         chargedBackAmount: 500,
@@ -313,42 +316,55 @@ for (const pair of backendPairs()) {
       expect(await verifyLedger(harness.database.db)).toEqual([]);
     });
 
-    it('counts a PAYMENT.CAPTURE.REFUNDED after a reversal as a refund: 250 reversed, then 100 refunded of 750', async () => {
-      const buyer = await signUpAndSignIn(app());
-      const { intent, order } = await checkout(buyer);
-      paypal.approve(order.id);
-      await deliver(paypal.orderApproved(order.id));
-      const captureId = String(paypal.orders.get(order.id)!.purchase_units[0]!.payments!.captures[0]!.id);
-      expect((await deliver(paypal.captureReversed(captureId, 250))).json().outcome).toBe('refunded');
-      const refund = paypal.captureRefunded(captureId, 100, 100);
-      expect((await deliver(refund)).json().outcome).toBe('refunded');
-      expect((await deliver(refund)).json().outcome).toBe('duplicate_event');
-      const view = await app().inject({
-        url: `/api/admin/payments/intents/${intent.id}`,
-        headers: admin.headers,
+    it('reads PayPal’s refund totals as counting reversals: an admin refund after a reversal is applied once, in any order', async () => {
+      const { buyer, intent, captureId } = await paidCapture();
+      // PayPal reverses 2.50 of 7.50 (its documented sample: amount and total_refunded_amount both the reversal).
+      const reversal = paypal.captureReversed(captureId, 250);
+      expect(JSON.parse(reversal.payload).resource).toMatchObject({
+        amount: { value: '2.50' },
+        seller_payable_breakdown: { total_refunded_amount: { value: '2.50' } },
+        note_to_payer: 'Payment reversed',
       });
-      expect(view.json().intent).toMatchObject({
+      expect((await deliver(reversal)).json().outcome).toBe('refunded');
+
+      // An admin refunds 1.00 of what is left, through PayPal.
+      const refund = await refundAsAdmin(intent.id, 100, 'goodwill');
+      expect(refund.statusCode, refund.body).toBe(200);
+      expect(await intentView(intent.id)).toMatchObject({ refundedAmount: 100, chargedBackAmount: 250 });
+      // Its PAYMENT.CAPTURE.REFUNDED says 1.00 refunded now, 3.50 in all: nothing more to take.
+      const refunded = paypal.captureRefunded(captureId, 100, 350);
+      expect(JSON.parse(refunded.payload).resource).toMatchObject({
+        amount: { value: '1.00' },
+        seller_payable_breakdown: { total_refunded_amount: { value: '3.50' } },
+      });
+      expect((await deliver(refunded)).json().outcome).toBe('already_applied');
+      expect((await deliver(refunded)).json().outcome).toBe('duplicate_event');
+      // The reversal delivered again, late (a new delivery id, its own older total), changes nothing either.
+      expect((await deliver(paypal.captureReversed(captureId, 250, { total: 250 }))).json().outcome).toBe(
+        'already_applied',
+      );
+      expect(await intentView(intent.id)).toMatchObject({
         status: 'partially_refunded',
         refundedAmount: 100,
         chargedBackAmount: 250,
       });
       // 350 of 750 taken back: 46,666 of the 100,000 credits.
       expect(await balanceOf(app(), buyer.userId)).toBe(53_334);
+
+      // A refund of the rest made on PayPal's site after the reversal: 4.00 more, 7.50 in all, applied as a refund.
+      expect((await deliver(paypal.captureRefunded(captureId, 400, 750))).json().outcome).toBe('refunded');
+      expect(await intentView(intent.id)).toMatchObject({
+        status: 'refunded',
+        refundedAmount: 500,
+        chargedBackAmount: 250,
+      });
+      expect(await balanceOf(app(), buyer.userId)).toBe(0);
       expect(await verifyLedger(harness.database.db)).toEqual([]);
     });
 
     it('refunds the capture through the API; the PAYMENT.CAPTURE.REFUNDED events apply the cumulative total once', async () => {
-      const buyer = await signUpAndSignIn(app());
-      const { intent, order } = await checkout(buyer);
-      paypal.approve(order.id);
-      await deliver(paypal.orderApproved(order.id));
-      const captureId = String(paypal.orders.get(order.id)!.purchase_units[0]!.payments!.captures[0]!.id);
-      const refund = await app().inject({
-        method: 'POST',
-        url: `/api/admin/payments/intents/${intent.id}/refund`,
-        headers: admin.headers,
-        payload: { amount: 250, reason: 'asked by the buyer' },
-      });
+      const { buyer, intent, captureId } = await paidCapture();
+      const refund = await refundAsAdmin(intent.id, 250, 'asked by the buyer');
       expect(refund.statusCode, refund.body).toBe(200);
       expect(refund.json()).toMatchObject({ outcome: 'refunded', intent: { status: 'partially_refunded' } });
       const call = paypal.requests.find(

@@ -469,11 +469,11 @@ export function nextRefundTotal(intent: PaymentIntent, amount: number | undefine
 }
 
 /**
- * How much a refund is: the provider's cumulative refunded total, an admin's amount on top of what is refunded, or
- * what a chargeback took back.
+ * How much a refund is: the provider's cumulative refunded total, an admin's amount on top of what is refunded, what
+ * a chargeback took back, or (PayPal) the cumulative total of everything taken back.
  */
 export type RefundSize =
-  /** The CUMULATIVE amount refunded so far, as providers report it (refunds only, never chargebacks). */
+  /** The CUMULATIVE amount refunded so far, as Stripe reports it (refunds only, never chargebacks). */
   | { refundedTotal: number }
   /** Minor units refunded now (undefined: all that is left), added to the total read under the intent's lock. */
   | { amount: number | undefined }
@@ -481,13 +481,34 @@ export type RefundSize =
    * Minor units a lost dispute or a reversal took back, added to the chargebacks' total read under the intent's lock
    * and capped at what is left: the provider already took the money, so there is nothing to refuse.
    */
-  | { chargedBack: number };
+  | { chargedBack: number }
+  /**
+   * The CUMULATIVE amount taken back so far, refunds and chargebacks together: PayPal's `total_refunded_amount`, since
+   * its reversals are refunds of the capture too. What it adds to refunds plus chargebacks is a refund or, with
+   * `chargeback`, a chargeback. Events that arrive late find their growth already counted (under the other kind,
+   * when a refund reported after a reversal arrives first: the money and credits are right, the label is the first's).
+   */
+  | { takenBackTotal: number; chargeback: boolean };
 
 /** Minor units the refund or chargeback would add to its own total, before the cap at what is left. */
 function requestedGrowth(intent: PaymentIntent, size: RefundSize): number {
   if ('refundedTotal' in size) return size.refundedTotal - intent.refundedAmount;
   if ('chargedBack' in size) return size.chargedBack;
+  if ('takenBackTotal' in size) return size.takenBackTotal - intent.refundedAmount - intent.chargedBackAmount;
   return nextRefundTotal(intent, size.amount) - intent.refundedAmount;
+}
+
+/** Whether the money went back by a lost dispute or a reversal rather than a refund. */
+export function isChargeback(size: RefundSize): boolean {
+  return 'chargedBack' in size || ('takenBackTotal' in size && size.chargeback);
+}
+
+/** What a refund event claims, as recorded with the provider event. */
+function sizeDetails(size: RefundSize): Record<string, unknown> {
+  if ('refundedTotal' in size) return { refundedTotal: size.refundedTotal };
+  if ('chargedBack' in size) return { chargedBack: size.chargedBack };
+  if ('takenBackTotal' in size) return { takenBackTotal: size.takenBackTotal, chargeback: size.chargeback };
+  return { amount: size.amount };
 }
 
 /**
@@ -496,8 +517,8 @@ function requestedGrowth(intent: PaymentIntent, size: RefundSize): number {
  * `amount` instead: the total is computed under the intent's row lock, so two admins refunding at once add up, and a
  * refund beyond what is left is refused (see `nextRefundTotal`) with nothing changed. A chargeback (`chargedBack`) is
  * added to the chargebacks' own total under the lock, and the intent gets a `chargeback` event besides its status
- * change. Refunds and chargebacks are kept apart (a refund total is compared with refunds only) and together never
- * take back more than was paid: whatever would go beyond is not applied.
+ * change. Refunds and chargebacks are kept apart (a Stripe refund total is compared with refunds only, PayPal's total
+ * of both with both) and together never take back more than was paid: whatever would go beyond is not applied.
  *
  * Refund policy: the credits the money taken back bought (pro rata, rounded down; all of them once everything is taken
  * back) are taken back, but never more than the wallet has available. Credits already spent stay spent and the wallet
@@ -516,17 +537,8 @@ export async function applyRefund(
 ): Promise<RefundOutcome> {
   return db.transaction(async (tx): Promise<RefundOutcome> => {
     const intent = await lockIntent(tx, options.intentId);
-    const chargeback = 'chargedBack' in options;
-    const claimed = await claimEvent(
-      tx,
-      options.event,
-      intent?.id ?? null,
-      'refundedTotal' in options
-        ? { refundedTotal: options.refundedTotal }
-        : chargeback
-          ? { chargedBack: options.chargedBack }
-          : { amount: options.amount },
-    );
+    const chargeback = isChargeback(options);
+    const claimed = await claimEvent(tx, options.event, intent?.id ?? null, sizeDetails(options));
     if (!claimed) return { kind: 'duplicate_event' };
     if (!intent) return { kind: 'unknown_intent' };
     const requested = requestedGrowth(intent, options);

@@ -11,8 +11,10 @@ import {
   closeUnpaidIntent,
   eventSeen,
   findIntentByProviderRef,
+  isChargeback,
   type ProviderEventRef,
   type RefundOutcome,
+  type RefundSize,
   recordIgnoredEvent,
   type SettleOutcome,
   settlePaidIntent,
@@ -51,10 +53,10 @@ export function parseJson(raw: Buffer): unknown {
 }
 
 /**
- * A provider's refund event (Stripe `charge.refunded`, PayPal `PAYMENT.CAPTURE.REFUNDED`: the refunded total) or
- * chargeback (Stripe `charge.dispute.closed` lost, PayPal `PAYMENT.CAPTURE.REVERSED`: the amount taken back, added to
- * what chargebacks took): applies it once per event under the refund policy, logs the outcome and audits one that
- * took effect, as a refund or as a chargeback.
+ * A provider's refund event (Stripe `charge.refunded`: the refunded total; PayPal `PAYMENT.CAPTURE.REFUNDED`: the total
+ * taken back, reversals included) or chargeback (Stripe `charge.dispute.closed` lost: the amount taken back, added to
+ * what chargebacks took; PayPal `PAYMENT.CAPTURE.REVERSED`: the same total as its refunds): applies it once per event
+ * under the refund policy, logs the outcome and audits one that took effect, as a refund or as a chargeback.
  */
 export async function applyWebhookRefund(
   app: FastifyInstance,
@@ -65,10 +67,10 @@ export async function applyWebhookRefund(
     /** The refund's, dispute's or reversal's id at the provider. */
     refundId?: string | undefined;
     reason?: string | undefined;
-  } & ({ refundedTotal: number } | { /** Minor units the provider took back. */ chargedBack: number }),
+  } & Exclude<RefundSize, { amount: number | undefined }>,
 ): Promise<RefundOutcome> {
   const { event } = options;
-  const chargeback = 'chargedBack' in options;
+  const chargeback = isChargeback(options);
   const outcome = await applyRefund(app.db, { ...options, cause: 'webhook' });
   log.info(
     { provider: event.provider, eventId: event.eventId, outcome: outcome.kind },
@@ -82,7 +84,8 @@ export async function applyWebhookRefund(
     log,
     details: chargeback
       ? {
-          chargedBack: options.chargedBack,
+          ...('chargedBack' in options ? { chargedBack: options.chargedBack } : {}),
+          ...('takenBackTotal' in options ? { takenBackTotal: options.takenBackTotal } : {}),
           chargedBackTotal: outcome.intent.chargedBackAmount,
           refundedTotal,
           creditsReversed: outcome.creditsReversed,

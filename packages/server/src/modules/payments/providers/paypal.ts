@@ -60,31 +60,30 @@ const refundMoneySchema = z.object({ currency_code: z.string().min(1), value: z.
 export interface PaypalRefundResource {
   captureId: string;
   refundId: string | undefined;
-  /** Minor units; undefined when PayPal's value is not a plain decimal. */
-  amount: number | undefined;
+  /**
+   * Minor units taken back from the capture so far, this refund included: `seller_payable_breakdown.
+   * total_refunded_amount`. It counts reversals too (a reversal is a refund PayPal made: its own event's total includes
+   * it). Undefined when PayPal's value is not a plain decimal.
+   */
+  takenBackTotal: number | undefined;
   /** Upper-cased. */
   currency: string;
 }
 
 /**
- * Reads a refund resource: its capture (from the `up` link) and one of its amounts, `total_refunded_amount` (a
- * refund's cumulative total, in `seller_payable_breakdown`) or `amount` (what this refund, or a reversal, took).
- * Undefined when the capture or that amount is missing.
+ * Reads a refund resource: its capture (from the `up` link) and the capture's cumulative refunded total (not
+ * `amount`, which is this refund alone: a total can be applied twice or out of order). Undefined when the capture or
+ * the total is missing.
  */
-export function refundOfResource(
-  resource: Record<string, unknown>,
-  field: 'total_refunded_amount' | 'amount',
-): PaypalRefundResource | undefined {
+export function refundOfResource(resource: Record<string, unknown>): PaypalRefundResource | undefined {
   const captureId = captureIdOfRefund(resource);
   const breakdown = resource.seller_payable_breakdown as { total_refunded_amount?: unknown } | undefined;
-  const money = refundMoneySchema.safeParse(
-    field === 'amount' ? resource.amount : breakdown?.total_refunded_amount,
-  );
+  const money = refundMoneySchema.safeParse(breakdown?.total_refunded_amount);
   if (!captureId || !money.success) return undefined;
   return {
     captureId,
     refundId: typeof resource.id === 'string' ? resource.id : undefined,
-    amount: fromDecimalString(money.data.value, money.data.currency_code),
+    takenBackTotal: fromDecimalString(money.data.value, money.data.currency_code),
     currency: money.data.currency_code.toUpperCase(),
   };
 }

@@ -214,15 +214,32 @@ export async function startFakePaypal(options: {
     }
     return undefined;
   }
+  /**
+   * A refund as PayPal shows it (and as the resource of its PAYMENT.CAPTURE.REFUNDED and REVERSED samples): `amount`
+   * is this refund, `total_refunded_amount` everything refunded or reversed from the capture so far.
+   */
   function refundView(capture: Json, amount: number, total: number): Json {
     const currency = (capture.amount as { currency_code: string }).currency_code;
     const money = (cents: number) => ({ currency_code: currency, value: toDecimalString(cents, currency) });
+    const fee = Math.floor(amount / 50);
+    const refundId = id();
+    const now = new Date().toISOString();
     return {
-      id: id(),
+      id: refundId,
       status: 'COMPLETED',
       amount: money(amount),
-      seller_payable_breakdown: { total_refunded_amount: money(total) },
-      links: [{ href: `${server.url}/v2/payments/captures/${capture.id}`, rel: 'up', method: 'GET' }],
+      seller_payable_breakdown: {
+        gross_amount: money(amount),
+        paypal_fee: money(fee),
+        net_amount: money(amount - fee),
+        total_refunded_amount: money(total),
+      },
+      create_time: now,
+      update_time: now,
+      links: [
+        { href: `${server.url}/v2/payments/refunds/${refundId}`, rel: 'self', method: 'GET' },
+        { href: `${server.url}/v2/payments/captures/${capture.id}`, rel: 'up', method: 'GET' },
+      ],
     };
   }
 
@@ -295,9 +312,13 @@ export async function startFakePaypal(options: {
         overrides,
       );
     },
-    /** PAYMENT.CAPTURE.REFUNDED as PayPal sends it for `total` minor units refunded so far. */
+    /**
+     * PAYMENT.CAPTURE.REFUNDED as PayPal sends it for a refund of `amount` minor units, `total` refunded or reversed
+     * from the capture so far (this refund and reversals included).
+     */
     captureRefunded(captureId: string, amount: number, total: number, overrides: { eventId?: string } = {}) {
       const capture = findCapture(captureId)!;
+      refunds.set(captureId, Math.max(refunds.get(captureId) ?? 0, total));
       return webhook('PAYMENT.CAPTURE.REFUNDED', refundView(capture, amount, total), {
         ...overrides,
         resourceType: 'refund',
@@ -305,14 +326,18 @@ export async function startFakePaypal(options: {
     },
     /**
      * PAYMENT.CAPTURE.REVERSED as PayPal documents it: the resource is the refund PayPal made itself for `amount`
-     * minor units (note_to_payer "Payment reversed"), with the capture in its `up` link.
+     * minor units (note_to_payer "Payment reversed"), with the capture in its `up` link, and its total counts it
+     * (in PayPal's sample both are 2.51). `total` defaults to what the capture had lost before, plus `amount`.
      */
-    captureReversed(captureId: string, amount: number, overrides: { eventId?: string } = {}) {
+    captureReversed(captureId: string, amount: number, overrides: { eventId?: string; total?: number } = {}) {
       const capture = findCapture(captureId)!;
-      const total = (refunds.get(captureId) ?? 0) + amount;
-      refunds.set(captureId, total);
+      const total = overrides.total ?? (refunds.get(captureId) ?? 0) + amount;
+      refunds.set(captureId, Math.max(refunds.get(captureId) ?? 0, total));
       const refund = { ...refundView(capture, amount, total), note_to_payer: 'Payment reversed' };
-      return webhook('PAYMENT.CAPTURE.REVERSED', refund, { ...overrides, resourceType: 'refund' });
+      return webhook('PAYMENT.CAPTURE.REVERSED', refund, {
+        eventId: overrides.eventId,
+        resourceType: 'refund',
+      });
     },
   };
 }
