@@ -141,8 +141,18 @@ export const gatewayConfigSchema = z
     resilience: resilienceSchema,
   })
   .superRefine((config, context) => {
+    for (const providerId of Object.keys(config.providers)) {
+      // Provider ids key plain objects on the request path (a caller's own keys by provider).
+      if (providerId in Object.prototype) {
+        context.addIssue({
+          code: 'custom',
+          message: `provider id "${providerId}" is a name every JavaScript object has; choose another`,
+          path: ['providers', providerId],
+        });
+      }
+    }
     for (const [modelId, model] of Object.entries(config.models)) {
-      if (!config.providers[model.provider]) {
+      if (!Object.hasOwn(config.providers, model.provider)) {
         context.addIssue({
           code: 'custom',
           message: `model "${modelId}" names unknown provider "${model.provider}"`,
@@ -151,7 +161,7 @@ export const gatewayConfigSchema = z
       }
     }
     for (const [alias, route] of Object.entries(config.routes)) {
-      if (config.models[alias]) {
+      if (Object.hasOwn(config.models, alias)) {
         context.addIssue({
           code: 'custom',
           message: `route "${alias}" has the same id as a model`,
@@ -161,7 +171,7 @@ export const gatewayConfigSchema = z
       const variants = Array.isArray(route) ? route : [route];
       variants.forEach((variant, variantIndex) => {
         variant.targets.forEach((target, targetIndex) => {
-          if (!config.models[target.model]) {
+          if (!Object.hasOwn(config.models, target.model)) {
             context.addIssue({
               code: 'custom',
               message: `route "${alias}" targets unknown model "${target.model}"`,

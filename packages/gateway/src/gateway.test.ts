@@ -587,6 +587,23 @@ describe('gateway resilience against a faulty upstream', () => {
     });
   });
 
+  it('answers 404 for a model named after a member every object inherits, on every operation', async () => {
+    const gateway = build();
+    for (const model of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      expect(gateway.resolve(model, { headers: {} })).toBeUndefined();
+      const failures = await Promise.all([
+        gateway.chat({ ...hello, model }, emptyContext).catch((error: unknown) => error),
+        gateway.chatStream({ ...helloStream, model }, emptyContext).catch((error: unknown) => error),
+        gateway.embeddings({ model, input: 'Hi' }, emptyContext).catch((error: unknown) => error),
+      ]);
+      for (const failure of failures) {
+        expect(failure).toBeInstanceOf(GatewayError);
+        expect(failure).toMatchObject({ status: 404, code: 'model_not_found' });
+      }
+    }
+    expect(primary.requests).toHaveLength(0);
+  });
+
   it('applies route overrides per target', async () => {
     primary.enqueue(textAnswer());
     const gateway = build({

@@ -55,6 +55,42 @@ describe('Router', () => {
     expect(router().resolve('missing', { headers: {} })).toBeUndefined();
   });
 
+  it('knows no model or route named after a member every object inherits', () => {
+    for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf']) {
+      expect(router().resolve(name, { headers: {} })).toBeUndefined();
+    }
+  });
+
+  it('refuses a config whose model names a provider, or whose route targets a model, that only objects inherit', () => {
+    const base = {
+      providers: { openai: { type: 'openai-compatible' as const, preset: 'openai' as const, keys: ['k'] } },
+      models: { 'gpt-4o': { provider: 'openai', model: 'gpt-4o', contextWindow: 128_000 } },
+    };
+    expect(() =>
+      parseConfig({
+        ...base,
+        models: { odd: { provider: 'constructor', model: 'x', contextWindow: 1_000 } },
+      }),
+    ).toThrow(/unknown provider .*constructor/);
+    expect(() => parseConfig({ ...base, routes: { chat: { targets: [{ model: 'toString' }] } } })).toThrow(
+      /unknown model .*toString/,
+    );
+    expect(() =>
+      parseConfig({
+        providers: {
+          toString: { type: 'openai-compatible' as const, preset: 'openai' as const, keys: ['k'] },
+        },
+        models: { 'gpt-4o': { provider: 'toString', model: 'gpt-4o', contextWindow: 128_000 } },
+      }),
+    ).toThrow(/provider id .*toString.* is a name every JavaScript object has/);
+    // An alias may take a name objects inherit: it is no model's id.
+    const config = parseConfig({ ...base, routes: { valueOf: { targets: [{ model: 'gpt-4o' }] } } });
+    const named = new Router({ config, random: Math.random, isProviderUsable: () => true });
+    expect(named.resolve('valueOf', { headers: {} })?.targets.map((target) => target.model)).toEqual([
+      'gpt-4o',
+    ]);
+  });
+
   it('distributes weighted routes by weight (seeded)', () => {
     const seeded = router(seededRandom(42));
     const firsts = { 'gpt-4o': 0, sonnet: 0 } as Record<string, number>;

@@ -56,7 +56,8 @@ export class Router {
     isProviderUsable: (provider: string) => boolean = this.#options.isProviderUsable,
   ): ResolvedRoute | undefined {
     const { config } = this.#options;
-    const route = config.routes[requested];
+    // Own entries only: a client naming "constructor" or "__proto__" must not reach what every object inherits.
+    const route = Object.hasOwn(config.routes, requested) ? config.routes[requested] : undefined;
     if (route) {
       const variants: RouteVariant[] = Array.isArray(route) ? route : [route];
       const variant = variants.find((candidate) => matchesConditions(candidate.when, metadata));
@@ -98,10 +99,11 @@ export class Router {
   }
 
   #build(modelId: string, overrides: Record<string, unknown>): ResolvedTarget | undefined {
-    const model = this.#options.config.models[modelId];
-    if (!model) return undefined;
-    const provider = this.#options.config.providers[model.provider];
-    if (!provider) return undefined;
+    const { models, providers } = this.#options.config;
+    if (!Object.hasOwn(models, modelId)) return undefined;
+    const model = models[modelId]!;
+    if (!Object.hasOwn(providers, model.provider)) return undefined;
+    const provider = providers[model.provider]!;
     return {
       model: modelId,
       provider: model.provider,

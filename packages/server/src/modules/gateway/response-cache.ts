@@ -31,10 +31,15 @@ function canonical(value: unknown): string {
  * seconds), or per alias from the config. Entries are scoped to the user, so nobody is served another's answer.
  */
 export class ResponseCache {
+  /** A Map, not the config's object: a client's model named "constructor" must not find what objects inherit. */
+  readonly #aliasTtlSeconds: ReadonlyMap<string, number>;
+
   constructor(
     private readonly store: CacheStore,
-    private readonly aliasTtlSeconds: Record<string, number>,
-  ) {}
+    aliasTtlSeconds: Record<string, number>,
+  ) {
+    this.#aliasTtlSeconds = new Map(Object.entries(aliasTtlSeconds));
+  }
 
   decide(options: {
     userId: string;
@@ -49,7 +54,7 @@ export class ResponseCache {
       ? Number.isFinite(requestedTtl) && requestedTtl > 0
         ? Math.min(requestedTtl, MAX_TTL_SECONDS)
         : 3600
-      : this.aliasTtlSeconds[options.request.model];
+      : this.#aliasTtlSeconds.get(options.request.model);
     if (!ttlSeconds) return undefined;
     const { stream, stream_options: _streamOptions, user: _user, ...rest } = options.request;
     const digest = createHash('sha256')

@@ -20,9 +20,13 @@ for (const pair of backendPairs()) {
     let harness: GatewayHarness;
     let key: string;
     let openai: OpenAI;
+    const logs: string[] = [];
 
     beforeAll(async () => {
-      harness = await startGatewayHarness(pair);
+      harness = await startGatewayHarness(pair, {
+        env: { LOG_LEVEL: 'warn' },
+        logStream: { write: (line) => void logs.push(line) },
+      });
       key = await harness.createKey();
       openai = new OpenAI({ baseURL: `${harness.origin}/v1`, apiKey: key, maxRetries: 0 });
     });
@@ -382,6 +386,43 @@ for (const pair of backendPairs()) {
             messages: [{ role: 'user', content: 'Hi' }],
           }),
         ).rejects.toMatchObject({ status: 404, code: 'model_not_found' });
+      });
+
+      it('answers 404 model_not_found for a model named after what every object inherits, logging no error', async () => {
+        logs.length = 0;
+        const post = (path: string, body: unknown) =>
+          fetch(`${harness.origin}${path}`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+            body: JSON.stringify(body),
+          });
+        for (const model of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+          const messages = [{ role: 'user', content: 'Hi' }];
+          for (const [path, body] of [
+            ['/v1/chat/completions', { model, messages }],
+            ['/v1/chat/completions', { model, messages, stream: true }],
+            ['/v1/embeddings', { model, input: 'Hi' }],
+          ] as const) {
+            const response = await post(path, body);
+            expect(response.status, `${path} ${model}`).toBe(404);
+            expect(await response.json()).toEqual({
+              error: {
+                type: 'invalid_request_error',
+                code: 'model_not_found',
+                message: `The model "${model}" does not exist or is not available here.`,
+                param: null,
+              },
+            });
+          }
+          const anthropic = await post('/v1/messages', { model, max_tokens: 10, messages });
+          expect(anthropic.status, `/v1/messages ${model}`).toBe(404);
+          expect(await anthropic.json()).toMatchObject({
+            type: 'error',
+            error: { code: 'model_not_found' },
+          });
+        }
+        expect(harness.primary.requests).toHaveLength(0);
+        expect(logs.filter((line) => JSON.parse(line).level >= 50)).toEqual([]);
       });
 
       it('enforces a per-key requests-per-minute limit with 429 and Retry-After', async () => {
