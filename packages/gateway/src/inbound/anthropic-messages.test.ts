@@ -252,6 +252,38 @@ describe('anthropic inbound', () => {
     }
   });
 
+  it('keeps one tool call whose every delta repeats its id in one tool_use block', () => {
+    const encoder = createAnthropicStreamEncoder({ model: 'smart' });
+    const call = (id: string, index: number, name: string | undefined, argumentsPart: string) =>
+      chunk({
+        tool_calls: [
+          { index, id, type: 'function', function: { ...(name ? { name } : {}), arguments: argumentsPart } },
+        ],
+      });
+    const events = [
+      call('call_1', 0, 'get_weather', ''),
+      call('call_1', 0, undefined, '{"city":'),
+      call('call_1', 0, undefined, '"Oran"}'),
+      // A provider numbering every call 0: a new id is a new call.
+      call('call_2', 0, 'get_time', '{}'),
+      chunk({}, 'tool_calls'),
+    ].flatMap((item) => encoder.push(item));
+    const blocks = events
+      .filter((event) => event.event === 'content_block_start')
+      .map((event) => event.data.content_block);
+    expect(blocks).toEqual([
+      { type: 'tool_use', id: 'call_1', name: 'get_weather', input: {} },
+      { type: 'tool_use', id: 'call_2', name: 'get_time', input: {} },
+    ]);
+    const inputOf = (index: number) =>
+      events
+        .filter((event) => event.event === 'content_block_delta' && event.data.index === index)
+        .map((event) => (event.data.delta as { partial_json: string }).partial_json)
+        .join('');
+    expect(inputOf(0)).toBe('{"city":"Oran"}');
+    expect(inputOf(1)).toBe('{}');
+  });
+
   it('emits an error event for a failure mid-stream', () => {
     const encoder = createAnthropicStreamEncoder({ model: 'smart' });
     const error = new GatewayError({

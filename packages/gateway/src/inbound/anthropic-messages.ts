@@ -276,7 +276,10 @@ export interface AnthropicStreamEncoder {
   error(error: GatewayError): AnthropicStreamEvent[];
 }
 
-type OpenBlock = { kind: 'text'; index: number } | { kind: 'tool'; index: number; toolIndex: number };
+type OpenBlock =
+  | { kind: 'text'; index: number }
+  /** `toolId`: the call id the provider opened it with, if it sent one. */
+  | { kind: 'tool'; index: number; toolIndex: number; toolId: string | undefined };
 
 /**
  * Turns our OpenAI chunks into Anthropic's named events in the order the Anthropic SDK expects:
@@ -354,11 +357,15 @@ export function createAnthropicStreamEncoder(options: AnthropicStreamEncoderOpti
           });
         }
         for (const toolCall of delta.tool_calls ?? []) {
+          // Some providers repeat the call's id on every delta, others number every call 0: a new call is a new
+          // index, or a new id on the same one.
           const isNew =
-            toolCall.id !== undefined || open?.kind !== 'tool' || open.toolIndex !== toolCall.index;
+            open?.kind !== 'tool' ||
+            open.toolIndex !== toolCall.index ||
+            (toolCall.id !== undefined && open.toolId !== undefined && toolCall.id !== open.toolId);
           if (isNew) {
             events.push(...close());
-            open = { kind: 'tool', index: nextIndex++, toolIndex: toolCall.index };
+            open = { kind: 'tool', index: nextIndex++, toolIndex: toolCall.index, toolId: toolCall.id };
             events.push({
               event: 'content_block_start',
               data: {
