@@ -552,20 +552,44 @@ describe('gateway resilience against a faulty upstream', () => {
     expect(gateway.health().find((entry) => entry.provider === 'first')?.configured).toBe(false);
   });
 
-  it('refuses a private base URL unless the provider allows it', async () => {
+  it('refuses a private base URL unless the provider allows it: a server-side 502 naming no host', async () => {
+    const logged: Array<Record<string, unknown>> = [];
     const gateway = createGateway({
+      logger: {
+        info: () => undefined,
+        warn: (object) => logged.push(object),
+        error: (object) => logged.push(object),
+      },
       config: parseConfig({
         providers: {
           first: { type: 'openai-compatible', preset: 'openai', baseUrl: primary.url, keys: [primaryKey] },
+          internal: {
+            type: 'openai-compatible',
+            preset: 'openai',
+            baseUrl: 'http://10.1.2.3:8000/v1',
+            keys: [primaryKey],
+          },
         },
-        models: { 'model-a': { provider: 'first', model: 'upstream-a', contextWindow: 8000 } },
+        models: {
+          'model-a': { provider: 'first', model: 'upstream-a', contextWindow: 8000 },
+          'model-i': { provider: 'internal', model: 'upstream-i', contextWindow: 8000 },
+        },
         resilience: { ...fastResilience, retry: { ...fastResilience.retry, attempts: 1 } },
       }),
     });
-    const error = (await gateway
-      .chat({ ...hello, model: 'model-a' }, emptyContext)
-      .catch((caught: unknown) => caught)) as GatewayError;
-    expect(error.code).toBe('unsafe_url');
+    for (const [model, host] of [
+      ['model-a', '127.0.0.1'],
+      ['model-i', '10.1.2.3'],
+    ] as const) {
+      const error = (await gateway
+        .chat({ ...hello, model }, emptyContext)
+        .catch((caught: unknown) => caught)) as GatewayError;
+      // The operator's configuration is at fault, not the client's request.
+      expect(error).toMatchObject({ status: 502, type: 'upstream_error', code: 'unsafe_url' });
+      expect(JSON.stringify(error.toOpenAIError())).not.toContain(host);
+      // Whoever runs the gateway learns which host was refused.
+      expect(JSON.stringify(logged)).toContain(host);
+    }
     expect(primary.requests).toHaveLength(0);
   });
 

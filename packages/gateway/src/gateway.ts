@@ -440,6 +440,7 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
     const cached = safeUrlChecks.get(runtime.settings.id);
     if (cached && cached.expiresAt > now()) return cached.passed ? undefined : cached.check;
     const check = assertSafeUrl(runtime.settings.baseUrl, {
+      provider: runtime.settings.id,
       allowPrivateNetwork: runtime.allowPrivateNetwork,
     });
     const entry = { expiresAt: now() + safeUrlCacheMs, check, passed: false };
@@ -447,8 +448,17 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
       () => {
         entry.passed = true;
       },
-      // A failed check is not cached for long: DNS may recover, and the error is cheap to recompute.
-      () => safeUrlChecks.delete(runtime.settings.id),
+      (error: unknown) => {
+        // A failed check is not cached for long: DNS may recover, and the error is cheap to recompute.
+        safeUrlChecks.delete(runtime.settings.id);
+        // The client is told the provider only; which host was refused is for whoever runs the gateway.
+        if (error instanceof GatewayError && error.cause instanceof Error) {
+          logger.warn(
+            { provider: runtime.settings.id, reason: error.cause.message },
+            'provider base URL refused',
+          );
+        }
+      },
     );
     safeUrlChecks.set(runtime.settings.id, entry);
     return check;

@@ -61,11 +61,25 @@ export function isPrivateAddress(address: string): boolean {
   return true;
 }
 
-function unsafe(message: string): GatewayError {
-  return new GatewayError({ status: 400, type: 'invalid_request_error', code: 'unsafe_url', message });
+/**
+ * A refused base URL is the operator's configuration at fault, not the client's request: a 502 that names the provider
+ * only, as when the connect-time lookup refuses (`http-client.ts`). What was wrong (the host) is the error's `cause`,
+ * for the log.
+ */
+function unsafe(provider: string | undefined, reason: string): GatewayError {
+  return new GatewayError({
+    status: 502,
+    type: 'upstream_error',
+    code: 'unsafe_url',
+    message: `${provider ?? 'The provider'} is configured with a base URL the gateway may not call`,
+    ...(provider === undefined ? {} : { provider }),
+    cause: new Error(reason),
+  });
 }
 
 export interface SafeUrlOptions {
+  /** The provider id, named in the error. */
+  provider?: string;
   allowPrivateNetwork?: boolean;
   /** DNS resolution of every address, for tests. Default node:dns lookup with all: true. */
   resolveAll?: (hostname: string) => Promise<string[]>;
@@ -89,24 +103,25 @@ export async function assertSafeUrl(url: string, options: SafeUrlOptions = {}): 
   try {
     parsed = new URL(url);
   } catch {
-    throw unsafe('The provider base URL is not a valid URL');
+    throw unsafe(options.provider, 'The provider base URL is not a valid URL');
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw unsafe('The provider base URL must use http or https');
+    throw unsafe(options.provider, 'The provider base URL must use http or https');
   }
   if (parsed.username || parsed.password) {
-    throw unsafe('The provider base URL must not carry credentials');
+    throw unsafe(options.provider, 'The provider base URL must not carry credentials');
   }
   if (options.allowPrivateNetwork) return;
   const hostname = parsed.hostname.replace(/^\[|\]$/g, '').toLowerCase();
   if (metadataHostnames.has(hostname) || hostname === 'localhost' || hostname.endsWith('.localhost')) {
-    throw unsafe(`The provider host ${hostname} is a private address`);
+    throw unsafe(options.provider, `The provider host ${hostname} is a private address`);
   }
   const addresses = isIP(hostname) ? [hostname] : await (options.resolveAll ?? defaultResolveAll)(hostname);
-  if (addresses.length === 0) throw unsafe(`The provider host ${hostname} does not resolve`);
+  if (addresses.length === 0)
+    throw unsafe(options.provider, `The provider host ${hostname} does not resolve`);
   for (const address of addresses) {
     if (isPrivateAddress(address)) {
-      throw unsafe(`The provider host ${hostname} resolves to a private address`);
+      throw unsafe(options.provider, `The provider host ${hostname} resolves to a private address`);
     }
   }
 }
