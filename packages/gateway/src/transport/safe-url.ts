@@ -27,10 +27,10 @@ for (const [network, prefix] of [
   privateRanges.addSubnet(network, prefix, 'ipv4');
 }
 for (const [network, prefix] of [
-  ['::', 128],
-  ['::1', 128],
-  ['64:ff9b::', 96],
+  // The forms embedding an IPv4 address (::/96, ::ffff:0:0/96, 64:ff9b::/96, 2002::/16) are judged by that address.
+  ['64:ff9b:1::', 48], // local-use NAT64 (RFC 8215): where the IPv4 address sits is up to the network
   ['100::', 64],
+  ['2001::', 32], // Teredo: reaches an IPv4 host through a relay
   ['2001:db8::', 32],
   ['fc00::', 7],
   ['fe80::', 10],
@@ -41,31 +41,59 @@ for (const [network, prefix] of [
 
 const metadataHostnames = new Set(['metadata.google.internal', 'metadata', 'metadata.azure.internal']);
 
-/** True for loopback, private, link-local (cloud metadata), CGNAT, multicast and reserved addresses. */
+/** The eight 16-bit groups of an address `isIP` calls IPv6 (a zone id, `%eth0`, is dropped). */
+function ipv6Groups(address: string): number[] {
+  let text = address.split('%', 1)[0]!;
+  // A trailing dotted IPv4 part is the last two groups.
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (dotted) {
+    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const groupsOf = (part: string) =>
+    part === '' ? [] : part.split(':').map((group) => Number.parseInt(group, 16));
+  const [head = '', tail] = text.split('::');
+  const start = groupsOf(head);
+  if (tail === undefined) return start;
+  const end = groupsOf(tail);
+  return [...start, ...Array<number>(8 - start.length - end.length).fill(0), ...end];
+}
+
+/** The 96-bit prefixes (six groups, in hex) whose last 32 bits are an IPv4 address the IPv6 one reaches. */
+const ipv4CarryingPrefixes = new Set([
+  '0:0:0:0:0:0', // IPv4-compatible (::/96, deprecated; :: and ::1 are in it too)
+  '0:0:0:0:0:ffff', // IPv4-mapped
+  '0:0:0:0:ffff:0', // IPv4-translated (SIIT)
+  '64:ff9b:0:0:0:0', // NAT64's well-known prefix
+]);
+
+/** The IPv4 address an IPv6 one reaches the host of (those prefixes, and 6to4's 2002::/16), if any. */
+function embeddedIPv4(groups: number[]): string | undefined {
+  const ipv4 = (high = 0, low = 0) => `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
+  if (groups[0] === 0x2002) return ipv4(groups[1], groups[2]);
+  const prefix = groups
+    .slice(0, 6)
+    .map((group) => group.toString(16))
+    .join(':');
+  return ipv4CarryingPrefixes.has(prefix) ? ipv4(groups[6], groups[7]) : undefined;
+}
+
+/**
+ * True for loopback, private, link-local (cloud metadata), CGNAT, multicast and reserved addresses, also when an
+ * IPv6 address embeds one of them in a form that reaches it.
+ */
 export function isPrivateAddress(address: string): boolean {
   const family = isIP(address);
   if (family === 4) return privateRanges.check(address, 'ipv4');
   if (family === 6) {
-    const lowered = address.toLowerCase();
-    // An IPv4-mapped IPv6 address reaches the IPv4 host it embeds.
-    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(lowered);
-    if (mapped) return privateRanges.check(mapped[1]!, 'ipv4');
-    const mappedHex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(lowered);
-    if (mappedHex) {
-      const high = Number.parseInt(mappedHex[1]!, 16);
-      const low = Number.parseInt(mappedHex[2]!, 16);
-      return privateRanges.check(`${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`, 'ipv4');
-    }
-    return privateRanges.check(lowered, 'ipv6');
+    const groups = ipv6Groups(address);
+    const ipv4 = embeddedIPv4(groups);
+    if (ipv4 !== undefined) return privateRanges.check(ipv4, 'ipv4');
+    return privateRanges.check(groups.map((group) => group.toString(16)).join(':'), 'ipv6');
   }
   return true;
 }
 
-/**
- * A refused base URL is the operator's configuration at fault, not the client's request: a 502 that names the provider
- * only, as when the connect-time lookup refuses (`http-client.ts`). What was wrong (the host) is the error's `cause`,
- * for the log.
- */
 function unsafe(provider: string | undefined, reason: string): GatewayError {
   return new GatewayError({
     status: 502,
