@@ -32,7 +32,7 @@ import type {
   ProviderSettings,
   StreamEvent,
 } from './spec/provider-adapter.js';
-import { estimateTokens, estimateTokensOfLength, type Usage } from './spec/usage.js';
+import { estimateTokens, estimateTokensOfLength, type Usage, usageToOpenAI } from './spec/usage.js';
 import { Abort, type CancelSignal, onAbort } from './transport/abort.js';
 import {
   createDefaultDispatchers,
@@ -245,18 +245,23 @@ function promptText(request: ChatCompletionRequest): string {
   return parts.join('\n');
 }
 
-/** How many characters of text a chunk delivers (what an estimate counts when the provider reports no usage). */
-function chunkTextLength(chunk: ChatCompletionChunk): number {
+/**
+ * How many characters of text an answer's message, or a stream's delta, carries: what an estimate counts when the
+ * provider reports no usage.
+ */
+function textLength(message: {
+  content?: string | null;
+  reasoning_content?: string;
+  refusal?: string | null;
+  tool_calls?: ReadonlyArray<{ function?: { name?: string; arguments?: string } }>;
+}): number {
   let length = 0;
-  for (const choice of chunk.choices) {
-    const { delta } = choice;
-    if (delta.content) length += delta.content.length;
-    if (delta.reasoning_content) length += delta.reasoning_content.length;
-    if (delta.refusal) length += delta.refusal.length;
-    if (delta.tool_calls) {
-      for (const toolCall of delta.tool_calls) {
-        length += (toolCall.function?.name?.length ?? 0) + (toolCall.function?.arguments?.length ?? 0);
-      }
+  if (message.content) length += message.content.length;
+  if (message.reasoning_content) length += message.reasoning_content.length;
+  if (message.refusal) length += message.refusal.length;
+  if (message.tool_calls) {
+    for (const toolCall of message.tool_calls) {
+      length += (toolCall.function?.name?.length ?? 0) + (toolCall.function?.arguments?.length ?? 0);
     }
   }
   return length;
@@ -275,6 +280,30 @@ function carriesContent(chunk: ChatCompletionChunk): boolean {
     if (delta.content || delta.reasoning_content || delta.refusal || delta.tool_calls?.length) return true;
   }
   return false;
+}
+
+/** How many characters of text a chunk delivers. */
+function chunkTextLength(chunk: ChatCompletionChunk): number {
+  let length = 0;
+  for (const choice of chunk.choices) length += textLength(choice.delta);
+  return length;
+}
+
+/**
+ * The usage of an answer whose provider reported none, estimated as a stream's is (the prompt, and the text of every
+ * choice) rather than billed as nothing. Written into the response too: the client sees what it is billed for.
+ */
+function estimateAnswerUsage(request: ChatCompletionRequest, response: ChatCompletion): Usage {
+  let characters = 0;
+  for (const choice of response.choices) characters += textLength(choice.message);
+  const usage: Usage = {
+    inputTokens: estimateTokens(promptText(request)),
+    outputTokens: estimateTokensOfLength(characters),
+    cachedInputTokens: 0,
+    reasoningTokens: 0,
+  };
+  response.usage = usageToOpenAI(usage);
+  return usage;
 }
 
 /** Whether a failed target should hand over to the next one instead of failing the request. */
@@ -825,9 +854,10 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
         return runtime.adapter.parseChatResponse(text, callOptions);
       },
     });
+    const { response, usage } = outcome.value;
     return {
-      response: outcome.value.response,
-      usage: outcome.value.usage,
+      response,
+      usage: usage ?? estimateAnswerUsage(request, response),
       served: outcome.served,
       attempts: outcome.attempts,
       warnings,

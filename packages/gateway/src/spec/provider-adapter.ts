@@ -107,7 +107,14 @@ export interface ProviderAdapter {
    * nothing and may take any bound. What a hold counts per part.
    */
   mediaTokenBound(part: MediaPart, provider: ProviderSettings): number;
-  parseChatResponse(body: unknown, options: ChatCallOptions): { response: ChatCompletion; usage: Usage };
+  /**
+   * The answer in the OpenAI shape, and the usage the provider reported: undefined (and no `response.usage`) when it
+   * reported none, for the gateway to estimate rather than bill the answer as free.
+   */
+  parseChatResponse(
+    body: unknown,
+    options: ChatCallOptions,
+  ): { response: ChatCompletion; usage: Usage | undefined };
   createChatStreamConverter(options: ChatCallOptions): ChatStreamConverter;
   prepareEmbeddings?(options: EmbeddingsCallOptions): PreparedRequest;
   parseEmbeddingsResponse?(

@@ -50,7 +50,8 @@ export function usageToOpenAI(usage: Usage): OpenAIUsage {
 
 /**
  * Rough token count for text a provider never reported usage for (about four characters a token for
- * English). Used only to bill what was delivered when a stream is cut before its usage arrives.
+ * English). Used only to bill what was delivered when the provider reported no usage: a stream cut before its usage
+ * arrived, or an answer (streamed or not) that never carried any.
  */
 export function estimateTokens(text: string): number {
   return estimateTokensOfLength(text.length);

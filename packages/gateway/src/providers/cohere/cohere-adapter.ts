@@ -20,7 +20,7 @@ import type {
   PreparedRequest,
   ProviderAdapter,
 } from '../../spec/provider-adapter.js';
-import { emptyUsage, tokenCount, type Usage, usageToOpenAI } from '../../spec/usage.js';
+import { tokenCount, type Usage, usageToOpenAI } from '../../spec/usage.js';
 import {
   type CohereUsage,
   cohereChatResponseSchema,
@@ -93,9 +93,9 @@ function prepareChat(options: ChatCallOptions): PreparedRequest {
 function parseChatResponse(
   body: unknown,
   options: ChatCallOptions,
-): { response: ChatCompletion; usage: Usage } {
+): { response: ChatCompletion; usage: Usage | undefined } {
   const data = parseProviderJson(options.provider.id, cohereChatResponseSchema, body);
-  const usage = usageFromCohere(data.usage) ?? emptyUsage();
+  const usage = usageFromCohere(data.usage);
   let text = '';
   let reasoning = data.message.tool_plan ?? '';
   for (const part of data.message.content ?? []) {
@@ -125,7 +125,7 @@ function parseChatResponse(
           finish_reason: mapCohereFinishReason(data.finish_reason),
         },
       ],
-      usage: usageToOpenAI(usage),
+      ...(usage ? { usage: usageToOpenAI(usage) } : {}),
     },
     usage,
   };

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createGateway, type Gateway } from '../../gateway.js';
 import { classifyMediaPart } from '../../provider-utils/media-part.js';
 import type { GatewayError } from '../../spec/gateway-error.js';
+import { estimateTokens } from '../../spec/usage.js';
 import {
   type FakeUpstream,
   readChunksFixture,
@@ -164,6 +165,32 @@ describe('gemini adapter', () => {
       outputTokens: 229,
       cachedInputTokens: 0,
       reasoningTokens: 220,
+    });
+  });
+
+  it('estimates the usage of an answer without usageMetadata instead of billing it as nothing', async () => {
+    const answer = 'A long answer. '.repeat(200);
+    const prompt = 'Write a lot. '.repeat(100);
+    upstream.enqueue({
+      kind: 'json',
+      body: { candidates: [{ content: { role: 'model', parts: [{ text: answer }] }, finishReason: 'STOP' }] },
+    });
+    const result = await gateway.chat(
+      { model: 'flash', messages: [{ role: 'user', content: prompt }] },
+      emptyContext,
+    );
+    expect(result.response.choices[0]?.message.content).toHaveLength(3_000);
+    // About four characters a token, as for a stream whose usage never came.
+    expect(result.usage).toEqual({
+      inputTokens: estimateTokens(prompt),
+      outputTokens: 750,
+      cachedInputTokens: 0,
+      reasoningTokens: 0,
+    });
+    expect(result.response.usage).toMatchObject({
+      prompt_tokens: 325,
+      completion_tokens: 750,
+      total_tokens: 1_075,
     });
   });
 

@@ -23,7 +23,7 @@ import type {
   PreparedRequest,
   ProviderAdapter,
 } from '../../spec/provider-adapter.js';
-import { emptyUsage, estimateTokens, tokenCount, type Usage, usageToOpenAI } from '../../spec/usage.js';
+import { estimateTokens, tokenCount, type Usage, usageToOpenAI } from '../../spec/usage.js';
 import { convertJsonSchemaToGemini } from './convert-json-schema-to-gemini.js';
 import { convertToGeminiContents } from './convert-to-gemini-contents.js';
 import {
@@ -138,9 +138,9 @@ function partsOf(candidate: NonNullable<GeminiResponse['candidates']>[number]): 
 function parseChatResponse(
   body: unknown,
   options: ChatCallOptions,
-): { response: ChatCompletion; usage: Usage } {
+): { response: ChatCompletion; usage: Usage | undefined } {
   const data = parseProviderJson(options.provider.id, geminiResponseSchema, body);
-  const usage = usageFromGemini(data.usageMetadata) ?? emptyUsage();
+  const usage = usageFromGemini(data.usageMetadata);
   const candidates = data.candidates ?? [];
   const choices: ChatCompletion['choices'] =
     candidates.length === 0
@@ -172,7 +172,7 @@ function parseChatResponse(
       created: Math.floor(Date.now() / 1000),
       model: options.publicModel,
       choices,
-      usage: usageToOpenAI(usage),
+      ...(usage ? { usage: usageToOpenAI(usage) } : {}),
     },
     usage,
   };

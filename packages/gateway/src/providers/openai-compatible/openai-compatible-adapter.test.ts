@@ -186,6 +186,47 @@ describe('openai-compatible adapter', () => {
     expect(result.served).toEqual({ provider: 'main', model: 'gpt-4o-mini', keyIndex: 0 });
   });
 
+  it('estimates the usage of an answer that reports none, its tool calls included, instead of billing nothing', async () => {
+    upstream.enqueue({
+      kind: 'json',
+      body: {
+        id: 'chatcmpl-local',
+        object: 'chat.completion',
+        created: 1,
+        model: 'local-model',
+        choices: [
+          {
+            index: 0,
+            message: {
+              role: 'assistant',
+              content: null,
+              tool_calls: [
+                {
+                  id: 'call_1',
+                  type: 'function',
+                  function: { name: 'get_weather', arguments: '{"city":"Oran"}' },
+                },
+              ],
+            },
+            finish_reason: 'tool_calls',
+          },
+        ],
+      },
+    });
+    const result = await gateway.chat(
+      { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Weather in Oran?' }] },
+      emptyContext,
+    );
+    // 16 prompt characters; 'get_weather' and its 15 characters of arguments, 4 a token.
+    expect(result.usage).toEqual({
+      inputTokens: 4,
+      outputTokens: 7,
+      cachedInputTokens: 0,
+      reasoningTokens: 0,
+    });
+    expect(result.response.usage).toMatchObject({ prompt_tokens: 4, completion_tokens: 7, total_tokens: 11 });
+  });
+
   it('bounds the token counts a provider reports, so nonsense cannot overflow a usage record or a charge', async () => {
     const body = readJsonFixture(fixture('text.json')) as Record<string, unknown>;
     upstream.enqueue({

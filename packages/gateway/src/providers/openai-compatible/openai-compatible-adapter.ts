@@ -27,7 +27,7 @@ import type {
   ProviderSettings,
   UpstreamErrorDetails,
 } from '../../spec/provider-adapter.js';
-import { tokenCount, type Usage } from '../../spec/usage.js';
+import { tokenCount, type Usage, usageToOpenAI } from '../../spec/usage.js';
 import { mapOpenAICompatibleFinishReason } from './map-openai-compatible-finish-reason.js';
 import {
   isCommonChunk,
@@ -120,14 +120,9 @@ function outputTokenBound(request: ChatCompletionRequest, provider: ProviderSett
 function parseChatResponse(
   body: unknown,
   options: ChatCallOptions,
-): { response: ChatCompletion; usage: Usage } {
+): { response: ChatCompletion; usage: Usage | undefined } {
   const data = parseProviderJson(options.provider.id, openAICompatibleChatResponseSchema, body);
-  const usage = usageFromOpenAICompatible(data.usage) ?? {
-    inputTokens: 0,
-    outputTokens: 0,
-    cachedInputTokens: 0,
-    reasoningTokens: 0,
-  };
+  const usage = usageFromOpenAICompatible(data.usage);
   const response: ChatCompletion = {
     id: data.id ?? generateId('chatcmpl-'),
     object: 'chat.completion',
@@ -152,14 +147,8 @@ function parseChatResponse(
         finish_reason: mapOpenAICompatibleFinishReason(choice.finish_reason),
       };
     }),
-    usage: {
-      prompt_tokens: usage.inputTokens,
-      completion_tokens: usage.outputTokens,
-      total_tokens: usage.inputTokens + usage.outputTokens,
-      prompt_tokens_details: { cached_tokens: usage.cachedInputTokens },
-      completion_tokens_details: { reasoning_tokens: usage.reasoningTokens },
-    },
   };
+  if (usage) response.usage = usageToOpenAI(usage);
   if (data.system_fingerprint) response.system_fingerprint = data.system_fingerprint;
   return { response, usage };
 }

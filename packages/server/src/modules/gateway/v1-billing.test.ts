@@ -96,6 +96,34 @@ for (const pair of backendPairs()) {
       expect(harness.primary.requests[0]!.body).toMatchObject({ max_tokens: 10 });
     });
 
+    it('charges an estimate, not nothing, for an answer whose provider reported no usage', async () => {
+      await fund(costOfOne * 1_000);
+      const answer = 'A long answer. '.repeat(200);
+      harness.primary.setHandler(() => ({
+        kind: 'json',
+        body: {
+          id: 'chatcmpl-no-usage',
+          object: 'chat.completion',
+          created: 1,
+          model: 'gpt-4o-mini',
+          choices: [{ index: 0, message: { role: 'assistant', content: answer }, finish_reason: 'stop' }],
+        },
+      }));
+      const response = await post({ ...request, max_tokens: 1_000 });
+      expect(response.status).toBe(200);
+      const body = (await response.json()) as { usage: { prompt_tokens: number; completion_tokens: number } };
+      // About four characters a token, as for a stream whose usage never came.
+      expect(body.usage).toMatchObject({ prompt_tokens: estimateTokens('Hi'), completion_tokens: 750 });
+      const book = await harness.app.billing.prices.get();
+      const estimated = book.priceUsage({
+        model: 'gpt-test',
+        usage: { inputTokens: estimateTokens('Hi'), outputTokens: 750, cachedInputTokens: 0 },
+        plan: { priceMultiplierPermille: 1000 },
+      }).credits;
+      expect(estimated).toBeGreaterThan(costOfOne);
+      expect(Number(response.headers.get('x-webox-credits-charged'))).toBe(estimated);
+    });
+
     it('refuses with 402, the balance and the amount needed, without calling the provider', async () => {
       await fund(costOfOne - 1);
       const client = new OpenAI({ baseURL: `${harness.origin}/v1`, apiKey: key, maxRetries: 0 });
