@@ -92,6 +92,32 @@ for (const pair of backendPairs()) {
       expect(harness.primary.requests.length - before).toBe(3);
     });
 
+    it('counts an answer from the response cache against the daily request quota, and refuses it past', async () => {
+      const client = await person();
+      const { key } = await createKey(client, { dailyRequestQuota: 2 });
+      const before = harness.primary.requests.length;
+      const cachedCall = () =>
+        fetch(`${harness.origin}/v1/chat/completions`, {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${key}`,
+            'content-type': 'application/json',
+            'x-webox-cache': 'true',
+          },
+          body: JSON.stringify({ ...request, messages: [{ role: 'user', content: `Hi ${key}` }] }),
+        });
+      const first = await cachedCall();
+      expect([first.status, first.headers.get('x-webox-cache')]).toEqual([200, 'miss']);
+      const hit = await cachedCall();
+      expect([hit.status, hit.headers.get('x-webox-cache')]).toEqual([200, 'hit']);
+      expect(Number(hit.headers.get('x-webox-credits-charged') ?? 0)).toBe(0);
+      const refused = await cachedCall();
+      expect(refused.status).toBe(429);
+      expect(errorCode((await refused.json()) as { error?: { code?: string } })).toBe('quota_exceeded');
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(harness.primary.requests.length - before).toBe(1);
+    });
+
     it('never lets 30 concurrent calls spend more than a key’s daily credit budget', async () => {
       const client = await person();
       const budget = costOfOne * 7;

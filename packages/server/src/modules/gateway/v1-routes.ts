@@ -398,6 +398,9 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
     });
   }
 
+  /** The bounds of a call that holds nothing (they are not even asked for). */
+  const noTokens = () => ({ prompt: 0, output: 0 });
+
   /**
    * A chat's bounds for its hold: the prompt with each media part at the most it costs on the paid candidates, and
    * the engine's output bound of the request as sent (the cap, a thinking budget an adapter adds, times `n`).
@@ -581,7 +584,11 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
         });
         if (cacheDecision) {
           const cached = await cache.get(cacheDecision);
-          if (cached && (cached.kind === 'stream') === call.stream) return replayCached(call, reply, cached);
+          if (cached && (cached.kind === 'stream') === call.stream) {
+            // A hit costs nothing, but it is a call: it counts against the request quotas, refused past them.
+            await (await hold(call, [], noTokens)).release();
+            return replayCached(call, reply, cached);
+          }
           reply.header('x-webox-cache', 'miss');
         }
         const paid = platformPaid(call, candidates);
