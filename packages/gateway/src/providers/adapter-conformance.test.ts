@@ -4,6 +4,12 @@ import { readChunksFixture, readJsonFixture, readNamedChunksFixture } from '../t
 const fixture = (provider: string, name: string) =>
   new URL(`./${provider}/__fixtures__/${name}`, import.meta.url);
 
+/** A recorded answer with the field carrying its usage taken out. */
+function withoutField(answer: unknown, field: string): unknown {
+  const { [field]: _removed, ...rest } = answer as Record<string, unknown>;
+  return rest;
+}
+
 runAdapterConformanceSuite({
   name: 'openai-compatible',
   provider: (baseUrl, key) => ({
@@ -14,6 +20,7 @@ runAdapterConformanceSuite({
     allowPrivateNetwork: true,
   }),
   textAnswer: readJsonFixture(fixture('openai-compatible', 'text.json')),
+  textAnswerWithoutUsage: withoutField(readJsonFixture(fixture('openai-compatible', 'text.json')), 'usage'),
   expectedText: 'Hello! How can I assist you today?',
   textStream: readChunksFixture(fixture('openai-compatible', 'text.chunks.txt')),
   expectedStreamText: 'Hello, world!',
@@ -34,6 +41,7 @@ runAdapterConformanceSuite({
   name: 'gemini',
   provider: (baseUrl, key) => ({ type: 'gemini', baseUrl, keys: [key], allowPrivateNetwork: true }),
   textAnswer: readJsonFixture(fixture('gemini', 'text.json')),
+  textAnswerWithoutUsage: withoutField(readJsonFixture(fixture('gemini', 'text.json')), 'usageMetadata'),
   expectedText: 'AI learns patterns from data to make predictions.',
   textStream: readChunksFixture(fixture('gemini', 'text.chunks.txt')),
   expectedStreamText: 'The sky is blue because of Rayleigh scattering.',
@@ -44,6 +52,7 @@ runAdapterConformanceSuite({
   name: 'cohere',
   provider: (baseUrl, key) => ({ type: 'cohere', baseUrl, keys: [key], allowPrivateNetwork: true }),
   textAnswer: readJsonFixture(fixture('cohere', 'text.json')),
+  textAnswerWithoutUsage: withoutField(readJsonFixture(fixture('cohere', 'text.json')), 'usage'),
   expectedText: 'LLMs are neural networks trained on large text corpora.',
   textStream: readChunksFixture(fixture('cohere', 'text.chunks.txt')),
   expectedStreamText: 'Coca-Cola is a soft drink.',

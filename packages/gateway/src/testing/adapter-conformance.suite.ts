@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { GatewayConfigInput } from '../config.js';
 import { createGateway, type Gateway } from '../gateway.js';
 import { GatewayError } from '../spec/gateway-error.js';
-import type { Usage } from '../spec/usage.js';
+import { estimateTokens, type Usage } from '../spec/usage.js';
 import { type FakeUpstream, startFakeUpstream } from './fake-upstream.js';
 import { collect, collectSettled, emptyContext, fastResilience, parseConfig } from './helpers.js';
 
@@ -13,6 +13,11 @@ export interface AdapterConformanceOptions {
   /** A recorded non-streamed text answer, and the text it holds. */
   textAnswer: unknown;
   expectedText: string;
+  /**
+   * `textAnswer` without the usage the provider reports in it; none for a provider whose answers must carry it (an
+   * Anthropic message without usage is refused as invalid).
+   */
+  textAnswerWithoutUsage?: unknown;
   /** A recorded stream (events in order, incl. the final one), and the text it holds. */
   textStream: Array<{ event?: string; data: string }>;
   expectedStreamText: string;
@@ -66,6 +71,22 @@ export function runAdapterConformanceSuite(options: AdapterConformanceOptions): 
       expect(result.usage.inputTokens).toBeGreaterThan(0);
       expect(result.served).toEqual({ provider: 'subject', model: 'subject', keyIndex: 0 });
     });
+
+    if (options.textAnswerWithoutUsage !== undefined) {
+      const answer = options.textAnswerWithoutUsage;
+      it('estimates the usage of an answer that reports none, rather than billing it as nothing', async () => {
+        upstream.enqueue({ kind: 'json', body: answer });
+        const result = await gateway.chat(request, emptyContext);
+        expect(result.response.choices[0]?.message.content).toBe(options.expectedText);
+        expect(result.usage).toEqual({
+          inputTokens: estimateTokens('Hello'),
+          outputTokens: estimateTokens(options.expectedText),
+          cachedInputTokens: 0,
+          reasoningTokens: 0,
+        });
+        expect(result.response.usage?.completion_tokens).toBe(result.usage.outputTokens);
+      });
+    }
 
     it('streams OpenAI chunks: role first, one finish, usage last', async () => {
       upstream.enqueue({ kind: 'sse', events: options.textStream });

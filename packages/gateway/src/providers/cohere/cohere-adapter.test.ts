@@ -155,23 +155,6 @@ describe('cohere adapter', () => {
     });
   });
 
-  it('estimates the usage of an answer that reports none instead of billing it as nothing', async () => {
-    const { usage: _reported, ...body } = readJsonFixture(fixture('text.json')) as Record<string, unknown>;
-    upstream.enqueue({ kind: 'json', body });
-    const result = await gateway.chat(
-      { model: 'command', messages: [{ role: 'user', content: 'What are large language models?' }] },
-      emptyContext,
-    );
-    // 32 prompt characters and the 56 of 'LLMs are neural networks trained on large text corpora.', 4 a token.
-    expect(result.usage).toEqual({
-      inputTokens: 8,
-      outputTokens: 14,
-      cachedInputTokens: 0,
-      reasoningTokens: 0,
-    });
-    expect(result.response.usage).toMatchObject({ prompt_tokens: 8, completion_tokens: 14 });
-  });
-
   it('converts tool calls, keeping the tool plan as reasoning', async () => {
     upstream.enqueue({ kind: 'json', body: readJsonFixture(fixture('tool-call.json')) });
     const result = await gateway.chat(
