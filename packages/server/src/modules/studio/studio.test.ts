@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { readChunksFixture } from '@webox/gateway/testing';
 import { desc, eq, sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import PDFDocument from 'pdfkit';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
 import { type GatewayHarness, startGatewayHarness } from '../../testing/gateway-harness.js';
 import { type SignedInClient, signUpAndSignIn } from '../accounts/testing.js';
@@ -306,6 +308,53 @@ for (const pair of backendPairs()) {
         (await call(stranger, 'DELETE', `/api/studio/presets/${preset.json().preset.id}`)).statusCode,
       ).toBe(404);
       expect((await call(owner, 'GET', '/api/studio/presets')).json().presets).toHaveLength(1);
+    });
+
+    it('serves other requests while it renders the PDF of a conversation at the message limit', async () => {
+      const client = await signUpAndSignIn(harness.app);
+      const created = await call(client, 'POST', '/api/studio/conversations', { model: 'gpt-test' });
+      const id: string = created.json().conversation.id;
+      const ids = Array.from({ length: conversationLimits.messages }, () => randomUUID());
+      const sentence = 'An answer long enough to wrap over a few lines of the page, as most answers do. ';
+      const rows = ids.map((messageId, index) => ({
+        id: messageId,
+        conversationId: id,
+        parentId: index === 0 ? null : ids[index - 1]!,
+        role: index % 2 === 0 ? ('user' as const) : ('assistant' as const),
+        content: `${index + 1}. ${sentence.repeat(10)}`,
+      }));
+      for (let start = 0; start < rows.length; start += 500) {
+        await harness.app.db.insert(studioMessages).values(rows.slice(start, start + 500));
+      }
+      await harness.app.db
+        .update(studioConversations)
+        .set({ activeLeafId: ids.at(-1)!, messageCount: ids.length })
+        .where(eq(studioConversations.id, id));
+
+      // Once the render has begun, someone else asks for something cheap: it is answered before the render ends.
+      const answered: string[] = [];
+      let other: Promise<void> | undefined;
+      const text = PDFDocument.prototype.text;
+      const spy = vi.spyOn(PDFDocument.prototype, 'text').mockImplementation(function (
+        this: PDFKit.PDFDocument,
+        ...args: Parameters<typeof text>
+      ) {
+        other ??= call(owner, 'GET', '/api/studio/presets').then((response) => {
+          expect(response.statusCode).toBe(200);
+          answered.push('other request');
+        });
+        return text.apply(this, args);
+      });
+      try {
+        const pdf = await call(client, 'GET', `/api/studio/conversations/${id}/export?format=pdf`);
+        answered.push('export');
+        await other;
+        expect(pdf.statusCode).toBe(200);
+        expect(pdf.rawPayload.subarray(0, 5).toString()).toBe('%PDF-');
+        expect(answered).toEqual(['other request', 'export']);
+      } finally {
+        spy.mockRestore();
+      }
     });
 
     it('refuses usage figures beyond what their columns hold with 400, and stores the largest that fit', async () => {
