@@ -174,7 +174,7 @@ for (const pair of backendPairs()) {
           .map((message: { content: string }) => message.content);
       expect(await questions()).toEqual(['Second wording']);
       const markdown = await call(owner, 'GET', `/api/studio/conversations/${id}/export?format=markdown`);
-      expect(markdown.body).toContain('## User\n\nSecond wording');
+      expect(markdown.body).toContain('## User\n\n```\nSecond wording\n```');
 
       await call(owner, 'PATCH', `/api/studio/conversations/${id}`, { activeLeafId: answerId });
       read = (await call(owner, 'GET', `/api/studio/conversations/${id}`)).json();
