@@ -681,13 +681,78 @@ describe('media token bound', () => {
     const targets = gateway.resolve('vision', { headers: {} })!;
     const image = classifyMediaPart('data:image/png;base64,iVBORw0KGgo=');
     const pdf = classifyMediaPart('data:application/pdf;base64,JVBERi0=');
+    const audio = classifyMediaPart('data:audio/mpeg;base64,SUQz');
     const claude = targets.filter((target) => target.provider === 'claude');
     expect(gateway.mediaTokenBound(image, targets)).toBe(48_169);
     expect(gateway.mediaTokenBound(image, claude)).toBe(4_800);
-    // Only Gemini bills a PDF as one, and a route that may reach it holds it.
-    expect(gateway.mediaTokenBound(pdf, targets)).toBe(560_000);
-    expect(gateway.mediaTokenBound(pdf, targets.slice(0, 2))).toBe(48_169);
+    // Claude and Gemini bill a PDF by the page; Claude's 600 pages of text and image are the most.
+    expect(gateway.mediaTokenBound(pdf, targets)).toBe(4_680_000);
+    expect(gateway.mediaTokenBound(pdf, targets.slice(1))).toBe(560_000);
+    // Claude refuses audio before sending it; Gemini bills it by the second.
+    expect(gateway.mediaTokenBound(audio, claude)).toBe(0);
+    expect(gateway.mediaTokenBound(audio, targets)).toBe(1_094_400);
     expect(gateway.mediaTokenBound(image, [])).toBe(0);
+  });
+});
+
+describe('a part a target cannot take', () => {
+  let claude: FakeUpstream;
+  let gemini: FakeUpstream;
+  let gateway: Gateway;
+
+  beforeEach(async () => {
+    claude = await startFakeUpstream();
+    gemini = await startFakeUpstream();
+    gateway = createGateway({
+      config: parseConfig({
+        providers: {
+          claude: { type: 'anthropic', baseUrl: claude.url, keys: [primaryKey], allowPrivateNetwork: true },
+          google: { type: 'gemini', baseUrl: gemini.url, keys: [secondaryKey], allowPrivateNetwork: true },
+        },
+        models: {
+          sonnet: { provider: 'claude', model: 'claude-sonnet-4-5', contextWindow: 200_000 },
+          flash: { provider: 'google', model: 'gemini-2.5-flash', contextWindow: 1_048_576 },
+        },
+        routes: { listen: { targets: [{ model: 'sonnet' }, { model: 'flash' }] } },
+        resilience: fastResilience,
+      }),
+    });
+  });
+  afterEach(async () => {
+    await Promise.all([claude.close(), gemini.close()]);
+  });
+
+  const withAudio = (model: string, stream = false): ChatCompletionRequest => ({
+    model,
+    stream,
+    messages: [
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'Transcribe this.' },
+          { type: 'image_url', image_url: { url: 'data:audio/mpeg;base64,SUQzBAAAAAAA' } },
+        ],
+      },
+    ],
+  });
+
+  it('answers 400 with what the model takes when no target can, before any provider is called', async () => {
+    for (const request of [withAudio('sonnet'), withAudio('sonnet', true)]) {
+      const call = request.stream
+        ? gateway.chatStream(request, emptyContext)
+        : gateway.chat(request, emptyContext);
+      const error = (await call.catch((caught: unknown) => caught)) as GatewayError;
+      expect(error).toBeInstanceOf(GatewayError);
+      expect(error.toOpenAIError()).toEqual({
+        error: {
+          type: 'invalid_request_error',
+          code: 'invalid_request',
+          message: 'Claude takes images (JPEG, PNG, GIF or WebP) and PDFs in image_url parts, not audio/mpeg',
+          param: 'messages',
+        },
+      });
+    }
+    expect(claude.requests).toHaveLength(0);
   });
 });
 

@@ -10,9 +10,10 @@ import type { MediaPart } from '../spec/media-part.js';
 export const unknownImageTokenBound = 48_169;
 
 /**
- * The most one PDF may cost: Gemini's, the only provider here that takes one in an image part. Its document guide
- * ("Document understanding", ai.google.dev/gemini-api/docs/document-processing) takes documents of up to 1,000 pages
- * and bills each page as an image: 258 tokens on Gemini 2, 560 on Gemini 3 at the default media resolution for PDFs
+ * The most one PDF may cost where a provider documents no bound of its own: Gemini's (Anthropic's adapter bounds its
+ * document blocks by Anthropic's own guide). Gemini's document guide ("Document understanding",
+ * ai.google.dev/gemini-api/docs/document-processing) takes documents of up to 1,000 pages and bills each page as an
+ * image: 258 tokens on Gemini 2, 560 on Gemini 3 at the default media resolution for PDFs
  * (ai.google.dev/gemini-api/docs/media-resolution, "Token counts"; no adapter sends another). 1,000 × 560.
  */
 export const unknownDocumentTokenBound = 1_000 * 560;

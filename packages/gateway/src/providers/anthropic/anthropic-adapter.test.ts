@@ -242,14 +242,87 @@ describe('anthropic adapter', () => {
     ]);
   });
 
-  it('bounds one image by the most Anthropic documents: 4,784 visual tokens at 2,576 px, held as 4,800', () => {
-    const targets = gateway.resolve('sonnet', emptyContext.metadata)!;
-    expect(gateway.mediaTokenBound(classifyMediaPart('https://example.com/a.png'), targets)).toBe(4_800);
-    // Sent as an image block, where Anthropic refuses anything but an image: nothing more is ever billed.
-    expect(gateway.mediaTokenBound(classifyMediaPart('data:application/pdf;base64,JVBERi0='), targets)).toBe(
-      4_800,
+  it('sends a PDF as a document block, inline or by URL, and an image of a type it takes as an image block', async () => {
+    upstream.enqueue({ kind: 'json', body: readJsonFixture(fixture('text.json')) });
+    await gateway.chat(
+      {
+        model: 'sonnet',
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'Compare the report with the slides and the chart.' },
+              { type: 'image_url', image_url: { url: 'data:application/pdf;base64,JVBERi0xLjQK' } },
+              { type: 'image_url', image_url: { url: 'https://example.com/slides.pdf?version=2' } },
+              { type: 'image_url', image_url: { url: 'data:IMAGE/PNG;base64,iVBORw0KGgo=' } },
+              { type: 'image_url', image_url: { url: 'https://cdn.example.com/chart' } },
+            ],
+          },
+        ],
+      },
+      emptyContext,
     );
-    expect(gateway.mediaTokenBound(classifyMediaPart('data:video/mp4;base64,AAAA'), targets)).toBe(4_800);
+    // The shapes of Anthropic's "PDF support" guide (base64 and URL documents) and "Images and vision" guide.
+    expect((upstream.requests[0]!.body as { messages: unknown[] }).messages).toEqual([
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'Compare the report with the slides and the chart.' },
+          {
+            type: 'document',
+            source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0xLjQK' },
+          },
+          { type: 'document', source: { type: 'url', url: 'https://example.com/slides.pdf?version=2' } },
+          { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } },
+          { type: 'image', source: { type: 'url', url: 'https://cdn.example.com/chart' } },
+        ],
+      },
+    ]);
+  });
+
+  it('refuses audio, video and types its blocks do not take with a 400, before calling Anthropic', async () => {
+    for (const [url, mediaType] of [
+      ['data:audio/wav;base64,UklGRg==', 'audio/wav'],
+      ['data:video/mp4;base64,AAAAIGZ0eXA=', 'video/mp4'],
+      ['data:text/csv;base64,YSxiCg==', 'text/csv'],
+      ['data:image/heic;base64,AAAAGGZ0eXA=', 'image/heic'],
+      ['https://example.com/photo.heic', 'image/heic'],
+    ] as const) {
+      const error = (await gateway
+        .chat(
+          {
+            model: 'sonnet',
+            messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url } }] }],
+          },
+          emptyContext,
+        )
+        .catch((caught: unknown) => caught)) as GatewayError;
+      expect(error.toOpenAIError()).toEqual({
+        error: {
+          type: 'invalid_request_error',
+          code: 'invalid_request',
+          message: `Claude takes images (JPEG, PNG, GIF or WebP) and PDFs in image_url parts, not ${mediaType}`,
+          param: 'messages',
+        },
+      });
+      expect(error.status).toBe(400);
+    }
+    expect(upstream.requests).toHaveLength(0);
+  });
+
+  it('bounds an image at 4,800 tokens, a PDF by its pages of text and image, and what it refuses at nothing', () => {
+    const targets = gateway.resolve('sonnet', emptyContext.metadata)!;
+    const bound = (url: string) => gateway.mediaTokenBound(classifyMediaPart(url), targets);
+    // 4,784 visual tokens at most (2,576 px on the long edge), held as 4,800.
+    expect(bound('https://example.com/a.png')).toBe(4_800);
+    expect(bound('data:image/webp;base64,UklGRg==')).toBe(4_800);
+    // A link of no known type goes as an image block: Anthropic bills it as one or refuses it.
+    expect(bound('https://www.youtube.com/watch?v=abc')).toBe(4_800);
+    // Up to 600 pages, each about 3,000 tokens of text and an image: past any Claude context window.
+    expect(bound('data:application/pdf;base64,JVBERi0=')).toBe(600 * (3_000 + 4_800));
+    expect(bound('https://example.com/report.pdf')).toBe(4_680_000);
+    expect(bound('data:video/mp4;base64,AAAA')).toBe(0);
+    expect(bound('data:audio/ogg;base64,T2dnUw==')).toBe(0);
   });
 
   it('bounds the output it may be billed for by the max_tokens it sends, thinking budget included', async () => {

@@ -8,6 +8,7 @@ import {
   unsupportedWarning,
 } from '../../provider-utils/request-parameters.js';
 import { GatewayError } from '../../spec/gateway-error.js';
+import type { MediaPart } from '../../spec/media-part.js';
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -30,7 +31,7 @@ import {
   anthropicStreamEventSchema,
 } from './anthropic-api.js';
 import { jsonToolName, prepareAnthropicTools } from './anthropic-prepare-tools.js';
-import { convertToAnthropicMessages } from './convert-to-anthropic-messages.js';
+import { anthropicBlockType, convertToAnthropicMessages } from './convert-to-anthropic-messages.js';
 import { mapAnthropicFinishReason } from './map-anthropic-finish-reason.js';
 
 export const anthropicVersion = '2023-06-01';
@@ -77,13 +78,32 @@ function outputTokenBound(
  * 4.7 and later: 2,576 px on the long edge) comes to at most 4,784 visual tokens; earlier models stop near 1,600
  * (1,568 px, about 1.15 megapixels at width × height / 750). Held as 4,800, the margin for the few tokens the image
  * block itself adds. A model with a larger native resolution must raise it.
- *
- * Every image_url part goes out as an image block, whatever it carries, and Anthropic takes only image/jpeg, png, gif
- * and webp there (a PDF is a `document` block this adapter never sends): any other kind is refused before it is
- * billed, so one bound covers every part.
  */
-function mediaTokenBound(): number {
-  return 4_800;
+const imageTokenBound = 4_800;
+
+/**
+ * Anthropic's PDF guide ("PDF support"): each page is billed as the text extracted from it, "typically 1,500-3,000
+ * tokens per page depending on content density", plus the page as an image at the image rates, and one request takes
+ * at most 600 pages (100 when its context window is under 1M tokens). 600 × (3,000 + 4,800) = 4,680,000: more than
+ * any Claude context window, so the hold for a PDF is in effect the model's context window, which the server caps a
+ * hold's input at (the guide gives the text of a page no maximum, only its typical range; the window is the one hard
+ * limit, Anthropic refusing a longer prompt unbilled).
+ */
+const documentTokenBound = 600 * (3_000 + imageTokenBound);
+
+/**
+ * What one image_url part may cost, by the block it goes as (`anthropicBlockType`): an image, a PDF as a document.
+ * A part Anthropic cannot take (audio, video, another type inline) is refused before it is sent: it costs nothing.
+ */
+function mediaTokenBound(part: MediaPart): number {
+  switch (anthropicBlockType(part)) {
+    case 'image':
+      return imageTokenBound;
+    case 'document':
+      return documentTokenBound;
+    default:
+      return 0;
+  }
 }
 
 function usesJsonTool(options: ChatCallOptions): boolean {

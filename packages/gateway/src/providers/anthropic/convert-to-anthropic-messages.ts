@@ -1,5 +1,7 @@
+import { classifyMediaPart } from '../../provider-utils/media-part.js';
 import { contentText, parseDataUrl, parseToolArguments } from '../../provider-utils/parse-json.js';
 import { invalidRequest } from '../../spec/gateway-error.js';
+import type { MediaPart } from '../../spec/media-part.js';
 import type { ChatMessage } from '../../spec/openai-types.js';
 
 export type AnthropicBlock = Record<string, unknown> & { type: string };
@@ -14,10 +16,34 @@ export interface AnthropicPrompt {
   messages: AnthropicMessage[];
 }
 
-function imageBlock(url: string): AnthropicBlock {
+/** The media types Anthropic's image block takes ("Images and vision", supported formats). */
+const imageMediaTypes = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
+
+/**
+ * The block an image_url part goes to Anthropic as, from what it carries (`classifyMediaPart`): a PDF as a `document`
+ * ("PDF support": base64 or by URL), an image of a type the `image` block takes, or a link naming no known type as an
+ * `image` (Anthropic fetches it, and refuses and bills nothing if it is not one). Undefined for anything else it
+ * cannot take (audio, video, text, another type): refused before any provider is called.
+ */
+export function anthropicBlockType(part: MediaPart): 'image' | 'document' | undefined {
+  if (part.kind === 'document') return 'document';
+  if (imageMediaTypes.has(part.mediaType.toLowerCase())) return 'image';
+  return !part.inline && part.kind === 'unknown' ? 'image' : undefined;
+}
+
+function mediaBlock(url: string): AnthropicBlock {
+  const part = classifyMediaPart(url);
+  const type = anthropicBlockType(part);
+  if (type === undefined) {
+    throw invalidRequest(
+      `Claude takes images (JPEG, PNG, GIF or WebP) and PDFs in image_url parts, not ${part.mediaType.slice(0, 100)}`,
+      'messages',
+    );
+  }
   const data = parseDataUrl(url);
-  if (data) return { type: 'image', source: { type: 'base64', media_type: data.mediaType, data: data.data } };
-  if (/^https?:\/\//i.test(url)) return { type: 'image', source: { type: 'url', url } };
+  if (data)
+    return { type, source: { type: 'base64', media_type: part.mediaType.toLowerCase(), data: data.data } };
+  if (/^https?:\/\//i.test(url)) return { type, source: { type: 'url', url } };
   throw invalidRequest('Image URLs must be https URLs or base64 data URLs', 'messages');
 }
 
@@ -52,7 +78,7 @@ export function convertToAnthropicMessages(messages: ChatMessage[]): AnthropicPr
         append(
           'user',
           message.content.map((part) =>
-            part.type === 'text' ? { type: 'text', text: part.text } : imageBlock(part.image_url.url),
+            part.type === 'text' ? { type: 'text', text: part.text } : mediaBlock(part.image_url.url),
           ),
         );
         break;
