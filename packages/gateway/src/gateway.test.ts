@@ -735,6 +735,35 @@ describe('a part a target cannot take', () => {
       },
     ],
   });
+  const geminiFixture = (name: string) => new URL(`./providers/gemini/__fixtures__/${name}`, import.meta.url);
+
+  it('goes to the next target that can, without calling the one that cannot or counting against it', async () => {
+    gemini.enqueue(
+      { kind: 'json', body: readJsonFixture(geminiFixture('text.json')) },
+      { kind: 'sse', events: readChunksFixture(geminiFixture('text.chunks.txt')) },
+    );
+    const answered = await gateway.chat(withAudio('listen'), emptyContext);
+    expect(answered.served.provider).toBe('google');
+    expect(answered.attempts[0]).toMatchObject({
+      provider: 'claude',
+      outcome: 'skipped',
+      code: 'invalid_request',
+    });
+    const streamed = await gateway.chatStream(withAudio('listen', true), emptyContext);
+    await collect(streamed.chunks);
+    expect(streamed.served.provider).toBe('google');
+    expect(claude.requests).toHaveLength(0);
+    expect((gemini.requests[0]!.body as { contents: unknown[] }).contents).toEqual([
+      {
+        role: 'user',
+        parts: [
+          { text: 'Transcribe this.' },
+          { inlineData: { mimeType: 'audio/mpeg', data: 'SUQzBAAAAAAA' } },
+        ],
+      },
+    ]);
+    expect(gateway.health().find((entry) => entry.provider === 'claude')).toMatchObject({ samples: 0 });
+  });
 
   it('answers 400 with what the model takes when no target can, before any provider is called', async () => {
     for (const request of [withAudio('sonnet'), withAudio('sonnet', true)]) {

@@ -86,7 +86,7 @@ export interface AttemptRecord {
   model: string;
   keyIndex: number;
   outcome: 'success' | 'error' | 'skipped';
-  /** Error code for failures, `breaker_open` or `no_key` for skips. */
+  /** Error code for failures; for skips `breaker_open`, `no_key`, or the code of the adapter's refusal. */
   code?: string;
   /** HTTP status from the upstream, when it answered. */
   upstreamStatus?: number;
@@ -614,14 +614,21 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
   const attemptTimeoutOf = (runtime: ProviderRuntime): number =>
     runtime.timeoutMs ?? resilience.attemptTimeoutMs;
 
-  interface AttemptPlan<T> {
+  interface AttemptPlan<T, P> {
     route: ResolvedRoute;
     context: CallContext;
     /** Target filter, e.g. embeddings-capable models only. */
     accepts?: (target: ResolvedTarget, runtime: ProviderRuntime) => boolean;
+    /**
+     * What is sent to a target, built once for all its attempts (adapters are pure). A GatewayError thrown here is
+     * the adapter refusing the request as its provider cannot take it (a PDF where only images go, audio on Claude):
+     * nothing was sent, so the next target gets the request, and the refusal is the answer when no target took it.
+     */
+    prepare: (target: ResolvedTarget, runtime: ProviderRuntime) => P;
     run: (input: {
       target: ResolvedTarget;
       runtime: ProviderRuntime;
+      prepared: P;
       choice: KeyChoice;
       /** Armed with the attempt timeout (clipped to what is left of the total budget) until `run` settles. */
       attemptSignal: AttemptSignal;
@@ -634,7 +641,9 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
    * The retry and fallback loop shared by every operation: each target gets up to `attempts` tries
    * (rotating keys, backing off with jitter, honouring Retry-After), then the next target takes over.
    */
-  async function runWithFallback<T>(plan: AttemptPlan<T>): Promise<{
+  async function runWithFallback<T, P>(
+    plan: AttemptPlan<T, P>,
+  ): Promise<{
     value: T;
     served: ServedBy;
     attempts: AttemptRecord[];
@@ -645,9 +654,27 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
     const deadline = now() + resilience.totalTimeoutMs;
     const attempts: AttemptRecord[] = [];
     let lastError: GatewayError | undefined;
+    /** The first adapter's refusal: the answer only when no target was tried (a failure tried says more). */
+    let refusal: GatewayError | undefined;
     for (const target of route.targets) {
       const runtime = providers.get(target.provider);
       if (!runtime || (plan.accepts && !plan.accepts(target, runtime))) continue;
+      let prepared: P;
+      try {
+        prepared = plan.prepare(target, runtime);
+      } catch (error) {
+        if (!(error instanceof GatewayError)) throw error;
+        attempts.push({
+          provider: target.provider,
+          model: target.model,
+          keyIndex: -1,
+          outcome: 'skipped',
+          code: error.code,
+          latencyMs: 0,
+        });
+        refusal ??= error;
+        continue;
+      }
       for (let attemptNumber = 0; attemptNumber < retry.attempts; attemptNumber += 1) {
         if (context.signal?.aborted)
           throw mapTransportError(context.signal.reason, target.provider, context.signal);
@@ -688,7 +715,7 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
         attemptSignal.arm(Math.min(attemptTimeoutOf(runtime), remaining), target.provider);
         const startedAt = now();
         try {
-          const value = await plan.run({ target, runtime, choice, attemptSignal });
+          const value = await plan.run({ target, runtime, prepared, choice, attemptSignal });
           const latencyMs = now() - startedAt;
           attempts.push({
             provider: target.provider,
@@ -759,7 +786,7 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
         }
       }
     }
-    throw lastError ?? noTarget(route.requested);
+    throw lastError ?? refusal ?? noTarget(route.requested);
   }
 
   /** A target's overrides (say a fixed temperature) win over the client's; the model stays the one asked for. */
@@ -833,9 +860,17 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
       route,
       context,
       settlesOnReturn: true,
-      run: async ({ target, runtime, choice, attemptSignal }) => {
+      prepare: (target, runtime) => {
         const callOptions = prepareChatCall(request, target, runtime, false);
-        const prepared = runtime.adapter.prepareChat(callOptions);
+        return { callOptions, request: runtime.adapter.prepareChat(callOptions) };
+      },
+      run: async ({
+        target,
+        runtime,
+        prepared: { callOptions, request: prepared },
+        choice,
+        attemptSignal,
+      }) => {
         const response = await send(runtime, prepared, choice, attemptSignal.signal, context);
         const contentType = headerValue(response.headers['content-type']);
         let text: string;
@@ -882,13 +917,21 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
       warnings: string[];
       provider: string;
     }
-    const outcome = await runWithFallback<OpenStream>({
+    const outcome = await runWithFallback({
       route,
       context,
       settlesOnReturn: false,
-      run: async ({ target, runtime, choice, attemptSignal }) => {
+      prepare: (target, runtime) => {
         const callOptions = prepareChatCall(request, target, runtime, true);
-        const prepared = runtime.adapter.prepareChat(callOptions);
+        return { callOptions, request: runtime.adapter.prepareChat(callOptions) };
+      },
+      run: async ({
+        target,
+        runtime,
+        prepared: { callOptions, request: prepared },
+        choice,
+        attemptSignal,
+      }): Promise<OpenStream> => {
         const response = await send(runtime, prepared, choice, attemptSignal.signal, context);
         const contentType = headerValue(response.headers['content-type']);
         if (!contentType || !/text\/event-stream/i.test(contentType)) {
@@ -1075,14 +1118,22 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
       context,
       settlesOnReturn: true,
       accepts: supports,
-      run: async ({ target, runtime, choice, attemptSignal }) => {
+      prepare: (target, runtime) => {
         const callOptions = {
           request,
           upstreamModel: target.upstreamModel,
           publicModel: request.model,
           provider: runtime.settings,
         };
-        const prepared = runtime.adapter.prepareEmbeddings!(callOptions);
+        return { callOptions, request: runtime.adapter.prepareEmbeddings!(callOptions) };
+      },
+      run: async ({
+        target,
+        runtime,
+        prepared: { callOptions, request: prepared },
+        choice,
+        attemptSignal,
+      }) => {
         const response = await send(runtime, prepared, choice, attemptSignal.signal, context);
         const contentType = headerValue(response.headers['content-type']);
         let text: string;

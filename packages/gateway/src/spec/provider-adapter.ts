@@ -89,6 +89,11 @@ export interface ProviderAdapter {
   readonly type: ProviderType;
   /** Headers that authenticate a request with one key. */
   authHeaders(key: string, provider: ProviderSettings): Record<string, string>;
+  /**
+   * The request to send. Throws a GatewayError (400 `invalid_request`) for what the provider cannot take (say a media
+   * type it refuses): nothing is sent, and the engine offers the request to the next target, answering the refusal
+   * when none takes it.
+   */
   prepareChat(options: ChatCallOptions): PreparedRequest;
   /**
    * The most output tokens the provider may generate, and bill, for `request` as `prepareChat` sends it: the cap
