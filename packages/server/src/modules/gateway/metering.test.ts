@@ -1,6 +1,6 @@
-import type { ChatCompletionRequest, EmbeddingsRequest, MediaPart } from '@webox/gateway';
+import type { ChatCompletionRequest, EmbeddingsRequest, MediaPart, ResolvedTarget } from '@webox/gateway';
 import { describe, expect, it } from 'vitest';
-import { embeddingsTokenBound, promptTokenBound } from './metering.js';
+import { embeddingsTokenBound, largestContextWindow, promptTokenBound } from './metering.js';
 
 describe('the hold bounds of a request', () => {
   it('count each image_url part as the most what it carries costs on the candidates, as the engine bounds it', () => {
@@ -23,12 +23,29 @@ describe('the hold bounds of a request', () => {
       return part.kind === 'document' ? 560_000 : 4_800;
     };
     // 8 per message, 2 bytes of text, and the bound of each part for its kind, whatever its detail.
-    expect(promptTokenBound(request, bound)).toBe(8 + 2 + 4_800 + 560_000);
+    expect(promptTokenBound(request, bound, 1_048_576)).toBe(8 + 2 + 4_800 + 560_000);
     expect(seen.map((part) => part.kind)).toEqual(['image', 'document']);
     // Text alone asks for no bound.
     seen.length = 0;
-    expect(promptTokenBound({ model: 'any', messages: [{ role: 'user', content: 'Hi' }] }, bound)).toBe(10);
+    expect(
+      promptTokenBound({ model: 'any', messages: [{ role: 'user', content: 'Hi' }] }, bound, 128_000),
+    ).toBe(10);
     expect(seen).toEqual([]);
+  });
+
+  it('never count more prompt tokens than the largest context window among the candidates', () => {
+    const video: ChatCompletionRequest = {
+      model: 'any',
+      messages: [
+        { role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:video/mp4;base64,AAAA' } }] },
+      ],
+    };
+    const window = (contextWindow: number) => ({ contextWindow }) as ResolvedTarget;
+    expect(largestContextWindow([window(200_000), window(1_048_576), window(128_000)])).toBe(1_048_576);
+    expect(largestContextWindow([])).toBe(0);
+    // Gemini's bound for one video part is 2,160,000 tokens; a model reading 1,048,576 cannot bill more.
+    expect(promptTokenBound(video, () => 2_160_000, 1_048_576)).toBe(1_048_576);
+    expect(promptTokenBound(video, () => 2_160_000, 4_194_304)).toBe(8 + 2_160_000);
   });
 
   it('count one token per id of a token array, and the ids of every array of several', () => {

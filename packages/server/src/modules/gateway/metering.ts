@@ -51,11 +51,14 @@ const MESSAGE_OVERHEAD_TOKENS = 8;
  * An upper bound on prompt tokens without a tokenizer: every token of every tokenizer in use covers at least
  * one byte of UTF-8, so the byte count of the text bounds the token count. Each image_url part counts
  * `mediaTokens` of what it carries (an image, or a PDF, audio, video some providers bill as such), classified once
- * from its URL: the most it costs on the candidates (the engine's `mediaTokenBound`).
+ * from its URL: the most it costs on the candidates (the engine's `mediaTokenBound`). The whole never passes
+ * `contextWindow` (`largestContextWindow` of the candidates): no provider bills a prompt longer than its model reads,
+ * and a part's documented bound (a video at Gemini's 2,160,000 tokens) may be far past it.
  */
 export function promptTokenBound(
   request: ChatCompletionRequest,
   mediaTokens: (part: MediaPart) => number,
+  contextWindow: number,
 ): number {
   let bytes = 0;
   let media = 0;
@@ -74,7 +77,17 @@ export function promptTokenBound(
   }
   if (request.tools) bytes += Buffer.byteLength(JSON.stringify(request.tools));
   if (request.response_format) bytes += Buffer.byteLength(JSON.stringify(request.response_format));
-  return bytes + media;
+  return Math.min(bytes + media, contextWindow);
+}
+
+/**
+ * The most input tokens any of `candidates` may bill: the largest context window among their models (a provider
+ * refuses a longer prompt, unbilled). 0 without candidates.
+ */
+export function largestContextWindow(candidates: readonly ResolvedTarget[]): number {
+  let largest = 0;
+  for (const target of candidates) if (target.contextWindow > largest) largest = target.contextWindow;
+  return largest;
 }
 
 /**

@@ -276,6 +276,70 @@ for (const pair of backendPairs()) {
       });
     });
 
+    it('holds no more prompt than the largest context window of the candidates reads, whatever the parts', async () => {
+      const request = (model: string, url: string) => ({
+        model,
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'Hi' },
+              { type: 'image_url', image_url: { url } },
+            ],
+          },
+        ],
+        max_tokens: 10,
+      });
+      // Gemini bills a video part up to 2,160,000 tokens, and gemini-2.5-flash reads at most 1,048,576 of a prompt.
+      const video = request('gemini-test', 'data:video/mp4;base64,AAAAIGZ0eXBpc29t');
+      const windowWorstCase = price('gemini-test', 1_048_576, 10);
+      expect(windowWorstCase).toBeLessThan(price('gemini-test', 10 + 2_160_000, 10));
+      await fund(windowWorstCase - 1);
+      const short = await post('/v1/chat/completions', video);
+      expect(short.status).toBe(402);
+      expect(harness.primary.requests).toHaveLength(0);
+
+      await fund(windowWorstCase);
+      harness.primary.setHandler(() => ({
+        kind: 'json',
+        body: {
+          candidates: [{ content: { parts: [{ text: 'ok' }], role: 'model' }, finishReason: 'STOP' }],
+          usageMetadata: { promptTokenCount: 3_010, candidatesTokenCount: 10, totalTokenCount: 3_020 },
+          modelVersion: 'gemini-2.5-flash',
+        },
+      }));
+      const served = await post('/v1/chat/completions', video);
+      expect(served.status).toBe(200);
+      expect(Number(served.headers.get('x-webox-credits-charged'))).toBe(price('gemini-test', 3_010, 10));
+      expect(await getBalance(harness.database.db, walletId)).toMatchObject({ held: 0 });
+
+      // A PDF on Claude: up to 600 pages of text and image, held at the 200,000 tokens claude-sonnet-4-5 reads.
+      await fund(price('claude-test', 200_000, 10));
+      harness.primary.setHandler(() => ({
+        kind: 'json',
+        body: {
+          id: 'msg_4',
+          type: 'message',
+          role: 'assistant',
+          model: 'claude-sonnet-4-5',
+          content: [{ type: 'text', text: 'ok' }],
+          stop_reason: 'end_turn',
+          stop_sequence: null,
+          usage: { input_tokens: 2_400, output_tokens: 10 },
+        },
+      }));
+      const pdf = await post(
+        '/v1/chat/completions',
+        request('claude-test', 'data:application/pdf;base64,JVBERi0xLjQK'),
+      );
+      expect(pdf.status).toBe(200);
+      const sent = upstreamBody(1).messages as Array<{ content: unknown[] }>;
+      expect(sent[0]!.content[1]).toEqual({
+        type: 'document',
+        source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0xLjQK' },
+      });
+    });
+
     it('holds every one of n choices', async () => {
       const request = {
         model: 'gpt-test',

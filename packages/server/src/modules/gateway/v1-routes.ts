@@ -28,6 +28,7 @@ import type { KeyLimits } from './limits.js';
 import {
   type Charge,
   embeddingsTokenBound,
+  largestContextWindow,
   type Metering,
   outputTokenCap,
   promptTokenBound,
@@ -402,12 +403,17 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
   const noTokens = () => ({ prompt: 0, output: 0 });
 
   /**
-   * A chat's bounds for its hold: the prompt with each media part at the most it costs on the paid candidates, and
-   * the engine's output bound of the request as sent (the cap, a thinking budget an adapter adds, times `n`).
+   * A chat's bounds for its hold: the prompt with each media part at the most it costs on the paid candidates, never
+   * past the largest context window among them, and the engine's output bound of the request as sent (the cap, a
+   * thinking budget an adapter adds, times `n`).
    */
   function chatBounds(prompt: ChatCompletionRequest, sent: ChatCompletionRequest, paid: ResolvedTarget[]) {
     return () => ({
-      prompt: promptTokenBound(prompt, (part) => gateway.mediaTokenBound(part, paid)),
+      prompt: promptTokenBound(
+        prompt,
+        (part) => gateway.mediaTokenBound(part, paid),
+        largestContextWindow(paid),
+      ),
       output: gateway.outputTokenBound(sent, paid),
     });
   }
