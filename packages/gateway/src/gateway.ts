@@ -836,14 +836,15 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
     return largestOver(targets, (runtime) => runtime.adapter.mediaTokenBound(part, runtime.settings));
   }
 
+  /** A chat call to `target`: the adapter's options, and the request it prepares from them (it may refuse). */
   function prepareChatCall(
     request: ChatCompletionRequest,
     target: ResolvedTarget,
     runtime: ProviderRuntime,
     stream: boolean,
-  ): ChatCallOptions {
+  ): { callOptions: ChatCallOptions; request: PreparedRequest } {
     const { stream: _stream, stream_options: _streamOptions, ...rest } = request;
-    return {
+    const callOptions: ChatCallOptions = {
       request: withOverrides(rest as ChatCompletionRequest, target),
       upstreamModel: target.upstreamModel,
       publicModel: request.model,
@@ -851,6 +852,7 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
       provider: runtime.settings,
       ...(target.maxOutputTokens === undefined ? {} : { maxOutputTokens: target.maxOutputTokens }),
     };
+    return { callOptions, request: runtime.adapter.prepareChat(callOptions) };
   }
 
   async function chat(request: ChatCompletionRequest, context: CallContext): Promise<ChatResult> {
@@ -860,17 +862,9 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
       route,
       context,
       settlesOnReturn: true,
-      prepare: (target, runtime) => {
-        const callOptions = prepareChatCall(request, target, runtime, false);
-        return { callOptions, request: runtime.adapter.prepareChat(callOptions) };
-      },
-      run: async ({
-        target,
-        runtime,
-        prepared: { callOptions, request: prepared },
-        choice,
-        attemptSignal,
-      }) => {
+      prepare: (target, runtime) => prepareChatCall(request, target, runtime, false),
+      run: async ({ target, runtime, prepared: call, choice, attemptSignal }) => {
+        const { callOptions, request: prepared } = call;
         const response = await send(runtime, prepared, choice, attemptSignal.signal, context);
         const contentType = headerValue(response.headers['content-type']);
         let text: string;
@@ -921,17 +915,15 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
       route,
       context,
       settlesOnReturn: false,
-      prepare: (target, runtime) => {
-        const callOptions = prepareChatCall(request, target, runtime, true);
-        return { callOptions, request: runtime.adapter.prepareChat(callOptions) };
-      },
+      prepare: (target, runtime) => prepareChatCall(request, target, runtime, true),
       run: async ({
         target,
         runtime,
-        prepared: { callOptions, request: prepared },
+        prepared: call,
         choice,
         attemptSignal,
       }): Promise<OpenStream> => {
+        const { callOptions, request: prepared } = call;
         const response = await send(runtime, prepared, choice, attemptSignal.signal, context);
         const contentType = headerValue(response.headers['content-type']);
         if (!contentType || !/text\/event-stream/i.test(contentType)) {
@@ -1127,13 +1119,8 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
         };
         return { callOptions, request: runtime.adapter.prepareEmbeddings!(callOptions) };
       },
-      run: async ({
-        target,
-        runtime,
-        prepared: { callOptions, request: prepared },
-        choice,
-        attemptSignal,
-      }) => {
+      run: async ({ target, runtime, prepared: call, choice, attemptSignal }) => {
+        const { callOptions, request: prepared } = call;
         const response = await send(runtime, prepared, choice, attemptSignal.signal, context);
         const contentType = headerValue(response.headers['content-type']);
         let text: string;

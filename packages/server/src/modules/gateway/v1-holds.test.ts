@@ -126,6 +126,49 @@ for (const pair of backendPairs()) {
         body: JSON.stringify(body),
       });
     const upstreamBody = (index = 0) => harness.primary.requests[index]?.body as Record<string, unknown>;
+    /** "Hi" and one image_url part; 10 prompt tokens before the part, and 10 for the answer. */
+    const withPart = (model: string, url: string) => ({
+      model,
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'Hi' },
+            { type: 'image_url', image_url: { url } },
+          ],
+        },
+      ],
+      max_tokens: 10,
+    });
+    /** Claude's answer, billing `inputTokens` and `outputTokens`. */
+    const claudeAnswer =
+      (inputTokens: number, outputTokens: number, stopReason = 'end_turn') =>
+      () => ({
+        kind: 'json' as const,
+        body: {
+          id: 'msg_1',
+          type: 'message',
+          role: 'assistant',
+          model: 'claude-sonnet-4-5',
+          content: [{ type: 'text', text: 'ok' }],
+          stop_reason: stopReason,
+          stop_sequence: null,
+          usage: { input_tokens: inputTokens, output_tokens: outputTokens },
+        },
+      });
+    /** Gemini's answer, billing `promptTokens` and 10 for the answer. */
+    const geminiAnswer = (promptTokens: number) => () => ({
+      kind: 'json' as const,
+      body: {
+        candidates: [{ content: { parts: [{ text: 'ok' }], role: 'model' }, finishReason: 'STOP' }],
+        usageMetadata: {
+          promptTokenCount: promptTokens,
+          candidatesTokenCount: 10,
+          totalTokenCount: promptTokens + 10,
+        },
+        modelVersion: 'gemini-2.5-flash',
+      },
+    });
 
     it('holds the thinking budget the Anthropic adapter adds to max_tokens', async () => {
       // "Hi" holds 10 prompt tokens; 10 for the answer and 16,384 for thinking at reasoning_effort high.
@@ -142,19 +185,7 @@ for (const pair of backendPairs()) {
 
       const worstCase = price('claude-test', 10, 16_394);
       await fund(worstCase);
-      harness.primary.setHandler(() => ({
-        kind: 'json',
-        body: {
-          id: 'msg_1',
-          type: 'message',
-          role: 'assistant',
-          model: 'claude-sonnet-4-5',
-          content: [{ type: 'text', text: 'ok' }],
-          stop_reason: 'max_tokens',
-          stop_sequence: null,
-          usage: { input_tokens: 10, output_tokens: 16_394 },
-        },
-      }));
+      harness.primary.setHandler(claudeAnswer(10, 16_394, 'max_tokens'));
       const served = await post('/v1/chat/completions', request);
       expect(served.status).toBe(200);
       expect(upstreamBody()).toMatchObject({ max_tokens: 16_394, thinking: { budget_tokens: 16_384 } });
@@ -179,19 +210,7 @@ for (const pair of backendPairs()) {
       expect(harness.primary.requests).toHaveLength(0);
 
       await fund(claudeWorstCase);
-      harness.primary.setHandler(() => ({
-        kind: 'json',
-        body: {
-          id: 'msg_3',
-          type: 'message',
-          role: 'assistant',
-          model: 'claude-sonnet-4-5',
-          content: [{ type: 'text', text: 'ok' }],
-          stop_reason: 'end_turn',
-          stop_sequence: null,
-          usage: { input_tokens: 1_600, output_tokens: 10 },
-        },
-      }));
+      harness.primary.setHandler(claudeAnswer(1_600, 10));
       const served = await post('/v1/chat/completions', request('claude-test'));
       expect(served.status).toBe(200);
       expect(Number(served.headers.get('x-webox-credits-charged'))).toBe(price('claude-test', 1_600, 10));
@@ -227,19 +246,7 @@ for (const pair of backendPairs()) {
     });
 
     it('holds a PDF sent to Gemini as the pages it may bill, where an image on the same wallet is served', async () => {
-      const request = (url: string) => ({
-        model: 'gemini-test',
-        messages: [
-          {
-            role: 'user',
-            content: [
-              { type: 'text', text: 'Hi' },
-              { type: 'image_url', image_url: { url } },
-            ],
-          },
-        ],
-        max_tokens: 10,
-      });
+      const request = (url: string) => withPart('gemini-test', url);
       // 8 for the message and 2 bytes of text, then the part; 10 for the answer. Gemini bills a PDF by the page, up to
       // 1,000 pages of 560 tokens: far above what one image is held at.
       const imageWorstCase = price('gemini-test', 10 + 48_169, 10);
@@ -253,14 +260,7 @@ for (const pair of backendPairs()) {
       expect(harness.primary.requests).toHaveLength(0);
       expect(await getBalance(harness.database.db, walletId)).toMatchObject({ held: 0 });
 
-      harness.primary.setHandler(() => ({
-        kind: 'json',
-        body: {
-          candidates: [{ content: { parts: [{ text: 'ok' }], role: 'model' }, finishReason: 'STOP' }],
-          usageMetadata: { promptTokenCount: 260, candidatesTokenCount: 10, totalTokenCount: 270 },
-          modelVersion: 'gemini-2.5-flash',
-        },
-      }));
+      harness.primary.setHandler(geminiAnswer(260));
       const image = await post('/v1/chat/completions', request('data:image/png;base64,iVBORw0KGgo='));
       expect(image.status).toBe(200);
       expect(Number(image.headers.get('x-webox-credits-charged'))).toBe(price('gemini-test', 260, 10));
@@ -277,21 +277,8 @@ for (const pair of backendPairs()) {
     });
 
     it('holds no more prompt than the largest context window of the candidates reads, whatever the parts', async () => {
-      const request = (model: string, url: string) => ({
-        model,
-        messages: [
-          {
-            role: 'user',
-            content: [
-              { type: 'text', text: 'Hi' },
-              { type: 'image_url', image_url: { url } },
-            ],
-          },
-        ],
-        max_tokens: 10,
-      });
       // Gemini bills a video part up to 2,160,000 tokens, and gemini-2.5-flash reads at most 1,048,576 of a prompt.
-      const video = request('gemini-test', 'data:video/mp4;base64,AAAAIGZ0eXBpc29t');
+      const video = withPart('gemini-test', 'data:video/mp4;base64,AAAAIGZ0eXBpc29t');
       const windowWorstCase = price('gemini-test', 1_048_576, 10);
       expect(windowWorstCase).toBeLessThan(price('gemini-test', 10 + 2_160_000, 10));
       await fund(windowWorstCase - 1);
@@ -300,14 +287,7 @@ for (const pair of backendPairs()) {
       expect(harness.primary.requests).toHaveLength(0);
 
       await fund(windowWorstCase);
-      harness.primary.setHandler(() => ({
-        kind: 'json',
-        body: {
-          candidates: [{ content: { parts: [{ text: 'ok' }], role: 'model' }, finishReason: 'STOP' }],
-          usageMetadata: { promptTokenCount: 3_010, candidatesTokenCount: 10, totalTokenCount: 3_020 },
-          modelVersion: 'gemini-2.5-flash',
-        },
-      }));
+      harness.primary.setHandler(geminiAnswer(3_010));
       const served = await post('/v1/chat/completions', video);
       expect(served.status).toBe(200);
       expect(Number(served.headers.get('x-webox-credits-charged'))).toBe(price('gemini-test', 3_010, 10));
@@ -315,22 +295,10 @@ for (const pair of backendPairs()) {
 
       // A PDF on Claude: up to 600 pages of text and image, held at the 200,000 tokens claude-sonnet-4-5 reads.
       await fund(price('claude-test', 200_000, 10));
-      harness.primary.setHandler(() => ({
-        kind: 'json',
-        body: {
-          id: 'msg_4',
-          type: 'message',
-          role: 'assistant',
-          model: 'claude-sonnet-4-5',
-          content: [{ type: 'text', text: 'ok' }],
-          stop_reason: 'end_turn',
-          stop_sequence: null,
-          usage: { input_tokens: 2_400, output_tokens: 10 },
-        },
-      }));
+      harness.primary.setHandler(claudeAnswer(2_400, 10));
       const pdf = await post(
         '/v1/chat/completions',
-        request('claude-test', 'data:application/pdf;base64,JVBERi0xLjQK'),
+        withPart('claude-test', 'data:application/pdf;base64,JVBERi0xLjQK'),
       );
       expect(pdf.status).toBe(200);
       const sent = upstreamBody(1).messages as Array<{ content: unknown[] }>;
@@ -432,19 +400,7 @@ for (const pair of backendPairs()) {
         max_tokens: 4_096,
       });
 
-      harness.primary.setHandler(() => ({
-        kind: 'json',
-        body: {
-          id: 'msg_2',
-          type: 'message',
-          role: 'assistant',
-          model: 'claude-sonnet-4-5',
-          content: [{ type: 'text', text: 'ok' }],
-          stop_reason: 'end_turn',
-          stop_sequence: null,
-          usage: { input_tokens: 10, output_tokens: 1 },
-        },
-      }));
+      harness.primary.setHandler(claudeAnswer(10, 1));
       const claude = await post('/v1/chat/completions', {
         model: 'claude-test',
         messages: [{ role: 'user', content: 'Hi' }],
