@@ -916,13 +916,7 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
       context,
       settlesOnReturn: false,
       prepare: (target, runtime) => prepareChatCall(request, target, runtime, true),
-      run: async ({
-        target,
-        runtime,
-        prepared: call,
-        choice,
-        attemptSignal,
-      }): Promise<OpenStream> => {
+      run: async ({ target, runtime, prepared: call, choice, attemptSignal }): Promise<OpenStream> => {
         const { callOptions, request: prepared } = call;
         const response = await send(runtime, prepared, choice, attemptSignal.signal, context);
         const contentType = headerValue(response.headers['content-type']);
