@@ -306,6 +306,23 @@ function estimateAnswerUsage(request: ChatCompletionRequest, response: ChatCompl
   return usage;
 }
 
+/**
+ * The input tokens of embeddings whose provider reported none, estimated rather than billed as nothing: each text as
+ * a prompt's is, each token id one token.
+ */
+function estimateEmbeddingsUsage(request: EmbeddingsRequest): Usage {
+  const { input } = request;
+  let inputTokens = 0;
+  if (typeof input === 'string') inputTokens = estimateTokens(input);
+  else {
+    for (const item of input) {
+      if (typeof item === 'string') inputTokens += estimateTokens(item);
+      else inputTokens += typeof item === 'number' ? 1 : item.length;
+    }
+  }
+  return { inputTokens, outputTokens: 0, cachedInputTokens: 0, reasoningTokens: 0 };
+}
+
 /** Whether a failed target should hand over to the next one instead of failing the request. */
 function shouldFallback(error: GatewayError, route: ResolvedRoute): boolean {
   if (error.isRetryable) return true;
@@ -1133,9 +1150,13 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
         return runtime.adapter.parseEmbeddingsResponse!(text, callOptions);
       },
     });
+    const usage = outcome.value.usage ?? estimateEmbeddingsUsage(request);
     return {
-      response: outcome.value.response,
-      usage: outcome.value.usage,
+      response: {
+        ...outcome.value.response,
+        usage: { prompt_tokens: usage.inputTokens, total_tokens: usage.inputTokens },
+      },
+      usage,
       served: outcome.served,
       attempts: outcome.attempts,
       warnings,

@@ -122,10 +122,14 @@ export interface ProviderAdapter {
   ): { response: ChatCompletion; usage: Usage | undefined };
   createChatStreamConverter(options: ChatCallOptions): ChatStreamConverter;
   prepareEmbeddings?(options: EmbeddingsCallOptions): PreparedRequest;
+  /**
+   * The vectors in the OpenAI shape, and the usage the provider reported: undefined when it reported none, for the
+   * gateway to estimate from the inputs. The gateway writes `response.usage` from whichever it bills.
+   */
   parseEmbeddingsResponse?(
     body: unknown,
     options: EmbeddingsCallOptions,
-  ): { response: EmbeddingsResponse; usage: Usage };
+  ): { response: Omit<EmbeddingsResponse, 'usage'>; usage: Usage | undefined };
   /** Pulls the human message out of a provider error body (never the body itself). */
   extractError(body: unknown): UpstreamErrorDetails;
 }

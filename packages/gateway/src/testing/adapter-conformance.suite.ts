@@ -18,6 +18,11 @@ export interface AdapterConformanceOptions {
    * Anthropic message without usage is refused as invalid).
    */
   textAnswerWithoutUsage?: unknown;
+  /**
+   * A recorded embeddings answer for the inputs 'hello world' and 'bye' without the usage the provider reports in it
+   * (Gemini's never carries any); none for a provider without embeddings.
+   */
+  embeddingsAnswerWithoutUsage?: unknown;
   /** A recorded stream (events in order, incl. the final one), and the text it holds. */
   textStream: Array<{ event?: string; data: string }>;
   expectedStreamText: string;
@@ -46,7 +51,14 @@ export function runAdapterConformanceSuite(options: AdapterConformanceOptions): 
       gateway = createGateway({
         config: parseConfig({
           providers: { subject: options.provider(upstream.url, key) },
-          models: { subject: { provider: 'subject', model: 'upstream-model', contextWindow: 100_000 } },
+          models: {
+            subject: {
+              provider: 'subject',
+              model: 'upstream-model',
+              contextWindow: 100_000,
+              capabilities: ['chat', 'embeddings'],
+            },
+          },
           resilience: { ...fastResilience, retry: { ...fastResilience.retry, attempts: 1 } },
         }),
       });
@@ -85,6 +97,26 @@ export function runAdapterConformanceSuite(options: AdapterConformanceOptions): 
           reasoningTokens: 0,
         });
         expect(result.response.usage?.completion_tokens).toBe(result.usage.outputTokens);
+      });
+    }
+
+    if (options.embeddingsAnswerWithoutUsage !== undefined) {
+      const answer = options.embeddingsAnswerWithoutUsage;
+      it('estimates the input tokens of embeddings whose answer reports none, rather than billing them as nothing', async () => {
+        upstream.enqueue({ kind: 'json', body: answer });
+        const result = await gateway.embeddings(
+          { model: 'subject', input: ['hello world', 'bye'] },
+          emptyContext,
+        );
+        expect(result.response.data).toHaveLength(2);
+        const inputTokens = estimateTokens('hello world') + estimateTokens('bye');
+        expect(result.usage).toEqual({
+          inputTokens,
+          outputTokens: 0,
+          cachedInputTokens: 0,
+          reasoningTokens: 0,
+        });
+        expect(result.response.usage).toEqual({ prompt_tokens: inputTokens, total_tokens: inputTokens });
       });
     }
 

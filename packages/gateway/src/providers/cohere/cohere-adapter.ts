@@ -20,7 +20,7 @@ import type {
   PreparedRequest,
   ProviderAdapter,
 } from '../../spec/provider-adapter.js';
-import { tokenCount, type Usage, usageToOpenAI } from '../../spec/usage.js';
+import { emptyUsage, tokenCount, type Usage, usageToOpenAI } from '../../spec/usage.js';
 import {
   type CohereUsage,
   cohereChatResponseSchema,
@@ -242,7 +242,7 @@ export const cohereAdapter: ProviderAdapter = {
   },
   parseEmbeddingsResponse(body, options) {
     const data = parseProviderJson(options.provider.id, cohereEmbedResponseSchema, body);
-    const inputTokens = tokenCount(data.meta?.billed_units?.input_tokens);
+    const reported = data.meta?.billed_units?.input_tokens;
     return {
       response: {
         object: 'list',
@@ -252,9 +252,8 @@ export const cohereAdapter: ProviderAdapter = {
           embedding,
         })),
         model: options.publicModel,
-        usage: { prompt_tokens: inputTokens, total_tokens: inputTokens },
       },
-      usage: { inputTokens, outputTokens: 0, cachedInputTokens: 0, reasoningTokens: 0 },
+      usage: reported == null ? undefined : { ...emptyUsage(), inputTokens: tokenCount(reported) },
     };
   },
   extractError(body) {

@@ -23,7 +23,7 @@ import type {
   PreparedRequest,
   ProviderAdapter,
 } from '../../spec/provider-adapter.js';
-import { estimateTokens, tokenCount, type Usage, usageToOpenAI } from '../../spec/usage.js';
+import { tokenCount, type Usage, usageToOpenAI } from '../../spec/usage.js';
 import { convertJsonSchemaToGemini } from './convert-json-schema-to-gemini.js';
 import { convertToGeminiContents } from './convert-to-gemini-contents.js';
 import {
@@ -290,8 +290,6 @@ export const geminiAdapter: ProviderAdapter = {
   },
   parseEmbeddingsResponse(body, options) {
     const data = parseProviderJson(options.provider.id, geminiBatchEmbeddingsResponseSchema, body);
-    // Gemini does not report token counts for embeddings; estimate so usage is never zero.
-    const inputTokens = embeddingInputs(options).reduce((sum, text) => sum + estimateTokens(text), 0);
     return {
       response: {
         object: 'list',
@@ -301,9 +299,9 @@ export const geminiAdapter: ProviderAdapter = {
           embedding: embedding.values,
         })),
         model: options.publicModel,
-        usage: { prompt_tokens: inputTokens, total_tokens: inputTokens },
       },
-      usage: { inputTokens, outputTokens: 0, cachedInputTokens: 0, reasoningTokens: 0 },
+      // Gemini reports no token counts for embeddings: the gateway estimates them from the inputs.
+      usage: undefined,
     };
   },
   extractError(body) {

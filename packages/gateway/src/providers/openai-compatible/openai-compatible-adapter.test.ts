@@ -467,4 +467,25 @@ describe('openai-compatible adapter', () => {
     expect(result.response.model).toBe('gpt-4o-mini');
     expect(result.usage.inputTokens).toBe(8);
   });
+
+  it.each([
+    [[15_339, 1_917, 0], 3],
+    [
+      [
+        [15_339, 1_917],
+        [9_906, 11, 1_917, 0],
+      ],
+      6,
+    ],
+  ])('counts the token ids of embeddings input %j when the answer reports no usage', async (input, ids) => {
+    const { usage: _reported, ...answer } = readJsonFixture(fixture('embeddings.json')) as Record<
+      string,
+      unknown
+    >;
+    upstream.enqueue({ kind: 'json', body: answer });
+    const result = await gateway.embeddings({ model: 'gpt-4o-mini', input }, emptyContext);
+    expect(upstream.requests[0]?.body).toMatchObject({ input });
+    expect(result.usage.inputTokens).toBe(ids);
+    expect(result.response.usage).toEqual({ prompt_tokens: ids, total_tokens: ids });
+  });
 });

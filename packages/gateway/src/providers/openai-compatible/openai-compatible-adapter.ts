@@ -15,7 +15,6 @@ import type {
   ChatCompletionChunk,
   ChatCompletionRequest,
   ChatMessage,
-  EmbeddingsResponse,
   FinishReason,
   ToolCall,
 } from '../../spec/openai-types.js';
@@ -27,7 +26,7 @@ import type {
   ProviderSettings,
   UpstreamErrorDetails,
 } from '../../spec/provider-adapter.js';
-import { tokenCount, type Usage, usageToOpenAI } from '../../spec/usage.js';
+import { emptyUsage, tokenCount, type Usage, usageToOpenAI } from '../../spec/usage.js';
 import { mapOpenAICompatibleFinishReason } from './map-openai-compatible-finish-reason.js';
 import {
   isCommonChunk,
@@ -319,18 +318,19 @@ export const openAICompatibleAdapter: ProviderAdapter = {
   },
   parseEmbeddingsResponse(body, options) {
     const data = parseProviderJson(options.provider.id, openAICompatibleEmbeddingsResponseSchema, body);
-    const inputTokens = tokenCount(data.usage?.prompt_tokens);
-    const response: EmbeddingsResponse = {
-      object: 'list',
-      data: data.data.map((item, position) => ({
-        object: 'embedding',
-        index: item.index ?? position,
-        embedding: item.embedding,
-      })),
-      model: options.publicModel,
-      usage: { prompt_tokens: inputTokens, total_tokens: inputTokens },
+    const reported = data.usage?.prompt_tokens;
+    return {
+      response: {
+        object: 'list',
+        data: data.data.map((item, position) => ({
+          object: 'embedding',
+          index: item.index ?? position,
+          embedding: item.embedding,
+        })),
+        model: options.publicModel,
+      },
+      usage: reported == null ? undefined : { ...emptyUsage(), inputTokens: tokenCount(reported) },
     };
-    return { response, usage: { inputTokens, outputTokens: 0, cachedInputTokens: 0, reasoningTokens: 0 } };
   },
   extractError,
 };

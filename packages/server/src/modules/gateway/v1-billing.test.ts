@@ -124,6 +124,41 @@ for (const pair of backendPairs()) {
       expect(Number(response.headers.get('x-webox-credits-charged'))).toBe(estimated);
     });
 
+    it('charges an estimate, not nothing, for embeddings whose provider reported no usage', async () => {
+      await fund(costOfOne * 1_000);
+      const texts = ['A long text to embed. '.repeat(400), 'and a short one'];
+      harness.primary.setHandler(() => ({
+        kind: 'json',
+        body: {
+          object: 'list',
+          data: [
+            { object: 'embedding', index: 0, embedding: [0.1, 0.2] },
+            { object: 'embedding', index: 1, embedding: [0.3, 0.4] },
+          ],
+          model: 'text-embedding-3-small',
+        },
+      }));
+      const response = await fetch(`${harness.origin}/v1/embeddings`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'embed-test', input: texts }),
+      });
+      expect(response.status).toBe(200);
+      // About four characters a token, as for a prompt: 2,200 and 4.
+      const inputTokens = estimateTokens(texts[0]!) + estimateTokens(texts[1]!);
+      expect(await response.json()).toMatchObject({
+        usage: { prompt_tokens: inputTokens, total_tokens: inputTokens },
+      });
+      const book = await harness.app.billing.prices.get();
+      const estimated = book.priceUsage({
+        model: 'embed-test',
+        usage: { inputTokens, outputTokens: 0, cachedInputTokens: 0 },
+        plan: { priceMultiplierPermille: 1000 },
+      }).credits;
+      expect(estimated).toBeGreaterThan(0);
+      expect(Number(response.headers.get('x-webox-credits-charged'))).toBe(estimated);
+    });
+
     it('refuses with 402, the balance and the amount needed, without calling the provider', async () => {
       await fund(costOfOne - 1);
       const client = new OpenAI({ baseURL: `${harness.origin}/v1`, apiKey: key, maxRetries: 0 });
