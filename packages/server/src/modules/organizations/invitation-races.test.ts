@@ -1,13 +1,12 @@
-import { eq, sql } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
 import { createTestApp, type TestApp } from '../../testing/test-app.js';
 import { eraseAccount } from '../accounts/privacy.js';
 import { createSignedInAccount, type SignedInClient } from '../accounts/testing.js';
-import { queryRows } from '../billing/sql.js';
 import { createInvitation, createOrganization, hashInvitationToken } from './service.js';
 import { type OrganizationRole, organizationInvitations } from './tables.js';
-import { rolesIn } from './testing.js';
+import { holdLock, rolesIn } from './testing.js';
 
 for (const pair of backendPairs()) {
   describe(`accepting an invitation while the organisation or the account changes on ${pair.name}`, () => {
@@ -43,48 +42,15 @@ for (const pair of backendPairs()) {
 
     const roles = (organizationId: string) => rolesIn(db(), organizationId);
 
-    /**
-     * PostgreSQL only: holds the invitation's row lock in a transaction of its own (as a concurrent acceptance of the
-     * same token would), until `release`. `blocking()` resolves once another connection waits for it.
-     */
-    async function holdInvitation(token: string) {
-      let release = () => {};
-      const released = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      let holder: number | undefined;
-      const held = new Promise<void>((resolveHeld, rejectHeld) => {
-        db()
-          .transaction(async (tx) => {
-            const [row] = await queryRows<{ pid: number }>(tx as never, sql`select pg_backend_pid() as pid`);
-            await tx
-              .select({ id: organizationInvitations.id })
-              .from(organizationInvitations)
-              .where(eq(organizationInvitations.tokenHash, hashInvitationToken(token)))
-              .for('update');
-            holder = row!.pid;
-            resolveHeld();
-            await released;
-          })
-          .catch(rejectHeld);
-      });
-      await held;
-      return {
-        release,
-        async blocking() {
-          const deadline = Date.now() + 10_000;
-          for (;;) {
-            const [waiting] = await queryRows<{ count: number }>(
-              db(),
-              sql`select count(*)::int as count from pg_stat_activity where ${holder}::int = any(pg_blocking_pids(pid))`,
-            );
-            if ((waiting?.count ?? 0) > 0) return;
-            if (Date.now() > deadline) throw new Error('nothing waited for the invitation lock');
-            await new Promise((resolve) => setTimeout(resolve, 10));
-          }
-        },
-      };
-    }
+    /** PostgreSQL only: holds the invitation's row lock, as a concurrent acceptance of the same token would. */
+    const holdInvitation = (token: string) =>
+      holdLock(db(), (tx) =>
+        tx
+          .select({ id: organizationInvitations.id })
+          .from(organizationInvitations)
+          .where(eq(organizationInvitations.tokenHash, hashInvitationToken(token)))
+          .for('update'),
+      );
 
     it('never leaves an account erased during its acceptance a member (let alone an owner) of the organisation', async () => {
       const [owner, invitee] = await Promise.all([
@@ -98,9 +64,9 @@ for (const pair of backendPairs()) {
         // The acceptance waits at the invitation while the whole erasure runs and finds no membership to end.
         const lock = await holdInvitation(token);
         const accepting = accept(invitee, token);
-        await lock.blocking();
+        await lock.waiting();
         expect(await erase(invitee.userId)).toBe(true);
-        lock.release();
+        await lock.release();
         answer = await accepting;
       } else {
         // PGlite runs one transaction at a time: both orders are serial, and either must end the same way.

@@ -285,6 +285,7 @@ export async function organizationRoutes(app: FastifyInstance, options: { payer:
       const renamed = await renameOrganization(app.db, {
         organizationId: request.params.organizationId,
         name: request.body.name,
+        actorUserId: request.auth.userId,
       });
       return { name: renamed.name };
     },
@@ -368,6 +369,7 @@ export async function organizationRoutes(app: FastifyInstance, options: { payer:
     async (request) => {
       const changed = await setMemberLimits(app.db, {
         ...request.params,
+        actorUserId: request.auth.userId,
         monthlyCreditLimit: request.body.monthlyCreditLimit,
         dailyCreditLimit: request.body.dailyCreditLimit,
       });
@@ -500,7 +502,9 @@ export async function organizationRoutes(app: FastifyInstance, options: { payer:
       preHandler: [signedIn, writes, owner],
     },
     async (request) => ({
-      invitation: toInvitationJson(await revokeInvitation(app.db, request.params)),
+      invitation: toInvitationJson(
+        await revokeInvitation(app.db, { ...request.params, actorUserId: request.auth.userId }),
+      ),
     }),
   );
 

@@ -167,17 +167,20 @@ export async function getOrganization(db: Database, organizationId: string): Pro
   return { id: row.id, name: row.name, createdAt: row.createdAt };
 }
 
+/** Renames the organisation; `actorUserId` must still be an owner when the change is made. */
 export async function renameOrganization(
   db: Database,
-  options: { organizationId: string; name: string },
+  options: { organizationId: string; name: string; actorUserId: string },
 ): Promise<Organization> {
-  const [row] = await db
-    .update(organizations)
-    .set({ name: options.name, updatedAt: new Date() })
-    .where(eq(organizations.id, options.organizationId))
-    .returning();
-  if (!row) throw notFound();
-  return { id: row.id, name: row.name, createdAt: row.createdAt };
+  return db.transaction(async (tx) => {
+    await lockOrganization(tx, options.organizationId, options.actorUserId);
+    const [row] = await tx
+      .update(organizations)
+      .set({ name: options.name, updatedAt: new Date() })
+      .where(eq(organizations.id, options.organizationId))
+      .returning();
+    return { id: row!.id, name: row!.name, createdAt: row!.createdAt };
+  });
 }
 
 export async function listMembers(db: Database, organizationId: string): Promise<MemberView[]> {
@@ -287,22 +290,27 @@ export async function changeMemberRole(
   });
 }
 
-/** Sets (or with null, clears) a member's own spending limits on the organisation's wallet. */
+/**
+ * Sets (or with null, clears) a member's own spending limits on the organisation's wallet; `actorUserId` must still
+ * be an owner when the change is made.
+ */
 export async function setMemberLimits(
   db: Database,
-  options: { organizationId: string; userId: string } & MemberLimits,
+  options: { organizationId: string; userId: string; actorUserId: string } & MemberLimits,
 ): Promise<Membership> {
-  const [row] = await db
-    .update(organizationMembers)
-    .set({
-      monthlyCreditLimit: options.monthlyCreditLimit,
-      dailyCreditLimit: options.dailyCreditLimit,
-      updatedAt: new Date(),
-    })
-    .where(memberOf(options))
-    .returning();
-  if (!row) throw new AppError('not_found', 'No such member.');
-  return toMembership(row);
+  return db.transaction(async (tx) => {
+    await lockMember(tx, options);
+    const [row] = await tx
+      .update(organizationMembers)
+      .set({
+        monthlyCreditLimit: options.monthlyCreditLimit,
+        dailyCreditLimit: options.dailyCreditLimit,
+        updatedAt: new Date(),
+      })
+      .where(memberOf(options))
+      .returning();
+    return toMembership(row!);
+  });
 }
 
 /**
@@ -446,7 +454,7 @@ function toInvitationView(
 /**
  * Creates an invitation for an address and returns its token (only its hash is kept). A pending invitation to the
  * same address is withdrawn, so the newest email is the one that works. Refuses an address that already belongs
- * to a member.
+ * to a member. Runs under the organisation's row lock, where `invitedBy` must still be an owner.
  */
 export async function createInvitation(
   db: Database,
@@ -460,15 +468,16 @@ export async function createInvitation(
 ): Promise<{ invitation: InvitationView; token: string }> {
   const email = options.email.trim().toLowerCase();
   const now = options.now ?? new Date();
-  const [existing] = await db
-    .select({ userId: organizationMembers.userId })
-    .from(organizationMembers)
-    .innerJoin(users, eq(users.id, organizationMembers.userId))
-    .where(and(eq(organizationMembers.organizationId, options.organizationId), eq(users.email, email)))
-    .limit(1);
-  if (existing) throw new AppError('conflict', 'This address already belongs to a member.');
   const token = randomBytes(32).toString('base64url');
   const row = await db.transaction(async (tx) => {
+    await lockOrganization(tx, options.organizationId, options.invitedBy);
+    const [existing] = await tx
+      .select({ userId: organizationMembers.userId })
+      .from(organizationMembers)
+      .innerJoin(users, eq(users.id, organizationMembers.userId))
+      .where(and(eq(organizationMembers.organizationId, options.organizationId), eq(users.email, email)))
+      .limit(1);
+    if (existing) throw new AppError('conflict', 'This address already belongs to a member.');
     await tx
       .update(organizationInvitations)
       .set({ revokedAt: now })
@@ -511,28 +520,34 @@ export async function listInvitations(db: Database, organizationId: string): Pro
   return rows.map((row) => toInvitationView(row, now));
 }
 
-/** Withdraws a pending invitation; its link stops working. */
+/**
+ * Withdraws a pending invitation; its link stops working. Under the organisation's row lock, where `actorUserId` must
+ * still be an owner.
+ */
 export async function revokeInvitation(
   db: Database,
-  options: { organizationId: string; invitationId: string },
+  options: { organizationId: string; invitationId: string; actorUserId: string },
 ): Promise<InvitationView> {
-  const [row] = await db
-    .select()
-    .from(organizationInvitations)
-    .where(
-      and(
-        eq(organizationInvitations.id, options.invitationId),
-        eq(organizationInvitations.organizationId, options.organizationId),
-      ),
-    );
-  if (!row) throw new AppError('not_found', 'No such invitation.');
-  if (row.acceptedAt || row.revokedAt) return toInvitationView(row);
-  const [updated] = await db
-    .update(organizationInvitations)
-    .set({ revokedAt: new Date() })
-    .where(eq(organizationInvitations.id, row.id))
-    .returning();
-  return toInvitationView(updated!);
+  return db.transaction(async (tx) => {
+    await lockOrganization(tx, options.organizationId, options.actorUserId);
+    const [row] = await tx
+      .select()
+      .from(organizationInvitations)
+      .where(
+        and(
+          eq(organizationInvitations.id, options.invitationId),
+          eq(organizationInvitations.organizationId, options.organizationId),
+        ),
+      );
+    if (!row) throw new AppError('not_found', 'No such invitation.');
+    if (row.acceptedAt || row.revokedAt) return toInvitationView(row);
+    const [updated] = await tx
+      .update(organizationInvitations)
+      .set({ revokedAt: new Date() })
+      .where(eq(organizationInvitations.id, row.id))
+      .returning();
+    return toInvitationView(updated!);
+  });
 }
 
 /**
