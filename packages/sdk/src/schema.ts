@@ -7645,7 +7645,7 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Withdraw a pending invitation (owners); its link stops working. */
+        /** Withdraw a pending invitation (owners); its link stops working. One already accepted is 409: remove the member instead. */
         delete: {
             parameters: {
                 query?: never;
@@ -7729,6 +7729,21 @@ export interface paths {
                 };
                 /** @description Default Response */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
                     headers: {
                         [name: string]: unknown;
                     };

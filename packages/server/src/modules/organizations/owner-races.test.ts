@@ -199,5 +199,86 @@ for (const pair of backendPairs()) {
       });
       expect(await action.effect(setup)).toEqual(before);
     });
+
+    async function invitationRow(id: string) {
+      const [row] = await db()
+        .select()
+        .from(organizationInvitations)
+        .where(eq(organizationInvitations.id, id));
+      return row!;
+    }
+
+    const withdraw = ({ organizationId, actor, pendingInvitationId }: Setup) =>
+      as(actor, {
+        method: 'DELETE',
+        url: `/api/organizations/${organizationId}/invitations/${pendingInvitationId}`,
+      });
+
+    const alreadyAccepted = {
+      code: 'conflict',
+      message:
+        'This invitation has already been accepted: remove the member instead if they should not be in.',
+    };
+
+    it('refuses to withdraw an accepted invitation (409), which stays accepted', async () => {
+      const setup = await setUp();
+      const { token } = await createInvitation(db(), {
+        organizationId: setup.organizationId,
+        email: setup.invitee.email,
+        role: 'member',
+        invitedBy: setup.actor.userId,
+      });
+      const accepted = await acceptInvitation(db(), { token, userId: setup.invitee.userId });
+      const [invitation] = await db()
+        .select({ id: organizationInvitations.id })
+        .from(organizationInvitations)
+        .where(eq(organizationInvitations.acceptedBy, accepted.membership.userId));
+
+      const answer = await withdraw({ ...setup, pendingInvitationId: invitation!.id });
+      expect(answer.statusCode).toBe(409);
+      expect(answer.json().error).toEqual(alreadyAccepted);
+      expect(await invitationRow(invitation!.id)).toMatchObject({
+        revokedAt: null,
+        acceptedAt: expect.any(Date),
+      });
+      expect(await rolesIn(db(), setup.organizationId)).toMatchObject({ [setup.invitee.userId]: 'member' });
+
+      // Withdrawing a withdrawn one changes nothing: still withdrawn, at the same time.
+      const first = await withdraw(setup);
+      expect(first.json().invitation.status).toBe('revoked');
+      const revokedAt = (await invitationRow(setup.pendingInvitationId)).revokedAt;
+      const again = await withdraw(setup);
+      expect(again.statusCode).toBe(200);
+      expect(again.json().invitation.status).toBe('revoked');
+      expect((await invitationRow(setup.pendingInvitationId)).revokedAt).toEqual(revokedAt);
+    });
+
+    it.runIf(pair.database.name === 'postgres')(
+      'never marks withdrawn an invitation accepted while the withdrawal waited for it (409)',
+      async () => {
+        const setup = await setUp();
+        const id = setup.pendingInvitationId;
+        // Holds the invitation as its acceptance does, and commits the acceptance once the withdrawal waits for it.
+        const lock = await holdLock(db(), (tx) =>
+          tx
+            .select({ id: organizationInvitations.id })
+            .from(organizationInvitations)
+            .where(eq(organizationInvitations.id, id))
+            .for('update'),
+        );
+        const withdrawing = withdraw(setup);
+        await lock.waiting(1, withdrawing);
+        await lock.release((tx) =>
+          tx
+            .update(organizationInvitations)
+            .set({ acceptedAt: new Date(), acceptedBy: setup.invitee.userId })
+            .where(eq(organizationInvitations.id, id)),
+        );
+        const answer = await withdrawing;
+        expect(answer.statusCode).toBe(409);
+        expect(answer.json().error).toEqual(alreadyAccepted);
+        expect(await invitationRow(id)).toMatchObject({ revokedAt: null, acceptedAt: expect.any(Date) });
+      },
+    );
   });
 }

@@ -492,11 +492,12 @@ export async function organizationRoutes(app: FastifyInstance, options: { payer:
     {
       schema: {
         tags,
-        summary: 'Withdraw a pending invitation (owners); its link stops working.',
+        summary:
+          'Withdraw a pending invitation (owners); its link stops working. One already accepted is 409: remove the member instead.',
         params: z.object({ organizationId: z.uuid(), invitationId: z.uuid() }),
         response: {
           200: z.object({ invitation: invitationSchema }),
-          ...errorResponses(400, 401, 403, 404, 429),
+          ...errorResponses(400, 401, 403, 404, 409, 429),
         },
       },
       preHandler: [signedIn, writes, owner],

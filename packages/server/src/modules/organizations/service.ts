@@ -521,8 +521,9 @@ export async function listInvitations(db: Database, organizationId: string): Pro
 }
 
 /**
- * Withdraws a pending invitation; its link stops working. Under the organisation's row lock, where `actorUserId` must
- * still be an owner.
+ * Withdraws an invitation; its link stops working. Under the organisation's row lock, where `actorUserId` must still
+ * be an owner. Only one not yet accepted is withdrawn, in the same statement that checks it (an acceptance committed
+ * meanwhile keeps it accepted): 409 for an accepted one. Withdrawing a withdrawn one changes nothing and answers it.
  */
 export async function revokeInvitation(
   db: Database,
@@ -530,23 +531,25 @@ export async function revokeInvitation(
 ): Promise<InvitationView> {
   return db.transaction(async (tx) => {
     await lockOrganization(tx, options.organizationId, options.actorUserId);
-    const [row] = await tx
-      .select()
-      .from(organizationInvitations)
-      .where(
-        and(
-          eq(organizationInvitations.id, options.invitationId),
-          eq(organizationInvitations.organizationId, options.organizationId),
-        ),
-      );
-    if (!row) throw new AppError('not_found', 'No such invitation.');
-    if (row.acceptedAt || row.revokedAt) return toInvitationView(row);
-    const [updated] = await tx
+    const invitation = and(
+      eq(organizationInvitations.id, options.invitationId),
+      eq(organizationInvitations.organizationId, options.organizationId),
+    );
+    const [revoked] = await tx
       .update(organizationInvitations)
       .set({ revokedAt: new Date() })
-      .where(eq(organizationInvitations.id, row.id))
+      .where(and(invitation, isPending()))
       .returning();
-    return toInvitationView(updated!);
+    if (revoked) return toInvitationView(revoked);
+    const [row] = await tx.select().from(organizationInvitations).where(invitation);
+    if (!row) throw new AppError('not_found', 'No such invitation.');
+    if (row.acceptedAt) {
+      throw new AppError(
+        'conflict',
+        'This invitation has already been accepted: remove the member instead if they should not be in.',
+      );
+    }
+    return toInvitationView(row);
   });
 }
 
