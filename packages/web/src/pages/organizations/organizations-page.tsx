@@ -556,7 +556,11 @@ function InvitationsSection({ organization }: { organization: Organization }) {
   });
   const withdraw = useMutation({
     mutationFn: (invitationId: string) => revokeInvitation(organization.id, invitationId),
-    onSuccess: refresh,
+    // Refreshed on a refusal too: a 409 means it was accepted meanwhile, and the list should stop offering it.
+    onSettled: () => {
+      refresh();
+      void queryClient.invalidateQueries({ queryKey: organizationKey(organization.id, 'members') });
+    },
   });
   const onSubmit = (event: FormEvent) => {
     event.preventDefault();
