@@ -34,7 +34,8 @@ const shortText = (max: number) =>
     .trim()
     .max(max)
     .refine((value) => !controlCharacters.test(value), 'must not contain control characters');
-const modelId = z.string().min(1).max(200);
+/** A model name is shown in headings and exports on one line: no line breaks or other control characters. */
+const modelId = shortText(200).pipe(z.string().min(1));
 /** A message can be long (pasted documents, long answers) but not unbounded. */
 const MAX_CONTENT = 200_000;
 /** Inline images: a few, each small enough that a conversation stays quick to load. */
