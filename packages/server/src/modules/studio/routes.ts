@@ -28,14 +28,15 @@ import { imageMediaTypes, messageRoles, messageStatuses } from './tables.js';
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
 const controlCharacters = /[\u0000-\u001f\u007f]/;
-const shortText = (max: number) =>
+const shortText = (max: number, min = 0) =>
   z
     .string()
     .trim()
+    .min(min)
     .max(max)
     .refine((value) => !controlCharacters.test(value), 'must not contain control characters');
 /** A model name is shown in headings and exports on one line: no line breaks or other control characters. */
-const modelId = shortText(200).pipe(z.string().min(1));
+const modelId = shortText(200, 1);
 /** A message can be long (pasted documents, long answers) but not unbounded. */
 const MAX_CONTENT = 200_000;
 /** Inline images: a few, each small enough that a conversation stays quick to load. */
