@@ -11807,6 +11807,90 @@ export interface paths {
                                 [key: string]: unknown;
                             }) | ({
                                 /** @enum {string} */
+                                type: "document";
+                                source: ({
+                                    /** @enum {string} */
+                                    type: "base64";
+                                    /** @enum {string} */
+                                    media_type: "application/pdf";
+                                    data: string;
+                                } & {
+                                    [key: string]: unknown;
+                                }) | ({
+                                    /** @enum {string} */
+                                    type: "url";
+                                    url: string;
+                                } & {
+                                    [key: string]: unknown;
+                                }) | ({
+                                    /** @enum {string} */
+                                    type: "text";
+                                    /** @enum {string} */
+                                    media_type: "text/plain";
+                                    data: string;
+                                } & {
+                                    [key: string]: unknown;
+                                }) | ({
+                                    /** @enum {string} */
+                                    type: "content";
+                                    content: string | (({
+                                        /** @enum {string} */
+                                        type: "text";
+                                        text: string;
+                                        cache_control?: {
+                                            /** @enum {string} */
+                                            type: "ephemeral";
+                                        } & {
+                                            [key: string]: unknown;
+                                        };
+                                    } & {
+                                        [key: string]: unknown;
+                                    }) | ({
+                                        /** @enum {string} */
+                                        type: "image";
+                                        source: ({
+                                            /** @enum {string} */
+                                            type: "base64";
+                                            media_type: string;
+                                            data: string;
+                                        } & {
+                                            [key: string]: unknown;
+                                        }) | ({
+                                            /** @enum {string} */
+                                            type: "url";
+                                            url: string;
+                                        } & {
+                                            [key: string]: unknown;
+                                        });
+                                        cache_control?: {
+                                            /** @enum {string} */
+                                            type: "ephemeral";
+                                        } & {
+                                            [key: string]: unknown;
+                                        };
+                                    } & {
+                                        [key: string]: unknown;
+                                    }))[];
+                                } & {
+                                    [key: string]: unknown;
+                                });
+                                title?: string | null;
+                                context?: string | null;
+                                citations?: ({
+                                    enabled?: boolean;
+                                } & {
+                                    [key: string]: unknown;
+                                }) | null;
+                                cache_control?: {
+                                    /** @enum {string} */
+                                    type: "ephemeral";
+                                } & {
+                                    [key: string]: unknown;
+                                };
+                            } & {
+                                [key: string]: unknown;
+                            }) | ({
+                                /** @enum {string} */
                                 type: "tool_use";
                                 id: string;
                                 name: string;
@@ -11852,6 +11936,90 @@ export interface paths {
                                     } & {
                                         [key: string]: unknown;
                                     });
+                                    cache_control?: {
+                                        /** @enum {string} */
+                                        type: "ephemeral";
+                                    } & {
+                                        [key: string]: unknown;
+                                    };
+                                } & {
+                                    [key: string]: unknown;
+                                }) | ({
+                                    /** @enum {string} */
+                                    type: "document";
+                                    source: ({
+                                        /** @enum {string} */
+                                        type: "base64";
+                                        /** @enum {string} */
+                                        media_type: "application/pdf";
+                                        data: string;
+                                    } & {
+                                        [key: string]: unknown;
+                                    }) | ({
+                                        /** @enum {string} */
+                                        type: "url";
+                                        url: string;
+                                    } & {
+                                        [key: string]: unknown;
+                                    }) | ({
+                                        /** @enum {string} */
+                                        type: "text";
+                                        /** @enum {string} */
+                                        media_type: "text/plain";
+                                        data: string;
+                                    } & {
+                                        [key: string]: unknown;
+                                    }) | ({
+                                        /** @enum {string} */
+                                        type: "content";
+                                        content: string | (({
+                                            /** @enum {string} */
+                                            type: "text";
+                                            text: string;
+                                            cache_control?: {
+                                                /** @enum {string} */
+                                                type: "ephemeral";
+                                            } & {
+                                                [key: string]: unknown;
+                                            };
+                                        } & {
+                                            [key: string]: unknown;
+                                        }) | ({
+                                            /** @enum {string} */
+                                            type: "image";
+                                            source: ({
+                                                /** @enum {string} */
+                                                type: "base64";
+                                                media_type: string;
+                                                data: string;
+                                            } & {
+                                                [key: string]: unknown;
+                                            }) | ({
+                                                /** @enum {string} */
+                                                type: "url";
+                                                url: string;
+                                            } & {
+                                                [key: string]: unknown;
+                                            });
+                                            cache_control?: {
+                                                /** @enum {string} */
+                                                type: "ephemeral";
+                                            } & {
+                                                [key: string]: unknown;
+                                            };
+                                        } & {
+                                            [key: string]: unknown;
+                                        }))[];
+                                    } & {
+                                        [key: string]: unknown;
+                                    });
+                                    title?: string | null;
+                                    context?: string | null;
+                                    citations?: ({
+                                        enabled?: boolean;
+                                    } & {
+                                        [key: string]: unknown;
+                                    }) | null;
                                     cache_control?: {
                                         /** @enum {string} */
                                         type: "ephemeral";

@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Anthropic from '@anthropic-ai/sdk';
 import { describe, expect, it } from 'vitest';
+import { classifyMediaPart } from '../provider-utils/media-part.js';
 import { anthropicMessagesRequestSchema } from '../schemas/anthropic-messages-request.js';
 import { GatewayError } from '../spec/gateway-error.js';
 import type { ChatCompletion, ChatCompletionChunk } from '../spec/openai-types.js';
@@ -132,6 +133,135 @@ describe('anthropic inbound', () => {
       'parameter "service_tier" is not supported and was ignored',
       'parameter "top_k" is not supported and was ignored',
     ]);
+  });
+
+  it('turns document blocks into the parts the engine routes: a PDF as a PDF part, text as text', () => {
+    const pdf = { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0xLjQK' };
+    const parsed = anthropicMessagesRequestSchema.parse({
+      model: 'smart',
+      max_tokens: 64,
+      messages: [
+        {
+          role: 'user',
+          content: [
+            {
+              type: 'document',
+              source: pdf,
+              title: 'Q3 report',
+              context: 'Filed in October',
+              citations: null,
+            },
+            {
+              type: 'document',
+              source: { type: 'url', url: 'https://example.com/paper.pdf' },
+              citations: { enabled: false },
+              cache_control: { type: 'ephemeral' },
+            },
+            {
+              type: 'document',
+              source: { type: 'text', media_type: 'text/plain', data: 'The sky is blue.' },
+            },
+            {
+              type: 'document',
+              source: {
+                type: 'content',
+                content: [
+                  { type: 'text', text: 'Chapter 1.' },
+                  { type: 'image', source: { type: 'url', url: 'https://example.com/figure.png' } },
+                ],
+              },
+              title: 'Book',
+            },
+            { type: 'text', text: 'Summarise these.' },
+          ],
+        },
+        {
+          role: 'assistant',
+          content: [{ type: 'tool_use', id: 'toolu_1', name: 'fetch_report', input: {} }],
+        },
+        {
+          role: 'user',
+          content: [
+            {
+              type: 'tool_result',
+              tool_use_id: 'toolu_1',
+              content: [
+                { type: 'text', text: 'Found it: ' },
+                { type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'Revenue up.' } },
+                { type: 'document', source: pdf },
+              ],
+            },
+          ],
+        },
+      ],
+    });
+    const { request, warnings } = anthropicRequestToChat(parsed);
+    const pdfPart = { type: 'image_url', image_url: { url: 'data:application/pdf;base64,JVBERi0xLjQK' } };
+    expect(request.messages).toEqual([
+      {
+        role: 'user',
+        content: [
+          pdfPart,
+          { type: 'image_url', image_url: { url: 'https://example.com/paper.pdf' } },
+          { type: 'text', text: 'The sky is blue.' },
+          { type: 'text', text: 'Chapter 1.' },
+          { type: 'image_url', image_url: { url: 'https://example.com/figure.png' } },
+          { type: 'text', text: 'Summarise these.' },
+        ],
+      },
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [
+          { id: 'toolu_1', type: 'function', function: { name: 'fetch_report', arguments: '{}' } },
+        ],
+      },
+      { role: 'tool', tool_call_id: 'toolu_1', content: 'Found it: Revenue up.' },
+      { role: 'user', content: [pdfPart] },
+    ]);
+    // Holds and adapters read both PDF parts as PDFs.
+    expect(classifyMediaPart(pdfPart.image_url.url)).toMatchObject({ kind: 'document', inline: true });
+    expect(classifyMediaPart('https://example.com/paper.pdf')).toMatchObject({ kind: 'document' });
+    expect(warnings).toEqual([
+      'document "title" is not supported and was ignored',
+      'document "context" is not supported and was ignored',
+    ]);
+  });
+
+  it('refuses document blocks it cannot pass on faithfully, naming the block', () => {
+    const convert = (document: Record<string, unknown>) =>
+      anthropicRequestToChat(
+        anthropicMessagesRequestSchema.parse({
+          model: 'smart',
+          max_tokens: 64,
+          messages: [{ role: 'user', content: [{ type: 'text', text: 'Read this.' }, document] }],
+        }),
+      );
+    const pdf = { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0xLjQK' };
+    let error: unknown;
+    try {
+      convert({ type: 'document', source: pdf, citations: { enabled: true } });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(GatewayError);
+    expect(error).toMatchObject({
+      status: 400,
+      type: 'invalid_request_error',
+      param: 'messages.0.content.1.citations',
+      message: expect.stringContaining('Citations are not supported'),
+    });
+    // A link that names no PDF would be held and sent as an image.
+    expect(() =>
+      convert({ type: 'document', source: { type: 'url', url: 'https://arxiv.org/pdf/2401.00001' } }),
+    ).toThrow(expect.objectContaining({ status: 400, param: 'messages.0.content.1.source.url' }));
+    // Sources Anthropic documents with other media types, or that name files held by Anthropic, fail validation.
+    for (const source of [
+      { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' },
+      { type: 'file', file_id: 'file_011' },
+    ]) {
+      expect(() => convert({ type: 'document', source })).toThrow();
+    }
   });
 
   it('turns a chat result into an Anthropic message', () => {

@@ -1,7 +1,11 @@
 import { generateId } from '../provider-utils/ids.js';
+import { classifyMediaPart } from '../provider-utils/media-part.js';
 import { parseToolArguments } from '../provider-utils/parse-json.js';
-import type { AnthropicMessagesRequest } from '../schemas/anthropic-messages-request.js';
-import type { GatewayError } from '../spec/gateway-error.js';
+import type {
+  AnthropicContentBlock,
+  AnthropicMessagesRequest,
+} from '../schemas/anthropic-messages-request.js';
+import { type GatewayError, invalidRequest } from '../spec/gateway-error.js';
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -42,6 +46,52 @@ function imageUrl(source: AnthropicImageSource): string {
   return source.type === 'base64' ? `data:${source.media_type};base64,${source.data}` : source.url;
 }
 
+type AnthropicDocumentBlock = Extract<AnthropicContentBlock, { type: 'document' }>;
+
+/**
+ * A document block as the parts the engine routes: a PDF as an image_url part (a `data:application/pdf` URL, or the
+ * link), which holds and adapters read as a PDF (`classifyMediaPart`): Claude gets it back as a document, Gemini as
+ * inline or file data. Plain text and content sources are what the model reads, so they become text and image parts.
+ * Citations are refused: no provider but Anthropic returns them, and their answer would lose them here. `title` and
+ * `context` have no place in the OpenAI shape; they are dropped with a warning.
+ */
+function documentParts(block: AnthropicDocumentBlock, param: string, warnings: string[]): ContentPart[] {
+  if (block.citations?.enabled) {
+    throw invalidRequest(
+      'Citations are not supported here: /v1/messages routes documents to any provider and cannot return cited passages. Send the document without "citations".',
+      `${param}.citations`,
+    );
+  }
+  for (const field of ['title', 'context'] as const) {
+    const warning = `document "${field}" is not supported and was ignored`;
+    if (block[field] != null && !warnings.includes(warning)) warnings.push(warning);
+  }
+  const { source } = block;
+  switch (source.type) {
+    case 'base64':
+      return [{ type: 'image_url', image_url: { url: `data:application/pdf;base64,${source.data}` } }];
+    case 'url':
+      // A link says what it is by its extension alone (`classifyMediaPart`); one that names no PDF would be held and
+      // sent as an image, so it is refused rather than sent as what it is not.
+      if (classifyMediaPart(source.url).kind !== 'document') {
+        throw invalidRequest(
+          'A document URL must name a PDF file (a path ending in .pdf); send other PDFs as base64.',
+          `${param}.source.url`,
+        );
+      }
+      return [{ type: 'image_url', image_url: { url: source.url } }];
+    case 'text':
+      return [{ type: 'text', text: source.data }];
+    case 'content':
+      if (typeof source.content === 'string') return [{ type: 'text', text: source.content }];
+      return source.content.map((inner) =>
+        inner.type === 'text'
+          ? { type: 'text', text: inner.text }
+          : { type: 'image_url', image_url: { url: imageUrl(inner.source) } },
+      );
+  }
+}
+
 export function anthropicRequestToChat(request: AnthropicMessagesRequest): {
   request: ChatCompletionRequest;
   warnings: string[];
@@ -61,7 +111,7 @@ export function anthropicRequestToChat(request: AnthropicMessagesRequest): {
     if (system) messages.push({ role: 'system', content: system });
   }
 
-  for (const message of request.messages) {
+  for (const [messageIndex, message] of request.messages.entries()) {
     if (typeof message.content === 'string') {
       messages.push({ role: message.role, content: message.content });
       continue;
@@ -90,17 +140,28 @@ export function anthropicRequestToChat(request: AnthropicMessagesRequest): {
     // A user turn: tool results become tool messages (OpenAI wants them right after the calls), the rest
     // stays a user message after them.
     const parts: ContentPart[] = [];
-    for (const block of message.content) {
+    for (const [blockIndex, block] of message.content.entries()) {
+      const param = `messages.${messageIndex}.content.${blockIndex}`;
       if (block.type === 'text') parts.push({ type: 'text', text: block.text });
       else if (block.type === 'image')
         parts.push({ type: 'image_url', image_url: { url: imageUrl(block.source) } });
+      else if (block.type === 'document') parts.push(...documentParts(block, param, warnings));
       else if (block.type === 'tool_result') {
         let content = '';
         if (typeof block.content === 'string') content = block.content;
         else if (block.content) {
-          for (const inner of block.content) {
-            if (inner.type === 'text') content += inner.text;
-            else parts.push({ type: 'image_url', image_url: { url: imageUrl(inner.source) } });
+          // A tool message carries text only: the text a result holds stays in it, its media follow in the user turn.
+          for (const [innerIndex, inner] of block.content.entries()) {
+            const innerParts =
+              inner.type === 'document'
+                ? documentParts(inner, `${param}.content.${innerIndex}`, warnings)
+                : inner.type === 'text'
+                  ? [{ type: 'text' as const, text: inner.text }]
+                  : [{ type: 'image_url' as const, image_url: { url: imageUrl(inner.source) } }];
+            for (const part of innerParts) {
+              if (part.type === 'text') content += part.text;
+              else parts.push(part);
+            }
           }
         }
         messages.push({

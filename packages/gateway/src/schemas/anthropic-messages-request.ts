@@ -23,6 +23,30 @@ const imageBlockSchema = z.looseObject({
   cache_control: cacheControlSchema,
 });
 
+/**
+ * A document: a PDF (inline or a link), plain text, or content blocks. `title` and `context` are nullable in
+ * Anthropic's SDKs; `citations` is checked by the converter, which can refuse it.
+ */
+const documentBlockSchema = z.looseObject({
+  type: z.literal('document'),
+  source: z.discriminatedUnion('type', [
+    z.looseObject({ type: z.literal('base64'), media_type: z.literal('application/pdf'), data: z.string() }),
+    z.looseObject({ type: z.literal('url'), url: z.string() }),
+    z.looseObject({ type: z.literal('text'), media_type: z.literal('text/plain'), data: z.string() }),
+    z.looseObject({
+      type: z.literal('content'),
+      content: z.union([
+        z.string(),
+        z.array(z.discriminatedUnion('type', [textBlockSchema, imageBlockSchema])),
+      ]),
+    }),
+  ]),
+  title: z.string().nullish(),
+  context: z.string().nullish(),
+  citations: z.looseObject({ enabled: z.boolean().optional() }).nullish(),
+  cache_control: cacheControlSchema,
+});
+
 const toolUseBlockSchema = z.looseObject({
   type: z.literal('tool_use'),
   id: z.string(),
@@ -34,7 +58,12 @@ const toolUseBlockSchema = z.looseObject({
 const toolResultBlockSchema = z.looseObject({
   type: z.literal('tool_result'),
   tool_use_id: z.string(),
-  content: z.union([z.string(), z.array(z.union([textBlockSchema, imageBlockSchema]))]).optional(),
+  content: z
+    .union([
+      z.string(),
+      z.array(z.discriminatedUnion('type', [textBlockSchema, imageBlockSchema, documentBlockSchema])),
+    ])
+    .optional(),
   is_error: z.boolean().optional(),
   cache_control: cacheControlSchema,
 });
@@ -50,6 +79,7 @@ const redactedThinkingBlockSchema = z.looseObject({ type: z.literal('redacted_th
 const contentBlockSchema = z.discriminatedUnion('type', [
   textBlockSchema,
   imageBlockSchema,
+  documentBlockSchema,
   toolUseBlockSchema,
   toolResultBlockSchema,
   thinkingBlockSchema,

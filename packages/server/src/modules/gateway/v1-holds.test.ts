@@ -276,6 +276,63 @@ for (const pair of backendPairs()) {
       });
     });
 
+    it('takes a PDF in an Anthropic document block on /v1/messages: held as a PDF, a document to Claude, inline data to Gemini', async () => {
+      const pdf = { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0xLjQK' };
+      const message = (model: string, document: Record<string, unknown>) => ({
+        model,
+        max_tokens: 10,
+        messages: [{ role: 'user', content: [document, { type: 'text', text: 'Hi' }] }],
+      });
+      // Held as the same PDF in an image_url part is on Gemini: 1,000 pages of 560 tokens, not one image.
+      const pdfWorstCase = price('gemini-test', 10 + 560_000, 10);
+      await fund(pdfWorstCase - 1);
+      const refused = await post('/v1/messages', message('gemini-test', { type: 'document', source: pdf }));
+      expect(refused.status).toBe(402);
+      expect(harness.primary.requests).toHaveLength(0);
+
+      await fund(pdfWorstCase);
+      harness.primary.setHandler(geminiAnswer(260));
+      const gemini = await post('/v1/messages', message('gemini-test', { type: 'document', source: pdf }));
+      expect(gemini.status).toBe(200);
+      expect(await gemini.json()).toMatchObject({ type: 'message', content: [{ type: 'text', text: 'ok' }] });
+      const contents = upstreamBody(0).contents as Array<{ parts: Array<Record<string, unknown>> }>;
+      expect(contents[0]!.parts).toEqual([
+        { inlineData: { mimeType: 'application/pdf', data: 'JVBERi0xLjQK' } },
+        { text: 'Hi' },
+      ]);
+
+      // Claude gets it back as the document block it was, inline or as a link.
+      await fund(price('claude-test', 200_000, 10));
+      harness.primary.setHandler(claudeAnswer(2_400, 10));
+      const claude = await post('/v1/messages', message('claude-test', { type: 'document', source: pdf }));
+      expect(claude.status).toBe(200);
+      const link = 'https://example.com/paper.pdf';
+      await fund(price('claude-test', 200_000, 10));
+      const linked = await post(
+        '/v1/messages',
+        message('claude-test', { type: 'document', source: { type: 'url', url: link } }),
+      );
+      expect(linked.status).toBe(200);
+      const sent = [1, 2].map((index) => (upstreamBody(index).messages as Array<{ content: unknown[] }>)[0]!);
+      expect(sent.map((turn) => turn.content[0])).toEqual([
+        { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0xLjQK' } },
+        { type: 'document', source: { type: 'url', url: link } },
+      ]);
+
+      // Citations no provider but Anthropic returns are refused in Anthropic's error shape, nothing held or sent.
+      const cited = await post(
+        '/v1/messages',
+        message('claude-test', { type: 'document', source: pdf, citations: { enabled: true } }),
+      );
+      expect(cited.status).toBe(400);
+      expect(await cited.json()).toMatchObject({
+        type: 'error',
+        error: { type: 'invalid_request_error', param: 'messages.0.content.0.citations' },
+      });
+      expect(harness.primary.requests).toHaveLength(3);
+      expect(await getBalance(harness.database.db, walletId)).toMatchObject({ held: 0 });
+    });
+
     it('holds no more prompt than the largest context window of the candidates reads, whatever the parts', async () => {
       // Gemini bills a video part up to 2,160,000 tokens, and gemini-2.5-flash reads at most 1,048,576 of a prompt.
       const video = withPart('gemini-test', 'data:video/mp4;base64,AAAAIGZ0eXBpc29t');
