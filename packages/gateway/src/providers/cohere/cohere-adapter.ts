@@ -1,4 +1,5 @@
 import { type ChunkBuilder, createChunkBuilder } from '../../provider-utils/chunk-builder.js';
+import { embeddingTexts } from '../../provider-utils/embedding-texts.js';
 import { generateId } from '../../provider-utils/ids.js';
 import { unknownImageTokenBound } from '../../provider-utils/media-token-bound.js';
 import { parseProviderJson } from '../../provider-utils/parse-json.js';
@@ -216,15 +217,8 @@ export const cohereAdapter: ProviderAdapter = {
   createChatStreamConverter,
   prepareEmbeddings(options) {
     const { request } = options;
+    const texts = embeddingTexts(request, 'Cohere');
     const warnings: string[] = [];
-    const input = request.input;
-    const texts =
-      typeof input === 'string'
-        ? [input]
-        : input.every((item): item is string => typeof item === 'string')
-          ? input
-          : [];
-    if (texts.length === 0) warnings.push('token-array input is not supported by cohere; send text');
     if (request.encoding_format === 'base64') warnings.push(unsupportedWarning('encoding_format', 'cohere'));
     // Cohere v3+ models require an input type; documents is the right default for stored vectors.
     const inputType = typeof request.input_type === 'string' ? request.input_type : 'search_document';

@@ -1,4 +1,5 @@
 import { type ChunkBuilder, createChunkBuilder } from '../../provider-utils/chunk-builder.js';
+import { embeddingTexts } from '../../provider-utils/embedding-texts.js';
 import { generateId } from '../../provider-utils/ids.js';
 import { unknownMediaTokenBound } from '../../provider-utils/media-token-bound.js';
 import { parseProviderJson } from '../../provider-utils/parse-json.js';
@@ -19,7 +20,6 @@ import type {
 import type {
   ChatCallOptions,
   ChatStreamConverter,
-  EmbeddingsCallOptions,
   PreparedRequest,
   ProviderAdapter,
 } from '../../spec/provider-adapter.js';
@@ -242,13 +242,6 @@ function createChatStreamConverter(options: ChatCallOptions): ChatStreamConverte
   };
 }
 
-function embeddingInputs(options: EmbeddingsCallOptions): string[] {
-  const { input } = options.request;
-  if (typeof input === 'string') return [input];
-  if (input.every((item): item is string => typeof item === 'string')) return input;
-  return [];
-}
-
 /**
  * An image_url part goes to Gemini as what it carries (convert-to-gemini-contents: inline data of any media type, a
  * link as file data), and Gemini bills each kind its own way: the unknown bounds (provider-utils) are Gemini's own
@@ -270,9 +263,8 @@ export const geminiAdapter: ProviderAdapter = {
   parseChatResponse,
   createChatStreamConverter,
   prepareEmbeddings(options) {
+    const texts = embeddingTexts(options.request, 'Gemini');
     const warnings: string[] = [];
-    const texts = embeddingInputs(options);
-    if (texts.length === 0) warnings.push('token-array input is not supported by gemini; send text');
     if (options.request.encoding_format === 'base64')
       warnings.push(unsupportedWarning('encoding_format', 'gemini'));
     const model = `models/${options.upstreamModel}`;
