@@ -84,6 +84,56 @@ describe('gateway resilience against a faulty upstream', () => {
     });
   }
 
+  it('serves token-id embeddings on the next target that reads them, one that embeds text only never called', async () => {
+    const gateway = build({
+      providers: {
+        first: { type: 'cohere', baseUrl: primary.url, keys: [primaryKey], allowPrivateNetwork: true },
+        second: {
+          type: 'openai-compatible',
+          preset: 'openai',
+          baseUrl: secondary.url,
+          keys: [secondaryKey],
+          allowPrivateNetwork: true,
+        },
+      },
+      models: {
+        'embed-cohere': {
+          provider: 'first',
+          model: 'embed-v4.0',
+          contextWindow: 128_000,
+          capabilities: ['embeddings'],
+        },
+        'embed-openai': {
+          provider: 'second',
+          model: 'text-embedding-3-small',
+          contextWindow: 8_191,
+          capabilities: ['embeddings'],
+        },
+      },
+      routes: { vectors: { targets: [{ model: 'embed-cohere' }, { model: 'embed-openai' }] } },
+    });
+    secondary.enqueue({ kind: 'json', body: readJsonFixture(openAIFixture('embeddings.json')) });
+    const tokenIds = [[15_339, 1_917], [2_001]];
+    const result = await gateway.embeddings({ model: 'vectors', input: tokenIds }, emptyContext);
+    expect(result.served.provider).toBe('second');
+    expect(result.attempts[0]).toMatchObject({
+      provider: 'first',
+      outcome: 'skipped',
+      code: 'invalid_request',
+    });
+    expect(secondary.requests[0]?.body).toEqual({ model: 'text-embedding-3-small', input: tokenIds });
+    expect(primary.requests).toHaveLength(0);
+    expect(gateway.health().find((entry) => entry.provider === 'first')).toMatchObject({ samples: 0 });
+
+    // Text still goes to Cohere first.
+    primary.enqueue({
+      kind: 'json',
+      body: readJsonFixture(new URL('./providers/cohere/__fixtures__/embed.json', import.meta.url)),
+    });
+    const text = await gateway.embeddings({ model: 'vectors', input: ['hello', 'goodbye'] }, emptyContext);
+    expect(text.served.provider).toBe('first');
+  });
+
   it('retries a 500 on the same target, then succeeds', async () => {
     primary.enqueue(serverError(), textAnswer());
     const result = await build().chat(hello, emptyContext);
@@ -782,77 +832,6 @@ describe('a part a target cannot take', () => {
       });
     }
     expect(claude.requests).toHaveLength(0);
-  });
-});
-
-describe('token-id embeddings on a route whose first target embeds text only', () => {
-  let cohere: FakeUpstream;
-  let openai: FakeUpstream;
-  let gateway: Gateway;
-
-  beforeEach(async () => {
-    cohere = await startFakeUpstream();
-    openai = await startFakeUpstream();
-    gateway = createGateway({
-      config: parseConfig({
-        providers: {
-          cohere: { type: 'cohere', baseUrl: cohere.url, keys: [primaryKey], allowPrivateNetwork: true },
-          openai: {
-            type: 'openai-compatible',
-            baseUrl: `${openai.url}/v1`,
-            keys: [secondaryKey],
-            allowPrivateNetwork: true,
-          },
-        },
-        models: {
-          'embed-cohere': {
-            provider: 'cohere',
-            model: 'embed-v4.0',
-            contextWindow: 128_000,
-            capabilities: ['embeddings'],
-          },
-          'embed-openai': {
-            provider: 'openai',
-            model: 'text-embedding-3-small',
-            contextWindow: 8_191,
-            capabilities: ['embeddings'],
-          },
-        },
-        routes: { vectors: { targets: [{ model: 'embed-cohere' }, { model: 'embed-openai' }] } },
-        resilience: fastResilience,
-      }),
-    });
-  });
-  afterEach(async () => {
-    await Promise.all([cohere.close(), openai.close()]);
-  });
-
-  it('is served by the next target that reads token ids, the first never called', async () => {
-    openai.enqueue({ kind: 'json', body: readJsonFixture(openAIFixture('embeddings.json')) });
-    const result = await gateway.embeddings(
-      { model: 'vectors', input: [[15_339, 1_917], [2_001]] },
-      emptyContext,
-    );
-    expect(result.served.provider).toBe('openai');
-    expect(result.attempts[0]).toMatchObject({
-      provider: 'cohere',
-      outcome: 'skipped',
-      code: 'invalid_request',
-    });
-    expect(openai.requests[0]?.body).toMatchObject({
-      model: 'text-embedding-3-small',
-      input: [[15_339, 1_917], [2_001]],
-    });
-    expect(cohere.requests).toHaveLength(0);
-    expect(gateway.health().find((entry) => entry.provider === 'cohere')).toMatchObject({ samples: 0 });
-
-    // Text still goes to Cohere first.
-    cohere.enqueue({
-      kind: 'json',
-      body: readJsonFixture(new URL('./providers/cohere/__fixtures__/embed.json', import.meta.url)),
-    });
-    const text = await gateway.embeddings({ model: 'vectors', input: ['hello', 'goodbye'] }, emptyContext);
-    expect(text.served.provider).toBe('cohere');
   });
 });
 

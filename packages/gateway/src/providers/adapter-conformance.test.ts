@@ -25,6 +25,7 @@ runAdapterConformanceSuite({
     readJsonFixture(fixture('openai-compatible', 'embeddings.json')),
     'usage',
   ),
+  embedsTokenIds: true,
   expectedText: 'Hello! How can I assist you today?',
   textStream: readChunksFixture(fixture('openai-compatible', 'text.chunks.txt')),
   expectedStreamText: 'Hello, world!',

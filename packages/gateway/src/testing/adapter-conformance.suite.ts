@@ -23,6 +23,11 @@ export interface AdapterConformanceOptions {
    * (Gemini's never carries any); none for a provider without embeddings.
    */
   embeddingsAnswerWithoutUsage?: unknown;
+  /**
+   * Whether the provider reads token ids (OpenAI's tokenizer) as embeddings input; one that embeds text only must
+   * refuse them before sending anything. Default false.
+   */
+  embedsTokenIds?: boolean;
   /** A recorded stream (events in order, incl. the final one), and the text it holds. */
   textStream: Array<{ event?: string; data: string }>;
   expectedStreamText: string;
@@ -118,6 +123,33 @@ export function runAdapterConformanceSuite(options: AdapterConformanceOptions): 
         });
         expect(result.response.usage).toEqual({ prompt_tokens: inputTokens, total_tokens: inputTokens });
       });
+
+      const tokenIds = [[15_339, 1_917], [2_001]];
+      if (options.embedsTokenIds) {
+        it('sends token-id embeddings input as it came', async () => {
+          upstream.enqueue({ kind: 'json', body: answer });
+          await gateway.embeddings({ model: 'subject', input: tokenIds }, emptyContext);
+          expect(upstream.requests[0]?.body).toMatchObject({ input: tokenIds });
+        });
+      } else {
+        it('refuses token-id embeddings input with a 400, sending nothing, as it embeds text only', async () => {
+          for (const input of [tokenIds[0]!, tokenIds]) {
+            const error = await gateway
+              .embeddings({ model: 'subject', input }, emptyContext)
+              .catch((caught: unknown) => caught);
+            expect(error).toBeInstanceOf(GatewayError);
+            expect((error as GatewayError).toOpenAIError()).toEqual({
+              error: {
+                type: 'invalid_request_error',
+                code: 'invalid_request',
+                message: expect.stringContaining('embeds text, not token ids'),
+                param: 'input',
+              },
+            });
+          }
+          expect(upstream.requests).toHaveLength(0);
+        });
+      }
     }
 
     it('streams OpenAI chunks: role first, one finish, usage last', async () => {

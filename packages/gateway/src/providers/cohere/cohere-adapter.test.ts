@@ -270,25 +270,4 @@ describe('cohere adapter', () => {
     expect(result.response.data[1]?.embedding).toEqual([0.0234, 0.0012, -0.0333]);
     expect(result.usage.inputTokens).toBe(2);
   });
-
-  it('refuses token-id input with a 400 and sends nothing, Cohere embedding text only', async () => {
-    for (const input of [
-      [15_339, 1_917],
-      [[15_339], [1_917, 2_001]],
-    ]) {
-      const error = (await gateway
-        .embeddings({ model: 'command', input }, emptyContext)
-        .catch((caught: unknown) => caught)) as GatewayError;
-      expect(error.toOpenAIError()).toEqual({
-        error: {
-          type: 'invalid_request_error',
-          code: 'invalid_request',
-          message: 'Cohere embeds text, not token ids: send the input as text',
-          param: 'input',
-        },
-      });
-      expect(error.status).toBe(400);
-    }
-    expect(upstream.requests).toHaveLength(0);
-  });
 });

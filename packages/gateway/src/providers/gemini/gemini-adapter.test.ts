@@ -388,25 +388,4 @@ describe('gemini adapter', () => {
     expect(result.response.data.map((item) => item.index)).toEqual([0, 1]);
     expect(result.usage.inputTokens).toBe(4);
   });
-
-  it('refuses token-id input with a 400 and sends nothing, Gemini embedding text only', async () => {
-    for (const input of [
-      [15_339, 1_917],
-      [[15_339], [1_917, 2_001]],
-    ]) {
-      const error = (await gateway
-        .embeddings({ model: 'flash', input }, emptyContext)
-        .catch((caught: unknown) => caught)) as GatewayError;
-      expect(error.toOpenAIError()).toEqual({
-        error: {
-          type: 'invalid_request_error',
-          code: 'invalid_request',
-          message: 'Gemini embeds text, not token ids: send the input as text',
-          param: 'input',
-        },
-      });
-      expect(error.status).toBe(400);
-    }
-    expect(upstream.requests).toHaveLength(0);
-  });
 });
