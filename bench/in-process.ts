@@ -13,7 +13,9 @@
  *   npm run bench:in-process -- --profile cpu.cpuprofile --heap heap.heapprofile   profiles of the measured window
  *
  * Prints one line per round and a table of medians: CPU µs per request (all threads: the PGlite worker included),
- * wall µs per request (the main thread's throughput), and the young- and old-generation GC pauses per request.
+ * the main thread's share of it (Linux), wall µs per request (the main thread's throughput), and the young- and
+ * old-generation GC pauses per request. The heap profile samples every allocation, also what was collected since (what
+ * a call allocates, not what it keeps).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,7 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { MockAgent } from 'undici';
 import { completionJson, streamEvents } from './lib/payloads.js';
-import { buildServer, repositoryRoot } from './lib/processes.js';
+import { buildServer, repositoryRoot, threadCpuTimeOf } from './lib/processes.js';
 import { type ApiCall, BENCH_MODEL, benchGatewayConfig, prepareAccount } from './lib/webox.js';
 
 const { values } = parseArgs({
@@ -53,6 +55,8 @@ if (!(requests >= 100 && requests <= 1_000_000 && concurrency >= 1 && concurrenc
 interface Measurement {
   root: string;
   cpuUs: number;
+  /** The main thread's CPU µs per request (the event loop: HTTP, routes, billing); NaN where /proc is missing. */
+  mainCpuUs: number;
   wallUs: number;
   minorGcUs: number;
   majorGcUs: number;
@@ -97,18 +101,20 @@ async function main() {
   process.stdout.write(
     `\nbilling ${values.billing}, ${mode}, ${requests} requests, ${concurrency} at a time (medians of ${values.rounds})\n`,
   );
-  process.stdout.write('| build | cpu µs/req | wall µs/req | young GC µs/req | old GC µs/req | failed |\n');
-  process.stdout.write('|---|---:|---:|---:|---:|---:|\n');
+  process.stdout.write(
+    '| build | cpu µs/req | main thread µs/req | wall µs/req | young GC µs/req | old GC µs/req | failed |\n',
+  );
+  process.stdout.write('|---|---:|---:|---:|---:|---:|---:|\n');
   for (const [root, list] of byRoot) {
     const cell = (key: keyof Measurement) => median(list.map((entry) => entry[key] as number)).toFixed(0);
     process.stdout.write(
-      `| ${path.relative(process.cwd(), root) || '.'} | ${cell('cpuUs')} | ${cell('wallUs')} | ${cell('minorGcUs')} | ${cell('majorGcUs')} | ${cell('failed')} |\n`,
+      `| ${path.relative(process.cwd(), root) || '.'} | ${cell('cpuUs')} | ${cell('mainCpuUs')} | ${cell('wallUs')} | ${cell('minorGcUs')} | ${cell('majorGcUs')} | ${cell('failed')} |\n`,
     );
   }
 }
 
 function describe(entry: Measurement): string {
-  return `${entry.root}: cpu ${entry.cpuUs.toFixed(0)} µs/req, wall ${entry.wallUs.toFixed(0)} µs/req, GC young ${entry.minorGcUs.toFixed(0)} / old ${entry.majorGcUs.toFixed(0)} µs/req, ${entry.failed} failed`;
+  return `${entry.root}: cpu ${entry.cpuUs.toFixed(0)} µs/req (main thread ${entry.mainCpuUs.toFixed(0)}), wall ${entry.wallUs.toFixed(0)} µs/req, GC young ${entry.minorGcUs.toFixed(0)} / old ${entry.majorGcUs.toFixed(0)} µs/req, ${entry.failed} failed`;
 }
 
 /** Builds the app of `root` (its compiled dist), warms it up, then measures `requests` calls. */
@@ -212,7 +218,11 @@ async function measureOnce(root: string): Promise<Measurement> {
   }
   if (values.heap) {
     await session!.post('HeapProfiler.enable');
-    await session!.post('HeapProfiler.startSampling', { samplingInterval: 4096 });
+    await session!.post('HeapProfiler.startSampling', {
+      samplingInterval: 4096,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
   }
   const pauses = { minor: 0, major: 0 };
   const observer = new PerformanceObserver((list) => {
@@ -224,10 +234,12 @@ async function measureOnce(root: string): Promise<Measurement> {
   });
   observer.observe({ entryTypes: ['gc'] });
   const cpuBefore = process.cpuUsage();
+  const mainBefore = mainThreadCpuUs();
   const startedAt = performance.now();
   const failed = await run(requests);
   const wallMs = performance.now() - startedAt;
   const cpu = process.cpuUsage(cpuBefore);
+  const mainCpu = mainThreadCpuUs() - mainBefore;
   observer.disconnect();
   if (values.profile)
     writeFileSync(values.profile, JSON.stringify((await session!.post('Profiler.stop')).profile));
@@ -242,9 +254,19 @@ async function measureOnce(root: string): Promise<Measurement> {
   return {
     root: path.relative(repositoryRoot, root) || '.',
     cpuUs: (cpu.user + cpu.system) / requests,
+    mainCpuUs: mainCpu / requests,
     wallUs: (wallMs * 1000) / requests,
     minorGcUs: (pauses.minor * 1000) / requests,
     majorGcUs: (pauses.major * 1000) / requests,
     failed,
   };
+}
+
+/** CPU µs of this process's main thread; NaN where there is no /proc. */
+function mainThreadCpuUs(): number {
+  try {
+    return threadCpuTimeOf(process.pid);
+  } catch {
+    return Number.NaN;
+  }
 }

@@ -124,14 +124,22 @@ export function memoryOf(pid: number): { rss: number; peak: number } {
  * gives the CPU a target spends per request, which a noisy neighbour barely moves, unlike requests per second.
  */
 export function cpuTimeOf(pid: number): number {
+  let time = 0;
+  for (const stat of procFilesOf(pid, 'stat')) time += cpuTimeIn(stat);
+  return time;
+}
+
+/** CPU time (user + system, µs) of one thread of this process (its id: the process id for the main thread). */
+export function threadCpuTimeOf(threadId: number): number {
+  return cpuTimeIn(readFileSync(`/proc/self/task/${threadId}/stat`, 'utf8'));
+}
+
+/** User + system CPU time in µs of a `/proc/…/stat` text. */
+function cpuTimeIn(stat: string): number {
   const ticksPerSecond = 100; // USER_HZ on Linux
-  let ticks = 0;
-  for (const stat of procFilesOf(pid, 'stat')) {
-    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-    const fields = stat.split(') ')[1]!.split(' ');
-    ticks += Number(fields[11]) + Number(fields[12]);
-  }
-  return (ticks / ticksPerSecond) * 1_000_000;
+  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) / ticksPerSecond) * 1_000_000;
 }
 
 /** `/proc/<id>/<file>` of a process and of each of its children, leaving out any that ended meanwhile. */
