@@ -20,6 +20,12 @@ export interface DatabaseConnection {
   /** Runs `fn` holding a database-wide lock, so only one process migrates at a time. */
   withMigrationLock<T>(fn: (db: Database) => Promise<T>): Promise<T>;
   ping(): Promise<void>;
+  /**
+   * PGlite only: loads `text`, rows in COPY's text format, with `copy <target> from …` (`target`: a table and its
+   * columns). COPY inserts through PostgreSQL's bulk path, which in PGlite's worker costs about half of what an
+   * `insert … select` does per row. Absent on PostgreSQL, where node-postgres streams COPY only with another library.
+   */
+  copyFrom?(target: string, text: string): Promise<void>;
   close(): Promise<void>;
   /**
    * Hears of each crash of the embedded database's worker, and whether it was reopened (see `PgliteThread.open`).
@@ -96,6 +102,7 @@ async function connectPglite(dataDir: string): Promise<DatabaseConnection> {
     async ping() {
       await client.query('select 1');
     },
+    copyFrom: (target, text) => client.copyFrom(`copy ${target} from '/dev/blob'`, text),
     onCrash: (listener) => crashListeners.push(listener),
     async close() {
       try {

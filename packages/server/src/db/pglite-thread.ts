@@ -8,7 +8,8 @@ import { pgliteWorkerSource } from './pglite-worker.js';
  * main thread each batch of writes stalled HTTP for 10–15 ms. Here the event loop only posts and receives.
  *
  * Protocol, over the worker's one message port: the main thread posts
- * `{ id, op: 'query' | 'exec' | 'begin' | 'commit' | 'rollback' | 'close', txId?, sql?, params?, rowMode?, rawTypes? }`
+ * `{ id, op: 'query' | 'exec' | 'begin' | 'commit' | 'rollback' | 'close', txId?, sql?, params?, rowMode?, rawTypes?,
+ * copyText? }`
  * and the worker answers `{ id, result }` or `{ id, error }` (an Error's name, message and plain own fields);
  * `id` 0 is the answer to PGlite opening. Messages run as concurrent promises on the PGlite instance, which
  * queues them and makes a transaction exclusive, as it does in-process.
@@ -90,6 +91,14 @@ export class PgliteThread {
     return this.#request('exec', 0, sql, undefined, options) as Promise<Results[]>;
   }
 
+  /**
+   * Runs a `copy … from '/dev/blob'` statement over `text`: PGlite feeds COPY from a file, /dev/blob, that holds the
+   * query's blob while it runs (the worker makes the blob; a string crosses the thread cheaply).
+   */
+  async copyFrom(sql: string, text: string): Promise<void> {
+    await this.#request('query', 0, sql, undefined, undefined, text);
+  }
+
   /** Runs `callback` in a transaction: committed when it resolves, rolled back when it throws (the error is rethrown). */
   async transaction<T>(callback: (tx: ThreadTransaction) => Promise<T>): Promise<T> {
     const txId = ++this.#lastId;
@@ -146,13 +155,20 @@ export class PgliteThread {
     await this.#worker.terminate();
   }
 
-  #request(op: Operation, txId: number, sql?: string, params?: unknown[], options?: QueryOptions) {
+  #request(
+    op: Operation,
+    txId: number,
+    sql?: string,
+    params?: unknown[],
+    options?: QueryOptions,
+    copyText?: string,
+  ) {
     if (this.#failure) return Promise.reject(this.#failure);
     const id = ++this.#lastId;
     const parsers = options?.parsers;
     return new Promise<unknown>((resolve, reject) => {
       const rawTypes = parsers && Object.keys(parsers).map(Number);
-      this.#worker.postMessage({ id, op, txId, sql, params, rowMode: options?.rowMode, rawTypes });
+      this.#worker.postMessage({ id, op, txId, sql, params, rowMode: options?.rowMode, rawTypes, copyText });
       this.#pending.set(id, { resolve, reject, parsers });
       // An idle connection keeps the process alive no more than in-process PGlite did; a pending call does.
       if (this.#pending.size === 1) this.#worker.ref();

@@ -34,11 +34,15 @@ function fail(id, error) {
   parentPort.postMessage({ id, error: fields });
 }
 
-function options({ rowMode, rawTypes }) {
-  if (!rawTypes) return { rowMode };
-  const parsers = {};
-  for (const type of rawTypes) parsers[type] = raw;
-  return { rowMode, parsers };
+function options({ rowMode, rawTypes, copyText }) {
+  const result = { rowMode };
+  // COPY ... FROM '/dev/blob' reads the query's blob.
+  if (copyText !== undefined) result.blob = new Blob([copyText]);
+  if (rawTypes) {
+    result.parsers = {};
+    for (const type of rawTypes) result.parsers[type] = raw;
+  }
+  return result;
 }
 
 // PGlite runs the callback holding its transaction lock; the main thread drives it until commit or rollback.

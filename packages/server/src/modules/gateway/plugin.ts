@@ -76,7 +76,7 @@ export async function registerGatewayModule(app: FastifyInstance, options: Gatew
   });
   await ownKeys.start();
 
-  const usage = new UsageWriter(app.db, {
+  const usage = new UsageWriter(app.database, {
     onError: (error, { lost, waiting }) =>
       log.error(
         { err: error, lost, waiting },
