@@ -11,6 +11,7 @@
  *   npm run bench:in-process -- --mode stream --billing off --requests 5000 --concurrency 1
  *   npm run bench:in-process -- --rounds 5 --root ../other-checkout   interleaved with another build of WeBox
  *   npm run bench:in-process -- --profile cpu.cpuprofile --heap heap.heapprofile   profiles of the measured window
+ *   npm run bench:in-process -- --profile cpu.cpuprofile --profile-interval 100      a sample every 100 µs (default 1 ms)
  *
  * Prints one line per round and a table of medians: CPU µs per request (all threads: the PGlite worker included),
  * the main thread's share of it (Linux), wall µs per request (the main thread's throughput), and the young- and
@@ -39,6 +40,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '1' },
     root: { type: 'string', multiple: true, default: [] },
     profile: { type: 'string' },
+    'profile-interval': { type: 'string', default: '1000' },
     heap: { type: 'string' },
     // Internal: one measurement in this process, printed as JSON (the rounds run each in a fresh process).
     once: { type: 'boolean', default: false },
@@ -88,6 +90,7 @@ async function main() {
           ...['--billing', values.billing, '--mode', mode, '--requests', String(requests)],
           ...['--concurrency', String(concurrency)],
           ...(values.profile ? ['--profile', values.profile] : []),
+          ...['--profile-interval', values['profile-interval']],
           ...(values.heap ? ['--heap', values.heap] : []),
         ],
         { cwd: repositoryRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
@@ -214,6 +217,7 @@ async function measureOnce(root: string): Promise<Measurement> {
   session?.connect();
   if (values.profile) {
     await session!.post('Profiler.enable');
+    await session!.post('Profiler.setSamplingInterval', { interval: Number(values['profile-interval']) });
     await session!.post('Profiler.start');
   }
   if (values.heap) {
