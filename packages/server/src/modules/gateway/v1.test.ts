@@ -455,6 +455,17 @@ for (const pair of backendPairs()) {
         });
       });
 
+      it('refuses a body carrying __proto__ before anything is called (a body is copied onto a fresh object)', async () => {
+        const response = await fetch(`${harness.origin}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+          body: '{"model":"gpt-test","messages":[{"role":"user","content":"Hi"}],"__proto__":{"n":1000}}',
+        });
+        expect(response.status).toBe(400);
+        expect(await response.json()).toMatchObject({ error: { type: 'invalid_request_error' } });
+        expect(harness.primary.requests).toHaveLength(0);
+      });
+
       it('refuses a model name PostgreSQL cannot store, and the usage records around it are all written', async () => {
         harness.primary.enqueue({ kind: 'json', body: readJsonFixture(fixture('text.json')) });
         const call = (model: string) =>
