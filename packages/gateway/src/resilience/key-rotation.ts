@@ -12,7 +12,9 @@ export class KeyRotation {
     if (keyCount === 0) return [];
     const start = (this.#cursors.get(provider) ?? 0) % keyCount;
     this.#cursors.set(provider, (start + 1) % keyCount);
-    return Array.from({ length: keyCount }, (_, offset) => (start + offset) % keyCount);
+    const order = new Array<number>(keyCount);
+    for (let offset = 0; offset < keyCount; offset++) order[offset] = (start + offset) % keyCount;
+    return order;
   }
 }
 
