@@ -21,7 +21,7 @@ const SECRET_QUERY = /([?&](?:token|key|api_key|code|secret|password|signature|s
 
 /** Query parameters that carry secrets (setup and reset links, OAuth codes) never reach a log line. */
 export function redactUrl(url: string): string {
-  return url.replace(SECRET_QUERY, '$1[REDACTED]');
+  return url.includes('=') ? url.replace(SECRET_QUERY, '$1[REDACTED]') : url;
 }
 
 const SECRET_FIELDS = [
