@@ -11772,12 +11772,12 @@ export interface paths {
                                 /** @enum {string} */
                                 type: "text";
                                 text: string;
-                                cache_control?: {
+                                cache_control?: ({
                                     /** @enum {string} */
                                     type: "ephemeral";
                                 } & {
                                     [key: string]: unknown;
-                                };
+                                }) | null;
                             } & {
                                 [key: string]: unknown;
                             }) | ({
@@ -11797,12 +11797,12 @@ export interface paths {
                                 } & {
                                     [key: string]: unknown;
                                 });
-                                cache_control?: {
+                                cache_control?: ({
                                     /** @enum {string} */
                                     type: "ephemeral";
                                 } & {
                                     [key: string]: unknown;
-                                };
+                                }) | null;
                             } & {
                                 [key: string]: unknown;
                             }) | ({
@@ -11837,12 +11837,12 @@ export interface paths {
                                         /** @enum {string} */
                                         type: "text";
                                         text: string;
-                                        cache_control?: {
+                                        cache_control?: ({
                                             /** @enum {string} */
                                             type: "ephemeral";
                                         } & {
                                             [key: string]: unknown;
-                                        };
+                                        }) | null;
                                     } & {
                                         [key: string]: unknown;
                                     }) | ({
@@ -11862,12 +11862,12 @@ export interface paths {
                                         } & {
                                             [key: string]: unknown;
                                         });
-                                        cache_control?: {
+                                        cache_control?: ({
                                             /** @enum {string} */
                                             type: "ephemeral";
                                         } & {
                                             [key: string]: unknown;
-                                        };
+                                        }) | null;
                                     } & {
                                         [key: string]: unknown;
                                     }))[];
@@ -11881,12 +11881,12 @@ export interface paths {
                                 } & {
                                     [key: string]: unknown;
                                 }) | null;
-                                cache_control?: {
+                                cache_control?: ({
                                     /** @enum {string} */
                                     type: "ephemeral";
                                 } & {
                                     [key: string]: unknown;
-                                };
+                                }) | null;
                             } & {
                                 [key: string]: unknown;
                             }) | ({
@@ -11895,12 +11895,12 @@ export interface paths {
                                 id: string;
                                 name: string;
                                 input: unknown;
-                                cache_control?: {
+                                cache_control?: ({
                                     /** @enum {string} */
                                     type: "ephemeral";
                                 } & {
                                     [key: string]: unknown;
-                                };
+                                }) | null;
                             } & {
                                 [key: string]: unknown;
                             }) | ({
@@ -11911,12 +11911,12 @@ export interface paths {
                                     /** @enum {string} */
                                     type: "text";
                                     text: string;
-                                    cache_control?: {
+                                    cache_control?: ({
                                         /** @enum {string} */
                                         type: "ephemeral";
                                     } & {
                                         [key: string]: unknown;
-                                    };
+                                    }) | null;
                                 } & {
                                     [key: string]: unknown;
                                 }) | ({
@@ -11936,12 +11936,12 @@ export interface paths {
                                     } & {
                                         [key: string]: unknown;
                                     });
-                                    cache_control?: {
+                                    cache_control?: ({
                                         /** @enum {string} */
                                         type: "ephemeral";
                                     } & {
                                         [key: string]: unknown;
-                                    };
+                                    }) | null;
                                 } & {
                                     [key: string]: unknown;
                                 }) | ({
@@ -11976,12 +11976,12 @@ export interface paths {
                                             /** @enum {string} */
                                             type: "text";
                                             text: string;
-                                            cache_control?: {
+                                            cache_control?: ({
                                                 /** @enum {string} */
                                                 type: "ephemeral";
                                             } & {
                                                 [key: string]: unknown;
-                                            };
+                                            }) | null;
                                         } & {
                                             [key: string]: unknown;
                                         }) | ({
@@ -12001,12 +12001,12 @@ export interface paths {
                                             } & {
                                                 [key: string]: unknown;
                                             });
-                                            cache_control?: {
+                                            cache_control?: ({
                                                 /** @enum {string} */
                                                 type: "ephemeral";
                                             } & {
                                                 [key: string]: unknown;
-                                            };
+                                            }) | null;
                                         } & {
                                             [key: string]: unknown;
                                         }))[];
@@ -12020,22 +12020,22 @@ export interface paths {
                                     } & {
                                         [key: string]: unknown;
                                     }) | null;
-                                    cache_control?: {
+                                    cache_control?: ({
                                         /** @enum {string} */
                                         type: "ephemeral";
                                     } & {
                                         [key: string]: unknown;
-                                    };
+                                    }) | null;
                                 } & {
                                     [key: string]: unknown;
                                 }))[];
                                 is_error?: boolean;
-                                cache_control?: {
+                                cache_control?: ({
                                     /** @enum {string} */
                                     type: "ephemeral";
                                 } & {
                                     [key: string]: unknown;
-                                };
+                                }) | null;
                             } & {
                                 [key: string]: unknown;
                             }) | ({
@@ -12059,12 +12059,12 @@ export interface paths {
                             /** @enum {string} */
                             type: "text";
                             text: string;
-                            cache_control?: {
+                            cache_control?: ({
                                 /** @enum {string} */
                                 type: "ephemeral";
                             } & {
                                 [key: string]: unknown;
-                            };
+                            }) | null;
                         } & {
                             [key: string]: unknown;
                         })[];
@@ -12079,12 +12079,12 @@ export interface paths {
                             input_schema: {
                                 [key: string]: unknown;
                             };
-                            cache_control?: {
+                            cache_control?: ({
                                 /** @enum {string} */
                                 type: "ephemeral";
                             } & {
                                 [key: string]: unknown;
-                            };
+                            }) | null;
                         } & {
                             [key: string]: unknown;
                         })[];

@@ -228,6 +228,29 @@ describe('anthropic inbound', () => {
     ]);
   });
 
+  it('takes cache_control: null wherever the Anthropic SDK allows it, as no cache hint', () => {
+    const parsed = anthropicMessagesRequestSchema.parse({
+      model: 'smart',
+      max_tokens: 64,
+      system: [{ type: 'text', text: 'You are terse.', cache_control: null }],
+      tools: [{ name: 'get_weather', input_schema: { type: 'object' }, cache_control: null }],
+      messages: [
+        { role: 'user', content: [{ type: 'text', text: 'Weather in Oran?', cache_control: null }] },
+        {
+          role: 'assistant',
+          content: [{ type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: {}, cache_control: null }],
+        },
+        {
+          role: 'user',
+          content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: 'Sunny', cache_control: null }],
+        },
+      ],
+    });
+    const { request } = anthropicRequestToChat(parsed);
+    expect(request.messages.map((message) => message.role)).toEqual(['system', 'user', 'assistant', 'tool']);
+    expect(JSON.stringify(request)).not.toContain('cache_control');
+  });
+
   it('refuses document blocks it cannot pass on faithfully, naming the block', () => {
     const convert = (document: Record<string, unknown>) =>
       anthropicRequestToChat(

@@ -6,7 +6,8 @@ import { modelNameSchema } from './model-name.js';
  * point at WeBox. Unknown fields pass through and become warnings.
  */
 
-const cacheControlSchema = z.looseObject({ type: z.literal('ephemeral') }).optional();
+/** A cache hint; `null` (which the Anthropic SDK's types allow) means none. */
+const cacheControlSchema = z.looseObject({ type: z.literal('ephemeral') }).nullish();
 
 const textBlockSchema = z.looseObject({
   type: z.literal('text'),
