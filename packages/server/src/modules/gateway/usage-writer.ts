@@ -201,7 +201,8 @@ const columns = [
   ['createdAt', 'created_at'],
 ] as const satisfies ReadonlyArray<readonly [keyof UsageRecord, string]>;
 
-const columnList = sql.raw(columns.map(([, column]) => column).join(', '));
+const columnNames = columns.map(([, column]) => column).join(', ');
+const columnList = sql.raw(columnNames);
 // Columns the table defaults when a record leaves them out (json_populate_recordset yields null for them).
 const selectList = sql.raw(
   columns
@@ -292,12 +293,13 @@ function copyLine(record: UsageRecord): string {
 const NULL = '\\N';
 /** The characters COPY's text format gives a meaning to: the delimiter, line ends and its escape character. */
 const copySpecial = /[\t\n\r\\]/;
+const copySpecialAll = new RegExp(copySpecial.source, 'g');
 const copyEscapes: Record<string, string> = { '\t': '\\t', '\n': '\\n', '\r': '\\r', '\\': '\\\\' };
 
 function copyText(value: string | null | undefined): string {
   if (value === null || value === undefined) return NULL;
   return copySpecial.test(value)
-    ? value.replace(/[\t\n\r\\]/g, (character) => copyEscapes[character]!)
+    ? value.replace(copySpecialAll, (character) => copyEscapes[character]!)
     : value;
 }
 
@@ -310,7 +312,7 @@ function copyTime(value: Date | null | undefined): string {
   return (value && !Number.isNaN(value.getTime()) ? value : new Date()).toISOString();
 }
 
-const copyTarget = `usage_records (${columns.map(([, column]) => column).join(', ')})`;
+const copyTarget = `usage_records (${columnNames})`;
 
 /**
  * The whole batch as one statement: COPY on PGlite; elsewhere one parameter (a JSON array), which costs far less per
