@@ -449,7 +449,6 @@ for (const pair of backendPairs()) {
     });
 
     it('takes about as long for a known and an unknown address (sign-in, sign-up, reset)', async () => {
-      const known = await Promise.all([1, 2, 3, 4, 5, 6, 7].map(() => signUpAndSignIn(app())));
       const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
       const time = async (send: () => Promise<unknown>) => {
         const started = performance.now();
@@ -458,17 +457,28 @@ for (const pair of backendPairs()) {
       };
       const post = (url: string, payload: Record<string, string>) =>
         time(() => app().inject({ method: 'POST', url, remoteAddress: randomIp(), payload }));
+      // Both paths do the same expensive work. Without the dummy argon2 run on an unknown address (or with the reset
+      // email sent inline) the known side takes about twice as long, every time. The median of paired differences
+      // (each known address timed right next to an unknown one) cancels most load spikes; a third of a call is the
+      // bound (3 ms at least, for the quick reset request), and a load spike gets two more tries with fresh
+      // addresses, where a real difference fails all three.
       const compare = async (url: string, payloadFor: (email: string) => Record<string, string>) => {
-        const knownTimes: number[] = [];
-        const unknownTimes: number[] = [];
-        for (const client of known) {
-          knownTimes.push(await post(url, payloadFor(client.email)));
-          unknownTimes.push(await post(url, payloadFor(uniqueEmail('nobody'))));
+        let difference = 0;
+        let bound = 0;
+        for (let attempt = 0; attempt < 3; attempt++) {
+          const known = await Promise.all(Array.from({ length: 7 }, () => signUpAndSignIn(app())));
+          const knownTimes: number[] = [];
+          const differences: number[] = [];
+          for (const client of known) {
+            const knownTime = await post(url, payloadFor(client.email));
+            knownTimes.push(knownTime);
+            differences.push(knownTime - (await post(url, payloadFor(uniqueEmail('nobody')))));
+          }
+          difference = Math.abs(median(differences));
+          bound = Math.max(3, median(knownTimes) / 3);
+          if (difference < bound) return;
         }
-        const [a, b] = [median(knownTimes), median(unknownTimes)];
-        // Both paths do the same expensive work: without the dummy argon2 run (or with the reset email sent inline)
-        // one side would be several times the other. Some noise is allowed for quick endpoints on a loaded machine.
-        expect(Math.abs(a - b)).toBeLessThan(Math.max(40, 0.5 * Math.max(a, b)));
+        expect(difference, url).toBeLessThan(bound);
       };
       await compare('/api/auth/sign-in', (email) => ({ email, password: 'a wrong but long password' }));
       await compare('/api/auth/sign-up', (email) => ({ email, password: 'some sturdy passphrase 5' }));
