@@ -227,6 +227,21 @@ function isJsonContentType(value: string | undefined): boolean {
   return value !== undefined && /\bjson\b/i.test(value);
 }
 
+/** A non-streamed answer's body, read whole; anything but JSON is an invalid upstream response. */
+async function readJsonText(response: UpstreamResponse, provider: string, signal: Abort): Promise<string> {
+  const contentType = headerValue(response.headers['content-type']);
+  let text: string;
+  try {
+    text = await readBodyText(response.body);
+  } catch (error) {
+    throw mapTransportError(error, provider, signal);
+  }
+  if (!isJsonContentType(contentType)) {
+    throw invalidUpstreamResponse(provider, `expected JSON, got ${contentType ?? 'no content type'}`);
+  }
+  return text;
+}
+
 /** Everything a client can read, flattened, for estimating tokens nobody reported. */
 function promptText(request: ChatCompletionRequest): string {
   const parts: string[] = [];
@@ -883,19 +898,7 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
       run: async ({ target, runtime, prepared: call, choice, attemptSignal }) => {
         const { callOptions, request: prepared } = call;
         const response = await send(runtime, prepared, choice, attemptSignal.signal, context);
-        const contentType = headerValue(response.headers['content-type']);
-        let text: string;
-        try {
-          text = await readBodyText(response.body);
-        } catch (error) {
-          throw mapTransportError(error, target.provider, attemptSignal.signal);
-        }
-        if (!isJsonContentType(contentType)) {
-          throw invalidUpstreamResponse(
-            target.provider,
-            `expected JSON, got ${contentType ?? 'no content type'}`,
-          );
-        }
+        const text = await readJsonText(response, target.provider, attemptSignal.signal);
         warnings = prepared.warnings;
         return runtime.adapter.parseChatResponse(text, callOptions);
       },
@@ -1133,19 +1136,7 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
       run: async ({ target, runtime, prepared: call, choice, attemptSignal }) => {
         const { callOptions, request: prepared } = call;
         const response = await send(runtime, prepared, choice, attemptSignal.signal, context);
-        const contentType = headerValue(response.headers['content-type']);
-        let text: string;
-        try {
-          text = await readBodyText(response.body);
-        } catch (error) {
-          throw mapTransportError(error, target.provider, attemptSignal.signal);
-        }
-        if (!isJsonContentType(contentType)) {
-          throw invalidUpstreamResponse(
-            target.provider,
-            `expected JSON, got ${contentType ?? 'no content type'}`,
-          );
-        }
+        const text = await readJsonText(response, target.provider, attemptSignal.signal);
         warnings = prepared.warnings;
         return runtime.adapter.parseEmbeddingsResponse!(text, callOptions);
       },
