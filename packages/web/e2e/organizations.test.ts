@@ -2,7 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { users } from '../../server/src/modules/accounts/tables.js';
-import { uniqueEmail, waitForEmail } from '../../server/src/modules/accounts/testing.js';
+import {
+  signUpAndSignIn,
+  tokenFromEmail,
+  uniqueEmail,
+  waitForEmail,
+} from '../../server/src/modules/accounts/testing.js';
 import { postEntry } from '../../server/src/modules/billing/index.js';
 import { backendPairs } from '../../server/src/testing/backend-pairs.js';
 import { startGatewayHarness } from '../../server/src/testing/gateway-harness.js';
@@ -64,6 +69,26 @@ describe('Organisations in Chromium', () => {
     expect(mail.locale).toBe('fr');
     expect(mail.text).toContain('Atelier Nord');
     await screenshot(page, 'organizations-fr');
+
+    // The invitee accepts while the owner's page still offers to withdraw the invitation: the withdrawal is refused
+    // (409) and the page says so, stops offering it and shows the new member without a reload.
+    const invited = await signUpAndSignIn(harness.app, { email: invitee });
+    const accepted = await harness.app.inject({
+      method: 'POST',
+      url: '/api/organizations/invitations/accept',
+      headers: invited.headers,
+      payload: { token: tokenFromEmail(mail.text, '/organizations/accept') },
+    });
+    expect(accepted.statusCode).toBe(200);
+    expect(await page.getByTestId('invitation-withdraw').count()).toBe(1);
+    await page.getByTestId('invitation-withdraw').click();
+    await page.getByTestId('withdraw-error').waitFor();
+    await page.getByTestId('invitation-withdraw').waitFor({ state: 'detached' });
+    expect(await page.getByTestId('invitation-item').textContent()).toContain('Acceptée');
+    expect(await page.getByTestId('withdraw-error').textContent()).toContain('acceptée entre-temps');
+    await page.locator(`[data-testid="member-item"][data-email="${invitee}"]`).waitFor();
+    await expect.poll(() => page.getByTestId('organization-members-count').textContent()).toContain('2');
+    await screenshot(page, 'organizations-withdraw-refused-fr');
 
     // The personal balance in the header went down by what moved.
     await expect

@@ -189,7 +189,7 @@ function OrganizationDetails({ organization, account }: { organization: Organiza
         <span className="rounded-full border border-indigo-300 bg-indigo-50 px-2 py-0.5 text-xs font-medium text-indigo-900 dark:border-indigo-700 dark:bg-indigo-950 dark:text-indigo-100">
           {t(`organizations.role.${organization.role}`)}
         </span>
-        <span className="text-sm text-slate-600 dark:text-slate-400">
+        <span className="text-sm text-slate-600 dark:text-slate-400" data-testid="organization-members-count">
           {t('organizations.membersCount', { count: organization.members })}
         </span>
       </div>
@@ -556,11 +556,9 @@ function InvitationsSection({ organization }: { organization: Organization }) {
   });
   const withdraw = useMutation({
     mutationFn: (invitationId: string) => revokeInvitation(organization.id, invitationId),
-    // Refreshed on a refusal too: a 409 means it was accepted meanwhile, and the list should stop offering it.
-    onSettled: () => {
-      refresh();
-      void queryClient.invalidateQueries({ queryKey: organizationKey(organization.id, 'members') });
-    },
+    // Refreshed on a refusal too: a 409 means it was accepted meanwhile, so the list should stop offering it and
+    // the members (and their count in the heading) should show the newcomer.
+    onSettled: () => void queryClient.invalidateQueries({ queryKey: organizationsQueryKey }),
   });
   const onSubmit = (event: FormEvent) => {
     event.preventDefault();
@@ -633,7 +631,13 @@ function InvitationsSection({ organization }: { organization: Organization }) {
       {invitations.isError && (
         <ErrorAlert testId="invitations-error">{explain(invitations.error)}</ErrorAlert>
       )}
-      {withdraw.isError && <ErrorAlert testId="withdraw-error">{explain(withdraw.error)}</ErrorAlert>}
+      {withdraw.isError && (
+        <ErrorAlert testId="withdraw-error">
+          {withdraw.error instanceof ApiError && withdraw.error.code === 'conflict'
+            ? t('organizations.invitations.alreadyAccepted')
+            : explain(withdraw.error)}
+        </ErrorAlert>
+      )}
       {invitations.data?.length === 0 && (
         <p className="text-slate-600 dark:text-slate-400">{t('organizations.invitations.empty')}</p>
       )}
@@ -661,6 +665,7 @@ function InvitationsSection({ organization }: { organization: Organization }) {
                 </span>
                 <button
                   type="button"
+                  data-testid="invitation-withdraw"
                   disabled={withdraw.isPending}
                   onClick={() => withdraw.mutate(invitation.id)}
                   className={smallDangerButtonClass}
