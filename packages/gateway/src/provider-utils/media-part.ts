@@ -1,5 +1,6 @@
 import type { MediaKind, MediaPart } from '../spec/media-part.js';
 import { dataUrlHead } from './parse-json.js';
+import { countPdfPages } from './pdf-pages.js';
 
 const mediaTypesByExtension: Record<string, string> = {
   png: 'image/png',
@@ -36,19 +37,32 @@ const mediaByReference =
  * data URL by its media type, a link by its extension. A link whose path has no extension (a CDN or an image
  * service's URL) is sent as `image/jpeg` and is an image; an extension this table does not know (`.mp4`, `.wav`) and
  * a link to media held by reference (`mediaByReference`) are `unknown`: the provider bills them as what they are.
- * Reads only the head of a data URL, so a large inline payload is neither copied nor scanned.
+ * Reads only the head of a data URL, so a large inline payload is neither copied nor scanned; unless `countPages`
+ * (holds) asks for the pages of an inline PDF, which decodes and scans it once (`countPdfPages`).
  */
-export function classifyMediaPart(url: string): MediaPart {
+export function classifyMediaPart(url: string, options?: { countPages?: boolean }): MediaPart {
   const inline = dataUrlHead.exec(url);
   if (inline) {
     const mediaType = inline[1]!;
+    const kind = kindOf(mediaType);
     // Every 4 base64 characters decode to at most 3 bytes.
     const bytes = Math.ceil(((url.length - inline[0].length) * 3) / 4);
-    return { kind: kindOf(mediaType), mediaType, inline: true, bytes };
+    const pages =
+      kind === 'document' && options?.countPages
+        ? countPdfPages(Buffer.from(url.slice(inline[0].length), 'base64'))
+        : undefined;
+    return { kind, mediaType, inline: true, bytes, pages };
   }
   const extension = /\.([a-z0-9]+)(?:\?|#|$)/i.exec(url)?.[1]?.toLowerCase();
   const mediaType = extension === undefined ? undefined : mediaTypesByExtension[extension];
-  if (mediaType !== undefined) return { kind: kindOf(mediaType), mediaType, inline: false, bytes: 0 };
+  if (mediaType !== undefined)
+    return { kind: kindOf(mediaType), mediaType, inline: false, bytes: 0, pages: undefined };
   const image = extension === undefined && !mediaByReference.test(url);
-  return { kind: image ? 'image' : 'unknown', mediaType: defaultLinkMediaType, inline: false, bytes: 0 };
+  return {
+    kind: image ? 'image' : 'unknown',
+    mediaType: defaultLinkMediaType,
+    inline: false,
+    bytes: 0,
+    pages: undefined,
+  };
 }

@@ -13,4 +13,9 @@ export interface MediaPart {
   inline: boolean;
   /** The most bytes the inline payload decodes to; 0 for a link. */
   bytes: number;
+  /**
+   * The pages of an inline PDF, counted from its bytes when it is classified for a hold (`countPages`), and only
+   * when they can be counted (`countPdfPages`); undefined otherwise (a link, an encrypted or compressed page tree).
+   */
+  pages?: number | undefined;
 }

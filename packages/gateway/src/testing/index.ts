@@ -11,3 +11,4 @@ export {
   readNamedChunksFixture,
   startFakeUpstream,
 } from './fake-upstream.js';
+export { makePdf } from './pdf.js';
