@@ -10,13 +10,28 @@ import type { MediaPart } from '../spec/media-part.js';
 export const unknownImageTokenBound = 48_169;
 
 /**
- * The most one PDF may cost where a provider documents no bound of its own: Gemini's (Anthropic's adapter bounds its
- * document blocks by Anthropic's own guide). Gemini's document guide ("Document understanding",
+ * What Gemini bills a PDF page, and the most pages it takes. Gemini's document guide ("Document understanding",
  * ai.google.dev/gemini-api/docs/document-processing) takes documents of up to 1,000 pages and bills each page as an
  * image: 258 tokens on Gemini 2, 560 on Gemini 3 at the default media resolution for PDFs
- * (ai.google.dev/gemini-api/docs/media-resolution, "Token counts"; no adapter sends another). 1,000 × 560.
+ * (ai.google.dev/gemini-api/docs/media-resolution, "Token counts"; no adapter sends another).
  */
-export const unknownDocumentTokenBound = 1_000 * 560;
+export const geminiPdfPageTokens = 560;
+export const geminiPdfMaxPages = 1_000;
+
+/**
+ * The most one PDF may cost where a provider documents no bound of its own: Gemini's whole document, 1,000 × 560
+ * (Anthropic's adapter bounds its document blocks by Anthropic's own guide).
+ */
+export const unknownDocumentTokenBound = geminiPdfMaxPages * geminiPdfPageTokens;
+
+/**
+ * What Gemini bills a PDF: its pages, when they were counted (`MediaPart.pages`), at 560 tokens each, up to the
+ * 1,000 it takes; the whole document's bound when they were not (a link, pages that cannot be counted).
+ */
+export function geminiDocumentTokenBound(part: MediaPart): number {
+  if (part.pages === undefined) return unknownDocumentTokenBound;
+  return Math.min(part.pages, geminiPdfMaxPages) * geminiPdfPageTokens;
+}
 
 /**
  * The most one audio part may cost: Gemini's audio guide (ai.google.dev/gemini-api/docs/audio, "Technical details")

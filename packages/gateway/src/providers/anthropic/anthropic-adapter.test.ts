@@ -9,6 +9,7 @@ import {
   startFakeUpstream,
 } from '../../testing/fake-upstream.js';
 import { collect, collectSettled, emptyContext, fastResilience, parseConfig } from '../../testing/helpers.js';
+import { makePdf } from '../../testing/pdf.js';
 
 const fixture = (name: string) => new URL(`./__fixtures__/${name}`, import.meta.url);
 
@@ -323,6 +324,20 @@ describe('anthropic adapter', () => {
     expect(bound('https://example.com/report.pdf')).toBe(4_680_000);
     expect(bound('data:video/mp4;base64,AAAA')).toBe(0);
     expect(bound('data:audio/ogg;base64,T2dnUw==')).toBe(0);
+  });
+
+  it('bounds an inline PDF whose pages a hold counted at 7,800 tokens a page, up to the 600 Anthropic takes', async () => {
+    const targets = gateway.resolve('sonnet', emptyContext.metadata)!;
+    const counted = (url: string) =>
+      gateway.mediaTokenBound(classifyMediaPart(url, { countPages: true }), targets);
+    const inline = (pdf: Buffer) => `data:application/pdf;base64,${pdf.toString('base64')}`;
+    expect(counted(inline(await makePdf(1)))).toBe(3_000 + 4_800);
+    expect(counted(inline(await makePdf(3)))).toBe(3 * (3_000 + 4_800));
+    // A tree claiming more pages than Anthropic takes, and pages that cannot be counted (encrypted, a link): 600.
+    const claimed = Buffer.from('%PDF-1.7\n1 0 obj << /Type /Pages /Kids [2 0 R] /Count 5000 >> endobj\n');
+    expect(counted(inline(claimed))).toBe(4_680_000);
+    expect(counted(inline(await makePdf(1, { userPassword: 'made-up-at-test-time' })))).toBe(4_680_000);
+    expect(counted('https://example.com/report.pdf')).toBe(4_680_000);
   });
 
   it('bounds the output it may be billed for by the max_tokens it sends, thinking budget included', async () => {

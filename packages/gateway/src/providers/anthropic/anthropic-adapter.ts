@@ -84,12 +84,21 @@ const imageTokenBound = 4_800;
 /**
  * Anthropic's PDF guide ("PDF support"): each page is billed as the text extracted from it, "typically 1,500-3,000
  * tokens per page depending on content density", plus the page as an image at the image rates, and one request takes
- * at most 600 pages (100 when its context window is under 1M tokens). 600 × (3,000 + 4,800) = 4,680,000: more than
- * any Claude context window, so the hold for a PDF is in effect the model's context window, which the server caps a
- * hold's input at (the guide gives the text of a page no maximum, only its typical range; the window is the one hard
- * limit, Anthropic refusing a longer prompt unbilled).
+ * at most 600 pages (100 when its context window is under 1M tokens). A page is held at the top of that range plus
+ * the largest image: 3,000 + 4,800 (the guide gives the text of a page no maximum, only its typical range).
  */
-const documentTokenBound = 600 * (3_000 + imageTokenBound);
+const pdfPageTokenBound = 3_000 + imageTokenBound;
+const pdfMaxPages = 600;
+
+/**
+ * A PDF whose pages were counted from its bytes (`MediaPart.pages`) is held at its pages; one that could not be (a
+ * link, an encrypted or compressed page tree) at the most Anthropic takes, 600 × 7,800 = 4,680,000: more than any
+ * Claude context window, so in effect the model's window, which the server caps a hold's input at (Anthropic
+ * refusing a longer prompt unbilled).
+ */
+function documentTokenBound(part: MediaPart): number {
+  return Math.min(part.pages ?? pdfMaxPages, pdfMaxPages) * pdfPageTokenBound;
+}
 
 /**
  * What one image_url part may cost, by the block it goes as (`anthropicBlockType`): an image, a PDF as a document.
@@ -100,7 +109,7 @@ function mediaTokenBound(part: MediaPart): number {
     case 'image':
       return imageTokenBound;
     case 'document':
-      return documentTokenBound;
+      return documentTokenBound(part);
     default:
       return 0;
   }

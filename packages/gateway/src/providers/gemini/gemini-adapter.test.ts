@@ -10,6 +10,7 @@ import {
   startFakeUpstream,
 } from '../../testing/fake-upstream.js';
 import { collect, collectSettled, emptyContext, fastResilience, parseConfig } from '../../testing/helpers.js';
+import { makePdf } from '../../testing/pdf.js';
 
 const fixture = (name: string) => new URL(`./__fixtures__/${name}`, import.meta.url);
 const geminiKey = 'AIzaSyTestKey0123456789abcdefghijk';
@@ -321,6 +322,17 @@ describe('gemini adapter', () => {
     // An image service's link without an extension goes as image/jpeg: an image.
     expect(bound('https://images.example.com/photo?id=42')).toBe(48_169);
     expect(bound('data:application/octet-stream;base64,AAAA')).toBe(2_160_000);
+  });
+
+  it('bounds an inline PDF whose pages a hold counted at 560 tokens a page, up to the 1,000 Gemini takes', async () => {
+    const targets = gateway.resolve('flash', emptyContext.metadata)!;
+    const counted = (url: string) =>
+      gateway.mediaTokenBound(classifyMediaPart(url, { countPages: true }), targets);
+    const inline = (pdf: Buffer) => `data:application/pdf;base64,${pdf.toString('base64')}`;
+    expect(counted(inline(await makePdf(2)))).toBe(2 * 560);
+    const claimed = Buffer.from('%PDF-1.7\n1 0 obj << /Type /Pages /Kids [2 0 R] /Count 5000 >> endobj\n');
+    expect(counted(inline(claimed))).toBe(560_000);
+    expect(counted(inline(await makePdf(1, { userPassword: 'made-up-at-test-time' })))).toBe(560_000);
   });
 
   it('bounds the output it may be billed for by maxOutputTokens times candidateCount, thoughts included', async () => {

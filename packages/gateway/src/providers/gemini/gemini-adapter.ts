@@ -1,7 +1,7 @@
 import { type ChunkBuilder, createChunkBuilder } from '../../provider-utils/chunk-builder.js';
 import { embeddingTexts } from '../../provider-utils/embedding-texts.js';
 import { generateId } from '../../provider-utils/ids.js';
-import { unknownMediaTokenBound } from '../../provider-utils/media-token-bound.js';
+import { geminiDocumentTokenBound, unknownMediaTokenBound } from '../../provider-utils/media-token-bound.js';
 import { parseProviderJson } from '../../provider-utils/parse-json.js';
 import {
   requestedMaxTokens,
@@ -246,12 +246,13 @@ function createChatStreamConverter(options: ChatCallOptions): ChatStreamConverte
  * An image_url part goes to Gemini as what it carries (convert-to-gemini-contents: inline data of any media type, a
  * link as file data), and Gemini bills each kind its own way: the unknown bounds (provider-utils) are Gemini's own
  * documented limits for PDFs, audio and video, text inline is billed as text, and an image stays at the default:
+ * a PDF whose pages were counted (`MediaPart.pages`) is held at 560 tokens a page (`geminiDocumentTokenBound`);
  * the tokens guide bills Gemini 2 models 258 tokens a 768 px tile with no limit given on the tiles, Gemini 3 up to
  * 1,120 an image at its default media resolution. A link to an uploaded file or a video, or with an extension naming
  * no known type, may be billed as any kind (sent as image/jpeg, billed as what it is): the largest.
  */
 function mediaTokenBound(part: MediaPart): number {
-  return unknownMediaTokenBound(part);
+  return part.kind === 'document' ? geminiDocumentTokenBound(part) : unknownMediaTokenBound(part);
 }
 
 export const geminiAdapter: ProviderAdapter = {

@@ -51,7 +51,8 @@ const MESSAGE_OVERHEAD_TOKENS = 8;
  * An upper bound on prompt tokens without a tokenizer: every token of every tokenizer in use covers at least
  * one byte of UTF-8, so the byte count of the text bounds the token count. Each image_url part counts
  * `mediaTokens` of what it carries (an image, or a PDF, audio, video some providers bill as such), classified once
- * from its URL: the most it costs on the candidates (the engine's `mediaTokenBound`). The whole never passes
+ * from its URL, an inline PDF with its pages counted (providers bill a PDF by the page): the most it costs on the
+ * candidates (the engine's `mediaTokenBound`). The whole never passes
  * `contextWindow` (`largestContextWindow` of the candidates): no provider bills a prompt longer than its model reads,
  * and a part's documented bound (a video at Gemini's 2,160,000 tokens) may be far past it.
  */
@@ -69,7 +70,7 @@ export function promptTokenBound(
     else if (Array.isArray(content)) {
       for (const part of content as Array<{ type: string; text?: string; image_url?: { url?: string } }>) {
         if (part.type === 'text') bytes += Buffer.byteLength(part.text ?? '');
-        else media += mediaTokens(classifyMediaPart(part.image_url?.url ?? ''));
+        else media += mediaTokens(classifyMediaPart(part.image_url?.url ?? '', { countPages: true }));
       }
     }
     const toolCalls = (message as { tool_calls?: unknown }).tool_calls;

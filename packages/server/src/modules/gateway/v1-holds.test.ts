@@ -1,3 +1,4 @@
+import { makePdf } from '@webox/gateway/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
 import { fakeCompletion, type GatewayHarness, startGatewayHarness } from '../../testing/gateway-harness.js';
@@ -331,6 +332,96 @@ for (const pair of backendPairs()) {
       });
       expect(harness.primary.requests).toHaveLength(3);
       expect(await getBalance(harness.database.db, walletId)).toMatchObject({ held: 0 });
+    });
+
+    it('holds an inline PDF by the pages counted in it: 7,800 tokens a page on Claude, 560 on Gemini', async () => {
+      const pages = 3;
+      const data = (await makePdf(pages)).toString('base64');
+      const pdf = `data:application/pdf;base64,${data}`;
+      // 8 for the message and 2 bytes of text, then 3 pages of 3,000 tokens of text and a 4,800-token image; 10 for
+      // the answer. Far below the 200,000 tokens of the window an uncounted PDF is held at.
+      const worstCase = price('claude-test', 10 + pages * 7_800, 10);
+      expect(worstCase).toBeLessThan(price('claude-test', 200_000, 10) / 5);
+      await fund(worstCase - 1);
+      const short = await post('/v1/chat/completions', withPart('claude-test', pdf));
+      expect(short.status).toBe(402);
+      expect(harness.primary.requests).toHaveLength(0);
+
+      await fund(worstCase);
+      harness.primary.setHandler(claudeAnswer(6_900, 10));
+      const served = await post('/v1/chat/completions', withPart('claude-test', pdf));
+      expect(served.status).toBe(200);
+      expect(Number(served.headers.get('x-webox-credits-charged'))).toBe(price('claude-test', 6_900, 10));
+      const sent = upstreamBody(0).messages as Array<{ content: unknown[] }>;
+      expect(sent[0]!.content[1]).toEqual({
+        type: 'document',
+        source: { type: 'base64', media_type: 'application/pdf', data },
+      });
+
+      // The same PDF in a document block on /v1/messages is held the same.
+      await fund(worstCase);
+      const messages = await post('/v1/messages', {
+        model: 'claude-test',
+        max_tokens: 10,
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'Hi' },
+              { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data } },
+            ],
+          },
+        ],
+      });
+      expect(messages.status).toBe(200);
+
+      // Gemini bills each page as an image: 560 tokens, not the 560,000 of a document of 1,000 pages.
+      const geminiWorstCase = price('gemini-test', 10 + pages * 560, 10);
+      await fund(geminiWorstCase - 1);
+      expect((await post('/v1/chat/completions', withPart('gemini-test', pdf))).status).toBe(402);
+      await fund(geminiWorstCase);
+      harness.primary.setHandler(geminiAnswer(1_690));
+      const gemini = await post('/v1/chat/completions', withPart('gemini-test', pdf));
+      expect(gemini.status).toBe(200);
+      expect(harness.primary.requests).toHaveLength(3);
+      expect(await getBalance(harness.database.db, walletId)).toMatchObject({ held: 0 });
+    });
+
+    it('holds the whole window for a PDF whose pages cannot be counted, or that claims more than Claude takes', async () => {
+      const inline = (bytes: Buffer) => `data:application/pdf;base64,${bytes.toString('base64')}`;
+      const uncounted = [
+        // Encrypted, objects in a compressed object stream, not a PDF at all, a link.
+        inline(await makePdf(1, { userPassword: 'made-up-at-test-time' })),
+        inline(
+          Buffer.from(
+            '%PDF-1.7\n1 0 obj << /Type /ObjStm /N 9 /First 60 /Length 3 >> stream\nxyz\nendstream endobj',
+          ),
+        ),
+        inline(Buffer.from('this is not a PDF, whatever its media type says')),
+        'https://example.com/paper.pdf',
+        // Hostile: one page that claims a billion, a tree nested a hundred thousand deep, a /Kids by reference.
+        inline(Buffer.from('%PDF-1.7\n1 0 obj << /Type /Pages /Kids [2 0 R] /Count 999999999999 >> endobj')),
+        inline(Buffer.from(`%PDF-1.7\n1 0 obj ${'<< /Kids ['.repeat(100_000)}`)),
+        inline(
+          Buffer.from(
+            '%PDF-1.7\n1 0 obj << /Type /Pages /Kids 3 0 R /Count 1 >> endobj 2 0 obj << /Type /Page >> endobj',
+          ),
+        ),
+      ];
+      // A wallet that covers a 3-page PDF and then some, not the 200,000 tokens claude-sonnet-4-5 reads.
+      const windowWorstCase = price('claude-test', 200_000, 10);
+      await fund(windowWorstCase - 1);
+      for (const url of uncounted) {
+        const refused = await post('/v1/chat/completions', withPart('claude-test', url));
+        expect(refused.status).toBe(402);
+      }
+      expect(harness.primary.requests).toHaveLength(0);
+      expect(await getBalance(harness.database.db, walletId)).toMatchObject({ held: 0 });
+
+      await fund(windowWorstCase);
+      harness.primary.setHandler(claudeAnswer(2_400, 10));
+      const served = await post('/v1/chat/completions', withPart('claude-test', uncounted[0]!));
+      expect(served.status).toBe(200);
     });
 
     it('holds no more prompt than the largest context window of the candidates reads, whatever the parts', async () => {
