@@ -275,6 +275,68 @@ describe('gemini adapter', () => {
     });
   });
 
+  it('streams every candidate of candidateCount as its own choice, and bills them all', async () => {
+    // streamGenerateContent sends each chunk's candidates by their index (proto3 JSON leaves index 0 out, as Google's
+    // SDKs read it), candidates finishing in different chunks; candidatesTokenCount counts all of them.
+    const request = {
+      model: 'flash',
+      messages: [{ role: 'user' as const, content: 'A poem, twice' }],
+      n: 2,
+      stream: true,
+    };
+    upstream.enqueue({ kind: 'sse', events: readChunksFixture(fixture('candidates.chunks.txt')) });
+    const result = await gateway.chatStream(request, emptyContext);
+    const chunks = await collect(result.chunks);
+    expect((upstream.requests[0]!.body as { generationConfig: unknown }).generationConfig).toEqual({
+      candidateCount: 2,
+    });
+    const choices = chunks.flatMap((chunk) => chunk.choices);
+    const text = (index: number) =>
+      choices
+        .filter((choice) => choice.index === index)
+        .map((choice) => choice.delta.content ?? '')
+        .join('');
+    expect(text(0)).toBe('Roses are red.');
+    expect(text(1)).toBe('Violets are blue, and so are you.');
+    expect(
+      choices.filter((choice) => choice.delta.role === 'assistant').map((choice) => choice.index),
+    ).toEqual([0, 1]);
+    expect(
+      choices.filter((choice) => choice.finish_reason).map((choice) => [choice.index, choice.finish_reason]),
+    ).toEqual([
+      [0, 'stop'],
+      [1, 'length'],
+    ]);
+    expect(result.usage()).toEqual({
+      inputTokens: 6,
+      outputTokens: 13,
+      cachedInputTokens: 0,
+      reasoningTokens: 0,
+    });
+
+    // Without usageMetadata the estimate covers what every candidate delivered, not the first alone.
+    const withoutUsage = readChunksFixture(fixture('candidates.chunks.txt')).map((event) => {
+      const { usageMetadata: _usage, ...rest } = JSON.parse(event.data) as Record<string, unknown>;
+      return { data: JSON.stringify(rest) };
+    });
+    upstream.enqueue({ kind: 'sse', events: withoutUsage });
+    const estimated = await gateway.chatStream(request, emptyContext);
+    await collect(estimated.chunks);
+    // About four characters a token: 14 + 33 characters.
+    expect(estimated.usage().outputTokens).toBe(Math.ceil((14 + 33) / 4));
+  });
+
+  it('treats a stream whose second candidate never finishes as interrupted', async () => {
+    const events = readChunksFixture(fixture('candidates.chunks.txt')).slice(0, 2);
+    upstream.enqueue({ kind: 'sse', events });
+    const result = await gateway.chatStream(
+      { model: 'flash', messages: [{ role: 'user', content: 'A poem, twice' }], n: 2, stream: true },
+      emptyContext,
+    );
+    const { error } = await collectSettled(result.chunks);
+    expect((error as GatewayError).code).toBe('stream_interrupted');
+  });
+
   it('treats a stream without a finishReason as interrupted', async () => {
     upstream.enqueue({ kind: 'sse', events: readChunksFixture(fixture('truncated.chunks.txt')) });
     const result = await gateway.chatStream(

@@ -178,13 +178,25 @@ function parseChatResponse(
   };
 }
 
+/** What a stream has seen of one candidate. */
+interface CandidateState {
+  toolCount: number;
+  finished: boolean;
+}
+
+/**
+ * Each streamGenerateContent chunk is a GenerateContentResponse whose candidates carry their `index` (left out for 0,
+ * as proto3 JSON does; Google's SDKs merge stream chunks by it): with candidateCount above 1 every chunk may carry
+ * several, finishing in different chunks. Each becomes its own choice index, opened by a role delta of its own as
+ * OpenAI streams `n` choices, and the stream is complete once every candidate it carried has finished. Usage is the
+ * response's (candidatesTokenCount counts every candidate), or the engine's estimate over every choice delivered.
+ */
 function createChatStreamConverter(options: ChatCallOptions): ChatStreamConverter {
   const provider = options.provider.id;
   let builder: ChunkBuilder | undefined;
   let usage: Usage | undefined;
-  let finished = false;
-  let toolCount = 0;
-  let sawToolCall = false;
+  let blocked = false;
+  const candidates = new Map<number, CandidateState>();
   return {
     push(event) {
       const data = parseProviderJson(provider, geminiResponseSchema, event.data);
@@ -199,47 +211,72 @@ function createChatStreamConverter(options: ChatCallOptions): ChatStreamConverte
       // Every Gemini chunk carries the usage so far; the last one is the total.
       const reported = usageFromGemini(data.usageMetadata);
       if (reported) usage = reported;
-      const candidate = data.candidates?.[0];
-      if (!candidate) {
+      const list = data.candidates ?? [];
+      if (list.length === 0) {
         if (data.promptFeedback?.blockReason) {
-          finished = true;
+          blocked = true;
           out.push(builder.finish('content_filter'));
         }
         return out;
       }
-      for (const part of candidate.content?.parts ?? []) {
-        if (part.functionCall) {
-          // Gemini sends each call whole: one delta carries id, name and all arguments.
-          sawToolCall = true;
-          out.push(
-            builder.toolCall({
-              index: toolCount,
-              id: part.functionCall.id ?? generateId('call_'),
-              type: 'function',
-              function: {
-                name: part.functionCall.name,
-                arguments: JSON.stringify(part.functionCall.args ?? {}),
-              },
-            }),
-          );
-          toolCount += 1;
-        } else if (typeof part.text === 'string' && part.text.length > 0) {
-          out.push(part.thought ? builder.reasoning(part.text) : builder.text(part.text));
+      for (let position = 0; position < list.length; position += 1) {
+        const candidate = list[position]!;
+        const index = candidate.index ?? position;
+        let state = candidates.get(index);
+        if (!state) {
+          state = { toolCount: 0, finished: false };
+          candidates.set(index, state);
+          // The opening role chunk is choice 0's.
+          if (index !== 0) out.push(builder.delta({ role: 'assistant', content: '' }, index));
         }
-      }
-      if (candidate.finishReason) {
-        finished = true;
-        const reason: FinishReason = mapGeminiFinishReason(candidate.finishReason, sawToolCall);
-        out.push(builder.finish(reason));
+        for (const part of candidate.content?.parts ?? []) {
+          if (part.functionCall) {
+            // Gemini sends each call whole: one delta carries id, name and all arguments.
+            out.push(
+              builder.delta(
+                {
+                  tool_calls: [
+                    {
+                      index: state.toolCount,
+                      id: part.functionCall.id ?? generateId('call_'),
+                      type: 'function',
+                      function: {
+                        name: part.functionCall.name,
+                        arguments: JSON.stringify(part.functionCall.args ?? {}),
+                      },
+                    },
+                  ],
+                },
+                index,
+              ),
+            );
+            state.toolCount += 1;
+          } else if (typeof part.text === 'string' && part.text.length > 0) {
+            out.push(
+              builder.delta(part.thought ? { reasoning_content: part.text } : { content: part.text }, index),
+            );
+          }
+        }
+        if (candidate.finishReason) {
+          state.finished = true;
+          const reason: FinishReason = mapGeminiFinishReason(candidate.finishReason, state.toolCount > 0);
+          out.push(builder.finish(reason, index));
+        }
       }
       return out;
     },
     finish() {
-      if (!finished || !builder) return { complete: false, chunks: [] };
+      if (!builder || !(blocked || allFinished(candidates))) return { complete: false, chunks: [] };
       return { complete: true, chunks: usage ? [builder.usage(usage)] : [] };
     },
     usage: () => usage,
   };
+}
+
+function allFinished(candidates: Map<number, CandidateState>): boolean {
+  if (candidates.size === 0) return false;
+  for (const state of candidates.values()) if (!state.finished) return false;
+  return true;
 }
 
 /**
