@@ -1,5 +1,7 @@
+import { existsSync } from 'node:fs';
+import PDFDocument from 'pdfkit';
 import { describe, expect, it } from 'vitest';
-import { type ExportedConversation, toMarkdown, toPdf } from './export.js';
+import { type ExportedConversation, forgetLayouts, toMarkdown, toPdf } from './export.js';
 
 type Message = ExportedConversation['messages'][number];
 
@@ -136,5 +138,33 @@ describe('the PDF export', () => {
     const spaced = await toPdf(conversation([{ role: 'user', content: blob.match(/.{1,64}/g)!.join(' ') }]));
     expect(pages(unbroken)).toBeGreaterThan(40);
     expect(pages(unbroken)).toBeLessThanOrEqual(pages(spaced));
+  });
+});
+
+describe("forgetLayouts, the export's one use of PDFKit internals", () => {
+  const dejaVu = '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf';
+  /** The words PDFKit 0.20 keeps laid out for the document's current font. */
+  const keptLayouts = (document: PDFKit.PDFDocument) =>
+    Object.keys((document as unknown as { _font: { layoutCache?: object } })._font.layoutCache ?? {}).length;
+
+  it.skipIf(!existsSync(dejaVu))(
+    'empties the layouts PDFKit keeps of every word an embedded font measured (fails if an upgrade moved them)',
+    () => {
+      const document = new PDFDocument();
+      document.font(dejaVu);
+      document.widthOfString('QUJD ZGVm Z2hp and more words');
+      // Where PDFKit keeps them, or this test and every long export would fail loudly, never grow quietly.
+      expect(keptLayouts(document)).toBe(6);
+      forgetLayouts(document);
+      expect(keptLayouts(document)).toBe(0);
+      document.widthOfString('still measured');
+      expect(keptLayouts(document)).toBe(2);
+    },
+  );
+
+  it('throws, rather than doing nothing, when the font has no layout cache where PDFKit 0.20 keeps it', () => {
+    const document = new PDFDocument();
+    document.font('Helvetica');
+    expect(() => forgetLayouts(document)).toThrow(/PDFKit changed/);
   });
 });

@@ -118,9 +118,9 @@ const sliceMs = 10;
 const measuredRunLength = 32;
 
 /**
- * Characters laid out between two clearings of the font's layout cache. PDFKit keeps the layout of every word it
- * measured until the document ends, about 550 bytes a character of distinct text: 27 GB for 50 MiB of base64. The
- * cache still saves most of the work within a stretch of text (without it a render took 8 times as long).
+ * Characters laid out between two clearings of the font's layout cache (`forgetLayouts`). PDFKit keeps the layout of
+ * every word it measured until the document ends, about 550 bytes a character of distinct text: 27 GB for 50 MiB of
+ * base64. The cache still saves most of the work within a stretch of prose, where words repeat.
  */
 const layoutCacheCharacters = 50_000;
 
@@ -183,10 +183,21 @@ function* pieces(text: string, widthOf: (text: string) => number, lineWidth: num
   }
 }
 
-/** Empties the layout cache of the document's current font (an embedded one has it; PDFKit's built-in ones do not). */
-function forgetLayouts(document: PDFKit.PDFDocument): void {
+/**
+ * Empties the layout cache of the document's current font, an embedded (TrueType) one. The only place that reaches
+ * into PDFKit's internals (0.20: `document._font.layoutCache`, the word → layout map of `EmbeddedFont`): PDFKit has no
+ * public way to empty it, and its public `fontLayoutCache: false` turns it off, which costs 3.8 times the CPU on prose
+ * (where words repeat) and 8% more on base64. A PDFKit that no longer has it makes this throw, so the export
+ * fails, and export.test.ts with it, rather than quietly keeping every word again until the process runs out of memory.
+ */
+export function forgetLayouts(document: PDFKit.PDFDocument): void {
   const font = (document as unknown as { _font?: { layoutCache?: unknown } })._font;
-  if (font?.layoutCache) font.layoutCache = Object.create(null);
+  if (typeof font?.layoutCache !== 'object' || font.layoutCache === null) {
+    throw new Error(
+      'PDFKit changed: the embedded font has no layoutCache to empty (see forgetLayouts in export.ts)',
+    );
+  }
+  font.layoutCache = Object.create(null);
 }
 
 /**
@@ -229,7 +240,8 @@ export async function toPdf(exported: ExportedConversation): Promise<Buffer> {
         document.text(piece.text, { continued: piece.continued });
         laidOut += piece.text.length;
         if (laidOut >= layoutCacheCharacters) {
-          forgetLayouts(document);
+          // PDFKit's built-in Helvetica (no DejaVu on the machine) keeps no layouts.
+          if (hasUnicode) forgetLayouts(document);
           laidOut = 0;
         }
       }
