@@ -167,4 +167,12 @@ describe("forgetLayouts, the export's one use of PDFKit internals", () => {
     document.font('Helvetica');
     expect(() => forgetLayouts(document)).toThrow(/PDFKit changed/);
   });
+
+  it('stops a render when its signal aborts, at its next pause', async () => {
+    const leaving = new AbortController();
+    const long = conversation([{ role: 'user', content: 'A sentence that repeats. '.repeat(400_000 / 25) }]);
+    const render = toPdf(long, { signal: leaving.signal });
+    setTimeout(() => leaving.abort(), 20);
+    await expect(render).rejects.toMatchObject({ name: 'AbortError' });
+  });
 });

@@ -200,11 +200,19 @@ export function forgetLayouts(document: PDFKit.PDFDocument): void {
   font.layoutCache = Object.create(null);
 }
 
+/** Options of `toPdf`. */
+export interface PdfOptions {
+  /** Stops the render at its next pause (within `sliceMs`), rejecting with the signal's reason. */
+  signal?: AbortSignal;
+}
+
 /**
  * Renders the export as a PDF a piece at a time (`pieces`), letting the event loop run every `sliceMs`, so other
- * requests are served while a long conversation renders.
+ * requests are served while a long conversation renders. The routes bound how many run at once (`export-limits.ts`).
  */
-export async function toPdf(exported: ExportedConversation): Promise<Buffer> {
+export async function toPdf(exported: ExportedConversation, options: PdfOptions = {}): Promise<Buffer> {
+  const { signal } = options;
+  signal?.throwIfAborted();
   const document = new PDFDocument({
     size: 'A4',
     margin: 56,
@@ -247,6 +255,7 @@ export async function toPdf(exported: ExportedConversation): Promise<Buffer> {
       }
       if (performance.now() - sliceStart >= sliceMs) {
         await setImmediate();
+        signal?.throwIfAborted();
         sliceStart = performance.now();
       }
     }
