@@ -8908,7 +8908,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Download the branch shown as Markdown, JSON or PDF. */
+        /** Download the branch shown as Markdown, JSON or PDF. One export at a time per person (429 while one runs); 503 when too many PDFs are being prepared. Both carry Retry-After. */
         get: {
             parameters: {
                 query?: {
@@ -8969,6 +8969,21 @@ export interface paths {
                 };
                 /** @description Default Response */
                 429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
                     headers: {
                         [name: string]: unknown;
                     };

@@ -28,6 +28,8 @@ export const errorStatus = {
   quota_exceeded: 429,
   budget_exceeded: 429,
   account_locked: 429,
+  /** The client went away before the answer (nginx's 499): logged as a refusal, never seen by anyone. */
+  client_closed_request: 499,
   internal_error: 500,
   upstream_error: 502,
   service_unavailable: 503,

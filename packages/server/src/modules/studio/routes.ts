@@ -1,10 +1,18 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { AppError } from '../../errors.js';
 import { errorResponses } from '../../http/schemas.js';
 import { authenticate } from '../../plugins/authenticate.js';
 import { userLimit } from '../accounts/rate-limits.js';
 import { exportFileName, exportFormats, toExport, toMarkdown, toPdf } from './export.js';
+import {
+  type ExportClaims,
+  exportLimits,
+  MemoryExportClaims,
+  RedisExportClaims,
+  RenderSlots,
+} from './export-limits.js';
 import {
   addMessage,
   type Conversation,
@@ -121,6 +129,15 @@ function messageView(row: Message) {
 
 const dated = <T extends { createdAt: Date }>(row: T) => ({ ...row, createdAt: row.createdAt.toISOString() });
 
+/** Aborts when the client goes away before its answer is sent (an export it no longer waits for). */
+function abortOnDisconnect(reply: FastifyReply): AbortSignal {
+  const disconnected = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) disconnected.abort();
+  });
+  return disconnected.signal;
+}
+
 /** The chat studio's storage: conversations with branching messages, folders, pins, search, presets, export. */
 export async function studioRoutes(app: FastifyInstance) {
   const routes = app.withTypeProvider<ZodTypeProvider>();
@@ -129,6 +146,11 @@ export async function studioRoutes(app: FastifyInstance) {
   const reads = [signedIn, userLimit(app, 'reads')];
   const writes = [signedIn, userLimit(app, 'writes')];
   const conversationParams = z.object({ conversationId: z.uuid() });
+  // Per process: a PDF renders on this process's event loop. Per person: across processes, through Redis when set.
+  const renderSlots = new RenderSlots(exportLimits);
+  const exportClaims: ExportClaims = app.stores.redis
+    ? new RedisExportClaims(app.stores.redis, app.stores.prefix)
+    : new MemoryExportClaims();
 
   routes.get(
     '/api/studio/conversations',
@@ -324,31 +346,58 @@ export async function studioRoutes(app: FastifyInstance) {
     {
       schema: {
         tags,
-        summary: 'Download the branch shown as Markdown, JSON or PDF.',
+        summary:
+          'Download the branch shown as Markdown, JSON or PDF. One export at a time per person (429 while one runs); 503 when too many PDFs are being prepared. Both carry Retry-After.',
         params: conversationParams,
         querystring: z.object({ format: z.enum(exportFormats).default('markdown') }),
-        response: { ...errorResponses(400, 401, 404, 429) },
+        response: { ...errorResponses(400, 401, 404, 429, 503) },
       },
       preHandler: reads,
     },
     async (request, reply) => {
-      const { conversation, messages } = await getActiveBranch(app.db, {
-        userId: request.auth.userId,
-        conversationId: request.params.conversationId,
-      });
-      const exported = toExport(conversation, messages);
-      const { format } = request.query;
-      reply
-        .header('cache-control', 'no-store')
-        .header(
-          'content-disposition',
-          `attachment; filename="${exportFileName(conversation.title, format)}"`,
+      const release = await exportClaims.claim(request.auth.userId);
+      if (!release) {
+        throw new AppError(
+          'rate_limited',
+          'An export of yours is still being prepared; ask again once it is done.',
+          { retryAfterSeconds: exportLimits.retryAfterSeconds },
         );
-      if (format === 'json') {
-        return reply.type('application/json; charset=utf-8').send(JSON.stringify(exported, null, 2) as never);
       }
-      if (format === 'pdf') return reply.type('application/pdf').send((await toPdf(exported)) as never);
-      return reply.type('text/markdown; charset=utf-8').send(toMarkdown(exported) as never);
+      try {
+        const { conversation, messages } = await getActiveBranch(app.db, {
+          userId: request.auth.userId,
+          conversationId: request.params.conversationId,
+        });
+        const exported = toExport(conversation, messages);
+        const { format } = request.query;
+        let pdf: Buffer | undefined;
+        if (format === 'pdf') {
+          const disconnected = abortOnDisconnect(reply);
+          try {
+            pdf = await renderSlots.run(() => toPdf(exported, { signal: disconnected }), disconnected);
+          } catch (error) {
+            // Nobody reads the answer: the render stopped (or never began) because the client went away.
+            if (disconnected.aborted)
+              throw new AppError('client_closed_request', 'The client closed the connection.');
+            throw error;
+          }
+        }
+        reply
+          .header('cache-control', 'no-store')
+          .header(
+            'content-disposition',
+            `attachment; filename="${exportFileName(conversation.title, format)}"`,
+          );
+        if (pdf) return reply.type('application/pdf').send(pdf as never);
+        if (format === 'json') {
+          return reply
+            .type('application/json; charset=utf-8')
+            .send(JSON.stringify(exported, null, 2) as never);
+        }
+        return reply.type('text/markdown; charset=utf-8').send(toMarkdown(exported) as never);
+      } finally {
+        await release();
+      }
     },
   );
 

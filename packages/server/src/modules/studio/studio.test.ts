@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
 import { type GatewayHarness, startGatewayHarness } from '../../testing/gateway-harness.js';
 import { type SignedInClient, signUpAndSignIn } from '../accounts/testing.js';
+import { exportLimits } from './export-limits.js';
 import { conversationLimits, messageBytes } from './service.js';
 import { type MessageAttachment, studioConversations, studioMessages } from './tables.js';
 
@@ -13,6 +14,46 @@ const streamFixture = new URL(
   '../../../../gateway/src/providers/openai-compatible/__fixtures__/text.chunks.txt',
   import.meta.url,
 );
+
+/**
+ * Holds every PDF render at its end (PDFKit's `end`, after the layout) until `release`: a render in progress, kept
+ * there as long as a test needs, so what other exports meet meanwhile does not depend on timing.
+ */
+function holdPdfRenders() {
+  const end = PDFDocument.prototype.end;
+  const held: Array<() => void> = [];
+  const spy = vi.spyOn(PDFDocument.prototype, 'end').mockImplementation(function (this: PDFKit.PDFDocument) {
+    held.push(() => end.call(this));
+    return this;
+  });
+  return {
+    get count() {
+      return held.length;
+    },
+    /** Lets the held renders end, and every later one run as usual. */
+    release() {
+      spy.mockRestore();
+      for (const finish of held.splice(0)) finish();
+    },
+  };
+}
+
+/** For `vi.waitFor`: the requests of a test reach where it waits for them within seconds on a busy machine. */
+const waitLong = { timeout: 15_000, interval: 10 };
+
+/** Starts every request at once and records the answers in the order they come. */
+function startAll<T>(requests: Array<() => Promise<T>>) {
+  const answered: T[] = [];
+  const all = Promise.all(
+    requests.map((request) =>
+      request().then((response) => {
+        answered.push(response);
+        return response;
+      }),
+    ),
+  );
+  return { answered, all };
+}
 
 for (const pair of backendPairs()) {
   describe(`studio conversations on ${pair.name}`, () => {
@@ -377,6 +418,108 @@ for (const pair of backendPairs()) {
       } finally {
         spy.mockRestore();
       }
+    });
+
+    it('lets a person have one export at a time: one asked for meanwhile is refused with 429 and Retry-After', async () => {
+      const client = await signUpAndSignIn(harness.app);
+      const { id } = await conversationWithExchange(client, 'One at a time');
+      const url = `/api/studio/conversations/${id}/export`;
+      const held = holdPdfRenders();
+      try {
+        const { answered, all } = startAll([
+          () => call(client, 'GET', `${url}?format=pdf`),
+          () => call(client, 'GET', `${url}?format=pdf`),
+        ]);
+        // One of the two renders (held at its end); the other is answered without waiting for it.
+        await vi.waitFor(() => expect([held.count, answered.length]).toEqual([1, 1]), waitLong);
+        // So is an export in another format while the PDF is being prepared.
+        answered.push(await call(client, 'GET', `${url}?format=markdown`));
+        for (const refused of answered) {
+          expect(refused.statusCode).toBe(429);
+          expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+          expect(refused.headers['content-disposition']).toBeUndefined();
+          expect(refused.json()).toEqual({ error: { code: 'rate_limited', message: expect.any(String) } });
+        }
+        // Another person's export is not theirs to wait for.
+        const other = await call(owner, 'GET', '/api/studio/conversations');
+        expect(other.statusCode).toBe(200);
+        held.release();
+        const rendered = (await all).filter((response) => response.statusCode === 200);
+        expect(rendered).toHaveLength(1);
+        expect(rendered[0]!.rawPayload.subarray(0, 5).toString()).toBe('%PDF-');
+      } finally {
+        held.release();
+      }
+      // Once it is done the next one is served.
+      const again = await call(client, 'GET', `${url}?format=markdown`);
+      expect(again.statusCode).toBe(200);
+      expect(again.body).toContain('One at a time');
+    });
+
+    it('renders a few PDFs at once, queues a few more, and refuses the rest with 503 and Retry-After', async () => {
+      const people = exportLimits.renders + exportLimits.queued + 2;
+      const exports = await Promise.all(
+        Array.from({ length: people }, async (_, index) => {
+          const client = await signUpAndSignIn(harness.app);
+          const { id } = await conversationWithExchange(client, `Export number ${index + 1}`);
+          return () => call(client, 'GET', `/api/studio/conversations/${id}/export?format=pdf`);
+        }),
+      );
+      const held = holdPdfRenders();
+      try {
+        const { answered, all } = startAll(exports);
+        // While the first renders are held, those past the queue are answered at once; the queued ones wait.
+        await vi.waitFor(
+          () => expect([held.count, answered.length]).toEqual([exportLimits.renders, 2]),
+          waitLong,
+        );
+        for (const refused of answered) {
+          expect(refused.statusCode).toBe(503);
+          expect(Number(refused.headers['retry-after'])).toBe(exportLimits.retryAfterSeconds);
+          expect(refused.json()).toEqual({
+            error: { code: 'service_unavailable', message: expect.stringContaining('Too many exports') },
+          });
+        }
+        held.release();
+        const responses = await all;
+        const rendered = responses.filter((response) => response.statusCode === 200);
+        expect(rendered).toHaveLength(exportLimits.renders + exportLimits.queued);
+        for (const pdf of rendered) expect(pdf.rawPayload.subarray(0, 5).toString()).toBe('%PDF-');
+      } finally {
+        held.release();
+      }
+      // With the queue drained, the refused are served when they ask again.
+      expect((await exports.at(-1)!()).statusCode).toBe(200);
+    });
+
+    it("gives back the render slot and the person's claim when a render throws, so the next export is served", async () => {
+      const client = await signUpAndSignIn(harness.app);
+      const { id } = await conversationWithExchange(client, 'Broken font');
+      const url = `/api/studio/conversations/${id}/export?format=pdf`;
+      const spy = vi.spyOn(PDFDocument.prototype, 'text').mockImplementation(() => {
+        throw new Error('glyph table is corrupt');
+      });
+      const answerIn = async (ms: number) => {
+        const timeout = new Promise<'no answer'>((resolve) => setTimeout(resolve, ms, 'no answer'));
+        return Promise.race([call(client, 'GET', url), timeout]);
+      };
+      try {
+        // More failures than there are slots: a slot kept by a failed render would leave the last one waiting.
+        for (let attempt = 0; attempt <= exportLimits.renders; attempt += 1) {
+          const failed = await answerIn(5_000);
+          if (failed === 'no answer')
+            throw new Error(`export ${attempt + 1} waited for a slot nobody gave back`);
+          expect(failed.statusCode).toBe(500);
+          expect(failed.json().error.code).toBe('internal_error');
+          expect(failed.body).not.toContain('glyph table');
+        }
+      } finally {
+        spy.mockRestore();
+      }
+      const served = await answerIn(5_000);
+      if (served === 'no answer') throw new Error('the export after the failures waited for a slot');
+      expect(served.statusCode).toBe(200);
+      expect(served.rawPayload.subarray(0, 5).toString()).toBe('%PDF-');
     });
 
     it('refuses usage figures beyond what their columns hold with 400, and stores the largest that fit', async () => {
