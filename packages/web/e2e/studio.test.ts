@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { readChunksFixture } from '@webox/gateway/testing';
-import { describe, expect, it } from 'vitest';
+import PDFDocument from 'pdfkit';
+import { describe, expect, it, vi } from 'vitest';
 import { AppError } from '../../server/src/errors.js';
 import { uniqueEmail } from '../../server/src/modules/accounts/testing.js';
 import type { Metering } from '../../server/src/modules/gateway/metering.js';
@@ -62,6 +63,38 @@ describe('the chat studio in Chromium, against a local fake provider', () => {
     const markdown = await readFile((await download.path())!, 'utf8');
     expect(markdown).toContain('Dis bonjour');
     expect(markdown).toContain('Hello, world!');
+
+    // One export at a time per person: with a PDF still rendering (held at PDFKit's end), the same person's second
+    // tab is told to wait instead of saving the server's refusal as a file; then the PDF arrives.
+    const end = PDFDocument.prototype.end;
+    const held: Array<() => void> = [];
+    const hold = vi.spyOn(PDFDocument.prototype, 'end').mockImplementation(function (
+      this: PDFKit.PDFDocument,
+    ) {
+      held.push(() => end.call(this));
+      return this;
+    });
+    try {
+      const pdfDownload = page.waitForEvent('download');
+      await page.getByTestId('export-pdf').click();
+      await expect.poll(() => held.length).toBe(1);
+      expect(await page.getByTestId('export-markdown').isDisabled()).toBe(true);
+      const otherTab = await suite.newPage({ locale: 'fr-FR', viewport: { width: 1280, height: 900 } });
+      await otherTab.context().addCookies(await page.context().cookies());
+      await otherTab.goto(page.url());
+      await otherTab.getByTestId('export-markdown').click();
+      await otherTab.getByTestId('export-error').waitFor();
+      expect(await otherTab.getByTestId('export-error').textContent()).toContain('déjà en préparation');
+      await screenshot(otherTab, 'studio-export-busy-fr');
+      await otherTab.close();
+      hold.mockRestore();
+      for (const finish of held.splice(0)) finish();
+      const pdf = await readFile((await (await pdfDownload).path())!);
+      expect(pdf.subarray(0, 5).toString('latin1')).toBe('%PDF-');
+    } finally {
+      hold.mockRestore();
+      for (const finish of held.splice(0)) finish();
+    }
 
     await page.getByTestId('language-switcher').selectOption('ar');
     await expect.poll(() => page.getAttribute('html', 'dir')).toBe('rtl');

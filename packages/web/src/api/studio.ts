@@ -184,8 +184,51 @@ export async function addMessage(conversationId: string, message: NewMessage): P
   return response.message;
 }
 
-export function exportUrl(conversationId: string, format: 'markdown' | 'json' | 'pdf'): string {
+export type ExportFormat = 'markdown' | 'json' | 'pdf';
+
+function exportUrl(conversationId: string, format: ExportFormat): string {
   return `/api/studio/conversations/${encodeURIComponent(conversationId)}/export?format=${format}`;
+}
+
+const exportExtensions: Record<ExportFormat, string> = { markdown: 'md', json: 'json', pdf: 'pdf' };
+
+/**
+ * Downloads an export under the name the server gives it. Fetched rather than linked, so a refusal (one export at a
+ * time: 429; the server busy rendering others: 503; a deleted conversation: 404) is an `ApiError` the page explains,
+ * not a JSON file saved as the export.
+ */
+export async function downloadExport(conversationId: string, format: ExportFormat): Promise<void> {
+  const send = () =>
+    fetch(exportUrl(conversationId, format), { credentials: 'same-origin', headers: sessionHeaders() });
+  let response: Response;
+  try {
+    response = await send();
+    if (response.status === 401 && (await refreshSession())) response = await send();
+  } catch {
+    throw new ApiError({ code: 'network_error', message: 'The server could not be reached', status: 0 });
+  }
+  if (!response.ok) {
+    let body: unknown = null;
+    try {
+      body = await response.json();
+    } catch {
+      // Not JSON: toApiError reports it as invalid_response.
+    }
+    throw toApiError(response.status, body);
+  }
+  const file = await response.blob();
+  const name =
+    /filename="([^"]+)"/.exec(response.headers.get('content-disposition') ?? '')?.[1] ??
+    `conversation.${exportExtensions[format]}`;
+  const url = URL.createObjectURL(file);
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = name;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  // The browser has taken the file once the click is handled; the URL is let go a little later.
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
 type ChatContent =

@@ -1,4 +1,4 @@
-import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link, useNavigate } from '@tanstack/react-router';
 import { type FormEvent, type KeyboardEvent, useEffect, useId, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
@@ -8,7 +8,8 @@ import {
   type ChatMessage,
   type Conversation,
   createConversation,
-  exportUrl,
+  downloadExport,
+  type ExportFormat,
   getConversation,
   type ImageAttachment,
   listModels,
@@ -87,6 +88,16 @@ export function StudioPage({ conversationId }: { conversationId: string | undefi
   const queryClient = useQueryClient();
   const navigate = useNavigate();
   const explain = useErrorMessage();
+  const exporting = useMutation({
+    mutationFn: (options: { conversationId: string; format: ExportFormat }) =>
+      downloadExport(options.conversationId, options.format),
+  });
+  const explainExportError = (error: unknown) => {
+    if (error instanceof ApiError && error.code === 'rate_limited') return t('studio.exportBusy');
+    if (error instanceof ApiError && error.code === 'service_unavailable')
+      return t('studio.exportServerBusy');
+    return explain(error);
+  };
   const formatCredits = useFormatCredits();
   const numberFormat = new Intl.NumberFormat(i18n.resolvedLanguage ?? 'fr');
 
@@ -357,17 +368,26 @@ export function StudioPage({ conversationId }: { conversationId: string | undefi
             <nav aria-label={t('studio.export')} className="flex flex-wrap items-center gap-2 text-sm">
               <span className="font-medium">{t('studio.export')}</span>
               {(['markdown', 'json', 'pdf'] as const).map((format) => (
-                <a
+                <button
                   key={format}
-                  href={exportUrl(conversationId, format)}
-                  download
+                  type="button"
+                  disabled={exporting.isPending}
+                  onClick={() => exporting.mutate({ conversationId, format })}
                   data-testid={`export-${format}`}
-                  className="rounded-md border border-slate-300 px-2 py-1 hover:bg-slate-100 dark:border-slate-600 dark:hover:bg-slate-800"
+                  className="rounded-md border border-slate-300 px-2 py-1 hover:bg-slate-100 disabled:opacity-60 dark:border-slate-600 dark:hover:bg-slate-800"
                 >
                   {t(`studio.exportFormats.${format}`)}
-                </a>
+                </button>
               ))}
+              {exporting.isPending && (
+                <span role="status" className="text-slate-600 dark:text-slate-400">
+                  {t('studio.exportPreparing')}
+                </span>
+              )}
             </nav>
+          )}
+          {exporting.isError && (
+            <ErrorAlert testId="export-error">{explainExportError(exporting.error)}</ErrorAlert>
           )}
         </div>
 
