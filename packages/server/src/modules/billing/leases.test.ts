@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DatabaseConnection } from '../../db/client.js';
+import type { Database, DatabaseConnection } from '../../db/client.js';
 import { AppError } from '../../errors.js';
 import type { Stores } from '../../stores/index.js';
 import { backendPairs } from '../../testing/backend-pairs.js';
@@ -187,6 +187,84 @@ for (const pair of backendPairs()) {
       await crashed.close();
       expect(await verifyLedger(database.db)).toEqual([]);
     });
+
+    /** The database, except that `fail.next` makes the next statement it names commit and then answer an error. */
+    function flakyDatabase(fail: { next: 'answer' | 'late-charge' | undefined }): Database {
+      const real = database.db;
+      return new Proxy(real, {
+        get(target, property, receiver) {
+          if (property !== 'execute') return Reflect.get(target, property, receiver);
+          return async (statement: Parameters<Database['execute']>[0]) => {
+            const text = JSON.stringify(statement);
+            const late = text.includes('not exists (select 1 from ledger_entries where idempotency_key');
+            if (fail.next === 'late-charge' && late) {
+              fail.next = undefined;
+              throw new Error('connection lost before the late charge');
+            }
+            const result = await target.execute(statement);
+            if (fail.next === 'answer' && text.includes('billing_write_usage_batch')) {
+              fail.next = undefined;
+              throw new Error('connection lost after the batch committed');
+            }
+            return result;
+          };
+        },
+      }) as Database;
+    }
+
+    for (const [failure, order] of [
+      ['answer', 'late entry first'],
+      ['late-charge', 'leased entry first'],
+    ] as const) {
+      it(`retries a batch that committed but failed (${failure}, ${order}): every entry charged exactly once`, async () => {
+        const fail: { next: 'answer' | 'late-charge' | undefined } = { next: undefined };
+        const leases = new CreditLeases({ db: flakyDatabase(fail), ttlSeconds: 60, flushEveryMs: 3_600_000 });
+        const lapsed = await fundedWallet(100_000);
+        const live = await fundedWallet(100_000);
+        const onLapsed = await leases.reserve(lapsed.id, 100);
+        const onLive = await leases.reserve(live.id, 100);
+        // The lapsed wallet's lease is returned by the expiry job (its process stalled past the TTL).
+        expect(await expireHolds(database.db, new Date(Date.now() + 120_000), { walletId: lapsed.id })).toBe(
+          1,
+        );
+        const usage = (tokens: number) => ({
+          requestId: randomUUID(),
+          idempotencyKey: `usage:lease:test:${randomUUID()}`,
+          details: { inputTokens: 0, outputTokens: tokens, cachedInputTokens: 0 },
+        });
+        const settleLapsed = () => leases.settle(onLapsed!, 40, usage(40));
+        const settleLive = () => leases.settle(onLive!, 50, usage(50));
+        if (order === 'late entry first') {
+          settleLapsed();
+          settleLive();
+        } else {
+          settleLive();
+          settleLapsed();
+        }
+        fail.next = failure;
+        await leases.flush(); // the batch commits; its answer or the late charge after it fails
+        expect(fail.next).toBeUndefined();
+        await leases.flush(); // the retry
+        await leases.flush();
+
+        const amounts = async (walletId: string) =>
+          (await usageEntries(walletId)).map((entry) => entry.amount);
+        expect(await amounts(lapsed.id)).toEqual([-40]);
+        expect(await amounts(live.id)).toEqual([-50]);
+        expect(await getBalance(database.db, lapsed.id)).toEqual({
+          balance: 99_960,
+          held: 0,
+          available: 99_960,
+        });
+        await leases.close();
+        expect(await getBalance(database.db, live.id)).toEqual({
+          balance: 99_950,
+          held: 0,
+          available: 99_950,
+        });
+        expect(await verifyLedger(database.db)).toEqual([]);
+      });
+    }
 
     it('gives an idle lease back and renews a busy one before its TTL', async () => {
       const wallet = await fundedWallet(100_000);

@@ -362,15 +362,17 @@ export class CreditLeases {
       clearTimeout(this.#flushTimer);
       this.#flushTimer = undefined;
     }
+    const retry = this.#failed !== undefined;
     const batch = this.#failed ?? this.#pending.splice(0, MAX_BATCH);
     this.#failed = undefined;
     this.#writing = batch;
-    this.#flushing = this.#write(batch)
+    this.#flushing = this.#write(batch, retry)
       .then(() => {
         this.#retryDelayMs = 0;
       })
       .catch((error: unknown) => {
-        // The batch was written whole or not at all (one statement); retry it as it is.
+        // Retried as it is: its statement may have committed (its answer lost, or a late entry's charge failing
+        // after it), and a retry skips every entry already written, each by its own key.
         this.#failed = batch;
         this.#retryDelayMs = Math.min(5_000, Math.max(100, this.#retryDelayMs * 2));
         this.options.onError?.(error, 'writing usage entries');
@@ -382,16 +384,21 @@ export class CreditLeases {
       });
   }
 
-  async #write(batch: PendingEntry[]): Promise<void> {
+  /**
+   * Writes a batch. On a retry each entry is looked up by its own key, so what an earlier attempt wrote is skipped:
+   * not by the first entry's key alone, since an entry whose lease lapsed is not written by the batch (it is charged
+   * late, after it) and may come first. A first attempt checks nothing (its keys are new).
+   */
+  async #write(batch: PendingEntry[], retry: boolean): Promise<void> {
     const db = this.options.db;
     const revenue = await systemWalletId(db, 'revenue');
     const expiresAt = new Date(Date.now() + this.options.ttlSeconds * 1000).toISOString();
     // Each row gets its place in the batch as `ord` (the rows are JSON objects already: `{"k":…}`).
     const rows = `[${batch.map((entry, ord) => `{"ord":${ord},${entry.row.slice(1)}`).join(',')}]`;
-    // billing_write_usage_batch (migration 0008) inserts the entries, charges the wallets and shrinks the leases.
+    // billing_write_usage_batch (migrations 0008, 0014) inserts the entries, charges the wallets and shrinks the leases.
     const result = await queryRows<{ kind: 'wallet' | 'late'; id: string; balance: unknown }>(
       db,
-      sql`select * from billing_write_usage_batch(${rows}::json, ${batch[0]!.idempotencyKey}, ${revenue}::uuid, ${expiresAt}::timestamptz)`,
+      sql`select * from billing_write_usage_batch(${rows}::json, ${retry ? batch[0]!.idempotencyKey : null}, ${revenue}::uuid, ${expiresAt}::timestamptz)`,
     );
     this.stats.flushes++;
     for (const row of result) {
