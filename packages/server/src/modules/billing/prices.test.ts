@@ -87,6 +87,17 @@ describe('pricing arithmetic', () => {
     );
   });
 
+  it('refuses to price a chat call from a model row of another kind rather than charging it nothing', () => {
+    const mispriced = new PriceBook([row('model:wrong', 'image', { perImage: 800 }, 13)]);
+    const usage = { inputTokens: 1_000, outputTokens: 1_000 };
+    expect(() => mispriced.priceUsage({ model: 'wrong', usage })).toThrow(
+      expect.objectContaining({ code: 'unprocessable' }),
+    );
+    expect(() =>
+      mispriced.quoteHold({ model: 'wrong', maxPromptTokens: 1_000, maxOutputTokens: 1_000 }),
+    ).toThrow(expect.objectContaining({ code: 'unprocessable' }));
+  });
+
   it('prices operations: images, speech per thousand characters, seconds, embeddings', () => {
     expect(
       book.priceOperation({ kind: 'image', model: 'img', size: '1024x1024', quality: 'hd', images: 2 })
@@ -160,6 +171,22 @@ for (const backend of databaseBackends()) {
       await expect(
         setPrice(db, { itemKey: 'image:x:1:1', kind: 'image', rates: { perImage: -1 }, source: 'admin' }),
       ).rejects.toMatchObject({ code: 'validation_failed' });
+      // An item is priced as the kind its key names: a model priced per image would make its calls free.
+      await expect(
+        setPrice(db, {
+          itemKey: priceItem.model(model),
+          kind: 'image',
+          rates: { perImage: 5 },
+          source: 'admin',
+        }),
+      ).rejects.toMatchObject({ code: 'validation_failed' });
+      await expect(
+        setPrice(db, { itemKey: 'speech:tts-x', kind: 'video', rates: { perSecond: 5 }, source: 'admin' }),
+      ).rejects.toMatchObject({ code: 'validation_failed' });
+      expect((await loadPriceBook(db)).get(priceItem.model(model))).toMatchObject({
+        kind: 'tokens',
+        version: 3,
+      });
     });
 
     it('renews plan credits once per monthly period, also when runs overlap', async () => {

@@ -48,6 +48,32 @@ export const priceItem = {
   video: (model: string) => `video:${model}`,
 };
 
+/**
+ * The kind each item-key prefix is priced as (see `priceItem`). A row of another kind would be read with rates it does
+ * not have: a `model:` key priced per image costs a chat call 0 credits.
+ */
+const kindOfPrefix: Record<string, PriceKind> = {
+  model: 'tokens',
+  embeddings: 'embeddings',
+  image: 'image',
+  speech: 'speech',
+  music: 'music',
+  video: 'video',
+};
+
+function assertKindMatchesItem(itemKey: string, kind: PriceKind): void {
+  const expected = kindOfPrefix[itemKey.slice(0, itemKey.indexOf(':'))];
+  if (expected !== kind) {
+    throw new AppError(
+      'validation_failed',
+      expected ? `${itemKey} is priced as ${expected}, not ${kind}.` : `${itemKey} names no kind of price.`,
+      {
+        details: [{ path: 'kind', message: expected ? `must be ${expected} for this item` : 'unknown item' }],
+      },
+    );
+  }
+}
+
 export function parseRates(kind: PriceKind, rates: unknown): Record<string, number> {
   const parsed = priceRatesSchemas[kind].safeParse(rates);
   if (!parsed.success) {
@@ -81,6 +107,7 @@ export interface SetPriceOptions {
  * at the price they were charged with. Returns the current row unchanged when the rates are the same.
  */
 export async function setPrice(db: Database, options: SetPriceOptions): Promise<PriceRow> {
+  assertKindMatchesItem(options.itemKey, options.kind);
   const rates = parseRates(options.kind, options.rates);
   return db.transaction(async (tx) => {
     const [current] = await tx
@@ -241,9 +268,9 @@ export class PriceBook {
   }
 
   #modelRow(model: string): PriceRow {
-    return (
-      this.#byKey.get(priceItem.model(model)) ?? this.#require(priceItem.embeddings(model), ['embeddings'])
-    );
+    // A `model:` row of another kind (written before setPrice checked kinds) has no token rates: refused, not free.
+    if (this.#byKey.has(priceItem.model(model))) return this.#require(priceItem.model(model), ['tokens']);
+    return this.#require(priceItem.embeddings(model), ['embeddings']);
   }
 
   /**

@@ -73,6 +73,15 @@ for (const pair of backendPairs()) {
         payload: { itemKey: `model:${model}`, kind: 'tokens', rates: { inputPerMillion: 1 } },
       });
       expect(invalid.statusCode).toBe(400);
+      // Priced as another kind than its key names, the model's calls would cost nothing: refused.
+      const wrongKind = await inject({
+        method: 'PUT',
+        url: '/api/admin/billing/prices',
+        headers: administrator.headers,
+        payload: { itemKey: `model:${model}`, kind: 'image', rates: { perImage: 5 } },
+      });
+      expect(wrongKind.statusCode).toBe(400);
+      expect(wrongKind.json().error).toMatchObject({ code: 'validation_failed' });
 
       const { walletId } = (await inject({ url: '/api/billing/balance', headers: person.headers })).json();
       const grant = {
