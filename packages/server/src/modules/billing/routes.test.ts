@@ -234,6 +234,17 @@ for (const pair of backendPairs()) {
         headers: person.headers,
       });
       expect(backwards.statusCode).toBe(400);
+      // Dates the calendar does not have are the caller's mistake (400), not a server error.
+      for (const query of ['from=2024-02-31', 'to=2024-13-01', 'from=2023-02-29&to=2023-03-01']) {
+        const impossible = await inject({ url: `/api/billing/usage?${query}`, headers: person.headers });
+        expect(impossible.statusCode).toBe(400);
+        expect(impossible.json().error).toMatchObject({ code: 'validation_failed' });
+      }
+      const leapDay = await inject({
+        url: '/api/billing/usage?from=2024-02-29&to=2024-03-01',
+        headers: person.headers,
+      });
+      expect(leapDay.statusCode).toBe(200);
     });
 
     it('runs the hold-expiry job: a hold whose process died stops locking credits after its TTL', async () => {

@@ -93,7 +93,16 @@ const entrySchema = z.object({
 
 const ledgerPageSchema = z.object({ entries: z.array(entrySchema), nextCursor: z.string().nullable() });
 
-const localDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD');
+/** True for a date the calendar has: 2024-02-31 or 2024-13-01 would become an invalid instant (a 500) further on. */
+function isCalendarDate(value: string): boolean {
+  const time = Date.parse(`${value}T00:00:00Z`);
+  return Number.isFinite(time) && new Date(time).toISOString().slice(0, 10) === value;
+}
+
+const localDate = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD')
+  .refine(isCalendarDate, 'must be a date of the calendar');
 
 const priceSchema = z.object({
   id: z.number().int().describe('The price version recorded on ledger entries.'),
