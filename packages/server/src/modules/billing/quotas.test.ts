@@ -30,6 +30,56 @@ describe('billing periods in a time zone', () => {
     expect(periodOf(new Date('2025-06-01T00:00:00Z'), 'day', 'UTC').key).toBe('2025-06-01');
   });
 
+  it('starts a day where midnight is skipped at its first instant, west of UTC as east of it', () => {
+    // Santiago springs forward at midnight on 2024-09-08 (00:00 -04 is 01:00 -03): that day starts at 04:00 UTC,
+    // and 03:30 UTC is still 23:30 on the 7th. Beirut does the same on 2024-03-31 at 22:00 UTC the day before.
+    const lateOnSeventh = new Date('2024-09-08T03:30:00Z');
+    const seventh = periodOf(lateOnSeventh, 'day', 'America/Santiago');
+    expect(seventh).toEqual({
+      key: '2024-09-07',
+      start: new Date('2024-09-07T04:00:00Z'),
+      end: new Date('2024-09-08T04:00:00Z'),
+    });
+    expect(periodOf(new Date('2024-09-08T12:00:00Z'), 'day', 'America/Santiago').start).toEqual(
+      new Date('2024-09-08T04:00:00Z'),
+    );
+    expect(periodOf(new Date('2024-09-15T12:00:00Z'), 'month', 'America/Santiago').end).toEqual(
+      new Date('2024-10-01T03:00:00Z'),
+    );
+    expect(periodOf(new Date('2024-03-31T12:00:00Z'), 'day', 'Asia/Beirut').start).toEqual(
+      new Date('2024-03-30T22:00:00Z'),
+    );
+    // Santiago falls back at midnight on 2024-04-07 (00:00 -03 is 23:00 -04 on the 6th): the 7th starts at 04:00 UTC.
+    expect(periodOf(new Date('2024-04-07T12:00:00Z'), 'day', 'America/Santiago').start).toEqual(
+      new Date('2024-04-07T04:00:00Z'),
+    );
+    // Every instant lies inside its own period, so counters never get an expiry in the past.
+    for (
+      let at = Date.parse('2024-09-07T20:00:00Z');
+      at < Date.parse('2024-09-08T08:00:00Z');
+      at += 900_000
+    ) {
+      const period = periodOf(new Date(at), 'day', 'America/Santiago');
+      expect(period.start.getTime()).toBeLessThanOrEqual(at);
+      expect(period.end.getTime()).toBeGreaterThan(at);
+    }
+  });
+
+  it('keeps counting requests in the last hour of a day before a midnight that is skipped', async () => {
+    const now = new Date('2024-09-08T03:30:00Z');
+    const counters = new MemoryCounterStore(() => now.getTime());
+    const options = {
+      subjects: [{ scope: 'user' as const, id: 'santiago', limits: { dailyRequests: 1 } }],
+      timeZone: 'America/Santiago',
+      credits: 0,
+      now,
+    };
+    await consumeQuota(counters, options);
+    const refused = await consumeQuota(counters, options).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(AppError);
+    expect((refused as AppError).options.retryAfterSeconds).toBe(1_800);
+  });
+
   it('answers from the period it last computed only within that period (calls in any order)', () => {
     const instants = [
       '2025-03-14T22:59:59.999Z',
