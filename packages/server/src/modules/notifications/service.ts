@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, isNotNull, lt, type SQL, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, isNotNull, lt, or, type SQL, sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Database } from '../../db/client.js';
 import {
@@ -25,6 +25,14 @@ export const SENDING_LEASE_MS = 10 * 60_000;
 
 /** Bodies older than this are cleared, in both modes: the longest-lived link in one (an invitation) dies in 7 days. */
 export const BODY_RETENTION_MS = 14 * 24 * 3_600_000;
+
+/**
+ * How old a `queued` row (or a `failed` one waiting for its retry) must be before the sweep calls its job lost and
+ * enqueues another: the normal path writes the row and then enqueues at once, and its retries wait 8 s at most, so past
+ * this a row still waiting lost its job with the process that held it (the in-process queue keeps nothing across a
+ * restart). A second job is harmless anyway: the claim lets one try send.
+ */
+export const REQUEUE_GRACE_MS = 60_000;
 
 /** Waits between tries of the write that records how a send went (a database hiccup should not cost an email). */
 const RECORD_RETRY_DELAYS_MS = [100, 1_000, 5_000];
@@ -69,6 +77,52 @@ export class Mailer {
   /** Registers the delivery job; call once at start. */
   registerWorker(): void {
     this.options.jobs.register<{ id: string }>(SEND_EMAIL_JOB, async ({ id }) => this.deliver(id));
+  }
+
+  /**
+   * Enqueues a delivery job again for every email still waiting (`queued`, or `failed` with tries left) longer than
+   * the grace: a job held in memory by a process that stopped is gone, and without this the email never leaves. The
+   * job id is the one `send` uses, so a queue that still holds the job (BullMQ, this process's) adds nothing, and when
+   * two jobs do run (another process, the job found late) the claim lets one send. Returns how many rows it found.
+   */
+  async requeueStranded(options: { now?: Date; batchSize?: number } = {}): Promise<number> {
+    if (!this.options.transport) return 0;
+    const cutoff = new Date((options.now ?? new Date()).getTime() - REQUEUE_GRACE_MS);
+    const batchSize = options.batchSize ?? 1_000;
+    const waiting = and(
+      inArray(emailOutbox.status, ['queued', 'failed']),
+      isNotNull(emailOutbox.text),
+      isNotNull(emailOutbox.html),
+      or(
+        and(eq(emailOutbox.status, 'queued'), lt(emailOutbox.createdAt, cutoff)),
+        and(
+          eq(emailOutbox.status, 'failed'),
+          lt(emailOutbox.attempts, DELIVERY_ATTEMPTS),
+          lt(emailOutbox.claimedAt, cutoff),
+        ),
+      ),
+    );
+    let requeued = 0;
+    // Paged by id: the rows stay waiting until their jobs run, so "the next batch" cannot be "what is still left".
+    let after: string | undefined;
+    for (;;) {
+      const rows = await this.options.db
+        .select({ id: emailOutbox.id, attempts: emailOutbox.attempts })
+        .from(emailOutbox)
+        .where(after ? and(waiting, gt(emailOutbox.id, after)) : waiting)
+        .orderBy(asc(emailOutbox.id))
+        .limit(batchSize);
+      for (const row of rows) {
+        await this.options.jobs.enqueue(
+          SEND_EMAIL_JOB,
+          { id: row.id },
+          { jobId: `email-${row.id}`, attempts: Math.max(DELIVERY_ATTEMPTS - row.attempts, 1) },
+        );
+      }
+      requeued += rows.length;
+      if (rows.length < batchSize) return requeued;
+      after = rows.at(-1)!.id;
+    }
   }
 
   async send<Name extends MailTemplateName>(options: SendEmailOptions<Name>): Promise<string> {

@@ -40,5 +40,7 @@ export const emailOutbox = pgTable(
     // What the sweep looks for, kept small: claims in flight, and rows that still hold a body.
     index('email_outbox_sending_idx').on(table.claimedAt).where(sql`${table.status} = 'sending'`),
     index('email_outbox_bodies_idx').on(table.createdAt).where(sql`${table.text} is not null`),
+    // Rows that wait for a try, which the sweep enqueues again when their job was lost with its process.
+    index('email_outbox_waiting_idx').on(table.createdAt).where(sql`${table.status} in ('queued', 'failed')`),
   ],
 );

@@ -1,0 +1,186 @@
+import { eq, sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../app.js';
+import type { Database } from '../../db/client.js';
+import { createSmtpTransport } from '../../mail/transport.js';
+import { MemoryJobQueue } from '../../stores/job-queue.js';
+import { backendPairs } from '../../testing/backend-pairs.js';
+import { createTestApp, type TestApp } from '../../testing/test-app.js';
+import { uniqueEmail } from '../accounts/testing.js';
+import { DELIVERY_ATTEMPTS, Mailer, REQUEUE_GRACE_MS, SEND_EMAIL_JOB, SWEEP_OUTBOX_JOB } from './service.js';
+import { emailOutbox } from './tables.js';
+import { startSmtpServer } from './testing.js';
+
+async function waitFor<T>(
+  find: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = await find();
+    if (found) return found;
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function outboxRow(db: Database, id: string) {
+  const [row] = await db.select().from(emailOutbox).where(eq(emailOutbox.id, id));
+  return row!;
+}
+
+/** Moves a row's times back, as if it had been written (and last tried) `ms` ago. */
+async function age(db: Database, id: string, ms: number) {
+  await db
+    .update(emailOutbox)
+    .set({
+      createdAt: sql`${emailOutbox.createdAt} - make_interval(secs => ${ms / 1000})`,
+      claimedAt: sql`${emailOutbox.claimedAt} - make_interval(secs => ${ms / 1000})`,
+    })
+    .where(eq(emailOutbox.id, id));
+}
+
+for (const pair of backendPairs()) {
+  describe(`emails whose delivery job was lost with its process on ${pair.name}`, () => {
+    let harness: TestApp;
+    let smtp: Awaited<ReturnType<typeof startSmtpServer>>;
+    const from = 'WeBox <hello@webox.test>';
+    const queues: MemoryJobQueue[] = [];
+    beforeAll(async () => {
+      smtp = await startSmtpServer();
+      harness = await createTestApp(pair, { SMTP_URL: smtp.url, MAIL_FROM: from });
+    });
+    afterAll(async () => {
+      await Promise.all(queues.map((queue) => queue.close()));
+      await harness.close();
+      await smtp.close();
+    });
+    const db = () => harness.app.db;
+
+    /**
+     * Another process's mailer on the app's database, with the in-process queue. `running: false` is a process that
+     * stops before its jobs run: what it queued is in the database and nowhere else.
+     */
+    function processMailer(options: { running: boolean; smtpUrl?: string }) {
+      const jobs = new MemoryJobQueue({ backoffMs: 20 });
+      queues.push(jobs);
+      const mailer = new Mailer({
+        db: db(),
+        jobs,
+        from,
+        transport: createSmtpTransport(options.smtpUrl ?? smtp.url),
+      });
+      if (options.running) mailer.registerWorker();
+      return mailer;
+    }
+    const passwordChanged = (to: string) =>
+      ({ to, template: 'password_changed', locale: 'en', data: { name: 'Test Person' } }) as const;
+
+    it('sends, once, at the next start an email the previous process queued but never sent', async () => {
+      const to = uniqueEmail('restart');
+      const id = await processMailer({ running: false }).send(passwordChanged(to));
+      await age(db(), id, REQUEUE_GRACE_MS + 5_000);
+
+      // The restarted process: same database, a fresh in-process queue (or fresh Redis keys).
+      const stores = await pair.stores.open();
+      const restarted = await buildApp({
+        env: harness.app.env,
+        database: harness.database,
+        stores,
+        logStream: false,
+      });
+      try {
+        await restarted.ready();
+        await waitFor(async () => ((await outboxRow(db(), id)).status === 'sent' ? true : undefined));
+        // Longer than a retry's first backoff: a second job would have sent by now.
+        await sleep(1_500);
+      } finally {
+        await restarted.close();
+        await stores.close();
+      }
+      expect(smtp.to(to)).toHaveLength(1);
+      expect(await outboxRow(db(), id)).toMatchObject({
+        status: 'sent',
+        attempts: 1,
+        text: null,
+        html: null,
+      });
+    });
+
+    it('sends at the periodic sweep an email whose job is gone, and leaves one within the grace to its own job', async () => {
+      const stranded = uniqueEmail('stranded');
+      const fresh = uniqueEmail('fresh');
+      const gone = processMailer({ running: false });
+      const strandedId = await gone.send(passwordChanged(stranded));
+      await age(db(), strandedId, REQUEUE_GRACE_MS + 5_000);
+      // Written a moment ago: its job may be about to run in the process that wrote it, so the sweep leaves it.
+      const freshId = await gone.send(passwordChanged(fresh));
+
+      await harness.app.stores.jobs.enqueue(SWEEP_OUTBOX_JOB, {}, { jobId: `test-sweep-${strandedId}` });
+      await waitFor(async () => ((await outboxRow(db(), strandedId)).status === 'sent' ? true : undefined));
+      await sleep(500);
+      expect(smtp.to(stranded)).toHaveLength(1);
+      expect(smtp.to(fresh)).toHaveLength(0);
+      expect(await outboxRow(db(), freshId)).toMatchObject({ status: 'queued', attempts: 0 });
+      // Settled so the other tests' sweeps do not send it.
+      await db().update(emailOutbox).set({ status: 'sent' }).where(eq(emailOutbox.id, freshId));
+    });
+
+    it('tries again, with the tries it has left, an email that failed in a process that stopped before its retry', async () => {
+      const to = uniqueEmail('retry');
+      // Nothing listens there: the first two tries are refused.
+      const refused = processMailer({ running: false, smtpUrl: 'smtp://127.0.0.1:9' });
+      const id = await refused.send(passwordChanged(to));
+      await expect(refused.deliver(id)).rejects.toThrow();
+      await expect(refused.deliver(id)).rejects.toThrow();
+      expect(await outboxRow(db(), id)).toMatchObject({ status: 'failed', attempts: 2 });
+      await age(db(), id, REQUEUE_GRACE_MS + 5_000);
+
+      await harness.app.mailer.requeueStranded();
+      await waitFor(async () => ((await outboxRow(db(), id)).status === 'sent' ? true : undefined));
+      expect(smtp.to(to)).toHaveLength(1);
+      expect(await outboxRow(db(), id)).toMatchObject({ status: 'sent', attempts: 3, error: null });
+
+      // Out of tries: its body is gone, and the sweep has nothing to send.
+      const spent = await refused.send(passwordChanged(uniqueEmail('spent')));
+      for (let attempt = 1; attempt <= DELIVERY_ATTEMPTS; attempt++) {
+        await expect(refused.deliver(spent)).rejects.toThrow();
+      }
+      await age(db(), spent, REQUEUE_GRACE_MS + 5_000);
+      expect(await harness.app.mailer.requeueStranded()).toBe(0);
+    });
+
+    it('sends once when the sweep and the normal job go for the same emails at the same moment', async () => {
+      const gone = processMailer({ running: false });
+      const recipients = Array.from({ length: 10 }, () => uniqueEmail('race'));
+      const ids: string[] = [];
+      for (const to of recipients) {
+        const id = await gone.send(passwordChanged(to));
+        await age(db(), id, REQUEUE_GRACE_MS + 5_000);
+        ids.push(id);
+      }
+      // This app's own job for each email and another process's sweep, started together: two deliveries each.
+      const sweeper = processMailer({ running: true });
+      await Promise.all([
+        ...ids.map((id) =>
+          harness.app.stores.jobs.enqueue(
+            SEND_EMAIL_JOB,
+            { id },
+            { jobId: `email-${id}`, attempts: DELIVERY_ATTEMPTS },
+          ),
+        ),
+        sweeper.requeueStranded(),
+        sweeper.requeueStranded(),
+      ]);
+      await waitFor(async () => {
+        const rows = await Promise.all(ids.map((id) => outboxRow(db(), id)));
+        return rows.every((row) => row.status === 'sent') ? true : undefined;
+      });
+      await sleep(1_000);
+      expect(recipients.map((to) => smtp.to(to).length)).toEqual(recipients.map(() => 1));
+      for (const id of ids) expect(await outboxRow(db(), id)).toMatchObject({ status: 'sent', attempts: 1 });
+    });
+  });
+}
