@@ -1,8 +1,9 @@
-import { and, desc, eq, isNotNull, lte } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNotNull, lte, ne } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { AppError } from '../../errors.js';
 import type { PubSub } from '../../stores/index.js';
 import { revokeUserKeys } from '../gateway/keys-service.js';
+import { forgetRecipients } from '../notifications/service.js';
 import { erasedMembers, removeAllMemberships } from '../organizations/index.js';
 import { listAuditEvents, recordAuditEvent } from './audit.js';
 import type { AccountsContext, RequestOrigin } from './context.js';
@@ -17,7 +18,15 @@ import {
   toAccountView,
 } from './service.js';
 import { listSessions, revokeAllSessions } from './sessions.js';
-import { backupCodes, emailTokens, oauthAccounts, providerKeys, sessions, users } from './tables.js';
+import {
+  auditEvents,
+  backupCodes,
+  emailTokens,
+  oauthAccounts,
+  providerKeys,
+  sessions,
+  users,
+} from './tables.js';
 
 /** Everything the platform keeps about a person, as one JSON document (secrets are never included). */
 export async function exportAccountData(db: Database, options: { userId: string } & RequestOrigin) {
@@ -114,12 +123,14 @@ export async function eraseAccount(
     const tx = transaction as unknown as Database;
     const { anotherRemains } = await lockActiveAdmins(tx, options.userId);
     const [user] = await tx
-      .select({ role: users.role, status: users.status, avatarKey: users.avatarKey })
+      .select({ role: users.role, status: users.status, email: users.email, avatarKey: users.avatarKey })
       .from(users)
       .where(eq(users.id, options.userId))
       .for('no key update');
     if (!user) return undefined;
     if (user.role === 'admin' && user.status === 'active' && !anotherRemains) return undefined;
+    // Before the tokens go: they name the addresses the person's emails went to.
+    await forgetRecipients(tx, await addressesOf(tx, options.userId, user.email));
     await revokeAllSessions(tx, { userId: options.userId, reason: 'account_deleted' });
     await tx.delete(providerKeys).where(eq(providerKeys.userId, options.userId));
     await tx.delete(oauthAccounts).where(eq(oauthAccounts.userId, options.userId));
@@ -151,6 +162,33 @@ export async function eraseAccount(
   await finishErasure(db, options.pubSub, options.userId);
   if (erased.avatarKey) await removeAvatarFile(options.dataDir, erased.avatarKey);
   return true;
+}
+
+/**
+ * Every address the account's emails went to: its own, the ones its links were sent to (an email change's new
+ * address, a sign-up before one), the ones it changed away from; not one another account holds now (an address it
+ * asked for and never confirmed may be someone else's since).
+ */
+async function addressesOf(tx: Database, userId: string, current: string): Promise<string[]> {
+  const linked = await tx
+    .select({ email: emailTokens.email })
+    .from(emailTokens)
+    .where(eq(emailTokens.userId, userId));
+  const changed = await tx
+    .select({ details: auditEvents.details })
+    .from(auditEvents)
+    .where(and(eq(auditEvents.userId, userId), eq(auditEvents.type, 'email.changed')));
+  const addresses = new Set([current, ...linked.map((row) => row.email)]);
+  for (const { details } of changed) {
+    if (typeof details.from === 'string') addresses.add(details.from);
+    if (typeof details.to === 'string') addresses.add(details.to);
+  }
+  const held = await tx
+    .select({ email: users.email })
+    .from(users)
+    .where(and(inArray(users.email, [...addresses]), ne(users.id, userId)));
+  for (const row of held) addresses.delete(row.email);
+  return [...addresses];
 }
 
 /**

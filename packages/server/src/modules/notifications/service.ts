@@ -271,6 +271,21 @@ async function inBatches(
   }
 }
 
+/**
+ * Deletes every email addressed to these addresses, body and row, whatever its status: erasure calls it (in its
+ * transaction) with the addresses of the person it erases. Nothing else references an outbox row, so nothing needs
+ * an anonymised one kept. A queued one is then never sent: its claim finds no row and its job ends without an error;
+ * one in the middle of its send goes out (the SMTP server has it already) and its record finds nothing to update.
+ */
+export async function forgetRecipients(db: Database, addresses: readonly string[]): Promise<number> {
+  if (addresses.length === 0) return 0;
+  const rows = await db
+    .delete(emailOutbox)
+    .where(inArray(emailOutbox.recipient, [...new Set(addresses)]))
+    .returning({ id: emailOutbox.id });
+  return rows.length;
+}
+
 export interface OutboxEntry {
   id: string;
   to: string;

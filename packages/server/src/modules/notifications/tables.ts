@@ -42,5 +42,7 @@ export const emailOutbox = pgTable(
     index('email_outbox_bodies_idx').on(table.createdAt).where(sql`${table.text} is not null`),
     // Rows that wait for a try, which the sweep enqueues again when their job was lost with its process.
     index('email_outbox_waiting_idx').on(table.createdAt).where(sql`${table.status} in ('queued', 'failed')`),
+    // Erasure deletes a person's emails by address; the admin view filters by it.
+    index('email_outbox_recipient_idx').on(table.recipient),
   ],
 );
