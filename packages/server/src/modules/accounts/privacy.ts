@@ -8,7 +8,7 @@ import { erasedMembers, removeAllMemberships } from '../organizations/index.js';
 import { listAuditEvents, recordAuditEvent } from './audit.js';
 import type { AccountsContext, RequestOrigin } from './context.js';
 import { assertCurrentPassword } from './passwords.js';
-import { removeAvatarFile } from './profile.js';
+import { removeAvatarFile, removeErasedAvatarFiles } from './profile.js';
 import { listProviderKeys } from './provider-keys.js';
 import {
   findAccountRow,
@@ -203,8 +203,9 @@ async function finishErasure(db: Database, pubSub: PubSub, userId: string): Prom
 }
 
 /**
- * Erases every account whose grace period is over, and finishes erasures that stopped before their accounts left
- * their organisations; run at start and periodically. Returns how many accounts were erased.
+ * Erases every account whose grace period is over, and finishes erasures that stopped after their commit: accounts
+ * still in organisations leave them, avatar files of erased accounts still on disk are deleted. Run at start and
+ * periodically. Returns how many accounts were erased.
  */
 export async function eraseDueAccounts(
   db: Database,
@@ -222,5 +223,6 @@ export async function eraseDueAccounts(
       erased++;
   }
   for (const userId of await erasedMembers(db)) await finishErasure(db, options.pubSub, userId);
+  await removeErasedAvatarFiles(db, options.dataDir);
   return erased;
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
 import { eq } from 'drizzle-orm';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -330,6 +331,54 @@ for (const pair of backendPairs()) {
       await expect(
         signInWithPassword(app(), { email: client.email, password: client.password }),
       ).rejects.toThrow(/401/);
+    });
+
+    it('deletes, at the next sweep, the avatar file an erasure stopped before removing', async () => {
+      const avatarFiles = async () =>
+        readdir(`${app().env.DATA_DIR}/files/avatars`).catch(() => [] as string[]);
+      const photo = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#3c3' } })
+        .png()
+        .toBuffer();
+      const withAvatar = async () => {
+        const client = await signUpAndSignIn(app());
+        const uploaded = await app().inject({
+          method: 'PUT',
+          url: '/api/account/avatar',
+          headers: { ...client.headers, 'content-type': 'image/png' },
+          payload: photo,
+        });
+        expect(uploaded.statusCode).toBe(200);
+        const [row] = await harness.database.db
+          .select({ avatarKey: users.avatarKey })
+          .from(users)
+          .where(eq(users.id, client.userId));
+        return { client, file: `${row!.avatarKey}.webp`, url: uploaded.json().user.avatarUrl as string };
+      };
+      const erased = await withAvatar();
+      const kept = await withAvatar();
+      expect(await avatarFiles()).toEqual(expect.arrayContaining([erased.file, kept.file]));
+
+      // What a stop right after the erasure's commit leaves: the account erased, no row naming its file, the file.
+      await harness.database.db
+        .update(users)
+        .set({
+          status: 'deleted',
+          email: `deleted-${erased.client.userId}@deleted.invalid`,
+          name: '',
+          passwordHash: null,
+          avatarKey: null,
+        })
+        .where(eq(users.id, erased.client.userId));
+      expect(await avatarFiles()).toContain(erased.file);
+
+      const erase = { dataDir: app().env.DATA_DIR, pubSub: harness.stores.pubSub };
+      expect(await eraseDueAccounts(harness.database.db, erase)).toBe(0);
+
+      const left = await avatarFiles();
+      expect(left).not.toContain(erased.file);
+      expect(left).toContain(kept.file);
+      expect((await app().inject({ url: erased.url })).statusCode).toBe(404);
+      expect((await app().inject({ url: kept.url })).statusCode).toBe(200);
     });
 
     it('cancels a scheduled deletion when the person signs in again', async () => {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, opendir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { eq } from 'drizzle-orm';
+import { and, eq, inArray } from 'drizzle-orm';
 import sharp from 'sharp';
 import type { Database } from '../../db/client.js';
 import { AppError } from '../../errors.js';
@@ -129,6 +129,50 @@ export async function removeAvatar(db: Database, options: { userId: string; data
 /** Deletes a stored avatar image (its row no longer names it). */
 export async function removeAvatarFile(dataDir: string, avatarKey: string) {
   await rm(path.join(avatarFolder(dataDir), `${avatarKey}.webp`), { force: true });
+}
+
+/** `<user id>-<16 hex>.webp`, as `setAvatar` names them. */
+const AVATAR_FILE = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})-[0-9a-f]{16}\.webp$/;
+
+/**
+ * Deletes every avatar file that belongs to an erased account. Erasure removes the file after its commit (a file
+ * cannot be part of the transaction), so a process that stopped in between left it on disk with no row naming it
+ * any more; the erasure sweep calls this to find such files by their names. Reads the folder as a stream and asks
+ * the database about 500 names at a time. Returns how many files it removed.
+ */
+export async function removeErasedAvatarFiles(db: Database, dataDir: string): Promise<number> {
+  const folder = avatarFolder(dataDir);
+  let directory: Awaited<ReturnType<typeof opendir>>;
+  try {
+    directory = await opendir(folder);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw error;
+  }
+  let removed = 0;
+  let page: Array<{ name: string; userId: string }> = [];
+  const removeErased = async () => {
+    const userIds = [...new Set(page.map((file) => file.userId))];
+    const erased = await db
+      .select({ id: users.id })
+      .from(users)
+      .where(and(inArray(users.id, userIds), eq(users.status, 'deleted')));
+    const erasedIds = new Set(erased.map((row) => row.id));
+    for (const file of page) {
+      if (!erasedIds.has(file.userId)) continue;
+      await rm(path.join(folder, file.name), { force: true });
+      removed++;
+    }
+    page = [];
+  };
+  for await (const entry of directory) {
+    const userId = entry.isFile() ? AVATAR_FILE.exec(entry.name)?.[1] : undefined;
+    if (!userId) continue;
+    page.push({ name: entry.name, userId });
+    if (page.length >= 500) await removeErased();
+  }
+  if (page.length > 0) await removeErased();
+  return removed;
 }
 
 export async function readAvatar(dataDir: string, key: string): Promise<Buffer | undefined> {
