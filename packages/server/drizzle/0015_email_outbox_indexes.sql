@@ -1,0 +1,2 @@
+CREATE INDEX "email_outbox_waiting_idx" ON "email_outbox" USING btree ("created_at") WHERE "email_outbox"."status" in ('queued', 'failed');--> statement-breakpoint
+CREATE INDEX "email_outbox_recipient_idx" ON "email_outbox" USING btree ("recipient");
