@@ -101,6 +101,18 @@ export async function getBalance(db: Database, walletId: string): Promise<Balanc
   return { balance, held, available };
 }
 
+/**
+ * The wallet's balance read under its row lock, for a decision that must still hold when its transaction writes (a
+ * refund taking back what is available). Call it inside a transaction: until that ends, holds, settles and debits of
+ * the wallet wait for it, so what it answers cannot change under the caller.
+ */
+export async function lockBalance(db: Database, walletId: string): Promise<Balance> {
+  const [row] = await db.select().from(wallets).where(eq(wallets.id, walletId)).for('update').limit(1);
+  if (!row) throw new AppError('not_found', 'No such wallet.');
+  const { balance, held, available } = toWallet(row);
+  return { balance, held, available };
+}
+
 // System wallet ids never change once created, so each database handle looks them up once.
 const systemWalletIds = new WeakMap<Database, Map<SystemAccount, Promise<string>>>();
 

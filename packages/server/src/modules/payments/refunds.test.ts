@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
 import { createTestApp, type TestApp } from '../../testing/test-app.js';
 import { type SignedInClient, signUpAndSignIn } from '../accounts/testing.js';
-import { ensureWallet, verifyLedger } from '../billing/ledger.js';
+import { ensureWallet, getBalance, holdCredits, verifyLedger } from '../billing/ledger.js';
 import { createIntent, getIntent, listIntentEvents, settlePaidIntent } from './service.js';
 import type { PaymentProvider } from './tables.js';
 import { balanceOf, makeAdmin, testPaymentsConfig } from './testing/harness.js';
@@ -135,6 +135,59 @@ for (const pair of backendPairs()) {
         creditsReversed: 5000,
       });
       expect(await balanceOf(app(), buyer.userId)).toBe(4000);
+      expect(await verifyLedger(app().db)).toEqual([]);
+    });
+
+    it('refunds while credit holds land on the wallet: 200, taking back what the holds left, never a spurious 402', async () => {
+      // The refund decides what it can take back under the wallet's lock, so a hold that lands during the refund
+      // comes either before it (and its credits count as spent) or after it (and finds them gone): never between.
+      for (let round = 0; round < 4; round += 1) {
+        const { buyer, intent } = await paidIntent('bank_transfer', 'DZD', 9000);
+        const wallet = await ensureWallet(app().db, { ownerType: 'user', ownerId: buyer.userId });
+        let refunding = true;
+        let heldCredits = 0;
+        let refusedHolds = 0;
+        const holdUntilRefunded = async (holder: number) => {
+          for (let index = 0; refunding; index += 1) {
+            try {
+              await holdCredits(app().db, {
+                walletId: wallet.id,
+                amount: 7,
+                requestId: `race-${intent.id}-${holder}-${index}`,
+              });
+              heldCredits += 7;
+            } catch (error) {
+              expect((error as { code?: string }).code).toBe('insufficient_credits');
+              refusedHolds += 1;
+            }
+          }
+        };
+        const [response] = await Promise.all([
+          refund(intent.id, admin, { reason: 'returned by hand' }).finally(() => {
+            refunding = false;
+          }),
+          holdUntilRefunded(1),
+          holdUntilRefunded(2),
+          holdUntilRefunded(3),
+        ]);
+        expect(response.statusCode, response.body).toBe(200);
+        expect(response.json()).toMatchObject({ outcome: 'refunded', intent: { status: 'refunded' } });
+        // Everything not held when the refund decided was taken back; what the holds reserve stays theirs.
+        const balance = await getBalance(app().db, wallet.id);
+        expect(balance).toEqual({ balance: heldCredits, held: heldCredits, available: 0 });
+        expect(await getIntent(app().db, intent.id)).toMatchObject({
+          refundedAmount: 9000,
+          creditsReversed: 9000,
+        });
+        const refunded = (await listIntentEvents(app().db, intent.id)).find(
+          (event) => event.toStatus === 'refunded',
+        )!;
+        expect(refunded.details).toMatchObject({
+          creditsReversed: 9000 - heldCredits,
+          creditsUncollected: heldCredits,
+        });
+        expect(refusedHolds + heldCredits).toBeGreaterThan(0);
+      }
       expect(await verifyLedger(app().db)).toEqual([]);
     });
   });

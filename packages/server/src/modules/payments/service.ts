@@ -3,7 +3,7 @@ import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { sqlState } from '../../db/sql-state.js';
 import { AppError } from '../../errors.js';
-import { getBalance, postEntry } from '../billing/ledger.js';
+import { lockBalance, postEntry } from '../billing/ledger.js';
 import { queryRows } from '../billing/sql.js';
 import {
   type PaymentProvider,
@@ -522,7 +522,10 @@ function sizeDetails(size: RefundSize): Record<string, unknown> {
  *
  * Refund policy: the credits the money taken back bought (pro rata, rounded down; all of them once everything is taken
  * back) are taken back, but never more than the wallet has available. Credits already spent stay spent and the wallet
- * never goes negative; the shortfall is recorded on the event as `creditsUncollected`.
+ * never goes negative; the shortfall is recorded on the event as `creditsUncollected`. Credits reserved by holds of
+ * requests in flight are not available: they count as spent (uncollected), and are not taken back later when a hold
+ * settles for less. What is available is read under the wallet's row lock, in the transaction that writes the entry,
+ * so a hold racing the refund lands wholly before it (its credits stay with it) or after it (and finds them gone).
  */
 export async function applyRefund(
   db: Database,
@@ -555,7 +558,10 @@ export async function applyRefund(
         ? intent.credits
         : Number((BigInt(intent.credits) * BigInt(takenBack)) / BigInt(intent.amount));
     const owed = Math.max(0, target - intent.creditsReversed);
-    const { available } = await getBalance(tx as unknown as Database, intent.walletId);
+    // Read under the wallet's row lock, held until this transaction commits with the entry: a hold landing meanwhile
+    // waits, so what is available cannot shrink between this read and the debit (which would refuse it with a 402
+    // although the provider already sent the money back).
+    const { available } = await lockBalance(tx as unknown as Database, intent.walletId);
     const taken = Math.min(owed, Math.max(0, available));
     if (taken > 0) {
       await postEntry(tx as unknown as Database, {
