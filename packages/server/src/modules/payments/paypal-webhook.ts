@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError } from '../../errors.js';
@@ -10,6 +10,7 @@ import {
   getIntent,
   type PaymentIntent,
   type ProviderEventRef,
+  paidStatuses,
   recordIgnoredEvent,
 } from './service.js';
 import { syncIntent } from './sync.js';
@@ -31,7 +32,8 @@ const uuid = z.uuid();
  * is what gets settled, so CHECKOUT.ORDER.APPROVED and PAYMENT.CAPTURE.COMPLETED both lead to one capture, once.
  * Refunds arrive as PAYMENT.CAPTURE.REFUNDED and reversals (PayPal took the money back: a chargeback or a reversal of
  * its own) as PAYMENT.CAPTURE.REVERSED, both carrying the capture's cumulative total taken back, safe to repeat or
- * reorder.
+ * reorder. A refund or reversal that arrives before the payment was recorded here (its capture's events lost or late,
+ * the buyer not back) settles the payment from PayPal first, as Stripe's refunds do, and then takes back what it says.
  */
 export async function paypalWebhookRoutes(app: FastifyInstance): Promise<void> {
   keepRawBody(app);
@@ -84,7 +86,10 @@ export async function paypalWebhookRoutes(app: FastifyInstance): Promise<void> {
         case 'PAYMENT.CAPTURE.COMPLETED':
         case 'PAYMENT.CAPTURE.DENIED':
         case 'PAYMENT.CAPTURE.DECLINED': {
-          const intent = await intentOfResource(event.event_type, resource);
+          const intent = await intentOfResource(
+            event.event_type.startsWith('CHECKOUT.ORDER.') ? 'order' : 'capture',
+            resource,
+          );
           if (!intent) return ignore('unknown_intent');
           const result = await syncIntent(app, request.log, intent, { cause: 'webhook', event: ref });
           request.log.info(
@@ -102,7 +107,7 @@ export async function paypalWebhookRoutes(app: FastifyInstance): Promise<void> {
           const kind = reversal ? 'reversal' : 'refund';
           const refund = refundOfResource(resource);
           if (!refund) return ignore(`${kind} without capture or total`);
-          const intent = await findIntentByProviderPaymentId(app.db, 'paypal', refund.captureId);
+          const intent = await intentOfCapture(refund.captureId, ref, request.log);
           if (!intent) return ignore('unknown_intent');
           if (refund.takenBackTotal === undefined || refund.currency !== intent.currency) {
             return ignore(`${kind} in another currency or not a decimal`, intent.id);
@@ -123,12 +128,39 @@ export async function paypalWebhookRoutes(app: FastifyInstance): Promise<void> {
     },
   );
 
-  /** The intent an order or capture event is about: by order id, else by the custom_id we set to the intent id. */
+  /**
+   * The intent a refunded or reversed capture paid for. The capture id is known here once the payment is recorded;
+   * when it is not (the refund came first), PayPal is asked for the capture, whose order and custom_id name the intent,
+   * and the intent is settled from its order first (the same exactly-once path as every PayPal event, the refund's
+   * event id left for the refund to claim), so the refund that follows takes back credits that were really granted.
+   * PayPal not answering is a 502, so PayPal delivers the event again.
+   */
+  async function intentOfCapture(
+    captureId: string,
+    ref: ProviderEventRef,
+    log: FastifyBaseLogger,
+  ): Promise<PaymentIntent | undefined> {
+    const known = await findIntentByProviderPaymentId(app.db, 'paypal', captureId);
+    if (known && paidStatuses.includes(known.status)) return known;
+    const capture = await app.payments.providers.paypal!.getCapture(captureId).catch((error: unknown) => {
+      throw new AppError('upstream_error', 'PayPal could not be asked about this capture.', { cause: error });
+    });
+    const intent = known ?? (capture ? await intentOfResource('capture', capture) : undefined);
+    if (!intent || paidStatuses.includes(intent.status)) return intent;
+    const settled = await syncIntent(app, log, intent, { cause: 'webhook' });
+    log.info(
+      { provider: 'paypal', eventId: ref.eventId, intentId: intent.id, outcome: settled.outcome },
+      'payment settled before its refund event',
+    );
+    return settled.intent;
+  }
+
+  /** The intent an order or capture is about: by order id, else by the custom_id we set to the intent id. */
   async function intentOfResource(
-    type: string,
+    kind: 'order' | 'capture',
     resource: Record<string, unknown>,
   ): Promise<PaymentIntent | undefined> {
-    const isOrder = type.startsWith('CHECKOUT.ORDER.');
+    const isOrder = kind === 'order';
     const supplementary = resource.supplementary_data as { related_ids?: { order_id?: unknown } } | undefined;
     const orderId = isOrder ? resource.id : supplementary?.related_ids?.order_id;
     if (typeof orderId === 'string' && orderId) {

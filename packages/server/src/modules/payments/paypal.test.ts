@@ -362,6 +362,89 @@ for (const pair of backendPairs()) {
       expect(await verifyLedger(harness.database.db)).toEqual([]);
     });
 
+    it('settles a payment from PayPal first when its PAYMENT.CAPTURE.REFUNDED arrives before any event recorded it, then refunds it', async () => {
+      const buyer = await signUpAndSignIn(app());
+      const { intent, order } = await checkout(buyer);
+      // Paid on PayPal, but neither our capture answer, nor its events, nor the buyer's return reached us yet; the
+      // seller then refunds 2.50 of 7.50 on PayPal's site.
+      paypal.approve(order.id);
+      paypal.capture(order.id);
+      const captureId = String(paypal.orders.get(order.id)!.purchase_units[0]!.payments!.captures[0]!.id);
+      const refunded = paypal.captureRefunded(captureId, 250, 250);
+      const first = await deliver(refunded);
+      expect(first.statusCode, first.body).toBe(200);
+      expect(first.json().outcome).toBe('refunded');
+      expect(await intentView(intent.id)).toMatchObject({
+        status: 'partially_refunded',
+        refundedAmount: 250,
+      });
+      // 100,000 credits granted, then 250 of 750 taken back: 33,333 of them.
+      expect(await balanceOf(app(), buyer.userId)).toBe(66_667);
+      const receipt = await app().inject({
+        url: `/api/payments/intents/${intent.id}`,
+        headers: buyer.headers,
+      });
+      expect(receipt.json()).toMatchObject({
+        status: 'partially_refunded',
+        receiptNumber: expect.stringMatching(/^WBX-/),
+      });
+
+      // The events that should have come first, late: the payment is already recorded, nothing is granted twice.
+      expect((await deliver(refunded)).json().outcome).toBe('duplicate_event');
+      expect((await deliver(paypal.captureCompleted(order.id))).json().outcome).toBe('already_paid');
+      expect((await deliver(paypal.orderApproved(order.id))).json().outcome).toBe('already_paid');
+      expect(await balanceOf(app(), buyer.userId)).toBe(66_667);
+      const events = await listIntentEvents(app().db, intent.id);
+      expect(events.filter((event) => event.toStatus === 'paid')).toHaveLength(1);
+      const audit = await listAuditEvents(app().db, { userId: buyer.userId, types: ['payment.*'] });
+      expect(audit.map((event) => event.type).sort()).toEqual([
+        'payment.paid',
+        'payment.refunded',
+        'payment.started',
+      ]);
+      expect(await verifyLedger(harness.database.db)).toEqual([]);
+    });
+
+    it('settles a payment first when a PAYMENT.CAPTURE.REVERSED of all of it arrives before it was recorded, then takes it all back', async () => {
+      const buyer = await signUpAndSignIn(app());
+      const { intent, order } = await checkout(buyer);
+      paypal.approve(order.id);
+      paypal.capture(order.id);
+      const captureId = String(paypal.orders.get(order.id)!.purchase_units[0]!.payments!.captures[0]!.id);
+      const reversed = await deliver(paypal.captureReversed(captureId, 750));
+      expect(reversed.statusCode, reversed.body).toBe(200);
+      expect(reversed.json().outcome).toBe('refunded');
+      expect(await intentView(intent.id)).toMatchObject({
+        status: 'refunded',
+        refundedAmount: 0,
+        chargedBackAmount: 750,
+      });
+      expect(await balanceOf(app(), buyer.userId)).toBe(0);
+      expect((await deliver(paypal.captureCompleted(order.id))).json().outcome).toBe('already_paid');
+      expect(await balanceOf(app(), buyer.userId)).toBe(0);
+      expect(await verifyLedger(harness.database.db)).toEqual([]);
+    });
+
+    it('answers 200 unknown_intent for a refund of a capture PayPal does not know', async () => {
+      const stranger = await deliver(
+        paypal.webhook(
+          'PAYMENT.CAPTURE.REFUNDED',
+          {
+            id: 'REFUND0UNKNOWN1',
+            status: 'COMPLETED',
+            amount: { currency_code: 'USD', value: '1.00' },
+            seller_payable_breakdown: { total_refunded_amount: { currency_code: 'USD', value: '1.00' } },
+            links: [
+              { href: `${paypal.apiUrl}/v2/payments/captures/CAPTURE0UNKNOWN`, rel: 'up', method: 'GET' },
+            ],
+          },
+          { resourceType: 'refund' },
+        ),
+      );
+      expect(stranger.statusCode, stranger.body).toBe(200);
+      expect(stranger.json().outcome).toBe('unknown_intent');
+    });
+
     it('refunds the capture through the API; the PAYMENT.CAPTURE.REFUNDED events apply the cumulative total once', async () => {
       const { buyer, intent, captureId } = await paidCapture();
       const refund = await refundAsAdmin(intent.id, 250, 'asked by the buyer');

@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { AppError } from '../../errors.js';
-import { captureOf, paidOf } from './providers/paypal.js';
+import { captureOf, paidCaptureStatuses, paidOf } from './providers/paypal.js';
 import {
   closeUnpaidIntent,
   getIntent,
@@ -82,7 +82,8 @@ export async function syncIntent(
       const unit = order.purchase_units?.[0];
       if (unit?.custom_id !== undefined && unit.custom_id !== intent.id) {
         report = { state: 'open', detail: 'order belongs to another payment' };
-      } else if (capture?.status === 'COMPLETED') {
+      } else if (capture && paidCaptureStatuses.includes(capture.status)) {
+        // Refunded since (a refund event can come first): it was paid all the same, and that event takes it back.
         const paid = paidOf(capture);
         report = {
           state: 'paid',

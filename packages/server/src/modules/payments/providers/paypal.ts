@@ -133,6 +133,12 @@ export function paidOf(capture: PaypalCapture): PaypalPaid {
   };
 }
 
+/**
+ * Capture statuses that mean the buyer paid: COMPLETED, or completed and later refunded (in part or in full; a
+ * reversal shows the same way). The money taken back is applied by the refund events, not by the settlement.
+ */
+export const paidCaptureStatuses: readonly string[] = ['COMPLETED', 'PARTIALLY_REFUNDED', 'REFUNDED'];
+
 /** The first capture of an order (we create one purchase unit and capture it once). */
 export function captureOf(order: PaypalOrder): PaypalCapture | undefined {
   return order.purchase_units?.[0]?.payments?.captures?.[0];
@@ -213,6 +219,18 @@ export function createPaypalClient(options: PaypalClientOptions) {
     return paypalOrderSchema.parse(await call('GET', `/v2/checkout/orders/${encodeURIComponent(orderId)}`));
   }
 
+  /** A capture (GET /v2/payments/captures/{id}): its status, amount, custom_id and order; undefined when PayPal has none. */
+  async function getCapture(captureId: string): Promise<PaypalCapture | undefined> {
+    try {
+      return paypalCaptureSchema.parse(
+        await call('GET', `/v2/payments/captures/${encodeURIComponent(captureId)}`),
+      );
+    } catch (error) {
+      if (error instanceof ProviderError && error.options.status === 404) return undefined;
+      throw error;
+    }
+  }
+
   /**
    * Captures an approved order, idempotently (same PayPal-Request-Id for the same intent). An order already captured
    * (422 ORDER_ALREADY_CAPTURED) or not approved yet answers with the order as it stands.
@@ -233,6 +251,7 @@ export function createPaypalClient(options: PaypalClientOptions) {
 
   const client: CheckoutProvider & {
     getOrder: typeof getOrder;
+    getCapture: typeof getCapture;
     captureOrder: typeof captureOrder;
     verifyWebhook(transmission: PaypalTransmission, rawBody: Buffer): Promise<boolean>;
   } = {
@@ -290,6 +309,7 @@ export function createPaypalClient(options: PaypalClientOptions) {
       return { refundId: refund.id };
     },
     getOrder,
+    getCapture,
     captureOrder,
     /**
      * Asks PayPal whether a delivery is genuine. The event goes back byte for byte as received (spliced into the

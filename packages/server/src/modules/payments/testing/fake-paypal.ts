@@ -23,7 +23,8 @@ interface Order {
 
 /**
  * PayPal's REST API as WeBox uses it, on 127.0.0.1: OAuth2 client credentials, Orders v2 (create, get, capture,
- * PayPal-Request-Id honoured), capture refunds, and verify-webhook-signature. The buyer "approves" by opening the
+ * PayPal-Request-Id honoured), captures (show, refund: a refunded capture is PARTIALLY_REFUNDED, then REFUNDED, as
+ * PayPal shows it), and verify-webhook-signature. The buyer "approves" by opening the
  * approve link, which redirects to return_url?token=…&PayerID=… as PayPal does. Deliveries carry the PAYPAL-* headers;
  * their signature is an HMAC under a key only this server knows, so only verify-webhook-signature can tell a forgery.
  */
@@ -96,6 +97,7 @@ export async function startFakePaypal(options: {
     let answer: { status: number; body: unknown } = error(404, 'RESOURCE_NOT_FOUND');
     const orderPath = /^\/v2\/checkout\/orders\/([^/]+)(\/capture)?$/.exec(request.path);
     const refundPath = /^\/v2\/payments\/captures\/([^/]+)\/refund$/.exec(request.path);
+    const capturePath = /^\/v2\/payments\/captures\/([^/]+)$/.exec(request.path);
     if (request.method === 'POST' && request.path === '/v2/checkout/orders') {
       if (behaviour.createDelayMs) await sleep(behaviour.createDelayMs);
       const body = JSON.parse(request.body) as Json;
@@ -140,6 +142,9 @@ export async function startFakePaypal(options: {
         answer = error(422, 'UNPROCESSABLE_ENTITY', 'ORDER_ALREADY_CAPTURED');
       else if (order.status !== 'APPROVED') answer = error(422, 'UNPROCESSABLE_ENTITY', 'ORDER_NOT_APPROVED');
       else answer = { status: 201, body: view(captureNow(order)) };
+    } else if (request.method === 'GET' && capturePath) {
+      const found = findCaptureInOrder(capturePath[1]!);
+      if (found) answer = { status: 200, body: captureView(found.order, found.capture) };
     } else if (request.method === 'POST' && refundPath) {
       const capture = findCapture(refundPath[1]!);
       const body = JSON.parse(request.body || '{}') as {
@@ -155,6 +160,7 @@ export async function startFakePaypal(options: {
           answer = error(422, 'UNPROCESSABLE_ENTITY', 'REFUND_AMOUNT_EXCEEDED');
         } else {
           refunds.set(String(capture.id), already + amount);
+          markRefunded(capture, already + amount);
           answer = { status: 201, body: refundView(capture, amount, already + amount) };
         }
       }
@@ -205,14 +211,34 @@ export async function startFakePaypal(options: {
     const { returnUrl: _return, cancelUrl: _cancel, ...rest } = order;
     return structuredClone(rest) as Json;
   }
-  function findCapture(captureId: string): Json | undefined {
+  function findCaptureInOrder(captureId: string): { order: Order; capture: Json } | undefined {
     for (const order of orders.values()) {
       const capture = order.purchase_units[0]?.payments?.captures.find(
         (candidate) => candidate.id === captureId,
       );
-      if (capture) return capture;
+      if (capture) return { order, capture };
     }
     return undefined;
+  }
+  function findCapture(captureId: string): Json | undefined {
+    return findCaptureInOrder(captureId)?.capture;
+  }
+  /** PayPal's capture status once `total` of it was refunded or reversed. */
+  function markRefunded(capture: Json, total: number) {
+    const captured = fromDecimalString((capture.amount as { value: string }).value, 'USD') ?? 0;
+    capture.status = total >= captured ? 'REFUNDED' : 'PARTIALLY_REFUNDED';
+  }
+  /** A capture as GET /v2/payments/captures/{id} shows it: its order in related_ids and in its `up` link. */
+  function captureView(order: Order, capture: Json): Json {
+    return {
+      ...structuredClone(capture),
+      supplementary_data: { related_ids: { order_id: order.id } },
+      links: [
+        { href: `${server.url}/v2/payments/captures/${capture.id}`, rel: 'self', method: 'GET' },
+        { href: `${server.url}/v2/payments/captures/${capture.id}/refund`, rel: 'refund', method: 'POST' },
+        { href: `${server.url}/v2/checkout/orders/${order.id}`, rel: 'up', method: 'GET' },
+      ],
+    };
   }
   /**
    * A refund as PayPal shows it (and as the resource of its PAYMENT.CAPTURE.REFUNDED and REVERSED samples): `amount`
@@ -319,6 +345,7 @@ export async function startFakePaypal(options: {
     captureRefunded(captureId: string, amount: number, total: number, overrides: { eventId?: string } = {}) {
       const capture = findCapture(captureId)!;
       refunds.set(captureId, Math.max(refunds.get(captureId) ?? 0, total));
+      markRefunded(capture, refunds.get(captureId)!);
       return webhook('PAYMENT.CAPTURE.REFUNDED', refundView(capture, amount, total), {
         ...overrides,
         resourceType: 'refund',
@@ -333,6 +360,7 @@ export async function startFakePaypal(options: {
       const capture = findCapture(captureId)!;
       const total = overrides.total ?? (refunds.get(captureId) ?? 0) + amount;
       refunds.set(captureId, Math.max(refunds.get(captureId) ?? 0, total));
+      markRefunded(capture, refunds.get(captureId)!);
       const refund = { ...refundView(capture, amount, total), note_to_payer: 'Payment reversed' };
       return webhook('PAYMENT.CAPTURE.REVERSED', refund, {
         eventId: overrides.eventId,
