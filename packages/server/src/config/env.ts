@@ -102,7 +102,10 @@ export const envSchema = z
     ADMIN_PASSWORD: z.string().min(10, 'must be at least 10 characters').max(256).optional(),
     /** Lifetime of the printed setup link. */
     SETUP_TOKEN_TTL_MINUTES: integer(1, 7 * 24 * 60).default(24 * 60),
-    /** IANA time zone whose midnights reset daily and monthly quotas and budgets, and date usage reports. */
+    /**
+     * IANA time zone whose midnights reset daily and monthly quotas and budgets and date usage reports; receipts are
+     * numbered by its calendar year and dated in it.
+     */
     BILLING_TIME_ZONE: z
       .string()
       .trim()

@@ -98,6 +98,12 @@ function localMidnight(year: number, month: number, day: number, timeZone: strin
 
 const pad = (value: number) => String(value).padStart(2, '0');
 
+/** The calendar date of `at` in `timeZone`, as `YYYY-MM-DD` (what a receipt is dated and numbered by). */
+export function localDate(at: Date, timeZone: string): string {
+  const local = localTime(at, timeZone);
+  return `${local.year}-${pad(local.month)}-${pad(local.day)}`;
+}
+
 /**
  * The period last computed per unit and zone. Working one out takes nine Intl calls (about 30–50 µs), and a request's
  * quotas ask for today's and this month's: nearly every call falls in the period of the call before.

@@ -150,6 +150,7 @@ export async function paymentsAdminRoutes(app: FastifyInstance): Promise<void> {
         amount: request.body.amount,
         currency: request.body.currency,
         note: request.body.note,
+        timeZone: app.env.BILLING_TIME_ZONE,
       });
       if (outcome.kind === 'mismatch')
         throw new AppError('unprocessable', `Not confirmed: ${outcome.reason}.`);

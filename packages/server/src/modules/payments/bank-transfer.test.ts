@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inflateSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
 import { createTestApp, type TestApp } from '../../testing/test-app.js';
 import { type SignedInClient, signUpAndSignIn } from '../accounts/testing.js';
@@ -10,6 +11,31 @@ const png = Buffer.concat([
   Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
   Buffer.alloc(64, 1),
 ]);
+
+/**
+ * The text a pdfkit PDF shows: its content streams inflated, the hex strings of their TJ operators decoded, one line
+ * per operator (a label and its value, written as two pieces, come as two lines).
+ */
+function pdfText(pdf: Buffer): string {
+  const raw = pdf.toString('latin1');
+  let text = '';
+  for (const match of raw.matchAll(/stream\r?\n/g)) {
+    const start = match.index + match[0].length;
+    const end = raw.indexOf('endstream', start);
+    let content: string;
+    try {
+      content = inflateSync(pdf.subarray(start, end)).toString('latin1');
+    } catch {
+      continue;
+    }
+    for (const line of content.matchAll(/\[(.*?)\] TJ/g)) {
+      for (const hex of line[1]!.matchAll(/<([0-9a-f]*)>/gi))
+        text += Buffer.from(hex[1]!, 'hex').toString('latin1');
+      text += '\n';
+    }
+  }
+  return text;
+}
 
 for (const pair of backendPairs()) {
   describe(`bank transfer, receipts and refunds on ${pair.name}`, () => {
@@ -107,6 +133,46 @@ for (const pair of backendPairs()) {
       expect(paid).toMatchObject({ cause: 'admin', actorId: admin.userId });
     });
 
+    it('numbers and dates a receipt in the business time zone: 00:30 on 1 January in Algiers is the new year', async () => {
+      const numberAt = async (utc: string) => {
+        const intent = await startTransfer(buyer);
+        // Only the clock the server reads moves; timers and the database keep real time. The admin signs in at that
+        // time too, or the access token would be from the future.
+        vi.useFakeTimers({ toFake: ['Date'], now: new Date(utc) });
+        try {
+          const admin = await makeAdmin(app());
+          const confirmed = await app().inject({
+            method: 'POST',
+            url: `/api/admin/payments/intents/${intent.id}/confirm-transfer`,
+            headers: admin.headers,
+            payload: { amount: 9000, currency: 'DZD' },
+          });
+          expect(confirmed.statusCode, confirmed.body).toBe(200);
+        } finally {
+          vi.useRealTimers();
+        }
+        const view = await app().inject({
+          url: `/api/payments/intents/${intent.id}`,
+          headers: buyer.headers,
+        });
+        const pdf = await app().inject({
+          url: `/api/payments/intents/${intent.id}/receipt.pdf`,
+          headers: buyer.headers,
+        });
+        expect(pdf.statusCode).toBe(200);
+        return { number: view.json().receiptNumber as string, text: pdfText(pdf.rawPayload) };
+      };
+      // 23:30 UTC on 31 December 2024 is 00:30 on 1 January 2025 in Algiers (UTC+1, no daylight saving).
+      const newYear = await numberAt('2024-12-31T23:30:00Z');
+      expect(newYear.number).toMatch(/^WBX-2025-\d{6}$/);
+      expect(newYear.text).toContain(`Receipt ${newYear.number}`);
+      expect(newYear.text).toMatch(/Date: \s*2025-01-01\n/);
+      // A minute before midnight there, it is still 2024.
+      const oldYear = await numberAt('2024-12-31T22:59:00Z');
+      expect(oldYear.number).toMatch(/^WBX-2024-\d{6}$/);
+      expect(oldYear.text).toMatch(/Date: \s*2024-12-31\n/);
+    });
+
     it('numbers receipts per year without gaps or repeats under concurrent payments', async () => {
       const client = await signUpAndSignIn(app());
       const wallet = await ensureWallet(app().db, { ownerType: 'user', ownerId: client.userId });
@@ -127,7 +193,13 @@ for (const pair of backendPairs()) {
       );
       await Promise.all(
         intents.map((intent) =>
-          settlePaidIntent(app().db, { intentId: intent.id, amount: 100, currency: 'DZD', cause: 'admin' }),
+          settlePaidIntent(app().db, {
+            intentId: intent.id,
+            amount: 100,
+            currency: 'DZD',
+            cause: 'admin',
+            timeZone: 'Africa/Algiers',
+          }),
         ),
       );
       const numbers = await Promise.all(
@@ -162,6 +234,7 @@ for (const pair of backendPairs()) {
         amount: 1000,
         currency: 'EUR',
         cause: 'admin',
+        timeZone: 'Africa/Algiers',
       });
       // 30% refunded: 300 credits come back.
       const partial = await applyRefund(app().db, {

@@ -67,7 +67,15 @@ export async function latestProof(db: Database, intentId: string) {
  */
 export async function confirmBankTransfer(
   db: Database,
-  options: { intentId: string; adminId: string; amount: number; currency: string; note?: string | undefined },
+  options: {
+    intentId: string;
+    adminId: string;
+    amount: number;
+    currency: string;
+    note?: string | undefined;
+    /** The business time zone the receipt is numbered in (`BILLING_TIME_ZONE`). */
+    timeZone: string;
+  },
 ): Promise<SettleOutcome> {
   const intent = await getIntent(db, options.intentId);
   if (!intent) throw new AppError('not_found', 'No such payment.');
@@ -80,5 +88,6 @@ export async function confirmBankTransfer(
     cause: 'admin',
     actorId: options.adminId,
     details: options.note ? { note: options.note } : {},
+    timeZone: options.timeZone,
   });
 }

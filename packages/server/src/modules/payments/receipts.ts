@@ -1,4 +1,5 @@
 import PDFDocument from 'pdfkit';
+import { localDate } from '../billing/periods.js';
 import { formatMoney } from './money.js';
 import type { PaymentIntent } from './service.js';
 
@@ -8,6 +9,8 @@ export interface ReceiptData {
   intent: PaymentIntent;
   buyer: { name: string; email: string };
   packName: string;
+  /** IANA zone the receipt is dated in, the one its number's year was taken in (`BILLING_TIME_ZONE`). */
+  timeZone: string;
 }
 
 const providerNames: Record<PaymentIntent['provider'], string> = {
@@ -35,7 +38,7 @@ export function renderReceiptPdf(data: ReceiptData): Promise<Buffer> {
     document.moveDown(0.5).fontSize(16).text(`Receipt ${data.number}`);
     document.moveDown().fontSize(11);
     const rows: Array<[string, string]> = [
-      ['Date', data.issuedAt.toISOString().slice(0, 10)],
+      ['Date', localDate(data.issuedAt, data.timeZone)],
       ['Billed to', `${data.buyer.name || data.buyer.email} <${data.buyer.email}>`],
       ['Item', `${data.packName}: ${intent.credits} credits`],
       ['Amount paid', formatMoney(intent.amount, intent.currency)],

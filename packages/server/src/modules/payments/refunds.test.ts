@@ -48,6 +48,7 @@ for (const pair of backendPairs()) {
         amount,
         currency,
         cause: 'admin',
+        timeZone: 'Africa/Algiers',
         providerPaymentId:
           provider === 'stripe' ? 'pi_test_paid' : provider === 'paypal' ? 'CAPTURE1' : undefined,
       });

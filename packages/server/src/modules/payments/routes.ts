@@ -344,6 +344,7 @@ export async function paymentsRoutes(app: FastifyInstance): Promise<void> {
         intent,
         buyer: { name: account.name, email: account.email },
         packName: packs.find((pack) => pack.id === intent.purposeRef)?.name ?? intent.purposeRef,
+        timeZone: app.env.BILLING_TIME_ZONE,
       });
       reply
         .header('content-type', 'application/pdf')

@@ -4,6 +4,7 @@ import type { Database } from '../../db/client.js';
 import { sqlState } from '../../db/sql-state.js';
 import { AppError } from '../../errors.js';
 import { lockBalance, postEntry } from '../billing/ledger.js';
+import { localDate } from '../billing/periods.js';
 import { queryRows } from '../billing/sql.js';
 import {
   type PaymentProvider,
@@ -326,6 +327,11 @@ export interface SettleIntentOptions {
   actorId?: string | undefined;
   event?: ProviderEventRef | undefined;
   details?: Record<string, unknown>;
+  /**
+   * IANA zone whose calendar year numbers the receipt: the business time zone billing periods use
+   * (`BILLING_TIME_ZONE`), so a payment just after midnight on 1 January there is numbered in the new year.
+   */
+  timeZone: string;
 }
 
 /**
@@ -366,17 +372,22 @@ export async function settlePaidIntent(db: Database, options: SettleIntentOption
       references: { paymentId: intent.id },
       details: { amount: intent.amount, currency: intent.currency, provider: intent.provider },
     });
-    const receiptNumber = await issueReceiptNumber(tx, intent.id, paidAt);
+    const receiptNumber = await issueReceiptNumber(tx, intent.id, paidAt, options.timeZone);
     return { kind: 'paid', intent: updated, receiptNumber };
   });
 }
 
 /**
- * The next number of the year, under the counter row's lock: concurrent payments wait for each other here, so numbers
+ * The next number of the year (the calendar year in `timeZone` at `issuedAt`), under the counter row's lock: concurrent payments wait for each other here, so numbers
  * are gap-free and never repeat. Runs in the paying transaction, so a rolled-back payment takes no number.
  */
-async function issueReceiptNumber(tx: Transaction, intentId: string, issuedAt: Date): Promise<string> {
-  const year = issuedAt.getUTCFullYear();
+async function issueReceiptNumber(
+  tx: Transaction,
+  intentId: string,
+  issuedAt: Date,
+  timeZone: string,
+): Promise<string> {
+  const year = Number(localDate(issuedAt, timeZone).slice(0, 4));
   const rows = await queryRows<{ last: unknown }>(
     tx as unknown as Database,
     sql`insert into payment_receipt_counters (year, last) values (${year}, 1)

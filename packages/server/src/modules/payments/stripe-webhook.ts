@@ -78,6 +78,7 @@ export async function stripeWebhookRoutes(app: FastifyInstance): Promise<void> {
             cause: 'webhook',
             event: ref,
             details: { sessionId: session.id },
+            timeZone: app.env.BILLING_TIME_ZONE,
           });
           return { received: true, outcome: await afterSettle(app, request.log, outcome, ref) };
         }
@@ -178,6 +179,7 @@ export async function stripeWebhookRoutes(app: FastifyInstance): Promise<void> {
             providerPaymentId: remote.id,
             cause: 'webhook',
             details: { eventId: ref.eventId, via: 'payment_intent lookup' },
+            timeZone: app.env.BILLING_TIME_ZONE,
           });
           await afterSettle(app, request.log, outcome, ref);
         }

@@ -114,6 +114,7 @@ export async function syncIntent(
       cause: options.cause,
       event: options.event,
       details: { providerRef: intent.providerRef },
+      timeZone: app.env.BILLING_TIME_ZONE,
     });
     const kind = await afterSettle(app, log, outcome, options.event);
     return { outcome: kind, intent: (await getIntent(app.db, intent.id)) ?? intent };

@@ -186,6 +186,7 @@ export async function chargilyWebhookRoutes(app: FastifyInstance): Promise<void>
           cause: 'webhook',
           event,
           details: { checkoutId },
+          timeZone: app.env.BILLING_TIME_ZONE,
         });
         return { received: true, outcome: await afterSettle(app, request.log, outcome, event) };
       }
