@@ -1,6 +1,6 @@
 import type { LanguageCode } from '../i18n/languages';
 import type { Account } from './auth';
-import { ApiError, apiRequest, refreshSession, sessionHeaders, toApiError } from './client';
+import { apiRequest, errorOf, fetchWithSession } from './client';
 
 export type Theme = 'system' | 'light' | 'dark';
 
@@ -32,28 +32,13 @@ export const avatarMaxBytes = 5 * 1024 * 1024;
 
 /** Sends the image bytes as the raw body: JSON would inflate them by a third for nothing. */
 export async function uploadAvatar(file: File): Promise<Account> {
-  const send = () =>
-    fetch('/api/account/avatar', {
-      method: 'PUT',
-      credentials: 'same-origin',
-      headers: { 'content-type': file.type, accept: 'application/json', ...sessionHeaders() },
-      body: file,
-    });
-  let response: Response;
-  try {
-    response = await send();
-    if (response.status === 401 && (await refreshSession())) response = await send();
-  } catch {
-    throw new ApiError({ code: 'network_error', message: 'The server could not be reached', status: 0 });
-  }
-  let body: unknown = null;
-  try {
-    body = await response.json();
-  } catch {
-    // Not JSON: toApiError reports it as invalid_response.
-  }
-  if (!response.ok) throw toApiError(response.status, body);
-  return (body as { user: Account }).user;
+  const response = await fetchWithSession('/api/account/avatar', {
+    method: 'PUT',
+    headers: { 'content-type': file.type, accept: 'application/json' },
+    body: file,
+  });
+  if (!response.ok) throw await errorOf(response);
+  return ((await response.json()) as { user: Account }).user;
 }
 
 export async function removeAvatar(): Promise<void> {

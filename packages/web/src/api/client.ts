@@ -140,6 +140,38 @@ async function fetchJsonOnce<T>(path: string, options: ApiRequestOptions): Promi
 }
 
 /**
+ * `fetch` for what `apiRequest` does not carry (raw uploads, downloads, event streams): the session's cookies and CSRF
+ * header, one retry after renewing an expired access cookie, and an unreachable server as a `network_error`. An abort
+ * is thrown as it came: it is the caller's own decision.
+ */
+export async function fetchWithSession(
+  path: string,
+  init: RequestInit & { headers?: Record<string, string> } = {},
+): Promise<Response> {
+  const send = () =>
+    fetch(path, { ...init, credentials: 'same-origin', headers: { ...init.headers, ...sessionHeaders() } });
+  try {
+    const response = await send();
+    if (response.status === 401 && (await refreshSession())) return await send();
+    return response;
+  } catch (cause) {
+    if (cause instanceof DOMException && cause.name === 'AbortError') throw cause;
+    throw new ApiError({ code: 'network_error', message: 'The server could not be reached', status: 0 });
+  }
+}
+
+/** The `ApiError` a refused answer carries (one that is not the error shape is an `invalid_response`). */
+export async function errorOf(response: Response): Promise<ApiError> {
+  let body: unknown = null;
+  try {
+    body = await response.json();
+  } catch {
+    // Not JSON: toApiError reports it as invalid_response.
+  }
+  return toApiError(response.status, body);
+}
+
+/**
  * Dispatched on `window` whenever the server refuses a call with `two_factor_required` (staff who must set up
  * two-step verification first), so the app can take the person to the set-up page from wherever they are.
  */

@@ -1,4 +1,4 @@
-import { ApiError, apiRequest, refreshSession, sessionHeaders, toApiError } from './client';
+import { apiRequest, errorOf, fetchWithSession } from './client';
 
 export type PaymentProvider = 'chargily' | 'stripe' | 'paypal' | 'bank_transfer';
 export type PaymentStatus =
@@ -83,30 +83,12 @@ export function receiptUrl(id: string): string {
 
 /** Sends the proof as the raw file (the server checks its type from its bytes). */
 export async function uploadProof(id: string, file: File): Promise<void> {
-  const send = () =>
-    fetch(`/api/payments/intents/${encodeURIComponent(id)}/proof`, {
-      method: 'PUT',
-      credentials: 'same-origin',
-      headers: { 'content-type': file.type, accept: 'application/json', ...sessionHeaders() },
-      body: file,
-    });
-  let response: Response;
-  try {
-    response = await send();
-    if (response.status === 401 && (await refreshSession())) response = await send();
-  } catch {
-    throw new ApiError({ code: 'network_error', message: 'The server could not be reached', status: 0 });
-  }
-  if (!response.ok) {
-    const text = await response.text();
-    let body: unknown = null;
-    try {
-      body = text ? JSON.parse(text) : null;
-    } catch {
-      // Not the error shape: toApiError reports an invalid response.
-    }
-    throw toApiError(response.status, body);
-  }
+  const response = await fetchWithSession(`/api/payments/intents/${encodeURIComponent(id)}/proof`, {
+    method: 'PUT',
+    headers: { 'content-type': file.type, accept: 'application/json' },
+    body: file,
+  });
+  if (!response.ok) throw await errorOf(response);
 }
 
 /** Minor-unit exponent as the server counts it: Chargily counts DZD in whole dinars. */

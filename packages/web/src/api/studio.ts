@@ -1,4 +1,4 @@
-import { ApiError, apiRequest, refreshSession, sessionHeaders, toApiError } from './client';
+import { type ApiError, apiRequest, errorOf, fetchWithSession, toApiError } from './client';
 
 export interface Conversation {
   id: string;
@@ -198,24 +198,8 @@ const exportExtensions: Record<ExportFormat, string> = { markdown: 'md', json: '
  * not a JSON file saved as the export.
  */
 export async function downloadExport(conversationId: string, format: ExportFormat): Promise<void> {
-  const send = () =>
-    fetch(exportUrl(conversationId, format), { credentials: 'same-origin', headers: sessionHeaders() });
-  let response: Response;
-  try {
-    response = await send();
-    if (response.status === 401 && (await refreshSession())) response = await send();
-  } catch {
-    throw new ApiError({ code: 'network_error', message: 'The server could not be reached', status: 0 });
-  }
-  if (!response.ok) {
-    let body: unknown = null;
-    try {
-      body = await response.json();
-    } catch {
-      // Not JSON: toApiError reports it as invalid_response.
-    }
-    throw toApiError(response.status, body);
-  }
+  const response = await fetchWithSession(exportUrl(conversationId, format));
+  if (!response.ok) throw await errorOf(response);
   const file = await response.blob();
   const name =
     /filename="([^"]+)"/.exec(response.headers.get('content-disposition') ?? '')?.[1] ??
@@ -260,12 +244,12 @@ export async function streamChat(options: {
   signal: AbortSignal;
   onDelta: (text: string) => void;
 }): Promise<StreamedAnswer> {
-  const send = () =>
-    fetch('/v1/chat/completions', {
+  let response: Response;
+  try {
+    response = await fetchWithSession('/v1/chat/completions', {
       method: 'POST',
-      credentials: 'same-origin',
       signal: options.signal,
-      headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...sessionHeaders() },
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
       body: JSON.stringify({
         model: options.model,
         messages: options.messages,
@@ -273,25 +257,13 @@ export async function streamChat(options: {
         stream_options: { include_usage: true },
       }),
     });
-  let response: Response;
-  try {
-    response = await send();
-    if (response.status === 401 && (await refreshSession())) response = await send();
   } catch (cause) {
     if (cause instanceof DOMException && cause.name === 'AbortError') {
       return { content: '', requestId: undefined, usage: undefined, status: 'stopped' };
     }
-    throw new ApiError({ code: 'network_error', message: 'The server could not be reached', status: 0 });
+    throw cause;
   }
-  if (!response.ok || !response.body) {
-    let body: unknown = null;
-    try {
-      body = await response.json();
-    } catch {
-      // Not JSON: toApiError reports it as invalid_response.
-    }
-    throw toApiError(response.status, body);
-  }
+  if (!response.ok || !response.body) throw await errorOf(response);
 
   const answer: StreamedAnswer = {
     content: '',
