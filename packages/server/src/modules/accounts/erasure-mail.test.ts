@@ -6,7 +6,7 @@ import { backendPairs } from '../../testing/backend-pairs.js';
 import { createTestApp, type TestApp } from '../../testing/test-app.js';
 import { DELIVERY_ATTEMPTS, Mailer, SEND_EMAIL_JOB } from '../notifications/service.js';
 import { emailOutbox } from '../notifications/tables.js';
-import { partsOf, startSmtpServer } from '../notifications/testing.js';
+import { partsOf, sleep, startSmtpServer, waitFor } from '../notifications/testing.js';
 import { eraseAccount } from './privacy.js';
 import { users } from './tables.js';
 import {
@@ -16,21 +16,6 @@ import {
   tokenFromEmail,
   uniqueEmail,
 } from './testing.js';
-
-async function waitFor<T>(
-  find: () => T | undefined | Promise<T | undefined>,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = await find();
-    if (found) return found;
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 for (const pair of backendPairs()) {
   describe(`erasure takes the person's emails out of the outbox on ${pair.name}`, () => {

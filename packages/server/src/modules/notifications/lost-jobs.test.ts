@@ -9,27 +9,7 @@ import { createTestApp, type TestApp } from '../../testing/test-app.js';
 import { uniqueEmail } from '../accounts/testing.js';
 import { DELIVERY_ATTEMPTS, Mailer, REQUEUE_GRACE_MS, SEND_EMAIL_JOB, SWEEP_OUTBOX_JOB } from './service.js';
 import { emailOutbox } from './tables.js';
-import { startSmtpServer } from './testing.js';
-
-async function waitFor<T>(
-  find: () => T | undefined | Promise<T | undefined>,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = await find();
-    if (found) return found;
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function outboxRow(db: Database, id: string) {
-  const [row] = await db.select().from(emailOutbox).where(eq(emailOutbox.id, id));
-  return row!;
-}
+import { outboxRow, sleep, startSmtpServer, waitFor } from './testing.js';
 
 /** Moves a row's times back, as if it had been written (and last tried) `ms` ago. */
 async function age(db: Database, id: string, ms: number) {

@@ -10,24 +10,7 @@ import { createSignedInAccount, randomIp, tokenFromEmail, uniqueEmail } from '..
 import { queryRows } from '../billing/sql.js';
 import { BODY_RETENTION_MS, Mailer, SENDING_LEASE_MS, sweepOutbox } from './service.js';
 import { emailOutbox } from './tables.js';
-import { partsOf, refuseSentUpdates, startSmtpServer } from './testing.js';
-
-async function waitFor<T>(find: () => T | undefined | Promise<T | undefined>, timeoutMs = 5_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = await find();
-    if (found) return found;
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function outboxRow(db: Database, id: string) {
-  const [row] = await db.select().from(emailOutbox).where(eq(emailOutbox.id, id));
-  return row!;
-}
+import { outboxRow, partsOf, refuseSentUpdates, sleep, startSmtpServer, waitFor } from './testing.js';
 
 /** The newest email of `template` to `to`, once its delivery is over (sent or failed). */
 async function delivered(db: Database, to: string, template: string) {

@@ -1,7 +1,8 @@
 import type { AddressInfo } from 'node:net';
-import { sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { SMTPServer } from 'smtp-server';
 import type { Database } from '../../db/client.js';
+import { emailOutbox } from './tables.js';
 
 export interface ReceivedEmail {
   from: string;
@@ -91,4 +92,25 @@ export async function refuseSentUpdates(db: Database, recipient: string, times: 
     sql.raw(`create trigger ${name} before update on email_outbox for each row
       when (new.status = 'sent' and new.recipient = '${address}') execute function ${name}()`),
   );
+}
+
+/** Polls `find` every 20 ms until it gives something (a mail on its way, a row's next status), for up to `timeoutMs`. */
+export async function waitFor<T>(
+  find: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = await find();
+    if (found) return found;
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function outboxRow(db: Database, id: string) {
+  const [row] = await db.select().from(emailOutbox).where(eq(emailOutbox.id, id));
+  return row!;
 }
