@@ -5,10 +5,11 @@ import { type Usage, usageToOpenAI } from '../spec/usage.js';
 export interface ChunkBuilder {
   /** A chunk carrying `delta` for choice `index` (default 0). */
   delta(delta: ChatCompletionChunk['choices'][number]['delta'], index?: number): ChatCompletionChunk;
-  role(): ChatCompletionChunk;
-  text(content: string): ChatCompletionChunk;
-  reasoning(content: string): ChatCompletionChunk;
-  toolCall(delta: ToolCallDelta): ChatCompletionChunk;
+  /** The opening chunk of choice `index` (default 0), as every other method here: `n` choices stream side by side. */
+  role(index?: number): ChatCompletionChunk;
+  text(content: string, index?: number): ChatCompletionChunk;
+  reasoning(content: string, index?: number): ChatCompletionChunk;
+  toolCall(delta: ToolCallDelta, index?: number): ChatCompletionChunk;
   finish(reason: FinishReason, index?: number): ChatCompletionChunk;
   usage(usage: Usage): ChatCompletionChunk;
   /** Lets a converter adopt the provider's message id once the first event revealed it. */
@@ -31,10 +32,10 @@ export function createChunkBuilder(options: { id: string; model: string; created
     chunk([{ index, delta: value, finish_reason: null }]);
   return {
     delta,
-    role: () => delta({ role: 'assistant', content: '' }),
-    text: (content) => delta({ content }),
-    reasoning: (content) => delta({ reasoning_content: content }),
-    toolCall: (toolCall) => delta({ tool_calls: [toolCall] }),
+    role: (index) => delta({ role: 'assistant', content: '' }, index),
+    text: (content, index) => delta({ content }, index),
+    reasoning: (content, index) => delta({ reasoning_content: content }, index),
+    toolCall: (toolCall, index) => delta({ tool_calls: [toolCall] }, index),
     finish: (reason, index = 0) => chunk([{ index, delta: {}, finish_reason: reason }]),
     usage: (usage) => ({ ...chunk([]), usage: usageToOpenAI(usage) }),
     setId: (value) => {

@@ -227,34 +227,28 @@ function createChatStreamConverter(options: ChatCallOptions): ChatStreamConverte
           state = { toolCount: 0, finished: false };
           candidates.set(index, state);
           // The opening role chunk is choice 0's.
-          if (index !== 0) out.push(builder.delta({ role: 'assistant', content: '' }, index));
+          if (index !== 0) out.push(builder.role(index));
         }
         for (const part of candidate.content?.parts ?? []) {
           if (part.functionCall) {
             // Gemini sends each call whole: one delta carries id, name and all arguments.
             out.push(
-              builder.delta(
+              builder.toolCall(
                 {
-                  tool_calls: [
-                    {
-                      index: state.toolCount,
-                      id: part.functionCall.id ?? generateId('call_'),
-                      type: 'function',
-                      function: {
-                        name: part.functionCall.name,
-                        arguments: JSON.stringify(part.functionCall.args ?? {}),
-                      },
-                    },
-                  ],
+                  index: state.toolCount,
+                  id: part.functionCall.id ?? generateId('call_'),
+                  type: 'function',
+                  function: {
+                    name: part.functionCall.name,
+                    arguments: JSON.stringify(part.functionCall.args ?? {}),
+                  },
                 },
                 index,
               ),
             );
             state.toolCount += 1;
           } else if (typeof part.text === 'string' && part.text.length > 0) {
-            out.push(
-              builder.delta(part.thought ? { reasoning_content: part.text } : { content: part.text }, index),
-            );
+            out.push(part.thought ? builder.reasoning(part.text, index) : builder.text(part.text, index));
           }
         }
         if (candidate.finishReason) {
