@@ -25,12 +25,16 @@ export const geminiPdfMaxPages = 1_000;
 export const unknownDocumentTokenBound = geminiPdfMaxPages * geminiPdfPageTokens;
 
 /**
- * What Gemini bills a PDF: its pages, when they were counted (`MediaPart.pages`), at 560 tokens each, up to the
- * 1,000 it takes; the whole document's bound when they were not (a link, pages that cannot be counted).
+ * A PDF billed by the page: its pages when they were counted (`MediaPart.pages`), up to the most the provider takes,
+ * and that most when they were not (a link, pages that cannot be counted), at `pageTokens` each.
  */
+export function pagedDocumentTokenBound(part: MediaPart, pageTokens: number, maxPages: number): number {
+  return Math.min(part.pages ?? maxPages, maxPages) * pageTokens;
+}
+
+/** What Gemini bills a PDF: 560 tokens a page, up to the 1,000 pages it takes. */
 export function geminiDocumentTokenBound(part: MediaPart): number {
-  if (part.pages === undefined) return unknownDocumentTokenBound;
-  return Math.min(part.pages, geminiPdfMaxPages) * geminiPdfPageTokens;
+  return pagedDocumentTokenBound(part, geminiPdfPageTokens, geminiPdfMaxPages);
 }
 
 /**

@@ -1,5 +1,6 @@
 import { type ChunkBuilder, createChunkBuilder } from '../../provider-utils/chunk-builder.js';
 import { generateId } from '../../provider-utils/ids.js';
+import { pagedDocumentTokenBound } from '../../provider-utils/media-token-bound.js';
 import { parseProviderJson } from '../../provider-utils/parse-json.js';
 import {
   requestedMaxTokens,
@@ -97,7 +98,7 @@ const pdfMaxPages = 600;
  * refusing a longer prompt unbilled).
  */
 function documentTokenBound(part: MediaPart): number {
-  return Math.min(part.pages ?? pdfMaxPages, pdfMaxPages) * pdfPageTokenBound;
+  return pagedDocumentTokenBound(part, pdfPageTokenBound, pdfMaxPages);
 }
 
 /**
