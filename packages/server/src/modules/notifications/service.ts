@@ -112,13 +112,8 @@ export class Mailer {
         .where(after ? and(waiting, gt(emailOutbox.id, after)) : waiting)
         .orderBy(asc(emailOutbox.id))
         .limit(batchSize);
-      for (const row of rows) {
-        await this.options.jobs.enqueue(
-          SEND_EMAIL_JOB,
-          { id: row.id },
-          { jobId: `email-${row.id}`, attempts: Math.max(DELIVERY_ATTEMPTS - row.attempts, 1) },
-        );
-      }
+      for (const row of rows)
+        await this.#enqueueDelivery(row.id, Math.max(DELIVERY_ATTEMPTS - row.attempts, 1));
       requeued += rows.length;
       if (rows.length < batchSize) return requeued;
       after = rows.at(-1)!.id;
@@ -139,14 +134,13 @@ export class Mailer {
         status: this.options.transport ? 'queued' : 'stored',
       })
       .returning({ id: emailOutbox.id });
-    if (this.options.transport) {
-      await this.options.jobs.enqueue(
-        SEND_EMAIL_JOB,
-        { id: row!.id },
-        { jobId: `email-${row!.id}`, attempts: DELIVERY_ATTEMPTS },
-      );
-    }
+    if (this.options.transport) await this.#enqueueDelivery(row!.id, DELIVERY_ATTEMPTS);
     return row!.id;
+  }
+
+  /** One job id per email (`send` and `requeueStranded` alike): a queue that still holds the job adds no other. */
+  async #enqueueDelivery(id: string, attempts: number): Promise<void> {
+    await this.options.jobs.enqueue(SEND_EMAIL_JOB, { id }, { jobId: `email-${id}`, attempts });
   }
 
   /**
