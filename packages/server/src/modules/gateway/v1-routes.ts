@@ -24,6 +24,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError } from '../../errors.js';
+import { onClientGone } from '../../http/client-gone.js';
 import type { KeyLimits } from './limits.js';
 import {
   type Charge,
@@ -421,9 +422,7 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
   /** Aborts the upstream call when the client goes away before the answer is complete. */
   function abortOnDisconnect(reply: FastifyReply): Abort {
     const disconnected = new Abort();
-    reply.raw.once('close', () => {
-      if (!reply.raw.writableFinished) disconnected.abort();
-    });
+    onClientGone(reply, () => disconnected.abort());
     return disconnected;
   }
 

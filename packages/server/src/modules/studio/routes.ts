@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError } from '../../errors.js';
+import { onClientGone } from '../../http/client-gone.js';
 import { errorResponses } from '../../http/schemas.js';
 import { authenticate } from '../../plugins/authenticate.js';
 import { userLimit } from '../accounts/rate-limits.js';
@@ -132,9 +133,7 @@ const dated = <T extends { createdAt: Date }>(row: T) => ({ ...row, createdAt: r
 /** Aborts when the client goes away before its answer is sent (an export it no longer waits for). */
 function abortOnDisconnect(reply: FastifyReply): AbortSignal {
   const disconnected = new AbortController();
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) disconnected.abort();
-  });
+  onClientGone(reply, () => disconnected.abort());
   return disconnected.signal;
 }
 
