@@ -41,7 +41,7 @@ export function isTimeZone(timeZone: string): boolean {
   }
 }
 
-interface LocalTime {
+export interface LocalTime {
   year: number;
   month: number;
   day: number;
@@ -50,7 +50,7 @@ interface LocalTime {
   second: number;
 }
 
-function localTime(at: Date, timeZone: string): LocalTime {
+export function localTime(at: Date, timeZone: string): LocalTime {
   const parts: Record<string, number> = {};
   for (const part of formatter(timeZone).formatToParts(at)) {
     if (part.type !== 'literal') parts[part.type] = Number(part.value);

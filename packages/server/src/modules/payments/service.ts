@@ -4,7 +4,7 @@ import type { Database } from '../../db/client.js';
 import { sqlState } from '../../db/sql-state.js';
 import { AppError } from '../../errors.js';
 import { lockBalance, postEntry } from '../billing/ledger.js';
-import { localDate } from '../billing/periods.js';
+import { localTime } from '../billing/periods.js';
 import { queryRows } from '../billing/sql.js';
 import {
   type PaymentProvider,
@@ -387,7 +387,7 @@ async function issueReceiptNumber(
   issuedAt: Date,
   timeZone: string,
 ): Promise<string> {
-  const year = Number(localDate(issuedAt, timeZone).slice(0, 4));
+  const { year } = localTime(issuedAt, timeZone);
   const rows = await queryRows<{ last: unknown }>(
     tx as unknown as Database,
     sql`insert into payment_receipt_counters (year, last) values (${year}, 1)
