@@ -113,7 +113,7 @@ export async function setAvatar(
     .set({ avatarKey: key, updatedAt: new Date() })
     .where(eq(users.id, options.userId))
     .returning();
-  if (previous?.avatarKey) await rm(path.join(folder, `${previous.avatarKey}.webp`), { force: true });
+  if (previous?.avatarKey) await removeAvatarFile(options.dataDir, previous.avatarKey);
   return toAccountView(row!);
 }
 
