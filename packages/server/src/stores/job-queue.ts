@@ -4,6 +4,11 @@ import { Redis } from 'ioredis';
 export interface JobOptions {
   /** A job is not added twice with one id while the first is waiting, running or among the last 1,000 finished. */
   jobId?: string;
+  /**
+   * With `jobId`: when the job of that id has finished (done, or failed with no tries left), this one takes its place
+   * and runs, instead of being ignored as a duplicate. One still waiting, delayed or running is left alone as ever.
+   */
+  rerunFinished?: boolean;
   delayMs?: number;
   /** Total tries, the first included (default 3); retries back off exponentially from 1 s. */
   attempts?: number;
@@ -54,7 +59,8 @@ export class MemoryJobQueue implements JobQueue {
   >();
   readonly #waiting = new Map<string, PendingJob[]>();
   readonly #known = new Set<string>();
-  readonly #finished: string[] = [];
+  /** The known ids whose jobs are over, oldest first. */
+  readonly #finished = new Set<string>();
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #running = new Set<Promise<void>>();
   #closed = false;
@@ -75,7 +81,7 @@ export class MemoryJobQueue implements JobQueue {
     if (this.#closed) throw new Error('job queue is closed');
     const id = options.jobId ?? `${Date.now().toString(36)}-${(++this.#sequence).toString(36)}`;
     const key = `${name}\u0000${id}`;
-    if (this.#known.has(key)) return id;
+    if (this.#known.has(key) && !(options.rerunFinished && this.#finished.delete(key))) return id;
     this.#known.add(key);
     const job: PendingJob = { id, data: structuredClone(data), attempt: 1, attempts: options.attempts ?? 3 };
     this.#schedule(name, job, options.delayMs ?? 0);
@@ -91,8 +97,11 @@ export class MemoryJobQueue implements JobQueue {
 
   // Finished ids stay known for a while, as BullMQ keeps its last 1,000 completed jobs, so a late duplicate is ignored.
   #finish(key: string) {
-    this.#finished.push(key);
-    if (this.#finished.length > 1_000) this.#known.delete(this.#finished.shift()!);
+    this.#finished.add(key);
+    if (this.#finished.size <= 1_000) return;
+    const oldest = this.#finished.values().next().value!;
+    this.#finished.delete(oldest);
+    this.#known.delete(oldest);
   }
 
   #schedule(name: string, job: PendingJob, delayMs: number) {
@@ -188,9 +197,18 @@ export class BullJobQueue implements JobQueue {
   }
 
   async enqueue<Data>(name: string, data: Data, options: JobOptions = {}) {
-    const job = await this.#queue(name).add(name, data, {
-      // BullMQ reserves ':' in custom ids.
-      ...(options.jobId ? { jobId: options.jobId.replaceAll(':', '_') } : {}),
+    const queue = this.#queue(name);
+    // BullMQ reserves ':' in custom ids.
+    const jobId = options.jobId?.replaceAll(':', '_');
+    // `add` returns the job already under this id, whatever its state: a finished one must go first. A finished job
+    // does not move by itself, and a worker cannot take it, so only another enqueue like this one can come between
+    // the two calls; `remove` leaves a running (locked) job alone. Either way one job at most waits or runs.
+    if (jobId && options.rerunFinished) {
+      const state = await queue.getJobState(jobId);
+      if (state === 'completed' || state === 'failed') await queue.remove(jobId);
+    }
+    const job = await queue.add(name, data, {
+      ...(jobId ? { jobId } : {}),
       delay: options.delayMs ?? 0,
       attempts: options.attempts ?? 3,
       backoff: { type: 'exponential', delay: this.options.backoffMs ?? 1_000 },

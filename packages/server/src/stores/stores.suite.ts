@@ -142,6 +142,79 @@ export function describeStores(backend: StoreBackend) {
         await expect.poll(() => [...seen].sort(), { timeout: 10_000 }).toEqual(['flaky#2', 'hello#1']);
         expect(failures).toBe(1);
       });
+
+      it('runs a finished job again when asked to, and never doubles one still waiting or running', async () => {
+        const gaveUp: string[] = [];
+        const own = await backend.open({
+          jobs: { backoffMs: 10, onFailure: (failure) => failure.final && gaveUp.push(failure.id) },
+        });
+        try {
+          const runs: string[] = [];
+          let release!: () => void;
+          const held = new Promise<void>((resolve) => {
+            release = resolve;
+          });
+          const job = (run: string, options: { fail?: boolean; hold?: boolean } = {}) => ({
+            run,
+            ...options,
+          });
+          const ran = (run: string) => expect.poll(() => runs, { timeout: 10_000 }).toContain(run);
+
+          // Waiting (no worker yet): a second add with the id, even asking for a rerun, adds nothing.
+          await own.jobs.enqueue('suite-rerun', job('waiting'), { jobId: 'rerun-a' });
+          await own.jobs.enqueue('suite-rerun', job('waiting again'), {
+            jobId: 'rerun-a',
+            rerunFinished: true,
+          });
+          own.jobs.register<{ run: string; fail?: boolean; hold?: boolean }>('suite-rerun', async (data) => {
+            runs.push(data.run);
+            if (data.hold) await held;
+            if (data.fail) throw new Error('fails every try');
+          });
+          await ran('waiting');
+
+          // Running: likewise.
+          await own.jobs.enqueue('suite-rerun', job('running', { hold: true }), { jobId: 'rerun-b' });
+          await ran('running');
+          await own.jobs.enqueue('suite-rerun', job('running again'), {
+            jobId: 'rerun-b',
+            rerunFinished: true,
+          });
+          release();
+
+          // Failed for good: ignored as a duplicate unless a rerun is asked for, then it runs with what was given.
+          await own.jobs.enqueue('suite-rerun', job('failing', { fail: true }), {
+            jobId: 'rerun-c',
+            attempts: 2,
+          });
+          await expect.poll(() => gaveUp, { timeout: 10_000 }).toContain('rerun-c');
+          await own.jobs.enqueue('suite-rerun', job('duplicate'), { jobId: 'rerun-c' });
+          await own.jobs.enqueue('suite-rerun', job('failed, rerun'), {
+            jobId: 'rerun-c',
+            rerunFinished: true,
+          });
+          // Completed: the same.
+          await own.jobs.enqueue('suite-rerun', job('completed, rerun'), {
+            jobId: 'rerun-a',
+            rerunFinished: true,
+          });
+
+          // One at a time, first in first out: once this one ran, everything added before it has.
+          await own.jobs.enqueue('suite-rerun', job('last'));
+          await ran('last');
+          expect(runs).toEqual([
+            'waiting',
+            'running',
+            'failing',
+            'failing',
+            'failed, rerun',
+            'completed, rerun',
+            'last',
+          ]);
+        } finally {
+          await own.close();
+        }
+      });
     });
   });
 }

@@ -4,6 +4,7 @@ import pg from 'pg';
 import { connectDatabase, type DatabaseConnection } from '../db/client.js';
 import { runMigrations } from '../db/migrate.js';
 import { createStores, type Stores } from '../stores/index.js';
+import type { JobQueueOptions } from '../stores/job-queue.js';
 
 /**
  * The backends a shared suite runs against: always the embedded defaults, plus PostgreSQL and Redis when
@@ -16,7 +17,8 @@ export interface DatabaseBackend {
 
 export interface StoreBackend {
   name: 'memory' | 'redis';
-  open(): Promise<Stores>;
+  /** `jobs` overrides the job queue's options (a failure hook, a shorter backoff). */
+  open(options?: { jobs?: JobQueueOptions }): Promise<Stores>;
 }
 
 const suffix = () => randomBytes(5).toString('hex');
@@ -69,16 +71,18 @@ export async function openFreshPostgres(
 }
 
 export function storeBackends(): StoreBackend[] {
-  const backends: StoreBackend[] = [{ name: 'memory', open: async () => createStores({ prefix: 'test:' }) }];
+  const backends: StoreBackend[] = [
+    { name: 'memory', open: async (options = {}) => createStores({ prefix: 'test:', ...options }) },
+  ];
   const url = process.env.REDIS_URL;
-  if (url) backends.push({ name: 'redis', open: async () => openFreshRedis(url) });
+  if (url) backends.push({ name: 'redis', open: async (options = {}) => openFreshRedis(url, options.jobs) });
   return backends;
 }
 
 /** Redis stores under a random prefix; closing them deletes every key under it. */
-export function openFreshRedis(url: string): Stores {
+export function openFreshRedis(url: string, jobs: JobQueueOptions = {}): Stores {
   const prefix = `webox_t_${suffix()}:`;
-  const stores = createStores({ redisUrl: url, prefix, jobs: { backoffMs: 50 } });
+  const stores = createStores({ redisUrl: url, prefix, jobs: { backoffMs: 50, ...jobs } });
   return {
     ...stores,
     async close() {

@@ -3,13 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../app.js';
 import type { Database } from '../../db/client.js';
 import { createSmtpTransport } from '../../mail/transport.js';
-import { MemoryJobQueue } from '../../stores/job-queue.js';
+import { type JobFailure, MemoryJobQueue } from '../../stores/job-queue.js';
 import { backendPairs } from '../../testing/backend-pairs.js';
 import { createTestApp, type TestApp } from '../../testing/test-app.js';
 import { uniqueEmail } from '../accounts/testing.js';
 import { DELIVERY_ATTEMPTS, Mailer, REQUEUE_GRACE_MS, SEND_EMAIL_JOB, SWEEP_OUTBOX_JOB } from './service.js';
 import { emailOutbox } from './tables.js';
-import { outboxRow, sleep, startSmtpServer, waitFor } from './testing.js';
+import { outboxRow, refuseStatusUpdates, sleep, startSmtpServer, waitFor } from './testing.js';
 
 /** Moves a row's times back, as if it had been written (and last tried) `ms` ago. */
 async function age(db: Database, id: string, ms: number) {
@@ -130,6 +130,38 @@ for (const pair of backendPairs()) {
       }
       await age(db(), spent, REQUEUE_GRACE_MS + 5_000);
       expect(await harness.app.mailer.requeueStranded()).toBe(0);
+    });
+
+    it('sends at the sweep an email whose job failed for good before it could claim it, in the queue that still holds that job', async () => {
+      const to = uniqueEmail('claim-refused');
+      // The database refuses every claim of the job's tries: the job fails for good, the email was never tried.
+      await refuseStatusUpdates(db(), to, 'sending', DELIVERY_ATTEMPTS);
+      const failures: JobFailure[] = [];
+      const stores = await pair.stores.open({
+        jobs: { backoffMs: 20, onFailure: (failure) => failures.push(failure) },
+      });
+      try {
+        const mailer = new Mailer({
+          db: db(),
+          jobs: stores.jobs,
+          from,
+          transport: createSmtpTransport(smtp.url),
+        });
+        mailer.registerWorker();
+        const id = await mailer.send(passwordChanged(to));
+        await waitFor(() => failures.find((failure) => failure.id === `email-${id}` && failure.final));
+        expect(failures.filter((failure) => failure.id === `email-${id}`)).toHaveLength(DELIVERY_ATTEMPTS);
+        expect(await outboxRow(db(), id)).toMatchObject({ status: 'queued', attempts: 0 });
+        await age(db(), id, REQUEUE_GRACE_MS + 5_000);
+
+        // The database is back; the sweep of the same process (same queue, same job id) hands the email over again.
+        await mailer.requeueStranded();
+        await waitFor(async () => ((await outboxRow(db(), id)).status === 'sent' ? true : undefined));
+        expect(smtp.to(to)).toHaveLength(1);
+        expect(await outboxRow(db(), id)).toMatchObject({ status: 'sent', attempts: 1, error: null });
+      } finally {
+        await stores.close();
+      }
     });
 
     it('sends once when the sweep and the normal job go for the same emails at the same moment', async () => {

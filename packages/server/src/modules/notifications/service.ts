@@ -82,8 +82,10 @@ export class Mailer {
   /**
    * Enqueues a delivery job again for every email still waiting (`queued`, or `failed` with tries left) longer than
    * the grace: a job held in memory by a process that stopped is gone, and without this the email never leaves. The
-   * job id is the one `send` uses, so a queue that still holds the job (BullMQ, this process's) adds nothing, and when
-   * two jobs do run (another process, the job found late) the claim lets one send. Returns how many rows it found.
+   * job id is the one `send` uses, so a queue that still holds the job waiting, delayed or running (BullMQ, this
+   * process's) adds nothing, and when two jobs do run (another process, the job found late) the claim lets one send.
+   * A job the queue holds as finished (failed for good, say when the database refused every claim, or done while
+   * another try held the row) is replaced: the row is what says tries are left. Returns how many rows it found.
    */
   async requeueStranded(options: { now?: Date; batchSize?: number } = {}): Promise<number> {
     if (!this.options.transport) return 0;
@@ -113,7 +115,9 @@ export class Mailer {
         .orderBy(asc(emailOutbox.id))
         .limit(batchSize);
       for (const row of rows)
-        await this.#enqueueDelivery(row.id, Math.max(DELIVERY_ATTEMPTS - row.attempts, 1));
+        await this.#enqueueDelivery(row.id, Math.max(DELIVERY_ATTEMPTS - row.attempts, 1), {
+          rerunFinished: true,
+        });
       requeued += rows.length;
       if (rows.length < batchSize) return requeued;
       after = rows.at(-1)!.id;
@@ -139,8 +143,8 @@ export class Mailer {
   }
 
   /** One job id per email (`send` and `requeueStranded` alike): a queue that still holds the job adds no other. */
-  async #enqueueDelivery(id: string, attempts: number): Promise<void> {
-    await this.options.jobs.enqueue(SEND_EMAIL_JOB, { id }, { jobId: `email-${id}`, attempts });
+  async #enqueueDelivery(id: string, attempts: number, options: { rerunFinished?: boolean } = {}) {
+    await this.options.jobs.enqueue(SEND_EMAIL_JOB, { id }, { jobId: `email-${id}`, attempts, ...options });
   }
 
   /**

@@ -10,7 +10,7 @@ import { createSignedInAccount, randomIp, tokenFromEmail, uniqueEmail } from '..
 import { queryRows } from '../billing/sql.js';
 import { BODY_RETENTION_MS, Mailer, SENDING_LEASE_MS, sweepOutbox } from './service.js';
 import { emailOutbox } from './tables.js';
-import { outboxRow, partsOf, refuseSentUpdates, sleep, startSmtpServer, waitFor } from './testing.js';
+import { outboxRow, partsOf, refuseStatusUpdates, sleep, startSmtpServer, waitFor } from './testing.js';
 
 /** The newest email of `template` to `to`, once its delivery is over (sent or failed). */
 async function delivered(db: Database, to: string, template: string) {
@@ -154,7 +154,7 @@ for (const pair of backendPairs()) {
 
     it('sends once when the database fails to record the send (the job is not retried into a second copy)', async () => {
       const to = uniqueEmail('hiccup');
-      await refuseSentUpdates(harness.app.db, to, 1);
+      await refuseStatusUpdates(harness.app.db, to, 'sent', 1);
       const id = await harness.app.mailer.send(passwordChanged(to));
       const row = await waitFor(async () => {
         const current = await outboxRow(harness.app.db, id);
@@ -168,7 +168,7 @@ for (const pair of backendPairs()) {
 
     it('never sends again once the SMTP server took it, even when recording that keeps failing', async () => {
       const to = uniqueEmail('down');
-      await refuseSentUpdates(harness.app.db, to, 1_000);
+      await refuseStatusUpdates(harness.app.db, to, 'sent', 1_000);
       const mailer = worker({ recordRetryDelaysMs: [10, 10] });
       const id = await mailer.send(passwordChanged(to));
       // The send succeeded, so this try succeeds: nothing for the job queue to retry.

@@ -74,11 +74,17 @@ export function partsOf(raw: string): Record<string, string> {
 }
 
 /**
- * Makes the database refuse to mark emails to `recipient` sent, the first `times` times (a trigger with a sequence,
- * which a rolled-back statement does not roll back): the database hiccup that follows a send the SMTP server took.
+ * Makes the database refuse to move emails to `recipient` to `status`, the first `times` times (a trigger with a
+ * sequence, which a rolled-back statement does not roll back): the database hiccup that follows a send the SMTP server
+ * took (`sent`), or one that makes a try fail before it could claim the email (`sending`).
  */
-export async function refuseSentUpdates(db: Database, recipient: string, times: number): Promise<void> {
-  const name = `refuse_sent_${Math.random().toString(36).slice(2, 10)}`;
+export async function refuseStatusUpdates(
+  db: Database,
+  recipient: string,
+  status: 'sending' | 'sent',
+  times: number,
+): Promise<void> {
+  const name = `refuse_${status}_${Math.random().toString(36).slice(2, 10)}`;
   const address = recipient.replaceAll("'", "''");
   await db.execute(sql.raw(`create sequence ${name}`));
   await db.execute(
@@ -90,7 +96,7 @@ export async function refuseSentUpdates(db: Database, recipient: string, times: 
   );
   await db.execute(
     sql.raw(`create trigger ${name} before update on email_outbox for each row
-      when (new.status = 'sent' and new.recipient = '${address}') execute function ${name}()`),
+      when (new.status = '${status}' and new.recipient = '${address}') execute function ${name}()`),
   );
 }
 
