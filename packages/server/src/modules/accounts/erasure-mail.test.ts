@@ -1,12 +1,11 @@
 import { inArray } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSmtpTransport } from '../../mail/transport.js';
-import { type JobFailure, MemoryJobQueue } from '../../stores/job-queue.js';
+import { describe, expect, it } from 'vitest';
+import type { JobFailure } from '../../stores/job-queue.js';
 import { backendPairs } from '../../testing/backend-pairs.js';
-import { createTestApp, type TestApp } from '../../testing/test-app.js';
-import { DELIVERY_ATTEMPTS, Mailer, SEND_EMAIL_JOB } from '../notifications/service.js';
+import { useSmtpApp } from '../../testing/smtp-app.js';
+import { DELIVERY_ATTEMPTS, SEND_EMAIL_JOB } from '../notifications/service.js';
 import { emailOutbox } from '../notifications/tables.js';
-import { partsOf, sleep, startSmtpServer, waitFor } from '../notifications/testing.js';
+import { partsOf, passwordChangedEmail, sleep, waitFor } from '../notifications/testing.js';
 import { eraseAccount } from './privacy.js';
 import { users } from './tables.js';
 import {
@@ -19,36 +18,18 @@ import {
 
 for (const pair of backendPairs()) {
   describe(`erasure takes the person's emails out of the outbox on ${pair.name}`, () => {
-    let harness: TestApp;
-    let smtp: Awaited<ReturnType<typeof startSmtpServer>>;
-    const from = 'WeBox <hello@webox.test>';
-    const queues: MemoryJobQueue[] = [];
-    beforeAll(async () => {
-      smtp = await startSmtpServer();
-      harness = await createTestApp(pair, { SMTP_URL: smtp.url, MAIL_FROM: from });
-    });
-    afterAll(async () => {
-      await Promise.all(queues.map((queue) => queue.close()));
-      await harness.close();
-      await smtp.close();
-    });
-    const app = () => harness.app;
-    const db = () => harness.app.db;
+    const mail = useSmtpApp(pair);
+    const app = () => mail.app;
+    const db = () => mail.db;
     const erase = (userId: string) =>
-      eraseAccount(db(), { userId, dataDir: app().env.DATA_DIR, pubSub: harness.stores.pubSub });
+      eraseAccount(db(), { userId, dataDir: app().env.DATA_DIR, pubSub: mail.harness.stores.pubSub });
 
     /** A mailer on the app's database whose jobs never run: a process that stopped before sending what it queued. */
-    function stoppedProcess(smtpUrl = smtp.url) {
-      const jobs = new MemoryJobQueue();
-      queues.push(jobs);
-      return new Mailer({ db: db(), jobs, from, transport: createSmtpTransport(smtpUrl) });
-    }
-    const passwordChanged = (to: string) =>
-      ({ to, template: 'password_changed', locale: 'en', data: { name: 'Test Person' } }) as const;
+    const stoppedProcess = (smtpUrl?: string) => mail.mailer(smtpUrl ? { smtpUrl } : {});
     const rowsTo = (...addresses: string[]) =>
       db().select().from(emailOutbox).where(inArray(emailOutbox.recipient, addresses));
     async function linkSentTo(to: string, path: string) {
-      const message = await waitFor(() => smtp.to(to).find((email) => email.raw.includes(path)));
+      const message = await waitFor(() => mail.smtp.to(to).find((email) => email.raw.includes(path)));
       return tokenFromEmail(partsOf(message.raw)['text/plain']!, path);
     }
     async function allSent(...addresses: string[]) {
@@ -92,7 +73,7 @@ for (const pair of backendPairs()) {
         });
       expect((await changeTo(later)).statusCode).toBe(202);
       const other = await createSignedInAccount(app(), { email: later });
-      await app().mailer.send(passwordChanged(later));
+      await app().mailer.send(passwordChangedEmail(later));
       // The address changed: the link went to the new one, the notice to the old one.
       expect((await changeTo(second)).statusCode).toBe(202);
       const confirmed = await app().inject({
@@ -102,13 +83,13 @@ for (const pair of backendPairs()) {
         payload: { token: await linkSentTo(second, '/confirm-email-change') },
       });
       expect(confirmed.statusCode).toBe(200);
-      await waitFor(() => smtp.to(first).find((email) => email.raw.includes(second)));
-      await app().mailer.send(passwordChanged(stranger));
+      await waitFor(() => mail.smtp.to(first).find((email) => email.raw.includes(second)));
+      await app().mailer.send(passwordChangedEmail(stranger));
       await allSent(first, second, later, stranger);
       // Still to send: one never tried, one refused once and waiting for its retry.
-      const queued = await stoppedProcess().send(passwordChanged(second));
+      const queued = await stoppedProcess().send(passwordChangedEmail(second));
       const refused = stoppedProcess('smtp://127.0.0.1:9');
-      const failed = await refused.send(passwordChanged(second));
+      const failed = await refused.send(passwordChangedEmail(second));
       await expect(refused.deliver(failed)).rejects.toThrow();
 
       const before = await rowsTo(first, second);
@@ -129,28 +110,26 @@ for (const pair of backendPairs()) {
 
     it('never sends a queued email once its person is erased: the try finds nothing and ends without an error', async () => {
       const person = await createSignedInAccount(app());
-      const id = await stoppedProcess().send(passwordChanged(person.email));
+      const id = await stoppedProcess().send(passwordChangedEmail(person.email));
       expect(await erase(person.userId)).toBe(true);
 
       // The job that was lost is found again, or run late: either way it ends at once, nothing to retry.
       const failures: JobFailure[] = [];
-      const jobs = new MemoryJobQueue({ onFailure: (failure) => failures.push(failure), backoffMs: 10 });
-      queues.push(jobs);
-      const late = new Mailer({ db: db(), jobs, from, transport: createSmtpTransport(smtp.url) });
-      late.registerWorker();
+      const jobs = mail.queue({ onFailure: (failure) => failures.push(failure), backoffMs: 10 });
+      const late = mail.mailer({ running: true, jobs });
       await jobs.enqueue(SEND_EMAIL_JOB, { id }, { jobId: `email-${id}`, attempts: DELIVERY_ATTEMPTS });
       await expect(late.deliver(id)).resolves.toBeUndefined();
       expect(await app().mailer.requeueStranded({ now: new Date(Date.now() + 3_600_000) })).toBe(0);
       await sleep(500);
       expect(failures).toEqual([]);
-      expect(smtp.to(person.email)).toEqual([]);
+      expect(mail.smtp.to(person.email)).toEqual([]);
       expect(await rowsTo(person.email)).toEqual([]);
     });
 
     it('sends each email at most once, and keeps none, when erasures and deliveries meet (real parallel runs)', async () => {
       const people = await Promise.all(Array.from({ length: 8 }, () => createSignedInAccount(app())));
       const stopped = stoppedProcess();
-      const ids = await Promise.all(people.map((person) => stopped.send(passwordChanged(person.email))));
+      const ids = await Promise.all(people.map((person) => stopped.send(passwordChangedEmail(person.email))));
       const workers = [stoppedProcess(), stoppedProcess()];
 
       const results = await Promise.allSettled([
@@ -160,7 +139,7 @@ for (const pair of backendPairs()) {
 
       expect(results.filter((result) => result.status === 'rejected')).toEqual([]);
       await sleep(300);
-      for (const person of people) expect(smtp.to(person.email).length).toBeLessThanOrEqual(1);
+      for (const person of people) expect(mail.smtp.to(person.email).length).toBeLessThanOrEqual(1);
       expect(await rowsTo(...people.map((person) => person.email))).toEqual([]);
       expect(await db().select().from(emailOutbox).where(inArray(emailOutbox.id, ids))).toEqual([]);
       // Erased for real, not left half-done by the meeting.

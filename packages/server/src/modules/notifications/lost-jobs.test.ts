@@ -1,15 +1,14 @@
 import { eq, sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../app.js';
 import type { Database } from '../../db/client.js';
-import { createSmtpTransport } from '../../mail/transport.js';
-import { type JobFailure, MemoryJobQueue } from '../../stores/job-queue.js';
+import type { JobFailure } from '../../stores/job-queue.js';
 import { backendPairs } from '../../testing/backend-pairs.js';
-import { createTestApp, type TestApp } from '../../testing/test-app.js';
+import { useSmtpApp } from '../../testing/smtp-app.js';
 import { uniqueEmail } from '../accounts/testing.js';
-import { DELIVERY_ATTEMPTS, Mailer, REQUEUE_GRACE_MS, SEND_EMAIL_JOB, SWEEP_OUTBOX_JOB } from './service.js';
+import { DELIVERY_ATTEMPTS, REQUEUE_GRACE_MS, SEND_EMAIL_JOB, SWEEP_OUTBOX_JOB } from './service.js';
 import { emailOutbox } from './tables.js';
-import { outboxRow, refuseStatusUpdates, sleep, startSmtpServer, waitFor } from './testing.js';
+import { outboxRow, passwordChangedEmail, refuseStatusUpdates, sleep, waitFor } from './testing.js';
 
 /** Moves a row's times back, as if it had been written (and last tried) `ms` ago. */
 async function age(db: Database, id: string, ms: number) {
@@ -24,50 +23,19 @@ async function age(db: Database, id: string, ms: number) {
 
 for (const pair of backendPairs()) {
   describe(`emails whose delivery job was lost with its process on ${pair.name}`, () => {
-    let harness: TestApp;
-    let smtp: Awaited<ReturnType<typeof startSmtpServer>>;
-    const from = 'WeBox <hello@webox.test>';
-    const queues: MemoryJobQueue[] = [];
-    beforeAll(async () => {
-      smtp = await startSmtpServer();
-      harness = await createTestApp(pair, { SMTP_URL: smtp.url, MAIL_FROM: from });
-    });
-    afterAll(async () => {
-      await Promise.all(queues.map((queue) => queue.close()));
-      await harness.close();
-      await smtp.close();
-    });
-    const db = () => harness.app.db;
-
-    /**
-     * Another process's mailer on the app's database, with the in-process queue. `running: false` is a process that
-     * stops before its jobs run: what it queued is in the database and nowhere else.
-     */
-    function processMailer(options: { running: boolean; smtpUrl?: string }) {
-      const jobs = new MemoryJobQueue({ backoffMs: 20 });
-      queues.push(jobs);
-      const mailer = new Mailer({
-        db: db(),
-        jobs,
-        from,
-        transport: createSmtpTransport(options.smtpUrl ?? smtp.url),
-      });
-      if (options.running) mailer.registerWorker();
-      return mailer;
-    }
-    const passwordChanged = (to: string) =>
-      ({ to, template: 'password_changed', locale: 'en', data: { name: 'Test Person' } }) as const;
+    const mail = useSmtpApp(pair);
+    const db = () => mail.db;
 
     it('sends, once, at the next start an email the previous process queued but never sent', async () => {
       const to = uniqueEmail('restart');
-      const id = await processMailer({ running: false }).send(passwordChanged(to));
+      const id = await mail.mailer().send(passwordChangedEmail(to));
       await age(db(), id, REQUEUE_GRACE_MS + 5_000);
 
       // The restarted process: same database, a fresh in-process queue (or fresh Redis keys).
       const stores = await pair.stores.open();
       const restarted = await buildApp({
-        env: harness.app.env,
-        database: harness.database,
+        env: mail.app.env,
+        database: mail.harness.database,
         stores,
         logStream: false,
       });
@@ -80,7 +48,7 @@ for (const pair of backendPairs()) {
         await restarted.close();
         await stores.close();
       }
-      expect(smtp.to(to)).toHaveLength(1);
+      expect(mail.smtp.to(to)).toHaveLength(1);
       expect(await outboxRow(db(), id)).toMatchObject({
         status: 'sent',
         attempts: 1,
@@ -92,17 +60,17 @@ for (const pair of backendPairs()) {
     it('sends at the periodic sweep an email whose job is gone, and leaves one within the grace to its own job', async () => {
       const stranded = uniqueEmail('stranded');
       const fresh = uniqueEmail('fresh');
-      const gone = processMailer({ running: false });
-      const strandedId = await gone.send(passwordChanged(stranded));
+      const gone = mail.mailer();
+      const strandedId = await gone.send(passwordChangedEmail(stranded));
       await age(db(), strandedId, REQUEUE_GRACE_MS + 5_000);
       // Written a moment ago: its job may be about to run in the process that wrote it, so the sweep leaves it.
-      const freshId = await gone.send(passwordChanged(fresh));
+      const freshId = await gone.send(passwordChangedEmail(fresh));
 
-      await harness.app.stores.jobs.enqueue(SWEEP_OUTBOX_JOB, {}, { jobId: `test-sweep-${strandedId}` });
+      await mail.app.stores.jobs.enqueue(SWEEP_OUTBOX_JOB, {}, { jobId: `test-sweep-${strandedId}` });
       await waitFor(async () => ((await outboxRow(db(), strandedId)).status === 'sent' ? true : undefined));
       await sleep(500);
-      expect(smtp.to(stranded)).toHaveLength(1);
-      expect(smtp.to(fresh)).toHaveLength(0);
+      expect(mail.smtp.to(stranded)).toHaveLength(1);
+      expect(mail.smtp.to(fresh)).toHaveLength(0);
       expect(await outboxRow(db(), freshId)).toMatchObject({ status: 'queued', attempts: 0 });
       // Settled so the other tests' sweeps do not send it.
       await db().update(emailOutbox).set({ status: 'sent' }).where(eq(emailOutbox.id, freshId));
@@ -111,25 +79,25 @@ for (const pair of backendPairs()) {
     it('tries again, with the tries it has left, an email that failed in a process that stopped before its retry', async () => {
       const to = uniqueEmail('retry');
       // Nothing listens there: the first two tries are refused.
-      const refused = processMailer({ running: false, smtpUrl: 'smtp://127.0.0.1:9' });
-      const id = await refused.send(passwordChanged(to));
+      const refused = mail.mailer({ smtpUrl: 'smtp://127.0.0.1:9' });
+      const id = await refused.send(passwordChangedEmail(to));
       await expect(refused.deliver(id)).rejects.toThrow();
       await expect(refused.deliver(id)).rejects.toThrow();
       expect(await outboxRow(db(), id)).toMatchObject({ status: 'failed', attempts: 2 });
       await age(db(), id, REQUEUE_GRACE_MS + 5_000);
 
-      await harness.app.mailer.requeueStranded();
+      await mail.app.mailer.requeueStranded();
       await waitFor(async () => ((await outboxRow(db(), id)).status === 'sent' ? true : undefined));
-      expect(smtp.to(to)).toHaveLength(1);
+      expect(mail.smtp.to(to)).toHaveLength(1);
       expect(await outboxRow(db(), id)).toMatchObject({ status: 'sent', attempts: 3, error: null });
 
       // Out of tries: its body is gone, and the sweep has nothing to send.
-      const spent = await refused.send(passwordChanged(uniqueEmail('spent')));
+      const spent = await refused.send(passwordChangedEmail(uniqueEmail('spent')));
       for (let attempt = 1; attempt <= DELIVERY_ATTEMPTS; attempt++) {
         await expect(refused.deliver(spent)).rejects.toThrow();
       }
       await age(db(), spent, REQUEUE_GRACE_MS + 5_000);
-      expect(await harness.app.mailer.requeueStranded()).toBe(0);
+      expect(await mail.app.mailer.requeueStranded()).toBe(0);
     });
 
     it('sends at the sweep an email whose job failed for good before it could claim it, in the queue that still holds that job', async () => {
@@ -141,14 +109,8 @@ for (const pair of backendPairs()) {
         jobs: { backoffMs: 20, onFailure: (failure) => failures.push(failure) },
       });
       try {
-        const mailer = new Mailer({
-          db: db(),
-          jobs: stores.jobs,
-          from,
-          transport: createSmtpTransport(smtp.url),
-        });
-        mailer.registerWorker();
-        const id = await mailer.send(passwordChanged(to));
+        const mailer = mail.mailer({ running: true, jobs: stores.jobs });
+        const id = await mailer.send(passwordChangedEmail(to));
         await waitFor(() => failures.find((failure) => failure.id === `email-${id}` && failure.final));
         expect(failures.filter((failure) => failure.id === `email-${id}`)).toHaveLength(DELIVERY_ATTEMPTS);
         expect(await outboxRow(db(), id)).toMatchObject({ status: 'queued', attempts: 0 });
@@ -157,7 +119,7 @@ for (const pair of backendPairs()) {
         // The database is back; the sweep of the same process (same queue, same job id) hands the email over again.
         await mailer.requeueStranded();
         await waitFor(async () => ((await outboxRow(db(), id)).status === 'sent' ? true : undefined));
-        expect(smtp.to(to)).toHaveLength(1);
+        expect(mail.smtp.to(to)).toHaveLength(1);
         expect(await outboxRow(db(), id)).toMatchObject({ status: 'sent', attempts: 1, error: null });
       } finally {
         await stores.close();
@@ -165,19 +127,19 @@ for (const pair of backendPairs()) {
     });
 
     it('sends once when the sweep and the normal job go for the same emails at the same moment', async () => {
-      const gone = processMailer({ running: false });
+      const gone = mail.mailer();
       const recipients = Array.from({ length: 10 }, () => uniqueEmail('race'));
       const ids: string[] = [];
       for (const to of recipients) {
-        const id = await gone.send(passwordChanged(to));
+        const id = await gone.send(passwordChangedEmail(to));
         await age(db(), id, REQUEUE_GRACE_MS + 5_000);
         ids.push(id);
       }
       // This app's own job for each email and another process's sweep, started together: two deliveries each.
-      const sweeper = processMailer({ running: true });
+      const sweeper = mail.mailer({ running: true, jobs: mail.queue({ backoffMs: 20 }) });
       await Promise.all([
         ...ids.map((id) =>
-          harness.app.stores.jobs.enqueue(
+          mail.app.stores.jobs.enqueue(
             SEND_EMAIL_JOB,
             { id },
             { jobId: `email-${id}`, attempts: DELIVERY_ATTEMPTS },
@@ -191,7 +153,7 @@ for (const pair of backendPairs()) {
         return rows.every((row) => row.status === 'sent') ? true : undefined;
       });
       await sleep(1_000);
-      expect(recipients.map((to) => smtp.to(to).length)).toEqual(recipients.map(() => 1));
+      expect(recipients.map((to) => mail.smtp.to(to).length)).toEqual(recipients.map(() => 1));
       for (const id of ids) expect(await outboxRow(db(), id)).toMatchObject({ status: 'sent', attempts: 1 });
     });
   });

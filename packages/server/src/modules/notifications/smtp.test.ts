@@ -1,16 +1,14 @@
 import { and, eq, sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Database } from '../../db/client.js';
-import { createSmtpTransport } from '../../mail/transport.js';
-import { MemoryJobQueue } from '../../stores/job-queue.js';
 import { backendPairs } from '../../testing/backend-pairs.js';
-import { createTestApp, type TestApp } from '../../testing/test-app.js';
+import { useSmtpApp } from '../../testing/smtp-app.js';
 import { auditEvents } from '../accounts/tables.js';
 import { createSignedInAccount, randomIp, tokenFromEmail, uniqueEmail } from '../accounts/testing.js';
 import { queryRows } from '../billing/sql.js';
-import { BODY_RETENTION_MS, Mailer, SENDING_LEASE_MS, sweepOutbox } from './service.js';
+import { BODY_RETENTION_MS, SENDING_LEASE_MS, sweepOutbox } from './service.js';
 import { emailOutbox } from './tables.js';
-import { outboxRow, partsOf, refuseStatusUpdates, sleep, startSmtpServer, waitFor } from './testing.js';
+import { outboxRow, partsOf, passwordChangedEmail, refuseStatusUpdates, sleep, waitFor } from './testing.js';
 
 /** The newest email of `template` to `to`, once its delivery is over (sent or failed). */
 async function delivered(db: Database, to: string, template: string) {
@@ -41,74 +39,47 @@ async function everythingStored(db: Database): Promise<string> {
 
 for (const pair of backendPairs()) {
   describe(`email over SMTP on ${pair.name}`, () => {
-    let harness: TestApp;
-    let smtp: Awaited<ReturnType<typeof startSmtpServer>>;
-    const from = 'WeBox <hello@webox.test>';
-    const idleQueues: MemoryJobQueue[] = [];
-    beforeAll(async () => {
-      smtp = await startSmtpServer();
-      harness = await createTestApp(pair, { SMTP_URL: smtp.url, MAIL_FROM: from });
-    });
-    afterAll(async () => {
-      await Promise.all(idleQueues.map((queue) => queue.close()));
-      await harness.close();
-      await smtp.close();
-    });
-
-    /** A mailer of its own on the app's database, like another process; its queue runs nothing, tests call deliver. */
-    function worker(options: { recordRetryDelaysMs?: number[] } = {}) {
-      const jobs = new MemoryJobQueue();
-      idleQueues.push(jobs);
-      return new Mailer({
-        db: harness.app.db,
-        jobs,
-        from,
-        transport: createSmtpTransport(smtp.url),
-        ...options,
-      });
-    }
-    const passwordChanged = (to: string) =>
-      ({ to, template: 'password_changed', locale: 'en', data: { name: 'Test Person' } }) as const;
+    const mail = useSmtpApp(pair);
 
     it('delivers the verification email through SMTP in the chosen language, text and HTML', async () => {
       const email = uniqueEmail('smtp');
-      const response = await harness.app.inject({
+      const response = await mail.app.inject({
         method: 'POST',
         url: '/api/auth/sign-up',
         remoteAddress: '10.9.9.9',
         payload: { email, password: 'a sturdy passphrase 42', name: 'سارة', locale: 'ar' },
       });
       expect(response.statusCode).toBe(202);
-      const message = await waitFor(() => smtp.to(email)[0]);
+      const message = await waitFor(() => mail.smtp.to(email)[0]);
       expect(message.from).toBe('hello@webox.test');
       const parts = partsOf(message.raw);
       expect(parts['text/plain']).toContain('/verify-email?token=');
       expect(parts['text/html']).toContain('dir="rtl"');
-      const row = await delivered(harness.app.db, email, 'verify_email');
+      const row = await delivered(mail.db, email, 'verify_email');
       expect(row).toMatchObject({ status: 'sent', subject: 'أكّد عنوان بريدك الإلكتروني', attempts: 1 });
     });
 
     it('clears a delivered email’s body: the reset link is nowhere in the database, the admin view unchanged', async () => {
-      const admin = await createSignedInAccount(harness.app, { role: 'admin' });
-      const person = await createSignedInAccount(harness.app);
-      const requested = await harness.app.inject({
+      const admin = await createSignedInAccount(mail.app, { role: 'admin' });
+      const person = await createSignedInAccount(mail.app);
+      const requested = await mail.app.inject({
         method: 'POST',
         url: '/api/auth/password-reset/request',
         remoteAddress: randomIp(),
         payload: { email: person.email },
       });
       expect(requested.statusCode).toBe(202);
-      const message = await waitFor(() => smtp.to(person.email)[0]);
+      const message = await waitFor(() => mail.smtp.to(person.email)[0]);
       const token = tokenFromEmail(partsOf(message.raw)['text/plain']!, '/reset-password');
-      const row = await delivered(harness.app.db, person.email, 'reset_password');
+      const row = await delivered(mail.db, person.email, 'reset_password');
       expect(row).toMatchObject({ status: 'sent', text: null, html: null, template: 'reset_password' });
 
-      const stored = await everythingStored(harness.app.db);
+      const stored = await everythingStored(mail.db);
       expect(stored).not.toContain(token);
       expect(stored).not.toContain(encodeURIComponent(token));
 
       // What admins see stays: to whom, what, when, how delivery went; never a body.
-      const listing = await harness.app.inject({
+      const listing = await mail.app.inject({
         url: `/api/admin/outbox?to=${encodeURIComponent(person.email)}`,
         headers: admin.headers,
       });
@@ -132,7 +103,7 @@ for (const pair of backendPairs()) {
       });
       // Nothing secret was read, so nothing to record as an outbox read.
       expect(
-        await harness.database.db
+        await mail.harness.database.db
           .select()
           .from(auditEvents)
           .where(and(eq(auditEvents.type, 'admin.outbox_read'), eq(auditEvents.actorId, admin.userId))),
@@ -141,91 +112,84 @@ for (const pair of backendPairs()) {
 
     it('escapes names in HTML so a script payload never runs in a mail client', async () => {
       const email = uniqueEmail('script');
-      await harness.app.inject({
+      await mail.app.inject({
         method: 'POST',
         url: '/api/auth/sign-up',
         remoteAddress: randomIp(),
         payload: { email, password: 'a sturdy passphrase 42', name: '<script>alert(1)</script>' },
       });
-      const html = partsOf((await waitFor(() => smtp.to(email)[0])).raw)['text/html']!;
+      const html = partsOf((await waitFor(() => mail.smtp.to(email)[0])).raw)['text/html']!;
       expect(html).not.toContain('<script>alert(1)</script>');
       expect(html).toContain('&lt;script&gt;');
     });
 
     it('sends once when the database fails to record the send (the job is not retried into a second copy)', async () => {
       const to = uniqueEmail('hiccup');
-      await refuseStatusUpdates(harness.app.db, to, 'sent', 1);
-      const id = await harness.app.mailer.send(passwordChanged(to));
+      await refuseStatusUpdates(mail.db, to, 'sent', 1);
+      const id = await mail.app.mailer.send(passwordChangedEmail(to));
       const row = await waitFor(async () => {
-        const current = await outboxRow(harness.app.db, id);
+        const current = await outboxRow(mail.db, id);
         return current.status === 'sent' ? current : undefined;
       }, 10_000);
       // Longer than the job queues' first backoff (1 s in memory, 50 ms on BullMQ): a retry would have sent by now.
       await sleep(1_500);
-      expect(smtp.to(to)).toHaveLength(1);
+      expect(mail.smtp.to(to)).toHaveLength(1);
       expect(row).toMatchObject({ attempts: 1, error: null, text: null, html: null });
     });
 
     it('never sends again once the SMTP server took it, even when recording that keeps failing', async () => {
       const to = uniqueEmail('down');
-      await refuseStatusUpdates(harness.app.db, to, 'sent', 1_000);
-      const mailer = worker({ recordRetryDelaysMs: [10, 10] });
-      const id = await mailer.send(passwordChanged(to));
+      await refuseStatusUpdates(mail.db, to, 'sent', 1_000);
+      const mailer = mail.mailer({ recordRetryDelaysMs: [10, 10] });
+      const id = await mailer.send(passwordChangedEmail(to));
       // The send succeeded, so this try succeeds: nothing for the job queue to retry.
       await expect(mailer.deliver(id)).resolves.toBeUndefined();
       // A retry anyway (another process, a stalled job run again) finds the claim and leaves it.
       await mailer.deliver(id);
-      await worker().deliver(id);
-      expect(smtp.to(to)).toHaveLength(1);
-      expect(await outboxRow(harness.app.db, id)).toMatchObject({ status: 'sending', attempts: 1 });
+      await mail.mailer().deliver(id);
+      expect(mail.smtp.to(to)).toHaveLength(1);
+      expect(await outboxRow(mail.db, id)).toMatchObject({ status: 'sending', attempts: 1 });
 
       // A claim within its lease is left alone; past it, the row is marked for what it is and loses its body.
-      const claimedAt = (await outboxRow(harness.app.db, id)).claimedAt!;
-      await sweepOutbox(harness.app.db, { now: new Date(claimedAt.getTime() + SENDING_LEASE_MS - 1_000) });
-      expect((await outboxRow(harness.app.db, id)).status).toBe('sending');
-      await sweepOutbox(harness.app.db, { now: new Date(claimedAt.getTime() + SENDING_LEASE_MS + 1_000) });
-      expect(await outboxRow(harness.app.db, id)).toMatchObject({
+      const claimedAt = (await outboxRow(mail.db, id)).claimedAt!;
+      await sweepOutbox(mail.db, { now: new Date(claimedAt.getTime() + SENDING_LEASE_MS - 1_000) });
+      expect((await outboxRow(mail.db, id)).status).toBe('sending');
+      await sweepOutbox(mail.db, { now: new Date(claimedAt.getTime() + SENDING_LEASE_MS + 1_000) });
+      expect(await outboxRow(mail.db, id)).toMatchObject({
         status: 'interrupted',
         error: expect.stringContaining('not sent again'),
         text: null,
         html: null,
       });
       await mailer.deliver(id);
-      expect(smtp.to(to)).toHaveLength(1);
+      expect(mail.smtp.to(to)).toHaveLength(1);
     });
 
     it('sends an email once when two workers deliver it at the same moment', async () => {
-      const first = worker();
-      const second = worker();
+      const first = mail.mailer();
+      const second = mail.mailer();
       const recipients = Array.from({ length: 5 }, () => uniqueEmail('race'));
       for (const to of recipients) {
-        const id = await first.send(passwordChanged(to));
+        const id = await first.send(passwordChangedEmail(to));
         await Promise.all([first.deliver(id), second.deliver(id), first.deliver(id), second.deliver(id)]);
-        expect(await outboxRow(harness.app.db, id)).toMatchObject({ status: 'sent', attempts: 1 });
+        expect(await outboxRow(mail.db, id)).toMatchObject({ status: 'sent', attempts: 1 });
       }
       await sleep(100);
-      expect(recipients.map((to) => smtp.to(to).length)).toEqual([1, 1, 1, 1, 1]);
+      expect(recipients.map((to) => mail.smtp.to(to).length)).toEqual([1, 1, 1, 1, 1]);
     });
 
     it('retries a refused send, and the last refusal leaves no body behind', async () => {
       const to = uniqueEmail('refused');
-      const jobs = new MemoryJobQueue();
-      idleQueues.push(jobs);
-      const mailer = new Mailer({
-        db: harness.app.db,
-        jobs,
-        from,
-        // Nothing listens there: the connection is refused.
-        transport: createSmtpTransport('smtp://127.0.0.1:9'),
-      });
-      const id = await mailer.send(passwordChanged(to));
+      // Nothing listens there: the connection is refused.
+      const mailer = mail.mailer({ smtpUrl: 'smtp://127.0.0.1:9' });
+      const id = await mailer.send(passwordChangedEmail(to));
       for (let attempt = 1; attempt <= 4; attempt++) {
         await expect(mailer.deliver(id)).rejects.toThrow();
-        expect(await outboxRow(harness.app.db, id)).toMatchObject({ status: 'failed', attempts: attempt });
-        expect((await outboxRow(harness.app.db, id)).text).toContain('password');
+        expect(await outboxRow(mail.db, id)).toMatchObject({ status: 'failed', attempts: attempt });
+        expect((await outboxRow(mail.db, id)).text).toContain('password');
       }
       await expect(mailer.deliver(id)).rejects.toThrow();
-      expect(await outboxRow(harness.app.db, id)).toMatchObject({
+      expect(await outboxRow(mail.db, id)).toMatchObject({
         status: 'failed',
         attempts: 5,
         text: null,
@@ -237,15 +201,15 @@ for (const pair of backendPairs()) {
 
     it('clears any body past the retention, keeping the row', async () => {
       const to = uniqueEmail('old');
-      const id = await worker().send(passwordChanged(to));
-      const createdAt = (await outboxRow(harness.app.db, id)).createdAt.getTime();
-      await sweepOutbox(harness.app.db, { now: new Date(createdAt + BODY_RETENTION_MS - 60_000) });
-      expect((await outboxRow(harness.app.db, id)).text).not.toBeNull();
-      await sweepOutbox(harness.app.db, {
+      const id = await mail.mailer().send(passwordChangedEmail(to));
+      const createdAt = (await outboxRow(mail.db, id)).createdAt.getTime();
+      await sweepOutbox(mail.db, { now: new Date(createdAt + BODY_RETENTION_MS - 60_000) });
+      expect((await outboxRow(mail.db, id)).text).not.toBeNull();
+      await sweepOutbox(mail.db, {
         now: new Date(createdAt + BODY_RETENTION_MS + 60_000),
         batchSize: 2,
       });
-      expect(await outboxRow(harness.app.db, id)).toMatchObject({
+      expect(await outboxRow(mail.db, id)).toMatchObject({
         recipient: to,
         template: 'password_changed',
         text: null,

@@ -10,14 +10,16 @@ export interface ReceivedEmail {
   raw: string;
 }
 
-/** A real SMTP server in this process, keeping what it receives. */
-export async function startSmtpServer(): Promise<{
+export interface TestSmtpServer {
   url: string;
   received: ReceivedEmail[];
   /** What reached `recipient`, each delivery once. */
   to(recipient: string): ReceivedEmail[];
   close(): Promise<void>;
-}> {
+}
+
+/** A real SMTP server in this process, keeping what it receives. */
+export async function startSmtpServer(): Promise<TestSmtpServer> {
   const received: ReceivedEmail[] = [];
   const server = new SMTPServer({
     authOptional: true,
@@ -113,6 +115,10 @@ export async function waitFor<T>(
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+/** What `Mailer.send` takes for a plain email to `to`, one with no link in it. */
+export const passwordChangedEmail = (to: string) =>
+  ({ to, template: 'password_changed', locale: 'en', data: { name: 'Test Person' } }) as const;
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
