@@ -171,11 +171,13 @@ export class BullJobQueue implements JobQueue {
   }
 
   register<Data>(name: string, handler: JobHandler<Data>, options: { concurrency?: number } = {}) {
+    const connection = this.#connection.duplicate();
+    this.#workerConnections.push(connection);
     const worker = new Worker(
       name,
       async (job) => handler(job.data as Data, { id: String(job.id), attempt: job.attemptsMade + 1 }),
       {
-        connection: this.#connection.duplicate(),
+        connection,
         prefix: this.#prefix,
         concurrency: options.concurrency ?? 1,
       },
