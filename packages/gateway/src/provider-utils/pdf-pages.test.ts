@@ -1,7 +1,15 @@
+import { readFileSync } from 'node:fs';
+import { deflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { makePdf } from '../testing/pdf.js';
+import { makeObjectStreamPdf, makePdf, objectStream } from '../testing/pdf.js';
 import { classifyMediaPart } from './media-part.js';
-import { countPdfPages } from './pdf-pages.js';
+import {
+  countPdfPages,
+  maxCountedObjects,
+  maxInflatedBytes,
+  maxObjectStreamBytes,
+  maxObjectStreams,
+} from './pdf-pages.js';
 
 const pdf = (body: string) => Buffer.from(`%PDF-1.7\n${body}\n%%EOF\n`, 'latin1');
 /** A page tree: a root `/Pages` with `kids` pages and the `/Count` it claims. */
@@ -30,7 +38,7 @@ describe('countPdfPages', () => {
   it('gives no count for what does not show its pages in plain text', async () => {
     // Encrypted (Anthropic refuses it; its strings and streams are unreadable here).
     expect(countPdfPages(await makePdf(2, { userPassword: 'made-up-at-test-time' }))).toBeUndefined();
-    // Objects packed in a compressed object stream.
+    // Objects packed in an object stream that does not inflate.
     expect(
       countPdfPages(
         pdf(
@@ -92,6 +100,173 @@ describe('countPdfPages', () => {
       Buffer.from('30 0 obj << /Type /Page /Parent 1 0 R >> endobj\n%%EOF\n'),
     ]);
     expect(countPdfPages(grown)).toBe(4);
+  });
+
+  it('counts the pages of PDFs whose objects are packed in object streams, with cross-reference streams', async () => {
+    // One stream, several (three objects each), a large tree.
+    expect(countPdfPages(makeObjectStreamPdf(1))).toBe(1);
+    expect(countPdfPages(makeObjectStreamPdf(7, { perStream: 3 }))).toBe(7);
+    expect(countPdfPages(makeObjectStreamPdf(250))).toBe(250);
+    // As qpdf 11.3 (--object-streams=generate --linearize) rewrote a 12-page pdfkit file: hint stream, two
+    // cross-reference streams, the first page's objects in a stream of their own.
+    const qpdf = readFileSync(new URL('./__fixtures__/qpdf-object-streams-12-pages.pdf', import.meta.url));
+    expect(countPdfPages(qpdf)).toBe(12);
+    // An object stream stored without a filter, beside a plain catalog.
+    const stored = Buffer.concat([
+      Buffer.from('%PDF-1.5\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n'),
+      objectStream(
+        9,
+        [
+          [2, '<< /Type /Pages /Kids [3 0 R 4 0 R] /Count 2 >>'],
+          [3, '<</Type/Page>>'],
+          [4, '<<>>'],
+        ],
+        {
+          deflate: false,
+        },
+      ),
+      Buffer.from('%%EOF\n'),
+    ]);
+    expect(countPdfPages(stored)).toBe(2);
+    // Through the hold's path: the data URL of such a file.
+    const url = `data:application/pdf;base64,${makeObjectStreamPdf(5, { perStream: 2 }).toString('base64')}`;
+    expect(classifyMediaPart(url, { countPages: true }).pages).toBe(5);
+  });
+
+  it('counts a page tree an update packs in a new object stream at the most of its definitions', () => {
+    // Readers take the update's tree (qpdf reports 2 pages); one recovering a damaged file may take the first (3).
+    const shrunk = makeObjectStreamPdf(3, {
+      update: [[2, '<< /Type /Pages /Kids [3 0 R 5 0 R] /Count 2 >>']],
+    });
+    expect(countPdfPages(shrunk)).toBe(3);
+    const grown = makeObjectStreamPdf(3, {
+      update: [
+        [2, '<< /Type /Pages /Kids [3 0 R 5 0 R 7 0 R 40 0 R] /Count 4 >>'],
+        [40, '<< /Type /Page /Parent 2 0 R >>'],
+      ],
+    });
+    expect(countPdfPages(grown)).toBe(4);
+  });
+
+  it('gives no count for an object stream it cannot read in full', () => {
+    const file = (...parts: Buffer[]) =>
+      Buffer.concat([Buffer.from('%PDF-1.5\n'), ...parts, Buffer.from('%%EOF\n')]);
+    const objects = [
+      [2, '<< /Type /Pages /Kids [3 0 R] /Count 1 >>'],
+      [3, '<< /Type /Page /Parent 2 0 R >>'],
+    ] as const;
+    expect(countPdfPages(file(objectStream(9, objects)))).toBe(1);
+    const deflated = deflateSync(Buffer.from('2 0 3 44\n<< /Type /Pages /Kids [3 0 R] /Count 1 >>\n'));
+    // Truncated: cut short (with or without its /Length saying so), or no endstream before the file ends.
+    const cut = deflated.subarray(0, deflated.length - 5);
+    expect(countPdfPages(file(objectStream(9, objects, { stream: cut })))).toBeUndefined();
+    expect(countPdfPages(file(objectStream(9, objects).subarray(0, 60)))).toBeUndefined();
+    // Corrupt data, another filter, a predictor, a chain of filters.
+    expect(
+      countPdfPages(file(objectStream(9, objects, { stream: Buffer.from('not deflate') }))),
+    ).toBeUndefined();
+    for (const dictionary of <Array<Record<string, string>>>[
+      { Filter: '/LZWDecode' },
+      { DecodeParms: '<< /Predictor 12 /Columns 5 >>' },
+      { Filter: '[/FlateDecode /ASCIIHexDecode]' },
+      // A key given twice, which readers may take either way.
+      { Filter: '/FlateDecode /Filter /LZWDecode' },
+    ])
+      expect(countPdfPages(file(objectStream(9, objects, { dictionary })))).toBeUndefined();
+    // A header that does not match its /N or /First, offsets past the end or going back.
+    const header = (text: string, first: number, count = 2) =>
+      file(
+        Buffer.from(
+          `9 0 obj << /Type /ObjStm /N ${count} /First ${first} /Length ${text.length} >> stream\n${text}\nendstream endobj\n`,
+        ),
+      );
+    const body = '<< /Type /Pages /Kids [3 0 R] /Count 1 >> << /Type /Page >>';
+    expect(countPdfPages(header(`2 0 3 43 ${body}`, 9))).toBe(1);
+    expect(countPdfPages(header(`2 0 3 43 ${body}`, 9, 3))).toBeUndefined();
+    expect(countPdfPages(header(`2 0 3 43 ${body}`, 9, 1))).toBeUndefined();
+    expect(countPdfPages(header(`2 0 3 900 ${body}`, 10))).toBeUndefined();
+    expect(countPdfPages(header(`2 43 3 0 ${body}`, 9))).toBeUndefined();
+    expect(countPdfPages(header(`2 0 3 43 ${body}`, 9000))).toBeUndefined();
+    // An object stream inside one, or one not in an object of its own; two that overlap.
+    expect(countPdfPages(file(objectStream(9, [...objects, [4, '<< /Type /ObjStm /N 0 /First 0 >>']])))).toBe(
+      undefined,
+    );
+    expect(
+      countPdfPages(file(Buffer.from('<< /Type /ObjStm >>\n'), objectStream(9, objects))),
+    ).toBeUndefined();
+    // (A /Length given by reference reads up to the endstream; one stream stored in another's data overlaps it.)
+    const indirectLength = objectStream(9, objects, { dictionary: { Length: '10 0 R' } });
+    expect(countPdfPages(file(indirectLength))).toBe(1);
+    const inner = objectStream(10, objects, { deflate: false });
+    expect(
+      countPdfPages(
+        file(
+          Buffer.from(
+            `8 0 obj << /Type /ObjStm /N 0 /First 0 >> stream\n${inner.toString('latin1')}endstream\n`,
+          ),
+        ),
+      ),
+    ).toBeUndefined();
+  });
+
+  it('stops at its caps: zip bombs, too many object streams, too many page objects', () => {
+    const file = (...parts: Buffer[]) =>
+      Buffer.concat([Buffer.from('%PDF-1.5\n'), ...parts, Buffer.from('%%EOF\n')]);
+    const page = (number: number, padding: number) => {
+      const text = `${number} 0\n<< /Type /Page >>`;
+      return Buffer.concat([Buffer.from(text), Buffer.alloc(padding, 0x20)]);
+    };
+    const stream = (number: number, plain: Buffer) =>
+      objectStream(number, [[number + 1000, '']], { stream: deflateSync(plain), dictionary: { First: '4' } });
+    // A stream of 32 MiB of zeros deflated to 32 KiB is refused: the inflate stops at the per-stream cap.
+    const bomb = deflateSync(Buffer.alloc(maxObjectStreamBytes * 4), { level: 9 });
+    expect(countPdfPages(file(objectStream(9, [[3, '']], { stream: bomb })))).toBeUndefined();
+    // Just under the per-stream cap reads; streams that together pass the total cap do not.
+    const large = maxObjectStreamBytes - 1_024;
+    expect(countPdfPages(file(stream(9, page(9, large))))).toBe(1);
+    const under = Math.floor(maxInflatedBytes / large);
+    const many = (count: number) =>
+      file(...Array.from({ length: count }, (_, index) => stream(10 + index, page(10 + index, large))));
+    expect(countPdfPages(many(under))).toBe(under);
+    expect(countPdfPages(many(under + 1))).toBeUndefined();
+    // More object streams than a file may have.
+    const tiny = (count: number) =>
+      file(...Array.from({ length: count }, (_, index) => stream(index + 1, page(index + 1, 0))));
+    expect(countPdfPages(tiny(100))).toBe(100);
+    expect(countPdfPages(tiny(maxObjectStreams + 1))).toBeUndefined();
+    // More objects typed /Page than the count keeps apart (far more pages than any provider takes).
+    const pages = (count: number) =>
+      file(
+        Buffer.from(
+          Array.from({ length: count }, (_, index) => `${index + 1} 0 obj<</Type/Page>>endobj\n`).join(''),
+        ),
+      );
+    expect(countPdfPages(pages(maxCountedObjects))).toBe(maxCountedObjects);
+    expect(countPdfPages(pages(maxCountedObjects + 1))).toBeUndefined();
+  }, 60_000);
+
+  it('follows no reference: looping, self-referencing and deep page trees in object streams end', () => {
+    const file = (...parts: Buffer[]) =>
+      Buffer.concat([Buffer.from('%PDF-1.5\n'), ...parts, Buffer.from('%%EOF\n')]);
+    const looping = objectStream(9, [
+      [2, '<< /Type /Pages /Kids [3 0 R] /Count 1 >>'],
+      [3, '<< /Type /Pages /Kids [2 0 R 3 0 R] /Count 2 >>'],
+    ]);
+    expect(countPdfPages(file(looping))).toBe(3);
+    // A chain of 50,000 nodes, each the only kid of the one before: read in one pass, no recursion.
+    const depth = 50_000;
+    const chain = objectStream(
+      depth + 10,
+      Array.from(
+        { length: depth },
+        (_, index) => [index + 1, `<< /Type /Pages /Kids [${index + 2} 0 R] /Count 1 >>`] as const,
+      ),
+    );
+    expect(countPdfPages(file(chain))).toBe(depth);
+    // A huge /Count inside a stream holds at the ceiling, as one outside does.
+    expect(
+      countPdfPages(file(objectStream(9, [[2, `<< /Type /Pages /Kids [] /Count ${'9'.repeat(400)} >>`]]))),
+    ).toBe(1_000_000_000);
   });
 
   it('neither crashes nor hangs on hostile input: deep nesting, long runs, many keys', () => {

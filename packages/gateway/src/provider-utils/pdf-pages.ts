@@ -1,5 +1,7 @@
+import { inflateSync } from 'node:zlib';
+
 /**
- * Counting the pages of a PDF from its bytes, for holds: no rendering, no recursion, one linear pass, and an answer
+ * Counting the pages of a PDF from its bytes, for holds: no rendering, no recursion, linear passes, and an answer
  * that is never below what a reader may find in the file (a hold must not under-count), or none at all.
  *
  * A reader finds the pages by walking the page tree (the catalog's `/Pages`, each node's `/Kids`), or trusts the root
@@ -8,118 +10,252 @@
  * nodes included) bound the pages of any tree built from it; the largest `/Count` of a `/Pages` node bounds what a
  * reader trusting it reports; the objects typed `/Page` bound what recovery finds. The count is the largest of the
  * three. An object the file defines again (an incremental update) counts once, at the most its definitions give, so
- * an edited file is not counted twice, and whichever definition the cross-reference table picks is covered.
+ * an edited file is not counted twice, and whichever definition the cross-reference table (or stream) picks is
+ * covered: a later, smaller `/Count` does not lower the count, since a reader recovering the file may take the earlier.
  *
- * Undefined when the file does not show its pages in plain text: not a PDF, encrypted (`/Encrypt`), objects packed in
- * compressed object streams (`/ObjStm`), a `/Kids`, `/Count` or `/Type` given by reference or behind a comment,
- * a malformed `/Kids` array, or no page at all. Names are read with their `#xx` escapes decoded (`/P#61ge` is `/Page`).
+ * Objects packed in object streams (`/Type /ObjStm`, PDF 1.5, what most writers produce beside a cross-reference
+ * stream) are read too: each stream is inflated (FlateDecode, or none) under `maxObjectStreamBytes` each and
+ * `maxInflatedBytes` in all, and its objects are counted under the numbers its header gives them, as above.
+ *
+ * The bytes are searched (`Buffer.indexOf`) for the two things the count starts from, a `/` (a name) and `obj` (an
+ * object header or `endobj`), not decoded to a string nor matched with a pattern at every position.
+ *
+ * Undefined when the file does not show its pages: not a PDF, encrypted (`/Encrypt`), a `/Kids`, `/Count` or `/Type`
+ * given by reference or behind a comment, a malformed `/Kids` array, an object stream that cannot be read in full
+ * (another filter or a predictor, truncated or corrupt, past the caps, streams that overlap, a malformed header), or
+ * no page at all. Names are read with their `#xx` escapes decoded (`/P#61ge` is `/Page`).
  */
 export function countPdfPages(pdf: Uint8Array): number | undefined {
-  const text = Buffer.from(pdf.buffer, pdf.byteOffset, pdf.byteLength).toString('latin1');
+  const bytes = Buffer.from(pdf.buffer, pdf.byteOffset, pdf.byteLength);
   // Readers take a header anywhere in the first 1,024 bytes.
-  const header = text.indexOf('%PDF-');
-  if (header < 0 || header > 1_024) return undefined;
+  const header = bytes.subarray(0, 1_024 + pdfHeader.length).indexOf(pdfHeader);
+  if (header < 0) return undefined;
 
-  const objects = new Map<string, { kids: number; count: number; page: boolean }>();
-  // What lies outside any object (after a stray endobj, in a trailer) counts in full: it is not redefined.
-  let looseKids = 0;
-  let loosePages = 0;
-  let looseCount = 0;
-  // The object being read: its number, and what this definition of it holds so far.
-  let key: string | undefined;
-  let kids = 0;
-  let count = 0;
-  let pagesNode = false;
-  let page = false;
+  const tally = new Tally();
+  const objectStreams: ObjectStreamAt[] = [];
+  if (!scan(bytes, header, tally, objectStreams)) return undefined;
+  tally.commit();
 
-  const commit = () => {
-    if (key === undefined) {
-      looseKids += kids;
-      if (page) loosePages += 1;
-      if (pagesNode) looseCount = Math.max(looseCount, count);
-    } else {
-      const seen = objects.get(key);
-      const pagesCount = pagesNode ? count : 0;
-      if (seen) {
-        seen.kids = Math.max(seen.kids, kids);
-        seen.count = Math.max(seen.count, pagesCount);
-        seen.page ||= page;
-      } else objects.set(key, { kids, count: pagesCount, page });
-    }
-    kids = 0;
-    count = 0;
-    pagesNode = false;
-    page = false;
-  };
-
-  tokens.lastIndex = header;
-  for (let match = tokens.exec(text); match !== null; match = tokens.exec(text)) {
-    const [, rawName, objectNumber] = match;
-    if (rawName === undefined) {
-      // An object header or `endobj`: the definition read so far is complete.
-      commit();
-      key = objectNumber === undefined ? undefined : objectNumber.replace(/^0+(?=\d)/, '');
-      continue;
-    }
-    const name = decodeName(rawName);
-    if (name === 'Encrypt' || name === 'ObjStm') return undefined;
-    const at = tokens.lastIndex;
-    if (name === 'Kids') {
-      const references = countReferences(text, at);
-      if (references === undefined) return undefined;
-      kids += references;
-    } else if (name === 'Type') {
-      const position = skipWhitespace(text, at);
-      if (text.charCodeAt(position) === 0x25 /* % */) return undefined;
-      nameAt.lastIndex = position;
-      const value = nameAt.exec(text);
-      referenceAt.lastIndex = position;
-      if (!value && referenceAt.test(text)) return undefined;
-      if (value) {
-        const type = decodeName(value[1]!);
-        if (type === 'Page') page = true;
-        else if (type === 'Pages') pagesNode = true;
-      }
-    } else if (name === 'Count') {
-      const value = readCount(text, at);
-      if (value === undefined) return undefined;
-      count = Math.max(count, value);
+  const budget = { left: maxInflatedBytes };
+  let readUpTo = 0;
+  for (const at of objectStreams) {
+    // Streams do not overlap in a well-formed file; letting them would scan (and inflate) the same bytes again, and
+    // search for the same `endstream` again.
+    if (at.start < readUpTo) return undefined;
+    const stream = readObjectStream(bytes, at.start, budget);
+    if (stream === undefined) return undefined;
+    readUpTo = stream.end;
+    for (const object of stream.objects) {
+      tally.begin(object.key);
+      if (!scan(object.bytes, 0, tally)) return undefined;
+      tally.commit();
     }
   }
-  commit();
-
-  let treeReferences = looseKids;
-  let typedPages = loosePages;
-  let largestCount = looseCount;
-  for (const object of objects.values()) {
-    treeReferences += object.kids;
-    if (object.page) typedPages += 1;
-    largestCount = Math.max(largestCount, object.count);
-  }
-  const pages = Math.max(treeReferences, typedPages, largestCount);
-  return pages > 0 ? pages : undefined;
+  if (tally.objectsCounted > maxCountedObjects) return undefined;
+  return tally.pages();
 }
 
 /** A `/Count` past this is held as this: more pages than any provider takes. */
 const countCeiling = 1_000_000_000;
+/** The most one object stream may inflate to; real ones hold a few hundred objects, well under a mebibyte. */
+export const maxObjectStreamBytes = 8 * 1024 * 1024;
+/** The most all the object streams of a file may inflate to together (a zip bomb stops here, unallocated). */
+export const maxInflatedBytes = 64 * 1024 * 1024;
+/** The most object streams a file may have (each costs an inflate); real ones have one per ~100 objects. */
+export const maxObjectStreams = 10_000;
+/**
+ * The most objects holding a `/Kids`, a `/Count` or a page type the count keeps apart (a page tree that large is far
+ * past what any provider takes, which is what no count holds anyway); its memory stays a few megabytes.
+ */
+export const maxCountedObjects = 100_000;
+/** The most bytes an object stream's dictionary may take: its few entries are short. */
+const maxDictionaryBytes = 4_096;
 
-/** PDF whitespace (NUL, tab, line feed, form feed, carriage return, space) and the characters a name stops at. */
-const space = '[\\0\\t\\n\\f\\r ]';
-const regular = '[^\\0\\t\\n\\f\\r ()<>\\[\\]{}/%]';
+const pdfHeader = Buffer.from('%PDF-', 'latin1');
+const objKeyword = Buffer.from('obj', 'latin1');
+const endstreamKeyword = Buffer.from('endstream', 'latin1');
+
+/** What the count has read: per object (its latest number), and what lies outside any. */
+class Tally {
+  private readonly objects = new Map<string, { kids: number; count: number; page: boolean }>();
+  // What lies outside any object (after a stray endobj, in a trailer) counts in full: it is not redefined.
+  private looseKids = 0;
+  private loosePages = 0;
+  private looseCount = 0;
+  // The object being read: its number, and what this definition of it holds so far.
+  key: string | undefined;
+  kids = 0;
+  count = 0;
+  pagesNode = false;
+  page = false;
+  /**
+   * This definition is an object stream: what its stream shows when stored unfiltered is counted when the stream is
+   * read, under the numbers of the objects inside, and its own dictionary (`/Type /ObjStm`) holds nothing counted.
+   */
+  objectStream = false;
+
+  /** The definition read so far is complete; what follows belongs to object `key` (none: outside any). */
+  begin(key: string | undefined): void {
+    this.commit();
+    this.key = key;
+  }
+
+  /** How many objects hold something counted. */
+  get objectsCounted(): number {
+    return this.objects.size;
+  }
+
+  commit(): void {
+    if (this.objectStream) {
+      this.kids = 0;
+      this.count = 0;
+      this.page = false;
+      this.pagesNode = false;
+      this.objectStream = false;
+    }
+    if (this.key === undefined) {
+      this.looseKids += this.kids;
+      if (this.page) this.loosePages += 1;
+      if (this.pagesNode) this.looseCount = Math.max(this.looseCount, this.count);
+    } else {
+      const seen = this.objects.get(this.key);
+      const pagesCount = this.pagesNode ? this.count : 0;
+      if (seen) {
+        seen.kids = Math.max(seen.kids, this.kids);
+        seen.count = Math.max(seen.count, pagesCount);
+        seen.page ||= this.page;
+      } else if ((this.kids > 0 || pagesCount > 0 || this.page) && this.objects.size <= maxCountedObjects)
+        // Past the most it keeps, the count is given up (`objectsCounted`): memory stays bounded meanwhile.
+        this.objects.set(this.key, { kids: this.kids, count: pagesCount, page: this.page });
+    }
+    this.kids = 0;
+    this.count = 0;
+    this.pagesNode = false;
+    this.page = false;
+  }
+
+  pages(): number | undefined {
+    let treeReferences = this.looseKids;
+    let typedPages = this.loosePages;
+    let largestCount = this.looseCount;
+    for (const object of this.objects.values()) {
+      treeReferences += object.kids;
+      if (object.page) typedPages += 1;
+      largestCount = Math.max(largestCount, object.count);
+    }
+    const pages = Math.max(treeReferences, typedPages, largestCount);
+    return pages > 0 ? pages : undefined;
+  }
+}
+
+/** An object typed `/ObjStm` in the file: its number and where its header's `obj` ends. */
+interface ObjectStreamAt {
+  key: string;
+  start: number;
+}
 
 /**
- * The tokens the count reads, in one pass: a name it acts on (or any name with a `#` escape, which may decode to one),
- * an object header (`12 0 obj`, its number captured) or `endobj`. Other names are not matched at all, which keeps the
- * pass fast over compressed streams. The lookbehinds start a number only at its first digit and a keyword only after
- * a delimiter, which keeps it linear on any input (a run of digits is tried once, not once per digit).
+ * Reads the names the count acts on (`/Kids`, `/Type`, `/Count`, `/Encrypt`, `/ObjStm`, and any with a `#` escape,
+ * which may decode to one) from `from` on into `tally`; false when the file cannot be counted. With `objectStreams`
+ * (the file itself) object headers (`12 0 obj`) and `endobj` mark where each object starts and ends, and an object
+ * typed `/ObjStm` is noted there to be read after; without (an object inside an object stream, which has neither
+ * headers nor streams) an `/ObjStm` is a doubt. Each byte is looked at a bounded number of times: the `/` and `obj`
+ * are found with `indexOf`, a name or value is read once forward, an object number once backward from its `obj`.
  */
-const tokens = new RegExp(
-  `/((?:Kids|Type|Count|Encrypt|ObjStm|${regular}*#${regular}*)(?!${regular}))|(?<![0-9])([0-9]+)${space}+[0-9]+${space}+obj(?!${regular})|(?<!${regular})endobj(?!${regular})`,
-  'g',
-);
-const nameAt = new RegExp(`/(${regular}*)`, 'y');
-const referenceAt = new RegExp(`[0-9]+${space}+[0-9]+${space}+R(?!${regular})`, 'y');
-const integerAt = new RegExp(`[+-]?[0-9]+(?!${regular})`, 'y');
+function scan(bytes: Buffer, from: number, tally: Tally, objectStreams?: ObjectStreamAt[]): boolean {
+  const length = bytes.length;
+  let slash = bytes.indexOf(0x2f, from);
+  let obj = objectStreams ? bytes.indexOf(objKeyword, from) : -1;
+  let objectStart = -1;
+  while (slash >= 0 || obj >= 0) {
+    if (obj >= 0 && (slash < 0 || obj < slash)) {
+      const at = obj;
+      obj = bytes.indexOf(objKeyword, at + 3);
+      if (at + 3 < length && isRegular(bytes[at + 3]!)) continue;
+      if (
+        at - 3 >= from &&
+        bytes[at - 3] === 0x65 /* e */ &&
+        bytes[at - 2] === 0x6e /* n */ &&
+        bytes[at - 1] === 0x64 /* d */ &&
+        (at - 3 === 0 || !isRegular(bytes[at - 4]!))
+      ) {
+        tally.begin(undefined);
+        continue;
+      }
+      const number = objectNumberBefore(bytes, at, from);
+      if (number === undefined) continue;
+      tally.begin(number);
+      objectStart = at + 3;
+      continue;
+    }
+
+    const at = slash + 1;
+    let end = at;
+    while (end < length && isRegular(bytes[end]!)) end += 1;
+    slash = bytes.indexOf(0x2f, end);
+    // A name acted on starts with one of these letters, or with an escape; spelt with escapes it is at most 21 bytes.
+    const first = bytes[at];
+    if (end - at > 21 || end === at || !nameInitials.has(first!)) continue;
+    const name = decodeName(bytes.toString('latin1', at, end));
+    if (name === 'Encrypt' || name === 'ObjStm') return false;
+    if (name === 'Kids') {
+      const references = countReferences(bytes, end);
+      if (references === undefined) return false;
+      tally.kids += references;
+    } else if (name === 'Type') {
+      const position = skipWhitespace(bytes, end);
+      if (bytes[position] === 0x25 /* % */) return false;
+      if (bytes[position] === 0x2f /* / */) {
+        let valueEnd = position + 1;
+        while (valueEnd < length && isRegular(bytes[valueEnd]!)) valueEnd += 1;
+        const type = decodeName(bytes.toString('latin1', position + 1, valueEnd));
+        if (type === 'Page') tally.page = true;
+        else if (type === 'Pages') tally.pagesNode = true;
+        else if (type === 'ObjStm') {
+          // Read after this pass, from its header; one outside any object, or inside one, cannot be.
+          if (!objectStreams || tally.key === undefined || objectStreams.length >= maxObjectStreams)
+            return false;
+          objectStreams.push({ key: tally.key, start: objectStart });
+          tally.objectStream = true;
+          slash = bytes.indexOf(0x2f, valueEnd);
+        }
+      } else if (referenceEnd(bytes, position) !== undefined) return false;
+    } else if (name === 'Count') {
+      const value = readCount(bytes, end);
+      if (value === undefined) return false;
+      tally.count = Math.max(tally.count, value);
+    }
+  }
+  return true;
+}
+
+/** First bytes of the names `scan` acts on: C, E, K, O, T, and `#`. */
+const nameInitials = new Set([0x43, 0x45, 0x4b, 0x4f, 0x54, 0x23]);
+
+/**
+ * The object number of a header whose `obj` is at `at` (`12 0 obj`: digits, whitespace, digits, whitespace), with
+ * leading zeros dropped; undefined when what precedes `obj` is not that.
+ */
+function objectNumberBefore(bytes: Buffer, at: number, from: number): string | undefined {
+  let position = at - 1;
+  const whitespaceEnd = position;
+  while (position >= from && isWhitespace(bytes[position]!)) position -= 1;
+  if (position === whitespaceEnd) return undefined;
+  const generationEnd = position;
+  while (position >= from && isDigit(bytes[position]!)) position -= 1;
+  if (position === generationEnd) return undefined;
+  const gapEnd = position;
+  while (position >= from && isWhitespace(bytes[position]!)) position -= 1;
+  if (position === gapEnd) return undefined;
+  const numberEnd = position;
+  while (position >= from && isDigit(bytes[position]!)) position -= 1;
+  if (position === numberEnd) return undefined;
+  return withoutLeadingZeros(bytes.toString('latin1', position + 1, numberEnd + 1));
+}
+
+function withoutLeadingZeros(digits: string): string {
+  return digits.replace(/^0+(?=\d)/, '');
+}
 
 /** A name as readers compare it: each `#xx` escape decoded. */
 function decodeName(raw: string): string {
@@ -127,49 +263,337 @@ function decodeName(raw: string): string {
   return raw.replace(/#([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
 }
 
+/** PDF whitespace: NUL, tab, line feed, form feed, carriage return, space. */
 function isWhitespace(code: number): boolean {
-  return code === 0 || code === 9 || code === 10 || code === 12 || code === 13 || code === 32;
+  return byteClass[code] === whitespace;
 }
 
-function skipWhitespace(text: string, at: number): number {
+function isDigit(code: number): boolean {
+  return code >= 0x30 && code <= 0x39;
+}
+
+/** Not whitespace nor a delimiter `( ) < > [ ] { } / %`: a byte of a name, number or keyword. */
+function isRegular(code: number): boolean {
+  return byteClass[code] === regular;
+}
+
+const regular = 0;
+const whitespace = 1;
+const delimiter = 2;
+/** Each byte's class, looked up once per byte read. */
+const byteClass = new Uint8Array(256);
+for (const code of [0, 9, 10, 12, 13, 32]) byteClass[code] = whitespace;
+for (const code of [0x28, 0x29, 0x3c, 0x3e, 0x5b, 0x5d, 0x7b, 0x7d, 0x2f, 0x25]) byteClass[code] = delimiter;
+
+function skipWhitespace(bytes: Buffer, at: number): number {
   let position = at;
-  while (position < text.length && isWhitespace(text.charCodeAt(position))) position += 1;
+  while (position < bytes.length && isWhitespace(bytes[position]!)) position += 1;
   return position;
+}
+
+/** The end of the digits at `at`, or `at` when there are none. */
+function digitsEnd(bytes: Buffer, at: number): number {
+  let position = at;
+  while (position < bytes.length && isDigit(bytes[position]!)) position += 1;
+  return position;
+}
+
+/** Where the reference (`12 0 R`) at `at` ends; undefined when there is none there. */
+function referenceEnd(bytes: Buffer, at: number): number | undefined {
+  let position = digitsEnd(bytes, at);
+  if (position === at) return undefined;
+  let next = skipWhitespace(bytes, position);
+  if (next === position) return undefined;
+  position = digitsEnd(bytes, next);
+  if (position === next) return undefined;
+  next = skipWhitespace(bytes, position);
+  if (next === position || bytes[next] !== 0x52 /* R */) return undefined;
+  if (next + 1 < bytes.length && isRegular(bytes[next + 1]!)) return undefined;
+  return next + 1;
 }
 
 /**
  * The references in the `/Kids` array that starts at `at`; undefined when it is not an array of references written
  * out there (given by reference, a comment or anything else inside, no closing bracket).
  */
-function countReferences(text: string, at: number): number | undefined {
-  let position = skipWhitespace(text, at);
-  if (text.charCodeAt(position) !== 0x5b /* [ */) return undefined;
+function countReferences(bytes: Buffer, at: number): number | undefined {
+  let position = skipWhitespace(bytes, at);
+  if (bytes[position] !== 0x5b /* [ */) return undefined;
   position += 1;
   let references = 0;
   for (;;) {
-    position = skipWhitespace(text, position);
-    if (position >= text.length) return undefined;
-    if (text.charCodeAt(position) === 0x5d /* ] */) return references;
-    referenceAt.lastIndex = position;
-    if (!referenceAt.test(text)) return undefined;
-    position = referenceAt.lastIndex;
+    position = skipWhitespace(bytes, position);
+    if (position >= bytes.length) return undefined;
+    if (bytes[position] === 0x5d /* ] */) return references;
+    const end = referenceEnd(bytes, position);
+    if (end === undefined) return undefined;
+    position = end;
     references += 1;
   }
 }
 
 /**
  * The integer of the `/Count` at `at`, at most `countCeiling`; 0 for a value no reader takes as a count (a real
- * number, a name); undefined for one given by reference or behind a comment, which this pass cannot follow.
+ * number, a name, a negative one); undefined for one given by reference or behind a comment, which this pass cannot
+ * follow.
  */
-function readCount(text: string, at: number): number | undefined {
-  const position = skipWhitespace(text, at);
-  if (text.charCodeAt(position) === 0x25 /* % */) return undefined;
-  referenceAt.lastIndex = position;
-  if (referenceAt.test(text)) return undefined;
-  integerAt.lastIndex = position;
-  const value = integerAt.exec(text);
-  if (!value) return 0;
-  const digits = value[0].replace(/^[+-]/, '').replace(/^0+(?=\d)/, '');
-  if (value[0].startsWith('-')) return 0;
+function readCount(bytes: Buffer, at: number): number | undefined {
+  const position = skipWhitespace(bytes, at);
+  if (bytes[position] === 0x25 /* % */) return undefined;
+  if (referenceEnd(bytes, position) !== undefined) return undefined;
+  const sign = bytes[position] === 0x2b /* + */ || bytes[position] === 0x2d; /* - */
+  const start = sign ? position + 1 : position;
+  const end = digitsEnd(bytes, start);
+  if (end === start || (end < bytes.length && isRegular(bytes[end]!))) return 0;
+  if (bytes[position] === 0x2d) return 0;
+  const digits = withoutLeadingZeros(bytes.toString('latin1', start, end));
   return digits.length > 9 ? countCeiling : Math.min(Number(digits), countCeiling);
+}
+
+/**
+ * The objects of the object stream whose dictionary follows `start` (just past its `obj`), each with its number and
+ * bytes, and where the stream's data ends; undefined when it cannot be read in full and within `budget`.
+ */
+function readObjectStream(
+  bytes: Buffer,
+  start: number,
+  budget: { left: number },
+): { objects: Array<{ key: string; bytes: Buffer }>; end: number } | undefined {
+  const dictionary = readDictionary(bytes, start);
+  if (dictionary === undefined) return undefined;
+  const { entries } = dictionary;
+  const type = entries.get('Type');
+  const count = entries.get('N');
+  const first = entries.get('First');
+  if (type?.kind !== 'name' || type.value !== 'ObjStm') return undefined;
+  if (count?.kind !== 'integer' || first?.kind !== 'integer') return undefined;
+  const inflate = flate(entries.get('Filter'), entries.get('DecodeParms'));
+  if (inflate === undefined) return undefined;
+
+  // The `stream` keyword, then its end of line (CR LF or LF; a lone CR as readers tolerate).
+  let position = skipWhitespace(bytes, dictionary.end);
+  if (bytes.toString('latin1', position, position + 6) !== 'stream') return undefined;
+  position += 6;
+  if (bytes[position] === 0x0d) position += 1;
+  if (bytes[position] === 0x0a) position += 1;
+  else if (bytes[position - 1] !== 0x0d) return undefined;
+  const dataStart = position;
+
+  // Its `/Length` when it is a number that lands on `endstream`, else up to the first `endstream` (an indirect one).
+  let dataEnd: number | undefined;
+  const length = entries.get('Length');
+  if (length?.kind === 'integer' && dataStart + length.value <= bytes.length) {
+    const after = skipWhitespace(bytes, dataStart + length.value);
+    if (bytes.toString('latin1', after, after + endstreamKeyword.length) === 'endstream')
+      dataEnd = dataStart + length.value;
+  }
+  if (dataEnd === undefined) {
+    const endstream = bytes.indexOf(endstreamKeyword, dataStart);
+    if (endstream < 0) return undefined;
+    dataEnd = endstream;
+    if (bytes[dataEnd - 1] === 0x0a && dataEnd > dataStart) dataEnd -= 1;
+    if (bytes[dataEnd - 1] === 0x0d && dataEnd > dataStart) dataEnd -= 1;
+  }
+  const data = bytes.subarray(dataStart, dataEnd);
+
+  let content: Buffer;
+  if (inflate) {
+    if (budget.left <= 0) return undefined;
+    try {
+      // Throws past the cap (before allocating more), and on corrupt or truncated data: none is read in part.
+      content = inflateSync(data, { maxOutputLength: Math.min(maxObjectStreamBytes, budget.left) });
+    } catch {
+      return undefined;
+    }
+  } else {
+    if (data.length > Math.min(maxObjectStreamBytes, budget.left)) return undefined;
+    content = data;
+  }
+  budget.left -= content.length;
+
+  const objects = splitObjectStream(content, count.value, first.value);
+  return objects && { objects, end: dataEnd };
+}
+
+/**
+ * The objects of an object stream's decoded `content`: its header, `count` pairs of object number and offset
+ * (from `first`) in increasing order, then each object up to the next; undefined when the header is not that.
+ */
+function splitObjectStream(
+  content: Buffer,
+  count: number,
+  first: number,
+): Array<{ key: string; bytes: Buffer }> | undefined {
+  if (first > content.length) return undefined;
+  const keys: string[] = [];
+  const offsets: number[] = [];
+  let position = skipWhitespace(content, 0);
+  while (position < first) {
+    const numberEnd = digitsEnd(content, position);
+    if (numberEnd === position) return undefined;
+    const offsetStart = skipWhitespace(content, numberEnd);
+    if (offsetStart === numberEnd) return undefined;
+    const offsetEnd = digitsEnd(content, offsetStart);
+    if (offsetEnd === offsetStart || offsetEnd - offsetStart > 9) return undefined;
+    const offset = Number(content.toString('latin1', offsetStart, offsetEnd));
+    if (first + offset > content.length || offset < (offsets.at(-1) ?? 0)) return undefined;
+    keys.push(withoutLeadingZeros(content.toString('latin1', position, numberEnd)));
+    offsets.push(offset);
+    position = skipWhitespace(content, offsetEnd);
+    if (keys.length > count) return undefined;
+  }
+  if (keys.length !== count) return undefined;
+  return keys.map((key, index) => ({
+    key,
+    bytes: content.subarray(first + offsets[index]!, first + (offsets[index + 1] ?? content.length - first)),
+  }));
+}
+
+/**
+ * Whether a stream with this `/Filter` and `/DecodeParms` is deflated (true) or stored as is (false); undefined for
+ * any other filter, a chain of filters, or a predictor.
+ */
+function flate(filter: PdfValue | undefined, parameters: PdfValue | undefined): boolean | undefined {
+  let name: string | undefined;
+  if (filter === undefined || filter.kind === 'null') name = undefined;
+  else if (filter.kind === 'name') name = filter.value;
+  else if (filter.kind === 'array' && filter.items.length <= 1) {
+    const only = filter.items[0];
+    if (only !== undefined && only.kind !== 'name') return undefined;
+    name = only?.value;
+  } else return undefined;
+  if (name !== undefined && name !== 'FlateDecode' && name !== 'Fl') return undefined;
+
+  const parameter = parameters?.kind === 'array' ? parameters.items[0] : parameters;
+  if (parameters?.kind === 'array' && parameters.items.length > 1) return undefined;
+  if (parameter !== undefined && parameter.kind !== 'null') {
+    if (parameter.kind !== 'dictionary') return undefined;
+    const predictor = parameter.entries.get('Predictor');
+    if (predictor !== undefined && (predictor.kind !== 'integer' || predictor.value > 1)) return undefined;
+  }
+  return name !== undefined;
+}
+
+/** A value of an object stream's dictionary, as far as reading one needs: anything else is `other`. */
+type PdfValue =
+  | { kind: 'integer'; value: number }
+  | { kind: 'name'; value: string }
+  | { kind: 'null' | 'reference' | 'other' }
+  | { kind: 'array'; items: PdfValue[] }
+  | { kind: 'dictionary'; entries: Map<string, PdfValue> };
+
+/**
+ * The dictionary that starts at `at` (after whitespace and comments) and where it ends; undefined past
+ * `maxDictionaryBytes`, nested deeper than a few levels, or malformed.
+ */
+function readDictionary(
+  bytes: Buffer,
+  at: number,
+): { entries: Map<string, PdfValue>; end: number } | undefined {
+  const reader = { bytes, position: at, limit: Math.min(bytes.length, at + maxDictionaryBytes) };
+  const value = readValue(reader, 0);
+  if (value?.kind !== 'dictionary') return undefined;
+  return { entries: value.entries, end: reader.position };
+}
+
+interface Reader {
+  bytes: Buffer;
+  position: number;
+  limit: number;
+}
+
+/** Skips whitespace and comments; false at the reader's limit. */
+function skipSpace(reader: Reader): boolean {
+  const { bytes } = reader;
+  while (reader.position < reader.limit) {
+    const code = bytes[reader.position]!;
+    if (isWhitespace(code)) reader.position += 1;
+    else if (code === 0x25 /* % */) {
+      while (
+        reader.position < reader.limit &&
+        bytes[reader.position] !== 0x0a &&
+        bytes[reader.position] !== 0x0d
+      )
+        reader.position += 1;
+    } else return true;
+  }
+  return false;
+}
+
+function readValue(reader: Reader, depth: number): PdfValue | undefined {
+  if (depth > 8 || !skipSpace(reader)) return undefined;
+  const { bytes } = reader;
+  const code = bytes[reader.position]!;
+  if (code === 0x3c /* < */ && bytes[reader.position + 1] === 0x3c) {
+    reader.position += 2;
+    const entries = new Map<string, PdfValue>();
+    for (;;) {
+      if (!skipSpace(reader)) return undefined;
+      if (bytes[reader.position] === 0x3e /* > */) {
+        if (bytes[reader.position + 1] !== 0x3e) return undefined;
+        reader.position += 2;
+        return { kind: 'dictionary', entries };
+      }
+      const key = readValue(reader, depth + 1);
+      if (key?.kind !== 'name') return undefined;
+      const value = readValue(reader, depth + 1);
+      // A key given twice may be read either way: which one a reader takes is not known.
+      if (value === undefined || entries.has(key.value)) return undefined;
+      entries.set(key.value, value);
+    }
+  }
+  if (code === 0x5b /* [ */) {
+    reader.position += 1;
+    const items: PdfValue[] = [];
+    for (;;) {
+      if (!skipSpace(reader)) return undefined;
+      if (bytes[reader.position] === 0x5d /* ] */) {
+        reader.position += 1;
+        return { kind: 'array', items };
+      }
+      const item = readValue(reader, depth + 1);
+      if (item === undefined) return undefined;
+      items.push(item);
+    }
+  }
+  if (code === 0x2f /* / */) {
+    let end = reader.position + 1;
+    while (end < reader.limit && isRegular(bytes[end]!)) end += 1;
+    const value = decodeName(bytes.toString('latin1', reader.position + 1, end));
+    reader.position = end;
+    return { kind: 'name', value };
+  }
+  if (code === 0x28 /* ( */) {
+    // A literal string: balanced parentheses, a backslash escaping the next byte.
+    let nesting = 0;
+    for (; reader.position < reader.limit; reader.position += 1) {
+      const byte = bytes[reader.position];
+      if (byte === 0x5c /* \ */) reader.position += 1;
+      else if (byte === 0x28) nesting += 1;
+      else if (byte === 0x29 && --nesting === 0) {
+        reader.position += 1;
+        return { kind: 'other' };
+      }
+    }
+    return undefined;
+  }
+  if (code === 0x3c /* < */) {
+    const end = bytes.indexOf(0x3e /* > */, reader.position);
+    if (end < 0 || end >= reader.limit) return undefined;
+    reader.position = end + 1;
+    return { kind: 'other' };
+  }
+  if (!isRegular(code)) return undefined;
+  const reference = referenceEnd(bytes.subarray(0, reader.limit), reader.position);
+  if (reference !== undefined) {
+    reader.position = reference;
+    return { kind: 'reference' };
+  }
+  let end = reader.position;
+  while (end < reader.limit && isRegular(bytes[end]!)) end += 1;
+  const token = bytes.toString('latin1', reader.position, end);
+  reader.position = end;
+  if (/^\+?\d{1,9}$/.test(token)) return { kind: 'integer', value: Number(token) };
+  if (token === 'null') return { kind: 'null' };
+  return { kind: 'other' };
 }

@@ -15,7 +15,8 @@ export interface MediaPart {
   bytes: number;
   /**
    * The pages of an inline PDF, counted from its bytes when it is classified for a hold (`countPages`), and only
-   * when they can be counted (`countPdfPages`); undefined otherwise (a link, an encrypted or compressed page tree).
+   * when they can be counted (`countPdfPages`); undefined otherwise (a link, an encrypted PDF, an object stream that
+   * cannot be read in full).
    */
   pages?: number | undefined;
 }
