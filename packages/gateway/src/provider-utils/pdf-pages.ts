@@ -190,12 +190,15 @@ function scan(bytes: Buffer, from: number, tally: Tally, objectStreams?: ObjectS
     }
 
     const at = slash + 1;
+    // A name acted on starts with one of these letters, or with an escape; spelt with escapes it is at most 21 bytes.
+    if (!isNameInitial(bytes[at])) {
+      slash = bytes.indexOf(0x2f, at);
+      continue;
+    }
     let end = at;
     while (end < length && isRegular(bytes[end]!)) end += 1;
     slash = bytes.indexOf(0x2f, end);
-    // A name acted on starts with one of these letters, or with an escape; spelt with escapes it is at most 21 bytes.
-    const first = bytes[at];
-    if (end - at > 21 || end === at || !nameInitials.has(first!)) continue;
+    if (end - at > 21) continue;
     const name = decodeName(bytes.toString('latin1', at, end));
     if (name === 'Encrypt' || name === 'ObjStm') return false;
     if (name === 'Kids') {
@@ -229,8 +232,10 @@ function scan(bytes: Buffer, from: number, tally: Tally, objectStreams?: ObjectS
   return true;
 }
 
-/** First bytes of the names `scan` acts on: C, E, K, O, T, and `#`. */
-const nameInitials = new Set([0x43, 0x45, 0x4b, 0x4f, 0x54, 0x23]);
+/** Whether a name starting with this byte may be one `scan` acts on: C, E, K, O, T, or an escape (`#`). */
+function isNameInitial(code: number | undefined): boolean {
+  return code === 0x43 || code === 0x45 || code === 0x4b || code === 0x4f || code === 0x54 || code === 0x23;
+}
 
 /**
  * The object number of a header whose `obj` is at `at` (`12 0 obj`: digits, whitespace, digits, whitespace), with
