@@ -2,14 +2,19 @@ import { and, eq, gt, isNull } from 'drizzle-orm';
 import { publicUrl } from '../../config/env.js';
 import type { Database } from '../../db/client.js';
 import { AppError } from '../../errors.js';
-import type { Stores } from '../../stores/index.js';
 import { recordAuditEvent } from './audit.js';
 import type { AccountsContext, RequestOrigin } from './context.js';
 import { assertStrongPassword } from './password-policy.js';
 import { assertCurrentPassword, hashPassword, verifyPassword } from './passwords.js';
 import { findAccountRow, mailAccount, normaliseEmail } from './service.js';
 import { createSession, type IssuedTokens, revokeAllSessions } from './sessions.js';
-import { AttemptBudget, SignInThrottle } from './sign-in-throttle.js';
+import {
+  type AttemptBudget,
+  passwordBudget,
+  signInThrottle,
+  throttled,
+  twoFactorBudget,
+} from './sign-in-throttle.js';
 import { type EmailTokenPurpose, emailTokens, type Locale, users } from './tables.js';
 import { revokePreviousHolder } from './takeover.js';
 import { hashToken, randomToken } from './tokens.js';
@@ -27,39 +32,6 @@ function timingDummy(): Promise<string> {
   dummyHash ??= hashPassword(randomToken());
   return dummyHash;
 }
-
-/** One instance per app (per set of stores), made on first use. */
-function perStores<T>(make: (context: AccountsContext) => T): (context: AccountsContext) => T {
-  const instances = new WeakMap<Stores, T>();
-  return (context) => {
-    let instance = instances.get(context.stores);
-    if (!instance) {
-      instance = make(context);
-      instances.set(context.stores, instance);
-    }
-    return instance;
-  };
-}
-
-export const signInThrottle = perStores((context) => new SignInThrottle(context.stores));
-
-/** Second-factor codes evaluated per account: 10 per 15 minutes, whatever the concurrency or source address. */
-export const twoFactorBudget = perStores(
-  (context) => new AttemptBudget(context.stores.rateLimiters, { name: 'two-factor' }),
-);
-
-/**
- * Passwords checked per address (known or not, by a hash of it): as many as lock it, per lock length (10 per 15
- * minutes), whatever the concurrency or source address.
- */
-export const passwordBudget = perStores((context) => {
-  const throttle = signInThrottle(context);
-  return new AttemptBudget(context.stores.rateLimiters, {
-    name: 'password',
-    attempts: throttle.lockAfter,
-    windowSeconds: throttle.lockMs / 1000,
-  });
-});
 
 async function issueEmailToken(
   db: Database,
@@ -222,20 +194,6 @@ export async function verifyEmail(
 export type SignInResult =
   | { kind: 'session'; userId: string; tokens: IssuedTokens }
   | { kind: 'two_factor'; challengeToken: string };
-
-function throttled(retryAfterMs: number, locked: boolean): AppError {
-  return locked
-    ? new AppError(
-        'account_locked',
-        'Too many failed attempts: sign-in is locked for a while. Try again later.',
-        {
-          retryAfterSeconds: retryAfterMs / 1000,
-        },
-      )
-    : new AppError('rate_limited', 'Too many failed attempts; wait before trying again.', {
-        retryAfterSeconds: retryAfterMs / 1000,
-      });
-}
 
 /** Where a sign-in step's attempts count: failures and waits under `throttleKey`, the hard cap in `budget`. */
 interface AttemptGuard {
@@ -487,7 +445,7 @@ export async function changePassword(
   } & RequestOrigin,
 ): Promise<void> {
   const user = await findAccountRow(context.db, options.userId);
-  await assertCurrentPassword(user, options.currentPassword, 'The current password is not right.');
+  await assertCurrentPassword(context, user, options.currentPassword, 'The current password is not right.');
   assertStrongPassword(options.newPassword, { email: user.email, name: user.name, field: 'newPassword' });
   await context.db
     .update(users)
@@ -520,7 +478,7 @@ export async function requestEmailChange(
   options: { userId: string; password: string; newEmail: string } & RequestOrigin,
 ): Promise<void> {
   const user = await findAccountRow(context.db, options.userId);
-  await assertCurrentPassword(user, options.password);
+  await assertCurrentPassword(context, user, options.password);
   const newEmail = normaliseEmail(options.newEmail);
   if (newEmail === user.email) throw new AppError('conflict', 'This is already your address.');
   const token = await issueEmailToken(context.db, {

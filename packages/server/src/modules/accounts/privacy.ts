@@ -76,7 +76,7 @@ export async function scheduleAccountDeletion(
 ): Promise<{ deletionScheduledFor: string }> {
   const user = await findAccountRow(context.db, options.userId);
   // Accounts made through Google or GitHub have no password to ask for.
-  if (user.passwordHash) await assertCurrentPassword(user, options.password ?? '');
+  if (user.passwordHash) await assertCurrentPassword(context, user, options.password ?? '');
   const when = new Date(Date.now() + context.env.ACCOUNT_DELETION_GRACE_DAYS * 86_400_000);
   await context.db.transaction(async (transaction) => {
     const tx = transaction as unknown as Database;

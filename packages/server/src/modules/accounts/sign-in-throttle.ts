@@ -1,5 +1,7 @@
-import type { CacheStore, CounterStore, RateLimiterFactory } from '../../stores/index.js';
+import { AppError } from '../../errors.js';
+import type { CacheStore, CounterStore, RateLimiterFactory, Stores } from '../../stores/index.js';
 import type { RateLimitDecision, RateLimiter } from '../../stores/rate-limiter.js';
+import type { AccountsContext } from './context.js';
 import { hashToken } from './tokens.js';
 
 /** Failed sign-ins counted per address: free tries, then doubling waits, then a lockout. */
@@ -143,4 +145,70 @@ export class AttemptBudget {
   reset(key: string): Promise<void> {
     return this.#limiter.reset(key);
   }
+}
+
+/** One instance per app (per set of stores), made on first use. */
+function perStores<T>(make: (context: AccountsContext) => T): (context: AccountsContext) => T {
+  const instances = new WeakMap<Stores, T>();
+  return (context) => {
+    let instance = instances.get(context.stores);
+    if (!instance) {
+      instance = make(context);
+      instances.set(context.stores, instance);
+    }
+    return instance;
+  };
+}
+
+export const signInThrottle = perStores((context) => new SignInThrottle(context.stores));
+
+/** Second-factor codes evaluated per account: 10 per 15 minutes, whatever the concurrency or source address. */
+export const twoFactorBudget = perStores(
+  (context) => new AttemptBudget(context.stores.rateLimiters, { name: 'two-factor' }),
+);
+
+/**
+ * Passwords checked per address (known or not, by a hash of it): as many as lock it, per lock length (10 per 15
+ * minutes), whatever the concurrency or source address.
+ */
+export const passwordBudget = perStores((context) => {
+  const throttle = signInThrottle(context);
+  return new AttemptBudget(context.stores.rateLimiters, {
+    name: 'password',
+    attempts: throttle.lockAfter,
+    windowSeconds: throttle.lockMs / 1000,
+  });
+});
+
+/** The answer to a refused attempt: `account_locked` once the lock or the budget says so, `rate_limited` for a wait. */
+export function throttled(retryAfterMs: number, locked: boolean): AppError {
+  return locked
+    ? new AppError(
+        'account_locked',
+        'Too many failed attempts: sign-in is locked for a while. Try again later.',
+        {
+          retryAfterSeconds: retryAfterMs / 1000,
+        },
+      )
+    : new AppError('rate_limited', 'Too many failed attempts; wait before trying again.', {
+        retryAfterSeconds: retryAfterMs / 1000,
+      });
+}
+
+/**
+ * A secret check of a signed-in person proving themselves again (current password, second-factor code): one attempt
+ * taken from `budget` under `key` before `check` runs, given back when it passes. These draw on the sign-in's own
+ * budgets, so a stolen session is no faster a way to guess the password or the code than the sign-in form, and no
+ * way around its lock. `check` answers undefined for a failure.
+ */
+export async function budgetedCheck<T>(
+  budget: AttemptBudget,
+  key: string,
+  check: () => Promise<T | undefined>,
+): Promise<T | undefined> {
+  const attempt = await budget.take(key);
+  if (!attempt.allowed) throw throttled(attempt.retryAfterMs, true);
+  const result = await check();
+  if (result !== undefined) await budget.giveBack(key);
+  return result;
 }

@@ -9,6 +9,7 @@ import type { AccountsContext, RequestOrigin } from './context.js';
 import type { MasterKeyring } from './master-keys.js';
 import { assertCurrentPassword } from './passwords.js';
 import { findAccountRow, mailAccount } from './service.js';
+import { budgetedCheck, twoFactorBudget } from './sign-in-throttle.js';
 import { backupCodes, users } from './tables.js';
 import { hashToken } from './tokens.js';
 
@@ -119,6 +120,16 @@ export async function verifySecondFactor(
   return spent.length > 0 ? 'backup_code' : undefined;
 }
 
+/**
+ * `verifySecondFactor` for a signed-in person proving themselves again: it draws on the account's sign-in budget for
+ * codes, so a stolen session guesses codes no faster than the sign-in's second step.
+ */
+function reverifySecondFactor(context: AccountsContext, userId: string, code: string) {
+  return budgetedCheck(twoFactorBudget(context), userId, () =>
+    verifySecondFactor(context.db, context.keyring, { userId, code }),
+  );
+}
+
 /** Turns 2FA on once the person proves their app works, and returns the ten backup codes (shown once). */
 export async function confirmTwoFactorEnrolment(
   context: AccountsContext,
@@ -152,8 +163,8 @@ export async function disableTwoFactor(
 ): Promise<void> {
   const user = await findAccountRow(context.db, options.userId);
   if (!user.totpEnabledAt) throw new AppError('conflict', 'Two-factor authentication is not on.');
-  await assertCurrentPassword(user, options.password);
-  if (!(await verifySecondFactor(context.db, context.keyring, { userId: user.id, code: options.code }))) {
+  await assertCurrentPassword(context, user, options.password);
+  if (!(await reverifySecondFactor(context, user.id, options.code))) {
     throw new AppError('two_factor_invalid', 'That code is not right.');
   }
   await context.db
@@ -175,9 +186,7 @@ export async function regenerateBackupCodes(
   context: AccountsContext,
   options: { userId: string; code: string } & RequestOrigin,
 ): Promise<{ backupCodes: string[] }> {
-  if (
-    !(await verifySecondFactor(context.db, context.keyring, { userId: options.userId, code: options.code }))
-  ) {
+  if (!(await reverifySecondFactor(context, options.userId, options.code))) {
     throw new AppError('two_factor_invalid', 'That code is not right.');
   }
   const codes = await replaceBackupCodes(context.db, options.userId);

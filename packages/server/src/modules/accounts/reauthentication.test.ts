@@ -1,0 +1,109 @@
+import type { LightMyRequestResponse } from 'fastify';
+import { generate } from 'otplib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backendPairs } from '../../testing/backend-pairs.js';
+import { createTestApp, type TestApp } from '../../testing/test-app.js';
+import { rateTiers } from './rate-limits.js';
+import { enableTwoFactor, randomIp, type SignedInClient, signUpAndSignIn } from './testing.js';
+
+const BUDGET = 10;
+
+// The per-account limit on sensitive routes (10 a minute) would stop a burst here by itself; an attacker holding a
+// session only has to wait for its next minute, so the checks must hold on their own. Raised for this file before the
+// app registers its routes.
+(rateTiers as { auth: number }).auth = 1_000;
+
+/**
+ * Someone holding a stolen session (a cookie or token copied off a device) but not the password nor the
+ * authenticator: what the routes that ask a signed-in person to prove themselves again let them do.
+ */
+for (const pair of backendPairs()) {
+  describe(`re-authentication of a signed-in session on ${pair.name}`, () => {
+    let harness: TestApp;
+    beforeAll(async () => {
+      harness = await createTestApp(pair);
+    });
+    afterAll(() => harness.close());
+    const app = () => harness.app;
+
+    const send = (client: SignedInClient, url: string, payload: Record<string, unknown>) =>
+      app().inject({ method: 'POST', url, headers: client.headers, remoteAddress: randomIp(), payload });
+
+    function expectEvaluatedOrRefused(answers: LightMyRequestResponse[], wrongCode: string) {
+      for (const answer of answers) {
+        if (answer.statusCode === 401) expect(answer.json().error.code).toBe(wrongCode);
+        else {
+          expect(answer.statusCode).toBe(429);
+          expect(answer.json().error.code).toBe('account_locked');
+          expect(Number(answer.headers['retry-after'])).toBeGreaterThan(0);
+        }
+      }
+      return answers.filter((answer) => answer.statusCode === 401).length;
+    }
+
+    it('checks at most the account budget of second-factor guesses sent through the signed-in routes', async () => {
+      const owner = await signUpAndSignIn(app());
+      const { secret } = await enableTwoFactor(app(), owner);
+      const right = await generate({ secret, epoch: Math.floor(Date.now() / 1000) + 30 });
+      const wrong = Array.from({ length: 30 }, (_, index) => String(200_000 + index)).filter(
+        (code) => code !== right,
+      );
+      const answers = await Promise.all(
+        wrong.map((code) => send(owner, '/api/account/two-factor/backup-codes', { code })),
+      );
+      const evaluated = expectEvaluatedOrRefused(answers, 'two_factor_invalid');
+      expect(evaluated).toBeGreaterThan(0);
+      expect(evaluated).toBeLessThanOrEqual(BUDGET);
+
+      // The budget is the account's: the sign-in's second step is spent too, even with the right code.
+      const challenge = await app().inject({
+        method: 'POST',
+        url: '/api/auth/sign-in',
+        remoteAddress: randomIp(),
+        payload: { email: owner.email, password: owner.password, tokenDelivery: 'body' },
+      });
+      const late = await app().inject({
+        method: 'POST',
+        url: '/api/auth/sign-in/two-factor',
+        remoteAddress: randomIp(),
+        payload: { challengeToken: challenge.json().challengeToken, code: right, tokenDelivery: 'body' },
+      });
+      expect(late.statusCode).toBe(429);
+    });
+
+    it('checks at most the address budget of current-password guesses sent through the signed-in routes', async () => {
+      const owner = await signUpAndSignIn(app());
+      const answers = await Promise.all(
+        Array.from({ length: 30 }, (_, index) =>
+          send(owner, '/api/account/password', {
+            currentPassword: `wrong password number ${index}`,
+            newPassword: 'a brand new passphrase 9',
+          }),
+        ),
+      );
+      const evaluated = expectEvaluatedOrRefused(answers, 'invalid_credentials');
+      expect(evaluated).toBeGreaterThan(0);
+      expect(evaluated).toBeLessThanOrEqual(BUDGET);
+
+      // The same budget as the sign-in form's: it is spent there too, even for the right password.
+      const late = await app().inject({
+        method: 'POST',
+        url: '/api/auth/sign-in',
+        remoteAddress: randomIp(),
+        payload: { email: owner.email, password: owner.password, tokenDelivery: 'body' },
+      });
+      expect(late.statusCode).toBe(429);
+    });
+
+    it('gives a right password or code its attempt back', async () => {
+      const owner = await signUpAndSignIn(app());
+      for (let index = 0; index <= BUDGET; index += 1) {
+        const answer = await send(owner, '/api/account/email', {
+          password: owner.password,
+          newEmail: `moved-${index}-${owner.email}`,
+        });
+        expect(answer.statusCode).toBe(202);
+      }
+    });
+  });
+}
