@@ -2049,7 +2049,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Confirm enrolment with a code from the app; returns ten single-use backup codes, shown once. */
+        /** Confirm enrolment with a code from the app and the password (when the account has one); returns ten single-use backup codes, shown once. */
         post: {
             parameters: {
                 query?: never;
@@ -2061,6 +2061,7 @@ export interface paths {
                 content: {
                     "application/json": {
                         code: string;
+                        password?: string;
                     };
                 };
             };

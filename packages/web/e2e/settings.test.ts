@@ -22,6 +22,7 @@ async function enrolInPage(page: Page): Promise<{ secret: string; codes: string[
   await page.getByTestId('two-factor-qr').waitFor();
   const secret = (await page.getByTestId('two-factor-secret').textContent())!.trim();
   await page.getByTestId('two-factor-enable-code').fill(await generate({ secret }));
+  await page.getByTestId('two-factor-enable-password').fill(password);
   await page.getByTestId('two-factor-enable').click();
   await page.getByTestId('backup-codes').waitFor();
   const codes = await page.getByTestId('backup-code').allTextContents();
@@ -58,6 +59,7 @@ describe('account settings in Chromium', () => {
     }
 
     await page.getByTestId('two-factor-enable-code').fill('000000');
+    await page.getByTestId('two-factor-enable-password').fill(password);
     await page.getByTestId('two-factor-enable').click();
     await page.getByTestId('two-factor-enable-error').waitFor();
     await page.getByTestId('two-factor-enable-code').fill(await generate({ secret }));

@@ -102,10 +102,11 @@ export function startTwoFactorSetup(): Promise<{ secret: string; otpauthUrl: str
   return apiRequest('/api/account/two-factor/setup', { method: 'POST', body: {} });
 }
 
-export async function enableTwoFactor(code: string): Promise<string[]> {
+/** The password is asked for when the account has one (`hasPassword`). */
+export async function enableTwoFactor(options: { code: string; password?: string }): Promise<string[]> {
   const response = await apiRequest<{ backupCodes: string[] }>('/api/account/two-factor/enable', {
     method: 'POST',
-    body: { code },
+    body: options,
   });
   return response.backupCodes;
 }

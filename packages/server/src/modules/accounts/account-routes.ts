@@ -229,8 +229,8 @@ export async function accountRoutes(app: FastifyInstance) {
       schema: {
         tags,
         summary:
-          'Confirm enrolment with a code from the app; returns ten single-use backup codes, shown once.',
-        body: z.object({ code: codeSchema }),
+          'Confirm enrolment with a code from the app and the password (when the account has one); returns ten single-use backup codes, shown once.',
+        body: z.object({ code: codeSchema, password: z.string().max(256).optional() }),
         response: {
           200: z.object({ backupCodes: z.array(z.string()) }),
           ...errorResponses(400, 401, 403, 409, 429),
@@ -243,6 +243,7 @@ export async function accountRoutes(app: FastifyInstance) {
       return confirmTwoFactorEnrolment(context(), {
         userId: request.auth.userId,
         code: request.body.code,
+        password: request.body.password,
         ...clientOf(request),
       });
     },

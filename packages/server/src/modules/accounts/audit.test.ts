@@ -67,6 +67,7 @@ for (const pair of backendPairs()) {
       const { secret } = (await send(client, 'POST', '/api/account/two-factor/setup')).json();
       const enabled = await send(client, 'POST', '/api/account/two-factor/enable', {
         code: await generate({ secret }),
+        password: person.password,
       });
       const backupCodes: string[] = enabled.json().backupCodes;
       const regenerated = await send(client, 'POST', '/api/account/two-factor/backup-codes', {

@@ -44,7 +44,12 @@ for (const pair of backendPairs()) {
         });
       const { secret } = (await send('/api/account/two-factor/setup')).json();
       expect(
-        (await send('/api/account/two-factor/enable', { code: await generate({ secret }) })).statusCode,
+        (
+          await send('/api/account/two-factor/enable', {
+            code: await generate({ secret }),
+            password: SQUATTER_PASSWORD,
+          })
+        ).statusCode,
       ).toBe(200);
       const created = await send('/api/keys', { name: 'x' });
       expect(created.statusCode).toBe(201);

@@ -41,6 +41,38 @@ for (const pair of backendPairs()) {
       return answers.filter((answer) => answer.statusCode === 401).length;
     }
 
+    it('cannot turn on two-factor with the session alone, which would lock the owner out of their account', async () => {
+      const owner = await signUpAndSignIn(app());
+      const { secret } = (await send(owner, '/api/account/two-factor/setup', {})).json();
+      const hijack = await send(owner, '/api/account/two-factor/enable', {
+        code: await generate({ secret }),
+      });
+      expect(hijack.statusCode).toBe(401);
+      expect(hijack.json().error.code).toBe('invalid_credentials');
+      const wrongPassword = await send(owner, '/api/account/two-factor/enable', {
+        code: await generate({ secret }),
+        password: 'not the password at all',
+      });
+      expect(wrongPassword.statusCode).toBe(401);
+
+      // The owner still signs in with the password alone.
+      const signIn = await app().inject({
+        method: 'POST',
+        url: '/api/auth/sign-in',
+        remoteAddress: randomIp(),
+        payload: { email: owner.email, password: owner.password, tokenDelivery: 'body' },
+      });
+      expect(signIn.json().status).toBe('signed_in');
+
+      // With the password, the owner turns it on.
+      const enabled = await send(owner, '/api/account/two-factor/enable', {
+        code: await generate({ secret }),
+        password: owner.password,
+      });
+      expect(enabled.statusCode).toBe(200);
+      expect(enabled.json().backupCodes).toHaveLength(10);
+    });
+
     it('checks at most the account budget of second-factor guesses sent through the signed-in routes', async () => {
       const owner = await signUpAndSignIn(app());
       const { secret } = await enableTwoFactor(app(), owner);

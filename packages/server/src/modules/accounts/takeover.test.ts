@@ -41,8 +41,12 @@ for (const pair of backendPairs()) {
       expect(created.statusCode).toBe(201);
       const { secret } = (await send('POST', '/api/account/two-factor/setup')).json();
       expect(
-        (await send('POST', '/api/account/two-factor/enable', { code: await generate({ secret }) }))
-          .statusCode,
+        (
+          await send('POST', '/api/account/two-factor/enable', {
+            code: await generate({ secret }),
+            password: squatter.password,
+          })
+        ).statusCode,
       ).toBe(200);
       expect(
         (await send('PUT', '/api/account/provider-keys/openai', { key: 'sk-squatter-0123456789' }))

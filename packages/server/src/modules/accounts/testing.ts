@@ -163,7 +163,8 @@ export async function enableTwoFactor(
     method: 'POST',
     url: '/api/account/two-factor/enable',
     headers: client.headers,
-    payload: { code: await generate({ secret }) },
+    // Accounts made without a password (createSignedInAccount) have none to give.
+    payload: { code: await generate({ secret }), ...(client.password ? { password: client.password } : {}) },
   });
   if (enabled.statusCode !== 200)
     throw new Error(`enabling 2FA answered ${enabled.statusCode}: ${enabled.body}`);

@@ -151,14 +151,15 @@ for (const pair of backendPairs()) {
         method: 'POST',
         url: '/api/account/two-factor/enable',
         headers: client.headers,
-        payload: { code: '000000' },
+        payload: { code: '000000', password: client.password },
       });
       expect(wrong.statusCode).toBe(401);
+      expect(wrong.json().error.code).toBe('two_factor_invalid');
       const enable = await app().inject({
         method: 'POST',
         url: '/api/account/two-factor/enable',
         headers: client.headers,
-        payload: { code: await generate({ secret }) },
+        payload: { code: await generate({ secret }), password: client.password },
       });
       expect(enable.statusCode).toBe(200);
       const backupCodes: string[] = enable.json().backupCodes;

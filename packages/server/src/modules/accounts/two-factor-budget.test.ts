@@ -22,7 +22,7 @@ for (const pair of backendPairs()) {
         method: 'POST',
         url: '/api/account/two-factor/enable',
         headers: client.headers,
-        payload: { code: await generate({ secret }) },
+        payload: { code: await generate({ secret }), password: client.password },
       });
       const first = await app().inject({
         method: 'POST',

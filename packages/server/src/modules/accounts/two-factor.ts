@@ -130,14 +130,19 @@ function reverifySecondFactor(context: AccountsContext, userId: string, code: st
   );
 }
 
-/** Turns 2FA on once the person proves their app works, and returns the ten backup codes (shown once). */
+/**
+ * Turns 2FA on once the person proves their app works, and returns the ten backup codes (shown once). Needs the
+ * password when the account has one: a session alone (perhaps a stolen one) must not put a second factor of its
+ * holder's choosing between the owner and their account.
+ */
 export async function confirmTwoFactorEnrolment(
   context: AccountsContext,
-  options: { userId: string; code: string } & RequestOrigin,
+  options: { userId: string; code: string; password?: string | undefined } & RequestOrigin,
 ): Promise<{ backupCodes: string[] }> {
   const user = await findAccountRow(context.db, options.userId);
   if (user.totpEnabledAt) throw new AppError('conflict', 'Two-factor authentication is already on.');
   if (!user.totpSecret) throw new AppError('conflict', 'Start the enrolment first to get a secret.');
+  if (user.passwordHash) await assertCurrentPassword(context, user, options.password ?? '');
   if (!(await verifyTotp(context.db, context.keyring, user, options.code.trim()))) {
     throw new AppError(
       'two_factor_invalid',

@@ -59,7 +59,7 @@ export function SecurityPage({ account }: { account: Account }) {
           <p>{t('settings.security.twoFactor.requiredBody')}</p>
         </div>
       )}
-      <TwoFactorSection />
+      <TwoFactorSection hasPassword={account.hasPassword} />
       {/* Until staff who must use two-step verification have set it up, the server only allows this and a new password. */}
       {!account.twoFactorSetupRequired && <SessionsSection />}
       {account.hasPassword && <PasswordSection />}
@@ -103,7 +103,7 @@ function CodeField({
   );
 }
 
-function TwoFactorSection() {
+function TwoFactorSection({ hasPassword }: { hasPassword: boolean }) {
   const { t } = useTranslation();
   const formatDate = useFormatDate();
   const explain = useSettingsErrorMessage();
@@ -124,6 +124,7 @@ function TwoFactorSection() {
     onSuccess: (codes) => {
       setBackupCodes(codes);
       setCode('');
+      setPassword('');
       setup.reset();
       refresh();
     },
@@ -175,7 +176,8 @@ function TwoFactorSection() {
       }
       const onConfirm = (event: FormEvent) => {
         event.preventDefault();
-        if (cleanCode(code) !== '') enable.mutate(cleanCode(code));
+        if (cleanCode(code) === '' || (hasPassword && password === '')) return;
+        enable.mutate(hasPassword ? { code: cleanCode(code), password } : { code: cleanCode(code) });
       };
       return (
         <div className="flex flex-col gap-4">
@@ -217,6 +219,14 @@ function TwoFactorSection() {
                   value={code}
                   onChange={setCode}
                 />
+                {/* A session alone must not be enough to put a second factor between the owner and the account. */}
+                {hasPassword && (
+                  <CurrentPasswordField
+                    id="two-factor-enable-password"
+                    value={password}
+                    onChange={setPassword}
+                  />
+                )}
                 <MutationOutcome mutation={enable} errorTestId="two-factor-enable-error" />
                 <FormActions
                   testId="two-factor-enable"
@@ -226,6 +236,7 @@ function TwoFactorSection() {
                     setup.reset();
                     enable.reset();
                     setCode('');
+                    setPassword('');
                   }}
                 />
               </form>
