@@ -13,13 +13,8 @@ import {
   useErrorMessage,
 } from '../../components/form-layout';
 import { useDocumentTitle } from '../../components/use-document-title';
-import { signedInHome } from '../../session/paths';
+import { safeRedirect } from '../../session/paths';
 import { useSignedIn } from '../../session/use-session';
-
-/** Only paths of this app are followed after sign-in, never another site (open redirect). */
-export function safeRedirect(target: string | undefined): string {
-  return target?.startsWith('/') && !target.startsWith('//') ? target : signedInHome;
-}
 
 export function SignInPage({ redirect }: { redirect: string | undefined }) {
   const { t } = useTranslation();
