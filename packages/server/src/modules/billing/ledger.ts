@@ -143,6 +143,21 @@ export function insufficientCreditsError(
   );
 }
 
+/**
+ * The most credits a wallet may hold: balances are read as JavaScript numbers, so a balance past 2^53 - 1 could not
+ * be read back exactly (and every read of that wallet would fail). An entry or transfer that would go past it is
+ * refused with 422 `unprocessable`, changing nothing.
+ */
+export const MAX_WALLET_BALANCE = Number.MAX_SAFE_INTEGER;
+
+export function walletFullError(balance: number, amount: number): AppError {
+  return new AppError(
+    'unprocessable',
+    `A wallet holds at most ${MAX_WALLET_BALANCE} credits: ${amount} more would take this one past it.`,
+    { details: { balance, amount, most: MAX_WALLET_BALANCE } },
+  );
+}
+
 async function insufficientCredits(db: Database, walletId: string, needed: number): Promise<AppError> {
   return insufficientCreditsError(await getBalance(db, walletId), needed);
 }
@@ -428,6 +443,7 @@ export async function postEntry(db: Database, options: PostEntryOptions): Promis
         with w as (
           update wallets set balance = balance + ${options.amount}::bigint, updated_at = now()
           where id = ${options.walletId} and owner_type <> 'system' and balance + ${options.amount}::bigint >= held
+            and balance + ${options.amount}::bigint <= ${MAX_WALLET_BALANCE}::bigint
           returning id, balance
         )
         insert into ledger_entries (idempotency_key, kind, wallet_id, counter_wallet_id, amount, balance_after,
@@ -450,8 +466,10 @@ export async function postEntry(db: Database, options: PostEntryOptions): Promis
   }
   const row = rows[0];
   if (!row) {
-    await getWallet(db, options.walletId);
-    throw await insufficientCredits(db, options.walletId, -options.amount);
+    const wallet = await getWallet(db, options.walletId);
+    if (wallet.ownerType === 'system') throw new AppError('not_found', 'No such wallet.');
+    if (options.amount > 0) throw walletFullError(wallet.balance, options.amount);
+    throw insufficientCreditsError(wallet, -options.amount);
   }
   return { entryId: toCredits(row.id), balance: toCredits(row.balance), duplicate: false };
 }

@@ -7,7 +7,8 @@ import { backendPairs } from '../../testing/backend-pairs.js';
 import { createTestApp, type TestApp } from '../../testing/test-app.js';
 import { users } from '../accounts/tables.js';
 import { type SignedInClient, signUpAndSignIn } from '../accounts/testing.js';
-import { getBalance, holdCredits, verifyLedger } from './ledger.js';
+import { ensureWallet, getBalance, holdCredits, systemWalletId, verifyLedger } from './ledger.js';
+import { transferCredits } from './transfers.js';
 import { EXPIRE_HOLDS_JOB } from './plugin.js';
 
 for (const pair of backendPairs()) {
@@ -112,6 +113,49 @@ for (const pair of backendPairs()) {
         headers: administrator.headers,
       });
       expect(wallet.json()).toMatchObject({ balance: 1_000, plan: 'pro', ownerType: 'user' });
+    });
+
+    it('refuses a grant or transfer that would take a wallet past 2^53 - 1 credits, leaving it readable', async () => {
+      const owner = await signUpAndSignIn(harness.app);
+      const { walletId } = (await inject({ url: '/api/billing/balance', headers: owner.headers })).json();
+      const grant = (amount: number, wallet = walletId) =>
+        inject({
+          method: 'POST',
+          url: `/api/admin/billing/wallets/${wallet}/entries`,
+          headers: administrator.headers,
+          payload: { kind: 'grant', amount, reason: 'typo in the amount', idempotencyKey: randomUUID() },
+        });
+      expect((await grant(Number.MAX_SAFE_INTEGER - 10)).statusCode).toBe(200);
+      // Two more grants: each fits the schema, together they would pass what a balance can be read back as.
+      const refused = await grant(11);
+      expect(refused.statusCode, refused.body).toBe(422);
+      expect(refused.json().error).toMatchObject({ code: 'unprocessable' });
+      expect((await grant(10)).json()).toMatchObject({ balance: Number.MAX_SAFE_INTEGER });
+      // The wallet still answers, to its owner and to the admin.
+      const balance = await inject({ url: '/api/billing/balance', headers: owner.headers });
+      expect(balance.statusCode, balance.body).toBe(200);
+      expect(balance.json().balance).toBe(Number.MAX_SAFE_INTEGER);
+      const read = await inject({ url: `/api/admin/billing/wallets/${walletId}`, headers: administrator.headers });
+      expect(read.statusCode, read.body).toBe(200);
+
+      // A transfer into the full wallet is refused as a whole: the source keeps its credits.
+      const sender = await ensureWallet(harness.app.db, { ownerType: 'user', ownerId: person.userId });
+      const before = await getBalance(harness.app.db, sender.id);
+      const error = await transferCredits(harness.app.db, {
+        fromWalletId: sender.id,
+        toWalletId: walletId,
+        amount: 1,
+        idempotencyKey: `full-${randomUUID()}`,
+      }).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(AppError);
+      expect(error).toMatchObject({ code: 'unprocessable' });
+      expect(await getBalance(harness.app.db, sender.id)).toEqual(before);
+
+      // A system wallet (the ledger's counter-account) is not a wallet an admin grants to.
+      const system = await systemWalletId(harness.app.db, 'grants');
+      const toSystem = await grant(5, system);
+      expect(toSystem.statusCode, toSystem.body).toBe(404);
+      expect(await verifyLedger(harness.app.db)).toEqual([]);
     });
 
     it('meters /v1 calls: holds the worst case, settles once, releases failures, refuses with 402', async () => {

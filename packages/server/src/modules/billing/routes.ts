@@ -557,7 +557,7 @@ export async function billingRoutes(app: FastifyInstance) {
         }),
         response: {
           200: z.object({ entryId: z.string(), balance: credits, duplicate: z.boolean() }),
-          ...errorResponses(400, 401, 402, 403, 404, 409),
+          ...errorResponses(400, 401, 402, 403, 404, 409, 422),
         },
       },
     },

@@ -43,6 +43,8 @@ export const wallets = pgTable(
       'wallets_never_overspent_check',
       sql`${table.ownerType} = 'system' or (${table.held} >= 0 and ${table.balance} >= ${table.held})`,
     ),
+    // Behind the same updates: a balance stays a number JavaScript reads exactly (MAX_WALLET_BALANCE, 2^53 - 1).
+    check('wallets_balance_exact_check', sql`${table.balance} <= 9007199254740991`),
   ],
 );
 

@@ -2,7 +2,7 @@ import { eq, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { sqlState } from '../../db/sql-state.js';
 import { AppError } from '../../errors.js';
-import { getBalance, insufficientCreditsError } from './ledger.js';
+import { getBalance, insufficientCreditsError, MAX_WALLET_BALANCE, walletFullError } from './ledger.js';
 import { queryRows, toCredits } from './sql.js';
 import { ledgerEntries } from './tables.js';
 
@@ -69,7 +69,8 @@ export async function transferCredits(
           where id = ${options.fromWalletId} and owner_type <> 'system'
             and balance - held >= ${options.amount}::bigint
             -- Never take credits unless the destination leg is sure to be written in this same statement.
-            and exists (select 1 from wallets d where d.id = ${options.toWalletId} and d.owner_type <> 'system')
+            and exists (select 1 from wallets d where d.id = ${options.toWalletId} and d.owner_type <> 'system'
+              and d.balance + ${options.amount}::bigint <= ${MAX_WALLET_BALANCE}::bigint)
           returning id, balance
         ),
         destination as (
@@ -109,6 +110,10 @@ export async function transferCredits(
     walletKind(db, options.toWalletId),
   ]);
   if (from !== 'customer' || to !== 'customer') throw new AppError('not_found', 'No such wallet.');
+  const destination = await getBalance(db, options.toWalletId);
+  if (destination.balance + options.amount > MAX_WALLET_BALANCE) {
+    throw walletFullError(destination.balance, options.amount);
+  }
   throw insufficientCreditsError(await getBalance(db, options.fromWalletId), options.amount);
 }
 

@@ -622,7 +622,7 @@ export async function organizationRoutes(app: FastifyInstance, options: { payer:
               .boolean()
               .describe('True when this Idempotency-Key had already moved these credits.'),
           }),
-          ...errorResponses(400, 401, 402, 403, 404, 409, 429),
+          ...errorResponses(400, 401, 402, 403, 404, 409, 422, 429),
         },
       },
       preHandler: [signedIn, transfers, owner],

@@ -1,0 +1,1 @@
+ALTER TABLE "wallets" ADD CONSTRAINT "wallets_balance_exact_check" CHECK ("wallets"."balance" <= 9007199254740991);
