@@ -178,17 +178,26 @@ export async function paymentsAdminRoutes(app: FastifyInstance): Promise<void> {
     {
       schema: {
         tags: ['admin', 'payments'],
-        summary: 'Refund a payment, fully or partly; credits are reversed per the refund policy',
+        summary: 'Refund a payment, fully or partly; credits are reversed per the refund policy. Idempotent on `idempotencyKey`.',
         description:
           'Stripe and PayPal payments are refunded through the provider (409 provider_not_configured when this server has no client for it). Chargily and bank transfers have no refund API: the admin returns the money by hand and records it here. Credits bought with the refunded money are taken back pro rata, but never more than the wallet has available: credits already spent stay spent.',
         params: idParams,
         body: z.object({
           amount: z.number().int().positive().optional().describe('Minor units; default all that is left.'),
           reason: z.string().trim().min(1).max(500),
+          idempotencyKey: z
+            .string()
+            .min(8)
+            .max(200)
+            .describe(
+              'Made once per refund the admin means (not per click): sent again, it refunds nothing more and ' +
+                'answers what the first did, with `duplicate` true.',
+            ),
         }),
         response: {
           200: z.object({
             outcome: z.string(),
+            duplicate: z.boolean(),
             creditsReversed: z.number().int(),
             creditsUncollected: z.number().int(),
             intent: z.object({ userId: z.string() }).loose(),
@@ -204,13 +213,14 @@ export async function paymentsAdminRoutes(app: FastifyInstance): Promise<void> {
         adminId: request.auth.userId,
         amount: request.body.amount,
         reason: request.body.reason,
+        idempotencyKey: request.body.idempotencyKey,
       });
       request.log.info(
-        { intentId: request.params.id, outcome: outcome.kind },
+        { intentId: request.params.id, outcome: outcome.kind, duplicate: outcome.duplicate },
         'payment refunded by an admin',
       );
       const intent = (await getIntent(app.db, request.params.id))!;
-      if (outcome.kind === 'refunded') {
+      if (outcome.kind === 'refunded' && !outcome.duplicate) {
         await auditPayment(app, {
           type: 'payment.refunded',
           intent,
@@ -226,6 +236,7 @@ export async function paymentsAdminRoutes(app: FastifyInstance): Promise<void> {
       }
       return {
         outcome: outcome.kind,
+        duplicate: outcome.duplicate,
         creditsReversed: outcome.kind === 'refunded' ? outcome.creditsReversed : 0,
         creditsUncollected: outcome.kind === 'refunded' ? outcome.creditsUncollected : 0,
         intent: { ...toIntentView(intent), userId: intent.userId },

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
 import { createTestApp, type TestApp } from '../../testing/test-app.js';
@@ -80,7 +81,7 @@ for (const pair of backendPairs()) {
         method: 'POST',
         url: `/api/admin/payments/intents/${intentId}/refund`,
         headers: admin.headers,
-        payload: { amount, reason },
+        payload: { amount, reason, idempotencyKey: randomUUID() },
       });
     const sync = (client: SignedInClient, intentId: string) =>
       app().inject({

@@ -1,5 +1,8 @@
+import { randomUUID } from 'node:crypto';
+import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
+import { auditEvents } from '../accounts/tables.js';
 import { createTestApp, type TestApp } from '../../testing/test-app.js';
 import { type SignedInClient, signUpAndSignIn } from '../accounts/testing.js';
 import { ensureWallet, getBalance, holdCredits, verifyLedger } from '../billing/ledger.js';
@@ -56,12 +59,16 @@ for (const pair of backendPairs()) {
       return { buyer, intent };
     }
 
-    const refund = (intentId: string, client: SignedInClient, payload: { amount?: number; reason: string }) =>
+    const refund = (
+      intentId: string,
+      client: SignedInClient,
+      payload: { amount?: number; reason: string; idempotencyKey?: string },
+    ) =>
       app().inject({
         method: 'POST',
         url: `/api/admin/payments/intents/${intentId}/refund`,
         headers: client.headers,
-        payload,
+        payload: { idempotencyKey: randomUUID(), ...payload },
       });
 
     for (const provider of ['stripe', 'paypal'] as const) {
@@ -115,6 +122,39 @@ for (const pair of backendPairs()) {
       expect(totals).toHaveLength(2);
       expect([1000, 2000]).toContain(totals[0]);
       expect(totals[1]).toBe(3000);
+      expect(await verifyLedger(app().db)).toEqual([]);
+    });
+
+    it('refunds once when one admin submits the same refund twice at once, and audits it once, naming the admin', async () => {
+      const { buyer, intent } = await paidIntent('bank_transfer', 'DZD', 9000);
+      const once = { amount: 1000, reason: 'returned 1000 by hand', idempotencyKey: randomUUID() };
+      const responses = await Promise.all([refund(intent.id, admin, once), refund(intent.id, admin, once)]);
+      for (const response of responses) expect(response.statusCode, response.body).toBe(200);
+      // One refund of 1000 was meant and made: the buyer loses 1000 credits, not 2000.
+      expect(await getIntent(app().db, intent.id)).toMatchObject({ refundedAmount: 1000, creditsReversed: 1000 });
+      expect(await balanceOf(app(), buyer.userId)).toBe(8000);
+      expect(responses.map((response) => response.json().duplicate).sort()).toEqual([false, true]);
+      for (const response of responses) {
+        expect(response.json()).toMatchObject({
+          outcome: 'refunded',
+          creditsReversed: 1000,
+          intent: { refundedAmount: 1000 },
+        });
+      }
+      // A retry after a lost answer is the same submission; the key with another amount is refused.
+      const retried = await refund(intent.id, admin, once);
+      expect(retried.json()).toMatchObject({ duplicate: true, intent: { refundedAmount: 1000 } });
+      const reused = await refund(intent.id, admin, { ...once, amount: 2000 });
+      expect(reused.statusCode).toBe(409);
+      expect(reused.json().error.code).toBe('conflict');
+
+      expect(await getIntent(app().db, intent.id)).toMatchObject({ refundedAmount: 1000, creditsReversed: 1000 });
+      expect(await balanceOf(app(), buyer.userId)).toBe(8000);
+      const audited = await app().db
+        .select()
+        .from(auditEvents)
+        .where(and(eq(auditEvents.type, 'payment.refunded'), eq(auditEvents.userId, buyer.userId)));
+      expect(audited).toEqual([expect.objectContaining({ actorId: admin.userId })]);
       expect(await verifyLedger(app().db)).toEqual([]);
     });
 

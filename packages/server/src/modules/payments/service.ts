@@ -624,6 +624,40 @@ export async function applyRefund(
   });
 }
 
+/** The `refund_requested` event an admin refund with this key left on the intent, if any. */
+export async function findAdminRefund(db: Database, intentId: string, idempotencyKey: string) {
+  const [row] = await db
+    .select({ details: paymentEvents.details })
+    .from(paymentEvents)
+    .where(
+      and(
+        eq(paymentEvents.intentId, intentId),
+        eq(paymentEvents.idempotencyKey, idempotencyKey),
+        eq(paymentEvents.type, 'refund_requested'),
+      ),
+    )
+    .limit(1);
+  return row;
+}
+
+/**
+ * Records that an admin refund with this key was made, and what it did. The key is unique per intent: a second
+ * record of it fails (23505) rather than letting one submission refund twice.
+ */
+export async function recordAdminRefund(
+  db: Database,
+  options: { intentId: string; actorId: string; idempotencyKey: string; details: Record<string, unknown> },
+): Promise<void> {
+  await db.insert(paymentEvents).values({
+    intentId: options.intentId,
+    type: 'refund_requested',
+    cause: 'admin',
+    actorId: options.actorId,
+    idempotencyKey: options.idempotencyKey,
+    details: options.details,
+  });
+}
+
 /** Records something that happened to an intent without changing its status (proof uploaded, refund asked). */
 export async function recordIntentEvent(
   db: Database,

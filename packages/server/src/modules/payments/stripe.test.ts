@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
 import { createTestApp, type TestApp } from '../../testing/test-app.js';
@@ -179,7 +180,7 @@ for (const pair of backendPairs()) {
         method: 'POST',
         url: `/api/admin/payments/intents/${intent.id}/refund`,
         headers: admin.headers,
-        payload: { amount: 350, reason: 'half of the pack unused' },
+        payload: { amount: 350, reason: 'half of the pack unused', idempotencyKey: randomUUID() },
       });
       expect(refund.statusCode, refund.body).toBe(200);
       expect(refund.json()).toMatchObject({
@@ -214,7 +215,7 @@ for (const pair of backendPairs()) {
           method: 'POST',
           url: `/api/admin/payments/intents/${intent.id}/refund`,
           headers: client.headers,
-          payload: { amount, reason: `returned ${amount}` },
+          payload: { amount, reason: `returned ${amount}`, idempotencyKey: randomUUID() },
         });
       const [first, second] = await Promise.all([refund(admin, 1000), refund(otherAdmin, 2000)]);
       expect(first.statusCode, first.body).toBe(200);
@@ -250,6 +251,33 @@ for (const pair of backendPairs()) {
       expect(
         (await deliver(stripe.event('charge.refunded', stripe.charges.get(chargeId)))).json().outcome,
       ).toBe('already_applied');
+      expect(await verifyLedger(harness.database.db)).toEqual([]);
+    });
+
+    it('refunds once at Stripe when an admin double-submits one refund', async () => {
+      const buyer = await signUpAndSignIn(app());
+      const { intent, session } = await checkout(buyer, 'EUR', 'pro');
+      const { chargeId } = stripe.complete(String(session.id));
+      expect((await deliver(stripe.event('checkout.session.completed', session))).json().outcome).toBe(
+        'paid',
+      );
+      const payload = { amount: 1000, reason: 'returned 1000', idempotencyKey: randomUUID() };
+      const submit = () =>
+        app().inject({
+          method: 'POST',
+          url: `/api/admin/payments/intents/${intent.id}/refund`,
+          headers: admin.headers,
+          payload,
+        });
+      const responses = await Promise.all([submit(), submit()]);
+      for (const response of responses) expect(response.statusCode, response.body).toBe(200);
+      const calls = stripe.requests.filter(
+        (request) => request.path === '/v1/refunds' && request.headers['idempotency-key']?.includes(intent.id),
+      );
+      expect(calls).toHaveLength(1);
+      expect(stripe.charges.get(chargeId)!.amount_refunded).toBe(1000);
+      expect(responses.map((response) => response.json().duplicate).sort()).toEqual([false, true]);
+      expect(await balanceOf(app(), buyer.userId)).toBe(1_000_000 - Math.floor(1_000_000 / 6));
       expect(await verifyLedger(harness.database.db)).toEqual([]);
     });
 
@@ -348,7 +376,7 @@ for (const pair of backendPairs()) {
         method: 'POST',
         url: `/api/admin/payments/intents/${intent.id}/refund`,
         headers: admin.headers,
-        payload: { amount: 1500, reason: 'a quarter unused' },
+        payload: { amount: 1500, reason: 'a quarter unused', idempotencyKey: randomUUID() },
       });
       expect(refund.statusCode, refund.body).toBe(200);
       expect(await balanceOf(app(), buyer.userId)).toBe(750_000);
@@ -466,7 +494,7 @@ for (const pair of backendPairs()) {
           method: 'POST',
           url: `/api/admin/payments/intents/${intent.id}/refund`,
           headers: admin.headers,
-          payload: { reason: 'the rest', ...payload },
+          payload: { reason: 'the rest', idempotencyKey: randomUUID(), ...payload },
         });
       const refundCalls = () =>
         stripe.requests.filter(

@@ -111,10 +111,15 @@ export const paymentEvents = pgTable(
     cause: text('cause').notNull(),
     actorId: uuid('actor_id'),
     details: jsonb('details').$type<Record<string, unknown>>().notNull().default({}),
+    /** The key an admin refund was sent with (`refund_requested` events): a resubmission of it refunds nothing more. */
+    idempotencyKey: text('idempotency_key'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (table) => [
     index('payment_events_intent_idx').on(table.intentId, table.id),
+    uniqueIndex('payment_events_idempotency_idx')
+      .on(table.intentId, table.idempotencyKey)
+      .where(sql`${table.idempotencyKey} is not null`),
     uniqueIndex('payment_events_provider_event_idx')
       .on(table.provider, table.providerEventId)
       .where(sql`${table.providerEventId} is not null`),

@@ -1,0 +1,2 @@
+ALTER TABLE "payment_events" ADD COLUMN "idempotency_key" text;--> statement-breakpoint
+CREATE UNIQUE INDEX "payment_events_idempotency_idx" ON "payment_events" USING btree ("intent_id","idempotency_key") WHERE "payment_events"."idempotency_key" is not null;
