@@ -251,6 +251,49 @@ for (const pair of backendPairs()) {
       expect(wrong).toEqual([]);
     });
 
+    it('refuses every staff route to an organisation owner, to an admin’s own API key, and to an admin’s cookie without its session’s CSRF token', async () => {
+      const staffRoutes = routes.filter(
+        (route) =>
+          route.access?.kind === 'signed_in' && route.access.roles && !route.access.roles.includes('user'),
+      );
+      expect(staffRoutes.length).toBeGreaterThan(10);
+      // An organisation's owner is a role inside that organisation, never a staff role of the platform.
+      const owner = await createSignedInAccount(app());
+      const organization = await app().inject({
+        method: 'POST',
+        url: '/api/organizations',
+        headers: owner.headers,
+        payload: { name: 'Owners Inc' },
+      });
+      expect(organization.statusCode, organization.body).toBe(201);
+      const admin = await createSignedInAccount(app(), { role: 'admin' });
+      // Keys are for /v1: even an admin's own key opens no back-office route.
+      const adminKey = await harness.createKey({ userId: admin.userId });
+      const cookie = { cookie: `webox_access=${admin.accessToken}` };
+      const anotherSession = await createSignedInAccount(app(), { role: 'admin' });
+      const wrong: string[] = [];
+      for (const route of staffRoutes) {
+        const asOwner = await app().inject(requestAs(route, owner.headers));
+        if (asOwner.statusCode !== 403 || asOwner.json().error.code !== 'forbidden')
+          wrong.push(`${name(route)} as an organisation owner → ${asOwner.statusCode}`);
+        const withKey = await app().inject(requestAs(route, { authorization: `Bearer ${adminKey}` }));
+        if (withKey.statusCode !== 401)
+          wrong.push(`${name(route)} with an admin's API key → ${withKey.statusCode}`);
+        if (route.method === 'GET') continue;
+        // What a cross-site form can send: the browser's cookie, no header; or a token of another session.
+        for (const token of [undefined, app().tokenKeys.csrfToken(anotherSession.sessionId)]) {
+          const forged = await app().inject(
+            requestAs(route, token ? { ...cookie, 'x-csrf-token': token } : cookie),
+          );
+          if (forged.statusCode !== 403 || forged.json().error.code !== 'csrf_invalid')
+            wrong.push(
+              `${name(route)} by cookie, CSRF ${token ? 'of another session' : 'absent'} → ${forged.statusCode}`,
+            );
+        }
+      }
+      expect(wrong).toEqual([]);
+    });
+
     it('keeps staff who must enrol in 2FA to enrolment, profile read and sign-out, with two_factor_required elsewhere', async () => {
       const enrolling = routes
         .filter((route) => route.access?.kind === 'signed_in' && route.access.allowMissingTwoFactor)

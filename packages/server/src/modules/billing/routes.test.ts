@@ -8,8 +8,8 @@ import { createTestApp, type TestApp } from '../../testing/test-app.js';
 import { users } from '../accounts/tables.js';
 import { type SignedInClient, signUpAndSignIn } from '../accounts/testing.js';
 import { ensureWallet, getBalance, holdCredits, systemWalletId, verifyLedger } from './ledger.js';
-import { transferCredits } from './transfers.js';
 import { EXPIRE_HOLDS_JOB } from './plugin.js';
+import { transferCredits } from './transfers.js';
 
 for (const pair of backendPairs()) {
   describe(`billing HTTP API and /v1 metering on ${pair.name}`, () => {
@@ -135,7 +135,10 @@ for (const pair of backendPairs()) {
       const balance = await inject({ url: '/api/billing/balance', headers: owner.headers });
       expect(balance.statusCode, balance.body).toBe(200);
       expect(balance.json().balance).toBe(Number.MAX_SAFE_INTEGER);
-      const read = await inject({ url: `/api/admin/billing/wallets/${walletId}`, headers: administrator.headers });
+      const read = await inject({
+        url: `/api/admin/billing/wallets/${walletId}`,
+        headers: administrator.headers,
+      });
       expect(read.statusCode, read.body).toBe(200);
 
       // A transfer into the full wallet is refused as a whole: the source keeps its credits.

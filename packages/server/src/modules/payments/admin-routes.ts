@@ -178,7 +178,8 @@ export async function paymentsAdminRoutes(app: FastifyInstance): Promise<void> {
     {
       schema: {
         tags: ['admin', 'payments'],
-        summary: 'Refund a payment, fully or partly; credits are reversed per the refund policy. Idempotent on `idempotencyKey`.',
+        summary:
+          'Refund a payment, fully or partly; credits are reversed per the refund policy. Idempotent on `idempotencyKey`.',
         description:
           'Stripe and PayPal payments are refunded through the provider (409 provider_not_configured when this server has no client for it). Chargily and bank transfers have no refund API: the admin returns the money by hand and records it here. Credits bought with the refunded money are taken back pro rata, but never more than the wallet has available: credits already spent stay spent.',
         params: idParams,

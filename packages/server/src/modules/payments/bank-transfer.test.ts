@@ -1,7 +1,9 @@
 import { inflateSync } from 'node:zlib';
+import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
 import { createTestApp, type TestApp } from '../../testing/test-app.js';
+import { auditEvents } from '../accounts/tables.js';
 import { type SignedInClient, signUpAndSignIn } from '../accounts/testing.js';
 import { ensureWallet, postEntry, verifyLedger } from '../billing/ledger.js';
 import { applyRefund, createIntent, getReceipt, settlePaidIntent } from './service.js';
@@ -131,6 +133,35 @@ for (const pair of backendPairs()) {
       });
       const paid = detail.json().events.find((event: { toStatus: string }) => event.toStatus === 'paid');
       expect(paid).toMatchObject({ cause: 'admin', actorId: admin.userId });
+    });
+
+    it('pays once and audits once, naming the admin, when a confirmation is submitted four times at once', async () => {
+      const client = await signUpAndSignIn(app());
+      const intent = await startTransfer(client);
+      const confirm = () =>
+        app().inject({
+          method: 'POST',
+          url: `/api/admin/payments/intents/${intent.id}/confirm-transfer`,
+          headers: admin.headers,
+          payload: { amount: 9000, currency: 'DZD' },
+        });
+      const responses = await Promise.all([confirm(), confirm(), confirm(), confirm()]);
+      expect(responses.map((response) => response.statusCode)).toEqual([200, 200, 200, 200]);
+      expect(responses.map((response) => response.json().outcome).sort()).toEqual([
+        'already_paid',
+        'already_paid',
+        'already_paid',
+        'paid',
+      ]);
+      expect(await balanceOf(app(), client.userId)).toBe(1_000_000);
+      const audited = await app()
+        .db.select()
+        .from(auditEvents)
+        .where(
+          and(eq(auditEvents.type, 'payment.transfer_confirmed'), eq(auditEvents.userId, client.userId)),
+        );
+      expect(audited).toEqual([expect.objectContaining({ actorId: admin.userId })]);
+      expect(await verifyLedger(app().db)).toEqual([]);
     });
 
     it('numbers and dates a receipt in the business time zone: 00:30 on 1 January in Algiers is the new year', async () => {

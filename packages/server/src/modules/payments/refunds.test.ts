@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
-import { auditEvents } from '../accounts/tables.js';
 import { createTestApp, type TestApp } from '../../testing/test-app.js';
+import { auditEvents } from '../accounts/tables.js';
 import { type SignedInClient, signUpAndSignIn } from '../accounts/testing.js';
 import { ensureWallet, getBalance, holdCredits, verifyLedger } from '../billing/ledger.js';
 import { createIntent, getIntent, listIntentEvents, settlePaidIntent } from './service.js';
@@ -131,7 +131,10 @@ for (const pair of backendPairs()) {
       const responses = await Promise.all([refund(intent.id, admin, once), refund(intent.id, admin, once)]);
       for (const response of responses) expect(response.statusCode, response.body).toBe(200);
       // One refund of 1000 was meant and made: the buyer loses 1000 credits, not 2000.
-      expect(await getIntent(app().db, intent.id)).toMatchObject({ refundedAmount: 1000, creditsReversed: 1000 });
+      expect(await getIntent(app().db, intent.id)).toMatchObject({
+        refundedAmount: 1000,
+        creditsReversed: 1000,
+      });
       expect(await balanceOf(app(), buyer.userId)).toBe(8000);
       expect(responses.map((response) => response.json().duplicate).sort()).toEqual([false, true]);
       for (const response of responses) {
@@ -148,10 +151,13 @@ for (const pair of backendPairs()) {
       expect(reused.statusCode).toBe(409);
       expect(reused.json().error.code).toBe('conflict');
 
-      expect(await getIntent(app().db, intent.id)).toMatchObject({ refundedAmount: 1000, creditsReversed: 1000 });
+      expect(await getIntent(app().db, intent.id)).toMatchObject({
+        refundedAmount: 1000,
+        creditsReversed: 1000,
+      });
       expect(await balanceOf(app(), buyer.userId)).toBe(8000);
-      const audited = await app().db
-        .select()
+      const audited = await app()
+        .db.select()
         .from(auditEvents)
         .where(and(eq(auditEvents.type, 'payment.refunded'), eq(auditEvents.userId, buyer.userId)));
       expect(audited).toEqual([expect.objectContaining({ actorId: admin.userId })]);

@@ -272,7 +272,8 @@ for (const pair of backendPairs()) {
       const responses = await Promise.all([submit(), submit()]);
       for (const response of responses) expect(response.statusCode, response.body).toBe(200);
       const calls = stripe.requests.filter(
-        (request) => request.path === '/v1/refunds' && request.headers['idempotency-key']?.includes(intent.id),
+        (request) =>
+          request.path === '/v1/refunds' && request.headers['idempotency-key']?.includes(intent.id),
       );
       expect(calls).toHaveLength(1);
       expect(stripe.charges.get(chargeId)!.amount_refunded).toBe(1000);
