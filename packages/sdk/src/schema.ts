@@ -5937,6 +5937,21 @@ export interface paths {
                         };
                     };
                 };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
             };
         };
         delete?: never;
@@ -8167,6 +8182,21 @@ export interface paths {
                 };
                 /** @description Default Response */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -10919,7 +10949,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Refund a payment, fully or partly; credits are reversed per the refund policy
+         * Refund a payment, fully or partly; credits are reversed per the refund policy. Idempotent on `idempotencyKey`.
          * @description Stripe and PayPal payments are refunded through the provider (409 provider_not_configured when this server has no client for it). Chargily and bank transfers have no refund API: the admin returns the money by hand and records it here. Credits bought with the refunded money are taken back pro rata, but never more than the wallet has available: credits already spent stay spent.
          */
         post: {
@@ -10937,6 +10967,8 @@ export interface paths {
                         /** @description Minor units; default all that is left. */
                         amount?: number;
                         reason: string;
+                        /** @description Made once per refund the admin means (not per click): sent again, it refunds nothing more and answers what the first did, with `duplicate` true. */
+                        idempotencyKey: string;
                     };
                 };
             };
@@ -10949,6 +10981,7 @@ export interface paths {
                     content: {
                         "application/json": {
                             outcome: string;
+                            duplicate: boolean;
                             creditsReversed: number;
                             creditsUncollected: number;
                             intent: {
