@@ -251,7 +251,7 @@ for (const pair of backendPairs()) {
       expect(wrong).toEqual([]);
     });
 
-    it('refuses every staff route to an organisation owner, to an admin’s own API key, and to an admin’s cookie without its session’s CSRF token', async () => {
+    it('refuses every staff route to an organisation owner, admin-only ones to support, to an admin’s own API key, and to an admin’s cookie without its session’s CSRF token', async () => {
       const staffRoutes = routes.filter(
         (route) =>
           route.access?.kind === 'signed_in' && route.access.roles && !route.access.roles.includes('user'),
@@ -271,8 +271,14 @@ for (const pair of backendPairs()) {
       const adminKey = await harness.createKey({ userId: admin.userId });
       const cookie = { cookie: `webox_access=${admin.accessToken}` };
       const anotherSession = await createSignedInAccount(app(), { role: 'admin' });
+      const support = await createSignedInAccount(app(), { role: 'support' });
       const wrong: string[] = [];
       for (const route of staffRoutes) {
+        if (route.access?.kind === 'signed_in' && !route.access.roles?.includes('support')) {
+          const asSupport = await app().inject(requestAs(route, support.headers));
+          if (asSupport.statusCode !== 403 || asSupport.json().error.code !== 'forbidden')
+            wrong.push(`${name(route)} as support → ${asSupport.statusCode}`);
+        }
         const asOwner = await app().inject(requestAs(route, owner.headers));
         if (asOwner.statusCode !== 403 || asOwner.json().error.code !== 'forbidden')
           wrong.push(`${name(route)} as an organisation owner → ${asOwner.statusCode}`);
