@@ -164,8 +164,10 @@ export async function renewPlans(
           if (!posted.duplicate) granted++;
         } catch (error) {
           // The period's credits were already granted under the plan in force then (the wallet changed plan since,
-          // perhaps while another run was granting): once per period, and one wallet never stops the run.
-          if (!(error instanceof AppError && error.code === 'conflict')) throw error;
+          // perhaps while another run was granting), the wallet cannot hold them (422), or it is no customer wallet
+          // (404, a system wallet put on a plan): once per period, and one wallet never stops the run.
+          const skipped = ['conflict', 'unprocessable', 'not_found'];
+          if (!(error instanceof AppError && skipped.includes(error.code))) throw error;
         }
       }
       await db

@@ -7,7 +7,8 @@ import { backendPairs } from '../../testing/backend-pairs.js';
 import { createTestApp, type TestApp } from '../../testing/test-app.js';
 import { users } from '../accounts/tables.js';
 import { type SignedInClient, signUpAndSignIn } from '../accounts/testing.js';
-import { ensureWallet, getBalance, holdCredits, systemWalletId, verifyLedger } from './ledger.js';
+import { ensureWallet, getBalance, holdCredits, postEntry, systemWalletId, verifyLedger } from './ledger.js';
+import { plans, renewPlans, setWalletPlan } from './plans.js';
 import { EXPIRE_HOLDS_JOB } from './plugin.js';
 import { transferCredits } from './transfers.js';
 
@@ -358,6 +359,37 @@ for (const pair of backendPairs()) {
     it('lets an admin verify the books', async () => {
       const response = await inject({ url: '/api/admin/billing/verify', headers: administrator.headers });
       expect(response.json()).toEqual({ ok: true, mismatches: [] });
+    });
+
+    // Last: the plan run credits every subscribed wallet of this app, the ones earlier tests use included.
+    it('keeps system wallets out of the admin wallet routes, and no wallet stops the monthly plan run', async () => {
+      const system = await systemWalletId(harness.app.db, 'plan_credits');
+      for (const [method, url, payload] of [
+        ['GET', `/api/admin/billing/wallets/${system}`, undefined],
+        ['PUT', `/api/admin/billing/wallets/${system}/plan`, { plan: 'pro' }],
+      ] as const) {
+        const response = await inject({ method, url, headers: administrator.headers, payload });
+        expect(response.statusCode, `${method} ${url} ${response.body}`).toBe(404);
+        expect(response.json().error.code).toBe('not_found');
+      }
+
+      // Wallets the run cannot credit: a system wallet put on a plan (as this route allowed), a full wallet.
+      const db = harness.app.db;
+      await setWalletPlan(db, { walletId: system, plan: 'pro' });
+      const full = await ensureWallet(db, { ownerType: 'user', ownerId: randomUUID() });
+      await postEntry(db, {
+        walletId: full.id,
+        kind: 'grant',
+        amount: Number.MAX_SAFE_INTEGER - 1,
+        idempotencyKey: `full-${full.id}`,
+      });
+      await setWalletPlan(db, { walletId: full.id, plan: 'pro' });
+      const ordinary = await ensureWallet(db, { ownerType: 'user', ownerId: randomUUID() });
+      await setWalletPlan(db, { walletId: ordinary.id, plan: 'pro' });
+      await renewPlans(db, { timeZone: harness.app.billing.timeZone });
+      expect((await getBalance(db, ordinary.id)).balance).toBe(plans.pro!.monthlyCredits);
+      expect((await getBalance(db, full.id)).balance).toBe(Number.MAX_SAFE_INTEGER - 1);
+      expect(await verifyLedger(db)).toEqual([]);
     });
   });
 }

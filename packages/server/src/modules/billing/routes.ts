@@ -506,6 +506,12 @@ export async function billingRoutes(app: FastifyInstance) {
   );
 
   const walletParams = z.object({ walletId: z.uuid() });
+  /** A customer wallet (a person's or an organisation's); the ledger's system counter-accounts are not found here. */
+  const customerWallet = async (walletId: string) => {
+    const wallet = await getWallet(app.db, walletId);
+    if (wallet.ownerType === 'system') throw new AppError('not_found', 'No such wallet.');
+    return wallet;
+  };
 
   routes.get(
     '/api/admin/billing/wallets/:walletId',
@@ -530,7 +536,7 @@ export async function billingRoutes(app: FastifyInstance) {
       },
     },
     async (request) => {
-      const wallet = await getWallet(app.db, request.params.walletId);
+      const wallet = await customerWallet(request.params.walletId);
       const plan = await getWalletPlan(app.db, wallet.id);
       const { id, ...rest } = wallet;
       return { walletId: id, ...rest, plan: plan.id };
@@ -562,7 +568,7 @@ export async function billingRoutes(app: FastifyInstance) {
       },
     },
     async (request) => {
-      await getWallet(app.db, request.params.walletId);
+      await customerWallet(request.params.walletId);
       const posted = await postEntry(app.db, {
         walletId: request.params.walletId,
         kind: request.body.kind,
@@ -589,7 +595,7 @@ export async function billingRoutes(app: FastifyInstance) {
       },
     },
     async (request) => {
-      await getWallet(app.db, request.params.walletId);
+      await customerWallet(request.params.walletId);
       const plan = await setWalletPlan(app.db, {
         walletId: request.params.walletId,
         plan: request.body.plan,
