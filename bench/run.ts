@@ -85,6 +85,8 @@ interface Target {
   keys?: string[];
   /** The target's process, for its CPU time per request (the upstream's own is not counted). */
   pid?: number;
+  /** The upstream behind a proxying target, for the CPU the whole machine spends on one of its requests. */
+  upstreamPid?: number;
 }
 
 interface Cell {
@@ -240,6 +242,7 @@ async function main() {
         results.notes.push(`portkey skipped: ${(error as Error).message.split('\n')[0]}`);
       }
     }
+    for (const target of targets.slice(1)) target.upstreamPid = upstream.child.pid;
     results.cells.push(...(await measureSideBySide(targets)));
     for (const thing of running.splice(1).reverse()) await thing.close();
     printTable(results.cells);
@@ -322,6 +325,17 @@ async function main() {
   log(`\nraw results: ${path.relative(repositoryRoot, file)}`);
 }
 
+/**
+ * CPU the whole machine spends on one request of a cell: the target, the upstream behind it (for the upstream direct
+ * row, the target itself) and wrk. With every core busy, req/s is the cores' time over this, so `machine vs bare`
+ * is the ratio of req/s a saturated machine gives, steadier than the measured one.
+ */
+function machineCpu(cell: Cell | undefined): number | undefined {
+  const { cpuUsPerRequest, upstreamCpuUsPerRequest, wrkCpuUsPerRequest } = cell?.wrk ?? {};
+  if (cpuUsPerRequest === undefined || wrkCpuUsPerRequest === undefined) return undefined;
+  return cpuUsPerRequest + (upstreamCpuUsPerRequest ?? 0) + wrkCpuUsPerRequest;
+}
+
 function printTable(cells: Cell[]) {
   const find = (target: string, mode: Mode, connections: number) =>
     cells.find((cell) => cell.target === target && cell.mode === mode && cell.connections === connections);
@@ -340,6 +354,8 @@ function printTable(cells: Cell[]) {
     'vs portkey',
     'cpu µs/req',
     'cpu vs bare',
+    'machine µs/req',
+    'machine vs bare',
   ];
   const rows: string[][] = [];
   for (const cell of cells) {
@@ -368,6 +384,10 @@ function printTable(cells: Cell[]) {
       cell.wrk.cpuUsPerRequest === undefined ? '' : cell.wrk.cpuUsPerRequest.toFixed(0),
       cell.target !== 'bare node proxy' && bare?.wrk.cpuUsPerRequest && cell.wrk.cpuUsPerRequest
         ? `${(bare.wrk.cpuUsPerRequest / cell.wrk.cpuUsPerRequest).toFixed(2)}×`
+        : '',
+      machineCpu(cell)?.toFixed(0) ?? '',
+      cell.target !== 'bare node proxy' && machineCpu(bare) && machineCpu(cell)
+        ? `${(machineCpu(bare)! / machineCpu(cell)!).toFixed(2)}×`
         : '',
     ]);
   }

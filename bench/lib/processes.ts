@@ -129,16 +129,30 @@ export function cpuTimeOf(pid: number): number {
   return time;
 }
 
+/**
+ * CPU time (user + system, µs) of this process's children that have ended and been waited for (`cutime` + `cstime`):
+ * read around a wrk run, it gives wrk's own CPU, as the other children (the servers) are still running.
+ */
+export function endedChildrenCpuTime(): number {
+  const fields = statFields(readFileSync('/proc/self/stat', 'utf8'));
+  return ((Number(fields[13]) + Number(fields[14])) / ticksPerSecond) * 1_000_000;
+}
+
 /** CPU time (user + system, µs) of one thread of this process (its id: the process id for the main thread). */
 export function threadCpuTimeOf(threadId: number): number {
   return cpuTimeIn(readFileSync(`/proc/self/task/${threadId}/stat`, 'utf8'));
 }
 
-/** User + system CPU time in µs of a `/proc/…/stat` text. */
+const ticksPerSecond = 100; // USER_HZ on Linux
+
+/** The fields of a `/proc/…/stat` text after the command name (which may hold spaces), from the state on. */
+function statFields(stat: string): string[] {
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** User + system CPU time in µs of a `/proc/…/stat` text: utime and stime, the 12th and 13th fields from the state. */
 function cpuTimeIn(stat: string): number {
-  const ticksPerSecond = 100; // USER_HZ on Linux
-  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const fields = statFields(stat);
   return ((Number(fields[11]) + Number(fields[12])) / ticksPerSecond) * 1_000_000;
 }
 

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { cpuTimeOf } from './processes.js';
+import { cpuTimeOf, endedChildrenCpuTime } from './processes.js';
 
 const script = fileURLToPath(new URL('../wrk/post.lua', import.meta.url));
 
@@ -12,6 +12,10 @@ export interface WrkResult {
   latencyUs: { mean: number; p50: number; p90: number; p99: number; max: number };
   /** CPU time the target process spent per request during the run (when its pid was given). */
   cpuUsPerRequest?: number;
+  /** CPU time the upstream behind the target spent per request (when its pid was given). */
+  upstreamCpuUsPerRequest?: number;
+  /** CPU time wrk itself spent per request: the load generator shares the machine's cores with the targets. */
+  wrkCpuUsPerRequest?: number;
 }
 
 export interface WrkOptions {
@@ -24,6 +28,8 @@ export interface WrkOptions {
   keys?: string[];
   /** The target's process: its CPU time is read before and after the run. */
   pid?: number;
+  /** The upstream behind a proxying target: its CPU time is read too. */
+  upstreamPid?: number;
 }
 
 /** One wrk run (bounded by its duration plus a margin); the Lua script's done() prints the JSON parsed here. */
@@ -48,6 +54,8 @@ export function runWrk(options: WrkOptions): Promise<WrkResult> {
     BENCH_KEYS: (options.keys ?? []).join(','),
   };
   const cpuBefore = options.pid ? cpuTimeOf(options.pid) : 0;
+  const upstreamCpuBefore = options.upstreamPid ? cpuTimeOf(options.upstreamPid) : 0;
+  const wrkCpuBefore = endedChildrenCpuTime();
   return new Promise((resolve, reject) => {
     execFile(
       'wrk',
@@ -60,8 +68,13 @@ export function runWrk(options: WrkOptions): Promise<WrkResult> {
           return;
         }
         const result = JSON.parse(line.slice('BENCH_JSON '.length)) as WrkResult;
-        if (options.pid && result.requests > 0) {
-          result.cpuUsPerRequest = (cpuTimeOf(options.pid) - cpuBefore) / result.requests;
+        if (result.requests > 0) {
+          if (options.pid) result.cpuUsPerRequest = (cpuTimeOf(options.pid) - cpuBefore) / result.requests;
+          if (options.upstreamPid)
+            result.upstreamCpuUsPerRequest =
+              (cpuTimeOf(options.upstreamPid) - upstreamCpuBefore) / result.requests;
+          // wrk has ended and been waited for by now (execFile's callback runs on its exit).
+          result.wrkCpuUsPerRequest = (endedChildrenCpuTime() - wrkCpuBefore) / result.requests;
         }
         resolve(result);
       },
