@@ -322,3 +322,33 @@ export function renderEmail<Name extends MailTemplateName>(
   const html = `<!doctype html><html lang="${locale}" dir="${direction}"><head><meta charset="utf-8"><title>${escapeHtml(subject)}</title></head><body style="font-family:system-ui,sans-serif;line-height:1.5;color:#111;max-width:560px;margin:auto;padding:24px">${paragraphs.join('')}<p style="color:#555">— WeBox</p></body></html>`;
   return { subject, text, html };
 }
+
+/** What an invitation says in place of an inviter whose account was erased (only owners invite). */
+const erasedInviter: Record<MailLocale, string> = {
+  fr: 'Un propriétaire',
+  en: 'An owner',
+  ar: 'أحد المالكين',
+};
+
+/**
+ * An organisation invitation's body with `inviter` (as it was rendered: a name or an address) replaced by neutral
+ * wording where the copy names the inviter, and nowhere else (an organisation may share the inviter's name); undefined
+ * when the body does not name them there. The link and everything else stay as they were.
+ */
+export function withoutInviter(
+  locale: MailLocale,
+  body: { text: string; html: string | null },
+  inviter: string,
+): { text: string; html: string | null } | undefined {
+  const line = catalogue.organization_invitation[locale].lines.find((each) => each.includes('{inviter}'))!;
+  const [before, rest] = line.split('{inviter}') as [string, string];
+  // The copy around the inviter, up to the next placeholder on either side.
+  const prefix = before.slice(before.lastIndexOf('}') + 1);
+  const suffix = rest.includes('{') ? rest.slice(0, rest.indexOf('{')) : rest;
+  const swap = (text: string, named: string, neutral: string) =>
+    text.split(`${prefix}${named}${suffix}`).join(`${prefix}${neutral}${suffix}`);
+  const text = swap(body.text, inviter, erasedInviter[locale]);
+  const html =
+    body.html === null ? null : swap(body.html, escapeHtml(inviter), escapeHtml(erasedInviter[locale]));
+  return text === body.text && html === body.html ? undefined : { text, html };
+}

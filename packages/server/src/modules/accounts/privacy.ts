@@ -3,13 +3,15 @@ import type { Database } from '../../db/client.js';
 import { AppError } from '../../errors.js';
 import type { PubSub } from '../../stores/index.js';
 import { revokeUserKeys } from '../gateway/keys-service.js';
-import { forgetRecipients } from '../notifications/service.js';
-import { erasedMembers, removeAllMemberships } from '../organizations/index.js';
+import { forgetInviter, forgetRecipients } from '../notifications/service.js';
+import { erasedMembers, forgetInvitee, removeAllMemberships } from '../organizations/index.js';
 import { listAuditEvents, recordAuditEvent } from './audit.js';
 import type { AccountsContext, RequestOrigin } from './context.js';
+import { forgetAuditTrail, pendingTrails } from './erasure-trail.js';
 import { assertCurrentPassword } from './passwords.js';
 import { removeAvatarFile, removeErasedAvatarFiles } from './profile.js';
 import { listProviderKeys } from './provider-keys.js';
+import { erasedAddress } from './redaction.js';
 import {
   findAccountRow,
   LAST_ADMIN_MESSAGE,
@@ -19,6 +21,7 @@ import {
 } from './service.js';
 import { listSessions, revokeAllSessions } from './sessions.js';
 import {
+  accountErasures,
   auditEvents,
   backupCodes,
   emailTokens,
@@ -123,14 +126,29 @@ export async function eraseAccount(
     const tx = transaction as unknown as Database;
     const { anotherRemains } = await lockActiveAdmins(tx, options.userId);
     const [user] = await tx
-      .select({ role: users.role, status: users.status, email: users.email, avatarKey: users.avatarKey })
+      .select({
+        role: users.role,
+        status: users.status,
+        email: users.email,
+        name: users.name,
+        avatarKey: users.avatarKey,
+      })
       .from(users)
       .where(eq(users.id, options.userId))
       .for('no key update');
     if (!user) return undefined;
     if (user.role === 'admin' && user.status === 'active' && !anotherRemains) return undefined;
-    // Before the tokens go: they name the addresses the person's emails went to.
-    await forgetRecipients(tx, await addressesOf(tx, options.userId, user.email));
+    // Before the tokens and linked accounts go: they name the person's other addresses.
+    const addresses = await addressesOf(tx, options.userId, user.email);
+    await forgetRecipients(tx, addresses);
+    // Emails to other people that name them (an invitation they sent), and invitations sent to them.
+    await forgetInviter(tx, [user.name, ...addresses]);
+    await forgetInvitee(tx, { addresses, replacement: erasedAddress(options.userId) });
+    // What the trail's pseudonymisation, after the commit, takes out of events (see forgetAuditTrail).
+    await tx
+      .insert(accountErasures)
+      .values({ userId: options.userId, addresses, name: user.name })
+      .onConflictDoNothing();
     await revokeAllSessions(tx, { userId: options.userId, reason: 'account_deleted' });
     await tx.delete(providerKeys).where(eq(providerKeys.userId, options.userId));
     await tx.delete(oauthAccounts).where(eq(oauthAccounts.userId, options.userId));
@@ -139,7 +157,7 @@ export async function eraseAccount(
     await tx
       .update(users)
       .set({
-        email: `deleted-${options.userId}@deleted.invalid`,
+        email: erasedAddress(options.userId),
         name: '',
         passwordHash: null,
         status: 'deleted',
@@ -166,8 +184,8 @@ export async function eraseAccount(
 
 /**
  * Every address the account's emails went to: its own, the ones its links were sent to (an email change's new
- * address, a sign-up before one), the ones it changed away from; not one another account holds now (an address it
- * asked for and never confirmed may be someone else's since).
+ * address, a sign-up before one), the ones it changed away from, the ones its linked Google or GitHub accounts gave;
+ * not one another account holds now (an address it asked for and never confirmed may be someone else's since).
  */
 async function addressesOf(tx: Database, userId: string, current: string): Promise<string[]> {
   const linked = await tx
@@ -178,7 +196,12 @@ async function addressesOf(tx: Database, userId: string, current: string): Promi
     .select({ details: auditEvents.details })
     .from(auditEvents)
     .where(and(eq(auditEvents.userId, userId), eq(auditEvents.type, 'email.changed')));
+  const oauth = await tx
+    .select({ email: oauthAccounts.email })
+    .from(oauthAccounts)
+    .where(eq(oauthAccounts.userId, userId));
   const addresses = new Set([current, ...linked.map((row) => row.email)]);
+  for (const row of oauth) if (row.email) addresses.add(row.email.toLowerCase());
   for (const { details } of changed) {
     if (typeof details.from === 'string') addresses.add(details.from);
     if (typeof details.to === 'string') addresses.add(details.to);
@@ -200,6 +223,7 @@ async function addressesOf(tx: Database, userId: string, current: string): Promi
 async function finishErasure(db: Database, pubSub: PubSub, userId: string): Promise<void> {
   await revokeUserKeys(db, pubSub, { userId });
   await removeAllMemberships(db, pubSub, { userId, reason: 'account_erased' });
+  await forgetAuditTrail(db, { userId });
 }
 
 /**
@@ -223,6 +247,7 @@ export async function eraseDueAccounts(
       erased++;
   }
   for (const userId of await erasedMembers(db)) await finishErasure(db, options.pubSub, userId);
+  for (const userId of await pendingTrails(db)) await forgetAuditTrail(db, { userId });
   await removeErasedAvatarFiles(db, options.dataDir);
   return erased;
 }

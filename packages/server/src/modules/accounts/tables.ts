@@ -152,7 +152,10 @@ export const backupCodes = pgTable(
   (table) => [index('backup_codes_user_idx').on(table.userId)],
 );
 
-/** Security events (who, what, from where). Kept when an account is erased, with the user id nulled. */
+/**
+ * Security events (who, what, from where). Kept when an account is erased (the row of an erased account stays, so
+ * its id does too), its personal data taken out: see `forgetAuditTrail`.
+ */
 export const auditEvents = pgTable(
   'audit_events',
   {
@@ -170,8 +173,26 @@ export const auditEvents = pgTable(
   (table) => [
     index('audit_events_user_idx').on(table.userId, table.createdAt),
     index('audit_events_type_idx').on(table.type, table.createdAt),
+    // An account's own journal and erasure find the events it did as an actor (an admin's) by this.
+    index('audit_events_actor_idx')
+      .on(table.actorId, table.createdAt)
+      .where(sql`${table.actorId} is not null`),
   ],
 );
+
+/**
+ * Erasures whose trail is still being pseudonymised (`forgetAuditTrail`, in batches once the erasure has committed):
+ * `addresses` and `name` are the text taken out of the events and payment notes that mention the person. The row, the
+ * last copy of them, is deleted when that is done; the erasure sweep finishes a row a stopped process left.
+ */
+export const accountErasures = pgTable('account_erasures', {
+  userId: uuid('user_id')
+    .primaryKey()
+    .references(() => users.id, { onDelete: 'cascade' }),
+  addresses: jsonb('addresses').$type<string[]>().notNull().default([]),
+  name: text('name').notNull().default(''),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
 
 /** Accounts at an OAuth provider linked to a WeBox account. */
 export const oauthAccounts = pgTable(

@@ -6,6 +6,7 @@ import {
   type MailTemplateName,
   type MailTemplates,
   renderEmail,
+  withoutInviter,
 } from '../../mail/templates.js';
 import type { MailTransport } from '../../mail/transport.js';
 import type { JobQueue } from '../../stores/index.js';
@@ -282,6 +283,43 @@ export async function forgetRecipients(db: Database, addresses: readonly string[
     .where(inArray(emailOutbox.recipient, [...new Set(addresses)]))
     .returning({ id: emailOutbox.id });
   return rows.length;
+}
+
+/**
+ * Rewords the organisation invitations still waiting with their body (queued, retrying, or stored without SMTP) that
+ * name one of `inviters` as the person inviting: erasure calls it, in its transaction, with the erased person's name
+ * and addresses. The invitation is the organisation's and stays valid, and its email is the only copy of its link, so
+ * the email is kept and says "An owner" instead (`withoutInviter`); dropping it would silently withdraw an invitation
+ * the other owners still stand by. Sent emails kept no body, and no subject names the inviter. Returns how many
+ * emails changed.
+ */
+export async function forgetInviter(db: Database, inviters: readonly string[]): Promise<number> {
+  const names = [...new Set(inviters.filter((inviter) => inviter.length > 0))];
+  if (names.length === 0) return 0;
+  const rows = await db
+    .select({
+      id: emailOutbox.id,
+      locale: emailOutbox.locale,
+      text: emailOutbox.text,
+      html: emailOutbox.html,
+    })
+    .from(emailOutbox)
+    .where(
+      and(
+        eq(emailOutbox.template, 'organization_invitation'),
+        isNotNull(emailOutbox.text),
+        or(...names.map((name) => sql`${emailOutbox.text} ilike ${`%${name.replace(/[\\%_]/g, '\\$&')}%`}`)),
+      ),
+    );
+  let changed = 0;
+  for (const row of rows) {
+    let body = { text: row.text!, html: row.html };
+    for (const name of names) body = withoutInviter(row.locale as MailLocale, body, name) ?? body;
+    if (body.text === row.text && body.html === row.html) continue;
+    await db.update(emailOutbox).set(body).where(eq(emailOutbox.id, row.id));
+    changed += 1;
+  }
+  return changed;
 }
 
 export interface OutboxEntry {

@@ -1,6 +1,7 @@
 // The organisations module's service API for other modules (the gateway's key routes check membership here).
 export {
   erasedMembers,
+  forgetInvitee,
   getMembership,
   type Membership,
   type MembershipsEndReason,

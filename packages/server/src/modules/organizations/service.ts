@@ -1,5 +1,5 @@
 import { hash, randomBytes } from 'node:crypto';
-import { and, asc, count, desc, eq, isNull, ne } from 'drizzle-orm';
+import { and, asc, count, desc, eq, inArray, isNull, ne, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { AppError } from '../../errors.js';
 import type { PubSub } from '../../stores/index.js';
@@ -372,6 +372,27 @@ export async function removeAllMemberships(
     }
   }
   return removed;
+}
+
+/**
+ * Invitations sent to an erased person's addresses: the address gives way to `replacement` (the organisation keeps
+ * the record that someone was invited, accepted or not, and by whom), and one still pending is withdrawn: the person
+ * it was for is gone, and whoever signs up with the address later is someone else. Erasure calls it in its transaction. Returns how many changed.
+ */
+export async function forgetInvitee(
+  db: Database,
+  options: { addresses: readonly string[]; replacement: string },
+): Promise<number> {
+  if (options.addresses.length === 0) return 0;
+  const rows = await db
+    .update(organizationInvitations)
+    .set({
+      email: options.replacement,
+      revokedAt: sql`coalesce(${organizationInvitations.revokedAt}, case when ${organizationInvitations.acceptedAt} is null then now() end)`,
+    })
+    .where(inArray(organizationInvitations.email, [...new Set(options.addresses)]))
+    .returning({ id: organizationInvitations.id });
+  return rows.length;
 }
 
 /**
