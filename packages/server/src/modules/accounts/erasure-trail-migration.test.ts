@@ -78,7 +78,7 @@ describeMigration('0016_account_erasures', (connection) => {
       .from(auditEvents)
       .where(or(eq(auditEvents.userId, erased), eq(auditEvents.userId, holder!.id)));
     expect(events).toHaveLength(10);
-    const byType = (type: string, userId = erased) =>
+    const byType = (type: string, userId: string = erased) =>
       events.filter((event) => event.type === type && event.userId === userId);
     expect(byType('sign_in.succeeded').every((event) => !event.ip && !event.userAgent)).toBe(true);
     expect(byType('email.changed')[0]!.details.from).toBe(`deleted-${erased}@deleted.invalid`);
