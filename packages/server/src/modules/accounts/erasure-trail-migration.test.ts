@@ -6,7 +6,7 @@ import { describeMigration } from '../../testing/migrations.js';
 import { forgetAuditTrail, pendingTrails } from './erasure-trail.js';
 import { accountErasures, auditEvents, sessions, users } from './tables.js';
 
-describeMigration('0016_account_erasures', (connection) => {
+describeMigration('0018_account_erasures', (connection) => {
   it('queues the accounts erased before it, and their trail is then pseudonymised batch by batch', async () => {
     const db = connection().db;
     // As erasure left an account before: anonymised, its sessions and events still holding where it acted from.
