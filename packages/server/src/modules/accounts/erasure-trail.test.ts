@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { and, eq, inArray, or, sql } from 'drizzle-orm';
 import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -197,6 +198,7 @@ for (const pair of backendPairs()) {
       expect(confirmed.statusCode, confirmed.body).toBe(200);
       const refunded = await asAdmin(`/api/admin/payments/intents/${intentId}/refund`, {
         amount: 1000,
+        idempotencyKey: randomUUID(),
         reason: `refunded user ${name} <${secondEmail.toUpperCase()}> after a complaint`,
       });
       expect(refunded.statusCode, refunded.body).toBe(200);
