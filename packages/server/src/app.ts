@@ -62,6 +62,8 @@ export interface AppOptions {
   payments?: PaymentsConfig;
   /** Where JSON log lines go (default stdout); `false` turns logging off. */
   logStream?: false | { write(line: string): void };
+  /** A module each PDF export's worker thread imports first (tests reach PDFKit there through it). */
+  pdfWorkerSetup?: URL;
 }
 
 const defaultWebRoot = fileURLToPath(new URL('../../web/dist', import.meta.url));
@@ -142,7 +144,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(billingRoutes);
   // After billing: an organisation's keys pay from its wallet through billing's metering hooks.
   await registerOrganizations(app);
-  await app.register(studioRoutes);
+  await app.register(studioRoutes, options.pdfWorkerSetup ? { pdfWorkerSetup: options.pdfWorkerSetup } : {});
   await registerPaymentsModule(app, { config: options.payments });
   if (options.gatewayConfig) {
     await registerGatewayModule(app, {

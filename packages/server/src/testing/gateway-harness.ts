@@ -69,6 +69,8 @@ export async function startGatewayHarness(
     /** Environment overrides (e.g. LOG_LEVEL, with `logStream` to read what the server logs). */
     env?: Parameters<typeof createTestApp>[1];
     logStream?: { write(line: string): void };
+    /** A module each PDF export's worker thread imports first (`pdf-worker-hooks.ts`). */
+    pdfWorkerSetup?: URL;
   } = {},
 ): Promise<GatewayHarness> {
   const primary = await startFakeUpstream();
@@ -148,6 +150,7 @@ export async function startGatewayHarness(
     gatewayConfig: config,
     ...(metering ? { metering } : {}),
     ...(options.logStream ? { logStream: options.logStream } : {}),
+    ...(options.pdfWorkerSetup ? { pdfWorkerSetup: options.pdfWorkerSetup } : {}),
   });
   await harness.app.listen({ port: 0, host: '127.0.0.1', backlog: 4096 });
   const origin = `http://127.0.0.1:${(harness.app.server.address() as AddressInfo).port}`;

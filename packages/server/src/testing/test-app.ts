@@ -22,7 +22,7 @@ export interface TestApp {
 export async function createTestApp(
   backends: { database: DatabaseBackend; stores: StoreBackend },
   overrides: Partial<Record<keyof Env, string>> = {},
-  options: Pick<AppOptions, 'webRoot' | 'gatewayConfig' | 'metering' | 'cachedAliases'> & {
+  options: Pick<AppOptions, 'webRoot' | 'gatewayConfig' | 'metering' | 'cachedAliases' | 'pdfWorkerSetup'> & {
     logStream?: { write(line: string): void };
     configure?: (app: FastifyInstance) => void;
   } = {},
@@ -45,6 +45,7 @@ export async function createTestApp(
     ...(options.gatewayConfig ? { gatewayConfig: options.gatewayConfig } : {}),
     ...(options.metering ? { metering: options.metering } : {}),
     ...(options.cachedAliases ? { cachedAliases: options.cachedAliases } : {}),
+    ...(options.pdfWorkerSetup ? { pdfWorkerSetup: options.pdfWorkerSetup } : {}),
   });
   options.configure?.(app);
   await app.ready();

@@ -9,8 +9,9 @@
  * BENCH_TEXT=prose lays out repeated sentences instead of base64, the worst case per character.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { type ExportedConversation, toPdf } from './export.js';
+import type { ExportedConversation } from './export.js';
 import { exportLimits, RenderSlots } from './export-limits.js';
+import { toPdf } from './export-pdf.js';
 
 const characters = Number(process.env.BENCH_CHARACTERS ?? 400_000);
 const kind = process.env.BENCH_TEXT === 'prose' ? 'prose' : 'base64';

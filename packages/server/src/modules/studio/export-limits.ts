@@ -3,12 +3,12 @@ import type { Redis } from 'ioredis';
 import { AppError } from '../../errors.js';
 
 /**
- * What exports may take. A PDF renders on the event loop (PDFKit is synchronous; `toPdf` yields every 10 ms), at
- * about 1.3 µs of CPU a character of prose and 7-10 µs of base64: each render running at once adds its 10 ms slice to
- * every turn of the loop, so they are few at a time per process, a few more wait, and one person has one at a time.
+ * What exports may take. A PDF renders in a worker thread (`pdf-threads.ts`), at about 1.3 µs of CPU a character of
+ * prose and 7-10 µs of base64: each render running at once takes a core for seconds at the limits, so they are few
+ * at a time per process (one worker each), a few more wait, and one person has one at a time.
  */
 export const exportLimits = {
-  /** PDF renders running at once in one process. */
+  /** PDF renders running at once in one process, and the worker threads kept for them. */
   renders: 2,
   /** PDF renders waiting for one of those; past them an export is refused with 503. */
   queued: 8,
@@ -60,11 +60,24 @@ export class RenderSlots {
   }
 
   /**
-   * Runs `render` in a slot, waiting for one when all are taken. Throws a 503 `service_unavailable` (Retry-After)
-   * when the queue is full, and `signal`'s reason when it aborts before a slot came. The slot is given back however
-   * `render` ends.
+   * Runs `render` in a slot, waiting for one when all are taken (`acquire`). The slot is given back however `render`
+   * ends.
    */
   async run<T>(render: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const release = await this.acquire(signal);
+    try {
+      return await render();
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * Takes a slot, waiting for one when all are taken, and returns what gives it back (once; later calls do nothing).
+   * Throws a 503 `service_unavailable` (Retry-After) when the queue is full, and `signal`'s reason when it aborts
+   * before a slot came. For a render that outlives the call that starts it (a PDF streamed while its worker renders).
+   */
+  async acquire(signal?: AbortSignal): Promise<() => void> {
     signal?.throwIfAborted();
     if (this.#running < this.#renders) this.#running += 1;
     else if (this.#waiting.length < this.#queued) await this.#wait(signal);
@@ -75,14 +88,15 @@ export class RenderSlots {
         { retryAfterSeconds: exportLimits.retryAfterSeconds },
       );
     }
-    try {
-      return await render();
-    } finally {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
       const next = this.#waiting.shift();
       // The slot passes straight to the next waiter: `#running` stays as it is.
       if (next) next.start();
       else this.#running -= 1;
-    }
+    };
   }
 
   #wait(signal: AbortSignal | undefined): Promise<void> {

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import PDFDocument from 'pdfkit';
 import { describe, expect, it } from 'vitest';
-import { type ExportedConversation, forgetLayouts, toMarkdown, toPdf } from './export.js';
+import { type ExportedConversation, toMarkdown } from './export.js';
+import { forgetLayouts, toPdf } from './export-pdf.js';
 
 type Message = ExportedConversation['messages'][number];
 

@@ -6,7 +6,7 @@ import { onClientGone } from '../../http/client-gone.js';
 import { errorResponses } from '../../http/schemas.js';
 import { authenticate } from '../../plugins/authenticate.js';
 import { userLimit } from '../accounts/rate-limits.js';
-import { exportFileName, exportFormats, toExport, toMarkdown, toPdf } from './export.js';
+import { exportFileName, exportFormats, toExport, toMarkdown } from './export.js';
 import {
   type ExportClaims,
   exportLimits,
@@ -14,6 +14,7 @@ import {
   RedisExportClaims,
   RenderSlots,
 } from './export-limits.js';
+import { type PdfRender, PdfThreads } from './pdf-threads.js';
 import {
   addMessage,
   type Conversation,
@@ -137,16 +138,28 @@ function abortOnDisconnect(reply: FastifyReply): AbortSignal {
   return disconnected.signal;
 }
 
+/** Options of `studioRoutes`. */
+export interface StudioRoutesOptions {
+  /** A module each PDF worker thread imports first (`PdfThreadsOptions.setup`: tests only). */
+  pdfWorkerSetup?: URL;
+}
+
 /** The chat studio's storage: conversations with branching messages, folders, pins, search, presets, export. */
-export async function studioRoutes(app: FastifyInstance) {
+export async function studioRoutes(app: FastifyInstance, options: StudioRoutesOptions = {}) {
   const routes = app.withTypeProvider<ZodTypeProvider>();
   const tags = ['studio'];
   const signedIn = authenticate();
   const reads = [signedIn, userLimit(app, 'reads')];
   const writes = [signedIn, userLimit(app, 'writes')];
   const conversationParams = z.object({ conversationId: z.uuid() });
-  // Per process: a PDF renders on this process's event loop. Per person: across processes, through Redis when set.
+  // Per process: a PDF renders in one of this process's worker threads, one each. Per person: across processes,
+  // through Redis when set.
   const renderSlots = new RenderSlots(exportLimits);
+  const pdfThreads = new PdfThreads({
+    threads: exportLimits.renders,
+    ...(options.pdfWorkerSetup ? { setup: options.pdfWorkerSetup } : {}),
+  });
+  app.addHook('onClose', () => pdfThreads.close());
   const exportClaims: ExportClaims = app.stores.redis
     ? new RedisExportClaims(app.stores.redis, app.stores.prefix)
     : new MemoryExportClaims();
@@ -369,25 +382,39 @@ export async function studioRoutes(app: FastifyInstance) {
         });
         const exported = toExport(conversation, messages);
         const { format } = request.query;
-        let pdf: Buffer | undefined;
+        const headers = {
+          'cache-control': 'no-store',
+          'content-disposition': `attachment; filename="${exportFileName(conversation.title, format)}"`,
+        };
         if (format === 'pdf') {
           const disconnected = abortOnDisconnect(reply);
+          let pdf: PdfRender;
           try {
-            pdf = await renderSlots.run(() => toPdf(exported, { signal: disconnected }), disconnected);
+            const releaseSlot = await renderSlots.acquire(disconnected);
+            pdf = pdfThreads.render(exported, { signal: disconnected });
+            // The slot is the worker's until it has rendered (or failed, or was stopped), not until the client
+            // has read the bytes: a slow reader holds none.
+            pdf.done.then(releaseSlot, releaseSlot);
+            await pdf.started;
           } catch (error) {
             // Nobody reads the answer: the render stopped (or never began) because the client went away.
             if (disconnected.aborted)
               throw new AppError('client_closed_request', 'The client closed the connection.');
             throw error;
           }
+          // The bytes go out as the worker makes them; a render that fails from here on cuts the download short.
+          reply
+            .headers(headers)
+            .type('application/pdf')
+            .send(pdf.body as never);
+          // The person's claim (released in `finally`) lasts as long as the render.
+          await pdf.done.catch((error: unknown) => {
+            if (!disconnected.aborted)
+              request.log.error({ err: error }, 'PDF export failed while it was sent');
+          });
+          return reply;
         }
-        reply
-          .header('cache-control', 'no-store')
-          .header(
-            'content-disposition',
-            `attachment; filename="${exportFileName(conversation.title, format)}"`,
-          );
-        if (pdf) return reply.type('application/pdf').send(pdf as never);
+        reply.headers(headers);
         if (format === 'json') {
           return reply
             .type('application/json; charset=utf-8')

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { BroadcastChannel } from 'node:worker_threads';
 import { readChunksFixture } from '@webox/gateway/testing';
 import { desc, eq, sql } from 'drizzle-orm';
-import PDFDocument from 'pdfkit';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
 import { type GatewayHarness, startGatewayHarness } from '../../testing/gateway-harness.js';
+import { type PdfWorkerHookEvent, pdfWorkerHooksChannel } from '../../testing/pdf-worker-hooks.js';
 import { type SignedInClient, signUpAndSignIn } from '../accounts/testing.js';
 import { exportLimits } from './export-limits.js';
 import { conversationLimits, messageBytes } from './service.js';
@@ -15,27 +16,55 @@ const streamFixture = new URL(
   import.meta.url,
 );
 
+/** The hooks each PDF worker thread of the test app imports: a conversation's title picks what they do. */
+const pdfWorkerHooks = new URL('../../testing/pdf-worker-hooks.ts', import.meta.url);
+
 /**
- * Holds every PDF render at its end (PDFKit's `end`, after the layout) until `release`: a render in progress, kept
- * there as long as a test needs, so what other exports meet meanwhile does not depend on timing.
+ * Holds every PDF render of a conversation titled `[hold] …` at its end (before PDFKit's `end`, after the layout, in
+ * its worker) until `release`: a render in progress, kept there as long as a test needs, so what other exports meet
+ * meanwhile does not depend on timing. After `release`, such renders run as usual until `close`.
  */
 function holdPdfRenders() {
-  const end = PDFDocument.prototype.end;
-  const held: Array<() => void> = [];
-  const spy = vi.spyOn(PDFDocument.prototype, 'end').mockImplementation(function (this: PDFKit.PDFDocument) {
-    held.push(() => end.call(this));
-    return this;
-  });
+  const channel = new BroadcastChannel(pdfWorkerHooksChannel);
+  let held = 0;
+  let released = false;
+  channel.onmessage = (event) => {
+    if ((event as { data: PdfWorkerHookEvent }).data.type !== 'held') return;
+    held += 1;
+    if (released) channel.postMessage({ type: 'release' });
+  };
   return {
     get count() {
-      return held.length;
+      return held;
     },
     /** Lets the held renders end, and every later one run as usual. */
     release() {
-      spy.mockRestore();
-      for (const finish of held.splice(0)) finish();
+      released = true;
+      channel.postMessage({ type: 'release' });
+    },
+    close() {
+      channel.close();
     },
   };
+}
+
+/** The next render of a conversation titled `[block] …` that holds its worker's thread inside PDFKit. */
+function nextBlockedRender() {
+  const channel = new BroadcastChannel(pdfWorkerHooksChannel);
+  return new Promise<{ unblock(): void }>((resolve) => {
+    channel.onmessage = (event) => {
+      const data = (event as { data: PdfWorkerHookEvent }).data;
+      if (data.type !== 'blocked') return;
+      channel.close();
+      const gate = new Int32Array(data.gate);
+      resolve({
+        unblock() {
+          Atomics.store(gate, 0, 1);
+          Atomics.notify(gate, 0);
+        },
+      });
+    };
+  });
 }
 
 /** For `vi.waitFor`: the requests of a test reach where it waits for them within seconds on a busy machine. */
@@ -62,7 +91,7 @@ for (const pair of backendPairs()) {
     let stranger: SignedInClient;
 
     beforeAll(async () => {
-      harness = await startGatewayHarness(pair);
+      harness = await startGatewayHarness(pair, { pdfWorkerSetup: pdfWorkerHooks });
       owner = await signUpAndSignIn(harness.app);
       stranger = await signUpAndSignIn(harness.app);
     });
@@ -391,38 +420,27 @@ for (const pair of backendPairs()) {
       }
       await harness.app.db
         .update(studioConversations)
-        .set({ activeLeafId: ids.at(-1)!, messageCount: ids.length })
+        .set({ title: '[block] At the limit', activeLeafId: ids.at(-1)!, messageCount: ids.length })
         .where(eq(studioConversations.id, id));
 
-      // Once the render has begun, someone else asks for something cheap: it is answered before the render ends.
-      const answered: string[] = [];
-      let other: Promise<void> | undefined;
-      const text = PDFDocument.prototype.text;
-      const spy = vi.spyOn(PDFDocument.prototype, 'text').mockImplementation(function (
-        this: PDFKit.PDFDocument,
-        ...args: Parameters<typeof text>
-      ) {
-        other ??= call(owner, 'GET', '/api/studio/presets').then((response) => {
-          expect(response.statusCode).toBe(200);
-          answered.push('other request');
-        });
-        return text.apply(this, args);
-      });
-      try {
-        const pdf = await call(client, 'GET', `/api/studio/conversations/${id}/export?format=pdf`);
-        answered.push('export');
-        await other;
-        expect(pdf.statusCode).toBe(200);
-        expect(pdf.rawPayload.subarray(0, 5).toString()).toBe('%PDF-');
-        expect(answered).toEqual(['other request', 'export']);
-      } finally {
-        spy.mockRestore();
-      }
+      // The render reaches PDFKit and holds its thread there, synchronously, as PDFKit's layout and `end` do: someone
+      // else asks for something cheap meanwhile, and is answered while the render is still stuck.
+      const blocked = nextBlockedRender();
+      const exporting = call(client, 'GET', `/api/studio/conversations/${id}/export?format=pdf`);
+      const render = await blocked;
+      const other = await call(owner, 'GET', '/api/studio/presets');
+      expect(other.statusCode).toBe(200);
+      render.unblock();
+      const pdf = await exporting;
+      expect(pdf.statusCode).toBe(200);
+      expect(pdf.headers['content-type']).toBe('application/pdf');
+      expect(pdf.rawPayload.subarray(0, 5).toString()).toBe('%PDF-');
+      expect(pdf.rawPayload.toString('latin1').trimEnd().endsWith('%%EOF')).toBe(true);
     });
 
     it('lets a person have one export at a time: one asked for meanwhile is refused with 429 and Retry-After', async () => {
       const client = await signUpAndSignIn(harness.app);
-      const { id } = await conversationWithExchange(client, 'One at a time');
+      const { id } = await conversationWithExchange(client, '[hold] One at a time');
       const url = `/api/studio/conversations/${id}/export`;
       const held = holdPdfRenders();
       try {
@@ -449,6 +467,7 @@ for (const pair of backendPairs()) {
         expect(rendered[0]!.rawPayload.subarray(0, 5).toString()).toBe('%PDF-');
       } finally {
         held.release();
+        held.close();
       }
       // Once it is done the next one is served.
       const again = await call(client, 'GET', `${url}?format=markdown`);
@@ -461,7 +480,7 @@ for (const pair of backendPairs()) {
       const exports = await Promise.all(
         Array.from({ length: people }, async (_, index) => {
           const client = await signUpAndSignIn(harness.app);
-          const { id } = await conversationWithExchange(client, `Export number ${index + 1}`);
+          const { id } = await conversationWithExchange(client, `[hold] Export number ${index + 1}`);
           return () => call(client, 'GET', `/api/studio/conversations/${id}/export?format=pdf`);
         }),
       );
@@ -485,41 +504,85 @@ for (const pair of backendPairs()) {
         const rendered = responses.filter((response) => response.statusCode === 200);
         expect(rendered).toHaveLength(exportLimits.renders + exportLimits.queued);
         for (const pdf of rendered) expect(pdf.rawPayload.subarray(0, 5).toString()).toBe('%PDF-');
+        // With the queue drained, the refused are served when they ask again.
+        expect((await exports.at(-1)!()).statusCode).toBe(200);
       } finally {
         held.release();
+        held.close();
       }
-      // With the queue drained, the refused are served when they ask again.
-      expect((await exports.at(-1)!()).statusCode).toBe(200);
     });
+
+    /** The answer to `request`, or 'no answer' after `ms` (a request waiting for a slot nobody gives back). */
+    const answerIn = async <T>(request: Promise<T>, ms: number) => {
+      const timeout = new Promise<'no answer'>((resolve) => setTimeout(resolve, ms, 'no answer'));
+      return Promise.race([request, timeout]);
+    };
 
     it("gives back the render slot and the person's claim when a render throws, so the next export is served", async () => {
       const client = await signUpAndSignIn(harness.app);
-      const { id } = await conversationWithExchange(client, 'Broken font');
-      const url = `/api/studio/conversations/${id}/export?format=pdf`;
-      const spy = vi.spyOn(PDFDocument.prototype, 'text').mockImplementation(() => {
-        throw new Error('glyph table is corrupt');
-      });
-      const answerIn = async (ms: number) => {
-        const timeout = new Promise<'no answer'>((resolve) => setTimeout(resolve, ms, 'no answer'));
-        return Promise.race([call(client, 'GET', url), timeout]);
-      };
-      try {
-        // More failures than there are slots: a slot kept by a failed render would leave the last one waiting.
-        for (let attempt = 0; attempt <= exportLimits.renders; attempt += 1) {
-          const failed = await answerIn(5_000);
-          if (failed === 'no answer')
-            throw new Error(`export ${attempt + 1} waited for a slot nobody gave back`);
-          expect(failed.statusCode).toBe(500);
-          expect(failed.json().error.code).toBe('internal_error');
-          expect(failed.body).not.toContain('glyph table');
-        }
-      } finally {
-        spy.mockRestore();
+      const { id: broken } = await conversationWithExchange(client, '[throw] Broken font');
+      // More failures than there are slots: a slot kept by a failed render would leave the last one waiting.
+      for (let attempt = 0; attempt <= exportLimits.renders; attempt += 1) {
+        const failed = await answerIn(
+          call(client, 'GET', `/api/studio/conversations/${broken}/export?format=pdf`),
+          5_000,
+        );
+        if (failed === 'no answer')
+          throw new Error(`export ${attempt + 1} waited for a slot nobody gave back`);
+        expect(failed.statusCode).toBe(500);
+        expect(failed.json().error.code).toBe('internal_error');
+        expect(failed.body).not.toContain('glyph table');
       }
-      const served = await answerIn(5_000);
+      const { id } = await conversationWithExchange(client, 'Fine font');
+      const served = await answerIn(
+        call(client, 'GET', `/api/studio/conversations/${id}/export?format=pdf`),
+        5_000,
+      );
       if (served === 'no answer') throw new Error('the export after the failures waited for a slot');
       expect(served.statusCode).toBe(200);
       expect(served.rawPayload.subarray(0, 5).toString()).toBe('%PDF-');
+    });
+
+    it("stops the render of a client that went away, mid-PDFKit, and gives back its slot and the person's claim", async () => {
+      // As many people as there are slots each start a render that holds its thread inside PDFKit and never goes
+      // on by itself (nobody unblocks it): only ending its worker stops it. Then each of them goes away.
+      const leavers = await Promise.all(
+        Array.from({ length: exportLimits.renders }, async (_, index) => {
+          const client = await signUpAndSignIn(harness.app);
+          const { id } = await conversationWithExchange(client, `[block] Abandoned ${index + 1}`);
+          return { client, url: `${harness.origin}/api/studio/conversations/${id}/export?format=pdf` };
+        }),
+      );
+      for (const { client, url } of leavers) {
+        const blocked = nextBlockedRender();
+        const leaving = new AbortController();
+        const request = fetch(url, { headers: client.headers, signal: leaving.signal }).catch(
+          (error: Error) => error.name,
+        );
+        await blocked;
+        leaving.abort();
+        expect(await request).toBe('AbortError');
+      }
+      // Both slots are free again: another person's export is served, not queued behind the stuck renders.
+      const someone = await signUpAndSignIn(harness.app);
+      const { id } = await conversationWithExchange(someone, 'After they left');
+      const served = await answerIn(
+        call(someone, 'GET', `/api/studio/conversations/${id}/export?format=pdf`),
+        10_000,
+      );
+      if (served === 'no answer') throw new Error('the export waited for a slot a departed client kept');
+      expect(served.statusCode).toBe(200);
+      expect(served.rawPayload.subarray(0, 5).toString()).toBe('%PDF-');
+      // And those who left may export again: their claims were given back.
+      for (const { client } of leavers) {
+        const { id: next } = await conversationWithExchange(client, 'Back again');
+        const again = await answerIn(
+          call(client, 'GET', `/api/studio/conversations/${next}/export?format=pdf`),
+          10_000,
+        );
+        if (again === 'no answer') throw new Error('the export of a person who left waited for a slot');
+        expect(again.statusCode).toBe(200);
+      }
     });
 
     it('refuses usage figures beyond what their columns hold with 400, and stores the largest that fit', async () => {

@@ -1,0 +1,69 @@
+/**
+ * Test hooks inside the PDF export's worker threads (`PdfThreadsOptions.setup`, `AppOptions.pdfWorkerSetup`): tests
+ * cannot spy on PDFKit there from their own thread, so this module, imported by each worker before its first render,
+ * changes what a render does according to the conversation's title, and talks to the test over a BroadcastChannel
+ * named `pdfWorkerHooksChannel`:
+ *
+ * - `[hold]` in the title: the render stops before PDFKit's `end` and posts `{ type: 'held', threadId }`; it ends
+ *   when the test posts `{ type: 'release' }`. A render in progress, kept there as long as a test needs.
+ * - `[block]`: at its first line of text the render posts `{ type: 'blocked', threadId, gate }` and then holds its
+ *   thread synchronously (`Atomics.wait` on `gate`, an Int32Array's SharedArrayBuffer) until the test stores 1 in
+ *   it and notifies: PDFKit's work, which no pause can cut, in progress. Never notified, only `terminate` ends it.
+ * - `[throw]`: PDFKit fails at the first line of text (`glyph table is corrupt`).
+ *
+ * Imported by a test's own thread (for the channel's name), it changes nothing.
+ */
+import { BroadcastChannel, isMainThread, threadId } from 'node:worker_threads';
+import PDFDocument from 'pdfkit';
+
+export const pdfWorkerHooksChannel = 'webox:pdf-worker-hooks';
+
+/** What a worker posts on the channel. */
+export type PdfWorkerHookEvent =
+  | { type: 'held'; threadId: number }
+  | { type: 'blocked'; threadId: number; gate: SharedArrayBuffer };
+
+/** The marker of `[hold]`, `[block]` or `[throw]` in a document's title, if any. */
+function marker(document: PDFKit.PDFDocument): string | undefined {
+  const title = String((document as unknown as { info: { Title?: unknown } }).info.Title ?? '');
+  return /\[(hold|block|throw)\]/.exec(title)?.[1];
+}
+
+if (!isMainThread) {
+  const channel = new BroadcastChannel(pdfWorkerHooksChannel);
+  // The worker lives while its parent port listens; the channel alone keeps nothing alive.
+  channel.unref();
+  const releases: Array<() => void> = [];
+  channel.onmessage = (event) => {
+    if ((event as { data?: { type?: unknown } }).data?.type === 'release')
+      for (const release of releases.splice(0)) release();
+  };
+  const post = (message: PdfWorkerHookEvent) => channel.postMessage(message);
+
+  const end = PDFDocument.prototype.end;
+  PDFDocument.prototype.end = function (this: PDFKit.PDFDocument) {
+    if (marker(this) !== 'hold') return end.call(this);
+    // Kept referenced while held, so the worker's loop has something to wait for.
+    channel.ref();
+    releases.push(() => {
+      channel.unref();
+      end.call(this);
+    });
+    post({ type: 'held', threadId });
+    return this;
+  };
+
+  const text = PDFDocument.prototype.text;
+  const blocked = new WeakSet<PDFKit.PDFDocument>();
+  PDFDocument.prototype.text = function (this: PDFKit.PDFDocument, ...args: unknown[]) {
+    const kind = marker(this);
+    if (kind === 'throw') throw new Error('glyph table is corrupt');
+    if (kind === 'block' && !blocked.has(this)) {
+      blocked.add(this);
+      const gate = new SharedArrayBuffer(4);
+      post({ type: 'blocked', threadId, gate });
+      Atomics.wait(new Int32Array(gate), 0, 0);
+    }
+    return (text as (...args: unknown[]) => PDFKit.PDFDocument).apply(this, args);
+  } as typeof text;
+}
