@@ -3,6 +3,7 @@ import { BroadcastChannel, threadId } from 'node:worker_threads';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type PdfWorkerHookEvent, pdfWorkerHooksChannel } from '../../testing/pdf-worker-hooks.js';
 import type { ExportedConversation } from './export.js';
+import { toPdf } from './export-pdf.js';
 import { type PdfRender, PdfThreads } from './pdf-threads.js';
 
 const hooks = new URL('../../testing/pdf-worker-hooks.ts', import.meta.url);
@@ -69,6 +70,21 @@ describe('PDF worker threads', () => {
     if (existsSync(dejaVu)) expect(pdf.toString('latin1')).toMatch(/\/BaseFont \/[A-Z]{6}\+DejaVuSans\b/);
     // The worker waits for the next render.
     expect(pool.alive).toBe(1);
+  });
+
+  it('render a large export, posted to the worker in parts, whole: the pages the caller’s thread would lay out', async () => {
+    pool = new PdfThreads({ threads: 1 });
+    const sentence = 'An answer long enough to wrap over a few lines of the page, as most answers do. ';
+    const exported = conversation('Long', `1. ${sentence.repeat(2_400)}`);
+    // Six messages of about 190,000 characters: more than one part each time (parts of 262,144 characters).
+    for (let index = 2; index <= 6; index += 1) {
+      exported.messages.push({ ...exported.messages[0]!, content: `${index}. ${sentence.repeat(2_400)}` });
+    }
+    const pages = (pdf: Buffer) => pdf.toString('latin1').match(/\/Type \/Page\n/g)?.length ?? 0;
+    const { pdf } = await read(pool.render(exported));
+    const here = await toPdf(exported);
+    expect(pages(here)).toBeGreaterThan(100);
+    expect(pages(pdf)).toBe(pages(here));
   });
 
   it('keep the caller’s event loop turning while PDFKit holds the worker’s thread', async () => {

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { setImmediate } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import type { ExportedConversation } from './export.js';
 import type { PdfJob, PdfReply } from './pdf-worker.js';
@@ -21,6 +22,13 @@ ready.then(async () => {
   await import(workerData.entry);
 });
 `;
+/**
+ * Characters of message text posted to a worker at a time, with a turn of the event loop between two posts: copying
+ * a message to a worker holds the main thread for as long as the copy takes (about 70-200 ms for one post of the
+ * 50 MiB a conversation may hold, on a loaded 2-core machine), a post of this much a few milliseconds.
+ */
+const postCharacters = 256 * 1024;
+
 /** Options of `PdfThreads`. */
 export interface PdfThreadsOptions {
   /** Worker threads kept (`exportLimits.renders`: one for each render the slots let run). */
@@ -62,7 +70,7 @@ interface Thread {
 /**
  * PDF renders in worker threads, so PDFKit's synchronous work (layout, and the font subsetting of `end`, 50-100 ms
  * in one block for a large document) never holds the main thread's event loop: the main thread posts the export (its
- * text, copied once to the worker) and passes on the bytes it gets back. Workers start when first needed, serve one
+ * text copied to the worker a part at a time, `postCharacters`) and passes on the bytes it gets back. Workers start when first needed, serve one
  * render at a time, stay idle for the next (up to `threads` of them), and end after `idleMs` without work. A render
  * whose signal aborts ends its worker (`terminate`: even PDFKit's `end`, which no pause can cut, stops at once);
  * a worker that died is replaced by the next render that needs one.
@@ -171,16 +179,40 @@ export class PdfThreads {
     worker.on('message', onMessage);
     worker.on('exit', onExit);
     signal?.addEventListener('abort', onAbort, { once: true });
-    const job: PdfJob = { exported };
-    try {
-      worker.postMessage(job);
-    } catch (error) {
+    this.#send(worker, exported, () => finished).catch((error: unknown) => {
       // What cannot be copied to the worker (never, for an export's plain data) fails this render only.
+      if (finished) return;
       finish();
-      this.#giveBack(thread);
+      void worker.terminate();
       fail(error);
-    }
+    });
     return { body, started, done };
+  }
+
+  /** Posts `exported` to `worker` in parts of about `postCharacters`, then asks it to render; stops once `stopped`. */
+  async #send(worker: Worker, exported: ExportedConversation, stopped: () => boolean): Promise<void> {
+    const post = (job: PdfJob) => worker.postMessage(job);
+    const { messages } = exported;
+    let start = 0;
+    let characters = 0;
+    let index = 0;
+    let begun = false;
+    const flush = async () => {
+      const part = messages.slice(start, index);
+      if (begun) post({ type: 'messages', messages: part });
+      else post({ type: 'begin', exported: { ...exported, messages: part } });
+      begun = true;
+      start = index;
+      characters = 0;
+      await setImmediate();
+    };
+    for (; index < messages.length; index += 1) {
+      if (characters > 0 && characters + messages[index]!.content.length > postCharacters) await flush();
+      if (stopped()) return;
+      characters += messages[index]!.content.length;
+    }
+    if (!begun || start < index) await flush();
+    if (!stopped()) post({ type: 'render' });
   }
 
   /** Ends every worker; renders still running fail. */

@@ -1,7 +1,8 @@
 /**
- * A worker thread that renders PDF exports (started by `pdf-threads.ts`, which describes the protocol): one render at
- * a time, each posted to it as `{ exported }`. It answers `{ type: 'data', bytes }` as the file grows (the bytes'
- * memory moves to the main thread, not copied), then `{ type: 'end', threadId }`, or `{ type: 'error', message }`.
+ * A worker thread that renders PDF exports (started by `pdf-threads.ts`): one render at a time. The export comes in
+ * parts (`PdfJob`: its head with its first messages, more messages, then `render`), so no one copy of a large export
+ * holds the main thread for long. It answers `{ type: 'data', bytes }` as the file grows (the bytes' memory moves to
+ * the main thread, not copied), then `{ type: 'end', threadId }`, or `{ type: 'error', message }`.
  */
 import { parentPort, threadId } from 'node:worker_threads';
 import type { ExportedConversation } from './export.js';
@@ -13,10 +14,11 @@ import { renderPdf } from './export-pdf.js';
  */
 const batchBytes = 64 * 1024;
 
-/** A render the main thread asks for. */
-export interface PdfJob {
-  exported: ExportedConversation;
-}
+/** What the main thread posts for one render, in this order: `begin`, any number of `messages`, `render`. */
+export type PdfJob =
+  | { type: 'begin'; exported: ExportedConversation }
+  | { type: 'messages'; messages: ExportedConversation['messages'] }
+  | { type: 'render' };
 
 /** What the worker answers, in this order: any number of `data`, then one `end` or `error`. */
 export type PdfReply =
@@ -29,7 +31,7 @@ if (!port) throw new Error('pdf-worker.ts runs in a worker thread (see pdf-threa
 
 const post = (reply: PdfReply, transfer: ArrayBuffer[] = []) => port.postMessage(reply, transfer);
 
-async function render({ exported }: PdfJob): Promise<void> {
+async function render(exported: ExportedConversation): Promise<void> {
   let pending: Buffer[] = [];
   let size = 0;
   const flush = () => {
@@ -58,4 +60,15 @@ async function render({ exported }: PdfJob): Promise<void> {
   }
 }
 
-port.on('message', (job: PdfJob) => void render(job));
+/** The export being received. */
+let receiving: ExportedConversation | undefined;
+
+port.on('message', (job: PdfJob) => {
+  if (job.type === 'begin') receiving = job.exported;
+  else if (job.type === 'messages') receiving?.messages.push(...job.messages);
+  else if (receiving) {
+    const exported = receiving;
+    receiving = undefined;
+    void render(exported);
+  }
+});
