@@ -10,6 +10,7 @@
  *   thread synchronously (`Atomics.wait` on `gate`, an Int32Array's SharedArrayBuffer) until the test stores 1 in
  *   it and notifies: PDFKit's work, which no pause can cut, in progress. Never notified, only `terminate` ends it.
  * - `[throw]`: PDFKit fails at the first line of text (`glyph table is corrupt`).
+ * - `[break]`: PDFKit fails at its `end` (`font subsetting failed`), after every page was written.
  *
  * Imported by a test's own thread (for the channel's name), it changes nothing.
  */
@@ -23,10 +24,10 @@ export type PdfWorkerHookEvent =
   | { type: 'held'; threadId: number }
   | { type: 'blocked'; threadId: number; gate: SharedArrayBuffer };
 
-/** The marker of `[hold]`, `[block]` or `[throw]` in a document's title, if any. */
+/** The marker (`hold`, `block`, `throw`, `break`) in a document's title, if any. */
 function marker(document: PDFKit.PDFDocument): string | undefined {
   const title = String((document as unknown as { info: { Title?: unknown } }).info.Title ?? '');
-  return /\[(hold|block|throw)\]/.exec(title)?.[1];
+  return /\[(hold|block|throw|break)\]/.exec(title)?.[1];
 }
 
 if (!isMainThread) {
@@ -42,7 +43,9 @@ if (!isMainThread) {
 
   const end = PDFDocument.prototype.end;
   PDFDocument.prototype.end = function (this: PDFKit.PDFDocument) {
-    if (marker(this) !== 'hold') return end.call(this);
+    const kind = marker(this);
+    if (kind === 'break') throw new Error('font subsetting failed');
+    if (kind !== 'hold') return end.call(this);
     // Kept referenced while held, so the worker's loop has something to wait for.
     channel.ref();
     releases.push(() => {

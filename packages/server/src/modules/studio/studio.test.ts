@@ -585,6 +585,43 @@ for (const pair of backendPairs()) {
       }
     });
 
+    it('cuts a download short, never ends it as if whole, when the render fails after its first bytes went out', async () => {
+      const client = await signUpAndSignIn(harness.app);
+      const { id, answerId } = await conversationWithExchange(client, '[break] Fails at the end');
+      // Enough distinct text for pages of well over 64 KiB (the first part sent) before PDFKit's `end`, which fails.
+      const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+      let state = 1;
+      let parentId = answerId;
+      for (let message = 0; message < 2; message += 1) {
+        const content = Array.from({ length: 190_000 }, () => {
+          state = (state * 1_103_515_245 + 12_345) & 0x7fffffff;
+          return alphabet[state % 64];
+        }).join('');
+        const added = await call(client, 'POST', `/api/studio/conversations/${id}/messages`, {
+          parentId,
+          role: message === 0 ? 'user' : 'assistant',
+          content,
+        });
+        expect(added.statusCode).toBe(201);
+        parentId = added.json().message.id;
+      }
+      const response = await fetch(`${harness.origin}/api/studio/conversations/${id}/export?format=pdf`, {
+        headers: client.headers,
+      });
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toBe('application/pdf');
+      // The body ends in an error, not in a file missing its end.
+      await expect(response.arrayBuffer()).rejects.toThrow();
+      // Its slot and the person's claim are given back once the render failed.
+      const { id: next } = await conversationWithExchange(client, 'Fine this time');
+      const served = await answerIn(
+        call(client, 'GET', `/api/studio/conversations/${next}/export?format=pdf`),
+        10_000,
+      );
+      if (served === 'no answer') throw new Error('the export after a failed download waited for a slot');
+      expect(served.statusCode).toBe(200);
+    });
+
     it('refuses usage figures beyond what their columns hold with 400, and stores the largest that fit', async () => {
       const created = await call(owner, 'POST', '/api/studio/conversations', {});
       const url = `/api/studio/conversations/${created.json().conversation.id}/messages`;
