@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { deflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { makeObjectStreamPdf, makePdf, objectStream } from '../testing/pdf.js';
+import { makeBookPdf, makeFormPdf, makeObjectStreamPdf, makePdf, objectStream } from '../testing/pdf.js';
 import { classifyMediaPart } from './media-part.js';
 import {
   countPdfPages,
@@ -9,6 +9,8 @@ import {
   maxInflatedBytes,
   maxObjectStreamBytes,
   maxObjectStreams,
+  maxTreeDepth,
+  maxTreeReferences,
 } from './pdf-pages.js';
 
 const pdf = (body: string) => Buffer.from(`%PDF-1.7\n${body}\n%%EOF\n`, 'latin1');
@@ -22,6 +24,9 @@ const tree = (kids: number, count = kids) =>
       (_, index) => `${index + 3} 0 obj << /Type /Page /Parent 2 0 R >> endobj`,
     ),
   ].join('\n');
+
+/** `body` as a PDF whose trailer names object 1 as its catalog. */
+const rooted = (body: string) => pdf(`${body}\ntrailer << /Size 99 /Root 1 0 R >>`);
 
 describe('countPdfPages', () => {
   it('counts the pages of real PDFs', async () => {
@@ -296,4 +301,170 @@ describe('countPdfPages', () => {
       size / 6,
     ]);
   }, 30_000);
+
+  describe('follows the page tree from the catalog', () => {
+    it('counts the pages, not the other /Kids: name trees, form fields, inner nodes of the page tree', async () => {
+      // pdfTeX's layout: inner nodes of 6 kids, a /Dests name tree whose root has /Kids (what qpdf reports).
+      expect(countPdfPages(makeBookPdf(36))).toBe(36);
+      expect(countPdfPages(makeBookPdf(17, { namesPerLeaf: 1 }))).toBe(17);
+      expect(countPdfPages(makeBookPdf(1))).toBe(1);
+      expect(countPdfPages(makeBookPdf(1_000, { fanout: 3 }))).toBe(1_000);
+      // The same packed in object streams.
+      expect(countPdfPages(makeBookPdf(36, { perStream: 10 }))).toBe(36);
+      expect(countPdfPages(makeBookPdf(200, { perStream: 100 }))).toBe(200);
+      // pdfkit's form fields, each a field whose /Kids are its widgets, beside named destinations and outlines.
+      expect(countPdfPages(await makeFormPdf(3, 4))).toBe(3);
+      expect(countPdfPages(await makeFormPdf(1, 30))).toBe(1);
+      // That file (5 pages, 3 fields each) as qpdf 11 rewrote it with object streams (--object-streams=generate).
+      const form = readFileSync(new URL('./__fixtures__/qpdf-form-fields-5-pages.pdf', import.meta.url));
+      expect(countPdfPages(form)).toBe(5);
+      // Chromium 156 (Skia) printing 14 pages with internal links: a root over two inner nodes of 8 and 6 pages.
+      const chromium = readFileSync(new URL('./__fixtures__/chromium-skia-14-pages.pdf', import.meta.url));
+      expect(countPdfPages(chromium)).toBe(14);
+    });
+
+    it('counts pages no tree reaches and a /Count above the tree, as readers may find them', () => {
+      // Objects typed /Page outside the tree (a reader recovering a broken file collects them).
+      const stray = '30 0 obj << /Type /Page >> endobj\n31 0 obj << /Type /Page /Parent 2 0 R >> endobj';
+      expect(countPdfPages(rooted(`${tree(3)}\n${stray}`))).toBe(5);
+      // A /Count above the tree (pdf.js and pypdf trust the root's), one on an inner node, one below.
+      expect(countPdfPages(rooted(tree(3, 9)))).toBe(9);
+      expect(countPdfPages(rooted(tree(3, 1)))).toBe(3);
+      // A second tree no catalog names, which a reader repairing the file may take for the root.
+      const orphan = [
+        '40 0 obj << /Type /Pages /Kids [41 0 R 42 0 R 43 0 R 44 0 R] >> endobj',
+        '41 0 obj << >> endobj 42 0 obj << >> endobj 43 0 obj << >> endobj 44 0 obj << >> endobj',
+      ].join('\n');
+      expect(countPdfPages(rooted(`${tree(2)}\n${orphan}`))).toBe(4);
+    });
+
+    it('counts the kids a lenient reader takes for pages: untyped ones, undefined ones, a node reached twice', () => {
+      const file = (...objects: string[]) =>
+        rooted(['1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj', ...objects].join('\n'));
+      // Leaves without /Type (PDFium and pdf.js take a node without /Kids for a page), and inner nodes without it.
+      expect(
+        countPdfPages(
+          file(
+            '2 0 obj << /Kids [3 0 R 4 0 R] >> endobj',
+            '3 0 obj << /Kids [5 0 R 6 0 R 7 0 R] >> endobj',
+            '4 0 obj << /Contents 9 0 R >> endobj',
+            '5 0 obj << >> endobj 6 0 obj << >> endobj 7 0 obj << >> endobj',
+          ),
+        ),
+      ).toBe(4);
+      // Kids the file never defines: a page each, rather than none.
+      expect(
+        countPdfPages(
+          file(
+            '2 0 obj << /Type /Pages /Kids [3 0 R 50 0 R 51 0 R] >> endobj',
+            '3 0 obj << /Type /Page >> endobj',
+          ),
+        ),
+      ).toBe(3);
+      // A /Page with /Kids (pdf.js: one page; PDFium: the pages below it), an empty inner node (a page to some).
+      expect(
+        countPdfPages(
+          file(
+            '2 0 obj << /Type /Pages /Kids [3 0 R 4 0 R] >> endobj',
+            '3 0 obj << /Type /Page /Kids [5 0 R 6 0 R] >> endobj',
+            '4 0 obj << /Type /Pages /Kids [] >> endobj',
+          ),
+        ),
+      ).toBe(3);
+      // An inner node that two parents name: its pages count under each.
+      expect(
+        countPdfPages(
+          file(
+            '2 0 obj << /Type /Pages /Kids [3 0 R 3 0 R 4 0 R] >> endobj',
+            '3 0 obj << /Type /Pages /Kids [5 0 R 6 0 R] >> endobj',
+            '4 0 obj << /Type /Page >> endobj 5 0 obj << /Type /Page >> endobj 6 0 obj << /Type /Page >> endobj',
+          ),
+        ),
+      ).toBe(5);
+    });
+
+    it('counts each object an incremental update defines again at the most of its definitions', async () => {
+      const book = makeBookPdf(12);
+      // The update drops the tree to one page, adds a name tree with /Kids and an AcroForm field tree.
+      const update = [
+        '2 0 obj << /Type /Pages /Kids [4 0 R] /Count 1 >> endobj',
+        '90 0 obj << /Kids [91 0 R 92 0 R 93 0 R] >> endobj',
+        '1 0 obj << /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [94 0 R] >> >> endobj',
+        '94 0 obj << /T (group) /Kids [95 0 R 96 0 R 97 0 R 98 0 R 99 0 R] >> endobj',
+        'trailer << /Root 1 0 R /Prev 0 >>\n%%EOF\n',
+      ].join('\n');
+      expect(countPdfPages(Buffer.concat([book, Buffer.from(update)]))).toBe(12);
+      // One that grows it, in an object stream of its own: the 14 pages of the new tree.
+      const grown = makeObjectStreamPdf(12, {
+        update: [
+          [
+            2,
+            `<< /Type /Pages /Kids [${Array.from({ length: 12 }, (_, page) => `${3 + 2 * page} 0 R`).join(' ')} 80 0 R] /Count 14 >>`,
+          ],
+          [80, '<< /Type /Pages /Kids [81 0 R 82 0 R] /Count 2 >>'],
+          [81, '<< /Type /Page >>'],
+          [82, '<< /Type /Page >>'],
+          [83, '<< /Kids [84 0 R 85 0 R 86 0 R 87 0 R] >>'],
+        ],
+      });
+      expect(countPdfPages(grown)).toBe(14);
+      // pdfkit's form file with a page added by an update: the tree's new definition, once.
+      const form = await makeFormPdf(2, 3);
+      const pagesNode = /(\d+) 0 obj\s*<<\s*\/Type \/Pages/.exec(form.toString('latin1'))![1];
+      const kids = /\/Type \/Pages\s*\/Count 2\s*\/Kids \[([^\]]*)\]/.exec(form.toString('latin1'))![1];
+      const added = Buffer.from(
+        `\n${pagesNode} 0 obj << /Type /Pages /Count 3 /Kids [${kids} 70 0 R] >> endobj\n70 0 obj << /Type /Page /Parent ${pagesNode} 0 R >> endobj\n%%EOF\n`,
+      );
+      expect(countPdfPages(Buffer.concat([form, added]))).toBe(3);
+    });
+
+    it('bounds the tree by every /Kids reference when the walk is in doubt', () => {
+      const names =
+        '7020 0 obj << /Kids [7021 0 R 7022 0 R 7023 0 R 7024 0 R 7025 0 R 7026 0 R 7027 0 R] >> endobj';
+      // Walked: the tree's 2 pages. The name tree's 7 /Kids count only when the tree cannot be followed.
+      expect(countPdfPages(rooted(`${tree(2)}\n${names}`))).toBe(2);
+      const doubtful = [
+        // No trailer nor catalog naming a tree.
+        pdf(`${tree(2).replace('/Type /Catalog', '')}\n${names}`),
+        // The catalog's tree is not in the file, or is given in place (its /Kids count too), or behind a comment.
+        rooted(`${tree(2).replace('/Pages 2 0 R', '/Pages 60 0 R')}\n${names}`),
+        rooted(`${tree(2).replace('/Pages 2 0 R', '/Pages << /Kids [3 0 R 4 0 R] >>')}\n${names}`),
+        rooted(`${tree(2).replace('/Pages 2 0 R', '/Pages %c\n2 0 R')}\n${names}`),
+        // A cycle: readers refuse it or cut it where they please.
+        rooted(`${tree(2).replace('/Kids [3 0 R 4 0 R]', '/Kids [3 0 R 4 0 R 2 0 R]')}\n${names}`),
+        // A /Kids outside any object (after a stray endobj), an object whose endobj is missing.
+        rooted(`${tree(2)}\nendobj /Kids [3 0 R 4 0 R 5 0 R 6 0 R 7 0 R 8 0 R 9 0 R]`),
+        rooted(`${tree(2).replace(/endobj\n3 0 obj/, '\n3 0 obj')}\n${names}`),
+      ];
+      expect(doubtful.map((bytes) => countPdfPages(bytes))).toEqual([9, 9, 11, 9, 10, 9, 9]);
+      // A tree past the depth the walk follows: a chain of single kids under the catalog.
+      const chain = (depth: number) =>
+        rooted(
+          [
+            '1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj',
+            ...Array.from(
+              { length: depth },
+              (_, index) => `${index + 2} 0 obj << /Type /Pages /Kids [${index + 3} 0 R] >> endobj`,
+            ),
+            `${depth + 2} 0 obj << /Type /Page >> endobj`,
+            names,
+          ].join('\n'),
+        );
+      expect(countPdfPages(chain(maxTreeDepth - 1))).toBe(1);
+      expect(countPdfPages(chain(maxTreeDepth + 1))).toBe(maxTreeDepth + 1 + 7);
+      // More /Kids references than the walk keeps (the same page named again and again): the bound, past them.
+      const wide = (kids: number) =>
+        rooted(
+          [
+            '1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj',
+            `2 0 obj << /Type /Pages /Kids [${'3 0 R '.repeat(kids)}] >> endobj`,
+            '3 0 obj << /Type /Page >> endobj',
+            names,
+          ].join('\n'),
+        );
+      // (They count the name tree's 7 too.)
+      expect(countPdfPages(wide(maxTreeReferences - 7))).toBe(maxTreeReferences - 7);
+      expect(countPdfPages(wide(maxTreeReferences - 6))).toBe(maxTreeReferences - 6 + 7);
+    });
+  });
 });

@@ -5,13 +5,24 @@ import { inflateSync } from 'node:zlib';
  * that is never below what a reader may find in the file (a hold must not under-count), or none at all.
  *
  * A reader finds the pages by walking the page tree (the catalog's `/Pages`, each node's `/Kids`), or trusts the root
- * node's `/Count` (pdf.js does), or, with a broken tree, collects the objects typed `/Page` (recovery). Every page of
- * a tree is one reference in some `/Kids` array, so the references of every `/Kids` array in the file (intermediate
- * nodes included) bound the pages of any tree built from it; the largest `/Count` of a `/Pages` node bounds what a
- * reader trusting it reports; the objects typed `/Page` bound what recovery finds. The count is the largest of the
- * three. An object the file defines again (an incremental update) counts once, at the most its definitions give, so
- * an edited file is not counted twice, and whichever definition the cross-reference table (or stream) picks is
- * covered: a later, smaller `/Count` does not lower the count, since a reader recovering the file may take the earlier.
+ * node's `/Count` (pdf.js and pypdf do), or, with a broken tree, collects the objects typed `/Page` (recovery). The
+ * count is the largest of the three: the leaves of the page tree, walked from every catalog (an object typed
+ * `/Catalog` or named by a `/Root`) and from every node typed `/Pages` (a reader repairing the file may take any as the
+ * root); the largest `/Count` of a `/Pages` node; the objects typed `/Page`.
+ *
+ * Each node of the walk counts what the most lenient reader makes of it: a node without `/Kids` is a page whatever
+ * its type (PDFium, pdf.js), a node with `/Kids` the pages below it (at least one, as pdf.js takes a `/Page` with
+ * `/Kids`, unless typed `/Pages` only), a kid the file does not define, or defines with nothing counted, a page; a node
+ * reached twice (a tree that is not one) counts each time. An object the file defines again (an incremental update)
+ * counts at the most its definitions give, so whichever the cross-reference table (or stream) picks is covered: a
+ * later, smaller tree does not lower the count, since a reader recovering the file may take the earlier.
+ *
+ * When the walk is in doubt, the count bounds every tree the file could hold instead: every page of a tree is one
+ * reference in some `/Kids` array, so the references of all of them (name trees, form fields and inner nodes
+ * included) stand for the tree's leaves. In doubt: no catalog leading to a tree, one whose `/Pages` the file does not
+ * define or gives other than by reference, a cycle, a tree deeper than `maxTreeDepth` or with more than
+ * `maxTreeReferences` kids, a `/Kids` outside any object, an object that starts before the one before it ends (no
+ * `endobj`: a header inside another object's data).
  *
  * Objects packed in object streams (`/Type /ObjStm`, PDF 1.5, what most writers produce beside a cross-reference
  * stream) are read too: each stream is inflated (FlateDecode, or none) under `maxObjectStreamBytes` each and
@@ -34,7 +45,7 @@ export function countPdfPages(pdf: Uint8Array): number | undefined {
   const tally = new Tally();
   const objectStreams: ObjectStreamAt[] = [];
   if (!scan(bytes, header, tally, objectStreams)) return undefined;
-  tally.commit();
+  tally.begin(undefined);
 
   const budget = { left: maxInflatedBytes };
   let readUpTo = 0;
@@ -48,7 +59,7 @@ export function countPdfPages(pdf: Uint8Array): number | undefined {
     for (const object of stream.objects) {
       tally.begin(object.key);
       if (!scan(object.bytes, 0, tally)) return undefined;
-      tally.commit();
+      tally.begin(undefined);
     }
   }
   if (tally.objectsCounted > maxCountedObjects) return undefined;
@@ -68,6 +79,13 @@ export const maxObjectStreams = 10_000;
  * past what any provider takes, which is what no count holds anyway); its memory stays a few megabytes.
  */
 export const maxCountedObjects = 100_000;
+/**
+ * The deepest page tree the count walks (PDFium stops at 1,024 levels; real trees are a few levels deep): deeper, it
+ * bounds the tree by all the `/Kids` references instead.
+ */
+export const maxTreeDepth = 1_024;
+/** The most `/Kids` references the count keeps to walk (one a page and inner node): past it, as past the depth. */
+export const maxTreeReferences = 1_000_000;
 /** The most bytes an object stream's dictionary may take: its few entries are short. */
 const maxDictionaryBytes = 4_096;
 
@@ -75,19 +93,53 @@ const pdfHeader = Buffer.from('%PDF-', 'latin1');
 const objKeyword = Buffer.from('obj', 'latin1');
 const endstreamKeyword = Buffer.from('endstream', 'latin1');
 
+/** One definition of an object, as far as the page tree goes. */
+interface Definition {
+  /** The object numbers of its `/Kids` (of all of them, should it hold several); undefined without one. */
+  kids: number[] | undefined;
+  page: boolean;
+  pagesNode: boolean;
+}
+
+/** An object holding something counted, over all its definitions. */
+interface CountedObject {
+  /** The most `/Kids` references one definition holds. */
+  kids: number;
+  /** The largest `/Count` of a definition typed `/Pages`. */
+  count: number;
+  page: boolean;
+  pagesNode: boolean;
+  catalog: boolean;
+  /** The objects its `/Pages` entries name (a catalog's page tree). */
+  pagesReferences: number[];
+  definitions: Definition[];
+}
+
 /** What the count has read: per object (its latest number), and what lies outside any. */
 class Tally {
-  private readonly objects = new Map<string, { kids: number; count: number; page: boolean }>();
+  private readonly objects = new Map<number, CountedObject>();
   // What lies outside any object (after a stray endobj, in a trailer) counts in full: it is not redefined.
   private looseKids = 0;
   private loosePages = 0;
   private looseCount = 0;
+  private readonly loosePagesReferences: number[] = [];
+  /** The objects a `/Root` names (the trailers' catalogs). */
+  private readonly roots = new Set<number>();
+  /** The `/Kids` references kept for the walk, all definitions together. */
+  private references = 0;
+  /** The walk cannot be trusted (see `countPdfPages`): the count bounds every tree instead. */
+  doubt = false;
   // The object being read: its number, and what this definition of it holds so far.
-  key: string | undefined;
-  kids = 0;
+  key: number | undefined;
+  /** The references of its `/Kids`, as many as `maxTreeReferences` leaves room for; undefined without one. */
+  kids: number[] | undefined;
+  /** How many references its `/Kids` hold (above `kids.length` past the room). */
+  kidsCount = 0;
   count = 0;
   pagesNode = false;
   page = false;
+  catalog = false;
+  pagesReferences: number[] | undefined;
   /**
    * This definition is an object stream: what its stream shows when stored unfiltered is counted when the stream is
    * read, under the numbers of the objects inside, and its own dictionary (`/Type /ObjStm`) holds nothing counted.
@@ -95,7 +147,10 @@ class Tally {
   objectStream = false;
 
   /** The definition read so far is complete; what follows belongs to object `key` (none: outside any). */
-  begin(key: string | undefined): void {
+  begin(key: number | undefined): void {
+    // A header while an object is open: one object's data holds another's header, or its `endobj` is missing, and
+    // which bytes a reader takes for which object is not known.
+    if (key !== undefined && this.key !== undefined) this.doubt = true;
     this.commit();
     this.key = key;
   }
@@ -105,52 +160,179 @@ class Tally {
     return this.objects.size;
   }
 
-  commit(): void {
+  /** Where the references of a `/Kids` of the object being read go, and how many more may be kept. */
+  kidsSink(): { sink: number[]; room: number } {
+    this.kids ??= [];
+    return { sink: this.kids, room: maxTreeReferences - this.references };
+  }
+
+  addRoot(root: number): void {
+    this.roots.add(root);
+  }
+
+  addPagesReference(pages: number): void {
+    if (this.pagesReferences === undefined) this.pagesReferences = [pages];
+    else this.pagesReferences.push(pages);
+  }
+
+  private commit(): void {
     if (this.objectStream) {
-      this.kids = 0;
+      this.kids = undefined;
+      this.kidsCount = 0;
       this.count = 0;
       this.page = false;
       this.pagesNode = false;
+      this.catalog = false;
+      this.pagesReferences = undefined;
       this.objectStream = false;
     }
+    const kids = this.kidsCount;
+    // Past the references kept, the walk cannot be made (and the memory stays bounded).
+    if (kids !== (this.kids?.length ?? 0)) this.doubt = true;
     if (this.key === undefined) {
-      this.looseKids += this.kids;
+      this.looseKids += kids;
       if (this.page) this.loosePages += 1;
       if (this.pagesNode) this.looseCount = Math.max(this.looseCount, this.count);
+      if (this.pagesReferences)
+        for (const pages of this.pagesReferences) this.loosePagesReferences.push(pages);
+      // A `/Kids` outside any object may belong to one a reader finds where this scan does not.
+      if (kids > 0) this.doubt = true;
     } else {
-      const seen = this.objects.get(this.key);
+      let seen = this.objects.get(this.key);
       const pagesCount = this.pagesNode ? this.count : 0;
+      const counted =
+        this.kids !== undefined ||
+        pagesCount > 0 ||
+        this.page ||
+        this.pagesNode ||
+        this.catalog ||
+        this.pagesReferences !== undefined;
+      if (!seen && counted && this.objects.size <= maxCountedObjects) {
+        // Past the most it keeps, the count is given up (`objectsCounted`): memory stays bounded meanwhile.
+        seen = {
+          kids: 0,
+          count: 0,
+          page: false,
+          pagesNode: false,
+          catalog: false,
+          pagesReferences: [],
+          definitions: [],
+        };
+        this.objects.set(this.key, seen);
+      }
       if (seen) {
-        seen.kids = Math.max(seen.kids, this.kids);
+        seen.kids = Math.max(seen.kids, kids);
         seen.count = Math.max(seen.count, pagesCount);
         seen.page ||= this.page;
-      } else if ((this.kids > 0 || pagesCount > 0 || this.page) && this.objects.size <= maxCountedObjects)
-        // Past the most it keeps, the count is given up (`objectsCounted`): memory stays bounded meanwhile.
-        this.objects.set(this.key, { kids: this.kids, count: pagesCount, page: this.page });
+        seen.pagesNode ||= this.pagesNode;
+        seen.catalog ||= this.catalog;
+        if (this.pagesReferences) for (const pages of this.pagesReferences) seen.pagesReferences.push(pages);
+        // One holding nothing counted (no `/Kids`) is kept too: a page to a reader that picks it.
+        this.references += this.kids?.length ?? 0;
+        seen.definitions.push({ kids: this.kids, page: this.page, pagesNode: this.pagesNode });
+      }
     }
-    this.kids = 0;
+    this.kids = undefined;
+    this.kidsCount = 0;
     this.count = 0;
     this.pagesNode = false;
     this.page = false;
+    this.catalog = false;
+    this.pagesReferences = undefined;
   }
 
   pages(): number | undefined {
-    let treeReferences = this.looseKids;
     let typedPages = this.loosePages;
     let largestCount = this.looseCount;
     for (const object of this.objects.values()) {
-      treeReferences += object.kids;
       if (object.page) typedPages += 1;
       largestCount = Math.max(largestCount, object.count);
     }
-    const pages = Math.max(treeReferences, typedPages, largestCount);
+    const tree = this.doubt ? undefined : this.treePages();
+    const pages = Math.max(tree ?? this.allKids(), typedPages, largestCount);
     return pages > 0 ? pages : undefined;
+  }
+
+  /** The references of every `/Kids` array in the file: at least the leaves of any tree built from them. */
+  private allKids(): number {
+    let references = this.looseKids;
+    for (const object of this.objects.values()) references += object.kids;
+    return references;
+  }
+
+  /**
+   * The most leaves a page tree of the file has, walked from each catalog's `/Pages` and each node typed `/Pages`;
+   * undefined when the walk is in doubt (no catalog leading to a tree, a cycle, past `maxTreeDepth`). Each object is
+   * walked once (its leaves kept), depth first with a stack of its own.
+   */
+  private treePages(): number | undefined {
+    const starts = new Set<number>(this.loosePagesReferences);
+    let rooted = false;
+    for (const [key, object] of this.objects) {
+      if (object.pagesNode) starts.add(key);
+      if (!object.catalog && !this.roots.has(key)) continue;
+      for (const pages of object.pagesReferences) {
+        // A catalog's tree the file does not define (or defines with nothing counted): a reader's guess.
+        if (!this.objects.has(pages)) return undefined;
+        starts.add(pages);
+        rooted = true;
+      }
+    }
+    if (!rooted) return undefined;
+
+    const leaves = new Map<number, number>();
+    const open = new Set<number>();
+    // An object number to enter, or one whose kids are all walked as `-number - 1`.
+    const stack: number[] = [];
+    let most = 0;
+    for (const start of starts) {
+      stack.push(start);
+      while (stack.length > 0) {
+        const item = stack.pop()!;
+        if (item < 0) {
+          const key = -item - 1;
+          open.delete(key);
+          leaves.set(key, this.leavesOf(this.objects.get(key)!, leaves));
+          continue;
+        }
+        if (leaves.has(item)) continue;
+        // On the path from the start: a cycle, which readers refuse or cut where they please.
+        if (open.has(item)) return undefined;
+        const object = this.objects.get(item);
+        if (object === undefined) continue;
+        if (open.size >= maxTreeDepth) return undefined;
+        open.add(item);
+        stack.push(-item - 1);
+        for (const definition of object.definitions)
+          for (const kid of definition.kids ?? [])
+            if (!leaves.has(kid) && this.objects.has(kid)) stack.push(kid);
+      }
+      most = Math.max(most, leaves.get(start) ?? 0);
+    }
+    return most;
+  }
+
+  /** The leaves below `object` (its kids' already walked): the most any of its definitions gives. */
+  private leavesOf(object: CountedObject, leaves: ReadonlyMap<number, number>): number {
+    let most = 0;
+    for (const definition of object.definitions) {
+      if (definition.kids === undefined) {
+        most = Math.max(most, 1);
+        continue;
+      }
+      let sum = 0;
+      // A kid is at least a page: one without `/Kids` is, one with none under it may be taken for one.
+      for (const kid of definition.kids)
+        sum = Math.min(sum + Math.max(1, leaves.get(kid) ?? 1), countCeiling);
+      most = Math.max(most, definition.pagesNode && !definition.page ? sum : Math.max(1, sum));
+    }
+    return most;
   }
 }
 
 /** An object typed `/ObjStm` in the file: its number and where its header's `obj` ends. */
 interface ObjectStreamAt {
-  key: string;
+  key: number;
   start: number;
 }
 
@@ -202,9 +384,22 @@ function scan(bytes: Buffer, from: number, tally: Tally, objectStreams?: ObjectS
     const name = decodeName(bytes.toString('latin1', at, end));
     if (name === 'Encrypt' || name === 'ObjStm') return false;
     if (name === 'Kids') {
-      const references = countReferences(bytes, end);
+      const { sink, room } = tally.kidsSink();
+      const references = readReferences(bytes, end, sink, room);
       if (references === undefined) return false;
-      tally.kids += references;
+      tally.kidsCount += references;
+    } else if (name === 'Pages' || name === 'Root') {
+      // A catalog's page tree, a trailer's catalog: by reference. Given in place, or behind a comment, what the tree
+      // is cannot be told from here; anything else is another use of the name.
+      const position = skipWhitespace(bytes, end);
+      const code = bytes[position];
+      if (code === 0x25 /* % */ || (code === 0x3c /* < */ && bytes[position + 1] === 0x3c))
+        tally.doubt = true;
+      else if (referenceEnd(bytes, position) !== undefined) {
+        const number = readNumber(bytes, position);
+        if (name === 'Pages') tally.addPagesReference(number);
+        else tally.addRoot(number);
+      }
     } else if (name === 'Type') {
       const position = skipWhitespace(bytes, end);
       if (bytes[position] === 0x25 /* % */) return false;
@@ -212,15 +407,17 @@ function scan(bytes: Buffer, from: number, tally: Tally, objectStreams?: ObjectS
         let valueEnd = position + 1;
         while (valueEnd < length && isRegular(bytes[valueEnd]!)) valueEnd += 1;
         const type = decodeName(bytes.toString('latin1', position + 1, valueEnd));
+        // The value is no key of its own (`/Type /Pages` names no page tree).
+        slash = bytes.indexOf(0x2f, valueEnd);
         if (type === 'Page') tally.page = true;
         else if (type === 'Pages') tally.pagesNode = true;
+        else if (type === 'Catalog') tally.catalog = true;
         else if (type === 'ObjStm') {
           // Read after this pass, from its header; one outside any object, or inside one, cannot be.
           if (!objectStreams || tally.key === undefined || objectStreams.length >= maxObjectStreams)
             return false;
           objectStreams.push({ key: tally.key, start: objectStart });
           tally.objectStream = true;
-          slash = bytes.indexOf(0x2f, valueEnd);
         }
       } else if (referenceEnd(bytes, position) !== undefined) return false;
     } else if (name === 'Count') {
@@ -232,16 +429,20 @@ function scan(bytes: Buffer, from: number, tally: Tally, objectStreams?: ObjectS
   return true;
 }
 
-/** Whether a name starting with this byte may be one `scan` acts on: C, E, K, O, T, or an escape (`#`). */
+/** Whether a name starting with this byte may be one `scan` acts on: C, E, K, O, P, R, T, or an escape (`#`). */
 function isNameInitial(code: number | undefined): boolean {
-  return code === 0x43 || code === 0x45 || code === 0x4b || code === 0x4f || code === 0x54 || code === 0x23;
+  return code !== undefined && nameInitials[code] === 1;
 }
 
+const nameInitials = new Uint8Array(256);
+for (const letter of 'CEKOPRT#') nameInitials[letter.charCodeAt(0)] = 1;
+
 /**
- * The object number of a header whose `obj` is at `at` (`12 0 obj`: digits, whitespace, digits, whitespace), with
- * leading zeros dropped; undefined when what precedes `obj` is not that.
+ * The object number of a header whose `obj` is at `at` (`12 0 obj`: digits, whitespace, digits, whitespace);
+ * undefined when what precedes `obj` is not that. (Numbers past 2^53 may read as one another: their objects then
+ * count as one defined again, at the most of their definitions.)
  */
-function objectNumberBefore(bytes: Buffer, at: number, from: number): string | undefined {
+function objectNumberBefore(bytes: Buffer, at: number, from: number): number | undefined {
   let position = at - 1;
   const whitespaceEnd = position;
   while (position >= from && isWhitespace(bytes[position]!)) position -= 1;
@@ -255,7 +456,7 @@ function objectNumberBefore(bytes: Buffer, at: number, from: number): string | u
   const numberEnd = position;
   while (position >= from && isDigit(bytes[position]!)) position -= 1;
   if (position === numberEnd) return undefined;
-  return withoutLeadingZeros(bytes.toString('latin1', position + 1, numberEnd + 1));
+  return readNumber(bytes, position + 1);
 }
 
 function withoutLeadingZeros(digits: string): string {
@@ -318,10 +519,11 @@ function referenceEnd(bytes: Buffer, at: number): number | undefined {
 }
 
 /**
- * The references in the `/Kids` array that starts at `at`; undefined when it is not an array of references written
- * out there (given by reference, a comment or anything else inside, no closing bracket).
+ * The references in the `/Kids` array that starts at `at`, their object numbers pushed on `sink` while it holds fewer
+ * than `room`; undefined when it is not an array of references written out there (given by reference, a comment or
+ * anything else inside, no closing bracket).
  */
-function countReferences(bytes: Buffer, at: number): number | undefined {
+function readReferences(bytes: Buffer, at: number, sink: number[], room: number): number | undefined {
   let position = skipWhitespace(bytes, at);
   if (bytes[position] !== 0x5b /* [ */) return undefined;
   position += 1;
@@ -332,9 +534,20 @@ function countReferences(bytes: Buffer, at: number): number | undefined {
     if (bytes[position] === 0x5d /* ] */) return references;
     const end = referenceEnd(bytes, position);
     if (end === undefined) return undefined;
+    if (sink.length < room) sink.push(readNumber(bytes, position));
     position = end;
     references += 1;
   }
+}
+
+/** The unsigned integer whose digits start at `at`. */
+function readNumber(bytes: Buffer, at: number): number {
+  const end = digitsEnd(bytes, at);
+  // Short ones without a string: nearly every object number.
+  if (end - at > 9) return Number(bytes.toString('latin1', at, end));
+  let value = 0;
+  for (let position = at; position < end; position += 1) value = value * 10 + bytes[position]! - 0x30;
+  return value;
 }
 
 /**
@@ -363,7 +576,7 @@ function readObjectStream(
   bytes: Buffer,
   start: number,
   budget: { left: number },
-): { objects: Array<{ key: string; bytes: Buffer }>; end: number } | undefined {
+): { objects: Array<{ key: number; bytes: Buffer }>; end: number } | undefined {
   const dictionary = readDictionary(bytes, start);
   if (dictionary === undefined) return undefined;
   const { entries } = dictionary;
@@ -428,9 +641,9 @@ function splitObjectStream(
   content: Buffer,
   count: number,
   first: number,
-): Array<{ key: string; bytes: Buffer }> | undefined {
+): Array<{ key: number; bytes: Buffer }> | undefined {
   if (first > content.length) return undefined;
-  const keys: string[] = [];
+  const keys: number[] = [];
   const offsets: number[] = [];
   let position = skipWhitespace(content, 0);
   while (position < first) {
@@ -442,7 +655,7 @@ function splitObjectStream(
     if (offsetEnd === offsetStart || offsetEnd - offsetStart > 9) return undefined;
     const offset = Number(content.toString('latin1', offsetStart, offsetEnd));
     if (first + offset > content.length || offset < (offsets.at(-1) ?? 0)) return undefined;
-    keys.push(withoutLeadingZeros(content.toString('latin1', position, numberEnd)));
+    keys.push(readNumber(content, position));
     offsets.push(offset);
     position = skipWhitespace(content, offsetEnd);
     if (keys.length > count) return undefined;

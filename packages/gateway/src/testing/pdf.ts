@@ -14,6 +14,29 @@ export async function makePdf(pages: number, options: PDFKit.PDFDocumentOptions 
 }
 
 /**
+ * A real PDF of `pages` pages with a form, as pdfkit writes it: on each page a field holding `fields` text fields (its
+ * `/Kids`, the widgets on the page), a named destination and an outline entry. The field trees' `/Kids` are no pages.
+ */
+export async function makeFormPdf(pages: number, fields: number): Promise<Buffer> {
+  const document = new PDFDocument({ autoFirstPage: false });
+  const parts: Buffer[] = [];
+  document.on('data', (part: Buffer) => parts.push(part));
+  const ended = new Promise((resolve) => document.on('end', resolve));
+  document.initForm();
+  for (let page = 1; page <= pages; page += 1) {
+    document.addPage().text(`Page ${page} of ${pages}`);
+    document.addNamedDestination(`page-${page}`);
+    document.outline.addItem(`Page ${page}`);
+    const group = document.formField(`page-${page}`);
+    for (let field = 0; field < fields; field += 1)
+      document.formText(`field-${field}`, 72, 100 + 30 * field, 200, 20, { parent: group });
+  }
+  document.end();
+  await ended;
+  return Buffer.concat(parts);
+}
+
+/**
  * An object stream (`/Type /ObjStm`, PDF 1.5) holding `objects` (number, text), as an indirect object numbered
  * `number`: a header of number/offset pairs, then the objects, deflated unless `deflate` is false. `stream` replaces
  * the stream's bytes as written (a truncated or hostile payload) and `dictionary` sets entries of its dictionary over
@@ -170,5 +193,84 @@ export function makeObjectStreamPdf(
     write(crossReferenceStream(stream + 1, size, updated, 1, previous));
     write(Buffer.from(`startxref\n${crossReference}\n%%EOF\n`, 'latin1'));
   }
+  return Buffer.concat(parts);
+}
+
+/**
+ * A PDF of `pages` pages laid out as pdfTeX lays out a book: a balanced page tree of inner nodes holding `fanout` kids
+ * each (pdfTeX: 6), and a name tree of destinations (`/Dests`, one a page) whose root's `/Kids` are leaves of
+ * `namesPerLeaf` names each. The pages, inner nodes and name-tree nodes all have `/Kids` or are in one. Plain objects
+ * and a trailer, or with `perStream` packed in object streams of that many objects.
+ */
+export function makeBookPdf(
+  pages: number,
+  options: { fanout?: number; namesPerLeaf?: number; perStream?: number } = {},
+): Buffer {
+  const fanout = options.fanout ?? 6;
+  const namesPerLeaf = options.namesPerLeaf ?? 4;
+  const objects: Array<[number, string]> = [];
+  let next = 4;
+  const leaves = Array.from({ length: pages }, () => next++);
+  // Inner nodes, level by level up to the root (object 2); each node's /Count is the pages below it.
+  let level = leaves.map((number) => ({ number, count: 1 }));
+  const parents = new Map<number, number>();
+  while (level.length > fanout) {
+    const up: Array<{ number: number; count: number }> = [];
+    for (let first = 0; first < level.length; first += fanout) {
+      const group = level.slice(first, first + fanout);
+      const number = next++;
+      for (const kid of group) parents.set(kid.number, number);
+      const count = group.reduce((sum, kid) => sum + kid.count, 0);
+      objects.push([
+        number,
+        `<< /Type /Pages /Kids [${group.map((kid) => `${kid.number} 0 R`).join(' ')}] /Count ${count} >>`,
+      ]);
+      up.push({ number, count });
+    }
+    level = up;
+  }
+  for (const kid of level) parents.set(kid.number, 2);
+  objects.push([
+    2,
+    `<< /Type /Pages /Kids [${level.map((kid) => `${kid.number} 0 R`).join(' ')}] /Count ${pages} >>`,
+  ]);
+  for (const [index, number] of leaves.entries())
+    objects.push([
+      number,
+      `<< /Type /Page /Parent ${parents.get(number)} 0 R /MediaBox [0 0 612 792] /Contents ${next + index} 0 R >>`,
+    ]);
+  const contents = leaves.map((_, index) => next + index);
+  next += pages;
+  const names = leaves.map(
+    (number, index) => `(page.${String(index + 1).padStart(5, '0')}) [${number} 0 R /Fit]`,
+  );
+  const nameLeaves: number[] = [];
+  for (let first = 0; first < names.length; first += namesPerLeaf) {
+    const number = next++;
+    const group = names.slice(first, first + namesPerLeaf);
+    const limits = [group[0]!, group.at(-1)!].map((entry) => entry.slice(0, entry.indexOf(')') + 1));
+    objects.push([number, `<< /Names [${group.join(' ')}] /Limits [${limits.join(' ')}] >>`]);
+    nameLeaves.push(number);
+  }
+  const dests = next++;
+  objects.push([dests, `<< /Kids [${nameLeaves.map((number) => `${number} 0 R`).join(' ')}] >>`]);
+  objects.push([3, `<< /Dests ${dests} 0 R >>`]);
+  objects.push([1, '<< /Type /Catalog /Pages 2 0 R /Names 3 0 R /PageMode /UseOutlines >>']);
+
+  const parts: Buffer[] = [Buffer.from('%PDF-1.5\n%\xe2\xe3\xcf\xd3\n', 'latin1')];
+  for (const [index, number] of contents.entries()) {
+    const content = `BT /F1 10 Tf 72 720 Td (Page ${index + 1} of ${pages}) Tj ET`;
+    parts.push(
+      Buffer.from(
+        `${number} 0 obj\n<< /Length ${content.length} >>\nstream\n${content}\nendstream\nendobj\n`,
+      ),
+    );
+  }
+  if (options.perStream === undefined)
+    parts.push(Buffer.from(objects.map(([number, text]) => `${number} 0 obj\n${text}\nendobj\n`).join('')));
+  else
+    for (let first = 0; first < objects.length; first += options.perStream)
+      parts.push(objectStream(next++, objects.slice(first, first + options.perStream)));
+  parts.push(Buffer.from(`trailer\n<< /Size ${next} /Root 1 0 R >>\n%%EOF\n`, 'latin1'));
   return Buffer.concat(parts);
 }
