@@ -186,12 +186,12 @@ describe('countPdfPages', () => {
         ),
       );
     const body = '<< /Type /Pages /Kids [3 0 R] /Count 1 >> << /Type /Page >>';
-    expect(countPdfPages(header(`2 0 3 43 ${body}`, 9))).toBe(1);
-    expect(countPdfPages(header(`2 0 3 43 ${body}`, 9, 3))).toBeUndefined();
-    expect(countPdfPages(header(`2 0 3 43 ${body}`, 9, 1))).toBeUndefined();
+    expect(countPdfPages(header(`2 0 3 42 ${body}`, 9))).toBe(1);
+    expect(countPdfPages(header(`2 0 3 42 ${body}`, 9, 3))).toBeUndefined();
+    expect(countPdfPages(header(`2 0 3 42 ${body}`, 9, 1))).toBeUndefined();
     expect(countPdfPages(header(`2 0 3 900 ${body}`, 10))).toBeUndefined();
     expect(countPdfPages(header(`2 43 3 0 ${body}`, 9))).toBeUndefined();
-    expect(countPdfPages(header(`2 0 3 43 ${body}`, 9000))).toBeUndefined();
+    expect(countPdfPages(header(`2 0 3 42 ${body}`, 9000))).toBeUndefined();
     // An object stream inside one, or one not in an object of its own; two that overlap.
     expect(countPdfPages(file(objectStream(9, [...objects, [4, '<< /Type /ObjStm /N 0 /First 0 >>']])))).toBe(
       undefined,
@@ -465,6 +465,50 @@ describe('countPdfPages', () => {
       // (They count the name tree's 7 too.)
       expect(countPdfPages(wide(maxTreeReferences - 7))).toBe(maxTreeReferences - 7);
       expect(countPdfPages(wide(maxTreeReferences - 6))).toBe(maxTreeReferences - 6 + 7);
+    });
+
+    it('gives no count when an object of an object stream runs past its bytes', () => {
+      const file = (...parts: Buffer[]) =>
+        Buffer.concat([
+          Buffer.from('%PDF-1.5\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n'),
+          ...parts,
+          Buffer.from('trailer << /Root 1 0 R >>\n%%EOF\n'),
+        ]);
+      const objects: Array<[number, string]> = [
+        [2, '<< /Type /Pages /Kids [3 0 R 4 0 R 5 0 R] /Count 3 >>'],
+        [3, '<< /Type /Page >>'],
+        [4, '<< /Type /Page >>'],
+        [5, '<< /Type /Page >>'],
+        [20, '<< /Kids [21 0 R 22 0 R 23 0 R 24 0 R] >>'],
+      ];
+      expect(countPdfPages(file(objectStream(9, objects)))).toBe(3);
+      // The header puts object 3 in the middle of the tree's root (object 2), cutting its /Kids in two: a reader
+      // reads object 2 on past it, and sees the 3 pages no object here holds.
+      const stream = (objects: ReadonlyArray<readonly [number, string]>, cut = 0) => {
+        const body = objects.map(([, text]) => text).join(' ');
+        let offset = 0;
+        const pairs = objects.map(([number, text], index) => {
+          const pair = `${number} ${offset - (index === 1 ? cut : 0)}`;
+          offset += text.length + 1;
+          return pair;
+        });
+        const header = `${pairs.join(' ')} `;
+        return Buffer.from(
+          `9 0 obj << /Type /ObjStm /N ${objects.length} /First ${header.length} /Length ${header.length + body.length} >> stream\n${header}${body}\nendstream endobj\n`,
+        );
+      };
+      const root = '<< /Type /Pages /Count 1 /Kids [3 0 R 4 0 R 5 0 R] >>';
+      const rest = [
+        [3, '<< /Type /Page >>'],
+        [20, '<< /Kids [21 0 R 22 0 R] >>'],
+      ] as const;
+      expect(countPdfPages(file(stream([[2, root], ...rest])))).toBe(3);
+      const cut = root.length - root.indexOf('/Kids') - 1;
+      expect(countPdfPages(file(stream([[2, root], ...rest], cut)))).toBeUndefined();
+      expect(countPdfPages(file(stream([[2, root], ...rest], cut + 1)))).toBeUndefined();
+      // (Balanced, with strings and comments holding delimiters, it is followed.)
+      const quoted = '<< /Type /Pages /T (a \\) >> [ \\( ) /S (x (y) z) /Kids [3 0 R 4 0 R 5 0 R] % ] >\n>>';
+      expect(countPdfPages(file(stream([[2, quoted], ...rest])))).toBe(3);
     });
   });
 });

@@ -33,7 +33,8 @@ import { inflateSync } from 'node:zlib';
  *
  * Undefined when the file does not show its pages: not a PDF, encrypted (`/Encrypt`), a `/Kids`, `/Count` or `/Type`
  * given by reference or behind a comment, a malformed `/Kids` array, an object stream that cannot be read in full
- * (another filter or a predictor, truncated or corrupt, past the caps, streams that overlap, a malformed header), or
+ * (another filter or a predictor, truncated or corrupt, past the caps, streams that overlap, a malformed header, an
+ * object that runs past the next one's offset, its delimiters unbalanced), or
  * no page at all. Names are read with their `#xx` escapes decoded (`/P#61ge` is `/Page`).
  */
 export function countPdfPages(pdf: Uint8Array): number | undefined {
@@ -59,6 +60,9 @@ export function countPdfPages(pdf: Uint8Array): number | undefined {
     for (const object of stream.objects) {
       tally.begin(object.key);
       if (!scan(object.bytes, 0, tally)) return undefined;
+      // A reader parses the object from its offset on: one that runs past the next offset is not all read here (a
+      // name cut in two at the offset is read by neither object).
+      if (!balanced(object.bytes)) return undefined;
       tally.begin(undefined);
     }
   }
@@ -665,6 +669,50 @@ function splitObjectStream(
     key,
     bytes: content.subarray(first + offsets[index]!, first + (offsets[index + 1] ?? content.length - first)),
   }));
+}
+
+/**
+ * Whether the object that starts `bytes` (an object of an object stream, up to the next one's offset) ends in them:
+ * its dictionaries and arrays close and no string or comment is left open. One that runs past them is read by a
+ * reader in full, the rest of it among the next object's bytes here. Each byte is looked at once.
+ */
+function balanced(bytes: Buffer): boolean {
+  let depth = 0;
+  const length = bytes.length;
+  for (let position = 0; position < length; position += 1) {
+    const code = bytes[position]!;
+    if (byteClass[code] !== delimiter) continue;
+    if (code === 0x28 /* ( */) {
+      let nesting = 1;
+      for (position += 1; position < length && nesting > 0; position += 1) {
+        const byte = bytes[position];
+        if (byte === 0x5c /* \ */) position += 1;
+        else if (byte === 0x28) nesting += 1;
+        else if (byte === 0x29) nesting -= 1;
+      }
+      if (nesting > 0) return false;
+      position -= 1;
+    } else if (code === 0x3c /* < */) {
+      if (bytes[position + 1] === 0x3c) {
+        depth += 1;
+        position += 1;
+      } else {
+        position = bytes.indexOf(0x3e /* > */, position);
+        if (position < 0) return false;
+      }
+    } else if (code === 0x3e /* > */) {
+      if (bytes[position + 1] !== 0x3e || depth === 0) return false;
+      depth -= 1;
+      position += 1;
+    } else if (code === 0x5b /* [ */) depth += 1;
+    else if (code === 0x5d /* ] */) {
+      if (depth === 0) return false;
+      depth -= 1;
+    } else if (code === 0x25 /* % */) {
+      while (position < length && bytes[position] !== 0x0a && bytes[position] !== 0x0d) position += 1;
+    } else if (code === 0x29 /* ) */) return false;
+  }
+  return depth === 0;
 }
 
 /**
