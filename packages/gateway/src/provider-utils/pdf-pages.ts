@@ -97,10 +97,10 @@ const pdfHeader = Buffer.from('%PDF-', 'latin1');
 const objKeyword = Buffer.from('obj', 'latin1');
 const endstreamKeyword = Buffer.from('endstream', 'latin1');
 
-/** One definition of an object, as far as the page tree goes. */
-interface Definition {
-  /** The object numbers of its `/Kids` (of all of them, should it hold several); undefined without one. */
-  kids: number[] | undefined;
+/** One definition of an object with a `/Kids`, as far as the page tree goes. */
+interface Node {
+  /** The object numbers of its `/Kids` (of all of them, should it hold several). */
+  kids: number[];
   page: boolean;
   pagesNode: boolean;
 }
@@ -115,8 +115,11 @@ interface CountedObject {
   pagesNode: boolean;
   catalog: boolean;
   /** The objects its `/Pages` entries name (a catalog's page tree). */
-  pagesReferences: number[];
-  definitions: Definition[];
+  pagesReferences: number[] | undefined;
+  /** Its definitions with a `/Kids`. */
+  nodes: Node[] | undefined;
+  /** Whether a definition has no `/Kids`: a page to a reader that picks it. */
+  leaf: boolean;
 }
 
 /** What the count has read: per object (its latest number), and what lies outside any. */
@@ -219,8 +222,9 @@ class Tally {
           page: false,
           pagesNode: false,
           catalog: false,
-          pagesReferences: [],
-          definitions: [],
+          pagesReferences: undefined,
+          nodes: undefined,
+          leaf: false,
         };
         this.objects.set(this.key, seen);
       }
@@ -230,10 +234,16 @@ class Tally {
         seen.page ||= this.page;
         seen.pagesNode ||= this.pagesNode;
         seen.catalog ||= this.catalog;
-        if (this.pagesReferences) for (const pages of this.pagesReferences) seen.pagesReferences.push(pages);
-        // One holding nothing counted (no `/Kids`) is kept too: a page to a reader that picks it.
-        this.references += this.kids?.length ?? 0;
-        seen.definitions.push({ kids: this.kids, page: this.page, pagesNode: this.pagesNode });
+        if (this.pagesReferences) {
+          seen.pagesReferences ??= [];
+          for (const pages of this.pagesReferences) seen.pagesReferences.push(pages);
+        }
+        if (this.kids === undefined) seen.leaf = true;
+        else {
+          this.references += this.kids.length;
+          seen.nodes ??= [];
+          seen.nodes.push({ kids: this.kids, page: this.page, pagesNode: this.pagesNode });
+        }
       }
     }
     this.kids = undefined;
@@ -275,7 +285,7 @@ class Tally {
     for (const [key, object] of this.objects) {
       if (object.pagesNode) starts.add(key);
       if (!object.catalog && !this.roots.has(key)) continue;
-      for (const pages of object.pagesReferences) {
+      for (const pages of object.pagesReferences ?? []) {
         // A catalog's tree the file does not define (or defines with nothing counted): a reader's guess.
         if (!this.objects.has(pages)) return undefined;
         starts.add(pages);
@@ -307,9 +317,9 @@ class Tally {
         if (open.size >= maxTreeDepth) return undefined;
         open.add(item);
         stack.push(-item - 1);
-        for (const definition of object.definitions)
-          for (const kid of definition.kids ?? [])
-            if (!leaves.has(kid) && this.objects.has(kid)) stack.push(kid);
+        // A kid without a definition with /Kids is a page, walked or not.
+        for (const node of object.nodes ?? [])
+          for (const kid of node.kids) if (!leaves.has(kid) && this.objects.get(kid)?.nodes) stack.push(kid);
       }
       most = Math.max(most, leaves.get(start) ?? 0);
     }
@@ -318,17 +328,12 @@ class Tally {
 
   /** The leaves below `object` (its kids' already walked): the most any of its definitions gives. */
   private leavesOf(object: CountedObject, leaves: ReadonlyMap<number, number>): number {
-    let most = 0;
-    for (const definition of object.definitions) {
-      if (definition.kids === undefined) {
-        most = Math.max(most, 1);
-        continue;
-      }
+    let most = object.leaf ? 1 : 0;
+    for (const node of object.nodes ?? []) {
       let sum = 0;
       // A kid is at least a page: one without `/Kids` is, one with none under it may be taken for one.
-      for (const kid of definition.kids)
-        sum = Math.min(sum + Math.max(1, leaves.get(kid) ?? 1), countCeiling);
-      most = Math.max(most, definition.pagesNode && !definition.page ? sum : Math.max(1, sum));
+      for (const kid of node.kids) sum = Math.min(sum + Math.max(1, leaves.get(kid) ?? 1), countCeiling);
+      most = Math.max(most, node.pagesNode && !node.page ? sum : Math.max(1, sum));
     }
     return most;
   }
