@@ -20,7 +20,7 @@ import { inflateSync } from 'node:zlib';
  * When the walk is in doubt, the count bounds every tree the file could hold instead: every page of a tree is one
  * reference in some `/Kids` array, so the references of all of them (name trees, form fields and inner nodes
  * included) stand for the tree's leaves. In doubt: no catalog leading to a tree, one whose `/Pages` the file does not
- * define or gives other than by reference, a cycle, a tree deeper than `maxTreeDepth` or with more than
+ * define, a `/Pages` or `/Root` given other than by reference (in place, behind a comment), a cycle, a tree deeper than `maxTreeDepth` or with more than
  * `maxTreeReferences` kids, a `/Kids` outside any object, an object that starts before the one before it ends (no
  * `endobj`: a header inside another object's data).
  *
@@ -34,8 +34,8 @@ import { inflateSync } from 'node:zlib';
  * Undefined when the file does not show its pages: not a PDF, encrypted (`/Encrypt`), a `/Kids`, `/Count` or `/Type`
  * given by reference or behind a comment, a malformed `/Kids` array, an object stream that cannot be read in full
  * (another filter or a predictor, truncated or corrupt, past the caps, streams that overlap, a malformed header, an
- * object that runs past the next one's offset, its delimiters unbalanced), or
- * no page at all. Names are read with their `#xx` escapes decoded (`/P#61ge` is `/Page`).
+ * object that runs past the next one's offset, its delimiters unbalanced), or no page at all. Names are read with
+ * their `#xx` escapes decoded (`/P#61ge` is `/Page`).
  */
 export function countPdfPages(pdf: Uint8Array): number | undefined {
   const bytes = Buffer.from(pdf.buffer, pdf.byteOffset, pdf.byteLength);
