@@ -87,6 +87,16 @@ describe('PDF worker threads', () => {
     expect(pages(pdf)).toBe(pages(here));
   });
 
+  it('end a render whose worker outgrows its heap limit, alone: the process and the next render carry on', async () => {
+    pool = new PdfThreads({ threads: 1, maxHeapMb: 32 });
+    const sentence = 'An answer long enough to wrap over a few lines of the page, as most answers do. ';
+    const exported = conversation('Huge', sentence.repeat(2_400));
+    for (let index = 0; index < 60; index += 1) exported.messages.push({ ...exported.messages[0]! });
+    await expect(read(pool.render(exported))).rejects.toThrow(/PDF worker crashed.*memory/i);
+    const { pdf } = await read(pool.render(conversation('Small', 'A short answer.')));
+    expect(pdf.subarray(0, 5).toString('latin1')).toBe('%PDF-');
+  });
+
   it('keep the caller’s event loop turning while PDFKit holds the worker’s thread', async () => {
     pool = new PdfThreads({ threads: 1, setup: hooks });
     const blocked = nextHookEvent('blocked');

@@ -36,6 +36,12 @@ export interface PdfThreadsOptions {
   /** An idle worker ends after this long (default 30 s): a large render leaves a large heap behind. */
   idleMs?: number;
   /**
+   * The most a worker's heap may grow to, in MiB (default 768): past it the worker dies and its render fails, instead
+   * of a runaway render taking the memory of the whole process, the gateway's calls with it. The largest export a
+   * conversation may hold (50 MiB of text) peaked at about 330 MiB of the whole process's memory.
+   */
+  maxHeapMb?: number;
+  /**
    * A module each worker imports before it takes work. Tests use it to reach PDFKit in that thread (the hooks of
    * `src/testing/pdf-worker-hooks.ts`); the server passes none.
    */
@@ -78,6 +84,7 @@ interface Thread {
 export class PdfThreads {
   readonly #threads: number;
   readonly #idleMs: number;
+  readonly #maxHeapMb: number;
   readonly #setup: string | undefined;
   readonly #tsx: string | undefined;
   readonly #idle: Thread[] = [];
@@ -90,6 +97,7 @@ export class PdfThreads {
       throw new RangeError('threads must be a positive integer');
     this.#threads = options.threads;
     this.#idleMs = options.idleMs ?? 30_000;
+    this.#maxHeapMb = options.maxHeapMb ?? 768;
     this.#setup = options.setup?.href;
     this.#tsx = fromSources ? import.meta.resolve('tsx/esm/api') : undefined;
   }
@@ -253,6 +261,7 @@ export class PdfThreads {
       // Nothing the main thread preloads (tsx's hooks, instrumentation) is of use there; see `workerEntry`.
       execArgv: [],
       workerData: { entry: workerEntry, tsx: this.#tsx, setup: this.#setup },
+      resourceLimits: { maxOldGenerationSizeMb: this.#maxHeapMb },
     });
     const thread: Thread = { worker };
     this.#alive += 1;
