@@ -44,6 +44,16 @@ export async function startFakePaypal(options: {
     captureValue: undefined as string | undefined,
     captureCurrency: undefined as string | undefined,
     tokenLifetimeSeconds: 32_400,
+    /**
+     * Captures are made PENDING with this `status_details.reason` (PENDING_REVIEW, ECHECK, …): the money is not the
+     * seller's yet, until `completeCapture`.
+     */
+    capturePendingReason: undefined as string | undefined,
+    /**
+     * Runs once, after an order lookup was answered (with what it said then): what PayPal does right after, e.g. a
+     * pending capture completing between WeBox's lookup and the event that reports it.
+     */
+    afterOrderRead: undefined as ((orderId: string) => void) | undefined,
   };
   const counts = { tokens: 0, captures: 0, verifications: 0 };
   const id = () => randomBytes(9).toString('hex').toUpperCase().slice(0, 17);
@@ -134,7 +144,12 @@ export async function startFakePaypal(options: {
       }
     } else if (request.method === 'GET' && orderPath && !orderPath[2]) {
       const order = orders.get(orderPath[1]!);
-      if (order) answer = { status: 200, body: view(order) };
+      if (order) {
+        answer = { status: 200, body: view(order) };
+        const after = behaviour.afterOrderRead;
+        behaviour.afterOrderRead = undefined;
+        after?.(order.id);
+      }
     } else if (request.method === 'POST' && orderPath?.[2]) {
       const order = orders.get(orderPath[1]!);
       if (!order) answer = error(404, 'RESOURCE_NOT_FOUND', 'INVALID_RESOURCE_ID');
@@ -192,7 +207,9 @@ export async function startFakePaypal(options: {
       captures: [
         {
           id: id(),
-          status: 'COMPLETED',
+          ...(behaviour.capturePendingReason
+            ? { status: 'PENDING', status_details: { reason: behaviour.capturePendingReason } }
+            : { status: 'COMPLETED' }),
           amount: {
             currency_code: behaviour.captureCurrency ?? unit.amount.currency_code,
             value: behaviour.captureValue ?? unit.amount.value,
@@ -223,8 +240,9 @@ export async function startFakePaypal(options: {
   function findCapture(captureId: string): Json | undefined {
     return findCaptureInOrder(captureId)?.capture;
   }
-  /** PayPal's capture status once `total` of it was refunded or reversed. */
+  /** PayPal's capture status once `total` of it was refunded or reversed (a pending capture stays pending). */
   function markRefunded(capture: Json, total: number) {
+    if (capture.status === 'PENDING') return;
     const captured = fromDecimalString((capture.amount as { value: string }).value, 'USD') ?? 0;
     capture.status = total >= captured ? 'REFUNDED' : 'PARTIALLY_REFUNDED';
   }
@@ -321,6 +339,14 @@ export async function startFakePaypal(options: {
     /** PayPal captured the approved order without our call (as if another process's capture answer was lost). */
     capture(orderId: string) {
       captureNow(orders.get(orderId)!);
+    },
+    /** A PENDING capture completes (PayPal then sends PAYMENT.CAPTURE.COMPLETED): refunded as its refunds say. */
+    completeCapture(orderId: string) {
+      const capture = orders.get(orderId)!.purchase_units[0]!.payments!.captures[0]!;
+      capture.status = 'COMPLETED';
+      delete capture.status_details;
+      const taken = refunds.get(String(capture.id)) ?? 0;
+      if (taken > 0) markRefunded(capture, taken);
     },
     orderOf(intentId: string) {
       return [...orders.values()].find((order) => order.purchase_units[0]?.custom_id === intentId);

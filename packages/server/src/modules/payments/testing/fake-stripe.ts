@@ -13,7 +13,14 @@ export async function startFakeStripe(options: { secretKey: string; webhookSecre
   const paymentIntents = new Map<string, Json>();
   const charges = new Map<string, Json>();
   const idempotent = new Map<string, Json>();
-  const behaviour = { createDelayMs: 0 };
+  const behaviour = {
+    createDelayMs: 0,
+    /**
+     * Runs once, after a PaymentIntent lookup was answered (with what it said then): what Stripe does right after,
+     * e.g. an async payment succeeding between WeBox's lookup and the event that reports it.
+     */
+    afterPaymentIntentRead: undefined as ((paymentIntentId: string) => void) | undefined,
+  };
   const id = (prefix: string) => `${prefix}_test_${randomBytes(10).toString('hex')}`;
   const signer = new Stripe(options.secretKey);
 
@@ -58,8 +65,14 @@ export async function startFakeStripe(options: { secretKey: string; webhookSecre
       const session = sessions.get(decodeURIComponent(request.path.split('/')[4]!));
       if (session) answer = { status: 200, body: session };
     } else if (request.method === 'GET' && request.path.startsWith('/v1/payment_intents/')) {
-      const paymentIntent = paymentIntents.get(decodeURIComponent(request.path.split('/')[3]!));
-      if (paymentIntent) answer = { status: 200, body: paymentIntent };
+      const paymentIntentId = decodeURIComponent(request.path.split('/')[3]!);
+      const paymentIntent = paymentIntents.get(paymentIntentId);
+      if (paymentIntent) {
+        answer = { status: 200, body: structuredClone(paymentIntent) };
+        const after = behaviour.afterPaymentIntentRead;
+        behaviour.afterPaymentIntentRead = undefined;
+        after?.(paymentIntentId);
+      }
     } else if (request.method === 'POST' && request.path === '/v1/refunds') {
       const paymentIntent = paymentIntents.get(form.get('payment_intent') ?? '');
       const charge = paymentIntent && charges.get(String(paymentIntent.latest_charge));
@@ -95,18 +108,23 @@ export async function startFakeStripe(options: { secretKey: string; webhookSecre
     charges,
     behaviour,
     close: server.close,
-    /** The buyer pays: the session completes with a succeeded PaymentIntent and its charge. */
-    complete(sessionId: string) {
+    /**
+     * The buyer pays: the session completes with a succeeded PaymentIntent and its charge. With `processing`, an
+     * asynchronous method (SEPA Direct Debit): the session is complete but unpaid, the PaymentIntent `processing` and
+     * its charge `pending` until `succeed` (Stripe then sends checkout.session.async_payment_succeeded).
+     */
+    complete(sessionId: string, options: { processing?: boolean } = {}) {
       const session = sessions.get(sessionId)!;
       const paymentIntentId = id('pi');
       const chargeId = id('ch');
+      const processing = options.processing === true;
       paymentIntents.set(paymentIntentId, {
         id: paymentIntentId,
         object: 'payment_intent',
         amount: session.amount_total,
-        amount_received: session.amount_total,
+        amount_received: processing ? 0 : session.amount_total,
         currency: session.currency,
-        status: 'succeeded',
+        status: processing ? 'processing' : 'succeeded',
         latest_charge: chargeId,
         metadata: { intent_id: session.payment_intent_metadata },
       });
@@ -118,9 +136,23 @@ export async function startFakeStripe(options: { secretKey: string; webhookSecre
         currency: session.currency,
         payment_intent: paymentIntentId,
         refunded: false,
+        status: processing ? 'pending' : 'succeeded',
       });
-      Object.assign(session, { payment_status: 'paid', status: 'complete', payment_intent: paymentIntentId });
+      Object.assign(session, {
+        payment_status: processing ? 'unpaid' : 'paid',
+        status: 'complete',
+        payment_intent: paymentIntentId,
+      });
       return { session, paymentIntentId, chargeId };
+    },
+    /** An asynchronous payment started by `complete(…, { processing: true })` succeeds. */
+    succeed(sessionId: string) {
+      const session = sessions.get(sessionId)!;
+      const paymentIntent = paymentIntents.get(String(session.payment_intent))!;
+      Object.assign(paymentIntent, { status: 'succeeded', amount_received: paymentIntent.amount });
+      charges.get(String(paymentIntent.latest_charge))!.status = 'succeeded';
+      session.payment_status = 'paid';
+      return session;
     },
     /**
      * A Dispute object as Stripe's `charge.dispute.*` events carry it (for the whole charge unless `amount` is given;
