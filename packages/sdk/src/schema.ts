@@ -11304,7 +11304,7 @@ export interface paths {
                         "application/json": {
                             /** @enum {boolean} */
                             received: true;
-                            /** @description What was done: paid, duplicate_event, unknown_intent, mismatch, ignored, … */
+                            /** @description What was done: paid, refunded, deferred (a refund kept until its payment settles), duplicate_event, unknown_intent, mismatch, ignored, … */
                             outcome: string;
                         };
                     };
@@ -11410,7 +11410,7 @@ export interface paths {
                         "application/json": {
                             /** @enum {boolean} */
                             received: true;
-                            /** @description What was done: paid, duplicate_event, unknown_intent, mismatch, ignored, … */
+                            /** @description What was done: paid, refunded, deferred (a refund kept until its payment settles), duplicate_event, unknown_intent, mismatch, ignored, … */
                             outcome: string;
                         };
                     };
@@ -11516,7 +11516,7 @@ export interface paths {
                         "application/json": {
                             /** @enum {boolean} */
                             received: true;
-                            /** @description What was done: paid, duplicate_event, unknown_intent, mismatch, ignored, … */
+                            /** @description What was done: paid, refunded, deferred (a refund kept until its payment settles), duplicate_event, unknown_intent, mismatch, ignored, … */
                             outcome: string;
                         };
                     };

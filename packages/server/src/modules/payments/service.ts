@@ -311,7 +311,14 @@ export async function markIntentPending(
 }
 
 export type SettleOutcome =
-  | { kind: 'paid'; intent: PaymentIntent; receiptNumber: string }
+  | {
+      kind: 'paid';
+      /** As it ends: partially refunded or refunded when refund events recorded before the payment were applied. */
+      intent: PaymentIntent;
+      receiptNumber: string;
+      /** Refunds and chargebacks the provider reported before the payment settled, applied in its transaction. */
+      refunds: AppliedRefund[];
+    }
   | { kind: 'already_paid'; intent: PaymentIntent }
   | { kind: 'duplicate_event' }
   | { kind: 'unknown_intent' }
@@ -373,7 +380,23 @@ export async function settlePaidIntent(db: Database, options: SettleIntentOption
       details: { amount: intent.amount, currency: intent.currency, provider: intent.provider },
     });
     const receiptNumber = await issueReceiptNumber(tx, intent.id, paidAt, options.timeZone);
-    return { kind: 'paid', intent: updated, receiptNumber };
+    // Money the provider already reported taken back (its refund events came first and were kept): taken back now, in
+    // this transaction, so the credits granted above never outlive a refund of the money that bought them. The intent
+    // becomes paid only here, once, so each kept event is applied once.
+    let current = updated;
+    const refunds: AppliedRefund[] = [];
+    for (const kept of await deferredRefunds(tx, intent.id)) {
+      const outcome = await takeBack(tx, current, kept.size, requestedGrowth(current, kept.size), {
+        cause: 'webhook',
+        refundId: kept.refundId,
+        reason: kept.reason,
+        eventId: kept.eventId,
+      });
+      if (outcome.kind !== 'refunded') continue;
+      current = outcome.intent;
+      refunds.push({ ...outcome, size: kept.size, eventId: kept.eventId });
+    }
+    return { kind: 'paid', intent: current, receiptNumber, refunds };
   });
 }
 
@@ -453,6 +476,11 @@ export type RefundOutcome =
       creditsUncollected: number;
     }
   | { kind: 'already_applied'; intent: PaymentIntent }
+  /**
+   * A provider's refund or chargeback of a payment not settled here (its paid event lost or late, or the provider
+   * still processing it): kept on the intent, with its event, and applied when the payment settles.
+   */
+  | { kind: 'deferred'; intent: PaymentIntent }
   | { kind: 'not_paid'; intent: PaymentIntent }
   | { kind: 'duplicate_event' }
   | { kind: 'unknown_intent' };
@@ -522,6 +550,60 @@ function sizeDetails(size: RefundSize): Record<string, unknown> {
   return { amount: size.amount };
 }
 
+/** A provider's refund size as `sizeDetails` recorded it; undefined for anything else. */
+function sizeOfDetails(details: Record<string, unknown>): ProviderRefundSize | undefined {
+  const count = (value: unknown) =>
+    Number.isSafeInteger(value) && (value as number) >= 0 ? (value as number) : undefined;
+  const refundedTotal = count(details.refundedTotal);
+  if (refundedTotal !== undefined) return { refundedTotal };
+  const chargedBack = count(details.chargedBack);
+  if (chargedBack !== undefined) return { chargedBack };
+  const takenBackTotal = count(details.takenBackTotal);
+  if (takenBackTotal !== undefined) return { takenBackTotal, chargeback: details.chargeback === true };
+  return undefined;
+}
+
+/** The refund sizes a provider event carries (an admin's `amount` is never deferred). */
+export type ProviderRefundSize = Exclude<RefundSize, { amount: number | undefined }>;
+
+/** A refund or chargeback kept on an intent until its payment settles (see `applyRefund`). */
+interface DeferredRefund {
+  eventId: string;
+  size: ProviderRefundSize;
+  refundId: string | undefined;
+  reason: string | undefined;
+}
+
+/** A refund or chargeback applied when its payment settled: what it did, and which provider event reported it. */
+export type AppliedRefund = Extract<RefundOutcome, { kind: 'refunded' }> & {
+  size: ProviderRefundSize;
+  eventId: string;
+};
+
+/** The provider events kept on the intent by `applyRefund` while it was not paid, oldest first. */
+async function deferredRefunds(tx: Transaction, intentId: string): Promise<DeferredRefund[]> {
+  const rows = await tx
+    .select({ eventId: paymentEvents.providerEventId, details: paymentEvents.details })
+    .from(paymentEvents)
+    .where(
+      and(eq(paymentEvents.intentId, intentId), sql`${paymentEvents.details} @> '{"deferred": true}'::jsonb`),
+    )
+    .orderBy(paymentEvents.id);
+  const kept: DeferredRefund[] = [];
+  for (const row of rows) {
+    const size = row.eventId ? sizeOfDetails(row.details) : undefined;
+    if (!size || !row.eventId) continue;
+    const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+    kept.push({
+      eventId: row.eventId,
+      size,
+      refundId: text(row.details.refundId),
+      reason: text(row.details.reason),
+    });
+  }
+  return kept;
+}
+
 /**
  * Applies a refund reported by the provider given the CUMULATIVE amount refunded so far, so refund events can arrive
  * twice or out of order: only growth of the refunds' total does anything. An admin's refund made by hand passes its
@@ -537,6 +619,12 @@ function sizeDetails(size: RefundSize): Record<string, unknown> {
  * requests in flight are not available: they count as spent (uncollected), and are not taken back later when a hold
  * settles for less. What is available is read under the wallet's row lock, in the transaction that writes the entry,
  * so a hold racing the refund lands wholly before it (its credits stay with it) or after it (and finds them gone).
+ *
+ * A provider's event (`event` given) for an intent that is not paid here is not dropped: the provider may report the
+ * money going back before the payment (its paid event lost or late, a SEPA debit or a PayPal capture still pending).
+ * The event is claimed on the intent with what it says and `deferred: true`, the outcome is `deferred`, and
+ * `settlePaidIntent` applies it in the transaction that grants the credits, whichever path settles the payment. Both
+ * hold the intent's row lock, so a refund event racing the paid event is applied either way exactly once.
  */
 export async function applyRefund(
   db: Database,
@@ -551,76 +639,25 @@ export async function applyRefund(
 ): Promise<RefundOutcome> {
   return db.transaction(async (tx): Promise<RefundOutcome> => {
     const intent = await lockIntent(tx, options.intentId);
-    const chargeback = isChargeback(options);
-    const claimed = await claimEvent(tx, options.event, intent?.id ?? null, sizeDetails(options));
+    const deferred =
+      options.event !== undefined &&
+      !('amount' in options) &&
+      intent !== undefined &&
+      !paidStatuses.includes(intent.status);
+    const claimed = await claimEvent(
+      tx,
+      options.event,
+      intent?.id ?? null,
+      deferred
+        ? { ...sizeDetails(options), refundId: options.refundId, reason: options.reason, deferred: true }
+        : sizeDetails(options),
+    );
     if (!claimed) return { kind: 'duplicate_event' };
     if (!intent) return { kind: 'unknown_intent' };
+    if (deferred) return { kind: 'deferred', intent };
     const requested = requestedGrowth(intent, options);
     if (!paidStatuses.includes(intent.status)) return { kind: 'not_paid', intent };
-    const added = Math.min(requested, amountLeft(intent));
-    if (!(added > 0)) return { kind: 'already_applied', intent };
-    const refundedAmount = intent.refundedAmount + (chargeback ? 0 : added);
-    const chargedBackAmount = intent.chargedBackAmount + (chargeback ? added : 0);
-    // What the credits follow: all the money taken back, whichever way it went.
-    const takenBack = refundedAmount + chargedBackAmount;
-
-    const target =
-      takenBack === intent.amount
-        ? intent.credits
-        : Number((BigInt(intent.credits) * BigInt(takenBack)) / BigInt(intent.amount));
-    const owed = Math.max(0, target - intent.creditsReversed);
-    // Read under the wallet's row lock, held until this transaction commits with the entry: a hold landing meanwhile
-    // waits, so what is available cannot shrink between this read and the debit (which would refuse it with a 402
-    // although the provider already sent the money back).
-    const { available } = await lockBalance(tx as unknown as Database, intent.walletId);
-    const taken = Math.min(owed, Math.max(0, available));
-    if (taken > 0) {
-      await postEntry(tx as unknown as Database, {
-        walletId: intent.walletId,
-        kind: 'adjustment',
-        amount: -taken,
-        // The total taken back only grows, so the key is new for each change (and the same as before chargebacks
-        // had their own column, when it was the refunded total).
-        idempotencyKey: `payment:${intent.id}:${chargeback ? 'chargeback' : 'refund'}:${takenBack}`,
-        reason: `${chargeback ? 'chargeback' : 'refund'} of payment ${intent.id}`,
-        references: { paymentId: intent.id },
-        details: {
-          refundedTotal: refundedAmount,
-          chargedBackTotal: chargedBackAmount,
-          currency: intent.currency,
-        },
-      });
-    }
-    const change = {
-      refundedTotal: refundedAmount,
-      chargedBackTotal: chargedBackAmount,
-      refundId: options.refundId,
-      reason: options.reason,
-      creditsReversed: taken,
-      creditsUncollected: owed - taken,
-    };
-    if (chargeback) {
-      // Its own event, so the intent's history says the money was taken back by a dispute, not refunded by us.
-      await tx.insert(paymentEvents).values({
-        intentId: intent.id,
-        type: 'chargeback',
-        cause: options.cause,
-        actorId: options.actorId ?? null,
-        details: { ...change, chargedBack: added },
-      });
-    }
-    const updated = await changeStatus(
-      tx,
-      intent,
-      takenBack === intent.amount ? 'refunded' : 'partially_refunded',
-      {
-        cause: options.cause,
-        actorId: options.actorId,
-        details: chargeback ? { ...change, chargeback: true } : change,
-        set: { refundedAmount, chargedBackAmount, creditsReversed: intent.creditsReversed + owed },
-      },
-    );
-    return { kind: 'refunded', intent: updated, creditsReversed: taken, creditsUncollected: owed - taken };
+    return takeBack(tx, intent, options, requested, options);
   });
 }
 
@@ -656,6 +693,92 @@ export async function recordAdminRefund(
     idempotencyKey: options.idempotencyKey,
     details: options.details,
   });
+}
+
+/**
+ * Takes back from a paid intent, locked in `tx`, the money `size` reports (`requested` more than its own total, capped
+ * at what is left) and the credits it bought, under the refund policy described at `applyRefund`.
+ */
+async function takeBack(
+  tx: Transaction,
+  intent: PaymentIntent,
+  size: RefundSize,
+  requested: number,
+  meta: {
+    cause: PaymentCause;
+    actorId?: string | undefined;
+    refundId?: string | undefined;
+    reason?: string | undefined;
+    /** The provider event kept until the payment settled, when it is that. */
+    eventId?: string | undefined;
+  },
+): Promise<Extract<RefundOutcome, { kind: 'refunded' | 'already_applied' }>> {
+  const chargeback = isChargeback(size);
+  const added = Math.min(requested, amountLeft(intent));
+  if (!(added > 0)) return { kind: 'already_applied', intent };
+  const refundedAmount = intent.refundedAmount + (chargeback ? 0 : added);
+  const chargedBackAmount = intent.chargedBackAmount + (chargeback ? added : 0);
+  // What the credits follow: all the money taken back, whichever way it went.
+  const takenBack = refundedAmount + chargedBackAmount;
+
+  const target =
+    takenBack === intent.amount
+      ? intent.credits
+      : Number((BigInt(intent.credits) * BigInt(takenBack)) / BigInt(intent.amount));
+  const owed = Math.max(0, target - intent.creditsReversed);
+  // Read under the wallet's row lock, held until this transaction commits with the entry: a hold landing meanwhile
+  // waits, so what is available cannot shrink between this read and the debit (which would refuse it with a 402
+  // although the provider already sent the money back).
+  const { available } = await lockBalance(tx as unknown as Database, intent.walletId);
+  const taken = Math.min(owed, Math.max(0, available));
+  if (taken > 0) {
+    await postEntry(tx as unknown as Database, {
+      walletId: intent.walletId,
+      kind: 'adjustment',
+      amount: -taken,
+      // The total taken back only grows, so the key is new for each change (and the same as before chargebacks
+      // had their own column, when it was the refunded total).
+      idempotencyKey: `payment:${intent.id}:${chargeback ? 'chargeback' : 'refund'}:${takenBack}`,
+      reason: `${chargeback ? 'chargeback' : 'refund'} of payment ${intent.id}`,
+      references: { paymentId: intent.id },
+      details: {
+        refundedTotal: refundedAmount,
+        chargedBackTotal: chargedBackAmount,
+        currency: intent.currency,
+      },
+    });
+  }
+  const change = {
+    refundedTotal: refundedAmount,
+    chargedBackTotal: chargedBackAmount,
+    refundId: meta.refundId,
+    reason: meta.reason,
+    creditsReversed: taken,
+    creditsUncollected: owed - taken,
+    ...(meta.eventId ? { deferredEventId: meta.eventId } : {}),
+  };
+  if (chargeback) {
+    // Its own event, so the intent's history says the money was taken back by a dispute, not refunded by us.
+    await tx.insert(paymentEvents).values({
+      intentId: intent.id,
+      type: 'chargeback',
+      cause: meta.cause,
+      actorId: meta.actorId ?? null,
+      details: { ...change, chargedBack: added },
+    });
+  }
+  const updated = await changeStatus(
+    tx,
+    intent,
+    takenBack === intent.amount ? 'refunded' : 'partially_refunded',
+    {
+      cause: meta.cause,
+      actorId: meta.actorId,
+      details: chargeback ? { ...change, chargeback: true } : change,
+      set: { refundedAmount, chargedBackAmount, creditsReversed: intent.creditsReversed + owed },
+    },
+  );
+  return { kind: 'refunded', intent: updated, creditsReversed: taken, creditsUncollected: owed - taken };
 }
 
 /** Records something that happened to an intent without changing its status (proof uploaded, refund asked). */

@@ -7,14 +7,15 @@ import { auditPayment } from './audit.js';
 import { chargilyEventSchema } from './providers/chargily.js';
 import { sendReceiptEmail } from './receipt-mail.js';
 import {
+  type AppliedRefund,
   applyRefund,
   closeUnpaidIntent,
   eventSeen,
   findIntentByProviderRef,
   isChargeback,
   type ProviderEventRef,
+  type ProviderRefundSize,
   type RefundOutcome,
-  type RefundSize,
   recordIgnoredEvent,
   type SettleOutcome,
   settlePaidIntent,
@@ -23,7 +24,11 @@ import {
 /** What a webhook answers when it handled or deliberately ignored an event (providers only look at the 2xx). */
 export const webhookAnswerSchema = z.object({
   received: z.literal(true),
-  outcome: z.string().describe('What was done: paid, duplicate_event, unknown_intent, mismatch, ignored, …'),
+  outcome: z
+    .string()
+    .describe(
+      'What was done: paid, refunded, deferred (a refund kept until its payment settles), duplicate_event, unknown_intent, mismatch, ignored, …',
+    ),
 });
 export type WebhookAnswer = z.output<typeof webhookAnswerSchema>;
 
@@ -56,7 +61,9 @@ export function parseJson(raw: Buffer): unknown {
  * A provider's refund event (Stripe `charge.refunded`: the refunded total; PayPal `PAYMENT.CAPTURE.REFUNDED`: the total
  * taken back, reversals included) or chargeback (Stripe `charge.dispute.closed` lost: the amount taken back, added to
  * what chargebacks took; PayPal `PAYMENT.CAPTURE.REVERSED`: the same total as its refunds): applies it once per event
- * under the refund policy, logs the outcome and audits one that took effect, as a refund or as a chargeback.
+ * under the refund policy, logs the outcome and audits one that took effect, as a refund or as a chargeback. For a
+ * payment not settled here the event is kept on the intent (`deferred`, a 2xx: the provider need not send it again)
+ * and applied, and audited, when the payment settles (see `afterSettle`).
  */
 export async function applyWebhookRefund(
   app: FastifyInstance,
@@ -67,34 +74,49 @@ export async function applyWebhookRefund(
     /** The refund's, dispute's or reversal's id at the provider. */
     refundId?: string | undefined;
     reason?: string | undefined;
-  } & Exclude<RefundSize, { amount: number | undefined }>,
+  } & ProviderRefundSize,
 ): Promise<RefundOutcome> {
   const { event } = options;
   const chargeback = isChargeback(options);
   const outcome = await applyRefund(app.db, { ...options, cause: 'webhook' });
-  log.info(
-    { provider: event.provider, eventId: event.eventId, outcome: outcome.kind },
-    chargeback ? 'chargeback event' : 'refund event',
-  );
+  const context = { provider: event.provider, eventId: event.eventId, outcome: outcome.kind };
+  if (outcome.kind === 'deferred') {
+    log.info(
+      { ...context, intentId: options.intentId },
+      `${chargeback ? 'chargeback' : 'refund'} of a payment not settled yet kept until it settles`,
+    );
+    return outcome;
+  }
+  log.info(context, chargeback ? 'chargeback event' : 'refund event');
   if (outcome.kind !== 'refunded') return outcome;
-  const refundedTotal = outcome.intent.refundedAmount;
+  await auditWebhookRefund(app, log, { ...outcome, size: options, eventId: event.eventId });
+  return outcome;
+}
+
+/** Audits a refund or chargeback a provider event made, as `payment.refunded` or `payment.charged_back`. */
+async function auditWebhookRefund(
+  app: FastifyInstance,
+  log: FastifyBaseLogger,
+  applied: AppliedRefund,
+): Promise<void> {
+  const { size, intent } = applied;
+  const chargeback = isChargeback(size);
   await auditPayment(app, {
     type: chargeback ? 'payment.charged_back' : 'payment.refunded',
-    intent: outcome.intent,
+    intent,
     log,
     details: chargeback
       ? {
-          ...('chargedBack' in options ? { chargedBack: options.chargedBack } : {}),
-          ...('takenBackTotal' in options ? { takenBackTotal: options.takenBackTotal } : {}),
-          chargedBackTotal: outcome.intent.chargedBackAmount,
-          refundedTotal,
-          creditsReversed: outcome.creditsReversed,
-          creditsUncollected: outcome.creditsUncollected,
-          eventId: event.eventId,
+          ...('chargedBack' in size ? { chargedBack: size.chargedBack } : {}),
+          ...('takenBackTotal' in size ? { takenBackTotal: size.takenBackTotal } : {}),
+          chargedBackTotal: intent.chargedBackAmount,
+          refundedTotal: intent.refundedAmount,
+          creditsReversed: applied.creditsReversed,
+          creditsUncollected: applied.creditsUncollected,
+          eventId: applied.eventId,
         }
-      : { refundedTotal, via: 'webhook', eventId: event.eventId },
+      : { refundedTotal: intent.refundedAmount, via: 'webhook', eventId: applied.eventId },
   });
-  return outcome;
 }
 
 /** After a payment settles: logs it and sends the receipt; a failed email never fails the webhook. */
@@ -114,6 +136,13 @@ export async function afterSettle(
         log,
         details: { receiptNumber: outcome.receiptNumber, eventId: event?.eventId },
       });
+      for (const refund of outcome.refunds) {
+        log.info(
+          { ...context, intentId: outcome.intent.id, refundEventId: refund.eventId },
+          'refund reported before the payment applied as it settled',
+        );
+        await auditWebhookRefund(app, log, refund);
+      }
       await sendReceiptEmail(app, outcome.intent.id).catch((error: unknown) =>
         log.error({ err: error, intentId: outcome.intent.id }, 'receipt email failed'),
       );
