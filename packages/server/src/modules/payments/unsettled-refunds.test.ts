@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
 import { createTestApp, type TestApp } from '../../testing/test-app.js';
@@ -145,7 +146,7 @@ for (const pair of backendPairs()) {
         method: 'POST',
         url: `/api/admin/payments/intents/${intent.id}/refund`,
         headers: admin.headers,
-        payload: { reason: 'asked by the buyer' },
+        payload: { reason: 'asked by the buyer', idempotencyKey: randomUUID() },
       });
       expect(byAdmin.statusCode).toBe(409);
 
