@@ -1,6 +1,7 @@
 import { and, eq, gt, isNull } from 'drizzle-orm';
 import { publicUrl } from '../../config/env.js';
 import type { Database } from '../../db/client.js';
+import { sqlState } from '../../db/sql-state.js';
 import { AppError } from '../../errors.js';
 import { recordAuditEvent } from './audit.js';
 import type { AccountsContext, RequestOrigin } from './context.js';
@@ -25,6 +26,7 @@ const RESET_PASSWORD_TTL_MS = 3_600_000;
 
 export const PASSWORD_RESET_JOB = 'accounts.password-reset';
 export const SIGN_UP_MAIL_JOB = 'accounts.sign-up-mail';
+const UNIQUE_VIOLATION = '23505';
 
 // A hash of a random password, verified against when an address is unknown, so both paths cost one argon2 run.
 let dummyHash: Promise<string> | undefined;
@@ -502,32 +504,54 @@ export async function requestEmailChange(
   );
 }
 
+/**
+ * Moves the account to the address its link was sent to. Everything is written in one transaction, so when another
+ * account took the address between the check and the write (a sign-up, OAuth or another change at the same moment),
+ * the unique address refuses it, nothing of this change stays (not even the spent link) and the answer is 409.
+ */
 export async function confirmEmailChange(
   context: AccountsContext,
   options: { token: string } & RequestOrigin,
 ): Promise<{ userId: string; email: string }> {
-  const row = await consumeEmailToken(context.db, options.token, 'change_email');
-  if (!row)
-    throw new AppError('token_invalid', 'This link is unknown, already used or expired; ask for a new one.');
-  const [before] = await context.db.select().from(users).where(eq(users.id, row.userId)).limit(1);
-  if (!before) throw new AppError('token_invalid', 'This link is unknown, already used or expired.');
-  const [taken] = await context.db
-    .select({ id: users.id })
-    .from(users)
-    .where(eq(users.email, row.email))
-    .limit(1);
-  if (taken) throw new AppError('conflict', 'Another account already uses this address.');
-  await context.db
-    .update(users)
-    .set({ email: row.email, emailVerifiedAt: new Date(), updatedAt: new Date() })
-    .where(eq(users.id, row.userId));
-  await recordAuditEvent(context.db, {
-    type: 'email.changed',
-    userId: row.userId,
-    ip: options.ip,
-    userAgent: options.userAgent,
-    details: { from: before.email, to: row.email },
-  });
-  await mailAccount(context, before, 'email_changed', { newEmail: row.email });
-  return { userId: row.userId, email: row.email };
+  let changed: { before: typeof users.$inferSelect; email: string };
+  try {
+    changed = await context.db.transaction(async (transaction) => {
+      const tx = transaction as unknown as Database;
+      const row = await consumeEmailToken(tx, options.token, 'change_email');
+      if (!row)
+        throw new AppError(
+          'token_invalid',
+          'This link is unknown, already used or expired; ask for a new one.',
+        );
+      const [before] = await tx.select().from(users).where(eq(users.id, row.userId)).limit(1);
+      if (!before) throw new AppError('token_invalid', 'This link is unknown, already used or expired.');
+      const [taken] = await tx
+        .select({ id: users.id })
+        .from(users)
+        .where(eq(users.email, row.email))
+        .limit(1);
+      if (taken) throw addressTaken();
+      await tx
+        .update(users)
+        .set({ email: row.email, emailVerifiedAt: new Date(), updatedAt: new Date() })
+        .where(eq(users.id, row.userId));
+      await recordAuditEvent(tx, {
+        type: 'email.changed',
+        userId: row.userId,
+        ip: options.ip,
+        userAgent: options.userAgent,
+        details: { from: before.email, to: row.email },
+      });
+      return { before, email: row.email };
+    });
+  } catch (error) {
+    if (sqlState(error) === UNIQUE_VIOLATION) throw addressTaken();
+    throw error;
+  }
+  await mailAccount(context, changed.before, 'email_changed', { newEmail: changed.email });
+  return { userId: changed.before.id, email: changed.email };
+}
+
+function addressTaken(): AppError {
+  return new AppError('conflict', 'Another account already uses this address.');
 }

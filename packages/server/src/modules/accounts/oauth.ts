@@ -159,6 +159,62 @@ export function configuredOAuthProviders(env: Env): Map<OAuthProviderId, OAuthPr
 }
 
 /**
+ * The account an unlinked provider identity with this verified address belongs to: the one holding the address
+ * (taken over when its address was never verified), or a new one. When another account takes the address between the
+ * look-up and the creation (a sign-up, an email change or another provider at the same moment), the creation gives
+ * way and the identity goes to that account, as it would have a moment later.
+ */
+async function accountForVerifiedAddress(
+  context: AccountsContext,
+  options: { provider: OAuthProviderId; identity: OAuthIdentity; email: string } & RequestOrigin,
+): Promise<string> {
+  const { db } = context;
+  const { provider, identity, email } = options;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const [existing] = await db.select().from(users).where(eq(users.email, email)).limit(1);
+    if (existing) {
+      if (existing.status !== 'active') throw new AppError('forbidden', 'This account cannot sign in.');
+      if (!existing.emailVerifiedAt) {
+        await db
+          .update(users)
+          .set({ emailVerifiedAt: new Date(), passwordHash: null, updatedAt: new Date() })
+          .where(eq(users.id, existing.id));
+        await revokePreviousHolder(db, context.stores.pubSub, {
+          userId: existing.id,
+          reason: 'oauth_took_over_unverified',
+          scope: 'everything',
+        });
+      }
+      await recordAuditEvent(db, {
+        type: 'oauth.linked',
+        userId: existing.id,
+        ip: options.ip,
+        userAgent: options.userAgent,
+        details: { provider },
+      });
+      return existing.id;
+    }
+    const [created] = await db
+      .insert(users)
+      .values({ email, name: identity.name.slice(0, 120), emailVerifiedAt: new Date() })
+      .onConflictDoNothing({ target: users.email })
+      .returning({ id: users.id });
+    if (created) {
+      await recordAuditEvent(db, {
+        type: 'oauth.signed_up',
+        userId: created.id,
+        ip: options.ip,
+        userAgent: options.userAgent,
+        details: { provider },
+      });
+      return created.id;
+    }
+  }
+  // Taken at each creation yet gone at each look-up: addresses moving that fast are not worth a fourth try.
+  throw new AppError('conflict', 'This address is changing hands; try again.');
+}
+
+/**
  * Signs in from a provider identity. A known link signs in; otherwise the provider's address must be verified: it
  * links to the account with that address, or creates one. Linking to an account whose address was never verified
  * (possibly pre-registered by someone else) takes it over cleanly: the password, every session and key, 2FA, provider
@@ -186,42 +242,7 @@ export async function signInWithOAuth(
       );
     }
     const email = normaliseEmail(identity.email);
-    const [existing] = await db.select().from(users).where(eq(users.email, email)).limit(1);
-    if (existing) {
-      if (existing.status !== 'active') throw new AppError('forbidden', 'This account cannot sign in.');
-      if (!existing.emailVerifiedAt) {
-        await db
-          .update(users)
-          .set({ emailVerifiedAt: new Date(), passwordHash: null, updatedAt: new Date() })
-          .where(eq(users.id, existing.id));
-        await revokePreviousHolder(db, context.stores.pubSub, {
-          userId: existing.id,
-          reason: 'oauth_took_over_unverified',
-          scope: 'everything',
-        });
-      }
-      userId = existing.id;
-      await recordAuditEvent(db, {
-        type: 'oauth.linked',
-        userId,
-        ip: options.ip,
-        userAgent: options.userAgent,
-        details: { provider },
-      });
-    } else {
-      const [created] = await db
-        .insert(users)
-        .values({ email, name: identity.name.slice(0, 120), emailVerifiedAt: new Date() })
-        .returning({ id: users.id });
-      userId = created!.id;
-      await recordAuditEvent(db, {
-        type: 'oauth.signed_up',
-        userId,
-        ip: options.ip,
-        userAgent: options.userAgent,
-        details: { provider },
-      });
-    }
+    userId = await accountForVerifiedAddress(context, { ...options, email });
     await db
       .insert(oauthAccounts)
       .values({ provider, providerUserId: identity.providerUserId, userId, email })
