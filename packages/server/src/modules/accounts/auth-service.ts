@@ -8,7 +8,7 @@ import type { AccountsContext, RequestOrigin } from './context.js';
 import { assertStrongPassword } from './password-policy.js';
 import { assertCurrentPassword, hashPassword, verifyPassword } from './passwords.js';
 import { findAccountRow, mailAccount, normaliseEmail } from './service.js';
-import { createSession, type IssuedTokens, revokeAllSessions } from './sessions.js';
+import { createSession, type IssuedTokens, revokeAllSessions, StaleProofError } from './sessions.js';
 import {
   type AttemptBudget,
   passwordBudget,
@@ -258,13 +258,17 @@ export async function signIn(
         details: { reason: 'credentials', failures: failure.failures },
       });
       if (failure.locked) return throttled(signInThrottle(context).lockMs, true);
-      return new AppError('invalid_credentials', 'The email address or the password is not right.');
+      return wrongCredentials();
     },
   );
   if (signedIn.totpEnabledAt) {
     return {
       kind: 'two_factor',
-      challengeToken: await context.keys.signTwoFactorChallenge({ userId: signedIn.id, method: 'password' }),
+      challengeToken: await context.keys.signTwoFactorChallenge({
+        userId: signedIn.id,
+        method: 'password',
+        securityVersion: signedIn.securityVersion,
+      }),
     };
   }
   return {
@@ -274,13 +278,25 @@ export async function signIn(
   };
 }
 
-async function startSession(context: AccountsContext, userId: string, method: string, origin: RequestOrigin) {
+function wrongCredentials(): AppError {
+  return new AppError('invalid_credentials', 'The email address or the password is not right.');
+}
+
+/** `securityVersion`: open the session only if the account has not changed since a challenge was issued. */
+async function startSession(
+  context: AccountsContext,
+  userId: string,
+  method: string,
+  origin: RequestOrigin,
+  securityVersion?: number,
+) {
   const tokens = await createSession(context.db, context.keys, {
     userId,
     method,
     ip: origin.ip ?? null,
     userAgent: origin.userAgent ?? null,
     ttlDays: context.env.SESSION_TTL_DAYS,
+    securityVersion,
   });
   await recordAuditEvent(context.db, {
     type: 'sign_in.succeeded',
@@ -305,7 +321,10 @@ function challengeExpired(): AppError {
 
 /**
  * Second step of a sign-in with 2FA: the challenge from the first step plus a TOTP or backup code. A challenge opens
- * one session: once it has, it is refused like an expired one, in every process.
+ * one session: once it has, it is refused like an expired one, in every process. It is refused the same way, before
+ * any code is checked, once the account's `securityVersion` moved since it was issued (a new password, 2FA off or
+ * enrolled again, the account disabled, every session revoked); an account no longer active gets the password step's
+ * own answer for it.
  */
 export async function completeTwoFactorSignIn(
   context: AccountsContext,
@@ -316,6 +335,14 @@ export async function completeTwoFactorSignIn(
   const spentKey = `two-factor-challenge:${challenge.id}`;
   // A spent challenge is refused before it takes an attempt or a code is checked.
   if ((await context.stores.counters.get(spentKey)) > 0) throw challengeExpired();
+  const [account] = await context.db
+    .select({ status: users.status, securityVersion: users.securityVersion })
+    .from(users)
+    .where(eq(users.id, challenge.userId))
+    .limit(1);
+  // What the password step now answers for this account, no more: the challenge's holder knew its password.
+  if (account?.status !== 'active') throw wrongCredentials();
+  if (account.securityVersion !== challenge.securityVersion) throw challengeExpired();
   // Budgeted per account: parallel guesses on one challenge cannot all be evaluated.
   const factor = await guardedAttempt(
     context,
@@ -350,7 +377,14 @@ export async function completeTwoFactorSignIn(
     });
   }
   const method = `${challenge.method}+${factor === 'totp' ? 'totp' : 'backup_code'}`;
-  return { userId: challenge.userId, tokens: await startSession(context, challenge.userId, method, options) };
+  try {
+    const tokens = await startSession(context, challenge.userId, method, options, challenge.securityVersion);
+    return { userId: challenge.userId, tokens };
+  } catch (error) {
+    // The account changed between the check above and the session (see createSession's `securityVersion`).
+    if (error instanceof StaleProofError) throw challengeExpired();
+    throw error;
+  }
 }
 
 /**

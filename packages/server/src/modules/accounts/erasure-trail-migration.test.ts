@@ -1,30 +1,33 @@
 import { randomUUID } from 'node:crypto';
-import { eq, or } from 'drizzle-orm';
+import { eq, or, sql } from 'drizzle-orm';
 import { expect, it } from 'vitest';
 import { runMigrations } from '../../db/migrate.js';
 import { describeMigration } from '../../testing/migrations.js';
 import { forgetAuditTrail, pendingTrails } from './erasure-trail.js';
-import { accountErasures, auditEvents, sessions, users } from './tables.js';
+import { accountErasures, auditEvents, sessions } from './tables.js';
 
 describeMigration('0018_account_erasures', (connection) => {
   it('queues the accounts erased before it, and their trail is then pseudonymised batch by batch', async () => {
     const db = connection().db;
     // As erasure left an account before: anonymised, its sessions and events still holding where it acted from.
     const erased = randomUUID();
-    await db.insert(users).values({
-      id: erased,
-      email: `deleted-${erased}@deleted.invalid`,
-      name: '',
-      status: 'deleted',
-    });
-    const [admin] = await db
-      .insert(users)
-      .values({ email: `${randomUUID()}@example.com`, name: 'Admin', role: 'admin' })
-      .returning({ id: users.id });
-    const [holder] = await db
-      .insert(users)
-      .values({ email: `${randomUUID()}@example.com`, name: 'Holder' })
-      .returning({ id: users.id, email: users.email });
+    // In SQL: the schema in the code may have columns this migration's database does not have yet.
+    const addUser = async (values: {
+      id?: string;
+      email: string;
+      name: string;
+      role?: string;
+      status?: string;
+    }) => {
+      const id = values.id ?? randomUUID();
+      await db.execute(
+        sql`insert into users (id, email, name, role, status) values (${id}, ${values.email}, ${values.name}, ${values.role ?? 'user'}, ${values.status ?? 'active'})`,
+      );
+      return { id, email: values.email };
+    };
+    await addUser({ id: erased, email: `deleted-${erased}@deleted.invalid`, name: '', status: 'deleted' });
+    const admin = await addUser({ email: `${randomUUID()}@example.com`, name: 'Admin', role: 'admin' });
+    const holder = await addUser({ email: `${randomUUID()}@example.com`, name: 'Holder' });
     const old = `${randomUUID()}@example.com`;
     for (let index = 0; index < 7; index++) {
       await db.insert(sessions).values({
@@ -47,17 +50,17 @@ describeMigration('0018_account_erasures', (connection) => {
         type: 'email.changed',
         userId: erased,
         ip: '198.51.100.7',
-        details: { from: old, to: holder!.email },
+        details: { from: old, to: holder.email },
       },
       {
         type: 'payment.refunded',
         userId: erased,
-        actorId: admin!.id,
+        actorId: admin.id,
         ip: '203.0.113.9',
         userAgent: 'AdminBrowser/2',
         details: { amount: 9000, reason: `refund asked by ${old.toUpperCase()}` },
       },
-      { type: 'sign_in.succeeded', userId: holder!.id, ip: '192.0.2.4', userAgent: 'HolderBrowser/3' },
+      { type: 'sign_in.succeeded', userId: holder.id, ip: '192.0.2.4', userAgent: 'HolderBrowser/3' },
     ]);
 
     await runMigrations(connection());
@@ -76,7 +79,7 @@ describeMigration('0018_account_erasures', (connection) => {
     const events = await db
       .select()
       .from(auditEvents)
-      .where(or(eq(auditEvents.userId, erased), eq(auditEvents.userId, holder!.id)));
+      .where(or(eq(auditEvents.userId, erased), eq(auditEvents.userId, holder.id)));
     expect(events).toHaveLength(10);
     const byType = (type: string, userId: string = erased) =>
       events.filter((event) => event.type === type && event.userId === userId);
@@ -87,7 +90,7 @@ describeMigration('0018_account_erasures', (connection) => {
       userAgent: 'AdminBrowser/2',
       details: { amount: 9000, reason: `refund asked by deleted-${erased}@deleted.invalid` },
     });
-    expect(byType('sign_in.succeeded', holder!.id)[0]).toMatchObject({ ip: '192.0.2.4' });
+    expect(byType('sign_in.succeeded', holder.id)[0]).toMatchObject({ ip: '192.0.2.4' });
     // Done: a second run finds nothing to do.
     expect(await forgetAuditTrail(db, { userId: erased, batchSize: 3 })).toBe(false);
   });

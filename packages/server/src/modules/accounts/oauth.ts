@@ -253,7 +253,11 @@ export async function signInWithOAuth(
   if (user.totpEnabledAt) {
     return {
       kind: 'two_factor',
-      challengeToken: await context.keys.signTwoFactorChallenge({ userId, method: `oauth:${provider}` }),
+      challengeToken: await context.keys.signTwoFactorChallenge({
+        userId,
+        method: `oauth:${provider}`,
+        securityVersion: user.securityVersion,
+      }),
     };
   }
   return {

@@ -1,4 +1,4 @@
-import { and, desc, eq, gt, isNull, ne } from 'drizzle-orm';
+import { and, desc, eq, gt, isNull, ne, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { AppError } from '../../errors.js';
 import { recordAuditEvent } from './audit.js';
@@ -21,7 +21,16 @@ export interface CreateSessionOptions {
   ip?: string | null;
   userAgent?: string | null;
   ttlDays: number;
+  /**
+   * Opens the session only while the account is active and its `securityVersion` is still this one (a 2FA challenge's):
+   * the row is share-locked while the session is written, so a change racing it either lands first and refuses the
+   * session, or waits for it and then revokes it with the others.
+   */
+  securityVersion?: number | undefined;
 }
+
+/** A session refused because the proof it was opened with predates a security change (see `securityVersion`). */
+export class StaleProofError extends Error {}
 
 const REFRESH_PREFIX = 'wbr_';
 
@@ -33,6 +42,15 @@ export async function createSession(
   const expiresAt = new Date(Date.now() + options.ttlDays * 86_400_000);
   const refreshToken = REFRESH_PREFIX + randomToken();
   const session = await db.transaction(async (transaction) => {
+    if (options.securityVersion !== undefined) {
+      const [account] = await transaction
+        .select({ status: users.status, securityVersion: users.securityVersion })
+        .from(users)
+        .where(eq(users.id, options.userId))
+        .for('share');
+      if (account?.status !== 'active' || account.securityVersion !== options.securityVersion)
+        throw new StaleProofError('the account changed since the proof was given');
+    }
     const [created] = await transaction
       .insert(sessions)
       .values({
@@ -172,11 +190,16 @@ export async function revokeSession(
   return revoked.length > 0;
 }
 
-/** Ends every session of an account, optionally keeping the caller's. Returns how many ended. */
+/**
+ * Ends every session of an account, optionally keeping the caller's, and every sign-in still waiting for its second
+ * factor (the account's `securityVersion` moves first, so a session that a pending challenge opens meanwhile is either
+ * refused or already there to be revoked). Returns how many sessions ended.
+ */
 export async function revokeAllSessions(
   db: Database,
   options: { userId: string; exceptSessionId?: string | undefined; reason: string },
 ): Promise<number> {
+  await raiseSecurityVersion(db, options.userId);
   const conditions = [eq(sessions.userId, options.userId), isNull(sessions.revokedAt)];
   if (options.exceptSessionId) conditions.push(ne(sessions.id, options.exceptSessionId));
   const revoked = await db
@@ -185,6 +208,14 @@ export async function revokeAllSessions(
     .where(and(...conditions))
     .returning({ id: sessions.id });
   return revoked.length;
+}
+
+/** Makes every pending 2FA sign-in challenge of the account stale (see `users.securityVersion`). */
+export async function raiseSecurityVersion(db: Database, userId: string): Promise<void> {
+  await db
+    .update(users)
+    .set({ securityVersion: sql`${users.securityVersion} + 1` })
+    .where(eq(users.id, userId));
 }
 
 export interface SessionView {

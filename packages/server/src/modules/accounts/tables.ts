@@ -59,6 +59,12 @@ export const users = pgTable(
     /** Last TOTP time step accepted, so one code cannot be replayed inside its window. */
     totpLastStep: integer('totp_last_step'),
     passwordChangedAt: timestamp('password_changed_at', { withTimezone: true }),
+    /**
+     * Raised by every change that must end what a previous proof of identity opened: the password, 2FA enrolment, the
+     * status, any revocation of every session. A 2FA sign-in challenge carries the value it was issued under and is
+     * refused once it moved (see `completeTwoFactorSignIn`).
+     */
+    securityVersion: integer('security_version').notNull().default(0),
     /** When set, the account is erased at this instant unless the person cancels. */
     deletionScheduledFor: timestamp('deletion_scheduled_for', { withTimezone: true }),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),

@@ -18,6 +18,8 @@ export interface TwoFactorChallengeClaims {
   userId: string;
   /** What the first factor was, carried to the session created after the second. */
   method: string;
+  /** The account's `securityVersion` when the first factor was checked: a later change makes the challenge stale. */
+  securityVersion: number;
 }
 
 /** A verified challenge: its claims, plus what spending it once needs. */
@@ -107,7 +109,7 @@ export class TokenKeys {
    * has other spellings that verify too (the unused bits of the last base64url character of the signature).
    */
   async signTwoFactorChallenge(claims: TwoFactorChallengeClaims): Promise<string> {
-    return new SignJWT({ method: claims.method })
+    return new SignJWT({ method: claims.method, sv: claims.securityVersion })
       .setProtectedHeader({ alg: ACCESS_TOKEN_ALGORITHM, typ: CHALLENGE_TYPE })
       .setJti(randomToken(16))
       .setIssuer(ISSUER)
@@ -126,18 +128,20 @@ export class TokenKeys {
         issuer: ISSUER,
         audience: CHALLENGE_AUDIENCE,
         typ: CHALLENGE_TYPE,
-        requiredClaims: ['sub', 'exp', 'jti'],
+        requiredClaims: ['sub', 'exp', 'jti', 'sv'],
       });
       if (
         typeof payload.sub !== 'string' ||
         typeof payload.method !== 'string' ||
         typeof payload.jti !== 'string' ||
-        typeof payload.exp !== 'number'
+        typeof payload.exp !== 'number' ||
+        !Number.isSafeInteger(payload.sv)
       )
         return undefined;
       return {
         userId: payload.sub,
         method: payload.method,
+        securityVersion: payload.sv as number,
         id: payload.jti,
         expiresAt: new Date(payload.exp * 1000),
       };

@@ -3,7 +3,7 @@ import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
 import { createTestApp, type TestApp } from '../../testing/test-app.js';
-import { auditEvents } from './tables.js';
+import { auditEvents, users } from './tables.js';
 import { enableTwoFactor, randomIp, signUpAndSignIn } from './testing.js';
 
 const BUDGET = 10;
@@ -80,6 +80,10 @@ for (const pair of backendPairs()) {
       const client = await signUpAndSignIn(app());
       const { backupCodes: codes } = await enableTwoFactor(app(), client);
       expect(codes.length).toBeGreaterThanOrEqual(BUDGET);
+      const [{ securityVersion }] = (await app()
+        .db.select({ securityVersion: users.securityVersion })
+        .from(users)
+        .where(eq(users.id, client.userId))) as [{ securityVersion: number }];
       // A challenge opens one session, so each answer gets a new one, signed as the password step signs it (the
       // per-address sign-in limit allows fewer password steps).
       const secondStep = async (code: string) =>
@@ -91,6 +95,7 @@ for (const pair of backendPairs()) {
             challengeToken: await app().tokenKeys.signTwoFactorChallenge({
               userId: client.userId,
               method: 'password',
+              securityVersion,
             }),
             code,
             tokenDelivery: 'body',

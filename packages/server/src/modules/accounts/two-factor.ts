@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { and, eq, isNull, lt, or } from 'drizzle-orm';
+import { and, eq, isNull, lt, or, sql } from 'drizzle-orm';
 import { generateSecret, generateURI, verify } from 'otplib';
 import QRCode from 'qrcode';
 import type { Database } from '../../db/client.js';
@@ -149,7 +149,10 @@ export async function confirmTwoFactorEnrolment(
       'That code is not right; check the time on your device and try again.',
     );
   }
-  await context.db.update(users).set({ totpEnabledAt: new Date() }).where(eq(users.id, user.id));
+  await context.db
+    .update(users)
+    .set({ totpEnabledAt: new Date(), securityVersion: sql`${users.securityVersion} + 1` })
+    .where(eq(users.id, user.id));
   const codes = await replaceBackupCodes(context.db, user.id);
   await recordAuditEvent(context.db, {
     type: 'two_factor.enabled',
@@ -174,7 +177,12 @@ export async function disableTwoFactor(
   }
   await context.db
     .update(users)
-    .set({ totpSecret: null, totpEnabledAt: null, totpLastStep: null })
+    .set({
+      totpSecret: null,
+      totpEnabledAt: null,
+      totpLastStep: null,
+      securityVersion: sql`${users.securityVersion} + 1`,
+    })
     .where(eq(users.id, user.id));
   await context.db.delete(backupCodes).where(eq(backupCodes.userId, user.id));
   await recordAuditEvent(context.db, {
