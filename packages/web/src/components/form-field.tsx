@@ -33,8 +33,10 @@ export function FormField({ id, label, hint, error, ref, ...inputProps }: FormFi
         </p>
       )}
       {error && (
+        // role=alert: the message is read out as it appears, whatever has the focus (usually the submit button).
         <p
           id={errorId}
+          role="alert"
           data-testid={`${id}-error`}
           className="text-sm font-medium text-red-700 dark:text-red-400"
         >

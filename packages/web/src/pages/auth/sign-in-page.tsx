@@ -26,6 +26,8 @@ export function SignInPage({ redirect }: { redirect: string | undefined }) {
   const [password, setPassword] = useState('');
   const [code, setCode] = useState('');
   const [challengeToken, setChallengeToken] = useState<string>();
+  // Set when the form is sent with a field left empty: it says so instead of doing nothing.
+  const [missing, setMissing] = useState<{ email?: boolean; password?: boolean; code?: boolean }>({});
   const codeRef = useRef<HTMLInputElement>(null);
 
   const finish = (result: SignInResult) => {
@@ -48,6 +50,7 @@ export function SignInPage({ redirect }: { redirect: string | undefined }) {
   if (challengeToken) {
     const onSubmitCode = (event: FormEvent) => {
       event.preventDefault();
+      setMissing({ code: code.trim() === '' });
       if (code.trim() !== '') codeStep.mutate({ challengeToken, code: code.trim() });
     };
     return (
@@ -69,6 +72,7 @@ export function SignInPage({ redirect }: { redirect: string | undefined }) {
             dir="ltr"
             required
             value={code}
+            error={missing.code ? t('auth.validation.codeRequired') : undefined}
             onChange={(event) => setCode(event.target.value)}
           />
           <div className="flex flex-wrap gap-3">
@@ -99,7 +103,9 @@ export function SignInPage({ redirect }: { redirect: string | undefined }) {
 
   const onSubmit = (event: FormEvent) => {
     event.preventDefault();
-    if (email.trim() === '' || password === '') return;
+    const found = { email: email.trim() === '', password: password === '' };
+    setMissing(found);
+    if (found.email || found.password) return;
     passwordStep.mutate({ email: email.trim(), password });
   };
 
@@ -116,6 +122,7 @@ export function SignInPage({ redirect }: { redirect: string | undefined }) {
           dir="ltr"
           required
           value={email}
+          error={missing.email ? t('auth.validation.emailRequired') : undefined}
           onChange={(event) => setEmail(event.target.value)}
         />
         <FormField
@@ -125,6 +132,7 @@ export function SignInPage({ redirect }: { redirect: string | undefined }) {
           autoComplete="current-password"
           required
           value={password}
+          error={missing.password ? t('auth.validation.passwordRequired') : undefined}
           onChange={(event) => setPassword(event.target.value)}
         />
         <div className="flex flex-wrap items-center gap-4">

@@ -333,6 +333,7 @@ function PrivacySection({ account }: { account: Account }) {
   const record = useAccountUpdate();
   const [password, setPassword] = useState('');
   const [confirming, setConfirming] = useState(false);
+  const [passwordMissing, setPasswordMissing] = useState(false);
   const schedule = useMutation({
     mutationFn: scheduleDeletion,
     onSuccess: (when) => {
@@ -394,6 +395,7 @@ function PrivacySection({ account }: { account: Account }) {
                 noValidate
                 onSubmit={(event) => {
                   event.preventDefault();
+                  setPasswordMissing(account.hasPassword && password === '');
                   if (account.hasPassword && password === '') return;
                   schedule.mutate(account.hasPassword ? password : undefined);
                 }}
@@ -401,7 +403,12 @@ function PrivacySection({ account }: { account: Account }) {
               >
                 <p className="font-medium">{t('settings.profile.deleteConfirm')}</p>
                 {account.hasPassword && (
-                  <CurrentPasswordField id="delete-password" value={password} onChange={setPassword} />
+                  <CurrentPasswordField
+                    id="delete-password"
+                    value={password}
+                    onChange={setPassword}
+                    missing={passwordMissing}
+                  />
                 )}
                 <MutationOutcome
                   mutation={schedule}
@@ -413,7 +420,10 @@ function PrivacySection({ account }: { account: Account }) {
                   label={t('settings.profile.deleteButton')}
                   pending={schedule.isPending}
                   danger
-                  onCancel={() => setConfirming(false)}
+                  onCancel={() => {
+                    setConfirming(false);
+                    setPasswordMissing(false);
+                  }}
                 />
               </form>
             ) : (

@@ -80,6 +80,7 @@ function CodeField({
   value,
   onChange,
   backupCodes = false,
+  missing = false,
 }: {
   id: string;
   label: string;
@@ -87,7 +88,10 @@ function CodeField({
   value: string;
   onChange: (value: string) => void;
   backupCodes?: boolean;
+  /** The form was sent with this field empty: say so rather than doing nothing. */
+  missing?: boolean;
 }) {
+  const { t } = useTranslation();
   return (
     <FormField
       id={id}
@@ -98,6 +102,7 @@ function CodeField({
       dir="ltr"
       required
       value={value}
+      error={missing ? t('auth.validation.codeRequired') : undefined}
       onChange={(event) => onChange(event.target.value)}
     />
   );
@@ -113,6 +118,11 @@ function TwoFactorSection({ hasPassword }: { hasPassword: boolean }) {
   const [code, setCode] = useState('');
   const [password, setPassword] = useState('');
   const [mode, setMode] = useState<'idle' | 'regenerate' | 'disable'>('idle');
+  const [missing, setMissing] = useState<{ code?: boolean; password?: boolean }>({});
+  const switchMode = (next: typeof mode) => {
+    setMode(next);
+    setMissing({});
+  };
 
   const refresh = () => {
     void queryClient.invalidateQueries({ queryKey: twoFactorKey });
@@ -134,7 +144,7 @@ function TwoFactorSection({ hasPassword }: { hasPassword: boolean }) {
     onSuccess: (codes) => {
       setBackupCodes(codes);
       setCode('');
-      setMode('idle');
+      switchMode('idle');
       refresh();
     },
   });
@@ -143,7 +153,7 @@ function TwoFactorSection({ hasPassword }: { hasPassword: boolean }) {
     onSuccess: () => {
       setCode('');
       setPassword('');
-      setMode('idle');
+      switchMode('idle');
       refresh();
     },
   });
@@ -176,7 +186,10 @@ function TwoFactorSection({ hasPassword }: { hasPassword: boolean }) {
       }
       const onConfirm = (event: FormEvent) => {
         event.preventDefault();
-        if (cleanCode(code) === '' || (hasPassword && password === '')) return;
+        const codeMissing = cleanCode(code) === '';
+        const passwordMissing = hasPassword && password === '';
+        setMissing({ code: codeMissing, password: passwordMissing });
+        if (codeMissing || passwordMissing) return;
         enable.mutate(hasPassword ? { code: cleanCode(code), password } : { code: cleanCode(code) });
       };
       return (
@@ -218,6 +231,7 @@ function TwoFactorSection({ hasPassword }: { hasPassword: boolean }) {
                   hint={t('settings.security.twoFactor.confirmHint')}
                   value={code}
                   onChange={setCode}
+                  missing={missing.code}
                 />
                 {/* A session alone must not be enough to put a second factor between the owner and the account. */}
                 {hasPassword && (
@@ -225,6 +239,7 @@ function TwoFactorSection({ hasPassword }: { hasPassword: boolean }) {
                     id="two-factor-enable-password"
                     value={password}
                     onChange={setPassword}
+                    missing={missing.password}
                   />
                 )}
                 <MutationOutcome mutation={enable} errorTestId="two-factor-enable-error" />
@@ -237,6 +252,7 @@ function TwoFactorSection({ hasPassword }: { hasPassword: boolean }) {
                     enable.reset();
                     setCode('');
                     setPassword('');
+                    setMissing({});
                   }}
                 />
               </form>
@@ -248,10 +264,12 @@ function TwoFactorSection({ hasPassword }: { hasPassword: boolean }) {
 
     const onRegenerate = (event: FormEvent) => {
       event.preventDefault();
+      setMissing({ code: cleanCode(code) === '' });
       if (cleanCode(code) !== '') regenerate.mutate(cleanCode(code));
     };
     const onDisable = (event: FormEvent) => {
       event.preventDefault();
+      setMissing({ code: cleanCode(code) === '', password: password === '' });
       if (cleanCode(code) !== '' && password !== '') disable.mutate({ password, code: cleanCode(code) });
     };
     return (
@@ -270,7 +288,7 @@ function TwoFactorSection({ hasPassword }: { hasPassword: boolean }) {
               type="button"
               data-testid="backup-codes-regenerate-start"
               className={secondaryButtonClass}
-              onClick={() => setMode('regenerate')}
+              onClick={() => switchMode('regenerate')}
             >
               {t('settings.security.twoFactor.regenerate')}
             </button>
@@ -278,7 +296,7 @@ function TwoFactorSection({ hasPassword }: { hasPassword: boolean }) {
               type="button"
               data-testid="two-factor-disable-start"
               className={smallDangerButtonClass}
-              onClick={() => setMode('disable')}
+              onClick={() => switchMode('disable')}
             >
               {t('settings.security.twoFactor.disable')}
             </button>
@@ -292,26 +310,33 @@ function TwoFactorSection({ hasPassword }: { hasPassword: boolean }) {
               label={t('settings.security.twoFactor.currentCode')}
               value={code}
               onChange={setCode}
+              missing={missing.code}
             />
             <MutationOutcome mutation={regenerate} errorTestId="backup-codes-error" />
             <FormActions
               testId="backup-codes-regenerate"
               label={t('settings.security.twoFactor.regenerate')}
               pending={regenerate.isPending}
-              onCancel={() => setMode('idle')}
+              onCancel={() => switchMode('idle')}
             />
           </form>
         )}
         {mode === 'disable' && (
           <form noValidate onSubmit={onDisable} className="flex flex-col gap-3">
             <p>{t('settings.security.twoFactor.disableIntro')}</p>
-            <CurrentPasswordField id="two-factor-disable-password" value={password} onChange={setPassword} />
+            <CurrentPasswordField
+              id="two-factor-disable-password"
+              value={password}
+              onChange={setPassword}
+              missing={missing.password}
+            />
             <CodeField
               id="two-factor-disable-code"
               label={t('settings.security.twoFactor.codeOrBackup')}
               value={code}
               onChange={setCode}
               backupCodes
+              missing={missing.code}
             />
             <MutationOutcome mutation={disable} errorTestId="two-factor-disable-error" />
             <FormActions
@@ -319,7 +344,7 @@ function TwoFactorSection({ hasPassword }: { hasPassword: boolean }) {
               label={t('settings.security.twoFactor.disable')}
               pending={disable.isPending}
               danger
-              onCancel={() => setMode('idle')}
+              onCancel={() => switchMode('idle')}
             />
           </form>
         )}
@@ -481,6 +506,7 @@ function PasswordSection() {
   const [next, setNext] = useState('');
   const [confirm, setConfirm] = useState('');
   const [errors, setErrors] = useState<{ next?: string; confirm?: string }>({});
+  const [currentMissing, setCurrentMissing] = useState(false);
   const change = useMutation({
     mutationFn: changePassword,
     onSuccess: () => {
@@ -498,6 +524,7 @@ function PasswordSection() {
       found.next = t('auth.validation.passwordTooShort', { minimum: minimumPasswordLength });
     if (confirm !== next) found.confirm = t('auth.validation.passwordsDiffer');
     setErrors(found);
+    setCurrentMissing(current === '');
     if (current !== '' && Object.keys(found).length === 0)
       change.mutate({ currentPassword: current, newPassword: next });
   };
@@ -515,6 +542,7 @@ function PasswordSection() {
           label={t('settings.security.password.current')}
           value={current}
           onChange={setCurrent}
+          missing={currentMissing}
         />
         <FormField
           id="password-new"
@@ -552,6 +580,7 @@ function EmailSection({ account }: { account: Account }) {
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const [invalid, setInvalid] = useState(false);
+  const [passwordMissing, setPasswordMissing] = useState(false);
   const change = useMutation({
     mutationFn: requestEmailChange,
     onSuccess: () => setPassword(''),
@@ -559,6 +588,7 @@ function EmailSection({ account }: { account: Account }) {
   const onSubmit = (event: FormEvent) => {
     event.preventDefault();
     setInvalid(!isEmail(email));
+    setPasswordMissing(password === '');
     if (isEmail(email) && password !== '') change.mutate({ newEmail: email.trim(), password });
   };
   return (
@@ -590,7 +620,12 @@ function EmailSection({ account }: { account: Account }) {
           error={invalid ? t('auth.validation.emailInvalid') : undefined}
           onChange={(event) => setEmail(event.target.value)}
         />
-        <CurrentPasswordField id="email-password" value={password} onChange={setPassword} />
+        <CurrentPasswordField
+          id="email-password"
+          value={password}
+          onChange={setPassword}
+          missing={passwordMissing}
+        />
         <FormActions
           testId="email-submit"
           label={t('settings.security.email.submit')}

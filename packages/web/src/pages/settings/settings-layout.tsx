@@ -171,11 +171,14 @@ export function CurrentPasswordField({
   label,
   value,
   onChange,
+  missing = false,
 }: {
   id: string;
   label?: string;
   value: string;
   onChange: (value: string) => void;
+  /** The form was sent with this field empty: say so rather than doing nothing. */
+  missing?: boolean;
 }) {
   const { t } = useTranslation();
   return (
@@ -186,6 +189,7 @@ export function CurrentPasswordField({
       autoComplete="current-password"
       required
       value={value}
+      error={missing ? t('auth.validation.passwordRequired') : undefined}
       onChange={(event) => onChange(event.target.value)}
     />
   );
