@@ -1,3 +1,4 @@
+import { numberLocaleOf } from '../i18n/languages';
 import { apiRequest, errorOf, fetchWithSession } from './client';
 
 export type PaymentProvider = 'chargily' | 'stripe' | 'paypal' | 'bank_transfer';
@@ -94,14 +95,17 @@ export async function uploadProof(id: string, file: File): Promise<void> {
 /** Minor-unit exponent as the server counts it: Chargily counts DZD in whole dinars. */
 const exponents: Record<string, number> = { DZD: 0 };
 
-/** Minor units written with the currency in the reader's locale, without going through floating point. */
+/**
+ * Minor units written with the currency in the reader's interface language (the Algerian variant, so dinars read
+ * 1 500 DA), without going through floating point.
+ */
 export function formatMinorUnits(amount: number, currency: string, language: string): string {
   const exponent = exponents[currency] ?? 2;
   const digits = String(Math.abs(amount)).padStart(exponent + 1, '0');
   const decimal = exponent
     ? `${amount < 0 ? '-' : ''}${digits.slice(0, -exponent)}.${digits.slice(-exponent)}`
     : String(amount);
-  const format = new Intl.NumberFormat(language, {
+  const format = new Intl.NumberFormat(numberLocaleOf(language), {
     style: 'currency',
     currency,
     minimumFractionDigits: exponent,

@@ -1,6 +1,7 @@
 import { Link, useNavigate } from '@tanstack/react-router';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
+import { numberLocaleOf } from '../i18n/languages';
 import { useAccount, useBalance, useSignOut } from '../session/use-session';
 
 const linkClass =
@@ -9,7 +10,7 @@ const linkClass =
 /** Credits are whole numbers; grouping digits the reader's way keeps large balances legible. */
 export function useFormatCredits(): (credits: number) => string {
   const { i18n } = useTranslation();
-  const format = new Intl.NumberFormat(i18n.resolvedLanguage ?? 'fr');
+  const format = new Intl.NumberFormat(numberLocaleOf(i18n.resolvedLanguage));
   return (credits) => format.format(credits);
 }
 

@@ -21,6 +21,16 @@ export function directionOf(code: LanguageCode): 'ltr' | 'rtl' {
   return supportedLanguages.find((language) => language.code === code)?.direction ?? 'ltr';
 }
 
+// Numbers and amounts are written the Algerian way, where most customers are: `fr-DZ` writes 1 500,00 DA rather
+// than 1 500,00 DZD, and `ar-DZ` writes 1.500,00 د.ج. with Latin digits and the separators used in Algeria.
+// English keeps its own conventions. One locale for every number on a page, so counts and prices never disagree.
+const numberLocales: Record<LanguageCode, string> = { fr: 'fr-DZ', en: 'en', ar: 'ar-DZ' };
+
+/** The locale `Intl.NumberFormat` uses for numbers and amounts shown in the given interface language. */
+export function numberLocaleOf(language: string | undefined): string {
+  return numberLocales[isSupportedLanguage(language) ? language : defaultLanguage];
+}
+
 /**
  * Picks the interface language: an explicit earlier choice wins, then the first browser language
  * we support (`ar-DZ` counts as `ar`), then the default.

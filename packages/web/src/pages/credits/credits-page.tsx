@@ -12,7 +12,7 @@ import {
   useErrorMessage,
 } from '../../components/form-layout';
 import { useDocumentTitle } from '../../components/use-document-title';
-import { directionOf, isSupportedLanguage } from '../../i18n/languages';
+import { directionOf, isSupportedLanguage, numberLocaleOf } from '../../i18n/languages';
 import { RequireAccount } from '../../session/require-account';
 import { useBalance } from '../../session/use-session';
 import { SpendingLimitsSection } from './spending-limits-section';
@@ -87,7 +87,7 @@ function CreditsContent() {
   const { t, i18n } = useTranslation();
   // The server's `formatted` has no currency sign; the reader's locale writes the amount with its currency.
   const formatMoney = (amount: { currency: string; minor: number }) => {
-    const format = new Intl.NumberFormat(i18n.resolvedLanguage ?? 'fr', {
+    const format = new Intl.NumberFormat(numberLocaleOf(i18n.resolvedLanguage), {
       style: 'currency',
       currency: amount.currency,
     });

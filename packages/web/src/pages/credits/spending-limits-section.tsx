@@ -5,6 +5,7 @@ import { apiRequest } from '../../api/client';
 import { MAX_BUDGET_CREDITS, MAX_DAILY_REQUESTS } from '../../api/keys';
 import { FormField } from '../../components/form-field';
 import { ErrorAlert, primaryButtonClass, useErrorMessage } from '../../components/form-layout';
+import { numberLocaleOf } from '../../i18n/languages';
 
 type Field = 'dailyRequests' | 'dailyCredits' | 'monthlyCredits';
 type Budget = Record<Field, number | null>;
@@ -27,7 +28,7 @@ export function SpendingLimitsSection() {
   const { t, i18n } = useTranslation();
   const explain = useErrorMessage();
   const queryClient = useQueryClient();
-  const numberFormat = new Intl.NumberFormat(i18n.resolvedLanguage ?? 'fr');
+  const numberFormat = new Intl.NumberFormat(numberLocaleOf(i18n.resolvedLanguage));
   const budgets = useQuery({
     queryKey,
     queryFn: ({ signal }) => apiRequest<Budgets>('/api/billing/budgets', { signal }),

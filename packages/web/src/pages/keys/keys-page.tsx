@@ -26,6 +26,7 @@ import {
 } from '../../components/form-layout';
 import { useDocumentTitle } from '../../components/use-document-title';
 import { useFormatDate } from '../../components/use-format-date';
+import { numberLocaleOf } from '../../i18n/languages';
 
 const keysQueryKey = ['keys'] as const;
 const dangerButtonClass =
@@ -148,7 +149,7 @@ function CreateKeyForm({
   const { t, i18n } = useTranslation();
   const explain = useErrorMessage();
   const queryClient = useQueryClient();
-  const numberFormat = new Intl.NumberFormat(i18n.resolvedLanguage ?? 'fr');
+  const numberFormat = new Intl.NumberFormat(numberLocaleOf(i18n.resolvedLanguage));
   const [name, setName] = useState('');
   const [allowed, setAllowed] = useState<string[]>([]);
   const [rpm, setRpm] = useState('');
@@ -429,7 +430,7 @@ function KeyItem({ apiKey, organization }: { apiKey: ApiKey; organization?: Orga
   const explain = useErrorMessage();
   const queryClient = useQueryClient();
   const [confirming, setConfirming] = useState(false);
-  const numberFormat = new Intl.NumberFormat(i18n.resolvedLanguage ?? 'fr');
+  const numberFormat = new Intl.NumberFormat(numberLocaleOf(i18n.resolvedLanguage));
   const revoke = useMutation({
     mutationFn: () => revokeKey(apiKey.id),
     onSuccess: () => {

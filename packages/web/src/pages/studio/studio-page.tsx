@@ -26,6 +26,7 @@ import {
   useErrorMessage,
 } from '../../components/form-layout';
 import { useDocumentTitle } from '../../components/use-document-title';
+import { numberLocaleOf } from '../../i18n/languages';
 import { balanceQueryKey } from '../../session/use-session';
 import { latestLeafFrom, pathTo, siblingsOf } from './branches';
 import { ConversationSidebar } from './conversation-sidebar';
@@ -99,7 +100,7 @@ export function StudioPage({ conversationId }: { conversationId: string | undefi
     return explain(error);
   };
   const formatCredits = useFormatCredits();
-  const numberFormat = new Intl.NumberFormat(i18n.resolvedLanguage ?? 'fr');
+  const numberFormat = new Intl.NumberFormat(numberLocaleOf(i18n.resolvedLanguage));
 
   const models = useQuery({
     queryKey: ['models'],
