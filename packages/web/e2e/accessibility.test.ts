@@ -194,6 +194,9 @@ describe('accessibility basics on the main pages, in French', () => {
       await target.getByTestId(audit.ready).first().waitFor();
       for (const control of await controlsWithoutName(target))
         problems.push(`${audit.name}: no name: ${control}`);
+      const current = await target.locator('[data-testid="main-nav"] [aria-current="page"]').count();
+      if (current > 1)
+        problems.push(`${audit.name}: ${current} navigation links say they are the current page`);
       for (const stop of await focusStopsWithoutIndicator(target))
         problems.push(`${audit.name}: focus not visible: ${stop}`);
       if (audit.provoke) {

@@ -47,6 +47,8 @@ function NavigationLinks({ onNavigate, inHeader = false }: { onNavigate?: () => 
               onClick={onNavigate}
               className={navigationLinkClass}
               activeProps={{ className: activeNavigationLinkClass, 'aria-current': 'page' }}
+              // /credits/buy has its own entry: only one link may say it is the current page.
+              activeOptions={{ exact: true }}
             >
               {t('nav.credits')}
             </Link>
