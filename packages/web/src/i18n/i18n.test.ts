@@ -40,6 +40,25 @@ describe('translations', () => {
       }
     },
   );
+
+  // An irreversible action sits next to the Cancel button of its confirmation (DangerConfirmation): its label must
+  // not be read as "cancel" too (Arabic once wrote both revoke and cancel as إلغاء).
+  it.each(Object.entries(locales))(
+    'never names an irreversible action like Cancel in %s',
+    (_code, entries) => {
+      const cancel = entries.get('studio.cancel')!;
+      const actions = [
+        'keys.revoke.button',
+        'keys.revoke.yes',
+        'organizations.leave.yes',
+        'settings.profile.deleteButton',
+      ];
+      for (const key of actions) {
+        expect(entries.get(key), key).toBeDefined();
+        expect(entries.get(key)!.startsWith(cancel), key).toBe(false);
+      }
+    },
+  );
 });
 
 describe('chooseLanguage', () => {
