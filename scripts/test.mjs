@@ -22,6 +22,10 @@ const missing = ensureDebianPackages([
   { name: 'chromium', binary: '/usr/bin/chromium' },
   { name: 'ffmpeg', binary: '/usr/bin/ffmpeg' },
   { name: 'espeak-ng', binary: '/usr/bin/espeak-ng' },
+  // PDF exports embed DejaVu Sans for Arabic and other scripts (without it their tests are skipped); Noto draws the
+  // Arabic of the browser tests' screenshots, which would otherwise show empty boxes.
+  { name: 'fonts-dejavu-core', binary: '/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf' },
+  { name: 'fonts-noto-core', binary: '/usr/share/fonts/truetype/noto/NotoNaskhArabic-Regular.ttf' },
 ]);
 if (missing.length)
   process.stdout.write(`Missing Debian packages (tests that need them will fail): ${missing.join(', ')}\n`);
