@@ -3,12 +3,12 @@ import { and, eq, inArray, or, sql } from 'drizzle-orm';
 import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
-import { createTestApp, type TestApp } from '../../testing/test-app.js';
+import type { TestApp } from '../../testing/test-app.js';
 import { verifyLedger } from '../billing/ledger.js';
 import { queryRows } from '../billing/sql.js';
 import { emailOutbox } from '../notifications/tables.js';
 import { paymentEvents, paymentIntents } from '../payments/tables.js';
-import { balanceOf, makeAdmin, testPaymentsConfig } from '../payments/testing/harness.js';
+import { balanceOf, createPaymentsTestApp, makeAdmin } from '../payments/testing/harness.js';
 import { eraseDueAccounts } from './privacy.js';
 import { accountErasures, auditEvents } from './tables.js';
 import {
@@ -27,15 +27,7 @@ for (const pair of backendPairs()) {
     const app = () => harness.app;
 
     beforeAll(async () => {
-      harness = await createTestApp(
-        pair,
-        {},
-        {
-          configure(instance) {
-            instance.payments.config = testPaymentsConfig;
-          },
-        },
-      );
+      harness = await createPaymentsTestApp(pair);
     });
     afterAll(async () => harness?.close());
 

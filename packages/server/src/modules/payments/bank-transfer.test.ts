@@ -2,12 +2,12 @@ import { inflateSync } from 'node:zlib';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
-import { createTestApp, type TestApp } from '../../testing/test-app.js';
+import type { TestApp } from '../../testing/test-app.js';
 import { auditEvents } from '../accounts/tables.js';
 import { type SignedInClient, signUpAndSignIn } from '../accounts/testing.js';
 import { ensureWallet, postEntry, verifyLedger } from '../billing/ledger.js';
 import { applyRefund, createIntent, getReceipt, settlePaidIntent } from './service.js';
-import { balanceOf, makeAdmin, testPaymentsConfig } from './testing/harness.js';
+import { balanceOf, createPaymentsTestApp, makeAdmin } from './testing/harness.js';
 
 const png = Buffer.concat([
   Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
@@ -47,15 +47,7 @@ for (const pair of backendPairs()) {
     const app = () => harness.app;
 
     beforeAll(async () => {
-      harness = await createTestApp(
-        pair,
-        {},
-        {
-          configure(instance) {
-            instance.payments.config = testPaymentsConfig;
-          },
-        },
-      );
+      harness = await createPaymentsTestApp(pair);
       buyer = await signUpAndSignIn(harness.app);
       admin = await makeAdmin(harness.app);
     });

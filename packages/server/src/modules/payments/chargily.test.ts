@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
-import { createTestApp, type TestApp } from '../../testing/test-app.js';
+import type { TestApp } from '../../testing/test-app.js';
 import { type SignedInClient, signUpAndSignIn, waitForEmail } from '../accounts/testing.js';
 import { verifyLedger } from '../billing/ledger.js';
 import { listIntentEvents } from './service.js';
 import { type FakeChargily, startFakeChargily } from './testing/fake-chargily.js';
-import { balanceOf, madeUpKey, testPaymentsConfig } from './testing/harness.js';
+import { balanceOf, createPaymentsTestApp, madeUpKey, providerTestEnv } from './testing/harness.js';
 
 for (const pair of backendPairs()) {
   describe(`Chargily Pay on ${pair.name}`, () => {
@@ -17,20 +17,11 @@ for (const pair of backendPairs()) {
 
     beforeAll(async () => {
       chargily = await startFakeChargily({ secretKey });
-      harness = await createTestApp(
-        pair,
-        {
-          CHARGILY_SECRET_KEY: secretKey,
-          CHARGILY_API_URL: chargily.apiUrl,
-          PAYMENTS_TIMEOUT_MS: '1500',
-          PUBLIC_URL: 'https://webox.test',
-        },
-        {
-          configure(instance) {
-            instance.payments.config = testPaymentsConfig;
-          },
-        },
-      );
+      harness = await createPaymentsTestApp(pair, {
+        CHARGILY_SECRET_KEY: secretKey,
+        CHARGILY_API_URL: chargily.apiUrl,
+        ...providerTestEnv,
+      });
       buyer = await signUpAndSignIn(harness.app);
     });
     afterAll(async () => {

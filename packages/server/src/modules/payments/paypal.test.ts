@@ -1,13 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
-import { createTestApp, type TestApp } from '../../testing/test-app.js';
+import type { TestApp } from '../../testing/test-app.js';
 import { listAuditEvents } from '../accounts/audit.js';
 import { type SignedInClient, signUpAndSignIn } from '../accounts/testing.js';
 import { ensureWallet, postEntry, verifyLedger } from '../billing/ledger.js';
 import { listIntentEvents } from './service.js';
 import { type FakePaypal, startFakePaypal } from './testing/fake-paypal.js';
-import { balanceOf, madeUpKey, makeAdmin, testPaymentsConfig } from './testing/harness.js';
+import {
+  balanceOf,
+  createPaymentsTestApp,
+  madeUpKey,
+  makeAdmin,
+  providerTestEnv,
+} from './testing/harness.js';
 
 for (const pair of backendPairs()) {
   describe(`PayPal Orders v2 on ${pair.name}`, () => {
@@ -21,22 +27,13 @@ for (const pair of backendPairs()) {
 
     beforeAll(async () => {
       paypal = await startFakePaypal({ clientId, clientSecret, webhookId });
-      harness = await createTestApp(
-        pair,
-        {
-          PAYPAL_CLIENT_ID: clientId,
-          PAYPAL_CLIENT_SECRET: clientSecret,
-          PAYPAL_WEBHOOK_ID: webhookId,
-          PAYPAL_API_URL: paypal.apiUrl,
-          PAYMENTS_TIMEOUT_MS: '1500',
-          PUBLIC_URL: 'https://webox.test',
-        },
-        {
-          configure(instance) {
-            instance.payments.config = testPaymentsConfig;
-          },
-        },
-      );
+      harness = await createPaymentsTestApp(pair, {
+        PAYPAL_CLIENT_ID: clientId,
+        PAYPAL_CLIENT_SECRET: clientSecret,
+        PAYPAL_WEBHOOK_ID: webhookId,
+        PAYPAL_API_URL: paypal.apiUrl,
+        ...providerTestEnv,
+      });
       admin = await makeAdmin(harness.app);
     });
     afterAll(async () => {

@@ -2,13 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
-import { createTestApp, type TestApp } from '../../testing/test-app.js';
+import type { TestApp } from '../../testing/test-app.js';
 import { auditEvents } from '../accounts/tables.js';
 import { type SignedInClient, signUpAndSignIn } from '../accounts/testing.js';
 import { ensureWallet, getBalance, holdCredits, verifyLedger } from '../billing/ledger.js';
 import { createIntent, getIntent, listIntentEvents, settlePaidIntent } from './service.js';
 import type { PaymentProvider } from './tables.js';
-import { balanceOf, makeAdmin, testPaymentsConfig } from './testing/harness.js';
+import { balanceOf, createPaymentsTestApp, makeAdmin } from './testing/harness.js';
 
 for (const pair of backendPairs()) {
   describe(`admin refunds on ${pair.name}`, () => {
@@ -18,15 +18,7 @@ for (const pair of backendPairs()) {
     const app = () => harness.app;
 
     beforeAll(async () => {
-      harness = await createTestApp(
-        pair,
-        {},
-        {
-          configure(instance) {
-            instance.payments.config = testPaymentsConfig;
-          },
-        },
-      );
+      harness = await createPaymentsTestApp(pair);
       admin = await makeAdmin(harness.app);
     });
     afterAll(async () => harness?.close());

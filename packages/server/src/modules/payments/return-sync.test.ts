@@ -2,14 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { eq, inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
-import { createTestApp, type TestApp } from '../../testing/test-app.js';
+import type { TestApp } from '../../testing/test-app.js';
 import { type SignedInClient, signUpAndSignIn } from '../accounts/testing.js';
 import { EXPIRE_INTENTS_JOB } from './plugin.js';
 import { getIntent, listIntentEvents } from './service.js';
 import { paymentIntents } from './tables.js';
 import { type FakeChargily, startFakeChargily } from './testing/fake-chargily.js';
 import { type FakeStripe, startFakeStripe } from './testing/fake-stripe.js';
-import { balanceOf, madeUpKey, testPaymentsConfig } from './testing/harness.js';
+import { balanceOf, createPaymentsTestApp, madeUpKey, providerTestEnv } from './testing/harness.js';
 
 /** A deployment the providers' webhooks cannot reach: the buyer's return to the success page completes the payment. */
 for (const pair of backendPairs()) {
@@ -25,23 +25,14 @@ for (const pair of backendPairs()) {
     beforeAll(async () => {
       chargily = await startFakeChargily({ secretKey: chargilyKey });
       stripe = await startFakeStripe({ secretKey: stripeKey, webhookSecret: stripeWebhookSecret });
-      harness = await createTestApp(
-        pair,
-        {
-          CHARGILY_SECRET_KEY: chargilyKey,
-          CHARGILY_API_URL: chargily.apiUrl,
-          STRIPE_SECRET_KEY: stripeKey,
-          STRIPE_WEBHOOK_SECRET: stripeWebhookSecret,
-          STRIPE_API_URL: stripe.apiUrl,
-          PAYMENTS_TIMEOUT_MS: '1500',
-          PUBLIC_URL: 'https://webox.test',
-        },
-        {
-          configure(instance) {
-            instance.payments.config = testPaymentsConfig;
-          },
-        },
-      );
+      harness = await createPaymentsTestApp(pair, {
+        CHARGILY_SECRET_KEY: chargilyKey,
+        CHARGILY_API_URL: chargily.apiUrl,
+        STRIPE_SECRET_KEY: stripeKey,
+        STRIPE_WEBHOOK_SECRET: stripeWebhookSecret,
+        STRIPE_API_URL: stripe.apiUrl,
+        ...providerTestEnv,
+      });
     });
     afterAll(async () => {
       await harness?.close();

@@ -1,13 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
-import { createTestApp, type TestApp } from '../../testing/test-app.js';
+import type { TestApp } from '../../testing/test-app.js';
 import { listAuditEvents } from '../accounts/audit.js';
 import { type SignedInClient, signUpAndSignIn } from '../accounts/testing.js';
 import { verifyLedger } from '../billing/ledger.js';
 import { listIntentEvents } from './service.js';
 import { type FakeStripe, startFakeStripe } from './testing/fake-stripe.js';
-import { balanceOf, madeUpKey, makeAdmin, testPaymentsConfig } from './testing/harness.js';
+import {
+  balanceOf,
+  createPaymentsTestApp,
+  madeUpKey,
+  makeAdmin,
+  providerTestEnv,
+} from './testing/harness.js';
 
 for (const pair of backendPairs()) {
   describe(`Stripe Checkout on ${pair.name}`, () => {
@@ -20,21 +26,12 @@ for (const pair of backendPairs()) {
 
     beforeAll(async () => {
       stripe = await startFakeStripe({ secretKey, webhookSecret });
-      harness = await createTestApp(
-        pair,
-        {
-          STRIPE_SECRET_KEY: secretKey,
-          STRIPE_WEBHOOK_SECRET: webhookSecret,
-          STRIPE_API_URL: stripe.apiUrl,
-          PAYMENTS_TIMEOUT_MS: '1500',
-          PUBLIC_URL: 'https://webox.test',
-        },
-        {
-          configure(instance) {
-            instance.payments.config = testPaymentsConfig;
-          },
-        },
-      );
+      harness = await createPaymentsTestApp(pair, {
+        STRIPE_SECRET_KEY: secretKey,
+        STRIPE_WEBHOOK_SECRET: webhookSecret,
+        STRIPE_API_URL: stripe.apiUrl,
+        ...providerTestEnv,
+      });
       admin = await makeAdmin(harness.app);
     });
     afterAll(async () => {

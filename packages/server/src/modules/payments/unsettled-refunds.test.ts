@@ -1,14 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
-import { createTestApp, type TestApp } from '../../testing/test-app.js';
+import type { TestApp } from '../../testing/test-app.js';
 import { listAuditEvents } from '../accounts/audit.js';
 import { type SignedInClient, signUpAndSignIn } from '../accounts/testing.js';
 import { verifyLedger } from '../billing/ledger.js';
 import { listIntentEvents } from './service.js';
 import { type FakePaypal, startFakePaypal } from './testing/fake-paypal.js';
 import { type FakeStripe, startFakeStripe } from './testing/fake-stripe.js';
-import { balanceOf, madeUpKey, makeAdmin, testPaymentsConfig } from './testing/harness.js';
+import {
+  balanceOf,
+  createPaymentsTestApp,
+  madeUpKey,
+  makeAdmin,
+  providerTestEnv,
+} from './testing/harness.js';
 
 /**
  * Refunds and chargebacks the provider reports for a payment that is not settled here, and that the provider cannot
@@ -36,25 +42,16 @@ for (const pair of backendPairs()) {
         clientSecret: paypalSecret,
         webhookId: paypalWebhookId,
       });
-      harness = await createTestApp(
-        pair,
-        {
-          STRIPE_SECRET_KEY: stripeKey,
-          STRIPE_WEBHOOK_SECRET: stripeWebhookSecret,
-          STRIPE_API_URL: stripe.apiUrl,
-          PAYPAL_CLIENT_ID: paypalId,
-          PAYPAL_CLIENT_SECRET: paypalSecret,
-          PAYPAL_WEBHOOK_ID: paypalWebhookId,
-          PAYPAL_API_URL: paypal.apiUrl,
-          PAYMENTS_TIMEOUT_MS: '1500',
-          PUBLIC_URL: 'https://webox.test',
-        },
-        {
-          configure(instance) {
-            instance.payments.config = testPaymentsConfig;
-          },
-        },
-      );
+      harness = await createPaymentsTestApp(pair, {
+        STRIPE_SECRET_KEY: stripeKey,
+        STRIPE_WEBHOOK_SECRET: stripeWebhookSecret,
+        STRIPE_API_URL: stripe.apiUrl,
+        PAYPAL_CLIENT_ID: paypalId,
+        PAYPAL_CLIENT_SECRET: paypalSecret,
+        PAYPAL_WEBHOOK_ID: paypalWebhookId,
+        PAYPAL_API_URL: paypal.apiUrl,
+        ...providerTestEnv,
+      });
       admin = await makeAdmin(harness.app);
     });
     afterAll(async () => {

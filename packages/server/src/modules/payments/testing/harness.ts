@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
+import { createTestApp, type TestApp } from '../../../testing/test-app.js';
 import { users } from '../../accounts/tables.js';
 import { type SignedInClient, signUpAndSignIn } from '../../accounts/testing.js';
 import { ensureWallet, getBalance } from '../../billing/ledger.js';
@@ -23,6 +24,21 @@ export const testPaymentsConfig: PaymentsConfig = paymentsConfigSchema.parse({
     currencies: ['DZD', 'EUR'],
   },
 });
+
+/** What a test talking to a fake provider sets beside the provider's own settings: a short timeout, a public URL. */
+export const providerTestEnv = { PAYMENTS_TIMEOUT_MS: '1500', PUBLIC_URL: 'https://webox.test' } as const;
+
+/** An app for payments tests: `env` (the providers' settings, if any) and the test packs of `testPaymentsConfig`. */
+export function createPaymentsTestApp(
+  pair: Parameters<typeof createTestApp>[0],
+  env: Parameters<typeof createTestApp>[1] = {},
+): Promise<TestApp> {
+  return createTestApp(pair, env, {
+    configure(instance) {
+      instance.payments.config = testPaymentsConfig;
+    },
+  });
+}
 
 export async function balanceOf(app: FastifyInstance, userId: string): Promise<number> {
   const wallet = await ensureWallet(app.db, { ownerType: 'user', ownerId: userId });
