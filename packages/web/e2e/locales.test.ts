@@ -7,25 +7,11 @@ import { postEntry } from '../../server/src/modules/billing/index.js';
 import { testPaymentsConfig } from '../../server/src/modules/payments/testing/harness.js';
 import { backendPairs } from '../../server/src/testing/backend-pairs.js';
 import { startGatewayHarness } from '../../server/src/testing/gateway-harness.js';
-import ar from '../src/i18n/ar.json' with { type: 'json' };
-import en from '../src/i18n/en.json' with { type: 'json' };
-import fr from '../src/i18n/fr.json' with { type: 'json' };
+import { flatTranslations } from '../src/i18n/flat.js';
 import { screenshot, useBrowserSuite } from './browser.js';
 import { signInInPage } from './flows.js';
 
-type Tree = { [key: string]: string | Tree };
-
-function flatten(tree: Tree, prefix = ''): Map<string, string> {
-  const entries = new Map<string, string>();
-  for (const [key, value] of Object.entries(tree)) {
-    const path = prefix === '' ? key : `${prefix}.${key}`;
-    if (typeof value === 'string') entries.set(path, value);
-    else for (const [childPath, childValue] of flatten(value, path)) entries.set(childPath, childValue);
-  }
-  return entries;
-}
-
-const resources = { fr: flatten(fr), en: flatten(en), ar: flatten(ar) };
+const resources = flatTranslations;
 
 /**
  * What a page shows a person (visible text nodes) and tells a screen reader (labels, placeholders, titles,

@@ -1,22 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import ar from './ar.json';
-import en from './en.json';
-import fr from './fr.json';
+import { flatTranslations } from './flat';
 import { chooseLanguage } from './languages';
 
-type Tree = { [key: string]: string | Tree };
-
-function flatten(tree: Tree, prefix = ''): Map<string, string> {
-  const entries = new Map<string, string>();
-  for (const [key, value] of Object.entries(tree)) {
-    const path = prefix === '' ? key : `${prefix}.${key}`;
-    if (typeof value === 'string') entries.set(path, value);
-    else for (const [childPath, childValue] of flatten(value, path)) entries.set(childPath, childValue);
-  }
-  return entries;
-}
-
-const locales = { fr: flatten(fr), en: flatten(en), ar: flatten(ar) };
+const locales = flatTranslations;
 
 describe('translations', () => {
   it('give the three languages exactly the same keys', () => {
