@@ -1,12 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { readChunksFixture } from '@webox/gateway/testing';
-import PDFDocument from 'pdfkit';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AppError } from '../../server/src/errors.js';
 import { uniqueEmail } from '../../server/src/modules/accounts/testing.js';
 import type { Metering } from '../../server/src/modules/gateway/metering.js';
 import { backendPairs } from '../../server/src/testing/backend-pairs.js';
 import { startGatewayHarness } from '../../server/src/testing/gateway-harness.js';
+import { holdPdfRenders, pdfWorkerHooks } from '../../server/src/testing/pdf-worker-hooks.js';
 import { screenshot, useBrowserSuite } from './browser.js';
 import { signUpInPage } from './flows.js';
 
@@ -28,7 +28,9 @@ const testMetering: Metering = {
 };
 
 describe('the chat studio in Chromium, against a local fake provider', () => {
-  const suite = useBrowserSuite(() => startGatewayHarness(backendPairs()[0]!, { metering: testMetering }));
+  const suite = useBrowserSuite(() =>
+    startGatewayHarness(backendPairs()[0]!, { metering: testMetering, pdfWorkerSetup: pdfWorkerHooks }),
+  );
 
   it('streams an answer, keeps the conversation across a reload, exports it, and reads right to left in Arabic', async () => {
     const { harness } = suite;
@@ -37,7 +39,7 @@ describe('the chat studio in Chromium, against a local fake provider', () => {
     await expect.poll(() => page.getByTestId('model-details').textContent()).toContain('128');
 
     harness.primary.enqueue({ kind: 'sse', events: readChunksFixture(streamFixture), eventDelayMs: 40 });
-    await page.getByTestId('composer-input').fill('Dis bonjour');
+    await page.getByTestId('composer-input').fill('[hold] Dis bonjour');
     await page.getByTestId('composer-input').press('Enter');
     // The answer shows while it streams (stop is offered), then is stored with its cost.
     await page.getByTestId('stop').waitFor();
@@ -47,7 +49,7 @@ describe('the chat studio in Chromium, against a local fake provider', () => {
     expect(await answer.textContent()).toContain('Hello, world!');
     await expect.poll(() => page.getByTestId('answer-cost').textContent()).toMatch(/1\s?200/);
     const sent = harness.primary.requests.at(-1)!.body as { messages: Array<{ content: string }> };
-    expect(sent.messages.at(-1)?.content).toBe('Dis bonjour');
+    expect(sent.messages.at(-1)?.content).toBe('[hold] Dis bonjour');
     await screenshot(page, 'studio-answer-fr');
 
     // Everything came from the server: a reload (another device would do the same) brings it back.
@@ -64,20 +66,14 @@ describe('the chat studio in Chromium, against a local fake provider', () => {
     expect(markdown).toContain('Dis bonjour');
     expect(markdown).toContain('Hello, world!');
 
-    // One export at a time per person: with a PDF still rendering (held at PDFKit's end), the same person's second
-    // tab is told to wait instead of saving the server's refusal as a file; then the PDF arrives.
-    const end = PDFDocument.prototype.end;
-    const held: Array<() => void> = [];
-    const hold = vi.spyOn(PDFDocument.prototype, 'end').mockImplementation(function (
-      this: PDFKit.PDFDocument,
-    ) {
-      held.push(() => end.call(this));
-      return this;
-    });
+    // One export at a time per person: with a PDF still rendering (held at PDFKit's end in its worker: the
+    // conversation's title, its first message, carries the hooks' `[hold]` marker), the same person's second tab is
+    // told to wait instead of saving the server's refusal as a file; then the PDF arrives.
+    const held = holdPdfRenders();
     try {
       const pdfDownload = page.waitForEvent('download');
       await page.getByTestId('export-pdf').click();
-      await expect.poll(() => held.length).toBe(1);
+      await expect.poll(() => held.count).toBe(1);
       expect(await page.getByTestId('export-markdown').isDisabled()).toBe(true);
       const otherTab = await suite.newPage({ locale: 'fr-FR', viewport: { width: 1280, height: 900 } });
       await otherTab.context().addCookies(await page.context().cookies());
@@ -87,13 +83,12 @@ describe('the chat studio in Chromium, against a local fake provider', () => {
       expect(await otherTab.getByTestId('export-error').textContent()).toContain('déjà en préparation');
       await screenshot(otherTab, 'studio-export-busy-fr');
       await otherTab.close();
-      hold.mockRestore();
-      for (const finish of held.splice(0)) finish();
+      held.release();
       const pdf = await readFile((await (await pdfDownload).path())!);
       expect(pdf.subarray(0, 5).toString('latin1')).toBe('%PDF-');
     } finally {
-      hold.mockRestore();
-      for (const finish of held.splice(0)) finish();
+      held.release();
+      held.close();
     }
 
     await page.getByTestId('language-switcher').selectOption('ar');

@@ -11,6 +11,8 @@
  *   it and notifies: PDFKit's work, which no pause can cut, in progress. Never notified, only `terminate` ends it.
  * - `[throw]`: PDFKit fails at the first line of text (`glyph table is corrupt`).
  * - `[break]`: PDFKit fails at its `end` (`font subsetting failed`), after every page was written.
+ * - `[bloat]`: at its first line of text the render allocates 512 MiB, then holds its thread forever: a runaway
+ *   render, which only a heap limit below that ends (without waiting for PDFKit to get there on a huge export).
  *
  * Imported by a test's own thread (for the channel's name), it changes nothing.
  */
@@ -19,15 +21,18 @@ import PDFDocument from 'pdfkit';
 
 export const pdfWorkerHooksChannel = 'webox:pdf-worker-hooks';
 
+/** This module, for `pdfWorkerSetup`: each PDF worker thread of a test app imports it before its first render. */
+export const pdfWorkerHooks = new URL(import.meta.url);
+
 /** What a worker posts on the channel. */
 export type PdfWorkerHookEvent =
   | { type: 'held'; threadId: number }
   | { type: 'blocked'; threadId: number; gate: SharedArrayBuffer };
 
-/** The marker (`hold`, `block`, `throw`, `break`) in a document's title, if any. */
+/** The marker (`hold`, `block`, `throw`, `break`, `bloat`) in a document's title, if any. */
 function marker(document: PDFKit.PDFDocument): string | undefined {
   const title = String((document as unknown as { info: { Title?: unknown } }).info.Title ?? '');
-  return /\[(hold|block|throw|break)\]/.exec(title)?.[1];
+  return /\[(hold|block|throw|break|bloat)\]/.exec(title)?.[1];
 }
 
 if (!isMainThread) {
@@ -61,6 +66,12 @@ if (!isMainThread) {
   PDFDocument.prototype.text = function (this: PDFKit.PDFDocument, ...args: unknown[]) {
     const kind = marker(this);
     if (kind === 'throw') throw new Error('glyph table is corrupt');
+    if (kind === 'bloat') {
+      // 512 MiB at most, then held forever: a worker without a tighter heap limit never ends this render.
+      const hoard: number[][] = [];
+      while (hoard.length < 64) hoard.push(new Array<number>(1_000_000).fill(hoard.length));
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+    }
     if (kind === 'block' && !blocked.has(this)) {
       blocked.add(this);
       const gate = new SharedArrayBuffer(4);
@@ -69,4 +80,33 @@ if (!isMainThread) {
     }
     return (text as (...args: unknown[]) => PDFKit.PDFDocument).apply(this, args);
   } as typeof text;
+}
+
+/**
+ * Holds every PDF render of a conversation titled `[hold] …` at its end (before PDFKit's `end`, after the layout, in
+ * its worker) until `release`: a render in progress, kept there as long as a test needs, so what other exports meet
+ * meanwhile does not depend on timing. After `release`, such renders run as usual until `close`.
+ */
+export function holdPdfRenders() {
+  const channel = new BroadcastChannel(pdfWorkerHooksChannel);
+  let held = 0;
+  let released = false;
+  channel.onmessage = (event) => {
+    if ((event as { data: PdfWorkerHookEvent }).data.type !== 'held') return;
+    held += 1;
+    if (released) channel.postMessage({ type: 'release' });
+  };
+  return {
+    get count() {
+      return held;
+    },
+    /** Lets the held renders end, and every later one run as usual. */
+    release() {
+      released = true;
+      channel.postMessage({ type: 'release' });
+    },
+    close() {
+      channel.close();
+    },
+  };
 }

@@ -88,11 +88,10 @@ describe('PDF worker threads', () => {
   });
 
   it('end a render whose worker outgrows its heap limit, alone: the process and the next render carry on', async () => {
-    pool = new PdfThreads({ threads: 1, maxHeapMb: 32 });
-    const sentence = 'An answer long enough to wrap over a few lines of the page, as most answers do. ';
-    const exported = conversation('Huge', sentence.repeat(2_400));
-    for (let index = 0; index < 60; index += 1) exported.messages.push({ ...exported.messages[0]! });
-    await expect(read(pool.render(exported))).rejects.toThrow(/PDF worker crashed.*memory/i);
+    pool = new PdfThreads({ threads: 1, maxHeapMb: 32, setup: hooks });
+    await expect(read(pool.render(conversation('[bloat] Runaway', 'Any answer.')))).rejects.toThrow(
+      /PDF worker crashed.*memory/i,
+    );
     const { pdf } = await read(pool.render(conversation('Small', 'A short answer.')));
     expect(pdf.subarray(0, 5).toString('latin1')).toBe('%PDF-');
   });

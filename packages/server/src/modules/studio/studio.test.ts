@@ -5,7 +5,12 @@ import { desc, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
 import { type GatewayHarness, startGatewayHarness } from '../../testing/gateway-harness.js';
-import { type PdfWorkerHookEvent, pdfWorkerHooksChannel } from '../../testing/pdf-worker-hooks.js';
+import {
+  holdPdfRenders,
+  type PdfWorkerHookEvent,
+  pdfWorkerHooks,
+  pdfWorkerHooksChannel,
+} from '../../testing/pdf-worker-hooks.js';
 import { type SignedInClient, signUpAndSignIn } from '../accounts/testing.js';
 import { exportLimits } from './export-limits.js';
 import { conversationLimits, messageBytes } from './service.js';
@@ -15,38 +20,6 @@ const streamFixture = new URL(
   '../../../../gateway/src/providers/openai-compatible/__fixtures__/text.chunks.txt',
   import.meta.url,
 );
-
-/** The hooks each PDF worker thread of the test app imports: a conversation's title picks what they do. */
-const pdfWorkerHooks = new URL('../../testing/pdf-worker-hooks.ts', import.meta.url);
-
-/**
- * Holds every PDF render of a conversation titled `[hold] …` at its end (before PDFKit's `end`, after the layout, in
- * its worker) until `release`: a render in progress, kept there as long as a test needs, so what other exports meet
- * meanwhile does not depend on timing. After `release`, such renders run as usual until `close`.
- */
-function holdPdfRenders() {
-  const channel = new BroadcastChannel(pdfWorkerHooksChannel);
-  let held = 0;
-  let released = false;
-  channel.onmessage = (event) => {
-    if ((event as { data: PdfWorkerHookEvent }).data.type !== 'held') return;
-    held += 1;
-    if (released) channel.postMessage({ type: 'release' });
-  };
-  return {
-    get count() {
-      return held;
-    },
-    /** Lets the held renders end, and every later one run as usual. */
-    release() {
-      released = true;
-      channel.postMessage({ type: 'release' });
-    },
-    close() {
-      channel.close();
-    },
-  };
-}
 
 /** The next render of a conversation titled `[block] …` that holds its worker's thread inside PDFKit. */
 function nextBlockedRender() {
