@@ -24,6 +24,7 @@ export {
   type HoldCreditsOptions,
   holdCredits,
   type LedgerMismatch,
+  MAX_CREDITS_PER_ENTRY,
   type PostEntryOptions,
   type PostedEntry,
   postEntry,

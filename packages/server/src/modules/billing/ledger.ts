@@ -150,6 +150,13 @@ export function insufficientCreditsError(
  */
 export const MAX_WALLET_BALANCE = Number.MAX_SAFE_INTEGER;
 
+/**
+ * The most credits one pack, grant, adjustment or transfer may name: 10^12 (ten billion dinars at 100 credits a
+ * dinar). Far below `MAX_WALLET_BALANCE`, so a mistyped figure is refused where it is typed (400) rather than saved:
+ * a pack past what a wallet can take would be paid for and then refused at settlement (422).
+ */
+export const MAX_CREDITS_PER_ENTRY = 1_000_000_000_000;
+
 export function walletFullError(balance: number, amount: number): AppError {
   return new AppError(
     'unprocessable',

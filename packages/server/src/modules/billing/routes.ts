@@ -13,7 +13,7 @@ import {
   type UserBudget,
 } from './budgets.js';
 import { displayCredits } from './display.js';
-import { getWallet, postEntry, verifyLedger } from './ledger.js';
+import { getWallet, MAX_CREDITS_PER_ENTRY, postEntry, verifyLedger } from './ledger.js';
 import { periodOf } from './periods.js';
 import { getWalletPlan, plans, planWalletLimits, setWalletPlan } from './plans.js';
 import { listCurrentPrices, listPriceHistory, setPrice } from './prices.js';
@@ -556,6 +556,8 @@ export async function billingRoutes(app: FastifyInstance) {
           amount: z
             .number()
             .int()
+            .min(-MAX_CREDITS_PER_ENTRY)
+            .max(MAX_CREDITS_PER_ENTRY)
             .refine((value) => value !== 0, 'must not be zero'),
           reason: z.string().trim().min(3).max(500),
           idempotencyKey: z.string().min(8).max(200),

@@ -6,7 +6,13 @@ import { errorResponses } from '../../http/schemas.js';
 import { authenticate } from '../../plugins/authenticate.js';
 import { userLimit } from '../accounts/rate-limits.js';
 import { getAccount } from '../accounts/service.js';
-import { displayCredits, ledgerEntryKinds, listLedgerEntries, transferCredits } from '../billing/index.js';
+import {
+  displayCredits,
+  ledgerEntryKinds,
+  listLedgerEntries,
+  MAX_CREDITS_PER_ENTRY,
+  transferCredits,
+} from '../billing/index.js';
 import type { OrganizationPayer } from './payer.js';
 import {
   acceptInvitation,
@@ -609,7 +615,7 @@ export async function organizationRoutes(app: FastifyInstance, options: { payer:
             .regex(/^[A-Za-z0-9_.:-]{8,100}$/, 'must be 8 to 100 letters, digits or _ . : -'),
         }),
         body: z.strictObject({
-          amount: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+          amount: z.number().int().min(1).max(MAX_CREDITS_PER_ENTRY),
           reason: plainText(200).optional(),
         }),
         response: {

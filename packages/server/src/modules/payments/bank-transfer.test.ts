@@ -5,7 +5,7 @@ import { backendPairs } from '../../testing/backend-pairs.js';
 import type { TestApp } from '../../testing/test-app.js';
 import { auditEvents } from '../accounts/tables.js';
 import { type SignedInClient, signUpAndSignIn } from '../accounts/testing.js';
-import { ensureWallet, postEntry, verifyLedger } from '../billing/ledger.js';
+import { ensureWallet, MAX_CREDITS_PER_ENTRY, postEntry, verifyLedger } from '../billing/ledger.js';
 import { applyRefund, createIntent, getReceipt, settlePaidIntent } from './service.js';
 import { balanceOf, createPaymentsTestApp, makeAdmin } from './testing/harness.js';
 
@@ -52,6 +52,22 @@ for (const pair of backendPairs()) {
       admin = await makeAdmin(harness.app);
     });
     afterAll(async () => harness?.close());
+
+    it('refuses a pack of more credits than one entry may name, so none is sold that could not be credited', async () => {
+      const save = (credits: number) =>
+        app().inject({
+          method: 'PUT',
+          url: '/api/admin/payments/packs/huge',
+          headers: admin.headers,
+          payload: { name: 'Huge', credits, prices: { DZD: 1000 } },
+        });
+      const refused = await save(Number.MAX_SAFE_INTEGER);
+      expect(refused.statusCode, refused.body).toBe(400);
+      expect(refused.json().error.details).toContainEqual(expect.objectContaining({ path: 'body.credits' }));
+      const packs = await app().inject({ url: '/api/admin/payments/packs', headers: admin.headers });
+      expect(packs.json().packs.map((pack: { id: string }) => pack.id)).not.toContain('huge');
+      expect((await save(MAX_CREDITS_PER_ENTRY)).statusCode).toBe(200);
+    });
 
     async function startTransfer(client: SignedInClient) {
       const response = await app().inject({

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_CREDITS_PER_ENTRY } from '../billing/ledger.js';
 
 const currencyCode = z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as DZD or EUR');
 
@@ -6,7 +7,7 @@ const currencyCode = z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code su
 export const creditPackSchema = z.object({
   id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,39}$/, 'lower-case letters, digits, - or _'),
   name: z.string().trim().min(1).max(80),
-  credits: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+  credits: z.number().int().positive().max(MAX_CREDITS_PER_ENTRY),
   prices: z.record(currencyCode, z.number().int().positive().max(1_000_000_000)),
   active: z.boolean().default(true),
 });
