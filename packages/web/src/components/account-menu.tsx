@@ -1,25 +1,18 @@
 import { Link, useNavigate } from '@tanstack/react-router';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { numberLocaleOf } from '../i18n/languages';
 import { useAccount, useBalance, useSignOut } from '../session/use-session';
+import { useFormatNumber } from './use-format-number';
 
 const linkClass =
   'rounded-md px-3 py-2 text-sm font-medium text-slate-700 hover:bg-slate-100 hover:text-slate-950 dark:text-slate-300 dark:hover:bg-slate-800 dark:hover:text-white';
-
-/** Credits are whole numbers; grouping digits the reader's way keeps large balances legible. */
-export function useFormatCredits(): (credits: number) => string {
-  const { i18n } = useTranslation();
-  const format = new Intl.NumberFormat(numberLocaleOf(i18n.resolvedLanguage));
-  return (credits) => format.format(credits);
-}
 
 /** The header's corner: who is signed in and their credits, or the ways to sign in. */
 export function AccountMenu() {
   const { t } = useTranslation();
   const { account, isLoading } = useAccount();
   const balance = useBalance(Boolean(account));
-  const formatCredits = useFormatCredits();
+  const formatCredits = useFormatNumber();
 
   if (isLoading) return null;
   if (!account) {

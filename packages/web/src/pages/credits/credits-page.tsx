@@ -3,7 +3,6 @@ import { Link } from '@tanstack/react-router';
 import { lazy, Suspense } from 'react';
 import { useTranslation } from 'react-i18next';
 import { ApiError, apiRequest } from '../../api/client';
-import { useFormatCredits } from '../../components/account-menu';
 import {
   ErrorAlert,
   PageHeading,
@@ -12,6 +11,7 @@ import {
   useErrorMessage,
 } from '../../components/form-layout';
 import { useDocumentTitle } from '../../components/use-document-title';
+import { useFormatNumber } from '../../components/use-format-number';
 import { directionOf, isSupportedLanguage, numberLocaleOf } from '../../i18n/languages';
 import { RequireAccount } from '../../session/require-account';
 import { useBalance } from '../../session/use-session';
@@ -36,7 +36,7 @@ async function fetchUsage(groupBy: 'day' | 'model', signal: AbortSignal): Promis
 function UsageSection({ groupBy }: { groupBy: 'day' | 'model' }) {
   const { t, i18n } = useTranslation();
   const explain = useErrorMessage();
-  const formatCredits = useFormatCredits();
+  const formatCredits = useFormatNumber();
   const language = i18n.resolvedLanguage;
   const rightToLeft = isSupportedLanguage(language) && directionOf(language) === 'rtl';
   const usage = useQuery({
@@ -94,7 +94,7 @@ function CreditsContent() {
     return format.format(amount.minor / 10 ** (format.resolvedOptions().maximumFractionDigits ?? 2));
   };
   const balance = useBalance(true);
-  const formatCredits = useFormatCredits();
+  const formatCredits = useFormatNumber();
   return (
     <div className="flex flex-col gap-8">
       <PageHeading id="credits-title" title={t('credits.title')} />

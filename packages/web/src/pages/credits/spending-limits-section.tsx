@@ -5,7 +5,7 @@ import { apiRequest } from '../../api/client';
 import { MAX_BUDGET_CREDITS, MAX_DAILY_REQUESTS } from '../../api/keys';
 import { FormField } from '../../components/form-field';
 import { ErrorAlert, primaryButtonClass, useErrorMessage } from '../../components/form-layout';
-import { numberLocaleOf } from '../../i18n/languages';
+import { useFormatNumber } from '../../components/use-format-number';
 
 type Field = 'dailyRequests' | 'dailyCredits' | 'monthlyCredits';
 type Budget = Record<Field, number | null>;
@@ -25,10 +25,10 @@ const queryKey = ['billing', 'budgets'];
 
 /** The limits a person sets on their own /v1 spending (every key and the studio); empty means no limit. */
 export function SpendingLimitsSection() {
-  const { t, i18n } = useTranslation();
+  const { t } = useTranslation();
   const explain = useErrorMessage();
   const queryClient = useQueryClient();
-  const numberFormat = new Intl.NumberFormat(numberLocaleOf(i18n.resolvedLanguage));
+  const formatNumber = useFormatNumber();
   const budgets = useQuery({
     queryKey,
     queryFn: ({ signal }) => apiRequest<Budgets>('/api/billing/budgets', { signal }),
@@ -63,7 +63,7 @@ export function SpendingLimitsSection() {
       if (text === '') continue;
       const value = Number(text);
       if (!/^\d+$/.test(text) || value < 1 || value > maximum)
-        found[field] = t('keys.validation.limit', { maximum: numberFormat.format(maximum) });
+        found[field] = t('keys.validation.limit', { maximum: formatNumber(maximum) });
       else budget[field] = value;
     }
     setErrors(found);
@@ -76,8 +76,8 @@ export function SpendingLimitsSection() {
     const status = budgets.data?.status.find((item) => item.metric === metric && item.period === period);
     return status
       ? t('credits.limits.used', {
-          used: numberFormat.format(status.used),
-          limit: numberFormat.format(status.limit),
+          used: formatNumber(status.used),
+          limit: formatNumber(status.limit),
         })
       : t('credits.limits.hint');
   };

@@ -26,7 +26,7 @@ import {
 } from '../../components/form-layout';
 import { useDocumentTitle } from '../../components/use-document-title';
 import { useFormatDate } from '../../components/use-format-date';
-import { numberLocaleOf } from '../../i18n/languages';
+import { useFormatNumber } from '../../components/use-format-number';
 
 const keysQueryKey = ['keys'] as const;
 const dangerButtonClass =
@@ -146,10 +146,10 @@ function CreateKeyForm({
   organizations: Organization[];
   onCreated: (created: { key: string; summary: ApiKey }) => void;
 }) {
-  const { t, i18n } = useTranslation();
+  const { t } = useTranslation();
   const explain = useErrorMessage();
   const queryClient = useQueryClient();
-  const numberFormat = new Intl.NumberFormat(numberLocaleOf(i18n.resolvedLanguage));
+  const formatNumber = useFormatNumber();
   const [name, setName] = useState('');
   const [allowed, setAllowed] = useState<string[]>([]);
   const [rpm, setRpm] = useState('');
@@ -192,11 +192,10 @@ function CreateKeyForm({
     if (options.name === '') found.name = t('keys.validation.name');
     const rpmLimit = parseLimit(rpm, 100_000);
     const tpmLimit = parseLimit(tpm, 100_000_000);
-    if (rpmLimit === 'invalid')
-      found.rpm = t('keys.validation.limit', { maximum: numberFormat.format(100_000) });
+    if (rpmLimit === 'invalid') found.rpm = t('keys.validation.limit', { maximum: formatNumber(100_000) });
     else if (rpmLimit !== undefined) options.rpmLimit = rpmLimit;
     if (tpmLimit === 'invalid')
-      found.tpm = t('keys.validation.limit', { maximum: numberFormat.format(100_000_000) });
+      found.tpm = t('keys.validation.limit', { maximum: formatNumber(100_000_000) });
     else if (tpmLimit !== undefined) options.tpmLimit = tpmLimit;
     // Budgets and the daily quota reset at midnight in the server's billing time zone.
     const budgets = [
@@ -206,8 +205,7 @@ function CreateKeyForm({
     ] as const;
     for (const [field, text, option, maximum] of budgets) {
       const value = parseLimit(text, maximum);
-      if (value === 'invalid')
-        found[field] = t('keys.validation.limit', { maximum: numberFormat.format(maximum) });
+      if (value === 'invalid') found[field] = t('keys.validation.limit', { maximum: formatNumber(maximum) });
       else if (value !== undefined) options[option] = value;
     }
     if (expiry !== '') {
@@ -425,12 +423,12 @@ function CreatedKey({ created, onDone }: { created: { key: string; summary: ApiK
 }
 
 function KeyItem({ apiKey, organization }: { apiKey: ApiKey; organization?: Organization | undefined }) {
-  const { t, i18n } = useTranslation();
+  const { t } = useTranslation();
   const formatDate = useFormatDate();
   const explain = useErrorMessage();
   const queryClient = useQueryClient();
   const [confirming, setConfirming] = useState(false);
-  const numberFormat = new Intl.NumberFormat(numberLocaleOf(i18n.resolvedLanguage));
+  const formatNumber = useFormatNumber();
   const revoke = useMutation({
     mutationFn: () => revokeKey(apiKey.id),
     onSuccess: () => {
@@ -446,8 +444,7 @@ function KeyItem({ apiKey, organization }: { apiKey: ApiKey; organization?: Orga
     expired:
       'border-amber-300 bg-amber-50 text-amber-950 dark:border-amber-800 dark:bg-amber-950 dark:text-amber-100',
   }[state];
-  const limit = (value: number | null) =>
-    value === null ? t('keys.item.noLimit') : numberFormat.format(value);
+  const limit = (value: number | null) => (value === null ? t('keys.item.noLimit') : formatNumber(value));
 
   return (
     <li

@@ -23,7 +23,6 @@ import {
   setLimits,
   transferToOrganization,
 } from '../../api/organizations';
-import { useFormatCredits } from '../../components/account-menu';
 import { FormField } from '../../components/form-field';
 import {
   DangerConfirmation,
@@ -37,6 +36,7 @@ import {
 } from '../../components/form-layout';
 import { useDocumentTitle } from '../../components/use-document-title';
 import { useFormatDate } from '../../components/use-format-date';
+import { useFormatNumber } from '../../components/use-format-number';
 import { RequireAccount } from '../../session/require-account';
 import { balanceQueryKey, useBalance } from '../../session/use-session';
 
@@ -214,7 +214,7 @@ function OrganizationDetails({ organization, account }: { organization: Organiza
 function BalancePanel({ organization }: { organization: Organization }) {
   const { t } = useTranslation();
   const explain = useErrorMessage();
-  const formatCredits = useFormatCredits();
+  const formatCredits = useFormatNumber();
   const balance = useQuery({
     queryKey: organizationKey(organization.id, 'balance'),
     queryFn: ({ signal }) => fetchOrganizationBalance(organization.id, signal),
@@ -246,7 +246,7 @@ function BalancePanel({ organization }: { organization: Organization }) {
 function TransferForm({ organization }: { organization: Organization }) {
   const { t } = useTranslation();
   const explain = useErrorMessage();
-  const formatCredits = useFormatCredits();
+  const formatCredits = useFormatNumber();
   const queryClient = useQueryClient();
   const personal = useBalance(true);
   const [amount, setAmount] = useState('');
@@ -367,7 +367,7 @@ function MemberItem({
 }) {
   const { t } = useTranslation();
   const explain = useErrorMessage();
-  const formatCredits = useFormatCredits();
+  const formatCredits = useFormatNumber();
   const queryClient = useQueryClient();
   const owner = organization.role === 'owner';
   const roleId = useId();
@@ -684,7 +684,7 @@ function InvitationsSection({ organization }: { organization: Organization }) {
 function LedgerSection({ organization }: { organization: Organization }) {
   const { t } = useTranslation();
   const explain = useErrorMessage();
-  const formatCredits = useFormatCredits();
+  const formatCredits = useFormatNumber();
   const formatDate = useFormatDate();
   const ledger = useQuery({
     queryKey: organizationKey(organization.id, 'ledger'),

@@ -10,9 +10,9 @@ import {
   type PaymentProvider,
   startPayment,
 } from '../../api/payments-api';
-import { useFormatCredits } from '../../components/account-menu';
 import { ErrorAlert, PageHeading, primaryButtonClass, textLinkClass } from '../../components/form-layout';
 import { useDocumentTitle } from '../../components/use-document-title';
+import { useFormatNumber } from '../../components/use-format-number';
 import { isSupportedLanguage } from '../../i18n/languages';
 import { RequireAccount } from '../../session/require-account';
 import { BankTransferPanel } from './payments-bank-transfer';
@@ -24,7 +24,7 @@ const choiceClass =
 function BuyCreditsContent() {
   const { t, i18n } = useTranslation();
   const language = isSupportedLanguage(i18n.resolvedLanguage) ? i18n.resolvedLanguage : 'fr';
-  const formatCredits = useFormatCredits();
+  const formatCredits = useFormatNumber();
   const explain = usePaymentErrorMessage();
   const currencyId = useId();
   const options = useQuery({

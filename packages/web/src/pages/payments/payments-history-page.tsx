@@ -2,10 +2,10 @@ import { useQuery } from '@tanstack/react-query';
 import { Link } from '@tanstack/react-router';
 import { useTranslation } from 'react-i18next';
 import { fetchPayments, formatMinorUnits, receiptUrl } from '../../api/payments-api';
-import { useFormatCredits } from '../../components/account-menu';
 import { ErrorAlert, PageHeading, textLinkClass } from '../../components/form-layout';
 import { useDocumentTitle } from '../../components/use-document-title';
 import { useFormatDate } from '../../components/use-format-date';
+import { useFormatNumber } from '../../components/use-format-number';
 import { RequireAccount } from '../../session/require-account';
 import { PaymentStatusBadge, usePaymentErrorMessage } from './payments-common';
 
@@ -13,7 +13,7 @@ function PaymentsHistory() {
   const { t, i18n } = useTranslation();
   const language = i18n.resolvedLanguage ?? 'fr';
   const explain = usePaymentErrorMessage();
-  const formatCredits = useFormatCredits();
+  const formatCredits = useFormatNumber();
   const payments = useQuery({
     queryKey: ['payments', 'list'],
     queryFn: ({ signal }) => fetchPayments(signal),

@@ -3,7 +3,6 @@ import { Link } from '@tanstack/react-router';
 import { useEffect } from 'react';
 import { useTranslation } from 'react-i18next';
 import { paidStatuses, receiptUrl, syncPayment } from '../../api/payments-api';
-import { useFormatCredits } from '../../components/account-menu';
 import {
   ErrorAlert,
   PageHeading,
@@ -12,6 +11,7 @@ import {
   textLinkClass,
 } from '../../components/form-layout';
 import { useDocumentTitle } from '../../components/use-document-title';
+import { useFormatNumber } from '../../components/use-format-number';
 import { RequireAccount } from '../../session/require-account';
 import { balanceQueryKey } from '../../session/use-session';
 import { PaymentStatusBadge, usePaymentErrorMessage } from './payments-common';
@@ -26,7 +26,7 @@ const pollTries = 40;
  */
 function PaymentResult({ id, returned }: { id: string; returned: 'success' | 'failure' }) {
   const { t } = useTranslation();
-  const formatCredits = useFormatCredits();
+  const formatCredits = useFormatNumber();
   const explain = usePaymentErrorMessage();
   const queryClient = useQueryClient();
   const sync = useQuery({

@@ -18,7 +18,6 @@ import {
   streamChat,
   updateConversation,
 } from '../../api/studio';
-import { useFormatCredits } from '../../components/account-menu';
 import {
   ErrorAlert,
   primaryButtonClass,
@@ -26,7 +25,7 @@ import {
   useErrorMessage,
 } from '../../components/form-layout';
 import { useDocumentTitle } from '../../components/use-document-title';
-import { numberLocaleOf } from '../../i18n/languages';
+import { useFormatNumber } from '../../components/use-format-number';
 import { balanceQueryKey } from '../../session/use-session';
 import { latestLeafFrom, pathTo, siblingsOf } from './branches';
 import { ConversationSidebar } from './conversation-sidebar';
@@ -84,7 +83,7 @@ function readImage(file: File): Promise<ImageAttachment> {
 }
 
 export function StudioPage({ conversationId }: { conversationId: string | undefined }) {
-  const { t, i18n } = useTranslation();
+  const { t } = useTranslation();
   useDocumentTitle(t('studio.title'));
   const queryClient = useQueryClient();
   const navigate = useNavigate();
@@ -99,8 +98,7 @@ export function StudioPage({ conversationId }: { conversationId: string | undefi
       return t('studio.exportServerBusy');
     return explain(error);
   };
-  const formatCredits = useFormatCredits();
-  const numberFormat = new Intl.NumberFormat(numberLocaleOf(i18n.resolvedLanguage));
+  const formatNumber = useFormatNumber();
 
   const models = useQuery({
     queryKey: ['models'],
@@ -319,12 +317,12 @@ export function StudioPage({ conversationId }: { conversationId: string | undefi
               <p data-testid="model-details" className="text-sm text-slate-600 dark:text-slate-400">
                 {t('studio.modelDetails', {
                   provider: selectedModel.owned_by,
-                  contextWindow: numberFormat.format(selectedModel.context_window),
+                  contextWindow: formatNumber(selectedModel.context_window),
                 })}{' '}
                 {selectedModel.price &&
                   t('studio.modelPrice', {
-                    input: formatCredits(selectedModel.price.inputPerMillion),
-                    output: formatCredits(selectedModel.price.outputPerMillion),
+                    input: formatNumber(selectedModel.price.inputPerMillion),
+                    output: formatNumber(selectedModel.price.outputPerMillion),
                   })}
               </p>
             )}
@@ -518,9 +516,9 @@ export function StudioPage({ conversationId }: { conversationId: string | undefi
                   {message.role === 'assistant' && (
                     <span data-testid="answer-cost">
                       {t('studio.cost', {
-                        credits: formatCredits(message.credits),
-                        input: numberFormat.format(message.inputTokens),
-                        output: numberFormat.format(message.outputTokens),
+                        credits: formatNumber(message.credits),
+                        input: formatNumber(message.inputTokens),
+                        output: formatNumber(message.outputTokens),
                       })}
                       {message.status !== 'complete' && ` · ${t(`studio.status.${message.status}`)}`}
                     </span>
