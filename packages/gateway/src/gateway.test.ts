@@ -258,21 +258,17 @@ describe('gateway resilience against a faulty upstream', () => {
     expect((error as GatewayError).code).toBe('stream_interrupted');
   });
 
-  it('falls back on a wrong content type', async () => {
+  it('falls back on a wrong content type for a stream', async () => {
     primary.setHandler(() => ({
       kind: 'raw',
       status: 200,
       body: '<html>captive portal</html>',
       contentType: 'text/html',
     }));
-    secondary.enqueue(textStream(), textAnswer());
-    const gateway = build();
-    const streamed = await gateway.chatStream(helloStream, emptyContext);
+    secondary.enqueue(textStream());
+    const streamed = await build().chatStream(helloStream, emptyContext);
     await collect(streamed.chunks);
     expect(streamed.served.provider).toBe('second');
-    const plain = await gateway.chat(hello, emptyContext);
-    expect(plain.served.provider).toBe('second');
-    expect(plain.attempts[0]).toMatchObject({ code: 'upstream_invalid_response' });
   });
 
   it('throws stream_interrupted when the stream ends without its final event', async () => {

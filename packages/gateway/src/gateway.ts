@@ -15,6 +15,7 @@ import {
   invalidRequest,
   invalidUpstreamResponse,
   streamInterrupted,
+  unreadableAnswer,
 } from './spec/gateway-error.js';
 import type { MediaPart } from './spec/media-part.js';
 import type {
@@ -166,6 +167,11 @@ export interface Gateway {
    * of its URL): the largest of their adapters' documented bounds. What a hold counts per part; 0 without targets.
    */
   mediaTokenBound(part: MediaPart, targets: readonly ResolvedTarget[]): number;
+  /**
+   * Retried and sent to the next target only before the provider answered 2xx: an answer it accepted that cannot be
+   * read (cut, silent, not JSON, not its documented shape) is a final 502 `upstream_invalid_response`, counted
+   * against the key and the provider's health. The same for `embeddings`.
+   */
   chat(request: ChatCompletionRequest, context: CallContext): Promise<ChatResult>;
   /**
    * Resolves once the first chunk with content arrived (text, reasoning, a refusal, a tool call, a finish reason or
@@ -349,7 +355,19 @@ function shouldFallback(error: GatewayError, route: ResolvedRoute): boolean {
 
 /** Failures that say something about a key's health (not about the request). */
 function countsAgainstBreaker(error: GatewayError): boolean {
-  return error.isRetryable || error.code === 'upstream_auth_failed';
+  return (
+    error.isRetryable || error.code === 'upstream_auth_failed' || error.code === 'upstream_invalid_response'
+  );
+}
+
+/**
+ * The failure of an attempt whose provider accepted the request (a 2xx status) but whose answer could not be read:
+ * final (`unreadableAnswer`), as the provider has done and may bill the work; a caller who went away stays that.
+ */
+function answerUnread(error: unknown, provider: string, upstreamStatus: number, signal: Abort): GatewayError {
+  const failure = mapTransportError(error, provider, signal);
+  if (failure.code === 'request_aborted') return failure;
+  return unreadableAnswer(provider, upstreamStatus, failure);
 }
 
 /**
@@ -898,9 +916,13 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
       run: async ({ target, runtime, prepared: call, choice, attemptSignal }) => {
         const { callOptions, request: prepared } = call;
         const response = await send(runtime, prepared, choice, attemptSignal.signal, context);
-        const text = await readJsonText(response, target.provider, attemptSignal.signal);
-        warnings = prepared.warnings;
-        return runtime.adapter.parseChatResponse(text, callOptions);
+        try {
+          const text = await readJsonText(response, target.provider, attemptSignal.signal);
+          warnings = prepared.warnings;
+          return runtime.adapter.parseChatResponse(text, callOptions);
+        } catch (error) {
+          throw answerUnread(error, target.provider, response.status, attemptSignal.signal);
+        }
       },
     });
     const { response, usage } = outcome.value;
@@ -1136,9 +1158,13 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
       run: async ({ target, runtime, prepared: call, choice, attemptSignal }) => {
         const { callOptions, request: prepared } = call;
         const response = await send(runtime, prepared, choice, attemptSignal.signal, context);
-        const text = await readJsonText(response, target.provider, attemptSignal.signal);
-        warnings = prepared.warnings;
-        return runtime.adapter.parseEmbeddingsResponse!(text, callOptions);
+        try {
+          const text = await readJsonText(response, target.provider, attemptSignal.signal);
+          warnings = prepared.warnings;
+          return runtime.adapter.parseEmbeddingsResponse!(text, callOptions);
+        } catch (error) {
+          throw answerUnread(error, target.provider, response.status, attemptSignal.signal);
+        }
       },
     });
     const usage = outcome.value.usage ?? estimateEmbeddingsUsage(request);

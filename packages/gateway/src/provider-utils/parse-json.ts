@@ -1,7 +1,10 @@
 import type { z } from 'zod';
 import { invalidUpstreamResponse } from '../spec/gateway-error.js';
 
-/** Parses a provider's JSON text; text that is not JSON is a retryable invalid-response error. */
+/**
+ * Parses a provider's JSON text; text that is not JSON is an invalid-response error (final once the engine knows the
+ * provider answered 2xx: `unreadableAnswer`).
+ */
 export function parseProviderText(provider: string, text: string): unknown {
   try {
     return JSON.parse(text);
@@ -10,7 +13,7 @@ export function parseProviderText(provider: string, text: string): unknown {
   }
 }
 
-/** Parses and validates a provider payload; a mismatch is a retryable invalid-response error. */
+/** Parses and validates a provider payload; a mismatch is an invalid-response error, as for text that is not JSON. */
 export function parseProviderJson<T extends z.ZodType>(
   provider: string,
   schema: T,

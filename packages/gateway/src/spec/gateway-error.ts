@@ -105,14 +105,45 @@ export function streamInterrupted(provider: string, reason: string, cause?: unkn
   });
 }
 
+const invalidResponsePrefix = (provider: string) => `${provider} returned an invalid response: `;
+
 export function invalidUpstreamResponse(provider: string, reason: string, cause?: unknown): GatewayError {
   return new GatewayError({
     status: 502,
     type: 'upstream_error',
     code: 'upstream_invalid_response',
-    message: `${provider} returned an invalid response: ${reason}`,
+    message: `${invalidResponsePrefix(provider)}${reason}`,
     isRetryable: true,
     provider,
     cause,
+  });
+}
+
+/**
+ * An answer the provider accepted with a 2xx status that could not then be read (`failure`: the body cut, silent past
+ * the attempt timeout, not JSON, not the documented shape). Not retryable: the provider has done the work and may bill
+ * it, so neither it nor another target is sent the request again.
+ */
+export function unreadableAnswer(
+  provider: string,
+  upstreamStatus: number,
+  failure: GatewayError,
+): GatewayError {
+  let reason: string;
+  if (failure.code === 'connection_error') reason = 'the connection was cut';
+  else if (failure.code === 'upstream_timeout')
+    reason = 'it stopped sending for longer than the attempt timeout';
+  else if (failure.message.startsWith(invalidResponsePrefix(provider)))
+    reason = failure.message.slice(invalidResponsePrefix(provider).length);
+  else reason = 'it could not be converted';
+  return new GatewayError({
+    status: 502,
+    type: 'upstream_error',
+    code: 'upstream_invalid_response',
+    message: `${provider} accepted the request but its answer could not be read (${reason}); it was not sent again, as ${provider} may bill it`,
+    isRetryable: false,
+    provider,
+    upstreamStatus,
+    cause: failure,
   });
 }

@@ -33,7 +33,20 @@ export type FakeResponse =
       resetAfterEvents?: number;
       contentType?: string;
     }
-  | { kind: 'raw'; status: number; body: string; contentType?: string; headers?: Record<string, string> }
+  | {
+      kind: 'raw';
+      status: number;
+      body: string;
+      contentType?: string;
+      headers?: Record<string, string>;
+      /**
+       * Sends the headers (the whole body's length announced) and this many bytes of the body, then destroys the
+       * socket: a connection cut mid-body after the status was sent.
+       */
+      resetAfterBytes?: number;
+      /** Like `resetAfterBytes`, but the connection stays open and silent (a body that stops coming). */
+      hangAfterBytes?: number;
+    }
   /** Destroys the connection before any response byte. */
   | { kind: 'reset' }
   /** Accepts the request and never answers (an attempt timeout). */
@@ -99,8 +112,22 @@ async function respond(response: ServerResponse, socket: Socket, fake: FakeRespo
       return;
     }
     case 'raw': {
-      response.writeHead(fake.status, { 'content-type': fake.contentType ?? 'text/plain', ...fake.headers });
-      response.end(fake.body);
+      const body = Buffer.from(fake.body);
+      const sentBytes = fake.resetAfterBytes ?? fake.hangAfterBytes;
+      response.writeHead(fake.status, {
+        'content-type': fake.contentType ?? 'text/plain',
+        'content-length': String(body.length),
+        ...fake.headers,
+      });
+      if (sentBytes === undefined) {
+        response.end(body);
+        return;
+      }
+      response.write(body.subarray(0, sentBytes));
+      if (fake.resetAfterBytes === undefined) return;
+      // Let the status and the first bytes reach the client before the cut, as a real mid-body failure would.
+      await wait(20);
+      socket.destroy();
       return;
     }
     case 'sse': {
