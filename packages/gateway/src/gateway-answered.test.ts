@@ -10,9 +10,10 @@ import {
   type FakeUpstream,
   readChunksFixture,
   readJsonFixture,
+  readNamedChunksFixture,
   startFakeUpstream,
 } from './testing/fake-upstream.js';
-import { emptyContext, fastResilience, parseConfig } from './testing/helpers.js';
+import { collect, emptyContext, fastResilience, parseConfig } from './testing/helpers.js';
 
 /**
  * Once a provider answered 2xx it has done, and billed, the work: an answer the engine then cannot read is a 502
@@ -26,6 +27,7 @@ const answerText = JSON.stringify(readJsonFixture(fixture('openai-compatible', '
 const embeddingsText = JSON.stringify(readJsonFixture(fixture('openai-compatible', 'embeddings.json')));
 const backupEvents = () => readChunksFixture(fixture('openai-compatible', 'text.chunks.txt'));
 const hello: ChatCompletionRequest = { model: 'smart', messages: [{ role: 'user', content: 'Hi' }] };
+const helloStream: ChatCompletionRequest = { ...hello, stream: true };
 const firstKey = 'sk-first-0123456789abcdef';
 const json = (body: string): Extract<FakeResponse, { kind: 'raw' }> => ({
   kind: 'raw',
@@ -204,5 +206,64 @@ describe('embeddings the provider answered 2xx', () => {
   it('are not sent again when the body is not the documented shape', async () => {
     first.setHandler(() => json(JSON.stringify({ object: 'list', vectors: [[0.1, 0.2]] })));
     expectNotSentAgain(await failure(build().embeddings(vectors, emptyContext)));
+  });
+});
+
+describe('a stream the provider answered 2xx', () => {
+  const openingChunk = () => backupEvents()[0]!;
+  const unreadableOpenings: Array<{ name: string; type?: 'cohere'; response: FakeResponse }> = [
+    {
+      name: 'the connection cut before any event',
+      response: { kind: 'sse', events: backupEvents(), resetAfterEvents: 0 },
+    },
+    {
+      name: 'the role chunk, then the connection cut',
+      response: { kind: 'sse', events: [openingChunk()], resetAfterEvents: 1 },
+    },
+    {
+      name: 'malformed SSE',
+      response: {
+        kind: 'raw',
+        status: 200,
+        body: 'this is not: an event stream\n\n{garbage}\n\n',
+        contentType: 'text/event-stream',
+      },
+    },
+    {
+      name: 'an event of another shape',
+      response: { kind: 'sse', events: [openingChunk(), { data: '{"choices": "none"}' }] },
+    },
+    {
+      name: 'Cohere: message-start, then the stream ends',
+      type: 'cohere',
+      response: {
+        kind: 'sse',
+        events: readChunksFixture(fixture('cohere', 'text.chunks.txt')).slice(0, 1),
+      },
+    },
+    {
+      name: 'a JSON body, not an event stream',
+      response: json(answerText),
+    },
+  ];
+
+  for (const opening of unreadableOpenings) {
+    it(`is not sent again when nothing readable came before the failure (${opening.name})`, async () => {
+      first.setHandler(() => opening.response);
+      const gateway = build(opening.type ? { type: opening.type } : {});
+      expectNotSentAgain(await failure(gateway.chatStream(helloStream, emptyContext)));
+    });
+  }
+
+  it('is sent on when the provider itself reports a failure before any content (Anthropic overloaded)', async () => {
+    first.setHandler(() => ({
+      kind: 'sse',
+      events: readNamedChunksFixture(fixture('anthropic', 'overloaded-at-start.chunks.txt')),
+    }));
+    const result = await build({ type: 'anthropic' }).chatStream(helloStream, emptyContext);
+    await collect(result.chunks);
+    expect(result.served.provider).toBe('backup');
+    expect(first.requests).toHaveLength(2);
+    expect(backup.requests).toHaveLength(1);
   });
 });

@@ -175,7 +175,9 @@ export interface Gateway {
   chat(request: ChatCompletionRequest, context: CallContext): Promise<ChatResult>;
   /**
    * Resolves once the first chunk with content arrived (text, reasoning, a refusal, a tool call, a finish reason or
-   * usage; the opening role chunk is held and handed on with it); retries and fallback happen only before that.
+   * usage; the opening role chunk is held and handed on with it). Retries and fallback happen only before the provider
+   * answered 2xx, or when it then reports a failure (an error event) before that chunk; any other failure after its
+   * 2xx is a final 502 `upstream_invalid_response`, as for `chat`.
    */
   chatStream(request: ChatCompletionRequest, context: CallContext): Promise<ChatStreamResult>;
   embeddings(request: EmbeddingsRequest, context: CallContext): Promise<EmbeddingsResult>;
@@ -365,9 +367,21 @@ function countsAgainstBreaker(error: GatewayError): boolean {
  * final (`unreadableAnswer`), as the provider has done and may bill the work; a caller who went away stays that.
  */
 function answerUnread(error: unknown, provider: string, upstreamStatus: number, signal: Abort): GatewayError {
-  const failure = mapTransportError(error, provider, signal);
+  const failure =
+    error instanceof MalformedStreamError
+      ? invalidUpstreamResponse(provider, 'malformed event stream', error)
+      : mapTransportError(error, provider, signal);
   if (failure.code === 'request_aborted') return failure;
   return unreadableAnswer(provider, upstreamStatus, failure);
+}
+
+/**
+ * Whether a stream converter's error is the provider's own report of a failure (an error event: Anthropic's
+ * overloaded_error, an OpenAI-compatible `{"error"}` chunk), which retries and fallback treat as an error status,
+ * rather than an event the engine could not read.
+ */
+function reportedByProvider(error: unknown): error is GatewayError {
+  return error instanceof GatewayError && error.code !== 'upstream_invalid_response';
 }
 
 /**
@@ -964,9 +978,13 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
         const contentType = headerValue(response.headers['content-type']);
         if (!contentType || !/text\/event-stream/i.test(contentType)) {
           discardBody(response.body);
-          throw invalidUpstreamResponse(
+          throw unreadableAnswer(
             target.provider,
-            `expected an event stream, got ${contentType ?? 'nothing'}`,
+            response.status,
+            invalidUpstreamResponse(
+              target.provider,
+              `expected an event stream, got ${contentType ?? 'nothing'}`,
+            ),
           );
         }
         const events = readServerSentEventBatches(response.body)[Symbol.asyncIterator]();
@@ -974,9 +992,12 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
         const buffered: ChatCompletionChunk[] = [];
         let invalid: unknown;
         let ended = false;
-        // The attempt lasts until the first chunk with content: a failure or an end before it, even after the opening
-        // chunk, is this attempt's (another target may serve, and nothing was delivered to bill).
+        // The attempt lasts until the first chunk with content. The provider accepted the request (a 2xx): a failure it
+        // reports before that content (an error event) is this attempt's, and another target may serve (nothing was
+        // delivered to bill); any other failure before it (a cut, silence, an unreadable event, an end) is final, as
+        // the provider may bill what it began.
         let answering = false;
+        let reported: GatewayError | undefined;
         try {
           while (!answering) {
             const next = await events.next();
@@ -993,17 +1014,18 @@ export function createGateway(options: CreateGatewayOptions): Gateway {
             buffered.push(...converted.chunks);
             answering = converted.chunks.some(carriesContent);
             if (converted.invalid !== undefined) {
-              // Before any content this attempt failed (another may serve); after some, the stream did.
-              if (!answering) throw converted.invalid;
+              // Before any content this attempt failed; after some, the stream did.
+              if (!answering) {
+                if (reportedByProvider(converted.invalid)) reported = converted.invalid;
+                throw converted.invalid;
+              }
               invalid = converted.invalid;
             }
           }
         } catch (error) {
           discardBody(response.body);
-          if (error instanceof MalformedStreamError) {
-            throw invalidUpstreamResponse(target.provider, 'malformed event stream', error);
-          }
-          throw mapTransportError(error, target.provider, attemptSignal.signal);
+          if (error === reported) throw error;
+          throw answerUnread(error, target.provider, response.status, attemptSignal.signal);
         }
         // From here on the timeout guards the upstream's silence between events, at its configured length: what was
         // left of the total budget bounded only the wait for the first content.
