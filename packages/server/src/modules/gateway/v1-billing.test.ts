@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { estimateTokens } from '@webox/gateway';
-import { readChunksFixture, readNamedChunksFixture } from '@webox/gateway/testing';
+import { type FakeResponse, readChunksFixture, readNamedChunksFixture } from '@webox/gateway/testing';
 import { and, eq, sql } from 'drizzle-orm';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -295,6 +295,94 @@ for (const pair of backendPairs()) {
         balance: before.balance - backupCost,
         held: 0,
       });
+    });
+
+    describe('an answer the provider accepted (200) but that cannot be read', () => {
+      const completionText = JSON.stringify(fakeCompletion(exactUsage).body);
+      const roleChunk = {
+        data: JSON.stringify({
+          id: 'c',
+          object: 'chat.completion.chunk',
+          created: 1,
+          model: 'm',
+          choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }],
+        }),
+      };
+      const cases: Array<{ name: string; path: string; body: unknown; answer: FakeResponse }> = [
+        {
+          name: 'a chat answer that is not JSON',
+          path: '/v1/chat/completions',
+          body: { ...request, model: 'smart' },
+          answer: {
+            kind: 'raw',
+            status: 200,
+            contentType: 'application/json',
+            body: completionText.slice(0, 50),
+          },
+        },
+        {
+          name: 'a stream cut after its opening, before any content',
+          path: '/v1/chat/completions',
+          body: { ...request, model: 'smart', stream: true },
+          answer: { kind: 'sse', events: [roleChunk], resetAfterEvents: 1 },
+        },
+        {
+          name: 'embeddings of another shape',
+          path: '/v1/embeddings',
+          body: { model: 'embed-test', input: ['hello'] },
+          answer: { kind: 'json', body: { object: 'list', vectors: [[0.1, 0.2]] } },
+        },
+      ];
+
+      for (const failure of cases) {
+        it(`answers 502 without calling a provider again, charges nothing and records why (${failure.name})`, async () => {
+          // Small enough for a hold row per request (no lease): its release is visible.
+          await fund(costOfOne * 10);
+          const before = await getBalance(harness.database.db, walletId);
+          harness.primary.setHandler(() => failure.answer);
+          harness.backup.requests.length = 0;
+          harness.backup.setHandler(() => fakeCompletion(exactUsage));
+          const response = await fetch(`${harness.origin}${failure.path}`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+            body: JSON.stringify(failure.body),
+          });
+          expect(response.status).toBe(502);
+          const body = (await response.json()) as { error: Record<string, string> };
+          expect(body.error).toMatchObject({ type: 'upstream_error', code: 'upstream_invalid_response' });
+          expect(body.error.message).toContain('not sent again');
+          expect(harness.primary.requests).toHaveLength(1);
+          expect(harness.backup.requests).toHaveLength(0);
+
+          const requestId = response.headers.get('x-request-id')!;
+          const holds = await harness.database.db
+            .select({ status: creditHolds.status })
+            .from(creditHolds)
+            .where(eq(creditHolds.requestId, requestId));
+          expect(holds).toEqual([{ status: 'released' }]);
+          const charges = await harness.database.db
+            .select()
+            .from(ledgerEntries)
+            .where(and(eq(ledgerEntries.walletId, walletId), eq(ledgerEntries.requestId, requestId)));
+          expect(charges).toEqual([]);
+          expect(await getBalance(harness.database.db, walletId)).toMatchObject({
+            balance: before.balance,
+            held: 0,
+          });
+          await harness.app.usageWriter.flush();
+          const [record] = await harness.database.db
+            .select()
+            .from(usageRecords)
+            .where(eq(usageRecords.requestId, requestId));
+          expect(record).toMatchObject({
+            status: 502,
+            errorCode: 'upstream_invalid_response',
+            provider: 'primary',
+            credits: 0,
+          });
+          expect(await verifyLedger(harness.database.db)).toEqual([]);
+        });
+      }
     });
 
     it('never lets 1,000 concurrent requests spend more than a wallet that affords exactly 100', async () => {

@@ -294,12 +294,26 @@ export async function v1Routes(app: FastifyInstance, options: V1RoutesOptions) {
     });
   }
 
-  /** Releases the hold and records a failed call; the error then goes to the error handler. */
+  /**
+   * Releases the hold and records a failed call, with the provider that failed it when one did (one that accepted the
+   * call and then sent an unreadable answer may bill the platform for it); the error then goes to the error handler.
+   */
   async function fail(call: Call, charge: Charge | undefined, error: unknown): Promise<never> {
     await charge?.release();
     const status = error instanceof GatewayError || error instanceof AppError ? error.status : 500;
     const code = error instanceof GatewayError || error instanceof AppError ? error.code : 'internal_error';
-    record(call, { status, errorCode: code });
+    const provider = error instanceof GatewayError ? error.provider : undefined;
+    record(call, {
+      status,
+      errorCode: code,
+      ...(provider === undefined
+        ? {}
+        : {
+            provider: servedWithOwnKey(call, { provider })
+              ? `${provider}${OWN_KEY_PROVIDER_SUFFIX}`
+              : provider,
+          }),
+    });
     throw error;
   }
 
