@@ -1,19 +1,22 @@
 /**
- * What counting the pages of a large inline PDF costs a hold: the event loop is blocked for the whole of
+ * What counting the pages of an inline PDF costs a hold: the event loop is blocked for the whole of
  * `classifyMediaPart(url, { countPages: true })`, which decodes the base64 and runs `countPdfPages` on the bytes.
  * Prints a table of medians (and the slowest run) per layout; it asserts nothing.
  *
  *   npm run pdf:bench
  *
- * BENCH_MB (default 75) sizes each file, BENCH_ROUNDS (default 7) the runs per layout. Layouts:
- * *  - images, plain objects: a few hundred pages, each with a deflated image (binary data, what scans and slides are);
+ * BENCH_MB (default 75) sizes each real layout's file, BENCH_ROUNDS (default 7) the runs per layout. Layouts:
+ *  - images, plain objects: a few hundred pages, each with a deflated image (binary data, what scans and slides are);
  *  - images, object streams: the same with the page dictionaries packed in object streams (PDF 1.5);
  *  - text, plain streams: tens of thousands of pages whose content streams are stored unfiltered (names and text
- *    everywhere: the most the scan has to look at per byte).
+ *    everywhere: the most the scan has to look at per byte);
+ *  - hostile, names: 3.6 MB (3.5 MB of random padding) whose 8 object streams inflate to 64 MiB of `/P/P/P…`, a name
+ *    every two bytes (`makeInflatingPdf`): the work a small file can make the count do;
+ *  - hostile, objects: 3.6 MB whose 16 object streams hold a million empty objects, four bytes of header each.
  */
 import { randomBytes } from 'node:crypto';
 import { deflateSync } from 'node:zlib';
-import { objectStream } from '../testing/pdf.js';
+import { makeInflatingPdf, objectStream } from '../testing/pdf.js';
 import { classifyMediaPart } from './media-part.js';
 import { countPdfPages } from './pdf-pages.js';
 
@@ -100,10 +103,20 @@ function median(values: number[]): number {
 
 const milliseconds = (value: number) => Math.round(value * 10) / 10;
 
+const mebibyte = 1024 * 1024;
 const layouts: Array<[string, () => Buffer]> = [
   ['images, plain objects', () => images(false)],
   ['images, object streams', () => images(true)],
   ['text, plain streams', text],
+  [
+    'hostile, names',
+    () =>
+      makeInflatingPdf({ streams: 8, streamBytes: 8 * mebibyte - 4_096, fill: 'names', padding: 3_500_000 }),
+  ],
+  [
+    'hostile, objects',
+    () => makeInflatingPdf({ streams: 16, streamBytes: 256 * 1024, fill: 'objects', padding: 3_500_000 }),
+  ],
 ];
 const rows = [];
 for (const [layout, make] of layouts) {

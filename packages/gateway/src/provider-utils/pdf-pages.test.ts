@@ -1,10 +1,20 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { deflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { makeBookPdf, makeFormPdf, makeObjectStreamPdf, makePdf, objectStream } from '../testing/pdf.js';
+import {
+  makeBookPdf,
+  makeFormPdf,
+  makeInflatingPdf,
+  makeObjectStreamPdf,
+  makePdf,
+  objectStream,
+} from '../testing/pdf.js';
 import { classifyMediaPart } from './media-part.js';
 import {
+  bytesPerPackedObject,
   countPdfPages,
+  inflatedBytesPerByte,
   maxCountedObjects,
   maxInflatedBytes,
   maxObjectStreamBytes,
@@ -223,15 +233,28 @@ describe('countPdfPages', () => {
     };
     const stream = (number: number, plain: Buffer) =>
       objectStream(number, [[number + 1000, '']], { stream: deflateSync(plain), dictionary: { First: '4' } });
+    // Incompressible bytes in a stream of their own: a file as large as its object streams may need.
+    const padding = (bytes: number) =>
+      Buffer.concat([
+        Buffer.from(`1 0 obj << /Length ${bytes} >> stream\n`),
+        randomBytes(bytes),
+        Buffer.from('\nendstream endobj\n'),
+      ]);
     // A stream of 32 MiB of zeros deflated to 32 KiB is refused: the inflate stops at the per-stream cap.
     const bomb = deflateSync(Buffer.alloc(maxObjectStreamBytes * 4), { level: 9 });
-    expect(countPdfPages(file(objectStream(9, [[3, '']], { stream: bomb })))).toBeUndefined();
-    // Just under the per-stream cap reads; streams that together pass the total cap do not.
+    expect(
+      countPdfPages(file(padding(4_000_000), objectStream(9, [[3, '']], { stream: bomb }))),
+    ).toBeUndefined();
+    // Just under the per-stream cap reads; streams that together pass the total cap do not, however large the file.
     const large = maxObjectStreamBytes - 1_024;
-    expect(countPdfPages(file(stream(9, page(9, large))))).toBe(1);
+    const enough = padding(maxInflatedBytes / inflatedBytesPerByte + 100_000);
+    expect(countPdfPages(file(enough, stream(9, page(9, large))))).toBe(1);
     const under = Math.floor(maxInflatedBytes / large);
     const many = (count: number) =>
-      file(...Array.from({ length: count }, (_, index) => stream(10 + index, page(10 + index, large))));
+      file(
+        enough,
+        ...Array.from({ length: count }, (_, index) => stream(10 + index, page(10 + index, large))),
+      );
     expect(countPdfPages(many(under))).toBe(under);
     expect(countPdfPages(many(under + 1))).toBeUndefined();
     // More object streams than a file may have.
@@ -250,6 +273,37 @@ describe('countPdfPages', () => {
     expect(countPdfPages(pages(maxCountedObjects + 1))).toBeUndefined();
   }, 60_000);
 
+  it('inflates object streams to a few times the file at most: a small file cannot make the count scan much more', () => {
+    // A 3.6 MB file whose 8 object streams inflate to 64 MiB of names, each one looked at: it blocked the event loop
+    // for seconds (one page, the count gave at the end). Now it is refused once the streams pass ten times the file.
+    const hostile = makeInflatingPdf({
+      streams: 8,
+      streamBytes: maxObjectStreamBytes - 4_096,
+      fill: 'names',
+      padding: 3_500_000,
+    });
+    expect(countPdfPages(hostile)).toBeUndefined();
+    // The same streams inflate in a file as large as they need (a tenth of what they inflate to), and no further.
+    const stream = 1_024 * 1_024;
+    const sized = (padding: number) =>
+      makeInflatingPdf({ streams: 1, streamBytes: stream, fill: 'names', padding });
+    expect(countPdfPages(sized(Math.ceil(stream / inflatedBytesPerByte)))).toBe(1);
+    expect(countPdfPages(sized(Math.floor((stream * 0.9) / inflatedBytesPerByte)))).toBeUndefined();
+    // Objects are counted against the file too (one per `bytesPerPackedObject` bytes of it): empty ones cost their
+    // scan and a header pair of four bytes each.
+    const objects = 10_000;
+    const packed = (padding: number) =>
+      makeInflatingPdf({ streams: 1, streamBytes: objects * 4, fill: 'objects', padding });
+    expect(countPdfPages(packed(objects * bytesPerPackedObject))).toBe(1);
+    expect(countPdfPages(packed(Math.floor(objects * bytesPerPackedObject * 0.9)))).toBeUndefined();
+    // Through the hold's path: the whole-document bound, as for any file whose pages cannot be counted.
+    const url = `data:application/pdf;base64,${hostile.toString('base64')}`;
+    expect(classifyMediaPart(url, { countPages: true })).toMatchObject({
+      kind: 'document',
+      pages: undefined,
+    });
+  });
+
   it('follows no reference: looping, self-referencing and deep page trees in object streams end', () => {
     const file = (...parts: Buffer[]) =>
       Buffer.concat([Buffer.from('%PDF-1.5\n'), ...parts, Buffer.from('%%EOF\n')]);
@@ -258,7 +312,8 @@ describe('countPdfPages', () => {
       [3, '<< /Type /Pages /Kids [2 0 R 3 0 R] /Count 2 >>'],
     ]);
     expect(countPdfPages(file(looping))).toBe(3);
-    // A chain of 50,000 nodes, each the only kid of the one before: read in one pass, no recursion.
+    // A chain of 50,000 nodes, each the only kid of the one before: read in one pass, no recursion. (Stored: the
+    // nodes alone deflate past ten times smaller, more than a file's object streams may inflate to.)
     const depth = 50_000;
     const chain = objectStream(
       depth + 10,
@@ -266,6 +321,7 @@ describe('countPdfPages', () => {
         { length: depth },
         (_, index) => [index + 1, `<< /Type /Pages /Kids [${index + 2} 0 R] /Count 1 >>`] as const,
       ),
+      { deflate: false },
     );
     expect(countPdfPages(file(chain))).toBe(depth);
     // A huge /Count inside a stream holds at the ceiling, as one outside does.

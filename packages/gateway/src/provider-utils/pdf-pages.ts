@@ -25,11 +25,14 @@ import { inflateSync } from 'node:zlib';
  * `endobj`: a header inside another object's data).
  *
  * Objects packed in object streams (`/Type /ObjStm`, PDF 1.5, what most writers produce beside a cross-reference
- * stream) are read too: each stream is inflated (FlateDecode, or none) under `maxObjectStreamBytes` each and
- * `maxInflatedBytes` in all, and its objects are counted under the numbers its header gives them, as above.
+ * stream) are read too: each stream is inflated (FlateDecode, or none) under `maxObjectStreamBytes` each, and its
+ * objects are counted under the numbers its header gives them, as above. What they inflate to and hold is bounded by
+ * the file (`inflatedBytesPerByte`, `bytesPerPackedObject`, at most `maxInflatedBytes` and `maxPackedObjects`): the
+ * count runs on the request's thread, and a few megabytes of zip bomb made it scan 64 MiB of names for seconds.
  *
  * The bytes are searched (`Buffer.indexOf`) for the two things the count starts from, a `/` (a name) and `obj` (an
- * object header or `endobj`), not decoded to a string nor matched with a pattern at every position.
+ * object header or `endobj`), not decoded to a string nor matched with a pattern at every position; the names that
+ * may matter are compared byte by byte, their escapes decoded on the way, with no string made.
  *
  * Undefined when the file does not show its pages: not a PDF, encrypted (`/Encrypt`), a `/Kids`, `/Count` or `/Type`
  * given by reference or behind a comment, a malformed `/Kids` array, an object stream that cannot be read in full
@@ -48,7 +51,7 @@ export function countPdfPages(pdf: Uint8Array): number | undefined {
   if (!scan(bytes, header, tally, objectStreams)) return undefined;
   tally.begin(undefined);
 
-  const budget = { left: maxInflatedBytes };
+  const budget = objectStreamBudget(bytes.length);
   let readUpTo = 0;
   for (const at of objectStreams) {
     // Streams do not overlap in a well-formed file; letting them would scan (and inflate) the same bytes again, and
@@ -57,14 +60,18 @@ export function countPdfPages(pdf: Uint8Array): number | undefined {
     const stream = readObjectStream(bytes, at.start, budget);
     if (stream === undefined) return undefined;
     readUpTo = stream.end;
-    for (const object of stream.objects) {
-      tally.begin(object.key);
-      if (!scan(object.bytes, 0, tally)) return undefined;
+    const { content, keys, starts } = stream;
+    for (let index = 0; index < keys.length; index += 1) {
+      const object = content.subarray(starts[index]!, starts[index + 1] ?? content.length);
+      tally.begin(keys[index]);
+      if (!scan(object, 0, tally)) return undefined;
       // A reader parses the object from its offset on: one that runs past the next offset is not all read here (a
       // name cut in two at the offset is read by neither object).
-      if (!balanced(object.bytes)) return undefined;
+      if (!balanced(object)) return undefined;
       tally.begin(undefined);
     }
+    // Past the most it keeps apart, nothing read after can bring the count back.
+    if (tally.objectsCounted > maxCountedObjects) return undefined;
   }
   if (tally.objectsCounted > maxCountedObjects) return undefined;
   return tally.pages();
@@ -74,8 +81,28 @@ export function countPdfPages(pdf: Uint8Array): number | undefined {
 const countCeiling = 1_000_000_000;
 /** The most one object stream may inflate to; real ones hold a few hundred objects, well under a mebibyte. */
 export const maxObjectStreamBytes = 8 * 1024 * 1024;
-/** The most all the object streams of a file may inflate to together (a zip bomb stops here, unallocated). */
-export const maxInflatedBytes = 64 * 1024 * 1024;
+/**
+ * The most all the object streams of a file may inflate to together, per byte of the file. Real ones inflate to 0.2
+ * to 2.2 times the file (qpdf's rewrites of Debian's manuals, of pdfkit's output and of Chromium's tagged output:
+ * 693 pages, 100,000 objects, 9 MB from 4 MB), pdfkit's form fields rewritten by qpdf, the densest measured, to 7.4
+ * times; a zip bomb inflates a thousand times, and each byte inflated is scanned on the request's thread (tens of
+ * nanoseconds a byte of names). Bounded by the file, the work stays a multiple of the bytes sent, however many parts
+ * a request carries them in.
+ */
+export const inflatedBytesPerByte = 10;
+/**
+ * The most all the object streams of a file may inflate to together, however large the file: near twice the 9 MB of
+ * the 693-page tagged file above, and a few hundred milliseconds of scan at most.
+ */
+export const maxInflatedBytes = 16 * 1024 * 1024;
+/**
+ * The most objects all the object streams of a file may hold together, one per this many bytes of the file: each
+ * costs a scan of its own (a few hundred nanoseconds), and real files spend 20 to 40 bytes on one where an empty one
+ * takes four (its header pair).
+ */
+export const bytesPerPackedObject = 8;
+/** The most objects all the object streams of a file may hold together, however large the file. */
+export const maxPackedObjects = 1_000_000;
 /** The most object streams a file may have (each costs an inflate); real ones have one per ~100 objects. */
 export const maxObjectStreams = 10_000;
 /**
@@ -90,6 +117,20 @@ export const maxCountedObjects = 100_000;
 export const maxTreeDepth = 1_024;
 /** The most `/Kids` references the count keeps to walk (one a page and inner node): past it, as past the depth. */
 export const maxTreeReferences = 1_000_000;
+/** What the object streams of a file of `fileBytes` may inflate to and hold together. */
+function objectStreamBudget(fileBytes: number): ObjectStreamBudget {
+  return {
+    inflate: Math.min(maxInflatedBytes, fileBytes * inflatedBytesPerByte),
+    objects: Math.min(maxPackedObjects, Math.floor(fileBytes / bytesPerPackedObject)),
+  };
+}
+
+/** What is left for the object streams still to read: bytes to inflate to, objects to hold. */
+interface ObjectStreamBudget {
+  inflate: number;
+  objects: number;
+}
+
 /** The most bytes an object stream's dictionary may take: its few entries are short. */
 const maxDictionaryBytes = 4_096;
 
@@ -351,11 +392,14 @@ interface ObjectStreamAt {
  * (the file itself) object headers (`12 0 obj`) and `endobj` mark where each object starts and ends, and an object
  * typed `/ObjStm` is noted there to be read after; without (an object inside an object stream, which has neither
  * headers nor streams) an `/ObjStm` is a doubt. Each byte is looked at a bounded number of times: the `/` and `obj`
- * are found with `indexOf`, a name or value is read once forward, an object number once backward from its `obj`.
+ * are found with `indexOf` (a `/` close by byte by byte first, in an object stream's objects), a name or value is
+ * read once forward, an object number once backward from its `obj`.
  */
 function scan(bytes: Buffer, from: number, tally: Tally, objectStreams?: ObjectStreamAt[]): boolean {
   const length = bytes.length;
-  let slash = bytes.indexOf(0x2f, from);
+  // An object of an object stream is a dictionary, its names close together; the file is mostly binary data.
+  const near = objectStreams ? 0 : 16;
+  let slash = nextSlash(bytes, from, near);
   let obj = objectStreams ? bytes.indexOf(objKeyword, from) : -1;
   let objectStart = -1;
   while (slash >= 0 || obj >= 0) {
@@ -383,14 +427,14 @@ function scan(bytes: Buffer, from: number, tally: Tally, objectStreams?: ObjectS
     const at = slash + 1;
     // A name acted on starts with one of these letters, or with an escape; spelt with escapes it is at most 21 bytes.
     if (!isNameInitial(bytes[at])) {
-      slash = bytes.indexOf(0x2f, at);
+      slash = nextSlash(bytes, at, near);
       continue;
     }
     let end = at;
     while (end < length && isRegular(bytes[end]!)) end += 1;
-    slash = bytes.indexOf(0x2f, end);
+    slash = nextSlash(bytes, end, near);
     if (end - at > 21) continue;
-    const name = decodeName(bytes.toString('latin1', at, end));
+    const name = knownName(bytes, at, end, actedNames);
     if (name === 'Encrypt' || name === 'ObjStm') return false;
     if (name === 'Kids') {
       const { sink, room } = tally.kidsSink();
@@ -415,9 +459,9 @@ function scan(bytes: Buffer, from: number, tally: Tally, objectStreams?: ObjectS
       if (bytes[position] === 0x2f /* / */) {
         let valueEnd = position + 1;
         while (valueEnd < length && isRegular(bytes[valueEnd]!)) valueEnd += 1;
-        const type = decodeName(bytes.toString('latin1', position + 1, valueEnd));
+        const type = knownName(bytes, position + 1, valueEnd, typeNames);
         // The value is no key of its own (`/Type /Pages` names no page tree).
-        slash = bytes.indexOf(0x2f, valueEnd);
+        slash = nextSlash(bytes, valueEnd, near);
         if (type === 'Page') tally.page = true;
         else if (type === 'Pages') tally.pagesNode = true;
         else if (type === 'Catalog') tally.catalog = true;
@@ -436,6 +480,16 @@ function scan(bytes: Buffer, from: number, tally: Tally, objectStreams?: ObjectS
     }
   }
   return true;
+}
+
+/**
+ * The first `/` from `at` on, -1 when none: looked for byte by byte in the `near` bytes (where names are close
+ * together, a call to `indexOf` costs more than those bytes), then with `indexOf`.
+ */
+function nextSlash(bytes: Buffer, at: number, near: number): number {
+  const stop = Math.min(bytes.length, at + near);
+  for (let position = at; position < stop; position += 1) if (bytes[position] === 0x2f) return position;
+  return stop < bytes.length ? bytes.indexOf(0x2f, stop) : -1;
 }
 
 /** Whether a name starting with this byte may be one `scan` acts on: C, E, K, O, P, R, T, or an escape (`#`). */
@@ -468,8 +522,59 @@ function objectNumberBefore(bytes: Buffer, at: number, from: number): number | u
   return readNumber(bytes, position + 1);
 }
 
-function withoutLeadingZeros(digits: string): string {
-  return digits.replace(/^0+(?=\d)/, '');
+/** The names `scan` acts on, and the `/Type` values it tells apart, by their length (none is longer than 7 bytes). */
+const actedNames = namesByLength(['Kids', 'Type', 'Count', 'Pages', 'Root', 'Encrypt', 'ObjStm']);
+const typeNames = namesByLength(['Page', 'Pages', 'Catalog', 'ObjStm']);
+
+function namesByLength(names: readonly string[]): Array<Array<{ name: string; bytes: Buffer }>> {
+  const byLength: Array<Array<{ name: string; bytes: Buffer }>> = Array.from({ length: 8 }, () => []);
+  for (const name of names) byLength[name.length]!.push({ name, bytes: Buffer.from(name, 'latin1') });
+  return byLength;
+}
+
+/** Where `knownName` decodes a name: the longest it compares, and one more byte to tell a longer one. */
+const decoded = new Uint8Array(8);
+
+/**
+ * The name spelt from `at` to `end` when, its `#xx` escapes decoded, it is one of `names`; undefined otherwise. Reads
+ * no further than 8 decoded bytes and makes no string: it runs for every name that may matter, in every object.
+ */
+function knownName(
+  bytes: Buffer,
+  at: number,
+  end: number,
+  names: ReadonlyArray<ReadonlyArray<{ name: string; bytes: Buffer }>>,
+): string | undefined {
+  let length = 0;
+  for (let position = at; position < end; position += 1) {
+    if (length === decoded.length) return undefined;
+    let code = bytes[position]!;
+    // As `decodeName`: a `#` and two hex digits, within the name.
+    if (code === 0x23 /* # */ && position + 2 < end) {
+      const high = hexValue[bytes[position + 1]!]!;
+      const low = hexValue[bytes[position + 2]!]!;
+      if (high < 16 && low < 16) {
+        code = high * 16 + low;
+        position += 2;
+      }
+    }
+    decoded[length] = code;
+    length += 1;
+  }
+  if (length >= names.length) return undefined;
+  for (const candidate of names[length]!) {
+    let same = true;
+    for (let index = 0; index < length && same; index += 1) same = decoded[index] === candidate.bytes[index];
+    if (same) return candidate.name;
+  }
+  return undefined;
+}
+
+/** Each byte's value as a hex digit, 16 for any other byte. */
+const hexValue = new Uint8Array(256).fill(16);
+for (let digit = 0; digit < 16; digit += 1) {
+  hexValue[digit.toString(16).charCodeAt(0)] = digit;
+  hexValue[digit.toString(16).toUpperCase().charCodeAt(0)] = digit;
 }
 
 /** A name as readers compare it: each `#xx` escape decoded. */
@@ -573,19 +678,22 @@ function readCount(bytes: Buffer, at: number): number | undefined {
   const end = digitsEnd(bytes, start);
   if (end === start || (end < bytes.length && isRegular(bytes[end]!))) return 0;
   if (bytes[position] === 0x2d) return 0;
-  const digits = withoutLeadingZeros(bytes.toString('latin1', start, end));
-  return digits.length > 9 ? countCeiling : Math.min(Number(digits), countCeiling);
+  // Its leading zeros aside (the last digit kept), read without a string, as `/Count` may come again and again.
+  let digits = start;
+  while (digits < end - 1 && bytes[digits] === 0x30) digits += 1;
+  return end - digits > 9 ? countCeiling : Math.min(readNumber(bytes, digits), countCeiling);
 }
 
 /**
- * The objects of the object stream whose dictionary follows `start` (just past its `obj`), each with its number and
- * bytes, and where the stream's data ends; undefined when it cannot be read in full and within `budget`.
+ * The objects of the object stream whose dictionary follows `start` (just past its `obj`): its decoded `content`, the
+ * number of each object and where in `content` it starts, and where the stream's data ends in `bytes`; undefined
+ * when it cannot be read in full and within `budget` (what it holds is taken off, its objects before it is inflated).
  */
 function readObjectStream(
   bytes: Buffer,
   start: number,
-  budget: { left: number },
-): { objects: Array<{ key: number; bytes: Buffer }>; end: number } | undefined {
+  budget: ObjectStreamBudget,
+): { content: Buffer; keys: number[]; starts: number[]; end: number } | undefined {
   const dictionary = readDictionary(bytes, start);
   if (dictionary === undefined) return undefined;
   const { entries } = dictionary;
@@ -594,6 +702,8 @@ function readObjectStream(
   const first = entries.get('First');
   if (type?.kind !== 'name' || type.value !== 'ObjStm') return undefined;
   if (count?.kind !== 'integer' || first?.kind !== 'integer') return undefined;
+  if (count.value > budget.objects) return undefined;
+  budget.objects -= count.value;
   const inflate = flate(entries.get('Filter'), entries.get('DecodeParms'));
   if (inflate === undefined) return undefined;
 
@@ -625,35 +735,36 @@ function readObjectStream(
 
   let content: Buffer;
   if (inflate) {
-    if (budget.left <= 0) return undefined;
+    if (budget.inflate <= 0) return undefined;
     try {
       // Throws past the cap (before allocating more), and on corrupt or truncated data: none is read in part.
-      content = inflateSync(data, { maxOutputLength: Math.min(maxObjectStreamBytes, budget.left) });
+      content = inflateSync(data, { maxOutputLength: Math.min(maxObjectStreamBytes, budget.inflate) });
     } catch {
       return undefined;
     }
   } else {
-    if (data.length > Math.min(maxObjectStreamBytes, budget.left)) return undefined;
+    if (data.length > Math.min(maxObjectStreamBytes, budget.inflate)) return undefined;
     content = data;
   }
-  budget.left -= content.length;
+  budget.inflate -= content.length;
 
   const objects = splitObjectStream(content, count.value, first.value);
-  return objects && { objects, end: dataEnd };
+  return objects && { content, keys: objects.keys, starts: objects.starts, end: dataEnd };
 }
 
 /**
  * The objects of an object stream's decoded `content`: its header, `count` pairs of object number and offset
- * (from `first`) in increasing order, then each object up to the next; undefined when the header is not that.
+ * (from `first`) in increasing order, then each object up to the next. Their numbers, and where each starts in
+ * `content`; undefined when the header is not that.
  */
 function splitObjectStream(
   content: Buffer,
   count: number,
   first: number,
-): Array<{ key: number; bytes: Buffer }> | undefined {
+): { keys: number[]; starts: number[] } | undefined {
   if (first > content.length) return undefined;
   const keys: number[] = [];
-  const offsets: number[] = [];
+  const starts: number[] = [];
   let position = skipWhitespace(content, 0);
   while (position < first) {
     const numberEnd = digitsEnd(content, position);
@@ -662,18 +773,15 @@ function splitObjectStream(
     if (offsetStart === numberEnd) return undefined;
     const offsetEnd = digitsEnd(content, offsetStart);
     if (offsetEnd === offsetStart || offsetEnd - offsetStart > 9) return undefined;
-    const offset = Number(content.toString('latin1', offsetStart, offsetEnd));
-    if (first + offset > content.length || offset < (offsets.at(-1) ?? 0)) return undefined;
+    const start = first + readNumber(content, offsetStart);
+    if (start > content.length || start < (starts.at(-1) ?? first)) return undefined;
     keys.push(readNumber(content, position));
-    offsets.push(offset);
+    starts.push(start);
     position = skipWhitespace(content, offsetEnd);
     if (keys.length > count) return undefined;
   }
   if (keys.length !== count) return undefined;
-  return keys.map((key, index) => ({
-    key,
-    bytes: content.subarray(first + offsets[index]!, first + (offsets[index + 1] ?? content.length - first)),
-  }));
+  return { keys, starts };
 }
 
 /**

@@ -16,7 +16,7 @@ export interface MediaPart {
   /**
    * The pages of an inline PDF, counted from its bytes when it is classified for a hold (`countPages`), and only
    * when they can be counted (`countPdfPages`); undefined otherwise (a link, an encrypted PDF, an object stream that
-   * cannot be read in full).
+   * cannot be read in full, or within what the count may inflate for the file's size).
    */
   pages?: number | undefined;
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { deflateSync } from 'node:zlib';
 import PDFDocument from 'pdfkit';
 
@@ -272,5 +273,57 @@ export function makeBookPdf(
     for (let first = 0; first < objects.length; first += options.perStream)
       parts.push(objectStream(next++, objects.slice(first, first + options.perStream)));
   parts.push(Buffer.from(`trailer\n<< /Size ${next} /Root 1 0 R >>\n%%EOF\n`, 'latin1'));
+  return Buffer.concat(parts);
+}
+
+/**
+ * A hostile PDF that costs a page count the most for its size: a catalog and one page, `streams` object streams that
+ * each inflate to about `streamBytes` (deflated some thousand times smaller), and `padding` bytes of random data in
+ * a stream of its own (as large a file as a budget that grows with the file needs). The streams hold `names` (one
+ * object of `/P` after `/P`: a name every two bytes, each one looked at) or `objects` (empty objects, four bytes of
+ * header each: the most objects a byte). Read in full, it has one page.
+ */
+export function makeInflatingPdf(options: {
+  streams: number;
+  streamBytes: number;
+  fill: 'names' | 'objects';
+  padding?: number;
+}): Buffer {
+  const { streams, streamBytes, fill } = options;
+  const parts: Buffer[] = [
+    Buffer.from(
+      '%PDF-1.5\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Kids [3 0 R] /Count 1 >> endobj\n3 0 obj << /Type /Page /Parent 2 0 R >> endobj\n',
+      'latin1',
+    ),
+  ];
+  if (options.padding)
+    parts.push(
+      Buffer.from(`4 0 obj << /Length ${options.padding} >> stream\n`, 'latin1'),
+      randomBytes(options.padding),
+      Buffer.from('\nendstream endobj\n', 'latin1'),
+    );
+  let header: string;
+  let body: string;
+  let count: number;
+  if (fill === 'names') {
+    header = '5 0\n';
+    body = `<<${'/P'.repeat(Math.max(0, Math.floor((streamBytes - header.length - 4) / 2)))}>>`;
+    count = 1;
+  } else {
+    count = Math.max(1, Math.floor(streamBytes / 4));
+    header = '5 0 '.repeat(count);
+    body = '';
+  }
+  const data = deflateSync(Buffer.from(header + body, 'latin1'), { level: 9 });
+  for (let stream = 0; stream < streams; stream += 1)
+    parts.push(
+      Buffer.from(
+        `${10 + stream} 0 obj << /Type /ObjStm /N ${count} /First ${header.length} /Filter /FlateDecode /Length ${data.length} >> stream\n`,
+        'latin1',
+      ),
+      data,
+      Buffer.from('\nendstream endobj\n', 'latin1'),
+    );
+  parts.push(Buffer.from('trailer << /Root 1 0 R >>\n%%EOF\n', 'latin1'));
   return Buffer.concat(parts);
 }
