@@ -32,6 +32,37 @@ function kindOf(mediaType: string): MediaKind {
 const mediaByReference =
   /^(?:gs:\/\/|https?:\/\/(?:[a-z0-9-]+\.)*(?:youtube\.com|youtu\.be|googleapis\.com)(?:[/:?#]|$))/i;
 
+/** How many base64 characters `decodeBase64` decodes at a time: a multiple of 4, whose copy stays in the cache. */
+export const base64Chunk = 64 * 1024;
+const chunkBytes = (base64Chunk * 3) / 4;
+
+/**
+ * The bytes the base64 in `text` from `from` on decodes to, exactly as `Buffer.from(text.slice(from), 'base64')`
+ * gives them, a chunk at a time. Node 20 copies a string it decodes into one of two bytes a character first: whole,
+ * a 75 MB PDF's 100 MB of base64 became a 200 MB copy, and decoding took twice as long as chunk by chunk. A chunk
+ * of clean base64 (no padding, whitespace or other character inside) decodes to three quarters of its length and
+ * leaves nothing over for the next; at the first that does not, the rest is decoded in one piece, as the whole is.
+ */
+export function decodeBase64(text: string, from: number): Buffer {
+  const length = text.length - from;
+  // What `Buffer.from` allocates for it: its length without the padding at its end, three quarters of it.
+  let characters = length;
+  if (characters > 0 && text.charCodeAt(text.length - 1) === 0x3d /* = */) characters -= 1;
+  if (characters > 1 && text.charCodeAt(from + characters - 1) === 0x3d) characters -= 1;
+  const bytes = Buffer.allocUnsafe((characters * 3) >>> 2);
+  let written = 0;
+  let at = from;
+  while (text.length - at > base64Chunk) {
+    const decoded = bytes.write(text.slice(at, at + base64Chunk), written, 'base64');
+    if (decoded !== chunkBytes) break;
+    written += decoded;
+    at += base64Chunk;
+  }
+  // The last chunk, or the rest from one that was not clean (what it wrote is written over).
+  written += bytes.write(text.slice(at), written, 'base64');
+  return bytes.subarray(0, written);
+}
+
 /**
  * Classifies the URL of an `image_url` part, the way adapters that forward other media (Gemini) send it: a base64
  * data URL by its media type, a link by its extension. A link whose path has no extension (a CDN or an image
@@ -49,7 +80,7 @@ export function classifyMediaPart(url: string, options?: { countPages?: boolean 
     const bytes = Math.ceil(((url.length - inline[0].length) * 3) / 4);
     const pages =
       kind === 'document' && options?.countPages
-        ? countPdfPages(Buffer.from(url.slice(inline[0].length), 'base64'))
+        ? countPdfPages(decodeBase64(url, inline[0].length))
         : undefined;
     return { kind, mediaType, inline: true, bytes, pages };
   }
