@@ -11,6 +11,7 @@ import { ensureWallet, expireHolds, getBalance, postEntry, verifyLedger } from '
 import { createLedgerMetering } from './metering.js';
 import { setWalletPlan } from './plans.js';
 import { PriceBookCache, setPrice } from './prices.js';
+import { summariseUsage } from './statements.js';
 import { creditHolds, ledgerEntries } from './tables.js';
 
 /** 1 credit per output token: a request asking for N tokens holds N and, when it uses them all, costs N. */
@@ -88,7 +89,11 @@ for (const pair of backendPairs()) {
         .from(ledgerEntries)
         .where(and(eq(ledgerEntries.walletId, walletId), eq(ledgerEntries.kind, 'usage')));
 
-    it('serves a large wallet from one lease and writes every charge exactly once, in batches', async () => {
+    /** The calls the entries stand for: a leased batch writes one entry per wallet, key, model and price. */
+    const callsIn = (entries: Array<{ details: Record<string, number | string> | null }>) =>
+      entries.reduce((sum, entry) => sum + Number(entry.details?.requests ?? 1), 0);
+
+    it('serves a large wallet from one lease and writes every charge exactly once, a few entries in all', async () => {
       const wallet = await fundedWallet(1_000_000);
       const leases = new CreditLeases({ db: database.db, ttlSeconds: 60 });
       const call = meteringFor(wallet.ownerId, leases);
@@ -100,9 +105,24 @@ for (const pair of backendPairs()) {
 
       const spent = Array.from({ length: 500 }, (_, i) => i % 100).reduce((sum, n) => sum + n, 0);
       const entries = await usageEntries(wallet.id);
-      expect(entries).toHaveLength(500 - 5); // the five calls that used nothing leave no entry
+      // One entry per batch (one wallet, key, model and price here) for the leased calls, one each for calls that
+      // found the lease spent and were held on their own: together the 495 calls that used anything.
+      const leased = entries.filter((entry) => entry.details?.requests !== undefined);
+      expect(leased.length).toBeGreaterThan(0);
+      expect(leased.length).toBeLessThanOrEqual(leases.stats.flushes);
+      expect(callsIn(entries)).toBe(500 - 5);
+      expect(entries.reduce((sum, entry) => sum + Number(entry.details?.outputTokens), 0)).toBe(spent);
       expect(new Set(entries.map((entry) => entry.idempotencyKey)).size).toBe(entries.length);
       expect(entries.reduce((sum, entry) => sum + entry.amount, 0)).toBe(-spent);
+      // The usage report still counts calls, not entries.
+      const report = await summariseUsage(database.db, {
+        walletId: wallet.id,
+        from: new Date(Date.now() - 60_000),
+        to: new Date(Date.now() + 60_000),
+        groupBy: 'model',
+        timeZone: 'Africa/Algiers',
+      });
+      expect(report).toEqual([{ group: model, requests: 495, credits: spent }]);
       // Each entry's balance_after is the running balance, in order.
       const ordered = [...entries].sort((a, b) => a.id - b.id);
       let running = 1_000_000;
@@ -137,7 +157,7 @@ for (const pair of backendPairs()) {
       expect(first.stats.leasesTaken + second.stats.leasesTaken).toBeGreaterThan(0);
       const balance = await getBalance(database.db, wallet.id);
       expect(balance).toEqual({ balance: 40_000 - served * 100, held: 0, available: 40_000 - served * 100 });
-      expect(await usageEntries(wallet.id)).toHaveLength(served);
+      expect(callsIn(await usageEntries(wallet.id))).toBe(served);
       expect(await verifyLedger(database.db)).toEqual([]);
     });
 
@@ -174,8 +194,8 @@ for (const pair of backendPairs()) {
       await crashed.flush();
       await crashed.flush();
       const entries = await usageEntries(wallet.id);
-      expect(entries.map((entry) => entry.amount)).toEqual([-100, -100, -100]);
-      expect(crashed.stats.lateEntries).toBe(3);
+      expect(entries.map((entry) => [entry.amount, entry.details?.requests])).toEqual([[-300, 3]]);
+      expect(crashed.stats.lateEntries).toBe(1);
       expect(await getBalance(database.db, wallet.id)).toMatchObject({ balance: 99_700, held: 0 });
       expect(await verifyLedger(database.db)).toEqual([]);
 

@@ -267,11 +267,12 @@ for (const pair of backendPairs()) {
       expect(csv.headers['content-type']).toContain('text/csv');
       const lines = csv.body.trim().split('\r\n');
       expect(lines[0]).toBe(
-        'id,created_at,kind,amount,balance_after,request_id,model,key_id,price_version,payment_id,order_id,reason',
+        'id,created_at,kind,amount,balance_after,request_id,model,key_id,price_version,payment_id,order_id,reason,requests',
       );
       expect(lines).toHaveLength(4);
       expect(lines[1]).toContain(',grant,1000,1000,');
       expect(lines[1]).toContain('welcome credits');
+      expect(lines[3]).toMatch(/,usage,-20,.*,1$/); // a call held on its own: one request
     });
 
     it('reports usage by day, model and key', async () => {

@@ -93,6 +93,7 @@ const csvColumns = [
   'payment_id',
   'order_id',
   'reason',
+  'requests',
 ] as const;
 
 function csvField(value: unknown): string {
@@ -124,6 +125,8 @@ export async function exportLedgerCsv(db: Database, walletId: string): Promise<s
           entry.paymentId,
           entry.orderId,
           entry.reason,
+          // A leased batch's usage entry stands for several calls (their detail is in the usage records).
+          entry.kind === 'usage' ? (entry.details?.requests ?? 1) : null,
         ]
           .map(csvField)
           .join(','),
@@ -159,7 +162,8 @@ export async function summariseUsage(
   const rows = await queryRows<{ group: string; requests: unknown; credits: unknown }>(
     db,
     sql`
-      select ${group} as "group", count(*) as requests, -sum(amount) as credits
+      select ${group} as "group", sum(coalesce((details->>'requests')::bigint, 1)) as requests,
+        -sum(amount) as credits
       from ledger_entries
       where wallet_id = ${options.walletId} and kind = 'usage'
         and created_at >= ${options.from.toISOString()}::timestamptz and created_at < ${options.to.toISOString()}::timestamptz

@@ -16,7 +16,6 @@ import { ensureWallet, expireHolds, getBalance, postEntry, verifyLedger } from '
 import { renewPlans, setWalletPlan } from '../billing/plans.js';
 import { loadPriceBook, syncPriceBook } from '../billing/prices.js';
 import { queryRows } from '../billing/sql.js';
-import { ledgerEntries } from '../billing/tables.js';
 import { createVirtualKey } from './keys-service.js';
 
 /**
@@ -109,12 +108,25 @@ async function send(origin: string, key: string): Promise<number> {
   }
 }
 
-/** The ledger balances, and each of `requests` paid calls has exactly one usage entry on the wallet. */
+/**
+ * The ledger balances; the wallet's usage entries stand for exactly `requests` paid calls (a leased batch writes one
+ * entry for many, `details.requests`) and charge what those calls' usage records say; no request is in two entries.
+ */
 async function expectChargedOnceEach(db: DatabaseConnection['db'], walletId: string, requests: number) {
   expect(await verifyLedger(db)).toEqual([]);
-  const perRequest = await usageEntriesPerRequest(db, walletId);
-  expect(perRequest).toHaveLength(requests);
-  expect(perRequest.every((row) => row.entries === 1)).toBe(true);
+  const [ledger] = await queryRows<{ calls: number; credits: string }>(
+    db,
+    sql`select coalesce(sum(coalesce((details->>'requests')::int, 1)), 0)::int as calls,
+          coalesce(-sum(amount), 0)::text as credits
+        from ledger_entries where wallet_id = ${walletId} and kind = 'usage'`,
+  );
+  const [records] = await queryRows<{ calls: number; credits: string }>(
+    db,
+    sql`select count(*)::int as calls, coalesce(sum(credits), 0)::text as credits from usage_records where credits > 0`,
+  );
+  expect(ledger).toEqual({ calls: requests, credits: records!.credits });
+  expect(records!.calls).toBe(requests);
+  expect(await requestsChargedTwice(db, walletId)).toEqual([]);
 }
 
 function tally(statuses: number[]): Record<number, number> {
@@ -123,12 +135,14 @@ function tally(statuses: number[]): Record<number, number> {
   return counts;
 }
 
-async function usageEntriesPerRequest(db: DatabaseConnection['db'], walletId: string) {
-  return db
-    .select({ requestId: ledgerEntries.requestId, entries: sql<number>`count(*)::int` })
-    .from(ledgerEntries)
-    .where(sql`${ledgerEntries.walletId} = ${walletId} and ${ledgerEntries.kind} = 'usage'`)
-    .groupBy(ledgerEntries.requestId);
+/** Request ids found in more than one usage entry of the wallet (a leased batch's entry names none). */
+async function requestsChargedTwice(db: DatabaseConnection['db'], walletId: string) {
+  return queryRows<{ request_id: string }>(
+    db,
+    sql`select request_id from ledger_entries
+        where wallet_id = ${walletId} and kind = 'usage' and request_id is not null
+        group by request_id having count(*) > 1`,
+  );
 }
 
 describe('billing across real server processes', { timeout: 300_000 }, () => {
@@ -397,8 +411,7 @@ describe('billing across real server processes', { timeout: 300_000 }, () => {
       const balance = await getBalance(database.db, walletId);
       expect(balance.held).toBe(0);
       expect(await verifyLedger(database.db)).toEqual([]);
-      const perRequest = await usageEntriesPerRequest(database.db, walletId);
-      expect(perRequest.every((row) => row.entries === 1)).toBe(true);
+      expect(await requestsChargedTwice(database.db, walletId)).toEqual([]);
     } finally {
       await database.close();
     }
