@@ -2040,6 +2040,127 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/account/two-factor/email-code": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Email a one-time code (10 minutes) that confirms turning two-factor authentication on or off, for an account without a password; 409 for one with a password. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        action: "enable" | "disable";
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            status: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/account/two-factor/enable": {
         parameters: {
             query?: never;
@@ -2049,7 +2170,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Confirm enrolment with a code from the app and the password (when the account has one); returns ten single-use backup codes, shown once. */
+        /** Confirm enrolment with a code from the app and the password (or, without one, the emailed code); returns ten single-use backup codes, shown once. */
         post: {
             parameters: {
                 query?: never;
@@ -2062,6 +2183,8 @@ export interface paths {
                     "application/json": {
                         code: string;
                         password?: string;
+                        /** @description For an account without a password: the code emailed by /api/account/two-factor/email-code. */
+                        emailCode?: string;
                     };
                 };
             };
@@ -2169,7 +2292,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Turn two-factor authentication off; needs the password and a current or backup code. */
+        /** Turn two-factor authentication off; needs a current or backup code and the password (or, without one, the emailed code). */
         post: {
             parameters: {
                 query?: never;
@@ -2180,7 +2303,9 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        password: string;
+                        password?: string;
+                        /** @description For an account without a password: the code emailed by /api/account/two-factor/email-code. */
+                        emailCode?: string;
                         code: string;
                     };
                 };

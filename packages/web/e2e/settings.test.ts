@@ -4,7 +4,7 @@ import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { updateSecurityPolicy } from '../../server/src/modules/accounts/policy.js';
 import { users } from '../../server/src/modules/accounts/tables.js';
-import { uniqueEmail } from '../../server/src/modules/accounts/testing.js';
+import { codeFromEmail, uniqueEmail, waitForEmail } from '../../server/src/modules/accounts/testing.js';
 import { backendPairs } from '../../server/src/testing/backend-pairs.js';
 import { startGatewayHarness } from '../../server/src/testing/gateway-harness.js';
 import { screenshot, useBrowserSuite } from './browser.js';
@@ -90,6 +90,55 @@ describe('account settings in Chromium', () => {
     await screenshot(page, 'security-ar');
     await page.setViewportSize({ width: 390, height: 844 });
     await screenshot(page, 'security-ar-390');
+  });
+
+  it('turns two-step verification on and off with a code sent by email on an account without a password', async () => {
+    const { harness } = suite;
+    const page = await suite.newPage({ locale: 'en-US', viewport: { width: 1280, height: 900 } });
+    const email = uniqueEmail('oauth-only');
+    await signUpInPage(page, harness, email);
+    // As if it had signed up with Google or GitHub: there is no password to ask for.
+    await harness.app.db.update(users).set({ passwordHash: null }).where(eq(users.email, email));
+    const emailedCode = async (after: Date) =>
+      codeFromEmail(
+        (await waitForEmail(harness.app, { to: email, template: 'two_factor_code', after })).text,
+      );
+
+    await page.goto(`${harness.origin}/settings/security`);
+    await page.getByTestId('two-factor-start').click();
+    const secret = (await page.getByTestId('two-factor-secret').textContent())!.trim();
+    expect(await page.getByTestId('two-factor-enable-password').count()).toBe(0);
+    await page.getByTestId('two-factor-enable-code').fill(await generate({ secret }));
+    await page.getByTestId('two-factor-enable').click();
+    // Without the emailed code nothing is sent: the field says what is missing.
+    await page.getByText('Enter the code.').waitFor();
+    const asked = new Date();
+    await page.getByTestId('two-factor-enable-email-code-send').click();
+    await page.getByTestId('two-factor-enable-email-code-sent').waitFor();
+    const enableCode = await emailedCode(asked);
+    await page.getByTestId('two-factor-enable-email-code').fill('abcde-23456');
+    await page.getByTestId('two-factor-enable').click();
+    await page.getByTestId('two-factor-enable-error').getByText('This emailed code is not right').waitFor();
+    await page.getByTestId('two-factor-enable-email-code').fill(enableCode);
+    await screenshot(page, 'security-two-factor-email-code-en');
+    await page.getByTestId('two-factor-enable').click();
+    await page.getByTestId('backup-codes').waitFor();
+    const codes = await page.getByTestId('backup-code').allTextContents();
+    await page.getByTestId('backup-codes-done').click();
+    await page.getByTestId('two-factor-on').waitFor();
+
+    await page.getByTestId('two-factor-disable-start').click();
+    expect(await page.getByTestId('two-factor-disable-password').count()).toBe(0);
+    await page.getByTestId('two-factor-disable-code').fill(codes[0]!);
+    const askedAgain = new Date();
+    await page.getByTestId('two-factor-disable-email-code-send').click();
+    await page.getByTestId('two-factor-disable-email-code-sent').waitFor();
+    await page.getByTestId('two-factor-disable-email-code').fill(await emailedCode(askedAgain));
+    await page.getByTestId('language-switcher').selectOption('ar');
+    await expect.poll(() => page.getAttribute('html', 'dir')).toBe('rtl');
+    await screenshot(page, 'security-two-factor-email-code-off-ar');
+    await page.getByTestId('two-factor-disable').click();
+    await page.getByTestId('two-factor-disabled').waitFor();
   });
 
   it('edits the profile and preferences, uploads an avatar, and schedules then cancels the deletion', async () => {

@@ -16,6 +16,8 @@ export interface MailTemplates {
   email_changed: { name: string; newEmail: string };
   password_changed: { name: string };
   two_factor_changed: { name: string; enabled: boolean };
+  /** `enabled`: the change the code confirms (two-factor turned on, or off). */
+  two_factor_code: { name: string; code: string; enabled: boolean };
   account_deletion_scheduled: { name: string; date: string };
   payment_receipt: { name: string; number: string; amount: string; credits: string; link: string };
   organization_invitation: { name: string; inviter: string; organization: string; link: string };
@@ -185,6 +187,36 @@ const catalogue: Catalogue = {
     ar: {
       subject: 'المصادقة الثنائية: {state}',
       lines: [hello.ar, 'المصادقة الثنائية لحسابك الآن {state}.', notYou.ar],
+    },
+  },
+  // The code stays out of the subject: admins see subjects in the outbox, and phones show them on locked screens.
+  two_factor_code: {
+    fr: {
+      subject: 'Votre code de sécurité WeBox',
+      lines: [
+        hello.fr,
+        'Une session ouverte sur votre compte demande que la double authentification soit {state}. Pour le confirmer, saisissez ce code : {code}',
+        'Il est valable 10 minutes et ne sert qu’une fois. Ne le communiquez à personne : WeBox ne vous le demandera jamais.',
+        "Si ce n'était pas vous, n'utilisez pas ce code : quelqu'un est peut-être connecté à votre compte. Déconnectez les autres sessions depuis vos paramètres de sécurité.",
+      ],
+    },
+    en: {
+      subject: 'Your WeBox security code',
+      lines: [
+        hello.en,
+        'A session signed in to your account asks for two-factor authentication to be {state}. To confirm, enter this code: {code}',
+        'It is valid for 10 minutes and works once. Share it with no one: WeBox will never ask you for it.',
+        'If this was not you, do not use the code: someone may be signed in to your account. Sign out the other sessions from your security settings.',
+      ],
+    },
+    ar: {
+      subject: 'رمز الأمان الخاص بك في WeBox',
+      lines: [
+        hello.ar,
+        'تطلب جلسة مفتوحة على حسابك أن تصبح المصادقة الثنائية {state}. للتأكيد، أدخل هذا الرمز: {code}',
+        'الرمز صالح لمدة 10 دقائق ويُستخدم مرة واحدة. لا تشاركه مع أحد: لن يطلبه منك WeBox أبدًا.',
+        'إذا لم تكن أنت، فلا تستخدم الرمز: ربما سجّل أحدهم الدخول إلى حسابك. سجّل خروج الجلسات الأخرى من إعدادات الأمان.',
+      ],
     },
   },
   account_deletion_scheduled: {

@@ -189,6 +189,7 @@ const openWhileEnrolling = [
   'GET /api/account',
   'GET /api/account/two-factor',
   'POST /api/account/two-factor/setup',
+  'POST /api/account/two-factor/email-code',
   'POST /api/account/two-factor/enable',
   'POST /api/account/password',
   'POST /api/auth/sign-out',

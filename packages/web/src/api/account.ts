@@ -102,8 +102,15 @@ export function startTwoFactorSetup(): Promise<{ secret: string; otpauthUrl: str
   return apiRequest('/api/account/two-factor/setup', { method: 'POST', body: {} });
 }
 
-/** The password is asked for when the account has one (`hasPassword`). */
-export async function enableTwoFactor(options: { code: string; password?: string }): Promise<string[]> {
+/** How a 2FA change is confirmed: the password, or for an account without one (`hasPassword`) an emailed code. */
+export type AccountProof = { password: string } | { emailCode: string };
+
+/** Emails the code that confirms turning 2FA on or off, for an account without a password. */
+export async function sendTwoFactorEmailCode(action: 'enable' | 'disable'): Promise<void> {
+  await apiRequest('/api/account/two-factor/email-code', { method: 'POST', body: { action } });
+}
+
+export async function enableTwoFactor(options: { code: string } & AccountProof): Promise<string[]> {
   const response = await apiRequest<{ backupCodes: string[] }>('/api/account/two-factor/enable', {
     method: 'POST',
     body: options,
@@ -111,7 +118,7 @@ export async function enableTwoFactor(options: { code: string; password?: string
   return response.backupCodes;
 }
 
-export async function disableTwoFactor(options: { password: string; code: string }): Promise<void> {
+export async function disableTwoFactor(options: { code: string } & AccountProof): Promise<void> {
   await apiRequest('/api/account/two-factor/disable', { method: 'POST', body: options });
 }
 

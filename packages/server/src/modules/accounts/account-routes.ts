@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import { errorResponses } from '../../http/schemas.js';
 import { authenticate } from '../../plugins/authenticate.js';
+import { rateLimit } from '../../plugins/rate-limit.js';
 import { auditFilters, clientOf, countAuditEvents, listAuditEvents, recordAuditEvent } from './audit.js';
 import { changePassword, requestEmailChange } from './auth-service.js';
 import { accountsContext } from './context.js';
@@ -26,7 +27,9 @@ import {
   confirmTwoFactorEnrolment,
   disableTwoFactor,
   regenerateBackupCodes,
+  sendTwoFactorEmailCode,
   startTwoFactorEnrolment,
+  twoFactorEmailActions,
   twoFactorStatus,
 } from './two-factor.js';
 
@@ -40,6 +43,19 @@ export async function accountRoutes(app: FastifyInstance) {
   const reads = userLimit(app, 'reads');
   const writes = userLimit(app, 'writes');
   const sensitive = userLimit(app, 'auth', 'account-sensitive');
+  // Each one is an email in the owner's inbox: a few per quarter of an hour is plenty for a person.
+  const emailCodes = rateLimit(app.stores.rateLimiters, {
+    name: 'user:two-factor-email-code',
+    points: 5,
+    durationSeconds: 900,
+    key: (request) => request.auth.userId,
+  });
+  /** A code from the email `POST /api/account/two-factor/email-code` sends (accounts without a password). */
+  const emailCode = z
+    .string()
+    .max(64)
+    .optional()
+    .describe('For an account without a password: the code emailed by /api/account/two-factor/email-code.');
 
   routes.get(
     '/api/account',
@@ -224,13 +240,38 @@ export async function accountRoutes(app: FastifyInstance) {
   );
 
   routes.post(
+    '/api/account/two-factor/email-code',
+    {
+      schema: {
+        tags,
+        summary:
+          'Email a one-time code (10 minutes) that confirms turning two-factor authentication on or off, for an account without a password; 409 for one with a password.',
+        body: z.object({ action: z.enum(twoFactorEmailActions) }),
+        response: { 202: messageSchema, ...errorResponses(400, 401, 403, 409, 429) },
+      },
+      preHandler: [signedInEnrolling, sensitive, emailCodes],
+    },
+    async (request, reply) => {
+      await sendTwoFactorEmailCode(context(), {
+        userId: request.auth.userId,
+        action: request.body.action,
+        ...clientOf(request),
+      });
+      return reply.code(202).send({
+        status: 'code_sent',
+        message: 'A code is on its way to your address; it works for 10 minutes.',
+      });
+    },
+  );
+
+  routes.post(
     '/api/account/two-factor/enable',
     {
       schema: {
         tags,
         summary:
-          'Confirm enrolment with a code from the app and the password (when the account has one); returns ten single-use backup codes, shown once.',
-        body: z.object({ code: codeSchema, password: z.string().max(256).optional() }),
+          'Confirm enrolment with a code from the app and the password (or, without one, the emailed code); returns ten single-use backup codes, shown once.',
+        body: z.object({ code: codeSchema, password: z.string().max(256).optional(), emailCode }),
         response: {
           200: z.object({ backupCodes: z.array(z.string()) }),
           ...errorResponses(400, 401, 403, 409, 429),
@@ -242,8 +283,7 @@ export async function accountRoutes(app: FastifyInstance) {
       reply.header('cache-control', 'no-store');
       return confirmTwoFactorEnrolment(context(), {
         userId: request.auth.userId,
-        code: request.body.code,
-        password: request.body.password,
+        ...request.body,
         ...clientOf(request),
       });
     },
@@ -254,8 +294,9 @@ export async function accountRoutes(app: FastifyInstance) {
     {
       schema: {
         tags,
-        summary: 'Turn two-factor authentication off; needs the password and a current or backup code.',
-        body: z.object({ password: z.string().min(1).max(256), code: codeSchema }),
+        summary:
+          'Turn two-factor authentication off; needs a current or backup code and the password (or, without one, the emailed code).',
+        body: z.object({ password: z.string().max(256).optional(), emailCode, code: codeSchema }),
         response: { 204: z.null(), ...errorResponses(400, 401, 403, 409, 429) },
       },
       preHandler: [signedIn, sensitive],

@@ -24,6 +24,7 @@ export const auditEventTypes = [
   'two_factor.disabled',
   'two_factor.backup_code_used',
   'two_factor.backup_codes_regenerated',
+  'two_factor.email_code_sent',
   'oauth.linked',
   'oauth.signed_up',
   'provider_key.saved',

@@ -1,10 +1,11 @@
-import { and, eq, gt, isNull } from 'drizzle-orm';
+import { and, eq, gt } from 'drizzle-orm';
 import { publicUrl } from '../../config/env.js';
 import type { Database } from '../../db/client.js';
 import { sqlState } from '../../db/sql-state.js';
 import { AppError } from '../../errors.js';
 import { recordAuditEvent } from './audit.js';
 import type { AccountsContext, RequestOrigin } from './context.js';
+import { consumeEmailToken, issueEmailToken } from './email-tokens.js';
 import { assertStrongPassword } from './password-policy.js';
 import { assertCurrentPassword, hashPassword, verifyPassword } from './passwords.js';
 import { findAccountRow, mailAccount, normaliseEmail } from './service.js';
@@ -16,7 +17,7 @@ import {
   throttled,
   twoFactorBudget,
 } from './sign-in-throttle.js';
-import { type EmailTokenPurpose, emailTokens, type Locale, users } from './tables.js';
+import { emailTokens, type Locale, users } from './tables.js';
 import { revokePreviousHolder } from './takeover.js';
 import { hashToken, randomToken } from './tokens.js';
 import { verifySecondFactor } from './two-factor.js';
@@ -33,51 +34,6 @@ let dummyHash: Promise<string> | undefined;
 function timingDummy(): Promise<string> {
   dummyHash ??= hashPassword(randomToken());
   return dummyHash;
-}
-
-async function issueEmailToken(
-  db: Database,
-  options: { userId: string; purpose: EmailTokenPurpose; email: string; ttlMs: number },
-): Promise<string> {
-  const token = randomToken();
-  await db.transaction(async (transaction) => {
-    // One live link per purpose: asking again invalidates the previous one.
-    await transaction
-      .update(emailTokens)
-      .set({ usedAt: new Date() })
-      .where(
-        and(
-          eq(emailTokens.userId, options.userId),
-          eq(emailTokens.purpose, options.purpose),
-          isNull(emailTokens.usedAt),
-        ),
-      );
-    await transaction.insert(emailTokens).values({
-      tokenHash: hashToken(token),
-      userId: options.userId,
-      purpose: options.purpose,
-      email: options.email,
-      expiresAt: new Date(Date.now() + options.ttlMs),
-    });
-  });
-  return token;
-}
-
-/** Spends a link token once; undefined when unknown, used, expired or for another purpose. */
-async function consumeEmailToken(db: Database, token: string, purpose: EmailTokenPurpose) {
-  const [row] = await db
-    .update(emailTokens)
-    .set({ usedAt: new Date() })
-    .where(
-      and(
-        eq(emailTokens.tokenHash, hashToken(token)),
-        eq(emailTokens.purpose, purpose),
-        isNull(emailTokens.usedAt),
-        gt(emailTokens.expiresAt, new Date()),
-      ),
-    )
-    .returning();
-  return row;
 }
 
 function link(context: AccountsContext, path: string, token?: string): string {

@@ -123,10 +123,17 @@ export const refreshTokens = pgTable(
   (table) => [index('refresh_tokens_session_idx').on(table.sessionId)],
 );
 
-export const emailTokenPurposes = ['verify_email', 'reset_password', 'change_email'] as const;
+export const emailTokenPurposes = [
+  'verify_email',
+  'reset_password',
+  'change_email',
+  // Codes that let an account without a password confirm a 2FA change (see `sendTwoFactorEmailCode`).
+  'two_factor_enable',
+  'two_factor_disable',
+] as const;
 export type EmailTokenPurpose = (typeof emailTokenPurposes)[number];
 
-/** Single-use links sent by email. Only a hash of the token is kept. */
+/** Single-use links and codes sent by email. Only a hash of the token is kept. */
 export const emailTokens = pgTable(
   'email_tokens',
   {

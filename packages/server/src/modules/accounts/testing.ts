@@ -37,6 +37,14 @@ export function tokenFromEmail(text: string | null, path: string): string {
   return decodeURIComponent(match[1]!);
 }
 
+/** The one-time code of a `two_factor_code` email (null: the body was cleared after an SMTP delivery). */
+export function codeFromEmail(text: string | null): string {
+  if (text === null) throw new Error("no code: the email's body was cleared after its delivery");
+  const match = /\b([a-z2-9]{5}-[a-z2-9]{5})\b/.exec(text);
+  if (!match) throw new Error('no code in the email');
+  return match[1]!;
+}
+
 export interface SignedInClient {
   userId: string;
   email: string;
@@ -151,7 +159,10 @@ export async function createSignedInAccount(
   };
 }
 
-/** Turns on TOTP for a signed-in account through the API: its secret and the backup codes it was given. */
+/**
+ * Turns on TOTP for a signed-in account through the API: its secret and the backup codes it was given. An account
+ * without a password (createSignedInAccount) confirms with the code emailed to it, read from the outbox.
+ */
 export async function enableTwoFactor(
   app: FastifyInstance,
   client: SignedInClient,
@@ -159,14 +170,35 @@ export async function enableTwoFactor(
   const { secret } = (
     await app.inject({ method: 'POST', url: '/api/account/two-factor/setup', headers: client.headers })
   ).json();
+  const proof = client.password
+    ? { password: client.password }
+    : { emailCode: await emailedTwoFactorCode(app, client, 'enable') };
   const enabled = await app.inject({
     method: 'POST',
     url: '/api/account/two-factor/enable',
     headers: client.headers,
-    // Accounts made without a password (createSignedInAccount) have none to give.
-    payload: { code: await generate({ secret }), ...(client.password ? { password: client.password } : {}) },
+    payload: { code: await generate({ secret }), ...proof },
   });
   if (enabled.statusCode !== 200)
     throw new Error(`enabling 2FA answered ${enabled.statusCode}: ${enabled.body}`);
   return { secret, backupCodes: enabled.json().backupCodes };
+}
+
+/** Asks for the code that confirms a 2FA change on an account without a password, and reads it from its email. */
+export async function emailedTwoFactorCode(
+  app: FastifyInstance,
+  client: SignedInClient,
+  action: 'enable' | 'disable',
+): Promise<string> {
+  const after = new Date();
+  const asked = await app.inject({
+    method: 'POST',
+    url: '/api/account/two-factor/email-code',
+    headers: client.headers,
+    payload: { action },
+  });
+  if (asked.statusCode !== 202)
+    throw new Error(`asking for a code answered ${asked.statusCode}: ${asked.body}`);
+  const mail = await waitForEmail(app, { to: client.email, template: 'two_factor_code', after });
+  return codeFromEmail(mail.text);
 }

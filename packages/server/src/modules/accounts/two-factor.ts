@@ -6,6 +6,7 @@ import type { Database } from '../../db/client.js';
 import { AppError } from '../../errors.js';
 import { recordAuditEvent } from './audit.js';
 import type { AccountsContext, RequestOrigin } from './context.js';
+import { consumeEmailToken, findLiveEmailToken, issueEmailToken } from './email-tokens.js';
 import type { MasterKeyring } from './master-keys.js';
 import { assertCurrentPassword } from './passwords.js';
 import { findAccountRow, mailAccount } from './service.js';
@@ -17,6 +18,7 @@ const BACKUP_CODE_COUNT = 10;
 // No 0/O, 1/l/I: codes are read off paper.
 const BACKUP_ALPHABET = 'abcdefghjkmnpqrstuvwxyz23456789';
 const TOTP_TOLERANCE_SECONDS = 30;
+const EMAIL_CODE_TTL_MS = 10 * 60_000;
 
 function totpContext(userId: string): string {
   return `totp:${userId}`;
@@ -41,6 +43,97 @@ async function replaceBackupCodes(db: Database, userId: string): Promise<string[
       .values(codes.map((code) => ({ userId, codeHash: hashToken(normaliseBackupCode(code)) })));
   });
   return codes;
+}
+
+/** The 2FA changes an account without a password confirms with an emailed code. */
+export const twoFactorEmailActions = ['enable', 'disable'] as const;
+export type TwoFactorEmailAction = (typeof twoFactorEmailActions)[number];
+
+const emailCodePurpose = { enable: 'two_factor_enable', disable: 'two_factor_disable' } as const;
+
+/**
+ * What is hashed and stored for an emailed code: the code bound to its account, so a code is only ever looked up for
+ * the account it was sent to (codes are short enough to type; the account's id keeps them from meeting).
+ */
+function emailCodeToken(userId: string, code: string): string {
+  return `${userId}:${normaliseBackupCode(code)}`;
+}
+
+function emailCodeRefused(): AppError {
+  return new AppError(
+    'token_invalid',
+    'Confirm with the code we email to your address: this one is missing, not right, already used or expired.',
+  );
+}
+
+/**
+ * Emails a one-time code (ten characters, ~50 bits, like a backup code; 10 minutes, single use, the previous one
+ * replaced) to the verified address of an account without a password, which it then gives with `emailCode` to turn
+ * 2FA on or off. Such an account signed up through OAuth has no password to ask for, and a session alone (perhaps a
+ * stolen one) must not change its second factor; control of the mailbox is what already recovers the account (a
+ * password reset link goes there too), so it is the proof asked for. Accounts with a password give it instead (409).
+ */
+export async function sendTwoFactorEmailCode(
+  context: AccountsContext,
+  options: { userId: string; action: TwoFactorEmailAction } & RequestOrigin,
+): Promise<void> {
+  const user = await findAccountRow(context.db, options.userId);
+  if (user.passwordHash)
+    throw new AppError('conflict', 'This account has a password: confirm the change with it instead.');
+  if (!user.emailVerifiedAt) throw new AppError('conflict', 'Confirm your email address first.');
+  if (options.action === 'enable' && user.totpEnabledAt)
+    throw new AppError('conflict', 'Two-factor authentication is already on.');
+  if (options.action === 'disable' && !user.totpEnabledAt)
+    throw new AppError('conflict', 'Two-factor authentication is not on.');
+  const code = generateBackupCode();
+  await issueEmailToken(context.db, {
+    userId: user.id,
+    purpose: emailCodePurpose[options.action],
+    email: user.email,
+    ttlMs: EMAIL_CODE_TTL_MS,
+    token: emailCodeToken(user.id, code),
+  });
+  await recordAuditEvent(context.db, {
+    type: 'two_factor.email_code_sent',
+    userId: user.id,
+    ip: options.ip,
+    userAgent: options.userAgent,
+    details: { action: options.action },
+  });
+  await mailAccount(context, user, 'two_factor_code', { code, enabled: options.action === 'enable' });
+}
+
+/**
+ * The proof a 2FA change needs besides the code from the authenticator: the password when the account has one, else
+ * a live emailed code for this change sent to the account's current address. Refuses (401 or 400) without spending
+ * anything; returns the emailed code's token for `spendEmailCode`, to be spent with the change it allows.
+ */
+async function assertAccountProof(
+  context: AccountsContext,
+  user: typeof users.$inferSelect,
+  action: TwoFactorEmailAction,
+  proof: { password?: string | undefined; emailCode?: string | undefined },
+): Promise<string | undefined> {
+  if (user.passwordHash) {
+    await assertCurrentPassword(context, user, proof.password ?? '');
+    return undefined;
+  }
+  if (!proof.emailCode) throw emailCodeRefused();
+  const token = emailCodeToken(user.id, proof.emailCode);
+  const row = await findLiveEmailToken(context.db, token, emailCodePurpose[action]);
+  if (row?.userId !== user.id || row.email !== user.email) throw emailCodeRefused();
+  return token;
+}
+
+/** Spends an emailed code inside the change's transaction: of two uses at once, one changes anything. */
+async function spendEmailCode(
+  transaction: Database,
+  user: typeof users.$inferSelect,
+  action: TwoFactorEmailAction,
+  token: string,
+): Promise<void> {
+  const row = await consumeEmailToken(transaction, token, emailCodePurpose[action]);
+  if (row?.userId !== user.id || row.email !== user.email) throw emailCodeRefused();
 }
 
 export interface TwoFactorEnrolment {
@@ -132,27 +225,36 @@ function reverifySecondFactor(context: AccountsContext, userId: string, code: st
 
 /**
  * Turns 2FA on once the person proves their app works, and returns the ten backup codes (shown once). Needs the
- * password when the account has one: a session alone (perhaps a stolen one) must not put a second factor of its
- * holder's choosing between the owner and their account.
+ * password, or for an account without one a code emailed to it (`sendTwoFactorEmailCode`): a session alone (perhaps a
+ * stolen one) must not put a second factor of its holder's choosing between the owner and their account.
  */
 export async function confirmTwoFactorEnrolment(
   context: AccountsContext,
-  options: { userId: string; code: string; password?: string | undefined } & RequestOrigin,
+  options: {
+    userId: string;
+    code: string;
+    password?: string | undefined;
+    emailCode?: string | undefined;
+  } & RequestOrigin,
 ): Promise<{ backupCodes: string[] }> {
   const user = await findAccountRow(context.db, options.userId);
   if (user.totpEnabledAt) throw new AppError('conflict', 'Two-factor authentication is already on.');
   if (!user.totpSecret) throw new AppError('conflict', 'Start the enrolment first to get a secret.');
-  if (user.passwordHash) await assertCurrentPassword(context, user, options.password ?? '');
+  const emailed = await assertAccountProof(context, user, 'enable', options);
   if (!(await verifyTotp(context.db, context.keyring, user, options.code.trim()))) {
     throw new AppError(
       'two_factor_invalid',
       'That code is not right; check the time on your device and try again.',
     );
   }
-  await context.db
-    .update(users)
-    .set({ totpEnabledAt: new Date(), securityVersion: sql`${users.securityVersion} + 1` })
-    .where(eq(users.id, user.id));
+  await context.db.transaction(async (transaction) => {
+    const tx = transaction as unknown as Database;
+    if (emailed) await spendEmailCode(tx, user, 'enable', emailed);
+    await tx
+      .update(users)
+      .set({ totpEnabledAt: new Date(), securityVersion: sql`${users.securityVersion} + 1` })
+      .where(eq(users.id, user.id));
+  });
   const codes = await replaceBackupCodes(context.db, user.id);
   await recordAuditEvent(context.db, {
     type: 'two_factor.enabled',
@@ -164,26 +266,38 @@ export async function confirmTwoFactorEnrolment(
   return { backupCodes: codes };
 }
 
-/** Turning 2FA off needs both the password and a current code (or a backup code). */
+/**
+ * Turning 2FA off needs a current code (or a backup code) and the password, or for an account without one a code
+ * emailed to it (`sendTwoFactorEmailCode`).
+ */
 export async function disableTwoFactor(
   context: AccountsContext,
-  options: { userId: string; password: string; code: string } & RequestOrigin,
+  options: {
+    userId: string;
+    code: string;
+    password?: string | undefined;
+    emailCode?: string | undefined;
+  } & RequestOrigin,
 ): Promise<void> {
   const user = await findAccountRow(context.db, options.userId);
   if (!user.totpEnabledAt) throw new AppError('conflict', 'Two-factor authentication is not on.');
-  await assertCurrentPassword(context, user, options.password);
+  const emailed = await assertAccountProof(context, user, 'disable', options);
   if (!(await reverifySecondFactor(context, user.id, options.code))) {
     throw new AppError('two_factor_invalid', 'That code is not right.');
   }
-  await context.db
-    .update(users)
-    .set({
-      totpSecret: null,
-      totpEnabledAt: null,
-      totpLastStep: null,
-      securityVersion: sql`${users.securityVersion} + 1`,
-    })
-    .where(eq(users.id, user.id));
+  await context.db.transaction(async (transaction) => {
+    const tx = transaction as unknown as Database;
+    if (emailed) await spendEmailCode(tx, user, 'disable', emailed);
+    await tx
+      .update(users)
+      .set({
+        totpSecret: null,
+        totpEnabledAt: null,
+        totpLastStep: null,
+        securityVersion: sql`${users.securityVersion} + 1`,
+      })
+      .where(eq(users.id, user.id));
+  });
   await context.db.delete(backupCodes).where(eq(backupCodes.userId, user.id));
   await recordAuditEvent(context.db, {
     type: 'two_factor.disabled',

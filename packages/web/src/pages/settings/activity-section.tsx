@@ -40,6 +40,7 @@ const labels = {
   'two_factor.disabled': 'twoFactorDisabled',
   'two_factor.backup_code_used': 'backupCodeUsed',
   'two_factor.backup_codes_regenerated': 'backupCodesRegenerated',
+  'two_factor.email_code_sent': 'twoFactorEmailCodeSent',
   'oauth.linked': 'oauthLinked',
   'oauth.signed_up': 'oauthSignedUp',
   'provider_key.saved': 'providerKeySaved',

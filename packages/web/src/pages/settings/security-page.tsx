@@ -1,7 +1,8 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, useEffect, useRef, useState } from 'react';
-import { useTranslation } from 'react-i18next';
+import { Trans, useTranslation } from 'react-i18next';
 import {
+  type AccountProof,
   changePassword,
   disableTwoFactor,
   enableTwoFactor,
@@ -12,6 +13,7 @@ import {
   revokeOtherSessions,
   revokeSession,
   type Session,
+  sendTwoFactorEmailCode,
   startTwoFactorSetup,
 } from '../../api/account';
 import type { Account } from '../../api/auth';
@@ -59,7 +61,7 @@ export function SecurityPage({ account }: { account: Account }) {
           <p>{t('settings.security.twoFactor.requiredBody')}</p>
         </div>
       )}
-      <TwoFactorSection hasPassword={account.hasPassword} />
+      <TwoFactorSection hasPassword={account.hasPassword} email={account.email} />
       {/* Until staff who must use two-step verification have set it up, the server only allows this and a new password. */}
       {!account.twoFactorSetupRequired && <SessionsSection />}
       {account.hasPassword && <PasswordSection />}
@@ -108,7 +110,69 @@ function CodeField({
   );
 }
 
-function TwoFactorSection({ hasPassword }: { hasPassword: boolean }) {
+/**
+ * An account without a password (signed up with Google or GitHub) confirms a 2FA change with a code emailed to it: a
+ * button that sends the code, and the field to type it in.
+ */
+function EmailCodeField({
+  id,
+  action,
+  email,
+  value,
+  onChange,
+  missing = false,
+}: {
+  id: string;
+  action: 'enable' | 'disable';
+  email: string;
+  value: string;
+  onChange: (value: string) => void;
+  missing?: boolean;
+}) {
+  const { t } = useTranslation();
+  const explain = useSettingsErrorMessage();
+  const send = useMutation({ mutationFn: () => sendTwoFactorEmailCode(action) });
+  const bold = { email: <bdi dir="ltr" className="font-semibold" /> };
+  return (
+    <div className="flex flex-col gap-3">
+      <p className="text-slate-700 dark:text-slate-300">
+        <Trans i18nKey="settings.security.twoFactor.emailCode.intro" values={{ email }} components={bold} />
+      </p>
+      <div>
+        <button
+          type="button"
+          data-testid={`${id}-send`}
+          disabled={send.isPending}
+          onClick={() => send.mutate()}
+          className={secondaryButtonClass}
+        >
+          {send.isSuccess
+            ? t('settings.security.twoFactor.emailCode.resend')
+            : t('settings.security.twoFactor.emailCode.send')}
+        </button>
+      </div>
+      {send.isSuccess && (
+        <Saved testId={`${id}-sent`}>
+          <Trans i18nKey="settings.security.twoFactor.emailCode.sent" values={{ email }} components={bold} />
+        </Saved>
+      )}
+      {send.isError && <ErrorAlert testId={`${id}-send-error`}>{explain(send.error)}</ErrorAlert>}
+      <FormField
+        id={id}
+        label={t('settings.security.twoFactor.emailCode.label')}
+        hint={t('settings.security.twoFactor.emailCode.hint')}
+        autoComplete="one-time-code"
+        dir="ltr"
+        required
+        value={value}
+        error={missing ? t('auth.validation.codeRequired') : undefined}
+        onChange={(event) => onChange(event.target.value)}
+      />
+    </div>
+  );
+}
+
+function TwoFactorSection({ hasPassword, email }: { hasPassword: boolean; email: string }) {
   const { t } = useTranslation();
   const formatDate = useFormatDate();
   const explain = useSettingsErrorMessage();
@@ -117,8 +181,13 @@ function TwoFactorSection({ hasPassword }: { hasPassword: boolean }) {
   const [backupCodes, setBackupCodes] = useState<string[]>();
   const [code, setCode] = useState('');
   const [password, setPassword] = useState('');
+  const [emailCode, setEmailCode] = useState('');
   const [mode, setMode] = useState<'idle' | 'regenerate' | 'disable'>('idle');
-  const [missing, setMissing] = useState<{ code?: boolean; password?: boolean }>({});
+  const [missing, setMissing] = useState<{ code?: boolean; password?: boolean; emailCode?: boolean }>({});
+  /** What confirms the change besides the app's code, and whether it was left empty. */
+  const proof = (): AccountProof => (hasPassword ? { password } : { emailCode: emailCode.trim() });
+  const proofMissing = () =>
+    hasPassword ? { password: password === '' } : { emailCode: emailCode.trim() === '' };
   const switchMode = (next: typeof mode) => {
     setMode(next);
     setMissing({});
@@ -135,6 +204,7 @@ function TwoFactorSection({ hasPassword }: { hasPassword: boolean }) {
       setBackupCodes(codes);
       setCode('');
       setPassword('');
+      setEmailCode('');
       setup.reset();
       refresh();
     },
@@ -153,6 +223,7 @@ function TwoFactorSection({ hasPassword }: { hasPassword: boolean }) {
     onSuccess: () => {
       setCode('');
       setPassword('');
+      setEmailCode('');
       switchMode('idle');
       refresh();
     },
@@ -186,11 +257,10 @@ function TwoFactorSection({ hasPassword }: { hasPassword: boolean }) {
       }
       const onConfirm = (event: FormEvent) => {
         event.preventDefault();
-        const codeMissing = cleanCode(code) === '';
-        const passwordMissing = hasPassword && password === '';
-        setMissing({ code: codeMissing, password: passwordMissing });
-        if (codeMissing || passwordMissing) return;
-        enable.mutate(hasPassword ? { code: cleanCode(code), password } : { code: cleanCode(code) });
+        const found = { code: cleanCode(code) === '', ...proofMissing() };
+        setMissing(found);
+        if (Object.values(found).some(Boolean)) return;
+        enable.mutate({ code: cleanCode(code), ...proof() });
       };
       return (
         <div className="flex flex-col gap-4">
@@ -234,12 +304,21 @@ function TwoFactorSection({ hasPassword }: { hasPassword: boolean }) {
                   missing={missing.code}
                 />
                 {/* A session alone must not be enough to put a second factor between the owner and the account. */}
-                {hasPassword && (
+                {hasPassword ? (
                   <CurrentPasswordField
                     id="two-factor-enable-password"
                     value={password}
                     onChange={setPassword}
                     missing={missing.password}
+                  />
+                ) : (
+                  <EmailCodeField
+                    id="two-factor-enable-email-code"
+                    action="enable"
+                    email={email}
+                    value={emailCode}
+                    onChange={setEmailCode}
+                    missing={missing.emailCode}
                   />
                 )}
                 <MutationOutcome mutation={enable} errorTestId="two-factor-enable-error" />
@@ -252,6 +331,7 @@ function TwoFactorSection({ hasPassword }: { hasPassword: boolean }) {
                     enable.reset();
                     setCode('');
                     setPassword('');
+                    setEmailCode('');
                     setMissing({});
                   }}
                 />
@@ -269,8 +349,9 @@ function TwoFactorSection({ hasPassword }: { hasPassword: boolean }) {
     };
     const onDisable = (event: FormEvent) => {
       event.preventDefault();
-      setMissing({ code: cleanCode(code) === '', password: password === '' });
-      if (cleanCode(code) !== '' && password !== '') disable.mutate({ password, code: cleanCode(code) });
+      const found = { code: cleanCode(code) === '', ...proofMissing() };
+      setMissing(found);
+      if (!Object.values(found).some(Boolean)) disable.mutate({ code: cleanCode(code), ...proof() });
     };
     return (
       <>
@@ -323,13 +404,19 @@ function TwoFactorSection({ hasPassword }: { hasPassword: boolean }) {
         )}
         {mode === 'disable' && (
           <form noValidate onSubmit={onDisable} className="flex flex-col gap-3">
-            <p>{t('settings.security.twoFactor.disableIntro')}</p>
-            <CurrentPasswordField
-              id="two-factor-disable-password"
-              value={password}
-              onChange={setPassword}
-              missing={missing.password}
-            />
+            <p>
+              {hasPassword
+                ? t('settings.security.twoFactor.disableIntro')
+                : t('settings.security.twoFactor.disableIntroEmail')}
+            </p>
+            {hasPassword && (
+              <CurrentPasswordField
+                id="two-factor-disable-password"
+                value={password}
+                onChange={setPassword}
+                missing={missing.password}
+              />
+            )}
             <CodeField
               id="two-factor-disable-code"
               label={t('settings.security.twoFactor.codeOrBackup')}
@@ -338,6 +425,16 @@ function TwoFactorSection({ hasPassword }: { hasPassword: boolean }) {
               backupCodes
               missing={missing.code}
             />
+            {!hasPassword && (
+              <EmailCodeField
+                id="two-factor-disable-email-code"
+                action="disable"
+                email={email}
+                value={emailCode}
+                onChange={setEmailCode}
+                missing={missing.emailCode}
+              />
+            )}
             <MutationOutcome mutation={disable} errorTestId="two-factor-disable-error" />
             <FormActions
               testId="two-factor-disable"

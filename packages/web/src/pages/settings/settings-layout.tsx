@@ -94,6 +94,9 @@ export function useSettingsErrorMessage(): (error: unknown, conflictMessage?: st
   return (error, conflictMessage) => {
     if (error instanceof ApiError && error.code === 'invalid_credentials')
       return t('settings.errors.wrongPassword');
+    // Settings forms carry no links: a refused token here is a code emailed to confirm a change.
+    if (error instanceof ApiError && error.code === 'token_invalid')
+      return t('settings.errors.emailCodeInvalid');
     if (error instanceof ApiError && error.code === 'conflict' && conflictMessage) return conflictMessage;
     if (error instanceof ApiError && error.status === 413) return t('settings.errors.tooLarge');
     if (error instanceof ApiError && (error.status === 415 || error.code === 'image_invalid'))
