@@ -4,7 +4,13 @@ import { backendPairs } from '../../testing/backend-pairs.js';
 import { createTestApp, type TestApp } from '../../testing/test-app.js';
 import { eraseDueAccounts } from '../accounts/privacy.js';
 import { auditEvents, users } from '../accounts/tables.js';
-import { createSignedInAccount, signInWithPassword, signUpAndSignIn } from '../accounts/testing.js';
+import {
+  createSignedInAccount,
+  enableTwoFactor,
+  type SignedInClient,
+  signInWithPassword,
+  signUpAndSignIn,
+} from '../accounts/testing.js';
 import { queryRows } from '../billing/sql.js';
 
 for (const pair of backendPairs()) {
@@ -122,6 +128,112 @@ for (const pair of backendPairs()) {
       });
       expect(invalid.statusCode).toBe(400);
     });
+
+    it('takes admin powers from a demoted admin at once: every session, refreshed token and pending sign-in', async () => {
+      // Roles are read from the database on every request (the session row joined to the account), never from the
+      // access token, a cache or the 2FA challenge: nothing issued while the account was an admin carries the role.
+      const boss = await makeAdmin();
+      const demoted = await makeAdmin();
+      const { backupCodes } = await enableTwoFactor(app(), demoted);
+      // Before the demotion: an access token (bearer), a web session (cookie), a refresh token, and a sign-in halfway
+      // through (password given, the second factor still to come).
+      const bearer = await app().inject({
+        method: 'POST',
+        url: '/api/auth/sign-in/two-factor',
+        remoteAddress: demoted.ip,
+        payload: {
+          challengeToken: (await passwordStep(demoted, 'body')).json().challengeToken,
+          code: backupCodes[0],
+          tokenDelivery: 'body',
+        },
+      });
+      expect(bearer.statusCode, bearer.body).toBe(200);
+      const { accessToken, refreshToken } = bearer.json().tokens;
+      const bearerHeaders = { authorization: `Bearer ${accessToken}` };
+      const webSignIn = await app().inject({
+        method: 'POST',
+        url: '/api/auth/sign-in/two-factor',
+        remoteAddress: demoted.ip,
+        payload: {
+          challengeToken: (await passwordStep(demoted, 'cookie')).json().challengeToken,
+          code: backupCodes[1],
+        },
+      });
+      expect(webSignIn.statusCode, webSignIn.body).toBe(200);
+      const cookie = [webSignIn.headers['set-cookie']]
+        .flat()
+        .map((line) => String(line).split(';')[0])
+        .join('; ');
+      const pending = (await passwordStep(demoted, 'body')).json().challengeToken as string;
+      for (const headers of [bearerHeaders, { cookie }]) {
+        expect((await app().inject({ url: '/api/admin/users', headers })).statusCode).toBe(200);
+      }
+
+      const demotion = await app().inject({
+        method: 'PATCH',
+        url: `/api/admin/users/${demoted.userId}/role`,
+        headers: boss.headers,
+        payload: { role: 'user' },
+      });
+      expect(demotion.statusCode, demotion.body).toBe(200);
+
+      const adminOnly = async (headers: Record<string, string>) => {
+        for (const url of ['/api/admin/users', '/api/admin/audit', '/api/admin/billing/verify']) {
+          const refused = await app().inject({ url, headers });
+          expect(refused.statusCode, `${url} ${refused.body}`).toBe(403);
+          expect(refused.json().error.code).toBe('forbidden');
+        }
+        const grant = await app().inject({
+          method: 'PATCH',
+          url: `/api/admin/users/${demoted.userId}/role`,
+          headers,
+          payload: { role: 'admin' },
+        });
+        expect(grant.statusCode).toBe(403);
+      };
+      // The very next request of each existing session is refused, and the session itself goes on as a user's.
+      await adminOnly(bearerHeaders);
+      await adminOnly({ cookie });
+      expect((await app().inject({ url: '/api/account', headers: bearerHeaders })).json().user.role).toBe(
+        'user',
+      );
+      // A token refreshed from before the demotion carries no role either.
+      const refreshed = await app().inject({
+        method: 'POST',
+        url: '/api/auth/refresh',
+        remoteAddress: demoted.ip,
+        payload: { refreshToken, tokenDelivery: 'body' },
+      });
+      expect(refreshed.statusCode, refreshed.body).toBe(200);
+      await adminOnly({ authorization: `Bearer ${refreshed.json().tokens.accessToken}` });
+      // The sign-in started as an admin opens a user's session.
+      const finished = await app().inject({
+        method: 'POST',
+        url: '/api/auth/sign-in/two-factor',
+        remoteAddress: demoted.ip,
+        payload: {
+          challengeToken: pending,
+          code: backupCodes[2],
+          tokenDelivery: 'body',
+        },
+      });
+      expect(finished.statusCode, finished.body).toBe(200);
+      await adminOnly({ authorization: `Bearer ${finished.json().tokens.accessToken}` });
+      // The demoted person keeps their own account: the demotion is not a sign-out.
+      expect((await app().inject({ url: '/api/account/sessions', headers: { cookie } })).statusCode).toBe(
+        200,
+      );
+    });
+
+    /** The password step of a sign-in of an account with 2FA on: its challenge, cookie or body delivery. */
+    function passwordStep(client: SignedInClient, tokenDelivery: 'body' | 'cookie') {
+      return app().inject({
+        method: 'POST',
+        url: '/api/auth/sign-in',
+        remoteAddress: client.ip,
+        payload: { email: client.email, password: client.password, tokenDelivery },
+      });
+    }
 
     /** Leaves exactly the given accounts as active admins. */
     async function onlyAdmins(...clients: Array<{ userId: string }>) {
