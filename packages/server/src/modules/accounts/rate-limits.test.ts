@@ -1,8 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
 import { startGatewayHarness } from '../../testing/gateway-harness.js';
 import { createTestApp, type TestApp } from '../../testing/test-app.js';
+import { ensureWallet, getBalance } from '../billing/ledger.js';
+import { createIntent, getIntent, settlePaidIntent } from '../payments/service.js';
+import { createPaymentsTestApp } from '../payments/testing/harness.js';
 import { rateTiers } from './rate-limits.js';
 import { createSignedInAccount, randomIp, uniqueEmail } from './testing.js';
 
@@ -125,6 +129,90 @@ for (const pair of backendPairs()) {
       expect(refused.statusCode).toBe(429);
       expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
       expect(refused.json().error.code).toBe('rate_limited');
+    });
+  });
+}
+
+for (const pair of backendPairs()) {
+  describe(`money moved by an admin, per admin, on ${pair.name}`, () => {
+    let harness: TestApp;
+    beforeAll(async () => {
+      harness = await createPaymentsTestApp(pair);
+    });
+    afterAll(() => harness.close());
+
+    /** A buyer's paid bank transfer of 9000 DZD for as many credits (refundable by hand). */
+    async function paidTransfer() {
+      const buyer = await createSignedInAccount(harness.app);
+      const wallet = await ensureWallet(harness.app.db, { ownerType: 'user', ownerId: buyer.userId });
+      const intent = await createIntent(harness.app.db, {
+        userId: buyer.userId,
+        walletId: wallet.id,
+        purposeRef: 'pro',
+        credits: 9000,
+        provider: 'bank_transfer',
+        currency: 'DZD',
+        amount: 9000,
+        locale: 'en',
+        expiresAt: new Date(Date.now() + 60_000),
+      });
+      await settlePaidIntent(harness.app.db, {
+        intentId: intent.id,
+        amount: 9000,
+        currency: 'DZD',
+        cause: 'admin',
+        timeZone: 'Africa/Algiers',
+      });
+      return { intent, wallet };
+    }
+
+    it(`lets one admin move money ${rateTiers.money} times a minute, over grants, refunds and transfer confirmations together`, async () => {
+      // A stolen admin session, or a script gone wrong, cannot mint or reverse credits at request speed.
+      const admin = await createSignedInAccount(harness.app, { role: 'admin' });
+      const { wallet } = await paidTransfer();
+      const grant = () => ({
+        method: 'POST' as const,
+        url: `/api/admin/billing/wallets/${wallet.id}/entries`,
+        headers: admin.headers,
+        remoteAddress: randomIp(),
+        payload: { kind: 'grant', amount: 1, reason: 'goodwill', idempotencyKey: randomUUID() },
+      });
+      const answers = await burst(harness, rateTiers.money, grant);
+      expect(answers.map((answer) => answer.statusCode)).toEqual(answers.map(() => 200));
+      expect((await getBalance(harness.app.db, wallet.id)).balance).toBe(9000 + rateTiers.money);
+
+      const { intent } = await paidTransfer();
+      const refund = await harness.app.inject({
+        method: 'POST',
+        url: `/api/admin/payments/intents/${intent.id}/refund`,
+        headers: admin.headers,
+        payload: { reason: 'asked by the buyer', idempotencyKey: randomUUID() },
+      });
+      const confirm = await harness.app.inject({
+        method: 'POST',
+        url: `/api/admin/payments/intents/${intent.id}/confirm-transfer`,
+        headers: admin.headers,
+        payload: { amount: 9000, currency: 'DZD' },
+      });
+      for (const refused of [refund, confirm, await harness.app.inject(grant())]) {
+        expect(refused.statusCode, refused.body).toBe(429);
+        expect(refused.json().error.code).toBe('rate_limited');
+        expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+        expect(refused.headers['x-ratelimit-limit']).toBe(String(rateTiers.money));
+      }
+      // Nothing of the refused ones moved.
+      expect((await getBalance(harness.app.db, wallet.id)).balance).toBe(9000 + rateTiers.money);
+      expect(await getIntent(harness.app.db, intent.id)).toMatchObject({ status: 'paid', refundedAmount: 0 });
+
+      // The budget is the admin's: another admin refunds meanwhile.
+      const other = await createSignedInAccount(harness.app, { role: 'admin' });
+      const otherRefund = await harness.app.inject({
+        method: 'POST',
+        url: `/api/admin/payments/intents/${intent.id}/refund`,
+        headers: other.headers,
+        payload: { reason: 'asked by the buyer', idempotencyKey: randomUUID() },
+      });
+      expect(otherRefund.statusCode, otherRefund.body).toBe(200);
     });
   });
 }

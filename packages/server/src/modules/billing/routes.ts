@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import { errorResponses } from '../../http/schemas.js';
 import { authenticate } from '../../plugins/authenticate.js';
+import { adminMoneyLimit, rateTiers } from '../accounts/rate-limits.js';
 import {
   budgetLimits,
   getUserBudget,
@@ -546,10 +547,12 @@ export async function billingRoutes(app: FastifyInstance) {
   routes.post(
     '/api/admin/billing/wallets/:walletId/entries',
     {
-      preHandler: admin,
+      preHandler: [admin, adminMoneyLimit(app)],
       schema: {
         tags: ['billing admin'],
-        summary: 'Grants credits or adjusts a balance (with a reason). Idempotent on `idempotencyKey`.',
+        summary:
+          'Grants credits or adjusts a balance (with a reason). Idempotent on `idempotencyKey`. ' +
+          `Counts with refunds and transfer confirmations: ${rateTiers.money} a minute per admin (429).`,
         params: walletParams,
         body: z.object({
           kind: z.enum(['grant', 'adjustment', 'refund']),
@@ -565,7 +568,7 @@ export async function billingRoutes(app: FastifyInstance) {
         }),
         response: {
           200: z.object({ entryId: z.string(), balance: credits, duplicate: z.boolean() }),
-          ...errorResponses(400, 401, 402, 403, 404, 409, 422),
+          ...errorResponses(400, 401, 402, 403, 404, 409, 422, 429),
         },
       },
     },

@@ -5,6 +5,7 @@ import { AppError } from '../../errors.js';
 import { errorResponses } from '../../http/schemas.js';
 import { authenticate } from '../../plugins/authenticate.js';
 import { clientOf, recordAuditEvent } from '../accounts/audit.js';
+import { adminMoneyLimit } from '../accounts/rate-limits.js';
 import { auditPayment } from './audit.js';
 import { confirmBankTransfer, latestProof } from './bank-transfer.js';
 import { creditPackSchema } from './config.js';
@@ -21,6 +22,8 @@ const idParams = z.object({ id: z.uuid() });
 export async function paymentsAdminRoutes(app: FastifyInstance): Promise<void> {
   const routes = app.withTypeProvider<ZodTypeProvider>();
   const admin = authenticate({ roles: ['admin'] });
+  // Confirming a transfer credits a wallet and a refund takes credits back: one budget with billing's grants.
+  const moneyMoved = [admin, adminMoneyLimit(app)];
 
   routes.get(
     '/api/admin/payments/intents',
@@ -138,10 +141,10 @@ export async function paymentsAdminRoutes(app: FastifyInstance): Promise<void> {
         }),
         response: {
           200: z.object({ outcome: z.string(), intent: z.object({ userId: z.string() }).loose() }),
-          ...errorResponses(400, 401, 403, 404, 409, 422),
+          ...errorResponses(400, 401, 403, 404, 409, 422, 429),
         },
       },
-      preHandler: admin,
+      preHandler: moneyMoved,
     },
     async (request) => {
       const outcome = await confirmBankTransfer(app.db, {
@@ -203,10 +206,10 @@ export async function paymentsAdminRoutes(app: FastifyInstance): Promise<void> {
             creditsUncollected: z.number().int(),
             intent: z.object({ userId: z.string() }).loose(),
           }),
-          ...errorResponses(400, 401, 403, 404, 409, 502),
+          ...errorResponses(400, 401, 403, 404, 409, 429, 502),
         },
       },
-      preHandler: admin,
+      preHandler: moneyMoved,
     },
     async (request) => {
       const outcome = await refundPayment(app, {
