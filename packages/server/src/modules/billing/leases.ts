@@ -11,13 +11,14 @@ import { queryRows, toCredits } from './sql.js';
  * Instead, a process reserves a block of a wallet's credits as one ordinary hold (the lease: a `credit_holds` row
  * counted in `wallets.held`, with the usual TTL), then takes each request's worst case from it in memory and gives
  * back what the request did not use. The usage entries are written in batches a few milliseconds later, each batch
- * in one statement that inserts the entries, charges the wallet and shrinks the lease together.
+ * in one statement that inserts the entries, charges the wallet and shrinks the lease together; a batch holds one
+ * entry for all its calls of the same lease, model, key, member and price version (`PendingEntry`).
  *
  * What still holds:
  * - No overspending: a request is only admitted against credits the database already holds for this process;
  *   a lease takes at most a quarter of what the wallet has available, so several processes share a wallet.
- * - Exactly once: every charge has its own idempotency key; a batch retried after a lost answer skips entries
- *   already written, and the whole batch commits or none of it does.
+ * - Exactly once: every entry has its own idempotency key and every charge is in one entry; a batch retried after a
+ *   lost answer skips entries already written, and the whole batch commits or none of it does.
  * - Crashes: the lease row has the hold TTL (renewed while the process lives), so `expireHolds` returns a dead
  *   process's lease like any hold. What a killed process had served but not yet written (at most one flush
  *   interval) is not charged: the books stay balanced and nobody is charged twice.
