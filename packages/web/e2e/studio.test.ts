@@ -73,7 +73,8 @@ describe('the chat studio in Chromium, against a local fake provider', () => {
     try {
       const pdfDownload = page.waitForEvent('download');
       await page.getByTestId('export-pdf').click();
-      await expect.poll(() => held.count).toBe(1);
+      // A PDF worker thread starting on a loaded machine takes longer than the default second.
+      await expect.poll(() => held.count, { timeout: 15_000 }).toBe(1);
       expect(await page.getByTestId('export-markdown').isDisabled()).toBe(true);
       const otherTab = await suite.newPage({ locale: 'fr-FR', viewport: { width: 1280, height: 900 } });
       await otherTab.context().addCookies(await page.context().cookies());

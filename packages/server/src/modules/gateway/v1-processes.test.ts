@@ -110,7 +110,8 @@ async function send(origin: string, key: string): Promise<number> {
 
 /**
  * The ledger balances; the wallet's usage entries stand for exactly `requests` paid calls (a leased batch writes one
- * entry for many, `details.requests`) and charge what those calls' usage records say; no request is in two entries.
+ * entry for many, `details.requests`) and charge what those calls' usage records say (written in batches: check
+ * after the processes stopped); no request is in two entries.
  */
 async function expectChargedOnceEach(db: DatabaseConnection['db'], walletId: string, requests: number) {
   expect(await verifyLedger(db)).toEqual([]);
@@ -187,9 +188,10 @@ describe('billing across real server processes', { timeout: 300_000 }, () => {
         );
         expect(tally(statuses)).toEqual({ 200: 100, 402: 900 });
         expect(await getBalance(database.db, walletId)).toMatchObject({ balance: 0, held: 0 });
+        // A graceful stop writes the usage records still waiting for their batch, which the check compares with.
+        expect(await Promise.all(started.map((server) => server.stop('SIGTERM')))).toEqual([0, 0, 0]);
         await expectChargedOnceEach(database.db, walletId, 100);
         expect(cost).toBeGreaterThan(0);
-        await Promise.all(started.map((server) => server.stop()));
       } finally {
         await database.close();
       }
