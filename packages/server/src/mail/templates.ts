@@ -16,6 +16,8 @@ export interface MailTemplates {
   email_changed: { name: string; newEmail: string };
   password_changed: { name: string };
   two_factor_changed: { name: string; enabled: boolean };
+  /** Carries no code: the notice is for an owner who did not ask, and a mailbox is not where codes are kept. */
+  backup_codes_regenerated: { name: string };
   /** `enabled`: the change the code confirms (two-factor turned on, or off). */
   two_factor_code: { name: string; code: string; enabled: boolean };
   account_deletion_scheduled: { name: string; date: string };
@@ -187,6 +189,32 @@ const catalogue: Catalogue = {
     ar: {
       subject: 'المصادقة الثنائية: {state}',
       lines: [hello.ar, 'المصادقة الثنائية لحسابك الآن {state}.', notYou.ar],
+    },
+  },
+  backup_codes_regenerated: {
+    fr: {
+      subject: 'Nouveaux codes de secours',
+      lines: [
+        hello.fr,
+        'De nouveaux codes de secours viennent d’être créés pour la double authentification de votre compte WeBox ; les anciens ne fonctionnent plus.',
+        notYou.fr,
+      ],
+    },
+    en: {
+      subject: 'New backup codes',
+      lines: [
+        hello.en,
+        'New backup codes were just created for two-factor authentication on your WeBox account; the old ones no longer work.',
+        notYou.en,
+      ],
+    },
+    ar: {
+      subject: 'رموز احتياطية جديدة',
+      lines: [
+        hello.ar,
+        'تم للتو إنشاء رموز احتياطية جديدة للمصادقة الثنائية في حسابك على WeBox، ولم تعد الرموز القديمة صالحة.',
+        notYou.ar,
+      ],
     },
   },
   // The code stays out of the subject: admins see subjects in the outbox, and phones show them on locked screens.

@@ -1,9 +1,11 @@
 import { generateKeyPairSync, hkdfSync } from 'node:crypto';
+import { eq } from 'drizzle-orm';
 import { exportJWK, SignJWT } from 'jose';
 import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
 import { createTestApp, type TestApp } from '../../testing/test-app.js';
+import { emailOutbox } from '../notifications/tables.js';
 import { enableTwoFactor, randomIp, signInWithPassword, signUpAndSignIn, waitForEmail } from './testing.js';
 
 const AUTH_SECRET = 'test-secret-that-is-long-enough-for-hs256-keys';
@@ -234,6 +236,56 @@ for (const pair of backendPairs()) {
       expect(journal.json().events.map((event: { type: string }) => event.type)).toEqual(
         expect.arrayContaining(['two_factor.enabled', 'two_factor.disabled', 'two_factor.backup_code_used']),
       );
+    });
+
+    it('tells the owner by email, in their language, when new backup codes replace the old ones, without any code', async () => {
+      const client = await signUpAndSignIn(app());
+      const french = await app().inject({
+        method: 'PATCH',
+        url: '/api/account/profile',
+        headers: client.headers,
+        payload: { locale: 'fr' },
+      });
+      expect(french.statusCode).toBe(200);
+      const { backupCodes: oldCodes } = await enableTwoFactor(app(), client);
+      const regenerate = (code: string) =>
+        app().inject({
+          method: 'POST',
+          url: '/api/account/two-factor/backup-codes',
+          headers: client.headers,
+          remoteAddress: client.ip,
+          payload: { code },
+        });
+      const notices = async () =>
+        (await app().db.select().from(emailOutbox).where(eq(emailOutbox.recipient, client.email))).filter(
+          (row) => row.template === 'backup_codes_regenerated',
+        );
+
+      // A refused code changes nothing, so there is nothing to tell.
+      const wrong = await regenerate('00000-00000');
+      expect(wrong.statusCode).toBe(401);
+      expect(await notices()).toHaveLength(0);
+
+      const before = new Date();
+      const renewed = await regenerate(oldCodes[0]!);
+      expect(renewed.statusCode).toBe(200);
+      const newCodes: string[] = renewed.json().backupCodes;
+      expect(newCodes).toHaveLength(10);
+      const mail = await waitForEmail(app(), {
+        to: client.email,
+        template: 'backup_codes_regenerated',
+        after: before,
+      });
+      expect(mail.locale).toBe('fr');
+      expect(mail.subject).toMatch(/codes de secours/i);
+      expect(mail.text).toMatch(/Si ce n'était pas vous/);
+      // Whoever reads the mailbox (or the outbox, or a locked phone's preview) learns no code, new or old, in any spelling.
+      const written = [mail.subject, mail.text ?? '', mail.html ?? ''].join('\n').toLowerCase();
+      for (const code of [...newCodes, ...oldCodes]) {
+        expect(written).not.toContain(code.toLowerCase());
+        expect(written).not.toContain(code.replace('-', '').toLowerCase());
+      }
+      expect(await notices()).toHaveLength(1);
     });
   });
 }

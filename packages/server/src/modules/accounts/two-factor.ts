@@ -308,7 +308,11 @@ export async function disableTwoFactor(
   await mailAccount(context, user, 'two_factor_changed', { enabled: false });
 }
 
-/** New backup codes (the old ones stop working); needs a current code. */
+/**
+ * New backup codes (the old ones stop working); needs a current code. The owner is told by email, as for every other
+ * change to their second factor: new codes in a stranger's hands are a way back into the account. The email names
+ * the change, never a code.
+ */
 export async function regenerateBackupCodes(
   context: AccountsContext,
   options: { userId: string; code: string } & RequestOrigin,
@@ -323,6 +327,8 @@ export async function regenerateBackupCodes(
     ip: options.ip,
     userAgent: options.userAgent,
   });
+  const user = await findAccountRow(context.db, options.userId);
+  await mailAccount(context, user, 'backup_codes_regenerated', {});
   return { backupCodes: codes };
 }
 
