@@ -2,9 +2,12 @@ import { eq } from 'drizzle-orm';
 import { generate } from 'otplib';
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
+import { accountsContext } from '../../server/src/modules/accounts/context.js';
 import { updateSecurityPolicy } from '../../server/src/modules/accounts/policy.js';
+import { passwordBudget, signInThrottle } from '../../server/src/modules/accounts/sign-in-throttle.js';
 import { users } from '../../server/src/modules/accounts/tables.js';
 import { codeFromEmail, uniqueEmail, waitForEmail } from '../../server/src/modules/accounts/testing.js';
+import { hashToken } from '../../server/src/modules/accounts/tokens.js';
 import { backendPairs } from '../../server/src/testing/backend-pairs.js';
 import { startGatewayHarness } from '../../server/src/testing/gateway-harness.js';
 import { screenshot, useBrowserSuite } from './browser.js';
@@ -199,6 +202,47 @@ describe('account settings in Chromium', () => {
     await screenshot(page, 'profile-ar-390');
     await page.setViewportSize({ width: 1280, height: 900 });
     await screenshot(page, 'profile-ar');
+  });
+
+  it('spends one attempt of the password budget on a wrong password, and renews an expired session once', async () => {
+    const { harness } = suite;
+    const page = await suite.newPage({ locale: 'en-US', viewport: { width: 1280, height: 900 } });
+    const email = uniqueEmail('one-attempt');
+    await signUpInPage(page, harness, email);
+    await page.goto(`${harness.origin}/settings`);
+    await page.waitForURL('**/settings/profile');
+    const calls: string[] = [];
+    page.on('request', (request) => {
+      const { pathname } = new URL(request.url());
+      if (pathname === '/api/account/deletion' || pathname === '/api/auth/refresh')
+        calls.push(`${request.method()} ${pathname}`);
+    });
+
+    await page.getByTestId('deletion-start').click();
+    await page.getByTestId('delete-password').fill('not my password');
+    await page.getByTestId('deletion-confirm').click();
+    await page.getByTestId('deletion-error').waitFor();
+    // The refusal is the answer: the page neither renews the session nor sends the wrong password a second time.
+    expect(calls).toEqual(['POST /api/account/deletion']);
+    // On the server, one attempt of the ten before the lock is gone (the probe takes the second, then gives it back).
+    const budget = passwordBudget(accountsContext(harness.app));
+    const probe = await budget.take(hashToken(email));
+    await budget.giveBack(hashToken(email));
+    expect(probe.remaining).toBe(signInThrottle(accountsContext(harness.app)).lockAfter - 2);
+
+    // The short-lived access cookie runs out while the page stays open: renewed once, the call sent again once.
+    calls.length = 0;
+    await page.getByTestId('delete-password').fill(password);
+    await page.context().clearCookies({ name: 'webox_access' });
+    await page.getByTestId('deletion-confirm').click();
+    await page.getByTestId('deletion-scheduled').waitFor();
+    expect(calls).toEqual([
+      'POST /api/account/deletion',
+      'POST /api/auth/refresh',
+      'POST /api/account/deletion',
+    ]);
+    await page.getByTestId('deletion-cancel').click();
+    await page.getByTestId('deletion-cancelled').waitFor();
   });
 
   it('tells the last administrator why their account cannot be deleted', async () => {

@@ -31,8 +31,9 @@ export interface ApiRequestOptions {
   /** Extra request headers (e.g. `idempotency-key`). */
   headers?: Record<string, string>;
   /**
-   * On a 401, renew the access token with the refresh cookie once and try again (default true).
-   * Sign-in and refresh calls turn it off: their 401 is the answer, not an expired session.
+   * On a 401 `unauthenticated` (an expired access token, see `sessionExpired`), renew the access token with the
+   * refresh cookie once and try again (default true). Sign-in and refresh calls turn it off: their 401 is the answer,
+   * not an expired session.
    */
   refreshOnUnauthenticated?: boolean;
 }
@@ -84,6 +85,16 @@ export function refreshSession(): Promise<boolean> {
   return refreshing;
 }
 
+/**
+ * Whether a refusal means the access token no longer opens the session (missing, expired, or its session ended), the
+ * one case renewing it and sending the call again can fix. The server says so with the code `unauthenticated`; its
+ * other 401s (`invalid_credentials`, `two_factor_invalid`) refuse a password or code the person typed, and sending
+ * that again would only spend a second attempt of their budget towards a lockout.
+ */
+export function sessionExpired(status: number, body: unknown): boolean {
+  return status === 401 && isRecord(body) && isRecord(body.error) && body.error.code === 'unauthenticated';
+}
+
 export interface ApiResponse<T> {
   status: number;
   ok: boolean;
@@ -96,7 +107,7 @@ export interface ApiResponse<T> {
  */
 export async function fetchJson<T>(path: string, options: ApiRequestOptions = {}): Promise<ApiResponse<T>> {
   const first = await fetchJsonOnce<T>(path, options);
-  if (first.status !== 401 || options.refreshOnUnauthenticated === false) return first;
+  if (!sessionExpired(first.status, first.body) || options.refreshOnUnauthenticated === false) return first;
   if (!(await refreshSession())) return first;
   return fetchJsonOnce<T>(path, options);
 }
@@ -141,8 +152,9 @@ async function fetchJsonOnce<T>(path: string, options: ApiRequestOptions): Promi
 
 /**
  * `fetch` for what `apiRequest` does not carry (raw uploads, downloads, event streams): the session's cookies and CSRF
- * header, one retry after renewing an expired access cookie, and an unreachable server as a `network_error`. An abort
- * is thrown as it came: it is the caller's own decision.
+ * header, one retry after renewing an expired access cookie (`sessionExpired`: never after a refused password or
+ * code), and an unreachable server as a `network_error`. An abort is thrown as it came: it is the caller's own
+ * decision.
  */
 export async function fetchWithSession(
   path: string,
@@ -152,11 +164,21 @@ export async function fetchWithSession(
     fetch(path, { ...init, credentials: 'same-origin', headers: { ...init.headers, ...sessionHeaders() } });
   try {
     const response = await send();
-    if (response.status === 401 && (await refreshSession())) return await send();
+    if (response.status === 401 && (await expiredSessionAnswer(response)) && (await refreshSession()))
+      return await send();
     return response;
   } catch (cause) {
     if (cause instanceof DOMException && cause.name === 'AbortError') throw cause;
     throw new ApiError({ code: 'network_error', message: 'The server could not be reached', status: 0 });
+  }
+}
+
+/** `sessionExpired` for a raw response, read from a copy so the caller still gets the body. */
+async function expiredSessionAnswer(response: Response): Promise<boolean> {
+  try {
+    return sessionExpired(response.status, await response.clone().json());
+  } catch {
+    return false;
   }
 }
 
