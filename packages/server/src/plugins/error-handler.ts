@@ -72,6 +72,10 @@ export function sendError(
       : error.options.retryAfterSeconds;
   if (retryAfterSeconds !== undefined)
     reply.header('retry-after', String(Math.max(1, Math.ceil(retryAfterSeconds))));
+  // The OpenAI and Anthropic SDKs send a request again on any 5xx unless this header says not to. After a provider's
+  // 2xx the gateway sends nothing again, as the provider may have done and billed the work; a client must not either.
+  if (error instanceof GatewayError && error.code === 'upstream_invalid_response')
+    reply.header('x-should-retry', 'false');
   reply.code(error.status);
   if (request.url.startsWith('/v1/')) {
     const type = error instanceof GatewayError ? error.type : openAiErrorType(error.status);

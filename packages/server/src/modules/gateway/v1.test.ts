@@ -1,6 +1,11 @@
 import { fileURLToPath } from 'node:url';
 import Anthropic from '@anthropic-ai/sdk';
-import { readChunksFixture, readJsonFixture, readNamedChunksFixture } from '@webox/gateway/testing';
+import {
+  type FakeResponse,
+  readChunksFixture,
+  readJsonFixture,
+  readNamedChunksFixture,
+} from '@webox/gateway/testing';
 import { eq } from 'drizzle-orm';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -308,6 +313,97 @@ for (const pair of backendPairs()) {
       const record = await usageOf(response.headers.get('x-request-id')!);
       expect(record?.errorCode).toBe('stream_interrupted');
       expect(record?.outputTokens).toBeGreaterThan(0);
+    });
+
+    describe('an answer a provider accepted (200) but the gateway could not read', () => {
+      // The SDKs retry a 502 twice by default; the provider has already done (and may bill) the work, so the gateway
+      // tells them not to, and a retryable failure is still left to them.
+      const openaiRetrying = (maxRetries = 2) =>
+        new OpenAI({ baseURL: `${harness.origin}/v1`, apiKey: key, maxRetries });
+      const anthropicRetrying = (maxRetries = 2) =>
+        new Anthropic({ baseURL: harness.origin, apiKey: key, maxRetries });
+      const hi = [{ role: 'user' as const, content: 'Hi' }];
+      /** The error code of an SDK's error: OpenAI's reads it from the body, Anthropic's keeps the body whole. */
+      const codeOf = (error: unknown) => {
+        const caught = error as { code?: string; error?: { error?: { code?: string } } };
+        return caught.code ?? caught.error?.error?.code;
+      };
+      const roleOnly = () => readChunksFixture(fixture('text.chunks.txt')).slice(0, 1);
+      const unreadable: Array<{ name: string; answer: FakeResponse; call: () => Promise<unknown> }> = [
+        {
+          name: 'OpenAI SDK, a 200 whose body is an error',
+          answer: { kind: 'json', body: { error: { message: 'internal failure', type: 'server_error' } } },
+          call: () => openaiRetrying().chat.completions.create({ model: 'gpt-test', messages: hi }),
+        },
+        {
+          name: 'OpenAI SDK, a stream cut after its opening, before any content',
+          answer: { kind: 'sse', events: roleOnly(), resetAfterEvents: 1 },
+          call: () =>
+            openaiRetrying().chat.completions.create({ model: 'gpt-test', messages: hi, stream: true }),
+        },
+        {
+          name: 'OpenAI SDK, embeddings of another shape',
+          answer: { kind: 'json', body: { object: 'list', vectors: [[0.1, 0.2]] } },
+          call: () => openaiRetrying().embeddings.create({ model: 'embed-test', input: 'Hi' }),
+        },
+        {
+          name: 'Anthropic SDK, a body that is not JSON',
+          answer: { kind: 'raw', status: 200, contentType: 'application/json', body: '{"choices": [' },
+          call: () =>
+            anthropicRetrying().messages.create({ model: 'gpt-test', max_tokens: 16, messages: hi }),
+        },
+        {
+          name: 'Anthropic SDK, a stream cut after its opening, before any content',
+          answer: { kind: 'sse', events: roleOnly(), resetAfterEvents: 1 },
+          call: () =>
+            anthropicRetrying().messages.create({
+              model: 'gpt-test',
+              max_tokens: 16,
+              messages: hi,
+              stream: true,
+            }),
+        },
+      ];
+      for (const failure of unreadable) {
+        it(`answers 502 upstream_invalid_response with x-should-retry: false, and the SDK does not send it again (${failure.name})`, async () => {
+          harness.primary.setHandler(() => failure.answer);
+          const error = await failure.call().catch((caught: unknown) => caught);
+          expect(error).toMatchObject({ status: 502 });
+          const { headers } = error as { headers: Headers };
+          expect(headers.get('x-should-retry')).toBe('false');
+          expect(codeOf(error)).toBe('upstream_invalid_response');
+          expect(harness.primary.requests).toHaveLength(1);
+          const record = await usageOf(headers.get('x-request-id')!);
+          expect(record).toMatchObject({ status: 502, errorCode: 'upstream_invalid_response' });
+        });
+      }
+
+      const unavailable = [
+        {
+          name: 'OpenAI SDK',
+          call: () => openaiRetrying(1).chat.completions.create({ model: 'gpt-test', messages: hi }),
+        },
+        {
+          name: 'Anthropic SDK',
+          call: () =>
+            anthropicRetrying(1).messages.create({ model: 'gpt-test', max_tokens: 16, messages: hi }),
+        },
+      ];
+      for (const client of unavailable) {
+        it(`leaves an upstream that is unavailable to the SDK's own retries, without x-should-retry (${client.name})`, async () => {
+          harness.primary.setHandler(() => ({
+            kind: 'json',
+            status: 503,
+            body: { error: { message: 'overloaded' } },
+          }));
+          const error = await client.call().catch((caught: unknown) => caught);
+          expect(error).toMatchObject({ status: 503 });
+          expect((error as { headers: Headers }).headers.get('x-should-retry')).toBeNull();
+          expect(codeOf(error)).toBe('upstream_unavailable');
+          // The gateway's two attempts, then the same again for the SDK's retry: nothing was done upstream.
+          expect(harness.primary.requests).toHaveLength(4);
+        });
+      }
     });
 
     it('never shows a client the upstream key, even when the provider echoes it', async () => {
