@@ -1,6 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { GatewayConfigInput } from './config.js';
-import { createGateway, type Gateway } from './gateway.js';
+import type { Gateway } from './gateway.js';
 import { MemoryBreakerStore } from './resilience/breaker-store.js';
 import { breakerKeyFor } from './resilience/key-rotation.js';
 import { GatewayError } from './spec/gateway-error.js';
@@ -13,7 +12,14 @@ import {
   readNamedChunksFixture,
   startFakeUpstream,
 } from './testing/fake-upstream.js';
-import { collect, emptyContext, fastResilience, parseConfig } from './testing/helpers.js';
+import {
+  collect,
+  emptyContext,
+  type FallbackGatewayOptions,
+  fallbackGateway,
+  fastResilience,
+  firstProviderKey,
+} from './testing/helpers.js';
 
 /**
  * Once a provider answered 2xx it has done, and billed, the work: an answer the engine then cannot read is a 502
@@ -28,7 +34,6 @@ const embeddingsText = JSON.stringify(readJsonFixture(fixture('openai-compatible
 const backupEvents = () => readChunksFixture(fixture('openai-compatible', 'text.chunks.txt'));
 const hello: ChatCompletionRequest = { model: 'smart', messages: [{ role: 'user', content: 'Hi' }] };
 const helloStream: ChatCompletionRequest = { ...hello, stream: true };
-const firstKey = 'sk-first-0123456789abcdef';
 const json = (body: string): Extract<FakeResponse, { kind: 'raw' }> => ({
   kind: 'raw',
   status: 200,
@@ -54,58 +59,9 @@ afterEach(async () => {
   await Promise.all([first.close(), backup.close()]);
 });
 
-/** `smart` and `vectors` try the first provider (of `type`), twice, then the OpenAI-compatible backup. */
-function build(
-  options: {
-    type?: 'anthropic' | 'cohere' | 'openai-compatible';
-    resilience?: GatewayConfigInput['resilience'];
-    breakerStore?: MemoryBreakerStore;
-  } = {},
-): Gateway {
-  const { type = 'openai-compatible', resilience = fastResilience, breakerStore } = options;
-  return createGateway({
-    config: parseConfig({
-      providers: {
-        first: {
-          type,
-          ...(type === 'openai-compatible' ? { preset: 'openai' as const } : {}),
-          baseUrl: first.url,
-          keys: [firstKey],
-          allowPrivateNetwork: true,
-        },
-        backup: {
-          type: 'openai-compatible',
-          preset: 'openai',
-          baseUrl: backup.url,
-          keys: ['sk-backup-0123456789abcdef'],
-          allowPrivateNetwork: true,
-        },
-      },
-      models: {
-        a: { provider: 'first', model: 'upstream-a', contextWindow: 200_000 },
-        b: { provider: 'backup', model: 'upstream-b', contextWindow: 128_000 },
-        'embed-a': {
-          provider: 'first',
-          model: 'embed-upstream-a',
-          contextWindow: 8_000,
-          capabilities: ['embeddings'],
-        },
-        'embed-b': {
-          provider: 'backup',
-          model: 'embed-upstream-b',
-          contextWindow: 8_000,
-          capabilities: ['embeddings'],
-        },
-      },
-      routes: {
-        smart: { strategy: 'fallback', targets: [{ model: 'a' }, { model: 'b' }] },
-        vectors: { strategy: 'fallback', targets: [{ model: 'embed-a' }, { model: 'embed-b' }] },
-      },
-      resilience,
-    }),
-    ...(breakerStore ? { breakerStore } : {}),
-  });
-}
+/** `smart` and `vectors` try `first` (of `type`), twice, then the OpenAI-compatible `backup`: `fallbackGateway`. */
+const build = (options: Omit<FallbackGatewayOptions, 'urls'> = {}): Gateway =>
+  fallbackGateway({ urls: { first: first.url, backup: backup.url }, ...options });
 
 async function failure(call: Promise<unknown>): Promise<GatewayError> {
   const caught = await call.then(
@@ -180,7 +136,7 @@ describe('a non-streamed chat the provider answered 2xx', () => {
     first.setHandler(() => json('{"choices": ['));
     await failure(gateway.chat(hello, emptyContext));
     await expect
-      .poll(() => store.getState(breakerKeyFor('first', firstKey)))
+      .poll(() => store.getState(breakerKeyFor('first', firstProviderKey)))
       .toMatchObject({ status: 'open', failures: 1 });
     expect(gateway.health().find((entry) => entry.provider === 'first')).toMatchObject({
       samples: 1,

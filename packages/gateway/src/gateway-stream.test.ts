@@ -1,6 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { GatewayConfigInput } from './config.js';
-import { createGateway, type Gateway } from './gateway.js';
+import type { Gateway } from './gateway.js';
 import { MemoryBreakerStore } from './resilience/breaker-store.js';
 import { breakerKeyFor } from './resilience/key-rotation.js';
 import { GatewayError } from './spec/gateway-error.js';
@@ -12,7 +11,14 @@ import {
   readNamedChunksFixture,
   startFakeUpstream,
 } from './testing/fake-upstream.js';
-import { collectSettled, emptyContext, fastResilience, parseConfig } from './testing/helpers.js';
+import {
+  collectSettled,
+  emptyContext,
+  type FallbackGatewayOptions,
+  fallbackGateway,
+  fastResilience,
+  firstProviderKey,
+} from './testing/helpers.js';
 
 /** How a stream starts, when it starts, and how long its gaps may be: the engine's stream path against real HTTP. */
 
@@ -27,7 +33,6 @@ const helloStream: ChatCompletionRequest = {
 };
 const textOf = (chunks: ChatCompletionChunk[]) =>
   chunks.map((chunk) => chunk.choices[0]?.delta.content ?? '').join('');
-const firstKey = 'sk-first-0123456789abcdef';
 
 /** Anthropic opens the message (5,000 input tokens reported), then is overloaded before any content. */
 const overloadedAtStart = () =>
@@ -43,43 +48,9 @@ afterEach(async () => {
   await Promise.all([first.close(), backup.close()]);
 });
 
-/** `smart` tries the first provider (of `type`), then the OpenAI-compatible backup. */
-function build(
-  options: {
-    type?: 'anthropic' | 'cohere' | 'openai-compatible';
-    resilience?: GatewayConfigInput['resilience'];
-    breakerStore?: MemoryBreakerStore;
-  } = {},
-): Gateway {
-  const { type = 'openai-compatible', resilience = fastResilience, breakerStore } = options;
-  return createGateway({
-    config: parseConfig({
-      providers: {
-        first: {
-          type,
-          ...(type === 'openai-compatible' ? { preset: 'openai' as const } : {}),
-          baseUrl: first.url,
-          keys: [firstKey],
-          allowPrivateNetwork: true,
-        },
-        backup: {
-          type: 'openai-compatible',
-          preset: 'groq',
-          baseUrl: backup.url,
-          keys: ['sk-backup-0123456789abcdef'],
-          allowPrivateNetwork: true,
-        },
-      },
-      models: {
-        a: { provider: 'first', model: 'upstream-a', contextWindow: 200_000 },
-        b: { provider: 'backup', model: 'upstream-b', contextWindow: 128_000 },
-      },
-      routes: { smart: { strategy: 'fallback', targets: [{ model: 'a' }, { model: 'b' }] } },
-      resilience,
-    }),
-    ...(breakerStore ? { breakerStore } : {}),
-  });
-}
+/** `smart` and `vectors` try `first` (of `type`), twice, then the OpenAI-compatible `backup`: `fallbackGateway`. */
+const build = (options: Omit<FallbackGatewayOptions, 'urls'> = {}): Gateway =>
+  fallbackGateway({ urls: { first: first.url, backup: backup.url }, ...options });
 
 describe('a stream starts at its first content, not at the opening role chunk', () => {
   // The provider's own report of a failure, as an error event: a cut, silence or an unreadable event after the 2xx is
@@ -206,7 +177,7 @@ describe('stream timeouts between events', () => {
     }
     expect(error).toBeUndefined();
     expect(textOf(items)).toBe('Hello, world!');
-    expect(await store.getState(breakerKeyFor('first', firstKey))).toMatchObject({
+    expect(await store.getState(breakerKeyFor('first', firstProviderKey))).toMatchObject({
       status: 'closed',
       failures: 0,
     });
@@ -231,7 +202,7 @@ describe('stream timeouts between events', () => {
     expect((error as GatewayError).code).toBe('stream_interrupted');
     expect((error as GatewayError).message).toContain('upstream_timeout');
     await expect
-      .poll(() => store.getState(breakerKeyFor('first', firstKey)))
+      .poll(() => store.getState(breakerKeyFor('first', firstProviderKey)))
       .toMatchObject({ status: 'open', failures: 1 });
   });
 
