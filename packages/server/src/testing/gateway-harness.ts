@@ -1,9 +1,11 @@
 import type { AddressInfo } from 'node:net';
 import { type GatewayConfigInput, gatewayConfigSchema } from '@webox/gateway';
 import { type FakeUpstream, startFakeUpstream } from '@webox/gateway/testing';
+import { eq } from 'drizzle-orm';
 import { users } from '../modules/accounts/tables.js';
 import { createVirtualKey } from '../modules/gateway/keys-service.js';
 import { type Metering, meteringOff } from '../modules/gateway/metering.js';
+import { usageRecords } from '../modules/gateway/tables.js';
 import type { DatabaseBackend, StoreBackend } from './backends.js';
 import { createTestApp, type TestApp } from './test-app.js';
 
@@ -54,6 +56,8 @@ export interface GatewayHarness extends TestApp {
   /** A fresh virtual key for the test user. */
   createKey(options?: Partial<Parameters<typeof createVirtualKey>[1]>): Promise<string>;
   createUser(email: string): Promise<string>;
+  /** The usage record of a request, once the batched writer has written what it holds; undefined if none. */
+  usageRecordOf(requestId: string): Promise<typeof usageRecords.$inferSelect | undefined>;
 }
 
 /**
@@ -169,6 +173,14 @@ export async function startGatewayHarness(
     backup,
     userId,
     createUser,
+    async usageRecordOf(requestId) {
+      await harness.app.usageWriter.flush();
+      const [record] = await harness.database.db
+        .select()
+        .from(usageRecords)
+        .where(eq(usageRecords.requestId, requestId));
+      return record;
+    },
     async createKey(keyOptions = {}) {
       return (await createVirtualKey(harness.database.db, { name: 'test', userId, ...keyOptions })).key;
     },

@@ -15,7 +15,6 @@ import { type SignedInClient, signUpAndSignIn } from '../accounts/testing.js';
 import { getBalance, getPlan, postEntry, verifyLedger } from '../billing/index.js';
 import { renewPlans, setWalletPlan } from '../billing/plans.js';
 import { creditHolds, ledgerEntries } from '../billing/tables.js';
-import { usageRecords } from './tables.js';
 
 const request = tenTokenRequest;
 const gatewayFixture = (path: string) =>
@@ -276,11 +275,7 @@ for (const pair of backendPairs()) {
       await expect
         .poll(usageEntries, { timeout: 10_000 })
         .toEqual([{ amount: -backupCost, model: 'backup-test' }]);
-      await harness.app.usageWriter.flush();
-      const [record] = await harness.database.db
-        .select()
-        .from(usageRecords)
-        .where(eq(usageRecords.requestId, requestId));
+      const record = await harness.usageRecordOf(requestId);
       expect(record).toMatchObject({
         status: 200,
         errorCode: null,
@@ -369,11 +364,7 @@ for (const pair of backendPairs()) {
             balance: before.balance,
             held: 0,
           });
-          await harness.app.usageWriter.flush();
-          const [record] = await harness.database.db
-            .select()
-            .from(usageRecords)
-            .where(eq(usageRecords.requestId, requestId));
+          const record = await harness.usageRecordOf(requestId);
           expect(record).toMatchObject({
             status: 502,
             errorCode: 'upstream_invalid_response',
@@ -473,14 +464,6 @@ for (const pair of backendPairs()) {
         (
           await billing<{ entries: Array<Record<string, unknown>> }>('/api/billing/ledger?limit=200')
         ).entries.filter((entry) => entry.requestId === requestId && entry.kind === 'usage');
-      const usageRecordOf = async (requestId: string) => {
-        await harness.app.usageWriter.flush();
-        const [row] = await harness.database.db
-          .select()
-          .from(usageRecords)
-          .where(eq(usageRecords.requestId, requestId));
-        return row;
-      };
       const send = (signal?: AbortSignal) =>
         fetch(`${harness.origin}/v1/chat/completions`, {
           method: 'POST',
@@ -492,7 +475,7 @@ for (const pair of backendPairs()) {
       /** The one usage entry of a request, its price checked against the tokens it records; then the books. */
       async function expectChargedOnce(requestId: string, before: { balance: number }) {
         await expect.poll(() => usageEntriesOf(requestId), { timeout: 10_000 }).toHaveLength(1);
-        const record = await usageRecordOf(requestId);
+        const record = await harness.usageRecordOf(requestId);
         // A late second settle (the upstream side finishing after the client side) would show up here.
         await new Promise((resolve) => setTimeout(resolve, 300));
         const [entry] = await usageEntriesOf(requestId);

@@ -8,7 +8,6 @@ import { type SignedInClient, signUpAndSignIn } from '../accounts/testing.js';
 import { getBalance, getPlan, postEntry, renewPlans, setWalletPlan } from '../billing/index.js';
 import { creditHolds } from '../billing/tables.js';
 import { OwnProviderKeys } from './own-keys.js';
-import { usageRecords } from './tables.js';
 
 // "Hi" is 2 bytes plus 8 tokens of message overhead: the hold's prompt bound is 10 tokens, the output bound 10.
 const hi = { messages: [{ role: 'user' as const, content: 'Hi' }], max_tokens: 10 };
@@ -108,14 +107,6 @@ for (const pair of backendPairs()) {
       ).quotas.find(
         (quota) => quota.scope === 'user' && quota.metric === 'requests' && quota.period === 'day',
       )!.used;
-    const usageOf = async (requestId: string) => {
-      await harness.app.usageWriter.flush();
-      const [row] = await harness.database.db
-        .select()
-        .from(usageRecords)
-        .where(eq(usageRecords.requestId, requestId));
-      return row;
-    };
     const post = (body: object) =>
       fetch(`${harness.origin}/v1/chat/completions`, {
         method: 'POST',
@@ -142,7 +133,7 @@ for (const pair of backendPairs()) {
         await harness.database.db.select().from(creditHolds).where(eq(creditHolds.requestId, requestId)),
       ).toEqual([]);
       expect(await requestsToday()).toBe(requestsBefore + 1);
-      expect(await usageOf(requestId)).toMatchObject({
+      expect(await harness.usageRecordOf(requestId)).toMatchObject({
         status: 200,
         provider: 'primary:own-key',
         servedModel: 'gpt-test',

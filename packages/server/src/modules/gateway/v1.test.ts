@@ -13,7 +13,7 @@ import { backendPairs } from '../../testing/backend-pairs.js';
 import { type GatewayHarness, startGatewayHarness } from '../../testing/gateway-harness.js';
 import { setWalletPlan } from '../billing/plans.js';
 import { hashVirtualKey, revokeVirtualKey } from './keys-service.js';
-import { usageRecords, virtualKeys } from './tables.js';
+import { virtualKeys } from './tables.js';
 
 const fixtures = fileURLToPath(
   new URL('../../../../gateway/src/providers/openai-compatible/__fixtures__/', import.meta.url),
@@ -51,15 +51,6 @@ for (const pair of backendPairs()) {
       }));
     });
 
-    const usageOf = async (requestId: string) => {
-      await harness.app.usageWriter.flush();
-      const [row] = await harness.database.db
-        .select()
-        .from(usageRecords)
-        .where(eq(usageRecords.requestId, requestId));
-      return row;
-    };
-
     it('answers a plain completion and sends the provider exactly the request it expects', async () => {
       harness.primary.enqueue({ kind: 'json', body: readJsonFixture(fixture('text.json')) });
       const { data, response } = await openai.chat.completions
@@ -82,7 +73,7 @@ for (const pair of backendPairs()) {
         temperature: 0.2,
         seed: 7,
       });
-      const record = await usageOf(response.headers.get('x-request-id')!);
+      const record = await harness.usageRecordOf(response.headers.get('x-request-id')!);
       expect(record).toMatchObject({
         status: 200,
         requestedModel: 'gpt-test',
@@ -310,7 +301,7 @@ for (const pair of backendPairs()) {
       expect(text.length).toBeGreaterThan(0);
       // No fallback after the first byte: the backup was never called.
       expect(harness.backup.requests).toHaveLength(0);
-      const record = await usageOf(response.headers.get('x-request-id')!);
+      const record = await harness.usageRecordOf(response.headers.get('x-request-id')!);
       expect(record?.errorCode).toBe('stream_interrupted');
       expect(record?.outputTokens).toBeGreaterThan(0);
     });
@@ -373,7 +364,7 @@ for (const pair of backendPairs()) {
           expect(headers.get('x-should-retry')).toBe('false');
           expect(codeOf(error)).toBe('upstream_invalid_response');
           expect(harness.primary.requests).toHaveLength(1);
-          const record = await usageOf(headers.get('x-request-id')!);
+          const record = await harness.usageRecordOf(headers.get('x-request-id')!);
           expect(record).toMatchObject({ status: 502, errorCode: 'upstream_invalid_response' });
         });
       }
@@ -583,8 +574,12 @@ for (const pair of backendPairs()) {
         expect(unknown.status).toBe(404);
         const served = await call('gpt-test');
         expect(served.status).toBe(200);
-        expect(await usageOf(unknown.headers.get('x-request-id')!)).toMatchObject({ status: 404 });
-        expect(await usageOf(served.headers.get('x-request-id')!)).toMatchObject({ status: 200 });
+        expect(await harness.usageRecordOf(unknown.headers.get('x-request-id')!)).toMatchObject({
+          status: 404,
+        });
+        expect(await harness.usageRecordOf(served.headers.get('x-request-id')!)).toMatchObject({
+          status: 200,
+        });
       });
     });
 
