@@ -4017,7 +4017,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Find accounts by email or name, optionally by role (admin and support). */
+        /**
+         * Find accounts by email or name, optionally by role (admin and support).
+         * @description Rate limit: 300 a minute per staff account, counting all back-office reads together; past it 429 `rate_limited` with `Retry-After`.
+         */
         get: {
             parameters: {
                 query?: {
@@ -4152,7 +4155,10 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Change the role of an account (admin only; recorded in the audit log). */
+        /**
+         * Change the role of an account (admin only; recorded in the audit log).
+         * @description Rate limit: 60 a minute per admin, counting account and security-policy changes together; past it 429 `rate_limited` with `Retry-After`.
+         */
         patch: {
             parameters: {
                 query?: never;
@@ -4314,7 +4320,10 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Disable an account (its sessions end and its API keys are revoked at once) or enable it again (admin only). */
+        /**
+         * Disable an account (its sessions end and its API keys are revoked at once) or enable it again (admin only).
+         * @description Rate limit: 60 a minute per admin, counting account and security-policy changes together; past it 429 `rate_limited` with `Retry-After`.
+         */
         patch: {
             parameters: {
                 query?: never;
@@ -4470,7 +4479,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The security audit log, newest first, filtered by account, type and dates (admin only). */
+        /**
+         * The security audit log, newest first, filtered by account, type and dates (admin only).
+         * @description Rate limit: 300 a minute per staff account, counting all back-office reads together; past it 429 `rate_limited` with `Retry-After`.
+         */
         get: {
             parameters: {
                 query?: {
@@ -4589,7 +4601,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Emails written by the platform, newest first (admin only). With SMTP only what was sent to whom and how delivery went; without SMTP this is where emails wait, bodies included, and each such read is audited. */
+        /**
+         * Emails written by the platform, newest first (admin only). With SMTP only what was sent to whom and how delivery went; without SMTP this is where emails wait, bodies included, and each such read is audited.
+         * @description Rate limit: 300 a minute per staff account, counting all back-office reads together; past it 429 `rate_limited` with `Retry-After`.
+         */
         get: {
             parameters: {
                 query?: {
@@ -4710,7 +4725,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Security policy in force (admin only). */
+        /**
+         * Security policy in force (admin only).
+         * @description Rate limit: 300 a minute per staff account, counting all back-office reads together; past it 429 `rate_limited` with `Retry-After`.
+         */
         get: {
             parameters: {
                 query?: never;
@@ -4778,7 +4796,10 @@ export interface paths {
                 };
             };
         };
-        /** Make two-factor authentication mandatory (or not) for admin and support accounts. */
+        /**
+         * Make two-factor authentication mandatory (or not) for admin and support accounts.
+         * @description Rate limit: 60 a minute per admin, counting account and security-policy changes together; past it 429 `rate_limited` with `Retry-After`.
+         */
         put: {
             parameters: {
                 query?: never;
@@ -5662,7 +5683,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The current price book, or one item’s full history with `itemKey`. */
+        /**
+         * The current price book, or one item’s full history with `itemKey`.
+         * @description Rate limit: 300 a minute per staff account, counting all back-office reads together; past it 429 `rate_limited` with `Retry-After`.
+         */
         get: {
             parameters: {
                 query?: {
@@ -5731,9 +5755,27 @@ export interface paths {
                         };
                     };
                 };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
             };
         };
-        /** Sets an item’s price as a new version; past entries keep the version they were charged with. */
+        /**
+         * Sets an item’s price as a new version; past entries keep the version they were charged with.
+         * @description Rate limit: 30 a minute per admin, counting price, plan and credit-pack changes together; past it 429 `rate_limited` with `Retry-After`.
+         */
         put: {
             parameters: {
                 query?: never;
@@ -5826,6 +5868,21 @@ export interface paths {
                         };
                     };
                 };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
             };
         };
         post?: never;
@@ -5842,7 +5899,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A wallet’s balance and plan. */
+        /**
+         * A wallet’s balance and plan.
+         * @description Rate limit: 300 a minute per staff account, counting all back-office reads together; past it 429 `rate_limited` with `Retry-After`.
+         */
         get: {
             parameters: {
                 query?: never;
@@ -5917,6 +5977,21 @@ export interface paths {
                         };
                     };
                 };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
             };
         };
         put?: never;
@@ -5936,7 +6011,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Grants credits or adjusts a balance (with a reason). Idempotent on `idempotencyKey`. Counts with refunds and transfer confirmations: 20 a minute per admin (429). */
+        /**
+         * Grants credits or adjusts a balance (with a reason). Idempotent on `idempotencyKey`.
+         * @description Rate limit: 20 a minute per admin, counting grants, adjustments, refunds and bank-transfer confirmations together; past it 429 `rate_limited` with `Retry-After`.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -6108,7 +6186,10 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Moves a wallet to a plan; its monthly credits are granted by the next renewal run. */
+        /**
+         * Moves a wallet to a plan; its monthly credits are granted by the next renewal run.
+         * @description Rate limit: 30 a minute per admin, counting price, plan and credit-pack changes together; past it 429 `rate_limited` with `Retry-After`.
+         */
         put: {
             parameters: {
                 query?: never;
@@ -6198,6 +6279,21 @@ export interface paths {
                         };
                     };
                 };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
             };
         };
         post?: never;
@@ -6214,7 +6310,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Recomputes every wallet from the ledger; lists the wallets that disagree (none when healthy). */
+        /**
+         * Recomputes every wallet from the ledger; lists the wallets that disagree (none when healthy).
+         * @description Rate limit: 3 a minute per admin, counting ledger checks (each reads the whole ledger); past it 429 `rate_limited` with `Retry-After`. For a scheduled check use `npm run billing:check`.
+         */
         get: {
             parameters: {
                 query?: never;
@@ -6261,6 +6360,21 @@ export interface paths {
                 };
                 /** @description Default Response */
                 403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -10680,7 +10794,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** All payments, newest first */
+        /**
+         * All payments, newest first
+         * @description Rate limit: 300 a minute per staff account, counting all back-office reads together; past it 429 `rate_limited` with `Retry-After`.
+         */
         get: {
             parameters: {
                 query?: {
@@ -10739,6 +10856,21 @@ export interface paths {
                         };
                     };
                 };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
             };
         };
         put?: never;
@@ -10756,7 +10888,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One payment with every event and its cause */
+        /**
+         * One payment with every event and its cause
+         * @description Rate limit: 300 a minute per staff account, counting all back-office reads together; past it 429 `rate_limited` with `Retry-After`.
+         */
         get: {
             parameters: {
                 query?: never;
@@ -10842,6 +10977,21 @@ export interface paths {
                         };
                     };
                 };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
             };
         };
         put?: never;
@@ -10859,7 +11009,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The latest proof the buyer uploaded for a bank transfer */
+        /**
+         * The latest proof the buyer uploaded for a bank transfer
+         * @description Rate limit: 300 a minute per staff account, counting all back-office reads together; past it 429 `rate_limited` with `Retry-After`.
+         */
         get: {
             parameters: {
                 query?: never;
@@ -10925,6 +11078,21 @@ export interface paths {
                         };
                     };
                 };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
             };
         };
         put?: never;
@@ -10944,7 +11112,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Confirm a bank transfer was received: the payment becomes paid and the credits are added once */
+        /**
+         * Confirm a bank transfer was received: the payment becomes paid and the credits are added once
+         * @description Rate limit: 20 a minute per admin, counting grants, adjustments, refunds and bank-transfer confirmations together; past it 429 `rate_limited` with `Retry-After`.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -11105,7 +11276,7 @@ export interface paths {
         put?: never;
         /**
          * Refund a payment, fully or partly; credits are reversed per the refund policy. Idempotent on `idempotencyKey`.
-         * @description Stripe and PayPal payments are refunded through the provider (409 provider_not_configured when this server has no client for it). Chargily and bank transfers have no refund API: the admin returns the money by hand and records it here. Credits bought with the refunded money are taken back pro rata, but never more than the wallet has available: credits already spent stay spent.
+         * @description Stripe and PayPal payments are refunded through the provider (409 provider_not_configured when this server has no client for it). Chargily and bank transfers have no refund API: the admin returns the money by hand and records it here. Credits bought with the refunded money are taken back pro rata, but never more than the wallet has available: credits already spent stay spent. Rate limit: 20 a minute per admin, counting grants, adjustments, refunds and bank-transfer confirmations together; past it 429 `rate_limited` with `Retry-After`.
          */
         post: {
             parameters: {
@@ -11267,7 +11438,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Credit packs (config and admin changes, inactive included) */
+        /**
+         * Credit packs (config and admin changes, inactive included)
+         * @description Rate limit: 300 a minute per staff account, counting all back-office reads together; past it 429 `rate_limited` with `Retry-After`.
+         */
         get: {
             parameters: {
                 query?: never;
@@ -11327,6 +11501,21 @@ export interface paths {
                         };
                     };
                 };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
             };
         };
         put?: never;
@@ -11345,7 +11534,10 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Create or change a credit pack (overrides the config pack of the same id) */
+        /**
+         * Create or change a credit pack (overrides the config pack of the same id)
+         * @description Rate limit: 30 a minute per admin, counting price, plan and credit-pack changes together; past it 429 `rate_limited` with `Retry-After`.
+         */
         put: {
             parameters: {
                 query?: never;
@@ -11419,6 +11611,21 @@ export interface paths {
                 };
                 /** @description Default Response */
                 403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -12875,7 +13082,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Per provider: success rate and latency percentiles over recent calls seen by this process. */
+        /**
+         * Per provider: success rate and latency percentiles over recent calls seen by this process.
+         * @description Rate limit: 300 a minute per staff account, counting all back-office reads together; past it 429 `rate_limited` with `Retry-After`.
+         */
         get: {
             parameters: {
                 query?: never;
@@ -12926,6 +13136,21 @@ export interface paths {
                 };
                 /** @description Default Response */
                 403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
                     headers: {
                         [name: string]: unknown;
                     };

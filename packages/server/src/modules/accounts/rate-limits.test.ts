@@ -11,7 +11,7 @@ import { rateTiers } from './rate-limits.js';
 import { createSignedInAccount, randomIp, uniqueEmail } from './testing.js';
 
 /** Sends `count` requests one after the other (limits count in order) and returns the answers. */
-async function burst(harness: TestApp, count: number, request: () => InjectOptions) {
+async function burst(harness: Pick<TestApp, 'app'>, count: number, request: () => InjectOptions) {
   const answers: LightMyRequestResponse[] = [];
   for (let index = 0; index < count; index += 1) answers.push(await harness.app.inject(request()));
   return answers;
@@ -213,6 +213,169 @@ for (const pair of backendPairs()) {
         payload: { reason: 'asked by the buyer', idempotencyKey: randomUUID() },
       });
       expect(otherRefund.statusCode, otherRefund.body).toBe(200);
+    });
+  });
+}
+
+for (const pair of backendPairs()) {
+  describe(`the back-office's other budgets, per admin, on ${pair.name}`, () => {
+    // The gateway's harness: every module's admin routes, the gateway's provider health included.
+    let harness: Awaited<ReturnType<typeof startGatewayHarness>>;
+    beforeAll(async () => {
+      harness = await startGatewayHarness(pair);
+    });
+    afterAll(() => harness.close());
+
+    /** The one error shape of /api, a wait to honour, and the budget named. */
+    function expectRefused(refused: LightMyRequestResponse, limit: number) {
+      expect(refused.statusCode, refused.body).toBe(429);
+      expect(refused.json()).toEqual({ error: { code: 'rate_limited', message: expect.any(String) } });
+      const retryAfter = Number(refused.headers['retry-after']);
+      expect(retryAfter).toBeGreaterThan(0);
+      expect(retryAfter).toBeLessThanOrEqual(60);
+      expect(refused.headers['x-ratelimit-limit']).toBe(String(limit));
+      expect(refused.headers['x-ratelimit-remaining']).toBe('0');
+    }
+
+    it('gives every back-office route a budget, named in its OpenAPI description with its 429', async () => {
+      const document = (await harness.app.inject({ url: '/openapi.json' })).json() as {
+        paths: Record<string, Record<string, { description?: string; responses: Record<string, unknown> }>>;
+      };
+      const adminOperations = Object.entries(document.paths)
+        .filter(([path]) => path.startsWith('/api/admin/'))
+        .flatMap(([path, operations]) =>
+          Object.entries(operations).map(([method, operation]) => ({ name: `${method} ${path}`, operation })),
+        );
+      expect(adminOperations.length).toBeGreaterThan(20);
+      const undocumented = adminOperations
+        .filter(
+          ({ operation }) =>
+            !/Rate limit: \d+ a minute per (admin|staff account)/.test(operation.description ?? '') ||
+            !operation.responses['429'],
+        )
+        .map(({ name }) => name);
+      expect(undocumented).toEqual([]);
+    });
+
+    it(`lets one admin check the whole ledger ${rateTiers.ledgerScan} times a minute; another admin is not held back`, async () => {
+      // Each check reads every ledger entry: a script or a stolen session looping on it would load the database.
+      const admin = await createSignedInAccount(harness.app, { role: 'admin' });
+      const verify = (who: { headers: Record<string, string> }) => ({
+        url: '/api/admin/billing/verify',
+        headers: who.headers,
+        remoteAddress: randomIp(),
+      });
+      const answers = await burst(harness, rateTiers.ledgerScan + 1, () => verify(admin));
+      expect(answers.slice(0, rateTiers.ledgerScan).map((answer) => answer.json())).toEqual(
+        answers.slice(0, rateTiers.ledgerScan).map(() => ({ ok: true, mismatches: [] })),
+      );
+      expectRefused(answers[rateTiers.ledgerScan]!, rateTiers.ledgerScan);
+
+      const other = await createSignedInAccount(harness.app, { role: 'admin' });
+      const otherCheck = await harness.app.inject(verify(other));
+      expect(otherCheck.statusCode, otherCheck.body).toBe(200);
+      expect(otherCheck.json()).toEqual({ ok: true, mismatches: [] });
+      // The same admin's other budgets are their own: reading the price book still answers.
+      const read = await harness.app.inject({ url: '/api/admin/billing/prices', headers: admin.headers });
+      expect(read.statusCode, read.body).toBe(200);
+    });
+
+    it(`lets one admin change prices, plans and credit packs ${rateTiers.pricing} times a minute together, then changes nothing`, async () => {
+      const admin = await createSignedInAccount(harness.app, { role: 'admin' });
+      const customer = await createSignedInAccount(harness.app);
+      const wallet = await ensureWallet(harness.app.db, { ownerType: 'user', ownerId: customer.userId });
+      const itemKey = `model:rate-probe-${randomUUID()}`;
+      const price = (who: { headers: Record<string, string> }, inputPerMillion: number) => ({
+        method: 'PUT' as const,
+        url: '/api/admin/billing/prices',
+        headers: who.headers,
+        remoteAddress: randomIp(),
+        payload: { itemKey, kind: 'tokens', rates: { inputPerMillion, outputPerMillion: 2_000_000 } },
+      });
+      const plan = (planId: string) => ({
+        method: 'PUT' as const,
+        url: `/api/admin/billing/wallets/${wallet.id}/plan`,
+        headers: admin.headers,
+        remoteAddress: randomIp(),
+        payload: { plan: planId },
+      });
+      const pack = (credits: number) => ({
+        method: 'PUT' as const,
+        url: '/api/admin/payments/packs/rate-probe',
+        headers: admin.headers,
+        remoteAddress: randomIp(),
+        payload: { name: 'Rate probe', credits, prices: { DZD: 1000 } },
+      });
+      // One budget over the three modules' routes: prices (billing), plans (billing), packs (payments).
+      let round = 0;
+      const answers = await burst(harness, rateTiers.pricing, () => {
+        round += 1;
+        if (round % 3 === 0) return plan(round % 2 ? 'pro' : 'business');
+        if (round % 3 === 1) return price(admin, 1_000_000 + round);
+        return pack(1_000 + round);
+      });
+      expect(
+        answers.map((answer) => `${answer.statusCode} ${answer.statusCode === 200 ? '' : answer.body}`),
+      ).toEqual(answers.map(() => '200 '));
+      const before = await harness.app.inject({
+        url: `/api/admin/billing/prices?itemKey=${encodeURIComponent(itemKey)}`,
+        headers: admin.headers,
+      });
+
+      // Past it, each of the three is refused, and none of them changed anything.
+      expectRefused(await harness.app.inject(price(admin, 1)), rateTiers.pricing);
+      expectRefused(await harness.app.inject(plan('free')), rateTiers.pricing);
+      expectRefused(await harness.app.inject(pack(1)), rateTiers.pricing);
+      const after = await harness.app.inject({
+        url: `/api/admin/billing/prices?itemKey=${encodeURIComponent(itemKey)}`,
+        headers: admin.headers,
+      });
+      expect(after.json()).toEqual(before.json());
+      const walletView = await harness.app.inject({
+        url: `/api/admin/billing/wallets/${wallet.id}`,
+        headers: admin.headers,
+      });
+      expect(walletView.json().plan).not.toBe('free');
+      const packs = await harness.app.inject({ url: '/api/admin/payments/packs', headers: admin.headers });
+      expect(packs.json().packs.find((item: { id: string }) => item.id === 'rate-probe').credits).not.toBe(1);
+
+      // Another admin changes a price meanwhile; this admin can still move money (a budget of its own).
+      const other = await createSignedInAccount(harness.app, { role: 'admin' });
+      const otherPrice = await harness.app.inject(price(other, 3_000_000));
+      expect(otherPrice.statusCode, otherPrice.body).toBe(200);
+      expect(otherPrice.json().price.rates).toMatchObject({ inputPerMillion: 3_000_000 });
+      const grant = await harness.app.inject({
+        method: 'POST',
+        url: `/api/admin/billing/wallets/${wallet.id}/entries`,
+        headers: admin.headers,
+        payload: { kind: 'grant', amount: 1, reason: 'goodwill', idempotencyKey: randomUUID() },
+      });
+      expect(grant.statusCode, grant.body).toBe(200);
+    });
+
+    it(`counts every back-office read together, whichever module answers: ${rateTiers.reads} a minute per staff account`, async () => {
+      const admin = await createSignedInAccount(harness.app, { role: 'admin' });
+      const reads = [
+        '/api/admin/security-policy', // admin
+        '/api/admin/billing/prices?itemKey=model:none', // billing
+        '/api/admin/payments/packs', // payments
+        '/api/admin/gateway/health', // gateway
+      ];
+      let round = 0;
+      const answers = await burst(harness, rateTiers.reads, () => ({
+        url: reads[round++ % reads.length]!,
+        headers: admin.headers,
+        remoteAddress: randomIp(),
+      }));
+      expect(answers.filter((answer) => answer.statusCode !== 200).map((answer) => answer.body)).toEqual([]);
+      for (const url of [...reads, '/api/admin/payments/intents', '/api/admin/users']) {
+        expectRefused(await harness.app.inject({ url, headers: admin.headers }), rateTiers.reads);
+      }
+      // Support staff have their own.
+      const support = await createSignedInAccount(harness.app, { role: 'support' });
+      expect(
+        (await harness.app.inject({ url: '/api/admin/users', headers: support.headers })).statusCode,
+      ).toBe(200);
     });
   });
 }

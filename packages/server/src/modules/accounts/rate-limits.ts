@@ -4,10 +4,20 @@ import type { RateLimiterFactory } from '../../stores/index.js';
 import { hashToken } from './tokens.js';
 
 /**
- * Requests per minute: strict for authentication, moderate for generation and changes, relaxed for reads; `money` for
- * what an admin does to balances (grants, adjustments, refunds, bank-transfer confirmations).
+ * Requests per minute: strict for authentication, moderate for generation and changes, relaxed for reads; for the
+ * back-office (`adminLimit`), `pricing` for changes to what customers pay (prices, plans, credit packs), `money` for
+ * what an admin does to balances (grants, adjustments, refunds, bank-transfer confirmations), `ledgerScan` for the
+ * check that reads the whole ledger.
  */
-export const rateTiers = { auth: 10, generation: 60, reads: 300, writes: 60, money: 20 } as const;
+export const rateTiers = {
+  auth: 10,
+  generation: 60,
+  reads: 300,
+  writes: 60,
+  pricing: 30,
+  money: 20,
+  ledgerScan: 3,
+} as const;
 
 /** Strict: per client IP. */
 export function authIpLimit(app: FastifyInstance, name: string) {
@@ -40,24 +50,70 @@ export function userLimit(
 }
 
 type PreHandler = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
-// One limiter per store backend: a memory limiter keeps its counts in its own instance, so billing's and payments'
-// routes must share the same one for the budget to be one.
-const moneyLimits = new WeakMap<RateLimiterFactory, PreHandler>();
 
 /**
- * Per admin (run after authenticate): `rateTiers.money` a minute over every route that moves money by hand, together
- * (billing grants, adjustments and refunds, payment refunds, bank-transfer confirmations). A person checking each one
- * stays far below it; a stolen admin session or a runaway script cannot mint or reverse credits at request speed.
+ * The back-office's budgets, each counted per staff account over every route that uses it, whatever module the
+ * route is in: `what` and `per` are how the routes' OpenAPI descriptions name it (`adminLimitNote`).
  */
-export function adminMoneyLimit(app: FastifyInstance): PreHandler {
-  let limit = moneyLimits.get(app.stores.rateLimiters);
+export const adminBudgets = {
+  /** Every back-office read (lists, one record, the price book, a proof file, provider health). */
+  reads: { tier: 'reads', what: 'all back-office reads together', per: 'staff account' },
+  /** Changes to accounts and the security policy. */
+  writes: { tier: 'writes', what: 'account and security-policy changes together', per: 'admin' },
+  /**
+   * Changes to what customers pay: prices (each change also makes every process reload its price book), plans,
+   * credit packs. A person editing by hand stays far below; a script re-pricing a catalogue is told when to go on.
+   */
+  pricing: { tier: 'pricing', what: 'price, plan and credit-pack changes together', per: 'admin' },
+  /**
+   * Money moved by hand. A person checking each one stays far below it; a stolen admin session or a runaway script
+   * cannot mint or reverse credits at request speed.
+   */
+  money: {
+    tier: 'money',
+    what: 'grants, adjustments, refunds and bank-transfer confirmations together',
+    per: 'admin',
+  },
+  /** `GET /api/admin/billing/verify` recomputes every wallet from every ledger entry: a full scan each time. */
+  ledgerScan: { tier: 'ledgerScan', what: 'ledger checks (each reads the whole ledger)', per: 'admin' },
+} as const satisfies Record<string, { tier: keyof typeof rateTiers; what: string; per: string }>;
+
+export type AdminBudget = keyof typeof adminBudgets;
+
+// One limiter per budget and store backend: a memory limiter keeps its counts in its own instance, so routes of
+// different modules must share the same one for the budget to be one, as it is in Redis (where the name is the key).
+const adminLimits = new WeakMap<RateLimiterFactory, Map<AdminBudget, PreHandler>>();
+
+/**
+ * Per staff account (run after authenticate, so a caller who may not use the route spends nothing): `budget`'s tier a
+ * minute over every route of that budget together; past it 429 `rate_limited` with Retry-After. Each budget is its
+ * own: an admin who spent the price changes' can still read, refund or check the ledger, and other admins keep theirs.
+ */
+export function adminLimit(app: FastifyInstance, budget: AdminBudget): PreHandler {
+  let limits = adminLimits.get(app.stores.rateLimiters);
+  if (!limits) {
+    limits = new Map();
+    adminLimits.set(app.stores.rateLimiters, limits);
+  }
+  let limit = limits.get(budget);
   if (!limit) {
     limit = rateLimit(app.stores.rateLimiters, {
-      name: 'user:admin-money',
-      points: rateTiers.money,
+      // `user:admin-money`, `user:admin-reads`, `user:admin-writes`: the names these budgets had before, so a rolling
+      // deploy keeps counting in the same Redis keys.
+      name: `user:admin-${budget === 'ledgerScan' ? 'ledger-scan' : budget}`,
+      points: rateTiers[adminBudgets[budget].tier],
       key: (request) => request.auth.userId,
     });
-    moneyLimits.set(app.stores.rateLimiters, limit);
+    limits.set(budget, limit);
   }
   return limit;
+}
+
+/** The sentence an admin route's OpenAPI description ends with: its budget, what shares it, what happens past it. */
+export function adminLimitNote(budget: AdminBudget): string {
+  const { tier, what, per } = adminBudgets[budget];
+  return (
+    `Rate limit: ${rateTiers[tier]} a minute per ${per}, counting ${what}; ` +
+    'past it 429 `rate_limited` with `Retry-After`.'
+  );
 }

@@ -5,7 +5,7 @@ import { errorResponses } from '../../http/schemas.js';
 import { authenticate } from '../../plugins/authenticate.js';
 import { auditFilters, clientOf, listAuditEvents, recordAuditEvent } from '../accounts/audit.js';
 import { getSecurityPolicy, updateSecurityPolicy } from '../accounts/policy.js';
-import { userLimit } from '../accounts/rate-limits.js';
+import { adminLimit, adminLimitNote } from '../accounts/rate-limits.js';
 import { accountSchema, auditEventSchema, auditQuerySchema } from '../accounts/schemas.js';
 import { userRoles } from '../accounts/tables.js';
 import { listOutbox } from '../notifications/service.js';
@@ -18,8 +18,8 @@ export async function adminSecurityRoutes(app: FastifyInstance) {
   const tags = ['admin'];
   const admin = authenticate({ roles: ['admin'] });
   const staff = authenticate({ roles: ['admin', 'support'] });
-  const reads = userLimit(app, 'reads', 'admin-reads');
-  const writes = userLimit(app, 'writes', 'admin-writes');
+  const reads = adminLimit(app, 'reads');
+  const writes = adminLimit(app, 'writes');
 
   routes.get(
     '/api/admin/users',
@@ -27,6 +27,7 @@ export async function adminSecurityRoutes(app: FastifyInstance) {
       schema: {
         tags,
         summary: 'Find accounts by email or name, optionally by role (admin and support).',
+        description: adminLimitNote('reads'),
         querystring: z.object({
           query: z.string().trim().max(200).optional(),
           role: z.enum(userRoles).optional(),
@@ -49,6 +50,7 @@ export async function adminSecurityRoutes(app: FastifyInstance) {
       schema: {
         tags,
         summary: 'Change the role of an account (admin only; recorded in the audit log).',
+        description: adminLimitNote('writes'),
         params: z.object({ userId: z.uuid() }),
         body: z.object({ role: z.enum(userRoles) }),
         response: { 200: z.object({ user: accountSchema }), ...errorResponses(400, 401, 403, 404, 409, 429) },
@@ -72,6 +74,7 @@ export async function adminSecurityRoutes(app: FastifyInstance) {
         tags,
         summary:
           'Disable an account (its sessions end and its API keys are revoked at once) or enable it again (admin only).',
+        description: adminLimitNote('writes'),
         params: z.object({ userId: z.uuid() }),
         body: z.object({ status: z.enum(['active', 'disabled']) }),
         response: { 200: z.object({ user: accountSchema }), ...errorResponses(400, 401, 403, 404, 409, 429) },
@@ -94,6 +97,7 @@ export async function adminSecurityRoutes(app: FastifyInstance) {
       schema: {
         tags,
         summary: 'The security audit log, newest first, filtered by account, type and dates (admin only).',
+        description: adminLimitNote('reads'),
         querystring: auditQuerySchema.extend({ userId: z.uuid().optional() }),
         response: {
           200: z.object({ events: z.array(auditEventSchema) }),
@@ -121,6 +125,7 @@ export async function adminSecurityRoutes(app: FastifyInstance) {
         summary:
           'Emails written by the platform, newest first (admin only). With SMTP only what was sent to whom and how ' +
           'delivery went; without SMTP this is where emails wait, bodies included, and each such read is audited.',
+        description: adminLimitNote('reads'),
         querystring: z.object({
           to: z.email().optional(),
           status: z.enum(emailStatuses).optional(),
@@ -197,6 +202,7 @@ export async function adminSecurityRoutes(app: FastifyInstance) {
       schema: {
         tags,
         summary: 'Security policy in force (admin only).',
+        description: adminLimitNote('reads'),
         response: { 200: policySchema, ...errorResponses(401, 403, 429) },
       },
       preHandler: [admin, reads],
@@ -210,6 +216,7 @@ export async function adminSecurityRoutes(app: FastifyInstance) {
       schema: {
         tags,
         summary: 'Make two-factor authentication mandatory (or not) for admin and support accounts.',
+        description: adminLimitNote('writes'),
         body: policySchema,
         response: { 200: policySchema, ...errorResponses(400, 401, 403, 429) },
       },

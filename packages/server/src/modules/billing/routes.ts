@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import { errorResponses } from '../../http/schemas.js';
 import { authenticate } from '../../plugins/authenticate.js';
-import { adminMoneyLimit, rateTiers } from '../accounts/rate-limits.js';
+import { adminLimit, adminLimitNote } from '../accounts/rate-limits.js';
 import {
   budgetLimits,
   getUserBudget,
@@ -453,17 +453,21 @@ export async function billingRoutes(app: FastifyInstance) {
     },
   );
 
-  // Admin back-office: prices, grants and adjustments, plans, and the ledger check.
+  // Admin back-office: prices, grants and adjustments, plans, and the ledger check. Each after the admin check, so
+  // only an admin spends a budget, and each budget per admin (`adminLimit`).
+  const adminReads = [admin, adminLimit(app, 'reads')];
+  const pricingChange = [admin, adminLimit(app, 'pricing')];
 
   routes.get(
     '/api/admin/billing/prices',
     {
-      preHandler: admin,
+      preHandler: adminReads,
       schema: {
         tags: ['billing admin'],
         summary: 'The current price book, or one item’s full history with `itemKey`.',
+        description: adminLimitNote('reads'),
         querystring: z.object({ itemKey: z.string().min(1).max(200).optional() }),
-        response: { 200: z.object({ prices: z.array(priceSchema) }), ...errorResponses(401, 403) },
+        response: { 200: z.object({ prices: z.array(priceSchema) }), ...errorResponses(401, 403, 429) },
       },
     },
     async (request) => {
@@ -477,11 +481,12 @@ export async function billingRoutes(app: FastifyInstance) {
   routes.put(
     '/api/admin/billing/prices',
     {
-      preHandler: admin,
+      preHandler: pricingChange,
       schema: {
         tags: ['billing admin'],
         summary:
           'Sets an item’s price as a new version; past entries keep the version they were charged with.',
+        description: adminLimitNote('pricing'),
         body: z.object({
           itemKey: z
             .string()
@@ -492,7 +497,7 @@ export async function billingRoutes(app: FastifyInstance) {
           kind: z.enum(priceKinds),
           rates: z.record(z.string(), z.number().int().nonnegative()),
         }),
-        response: { 200: z.object({ price: priceSchema }), ...errorResponses(400, 401, 403) },
+        response: { 200: z.object({ price: priceSchema }), ...errorResponses(400, 401, 403, 429) },
       },
     },
     async (request) => {
@@ -517,10 +522,11 @@ export async function billingRoutes(app: FastifyInstance) {
   routes.get(
     '/api/admin/billing/wallets/:walletId',
     {
-      preHandler: admin,
+      preHandler: adminReads,
       schema: {
         tags: ['billing admin'],
         summary: 'A wallet’s balance and plan.',
+        description: adminLimitNote('reads'),
         params: walletParams,
         response: {
           200: z.object({
@@ -532,7 +538,7 @@ export async function billingRoutes(app: FastifyInstance) {
             available: credits,
             plan: z.string(),
           }),
-          ...errorResponses(401, 403, 404),
+          ...errorResponses(401, 403, 404, 429),
         },
       },
     },
@@ -547,12 +553,11 @@ export async function billingRoutes(app: FastifyInstance) {
   routes.post(
     '/api/admin/billing/wallets/:walletId/entries',
     {
-      preHandler: [admin, adminMoneyLimit(app)],
+      preHandler: [admin, adminLimit(app, 'money')],
       schema: {
         tags: ['billing admin'],
-        summary:
-          'Grants credits or adjusts a balance (with a reason). Idempotent on `idempotencyKey`. ' +
-          `Counts with refunds and transfer confirmations: ${rateTiers.money} a minute per admin (429).`,
+        summary: 'Grants credits or adjusts a balance (with a reason). Idempotent on `idempotencyKey`.',
+        description: adminLimitNote('money'),
         params: walletParams,
         body: z.object({
           kind: z.enum(['grant', 'adjustment', 'refund']),
@@ -590,13 +595,14 @@ export async function billingRoutes(app: FastifyInstance) {
   routes.put(
     '/api/admin/billing/wallets/:walletId/plan',
     {
-      preHandler: admin,
+      preHandler: pricingChange,
       schema: {
         tags: ['billing admin'],
         summary: 'Moves a wallet to a plan; its monthly credits are granted by the next renewal run.',
+        description: adminLimitNote('pricing'),
         params: walletParams,
         body: z.object({ plan: z.enum(Object.keys(plans) as [string, ...string[]]) }),
-        response: { 200: z.object({ plan: z.string() }), ...errorResponses(400, 401, 403, 404) },
+        response: { 200: z.object({ plan: z.string() }), ...errorResponses(400, 401, 403, 404, 429) },
       },
     },
     async (request) => {
@@ -612,11 +618,12 @@ export async function billingRoutes(app: FastifyInstance) {
   routes.get(
     '/api/admin/billing/verify',
     {
-      preHandler: admin,
+      preHandler: [admin, adminLimit(app, 'ledgerScan')],
       schema: {
         tags: ['billing admin'],
         summary:
           'Recomputes every wallet from the ledger; lists the wallets that disagree (none when healthy).',
+        description: `${adminLimitNote('ledgerScan')} For a scheduled check use \`npm run billing:check\`.`,
         response: {
           200: z.object({
             ok: z.boolean(),
@@ -632,7 +639,7 @@ export async function billingRoutes(app: FastifyInstance) {
               }),
             ),
           }),
-          ...errorResponses(401, 403),
+          ...errorResponses(401, 403, 429),
         },
       },
     },

@@ -3,6 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { errorResponses } from '../../http/schemas.js';
 import { authenticate } from '../../plugins/authenticate.js';
+import { adminLimit, adminLimitNote } from '../accounts/rate-limits.js';
 
 const providerHealth = z.object({
   provider: z.string(),
@@ -22,12 +23,13 @@ export async function gatewayAdminRoutes(app: FastifyInstance) {
       schema: {
         tags: ['admin'],
         summary: 'Per provider: success rate and latency percentiles over recent calls seen by this process.',
+        description: adminLimitNote('reads'),
         response: {
           200: z.object({ process: z.number().int(), providers: z.array(providerHealth) }),
-          ...errorResponses(401, 403),
+          ...errorResponses(401, 403, 429),
         },
       },
-      preHandler: authenticate({ roles: ['admin', 'support'] }),
+      preHandler: [authenticate({ roles: ['admin', 'support'] }), adminLimit(app, 'reads')],
     },
     async () => ({ process: process.pid, providers: app.gateway.health() }),
   );

@@ -5,7 +5,7 @@ import { AppError } from '../../errors.js';
 import { errorResponses } from '../../http/schemas.js';
 import { authenticate } from '../../plugins/authenticate.js';
 import { clientOf, recordAuditEvent } from '../accounts/audit.js';
-import { adminMoneyLimit } from '../accounts/rate-limits.js';
+import { adminLimit, adminLimitNote } from '../accounts/rate-limits.js';
 import { auditPayment } from './audit.js';
 import { confirmBankTransfer, latestProof } from './bank-transfer.js';
 import { creditPackSchema } from './config.js';
@@ -22,8 +22,12 @@ const idParams = z.object({ id: z.uuid() });
 export async function paymentsAdminRoutes(app: FastifyInstance): Promise<void> {
   const routes = app.withTypeProvider<ZodTypeProvider>();
   const admin = authenticate({ roles: ['admin'] });
-  // Confirming a transfer credits a wallet and a refund takes credits back: one budget with billing's grants.
-  const moneyMoved = [admin, adminMoneyLimit(app)];
+  // Each after the admin check (only an admin spends a budget), each budget per admin and shared with billing's
+  // routes of the same kind: confirming a transfer credits a wallet and a refund takes credits back (with grants),
+  // a pack's price is what customers pay (with prices and plans).
+  const reads = [admin, adminLimit(app, 'reads')];
+  const moneyMoved = [admin, adminLimit(app, 'money')];
+  const pricingChange = [admin, adminLimit(app, 'pricing')];
 
   routes.get(
     '/api/admin/payments/intents',
@@ -31,6 +35,7 @@ export async function paymentsAdminRoutes(app: FastifyInstance): Promise<void> {
       schema: {
         tags: ['admin', 'payments'],
         summary: 'All payments, newest first',
+        description: adminLimitNote('reads'),
         querystring: z.object({
           status: z.enum(paymentStatuses).optional(),
           userId: z.uuid().optional(),
@@ -38,10 +43,10 @@ export async function paymentsAdminRoutes(app: FastifyInstance): Promise<void> {
         }),
         response: {
           200: z.object({ intents: z.array(z.object({ userId: z.string() }).loose()) }),
-          ...errorResponses(401, 403),
+          ...errorResponses(401, 403, 429),
         },
       },
-      preHandler: admin,
+      preHandler: reads,
     },
     async (request) => {
       const intents = await listIntents(app.db, {
@@ -59,6 +64,7 @@ export async function paymentsAdminRoutes(app: FastifyInstance): Promise<void> {
       schema: {
         tags: ['admin', 'payments'],
         summary: 'One payment with every event and its cause',
+        description: adminLimitNote('reads'),
         params: idParams,
         response: {
           200: z.object({
@@ -77,10 +83,10 @@ export async function paymentsAdminRoutes(app: FastifyInstance): Promise<void> {
               }),
             ),
           }),
-          ...errorResponses(401, 403, 404),
+          ...errorResponses(401, 403, 404, 429),
         },
       },
-      preHandler: admin,
+      preHandler: reads,
     },
     async (request) => {
       const intent = await getIntent(app.db, request.params.id);
@@ -110,10 +116,11 @@ export async function paymentsAdminRoutes(app: FastifyInstance): Promise<void> {
       schema: {
         tags: ['admin', 'payments'],
         summary: 'The latest proof the buyer uploaded for a bank transfer',
+        description: adminLimitNote('reads'),
         params: idParams,
-        response: { 200: z.any().describe('The file'), ...errorResponses(401, 403, 404) },
+        response: { 200: z.any().describe('The file'), ...errorResponses(401, 403, 404, 429) },
       },
-      preHandler: admin,
+      preHandler: reads,
     },
     async (request, reply) => {
       const proof = await latestProof(app.db, request.params.id);
@@ -133,6 +140,7 @@ export async function paymentsAdminRoutes(app: FastifyInstance): Promise<void> {
         tags: ['admin', 'payments'],
         summary:
           'Confirm a bank transfer was received: the payment becomes paid and the credits are added once',
+        description: adminLimitNote('money'),
         params: idParams,
         body: z.object({
           amount: z.number().int().positive().describe('What arrived, in minor units.'),
@@ -184,7 +192,8 @@ export async function paymentsAdminRoutes(app: FastifyInstance): Promise<void> {
         summary:
           'Refund a payment, fully or partly; credits are reversed per the refund policy. Idempotent on `idempotencyKey`.',
         description:
-          'Stripe and PayPal payments are refunded through the provider (409 provider_not_configured when this server has no client for it). Chargily and bank transfers have no refund API: the admin returns the money by hand and records it here. Credits bought with the refunded money are taken back pro rata, but never more than the wallet has available: credits already spent stay spent.',
+          'Stripe and PayPal payments are refunded through the provider (409 provider_not_configured when this server has no client for it). Chargily and bank transfers have no refund API: the admin returns the money by hand and records it here. Credits bought with the refunded money are taken back pro rata, but never more than the wallet has available: credits already spent stay spent. ' +
+          adminLimitNote('money'),
         params: idParams,
         body: z.object({
           amount: z.number().int().positive().optional().describe('Minor units; default all that is left.'),
@@ -254,9 +263,10 @@ export async function paymentsAdminRoutes(app: FastifyInstance): Promise<void> {
       schema: {
         tags: ['admin', 'payments'],
         summary: 'Credit packs (config and admin changes, inactive included)',
-        response: { 200: z.object({ packs: z.array(creditPackSchema) }), ...errorResponses(401, 403) },
+        description: adminLimitNote('reads'),
+        response: { 200: z.object({ packs: z.array(creditPackSchema) }), ...errorResponses(401, 403, 429) },
       },
-      preHandler: admin,
+      preHandler: reads,
     },
     async () => ({ packs: await listPacks(app.db, app.payments.config.packs, { includeInactive: true }) }),
   );
@@ -267,11 +277,12 @@ export async function paymentsAdminRoutes(app: FastifyInstance): Promise<void> {
       schema: {
         tags: ['admin', 'payments'],
         summary: 'Create or change a credit pack (overrides the config pack of the same id)',
+        description: adminLimitNote('pricing'),
         params: z.object({ packId: creditPackSchema.shape.id }),
         body: creditPackSchema.omit({ id: true }),
-        response: { 200: creditPackSchema, ...errorResponses(400, 401, 403) },
+        response: { 200: creditPackSchema, ...errorResponses(400, 401, 403, 429) },
       },
-      preHandler: admin,
+      preHandler: pricingChange,
     },
     async (request) => {
       const pack = await savePack(app.db, { ...request.body, id: request.params.packId });
