@@ -3,7 +3,7 @@ import { AppError } from '../errors.js';
 import type { RateLimiterFactory } from '../stores/index.js';
 
 export interface RateLimitOptions {
-  /** Name of the limit; requests of one name share a budget. */
+  /** Name of the limit; requests of one name share a budget, whatever route or module they reach. */
   name: string;
   /** Requests allowed per window. */
   points: number;

@@ -25,15 +25,47 @@ export interface RateLimiterOptions {
   durationSeconds: number;
 }
 
-/** A factory bound to one backend, so callers create limiters without knowing where state lives. */
+/**
+ * A factory bound to one backend, so callers create limiters without knowing where state lives. A name is one budget:
+ * every limiter made with it counts in the same window per key (routes of several modules share `user:reads`), and a
+ * second call with other points or another duration throws.
+ */
 export type RateLimiterFactory = (options: RateLimiterOptions) => RateLimiter;
 
 export function memoryRateLimiterFactory(): RateLimiterFactory {
-  return (options) => wrap(new RateLimiterMemory(limiterOptions(options, '')));
+  return onePerName((options) => wrap(new RateLimiterMemory(limiterOptions(options, ''))));
 }
 
 export function redisRateLimiterFactory(redis: Redis, prefix: string): RateLimiterFactory {
-  return (options) => wrap(new RateLimiterRedis({ storeClient: redis, ...limiterOptions(options, prefix) }));
+  return onePerName((options) =>
+    wrap(new RateLimiterRedis({ storeClient: redis, ...limiterOptions(options, prefix) })),
+  );
+}
+
+/**
+ * Hands out one limiter per name. In Redis the name is the key, so limiters of one name always shared their counts; a
+ * memory limiter keeps its counts in its own instance, so each caller's copy was a budget of its own (N modules, N
+ * times the budget). The same instance for every caller makes memory count as Redis does. Two budgets under one name
+ * would be one key counted against two limits (Redis) or two counts (memory): neither is meant, so it throws.
+ */
+function onePerName(make: RateLimiterFactory): RateLimiterFactory {
+  const made = new Map<string, { options: RateLimiterOptions; limiter: RateLimiter }>();
+  return (options) => {
+    const existing = made.get(options.name);
+    if (existing) {
+      const { points, durationSeconds } = existing.options;
+      if (points !== options.points || durationSeconds !== options.durationSeconds) {
+        throw new RangeError(
+          `rate limit ${options.name} is already ${points} per ${durationSeconds} s; ` +
+            `another budget needs another name (asked ${options.points} per ${options.durationSeconds} s)`,
+        );
+      }
+      return existing.limiter;
+    }
+    const limiter = make(options);
+    made.set(options.name, { options: { ...options }, limiter });
+    return limiter;
+  };
 }
 
 function limiterOptions(options: RateLimiterOptions, prefix: string) {

@@ -97,6 +97,30 @@ export function describeStores(backend: StoreBackend) {
         expect((await limiter.consume('k')).allowed).toBe(true);
       });
 
+      it('counts every limiter made with one name as one budget, as the name is one key', async () => {
+        // Routes of several modules each make their `user:reads`: the budget is the name's, not each caller's copy.
+        const options = { name: 'suite-shared', points: 3, durationSeconds: 60 };
+        const first = stores.rateLimiters(options);
+        const second = stores.rateLimiters({ ...options });
+        expect((await first.consume('k')).allowed).toBe(true);
+        expect(await second.consume('k')).toMatchObject({ allowed: true, remaining: 1 });
+        expect((await first.consume('k')).allowed).toBe(true);
+        expect((await second.consume('k')).allowed).toBe(false);
+        expect((await first.consume('k')).allowed).toBe(false);
+        await second.reset('k');
+        expect(await first.consume('k')).toMatchObject({ allowed: true, remaining: 2 });
+      });
+
+      it('refuses a second budget under a name already in use, rather than counting one key two ways', () => {
+        stores.rateLimiters({ name: 'suite-taken', points: 5, durationSeconds: 60 });
+        expect(() => stores.rateLimiters({ name: 'suite-taken', points: 6, durationSeconds: 60 })).toThrow(
+          /suite-taken/,
+        );
+        expect(() => stores.rateLimiters({ name: 'suite-taken', points: 5, durationSeconds: 30 })).toThrow(
+          /suite-taken/,
+        );
+      });
+
       it('refuses bad options when created, not on each request', () => {
         expect(() => stores.rateLimiters({ name: 'bad', points: 0, durationSeconds: 60 })).toThrow(
           RangeError,

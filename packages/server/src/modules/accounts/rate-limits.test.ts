@@ -109,6 +109,73 @@ for (const pair of backendPairs()) {
 }
 
 for (const pair of backendPairs()) {
+  describe(`one budget per limit name and account, whichever module answers, on ${pair.name}`, () => {
+    let harness: TestApp;
+    beforeAll(async () => {
+      harness = await createTestApp(pair);
+    });
+    afterAll(() => harness.close());
+
+    it(`counts a person's reads in the account, profile, organisations and studio together: ${rateTiers.reads} a minute`, async () => {
+      const person = await createSignedInAccount(harness.app);
+      const reads = [
+        '/api/account/sessions', // accounts: account routes
+        '/api/account/provider-keys', // accounts: profile routes
+        '/api/organizations', // organizations
+        '/api/studio/conversations', // studio
+      ];
+      let round = 0;
+      const answers = await burst(harness, rateTiers.reads, () => ({
+        url: reads[round++ % reads.length]!,
+        headers: person.headers,
+        remoteAddress: randomIp(),
+      }));
+      expect(answers.filter((answer) => answer.statusCode !== 200).map((answer) => answer.body)).toEqual([]);
+      for (const url of reads) {
+        const refused = await harness.app.inject({ url, headers: person.headers, remoteAddress: randomIp() });
+        expect(refused.statusCode, `${url}: ${refused.body}`).toBe(429);
+        expect(refused.json()).toEqual({ error: { code: 'rate_limited', message: expect.any(String) } });
+        expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+        expect(refused.headers['x-ratelimit-limit']).toBe(String(rateTiers.reads));
+      }
+      // The budget is the person's: someone else reads meanwhile.
+      const other = await createSignedInAccount(harness.app);
+      expect((await harness.app.inject({ url: reads[2]!, headers: other.headers })).statusCode).toBe(200);
+    });
+
+    it(`counts sensitive account changes and the data export together: ${rateTiers.auth} a minute per account`, async () => {
+      // Password guesses on one route cannot be topped up with the budget of another module's sensitive route.
+      const person = await createSignedInAccount(harness.app);
+      const passwordChange = () => ({
+        method: 'POST' as const,
+        url: '/api/account/password',
+        headers: person.headers,
+        remoteAddress: randomIp(),
+        payload: { currentPassword: 'a guess at the password', newPassword: 'a sturdy passphrase 42' },
+      });
+      const dataExport = () => ({
+        url: '/api/account/export',
+        headers: person.headers,
+        remoteAddress: randomIp(),
+      });
+      let round = 0;
+      const answers = await burst(harness, rateTiers.auth, () =>
+        round++ % 2 ? dataExport() : passwordChange(),
+      );
+      expect(answers.filter((answer) => answer.statusCode === 429)).toEqual([]);
+      for (const refused of [
+        await harness.app.inject(passwordChange()),
+        await harness.app.inject(dataExport()),
+      ]) {
+        expect(refused.statusCode, refused.body).toBe(429);
+        expect(refused.json().error.code).toBe('rate_limited');
+        expect(refused.headers['x-ratelimit-limit']).toBe(String(rateTiers.auth));
+      }
+    });
+  });
+}
+
+for (const pair of backendPairs()) {
   describe(`the generation tier on /v1 on ${pair.name}`, () => {
     let harness: Awaited<ReturnType<typeof startGatewayHarness>>;
     beforeAll(async () => {

@@ -1,6 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { rateLimit } from '../../plugins/rate-limit.js';
-import type { RateLimiterFactory } from '../../stores/index.js';
 import { hashToken } from './tokens.js';
 
 /**
@@ -36,7 +35,10 @@ export function authAccountLimit(app: FastifyInstance, name: string) {
   });
 }
 
-/** Per signed-in account (run after authenticate). */
+/**
+ * Per signed-in account (run after authenticate): one budget per `name` (the tier's by default) over every route and
+ * module that uses it, so `reads` is 300 a minute for all of a person's reads together.
+ */
 export function userLimit(
   app: FastifyInstance,
   tier: 'reads' | 'writes' | 'generation' | 'auth',
@@ -80,33 +82,20 @@ export const adminBudgets = {
 
 export type AdminBudget = keyof typeof adminBudgets;
 
-// One limiter per budget and store backend: a memory limiter keeps its counts in its own instance, so routes of
-// different modules must share the same one for the budget to be one, as it is in Redis (where the name is the key).
-const adminLimits = new WeakMap<RateLimiterFactory, Map<AdminBudget, PreHandler>>();
-
 /**
  * Per staff account (run after authenticate, so a caller who may not use the route spends nothing): `budget`'s tier a
  * minute over every route of that budget together; past it 429 `rate_limited` with Retry-After. Each budget is its
  * own: an admin who spent the price changes' can still read, refund or check the ledger, and other admins keep theirs.
  */
 export function adminLimit(app: FastifyInstance, budget: AdminBudget): PreHandler {
-  let limits = adminLimits.get(app.stores.rateLimiters);
-  if (!limits) {
-    limits = new Map();
-    adminLimits.set(app.stores.rateLimiters, limits);
-  }
-  let limit = limits.get(budget);
-  if (!limit) {
-    limit = rateLimit(app.stores.rateLimiters, {
-      // `user:admin-money`, `user:admin-reads`, `user:admin-writes`: the names these budgets had before, so a rolling
-      // deploy keeps counting in the same Redis keys.
-      name: `user:admin-${budget === 'ledgerScan' ? 'ledger-scan' : budget}`,
-      points: rateTiers[adminBudgets[budget].tier],
-      key: (request) => request.auth.userId,
-    });
-    limits.set(budget, limit);
-  }
-  return limit;
+  // One budget over every module's routes: the stores hand out one limiter per name, on either backend.
+  return rateLimit(app.stores.rateLimiters, {
+    // `user:admin-money`, `user:admin-reads`, `user:admin-writes`: the names these budgets had before, so a rolling
+    // deploy keeps counting in the same Redis keys.
+    name: `user:admin-${budget === 'ledgerScan' ? 'ledger-scan' : budget}`,
+    points: rateTiers[adminBudgets[budget].tier],
+    key: (request) => request.auth.userId,
+  });
 }
 
 /** The sentence an admin route's OpenAPI description ends with: its budget, what shares it, what happens past it. */
