@@ -6312,7 +6312,7 @@ export interface paths {
         };
         /**
          * Recomputes every wallet from the ledger; lists the wallets that disagree (none when healthy).
-         * @description Rate limit: 3 a minute per admin, counting ledger checks (each reads the whole ledger); past it 429 `rate_limited` with `Retry-After`. For a scheduled check use `npm run billing:check`.
+         * @description Checks asked for while one is running wait for it and get its answer; a check asked for after it ended reads the ledger afresh. Rate limit: 3 a minute per admin, counting ledger checks (each reads the whole ledger); past it 429 `rate_limited` with `Retry-After`. For a scheduled check use `npm run billing:check`.
          */
         get: {
             parameters: {

@@ -19,6 +19,7 @@ import { periodOf } from './periods.js';
 import { getWalletPlan, plans, planWalletLimits, setWalletPlan } from './plans.js';
 import { listCurrentPrices, listPriceHistory, setPrice } from './prices.js';
 import { checkQuota } from './quotas.js';
+import { singleFlight } from './single-flight.js';
 import {
   defaultUsageWindow,
   exportLedgerCsv,
@@ -615,6 +616,8 @@ export async function billingRoutes(app: FastifyInstance) {
     },
   );
 
+  // Admins who check at once (or one admin's repeated clicks) wait for the same scan instead of each starting one.
+  const verifyLedgerShared = singleFlight(() => verifyLedger(app.db));
   routes.get(
     '/api/admin/billing/verify',
     {
@@ -623,7 +626,9 @@ export async function billingRoutes(app: FastifyInstance) {
         tags: ['billing admin'],
         summary:
           'Recomputes every wallet from the ledger; lists the wallets that disagree (none when healthy).',
-        description: `${adminLimitNote('ledgerScan')} For a scheduled check use \`npm run billing:check\`.`,
+        description:
+          'Checks asked for while one is running wait for it and get its answer; a check asked for after it ended ' +
+          `reads the ledger afresh. ${adminLimitNote('ledgerScan')} For a scheduled check use \`npm run billing:check\`.`,
         response: {
           200: z.object({
             ok: z.boolean(),
@@ -644,7 +649,7 @@ export async function billingRoutes(app: FastifyInstance) {
       },
     },
     async () => {
-      const mismatches = await verifyLedger(app.db);
+      const mismatches = await verifyLedgerShared();
       return { ok: mismatches.length === 0, mismatches };
     },
   );
