@@ -1,7 +1,8 @@
 /**
- * One run of `run` at a time, shared: a call while one is running gets that run's promise (its result, or its error),
- * a call after it settled starts a new one, so no caller gets an answer older than its call. Per process: for work
- * too heavy to do N times at once for N callers, such as a scan of the whole ledger.
+ * One run of `run` at a time, shared: a call while one is running gets that run's promise (its result, or its error:
+ * an answer that began a little before the call), a call after it settled starts a new one, so no caller gets an
+ * answer that had finished before its call. Per process: for work too heavy to do N times at once for N callers, such
+ * as a scan of the whole ledger.
  */
 export function singleFlight<T>(run: () => Promise<T>): () => Promise<T> {
   let running: Promise<T> | undefined;
