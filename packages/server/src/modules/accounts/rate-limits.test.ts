@@ -5,8 +5,8 @@ import { backendPairs } from '../../testing/backend-pairs.js';
 import { startGatewayHarness } from '../../testing/gateway-harness.js';
 import { createTestApp, type TestApp } from '../../testing/test-app.js';
 import { ensureWallet, getBalance } from '../billing/ledger.js';
-import { createIntent, getIntent, settlePaidIntent } from '../payments/service.js';
-import { createPaymentsTestApp } from '../payments/testing/harness.js';
+import { getIntent, settlePaidIntent } from '../payments/service.js';
+import { createPaymentsTestApp, openBankTransfer } from '../payments/testing/harness.js';
 import { rateTiers } from './rate-limits.js';
 import { createSignedInAccount, randomIp, uniqueEmail } from './testing.js';
 
@@ -211,18 +211,8 @@ for (const pair of backendPairs()) {
     /** A buyer's paid bank transfer of 9000 DZD for as many credits (refundable by hand). */
     async function paidTransfer() {
       const buyer = await createSignedInAccount(harness.app);
+      const intent = await openBankTransfer(harness.app, buyer.userId);
       const wallet = await ensureWallet(harness.app.db, { ownerType: 'user', ownerId: buyer.userId });
-      const intent = await createIntent(harness.app.db, {
-        userId: buyer.userId,
-        walletId: wallet.id,
-        purposeRef: 'pro',
-        credits: 9000,
-        provider: 'bank_transfer',
-        currency: 'DZD',
-        amount: 9000,
-        locale: 'en',
-        expiresAt: new Date(Date.now() + 60_000),
-      });
       await settlePaidIntent(harness.app.db, {
         intentId: intent.id,
         amount: 9000,

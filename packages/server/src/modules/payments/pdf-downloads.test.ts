@@ -4,10 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backendPairs } from '../../testing/backend-pairs.js';
 import type { TestApp } from '../../testing/test-app.js';
 import { createSignedInAccount, type SignedInClient } from '../accounts/testing.js';
-import { ensureWallet } from '../billing/ledger.js';
 import { saveProof } from './bank-transfer.js';
-import { createIntent, settlePaidIntent } from './service.js';
-import { createPaymentsTestApp } from './testing/harness.js';
+import { settlePaidIntent } from './service.js';
+import { createPaymentsTestApp, openBankTransfer } from './testing/harness.js';
 
 interface Answer {
   status: number;
@@ -70,27 +69,12 @@ for (const pair of backendPairs()) {
     let buyer: SignedInClient;
     let receiptPath: string;
 
-    async function bankTransfer() {
-      const wallet = await ensureWallet(harness.app.db, { ownerType: 'user', ownerId: buyer.userId });
-      return createIntent(harness.app.db, {
-        userId: buyer.userId,
-        walletId: wallet.id,
-        purposeRef: 'pro',
-        credits: 9000,
-        provider: 'bank_transfer',
-        currency: 'DZD',
-        amount: 9000,
-        locale: 'en',
-        expiresAt: new Date(Date.now() + 60_000),
-      });
-    }
-
     beforeAll(async () => {
       harness = await createPaymentsTestApp(pair);
       await harness.app.listen({ host: '127.0.0.1', port: 0 });
       port = (harness.app.server.address() as AddressInfo).port;
       buyer = await createSignedInAccount(harness.app);
-      const intent = await bankTransfer();
+      const intent = await openBankTransfer(harness.app, buyer.userId);
       await settlePaidIntent(harness.app.db, {
         intentId: intent.id,
         amount: 9000,
@@ -137,7 +121,7 @@ for (const pair of backendPairs()) {
 
     it('sends an admin a PDF proof of transfer with its length, byte for byte as uploaded', async () => {
       const pdf = (await fetchRaw(port, { path: receiptPath, headers: buyer.headers })).body;
-      const intent = await bankTransfer();
+      const intent = await openBankTransfer(harness.app, buyer.userId);
       await saveProof(harness.app.db, {
         intentId: intent.id,
         userId: buyer.userId,

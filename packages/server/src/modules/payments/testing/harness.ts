@@ -6,6 +6,7 @@ import { users } from '../../accounts/tables.js';
 import { type SignedInClient, signUpAndSignIn } from '../../accounts/testing.js';
 import { ensureWallet, getBalance } from '../../billing/ledger.js';
 import { type PaymentsConfig, paymentsConfigSchema } from '../config.js';
+import { createIntent } from '../service.js';
 
 /** A made-up key of the given prefix, new each run: no real secret ever sits in the tests. */
 export function madeUpKey(prefix: string): string {
@@ -43,6 +44,22 @@ export function createPaymentsTestApp(
 export async function balanceOf(app: FastifyInstance, userId: string): Promise<number> {
   const wallet = await ensureWallet(app.db, { ownerType: 'user', ownerId: userId });
   return (await getBalance(app.db, wallet.id)).balance;
+}
+
+/** A user's open bank transfer of 9000 DZD for the Pro pack's price in credits (9000), valid for a minute. */
+export async function openBankTransfer(app: FastifyInstance, userId: string) {
+  const wallet = await ensureWallet(app.db, { ownerType: 'user', ownerId: userId });
+  return createIntent(app.db, {
+    userId,
+    walletId: wallet.id,
+    purposeRef: 'pro',
+    credits: 9000,
+    provider: 'bank_transfer',
+    currency: 'DZD',
+    amount: 9000,
+    locale: 'en',
+    expiresAt: new Date(Date.now() + 60_000),
+  });
 }
 
 export async function makeAdmin(app: FastifyInstance): Promise<SignedInClient> {
