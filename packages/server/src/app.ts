@@ -35,6 +35,8 @@ declare module 'fastify' {
     database: DatabaseConnection;
     db: Database;
     stores: Stores;
+    /** Milliseconds since the epoch, as `buildApp`'s `now` reads them (default `Date.now`). */
+    now: () => number;
   }
 }
 
@@ -64,6 +66,11 @@ export interface AppOptions {
   logStream?: false | { write(line: string): void };
   /** A module each PDF export's worker thread imports first (tests reach PDFKit there through it). */
   pdfWorkerSetup?: URL;
+  /**
+   * The wall clock two-factor codes are checked against, in milliseconds since the epoch (default `Date.now`). Tests
+   * fix it, so a code they compute cannot move into the next 30-second step while the request is on its way.
+   */
+  now?: () => number;
 }
 
 const defaultWebRoot = fileURLToPath(new URL('../../web/dist', import.meta.url));
@@ -101,6 +108,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.decorate('database', options.database);
   app.decorate('db', options.database.db);
   app.decorate('stores', options.stores);
+  app.decorate('now', options.now ?? Date.now);
 
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);

@@ -22,7 +22,10 @@ export interface TestApp {
 export async function createTestApp(
   backends: { database: DatabaseBackend; stores: StoreBackend },
   overrides: Partial<Record<keyof Env, string>> = {},
-  options: Pick<AppOptions, 'webRoot' | 'gatewayConfig' | 'metering' | 'cachedAliases' | 'pdfWorkerSetup'> & {
+  options: Pick<
+    AppOptions,
+    'webRoot' | 'gatewayConfig' | 'metering' | 'cachedAliases' | 'pdfWorkerSetup' | 'now'
+  > & {
     logStream?: { write(line: string): void };
     configure?: (app: FastifyInstance) => void;
   } = {},
@@ -46,6 +49,7 @@ export async function createTestApp(
     ...(options.metering ? { metering: options.metering } : {}),
     ...(options.cachedAliases ? { cachedAliases: options.cachedAliases } : {}),
     ...(options.pdfWorkerSetup ? { pdfWorkerSetup: options.pdfWorkerSetup } : {}),
+    ...(options.now ? { now: options.now } : {}),
   });
   options.configure?.(app);
   await app.ready();

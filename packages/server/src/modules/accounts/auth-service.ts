@@ -303,7 +303,7 @@ export async function completeTwoFactorSignIn(
   const factor = await guardedAttempt(
     context,
     { throttleKey: `2fa:${challenge.userId}`, budget: twoFactorBudget(context), budgetKey: challenge.userId },
-    () => verifySecondFactor(context.db, context.keyring, { userId: challenge.userId, code: options.code }),
+    () => verifySecondFactor(context, { userId: challenge.userId, code: options.code }),
     async (failure) => {
       await recordAuditEvent(context.db, {
         type: 'sign_in.two_factor_failed',

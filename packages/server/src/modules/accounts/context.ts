@@ -14,6 +14,8 @@ export interface AccountsContext {
   keys: TokenKeys;
   keyring: MasterKeyring;
   mailer: Mailer;
+  /** Milliseconds since the epoch that TOTP codes are checked at (`app.now`: `Date.now` outside tests). */
+  now: () => number;
 }
 
 declare module 'fastify' {
@@ -33,6 +35,7 @@ export function accountsContext(app: FastifyInstance): AccountsContext {
     keys: app.tokenKeys,
     keyring: app.masterKeys,
     mailer: app.mailer,
+    now: app.now,
   };
 }
 

@@ -7,7 +7,6 @@ import { AppError } from '../../errors.js';
 import { recordAuditEvent } from './audit.js';
 import type { AccountsContext, RequestOrigin } from './context.js';
 import { consumeEmailToken, findLiveEmailToken, issueEmailToken } from './email-tokens.js';
-import type { MasterKeyring } from './master-keys.js';
 import { assertCurrentPassword } from './passwords.js';
 import { findAccountRow, mailAccount } from './service.js';
 import { budgetedCheck, twoFactorBudget } from './sign-in-throttle.js';
@@ -159,13 +158,15 @@ export async function startTwoFactorEnrolment(
   return { secret, otpauthUrl, qrCode: await QRCode.toDataURL(otpauthUrl, { margin: 1, width: 240 }) };
 }
 
+/** What checking a second factor needs: the database, the keyring the TOTP secret is sealed with, and the clock. */
+type SecondFactorContext = Pick<AccountsContext, 'db' | 'keyring' | 'now'>;
+
 /**
- * Checks a TOTP code and records its time step, so the same code cannot be used twice: the conditional update makes
- * two concurrent uses of one code succeed at most once.
+ * Checks a TOTP code at `context.now()` and records its time step, so the same code cannot be used twice: the
+ * conditional update makes two concurrent uses of one code succeed at most once.
  */
 async function verifyTotp(
-  db: Database,
-  keyring: MasterKeyring,
+  { db, keyring, now }: SecondFactorContext,
   user: typeof users.$inferSelect,
   code: string,
 ): Promise<boolean> {
@@ -174,6 +175,7 @@ async function verifyTotp(
   const result = await verify({
     secret,
     token: code,
+    epoch: Math.floor(now() / 1000),
     epochTolerance: TOTP_TOLERANCE_SECONDS,
     ...(user.totpLastStep !== null ? { afterTimeStep: user.totpLastStep } : {}),
   });
@@ -189,14 +191,14 @@ async function verifyTotp(
 
 /** Which second factor matched (a current TOTP code or an unused backup code), or undefined. */
 export async function verifySecondFactor(
-  db: Database,
-  keyring: MasterKeyring,
+  context: SecondFactorContext,
   options: { userId: string; code: string },
 ): Promise<'totp' | 'backup_code' | undefined> {
+  const { db } = context;
   const [user] = await db.select().from(users).where(eq(users.id, options.userId)).limit(1);
   if (!user?.totpEnabledAt) return undefined;
   const code = options.code.trim();
-  if (/^\d{6}$/.test(code)) return (await verifyTotp(db, keyring, user, code)) ? 'totp' : undefined;
+  if (/^\d{6}$/.test(code)) return (await verifyTotp(context, user, code)) ? 'totp' : undefined;
   const normalised = normaliseBackupCode(code);
   if (normalised.length !== 10) return undefined;
   const spent = await db
@@ -218,9 +220,7 @@ export async function verifySecondFactor(
  * codes, so a stolen session guesses codes no faster than the sign-in's second step.
  */
 function reverifySecondFactor(context: AccountsContext, userId: string, code: string) {
-  return budgetedCheck(twoFactorBudget(context), userId, () =>
-    verifySecondFactor(context.db, context.keyring, { userId, code }),
-  );
+  return budgetedCheck(twoFactorBudget(context), userId, () => verifySecondFactor(context, { userId, code }));
 }
 
 /**
@@ -241,7 +241,7 @@ export async function confirmTwoFactorEnrolment(
   if (user.totpEnabledAt) throw new AppError('conflict', 'Two-factor authentication is already on.');
   if (!user.totpSecret) throw new AppError('conflict', 'Start the enrolment first to get a secret.');
   const emailed = await assertAccountProof(context, user, 'enable', options);
-  if (!(await verifyTotp(context.db, context.keyring, user, options.code.trim()))) {
+  if (!(await verifyTotp(context, user, options.code.trim()))) {
     throw new AppError(
       'two_factor_invalid',
       'That code is not right; check the time on your device and try again.',
