@@ -71,6 +71,8 @@ export interface AppOptions {
    * fix it, so a code they compute cannot move into the next 30-second step while the request is on its way.
    */
   now?: () => number;
+  /** How long /v1 caches a user's own provider keys (default 30 s); a change announced by accounts evicts them. */
+  ownKeysTtlMs?: number;
 }
 
 const defaultWebRoot = fileURLToPath(new URL('../../web/dist', import.meta.url));
@@ -160,6 +162,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       metering: options.metering ?? (env.BILLING === 'on' ? app.billing.metering : meteringOff),
       ...(options.upstreamDispatcher ? { dispatcher: options.upstreamDispatcher } : {}),
       ...(options.cachedAliases ? { cachedAliases: options.cachedAliases } : {}),
+      ...(options.ownKeysTtlMs !== undefined ? { ownKeysTtlMs: options.ownKeysTtlMs } : {}),
     });
   }
 

@@ -75,6 +75,8 @@ export async function startGatewayHarness(
     logStream?: { write(line: string): void };
     /** A module each PDF export's worker thread imports first (`pdf-worker-hooks.ts`). */
     pdfWorkerSetup?: URL;
+    /** How long /v1 caches a user's own provider keys (default 30 s). */
+    ownKeysTtlMs?: number;
   } = {},
 ): Promise<GatewayHarness> {
   const primary = await startFakeUpstream();
@@ -155,6 +157,7 @@ export async function startGatewayHarness(
     ...(metering ? { metering } : {}),
     ...(options.logStream ? { logStream: options.logStream } : {}),
     ...(options.pdfWorkerSetup ? { pdfWorkerSetup: options.pdfWorkerSetup } : {}),
+    ...(options.ownKeysTtlMs !== undefined ? { ownKeysTtlMs: options.ownKeysTtlMs } : {}),
   });
   await harness.app.listen({ port: 0, host: '127.0.0.1', backlog: 4096 });
   const origin = `http://127.0.0.1:${(harness.app.server.address() as AddressInfo).port}`;

@@ -24,7 +24,7 @@ export async function createTestApp(
   overrides: Partial<Record<keyof Env, string>> = {},
   options: Pick<
     AppOptions,
-    'webRoot' | 'gatewayConfig' | 'metering' | 'cachedAliases' | 'pdfWorkerSetup' | 'now'
+    'webRoot' | 'gatewayConfig' | 'metering' | 'cachedAliases' | 'pdfWorkerSetup' | 'now' | 'ownKeysTtlMs'
   > & {
     logStream?: { write(line: string): void };
     configure?: (app: FastifyInstance) => void;
@@ -50,6 +50,7 @@ export async function createTestApp(
     ...(options.cachedAliases ? { cachedAliases: options.cachedAliases } : {}),
     ...(options.pdfWorkerSetup ? { pdfWorkerSetup: options.pdfWorkerSetup } : {}),
     ...(options.now ? { now: options.now } : {}),
+    ...(options.ownKeysTtlMs !== undefined ? { ownKeysTtlMs: options.ownKeysTtlMs } : {}),
   });
   options.configure?.(app);
   await app.ready();

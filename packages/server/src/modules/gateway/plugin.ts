@@ -37,6 +37,8 @@ export interface GatewayModuleOptions {
    * billing's: with BILLING=off or another metering, every configured model is open).
    */
   enforcePlanModels?: boolean;
+  /** How long a user's own provider keys stay cached in the process (default 30 s; a change evicts them at once). */
+  ownKeysTtlMs?: number;
 }
 
 /**
@@ -68,6 +70,7 @@ export async function registerGatewayModule(app: FastifyInstance, options: Gatew
 
   const ownKeys = new OwnProviderKeys(app.db, app.stores.pubSub, {
     providers: Object.keys(options.config.providers),
+    ...(options.ownKeysTtlMs !== undefined ? { ttlMs: options.ownKeysTtlMs } : {}),
     onUnreadable: (userId, provider, error) =>
       log.warn(
         { userId, provider, reason: error instanceof Error ? error.message : 'unknown' },
