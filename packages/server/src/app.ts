@@ -67,8 +67,9 @@ export interface AppOptions {
   /** A module each PDF export's worker thread imports first (tests reach PDFKit there through it). */
   pdfWorkerSetup?: URL;
   /**
-   * The wall clock two-factor codes are checked against, in milliseconds since the epoch (default `Date.now`). Tests
-   * fix it, so a code they compute cannot move into the next 30-second step while the request is on its way.
+   * The wall clock two-factor codes are checked against and sign-in waits are measured with, in milliseconds since the
+   * epoch (default `Date.now`). Tests fix it, so a code they compute cannot move into the next 30-second step, nor a
+   * wait run out, while a loaded machine carries their requests.
    */
   now?: () => number;
   /** How long /v1 caches a user's own provider keys (default 30 s); a change announced by accounts evicts them. */

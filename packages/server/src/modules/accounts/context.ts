@@ -14,7 +14,7 @@ export interface AccountsContext {
   keys: TokenKeys;
   keyring: MasterKeyring;
   mailer: Mailer;
-  /** Milliseconds since the epoch that TOTP codes are checked at (`app.now`: `Date.now` outside tests). */
+  /** Milliseconds since the epoch, for TOTP codes and sign-in waits (`app.now`: `Date.now` except in tests). */
   now: () => number;
 }
 

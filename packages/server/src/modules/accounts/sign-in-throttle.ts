@@ -160,7 +160,9 @@ function perStores<T>(make: (context: AccountsContext) => T): (context: Accounts
   };
 }
 
-export const signInThrottle = perStores((context) => new SignInThrottle(context.stores));
+export const signInThrottle = perStores(
+  (context) => new SignInThrottle(context.stores, { now: context.now }),
+);
 
 /** Second-factor codes evaluated per account: 10 per 15 minutes, whatever the concurrency or source address. */
 export const twoFactorBudget = perStores(
