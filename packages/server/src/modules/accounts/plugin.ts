@@ -2,7 +2,13 @@ import type { FastifyInstance } from 'fastify';
 import { registerAuthentication } from '../../plugins/authenticate.js';
 import { registerNotifications } from '../notifications/plugin.js';
 import { auditStaffChanges } from './audit.js';
-import { PASSWORD_RESET_JOB, SIGN_UP_MAIL_JOB, sendPasswordReset, sendSignUpMail } from './auth-service.js';
+import {
+  PASSWORD_RESET_JOB,
+  prepareTimingDummy,
+  SIGN_UP_MAIL_JOB,
+  sendPasswordReset,
+  sendSignUpMail,
+} from './auth-service.js';
 import { type AccountsContext, accountsContext } from './context.js';
 import { loadMasterKeyring, useMasterKeyring } from './master-keys.js';
 import { eraseDueAccounts } from './privacy.js';
@@ -40,6 +46,7 @@ export async function registerAccounts(app: FastifyInstance): Promise<void> {
     );
   let timer: NodeJS.Timeout | undefined;
   app.addHook('onReady', async () => {
+    await prepareTimingDummy();
     void sweep();
     timer = setInterval(sweep, 3_600_000);
     timer.unref();
