@@ -55,30 +55,30 @@ type PreHandler = (request: FastifyRequest, reply: FastifyReply) => Promise<void
 
 /**
  * The back-office's budgets, each counted per staff account over every route that uses it, whatever module the
- * route is in: `what` and `per` are how the routes' OpenAPI descriptions name it (`adminLimitNote`).
+ * route is in, at its tier of `rateTiers`: `what` and `per` are how the routes' OpenAPI descriptions name it
+ * (`adminLimitNote`).
  */
 export const adminBudgets = {
   /** Every back-office read (lists, one record, the price book, a proof file, provider health). */
-  reads: { tier: 'reads', what: 'all back-office reads together', per: 'staff account' },
+  reads: { what: 'all back-office reads together', per: 'staff account' },
   /** Changes to accounts and the security policy. */
-  writes: { tier: 'writes', what: 'account and security-policy changes together', per: 'admin' },
+  writes: { what: 'account and security-policy changes together', per: 'admin' },
   /**
    * Changes to what customers pay: prices (each change also makes every process reload its price book), plans,
    * credit packs. A person editing by hand stays far below; a script re-pricing a catalogue is told when to go on.
    */
-  pricing: { tier: 'pricing', what: 'price, plan and credit-pack changes together', per: 'admin' },
+  pricing: { what: 'price, plan and credit-pack changes together', per: 'admin' },
   /**
    * Money moved by hand. A person checking each one stays far below it; a stolen admin session or a runaway script
    * cannot mint or reverse credits at request speed.
    */
   money: {
-    tier: 'money',
     what: 'grants, adjustments, refunds and bank-transfer confirmations together',
     per: 'admin',
   },
   /** `GET /api/admin/billing/verify` recomputes every wallet from every ledger entry: a full scan each time. */
-  ledgerScan: { tier: 'ledgerScan', what: 'ledger checks (each reads the whole ledger)', per: 'admin' },
-} as const satisfies Record<string, { tier: keyof typeof rateTiers; what: string; per: string }>;
+  ledgerScan: { what: 'ledger checks (each reads the whole ledger)', per: 'admin' },
+} as const satisfies Partial<Record<keyof typeof rateTiers, { what: string; per: string }>>;
 
 export type AdminBudget = keyof typeof adminBudgets;
 
@@ -93,16 +93,16 @@ export function adminLimit(app: FastifyInstance, budget: AdminBudget): PreHandle
     // `user:admin-money`, `user:admin-reads`, `user:admin-writes`: the names these budgets had before, so a rolling
     // deploy keeps counting in the same Redis keys.
     name: `user:admin-${budget === 'ledgerScan' ? 'ledger-scan' : budget}`,
-    points: rateTiers[adminBudgets[budget].tier],
+    points: rateTiers[budget],
     key: (request) => request.auth.userId,
   });
 }
 
 /** The sentence an admin route's OpenAPI description ends with: its budget, what shares it, what happens past it. */
 export function adminLimitNote(budget: AdminBudget): string {
-  const { tier, what, per } = adminBudgets[budget];
+  const { what, per } = adminBudgets[budget];
   return (
-    `Rate limit: ${rateTiers[tier]} a minute per ${per}, counting ${what}; ` +
+    `Rate limit: ${rateTiers[budget]} a minute per ${per}, counting ${what}; ` +
     'past it 429 `rate_limited` with `Retry-After`.'
   );
 }
