@@ -5,8 +5,8 @@ import { backendPairs } from '../../testing/backend-pairs.js';
 import { startGatewayHarness } from '../../testing/gateway-harness.js';
 import { createTestApp, type TestApp } from '../../testing/test-app.js';
 import { ensureWallet, getBalance } from '../billing/ledger.js';
-import { getIntent, settlePaidIntent } from '../payments/service.js';
-import { createPaymentsTestApp, openBankTransfer } from '../payments/testing/harness.js';
+import { getIntent } from '../payments/service.js';
+import { createPaymentsTestApp, paidBankTransfer } from '../payments/testing/harness.js';
 import { rateTiers } from './rate-limits.js';
 import { createSignedInAccount, randomIp, uniqueEmail } from './testing.js';
 
@@ -211,15 +211,8 @@ for (const pair of backendPairs()) {
     /** A buyer's paid bank transfer of 9000 DZD for as many credits (refundable by hand). */
     async function paidTransfer() {
       const buyer = await createSignedInAccount(harness.app);
-      const intent = await openBankTransfer(harness.app, buyer.userId);
+      const intent = await paidBankTransfer(harness.app, buyer.userId);
       const wallet = await ensureWallet(harness.app.db, { ownerType: 'user', ownerId: buyer.userId });
-      await settlePaidIntent(harness.app.db, {
-        intentId: intent.id,
-        amount: 9000,
-        currency: 'DZD',
-        cause: 'admin',
-        timeZone: 'Africa/Algiers',
-      });
       return { intent, wallet };
     }
 

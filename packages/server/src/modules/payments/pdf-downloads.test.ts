@@ -5,8 +5,7 @@ import { backendPairs } from '../../testing/backend-pairs.js';
 import type { TestApp } from '../../testing/test-app.js';
 import { createSignedInAccount, type SignedInClient } from '../accounts/testing.js';
 import { saveProof } from './bank-transfer.js';
-import { settlePaidIntent } from './service.js';
-import { createPaymentsTestApp, openBankTransfer } from './testing/harness.js';
+import { createPaymentsTestApp, openBankTransfer, paidBankTransfer } from './testing/harness.js';
 
 interface Answer {
   status: number;
@@ -74,14 +73,7 @@ for (const pair of backendPairs()) {
       await harness.app.listen({ host: '127.0.0.1', port: 0 });
       port = (harness.app.server.address() as AddressInfo).port;
       buyer = await createSignedInAccount(harness.app);
-      const intent = await openBankTransfer(harness.app, buyer.userId);
-      await settlePaidIntent(harness.app.db, {
-        intentId: intent.id,
-        amount: 9000,
-        currency: 'DZD',
-        cause: 'admin',
-        timeZone: 'Africa/Algiers',
-      });
+      const intent = await paidBankTransfer(harness.app, buyer.userId);
       receiptPath = `/api/payments/intents/${intent.id}/receipt.pdf`;
     });
     afterAll(() => harness?.close());

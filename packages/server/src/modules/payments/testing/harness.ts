@@ -6,7 +6,7 @@ import { users } from '../../accounts/tables.js';
 import { type SignedInClient, signUpAndSignIn } from '../../accounts/testing.js';
 import { ensureWallet, getBalance } from '../../billing/ledger.js';
 import { type PaymentsConfig, paymentsConfigSchema } from '../config.js';
-import { createIntent } from '../service.js';
+import { createIntent, settlePaidIntent } from '../service.js';
 
 /** A made-up key of the given prefix, new each run: no real secret ever sits in the tests. */
 export function madeUpKey(prefix: string): string {
@@ -60,6 +60,19 @@ export async function openBankTransfer(app: FastifyInstance, userId: string) {
     locale: 'en',
     expiresAt: new Date(Date.now() + 60_000),
   });
+}
+
+/** `openBankTransfer`, then marked received by an admin: paid, its 9000 credits in the user's wallet. */
+export async function paidBankTransfer(app: FastifyInstance, userId: string) {
+  const intent = await openBankTransfer(app, userId);
+  await settlePaidIntent(app.db, {
+    intentId: intent.id,
+    amount: 9000,
+    currency: 'DZD',
+    cause: 'admin',
+    timeZone: 'Africa/Algiers',
+  });
+  return intent;
 }
 
 export async function makeAdmin(app: FastifyInstance): Promise<SignedInClient> {
