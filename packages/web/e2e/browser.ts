@@ -106,6 +106,8 @@ export function useBrowserSuite<Harness extends { origin: string; close(): Promi
     async newPage(options) {
       if (!browser) throw new Error('the browser suite has not started (use it inside tests)');
       const page = await browser.newPage(options);
+      // Under the test's own 30 s: a step that waits in vain fails naming what it waited for.
+      page.setDefaultTimeout(20_000);
       pages.push(page);
       return page;
     },

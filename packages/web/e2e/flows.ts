@@ -35,3 +35,13 @@ export async function signInInPage(page: Page, origin: string, email: string, wi
   await page.getByTestId('sign-in-password').fill(withPassword);
   await page.getByTestId('sign-in-submit').click();
 }
+
+/**
+ * Types `text` in the studio's composer and sends it with Enter, as a person does once the send button is live.
+ * Until the model list arrives there is no model to send to, and Enter leaves the text in the composer.
+ */
+export async function sendInStudio(page: Page, text: string) {
+  await page.locator('[data-testid="send"]:enabled').waitFor();
+  await page.getByTestId('composer-input').fill(text);
+  await page.getByTestId('composer-input').press('Enter');
+}

@@ -9,7 +9,7 @@ import { backendPairs } from '../../server/src/testing/backend-pairs.js';
 import { startGatewayHarness } from '../../server/src/testing/gateway-harness.js';
 import { flatTranslations } from '../src/i18n/flat.js';
 import { screenshot, useBrowserSuite } from './browser.js';
-import { signInInPage } from './flows.js';
+import { sendInStudio, signInInPage } from './flows.js';
 
 const resources = flatTranslations;
 
@@ -162,10 +162,7 @@ describe('every page in French, English and Arabic, in Chromium', () => {
         ),
       });
       await page.goto(`${suite.origin}/studio`);
-      // Models are loaded once their details show; a message sent before would have no model to go to.
-      await page.getByTestId('model-details').waitFor();
-      await page.getByTestId('composer-input').fill('Bonjour');
-      await page.getByTestId('composer-input').press('Enter');
+      await sendInStudio(page, 'Bonjour');
       await page.getByTestId('message-assistant').waitFor();
       const studio = `${new URL(page.url()).pathname}${new URL(page.url()).search}`;
 

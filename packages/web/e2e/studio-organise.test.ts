@@ -7,7 +7,7 @@ import { studioConversations } from '../../server/src/modules/studio/tables.js';
 import { backendPairs } from '../../server/src/testing/backend-pairs.js';
 import { startGatewayHarness } from '../../server/src/testing/gateway-harness.js';
 import { screenshot, useBrowserSuite } from './browser.js';
-import { signUpInPage } from './flows.js';
+import { sendInStudio, signUpInPage } from './flows.js';
 
 const streamFixture = new URL(
   '../../gateway/src/providers/openai-compatible/__fixtures__/text.chunks.txt',
@@ -34,8 +34,7 @@ describe('studio folders and presets in Chromium', () => {
       .toContain('Bref');
 
     harness.primary.enqueue({ kind: 'sse', events: readChunksFixture(streamFixture) });
-    await page.getByTestId('composer-input').fill('Première question');
-    await page.getByTestId('composer-input').press('Enter');
+    await sendInStudio(page, 'Première question');
     await page.getByTestId('message-assistant').waitFor();
     const sent = harness.primary.requests.at(-1)!.body as {
       messages: Array<{ role: string; content: string }>;
@@ -98,8 +97,7 @@ describe('studio folders and presets in Chromium', () => {
       .where(eq(studioConversations.title, 'Thread 0'))
       .returning({ id: studioConversations.id });
     await page.goto(`${harness.origin}/studio?c=${full!.id}`);
-    await page.getByTestId('composer-input').fill('One more?');
-    await page.getByTestId('composer-input').press('Enter');
+    await sendInStudio(page, 'One more?');
     await expect
       .poll(() => page.getByTestId('conversation-full').textContent())
       .toContain('Start a new conversation');

@@ -8,7 +8,7 @@ import { backendPairs } from '../../server/src/testing/backend-pairs.js';
 import { startGatewayHarness } from '../../server/src/testing/gateway-harness.js';
 import { holdPdfRenders, pdfWorkerHooks } from '../../server/src/testing/pdf-worker-hooks.js';
 import { screenshot, useBrowserSuite } from './browser.js';
-import { signUpInPage } from './flows.js';
+import { sendInStudio, signUpInPage } from './flows.js';
 
 const streamFixture = new URL(
   '../../gateway/src/providers/openai-compatible/__fixtures__/text.chunks.txt',
@@ -39,8 +39,7 @@ describe('the chat studio in Chromium, against a local fake provider', () => {
     await expect.poll(() => page.getByTestId('model-details').textContent()).toContain('128');
 
     harness.primary.enqueue({ kind: 'sse', events: readChunksFixture(streamFixture), eventDelayMs: 40 });
-    await page.getByTestId('composer-input').fill('[hold] Dis bonjour');
-    await page.getByTestId('composer-input').press('Enter');
+    await sendInStudio(page, '[hold] Dis bonjour');
     // The answer shows while it streams (stop is offered), then is stored with its cost.
     await page.getByTestId('stop').waitFor();
     await page.getByTestId('streaming-answer').waitFor();
