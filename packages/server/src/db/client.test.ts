@@ -5,8 +5,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { sql } from 'drizzle-orm';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import { connectDatabase } from './client.js';
+import { migrationStatus } from './migrate.js';
 
 const folders: string[] = [];
 async function dataDir() {
@@ -51,6 +52,26 @@ describe('the embedded database (PGlite in a worker thread)', { timeout: 120_000
     await writeFile(path.join(directory, 'pglite', 'PG_VERSION'), 'not a version\n');
     await expect(connectDatabase({ dataDir: directory })).rejects.toThrow(/PGlite failed to initialize/);
     expect(await exists(path.join(directory, 'pglite.lock'))).toBe(false);
+  });
+
+  it('starts memory databases as separate copies of a dumped one (the migrated template tests start from)', async () => {
+    const template = inject('pgliteTemplate');
+    const [first, second] = await Promise.all([
+      connectDatabase({ dataDir: 'memory://', startFrom: template }),
+      connectDatabase({ dataDir: 'memory://', startFrom: template }),
+    ]);
+    try {
+      const status = await migrationStatus(first);
+      expect(status.applied).toBe(status.expected);
+      await first.db.execute(sql`create table only_here (body text)`);
+      const seen = await second.db.execute(sql`select to_regclass('only_here') as found`);
+      expect((seen as unknown as { rows: unknown[] }).rows).toEqual([{ found: null }]);
+    } finally {
+      await Promise.all([first.close(), second.close()]);
+    }
+    await expect(connectDatabase({ dataDir: await dataDir(), startFrom: template })).rejects.toThrow(
+      /memory:\/\/ database only/,
+    );
   });
 
   it('runs from the TypeScript sources through tsx, and an idle open connection lets the process exit', async () => {

@@ -41,10 +41,18 @@ export interface DatabaseOptions {
   dataDir: string;
   /** Connections in the node-postgres pool (default 10). */
   poolSize?: number;
+  /**
+   * A `memory://` PGlite database only: a file from PGlite's `dumpDataDir` to start from, instead of an empty
+   * database. Tests start from one migrated database this way (see `testing/pglite-template.ts`).
+   */
+  startFrom?: string | undefined;
 }
 
 export async function connectDatabase(options: DatabaseOptions): Promise<DatabaseConnection> {
-  return options.url ? connectPostgres(options.url, options.poolSize ?? 10) : connectPglite(options.dataDir);
+  if (options.url) return connectPostgres(options.url, options.poolSize ?? 10);
+  if (options.startFrom && !options.dataDir.startsWith('memory://'))
+    throw new Error('startFrom applies to a memory:// database only');
+  return connectPglite(options.dataDir, options.startFrom);
 }
 
 async function connectPostgres(url: string, poolSize: number): Promise<DatabaseConnection> {
@@ -76,7 +84,7 @@ async function connectPostgres(url: string, poolSize: number): Promise<DatabaseC
   };
 }
 
-async function connectPglite(dataDir: string): Promise<DatabaseConnection> {
+async function connectPglite(dataDir: string, startFrom: string | undefined): Promise<DatabaseConnection> {
   const inMemory = dataDir.startsWith('memory://');
   const directory = inMemory ? dataDir : path.resolve(dataDir, 'pglite');
   const releaseLock = inMemory ? async () => {} : await lockDataDirectory(directory);
@@ -88,6 +96,7 @@ async function connectPglite(dataDir: string): Promise<DatabaseConnection> {
       onCrash: (crash) => {
         for (const listener of crashListeners) listener(crash);
       },
+      ...(startFrom ? { startFrom } : {}),
     });
   } catch (error) {
     await releaseLock();

@@ -17,6 +17,7 @@ import { pgliteWorkerSource } from './pglite-worker.js';
 export class PgliteThread {
   #worker: Worker;
   readonly #dataDir: string;
+  readonly #startFrom: string | undefined;
   readonly #onCrash: ((crash: WorkerCrash) => void) | undefined;
   readonly #pending = new Map<number, Pending>();
   #lastId = 0;
@@ -35,13 +36,14 @@ export class PgliteThread {
    * database server would; a folder is then opened again in a new worker, which recovers it as PostgreSQL recovers
    * after a crash, and later calls go there. A memory database cannot be reopened, nor a worker that crashed more
    * than three times in a minute or whose folder no longer opens: then every call fails from then on.
-   * `onCrash` hears of each crash, and whether the database was reopened.
+   * `onCrash` hears of each crash, and whether the database was reopened. `startFrom` (a `memory://` database only)
+   * is a file from PGlite's `dumpDataDir`: the database starts as a copy of those files instead of an empty one.
    */
   static async open(
     dataDir: string,
-    options: { onCrash?: (crash: WorkerCrash) => void } = {},
+    options: { onCrash?: (crash: WorkerCrash) => void; startFrom?: string } = {},
   ): Promise<PgliteThread> {
-    const thread = new PgliteThread(dataDir, options.onCrash);
+    const thread = new PgliteThread(dataDir, options.onCrash, options.startFrom);
     try {
       await thread.#opened();
       thread.#serving = true;
@@ -53,9 +55,14 @@ export class PgliteThread {
     return thread;
   }
 
-  private constructor(dataDir: string, onCrash: ((crash: WorkerCrash) => void) | undefined) {
+  private constructor(
+    dataDir: string,
+    onCrash: ((crash: WorkerCrash) => void) | undefined,
+    startFrom: string | undefined,
+  ) {
     this.#dataDir = dataDir;
     this.#onCrash = onCrash;
+    this.#startFrom = startFrom;
     this.#worker = this.#start();
   }
 
@@ -64,7 +71,11 @@ export class PgliteThread {
       eval: true,
       // The worker needs nothing the main thread preloads (tsx, instrumentation): it imports PGlite by URL.
       execArgv: [],
-      workerData: { dataDir: this.#dataDir, pgliteUrl: import.meta.resolve('@electric-sql/pglite') },
+      workerData: {
+        dataDir: this.#dataDir,
+        pgliteUrl: import.meta.resolve('@electric-sql/pglite'),
+        startFrom: this.#startFrom,
+      },
     });
     // A replaced worker's late answers belong to calls that were already failed.
     worker.on('message', (reply: Reply) => {

@@ -100,8 +100,13 @@ async function run(message) {
   }
 }
 
-import(workerData.pgliteUrl)
-  .then(({ PGlite }) => PGlite.create(workerData.dataDir))
+// A memory database may start from a dump of another's files (a tar from PGlite's dumpDataDir) instead of initdb.
+const startFrom = workerData.startFrom
+  ? require('node:fs/promises').readFile(workerData.startFrom).then((bytes) => ({ loadDataDir: new Blob([bytes]) }))
+  : Promise.resolve({});
+
+Promise.all([import(workerData.pgliteUrl), startFrom])
+  .then(([{ PGlite }, options]) => PGlite.create(workerData.dataDir, options))
   .then(
     (instance) => {
       pglite = instance;

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { inject } from 'vitest';
 import { connectDatabase, type DatabaseConnection } from '../db/client.js';
 import { runMigrations } from '../db/migrate.js';
 import { createStores, type Stores } from '../stores/index.js';
@@ -28,7 +29,9 @@ export function databaseBackends(): DatabaseBackend[] {
     {
       name: 'pglite',
       async open() {
-        const connection = await connectDatabase({ dataDir: 'memory://' });
+        // Under Vitest the database starts as a copy of the run's migrated one; migrating it again only checks.
+        const startFrom = process.env.VITEST ? inject('pgliteTemplate') : undefined;
+        const connection = await connectDatabase({ dataDir: 'memory://', startFrom });
         await runMigrations(connection);
         return connection;
       },
