@@ -299,14 +299,19 @@ describe('gateway resilience against a faulty upstream', () => {
 
   it('opens the breaker after consecutive failures and lets one probe through after openMs', async () => {
     primary.setHandler(serverError);
-    const gateway = build({
-      routes: {},
-      resilience: {
-        ...fastResilience,
-        retry: { ...fastResilience.retry, attempts: 1 },
-        breaker: { failureThreshold: 3, openMs: 300 },
+    // The breaker's clock is the test's: a slow machine cannot let openMs lapse before the blocked call.
+    let time = 0;
+    const gateway = build(
+      {
+        routes: {},
+        resilience: {
+          ...fastResilience,
+          retry: { ...fastResilience.retry, attempts: 1 },
+          breaker: { failureThreshold: 3, openMs: 300 },
+        },
       },
-    });
+      { breakerStore: new MemoryBreakerStore({ now: () => time }) },
+    );
     const single = { ...hello, model: 'model-a' };
     for (let call = 0; call < 3; call += 1) await gateway.chat(single, emptyContext).catch(() => undefined);
     expect(primary.requests).toHaveLength(3);
@@ -315,7 +320,7 @@ describe('gateway resilience against a faulty upstream', () => {
       .catch((caught: unknown) => caught)) as GatewayError;
     expect(blocked.code).toBe('upstream_unavailable');
     expect(primary.requests).toHaveLength(3);
-    await new Promise((resolve) => setTimeout(resolve, 350));
+    time += 350;
     primary.setHandler(textAnswer);
     const probe = await gateway.chat(single, emptyContext);
     expect(probe.served.provider).toBe('first');
@@ -327,7 +332,8 @@ describe('gateway resilience against a faulty upstream', () => {
 
   it('re-opens the breaker when the half-open probe fails', async () => {
     primary.setHandler(serverError);
-    const store = new MemoryBreakerStore();
+    let time = 0;
+    const store = new MemoryBreakerStore({ now: () => time });
     const gateway = build(
       {
         routes: {},
@@ -341,7 +347,7 @@ describe('gateway resilience against a faulty upstream', () => {
     );
     const single = { ...hello, model: 'model-a' };
     for (let call = 0; call < 2; call += 1) await gateway.chat(single, emptyContext).catch(() => undefined);
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    time += 250;
     await gateway.chat(single, emptyContext).catch(() => undefined);
     expect(primary.requests).toHaveLength(3);
     await gateway.chat(single, emptyContext).catch(() => undefined);
