@@ -11,6 +11,9 @@ export default defineConfig({
     globalSetup: ['packages/server/src/testing/pglite-template.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    // expect.poll waits for what comes eventually (a row, a page's update): 1 s, Vitest's default, is short on two
+    // shared cores; a poll that passes at once is as fast as before.
+    expect: { poll: { timeout: 10_000 } },
     pool: 'forks',
     maxWorkers: 2,
     restoreMocks: true,
