@@ -101,6 +101,51 @@ describe('the chat studio in Chromium, against a local fake provider', () => {
     await screenshot(page, 'studio-ar-390');
   });
 
+  it('says why nothing can be sent while the models load, when they cannot be loaded, and when there are none', async () => {
+    const { harness } = suite;
+    const page = await suite.newPage({ locale: 'fr-FR', viewport: { width: 1280, height: 900 } });
+    await signUpInPage(page, harness, uniqueEmail('models'), 'Nour');
+
+    // Loading: Enter sends nothing, and the text waits in the composer until a model can take it.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    await page.route('**/v1/models', async (route) => {
+      await held;
+      await route.continue();
+    });
+    await page.goto(`${harness.origin}/studio`);
+    await page.getByTestId('models-loading').waitFor();
+    const providerCalls = harness.primary.requests.length;
+    await page.getByTestId('composer-input').fill('Bonjour');
+    await page.getByTestId('composer-input').press('Enter');
+    expect(await page.getByTestId('send').isDisabled()).toBe(true);
+    release();
+    await page.locator('[data-testid="send"]:enabled').waitFor();
+    expect(await page.getByTestId('models-loading').count()).toBe(0);
+    expect(harness.primary.requests.length).toBe(providerCalls);
+    expect(await page.getByTestId('composer-input').inputValue()).toBe('Bonjour');
+    await page.unroute('**/v1/models');
+
+    // Unreachable: the reason, and a button that tries again.
+    await page.route('**/v1/models', (route) => route.abort('failed'));
+    await page.reload();
+    await page.getByTestId('models-error').waitFor();
+    expect(await page.getByTestId('send').isDisabled()).toBe(true);
+    await screenshot(page, 'studio-models-error-fr');
+    await page.unroute('**/v1/models');
+    await page.getByTestId('models-retry').click();
+    await page.getByTestId('model-details').waitFor();
+    expect(await page.getByTestId('models-error').count()).toBe(0);
+
+    // None that can chat (no provider connected yet): said so.
+    await page.route('**/v1/models', (route) => route.fulfill({ json: { object: 'list', data: [] } }));
+    await page.reload();
+    await page.getByTestId('no-models').waitFor();
+    expect(await page.getByTestId('send').isDisabled()).toBe(true);
+  });
+
   it('tells a person without credits how to top up', async () => {
     const { harness } = suite;
     const page = await suite.newPage({ locale: 'fr-FR', viewport: { width: 390, height: 844 } });

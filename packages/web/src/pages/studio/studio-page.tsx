@@ -313,6 +313,34 @@ export function StudioPage({ conversationId }: { conversationId: string | undefi
                 </option>
               ))}
             </select>
+            {/* Without a model nothing can be sent: say why, rather than leave a silent, disabled send button. */}
+            {models.isPending && (
+              <p
+                role="status"
+                data-testid="models-loading"
+                className="text-sm text-slate-600 dark:text-slate-400"
+              >
+                {t('studio.modelsLoading')}
+              </p>
+            )}
+            {models.isError && (
+              <ErrorAlert testId="models-error">
+                <p>{explain(models.error)}</p>
+                <button
+                  type="button"
+                  data-testid="models-retry"
+                  onClick={() => void models.refetch()}
+                  className={`mt-2 ${secondaryButtonClass}`}
+                >
+                  {t('studio.modelsRetry')}
+                </button>
+              </ErrorAlert>
+            )}
+            {models.data?.length === 0 && (
+              <p role="status" data-testid="no-models" className="text-sm text-slate-600 dark:text-slate-400">
+                {t('studio.noModels')}
+              </p>
+            )}
             {selectedModel && (
               <p data-testid="model-details" className="text-sm text-slate-600 dark:text-slate-400">
                 {t('studio.modelDetails', {
