@@ -323,7 +323,8 @@ export function StudioPage({ conversationId }: { conversationId: string | undefi
                 {t('studio.modelsLoading')}
               </p>
             )}
-            {models.isError && (
+            {/* A failed refetch keeps the list it had: that one still works, so no alarm then. */}
+            {models.isError && !models.data && (
               <ErrorAlert testId="models-error">
                 <p>{explain(models.error)}</p>
                 <button
