@@ -19,6 +19,7 @@ import {
   fallbackGateway,
   fastResilience,
   firstProviderKey,
+  providerFixture,
 } from './testing/helpers.js';
 
 /**
@@ -27,11 +28,11 @@ import {
  * providers.
  */
 
-const fixture = (provider: string, name: string) =>
-  new URL(`./providers/${provider}/__fixtures__/${name}`, import.meta.url);
-const answerText = JSON.stringify(readJsonFixture(fixture('openai-compatible', 'text.json')));
-const embeddingsText = JSON.stringify(readJsonFixture(fixture('openai-compatible', 'embeddings.json')));
-const backupEvents = () => readChunksFixture(fixture('openai-compatible', 'text.chunks.txt'));
+const answerText = JSON.stringify(readJsonFixture(providerFixture('openai-compatible', 'text.json')));
+const embeddingsText = JSON.stringify(
+  readJsonFixture(providerFixture('openai-compatible', 'embeddings.json')),
+);
+const backupEvents = () => readChunksFixture(providerFixture('openai-compatible', 'text.chunks.txt'));
 const hello: ChatCompletionRequest = { model: 'smart', messages: [{ role: 'user', content: 'Hi' }] };
 const helloStream: ChatCompletionRequest = { ...hello, stream: true };
 const json = (body: string): Extract<FakeResponse, { kind: 'raw' }> => ({
@@ -194,7 +195,7 @@ describe('a stream the provider answered 2xx', () => {
       type: 'cohere',
       response: {
         kind: 'sse',
-        events: readChunksFixture(fixture('cohere', 'text.chunks.txt')).slice(0, 1),
+        events: readChunksFixture(providerFixture('cohere', 'text.chunks.txt')).slice(0, 1),
       },
     },
     {
@@ -214,7 +215,7 @@ describe('a stream the provider answered 2xx', () => {
   it('is sent on when the provider itself reports a failure before any content (Anthropic overloaded)', async () => {
     first.setHandler(() => ({
       kind: 'sse',
-      events: readNamedChunksFixture(fixture('anthropic', 'overloaded-at-start.chunks.txt')),
+      events: readNamedChunksFixture(providerFixture('anthropic', 'overloaded-at-start.chunks.txt')),
     }));
     const result = await build({ type: 'anthropic' }).chatStream(helloStream, emptyContext);
     await collect(result.chunks);

@@ -18,14 +18,13 @@ import {
   fallbackGateway,
   fastResilience,
   firstProviderKey,
+  providerFixture,
 } from './testing/helpers.js';
 
 /** How a stream starts, when it starts, and how long its gaps may be: the engine's stream path against real HTTP. */
 
-const fixture = (provider: string, name: string) =>
-  new URL(`./providers/${provider}/__fixtures__/${name}`, import.meta.url);
 /** The backup's answer: a role chunk, "Hello, world!", a finish, usage (1,200 in, 40 out) and [DONE]. */
-const backupEvents = () => readChunksFixture(fixture('openai-compatible', 'text.chunks.txt'));
+const backupEvents = () => readChunksFixture(providerFixture('openai-compatible', 'text.chunks.txt'));
 const helloStream: ChatCompletionRequest = {
   model: 'smart',
   messages: [{ role: 'user', content: 'Hi' }],
@@ -36,7 +35,7 @@ const textOf = (chunks: ChatCompletionChunk[]) =>
 
 /** Anthropic opens the message (5,000 input tokens reported), then is overloaded before any content. */
 const overloadedAtStart = () =>
-  readNamedChunksFixture(fixture('anthropic', 'overloaded-at-start.chunks.txt'));
+  readNamedChunksFixture(providerFixture('anthropic', 'overloaded-at-start.chunks.txt'));
 
 let first: FakeUpstream;
 let backup: FakeUpstream;
@@ -115,7 +114,7 @@ describe('a stream starts at its first content, not at the opening role chunk', 
     // Every Anthropic event in its own network read: the role chunk arrives alone, 30 ms before any text.
     first.setHandler(() => ({
       kind: 'sse',
-      events: readNamedChunksFixture(fixture('anthropic', 'text.chunks.txt')),
+      events: readNamedChunksFixture(providerFixture('anthropic', 'text.chunks.txt')),
       eventDelayMs: 30,
     }));
     const result = await build({ type: 'anthropic' }).chatStream(helloStream, emptyContext);
@@ -135,7 +134,7 @@ describe('a stream starts at its first content, not at the opening role chunk', 
       kind: 'sse',
       events: [
         overloadedAtStart()[0]!,
-        { ...readNamedChunksFixture(fixture('anthropic', 'text.chunks.txt'))[1]!, delayMs: 5_000 },
+        { ...readNamedChunksFixture(providerFixture('anthropic', 'text.chunks.txt'))[1]!, delayMs: 5_000 },
       ],
     }));
     backup.setHandler(() => ({ kind: 'sse', events: backupEvents() }));

@@ -12,10 +12,16 @@ import {
   readJsonFixture,
   startFakeUpstream,
 } from './testing/fake-upstream.js';
-import { collect, collectSettled, emptyContext, fastResilience, parseConfig } from './testing/helpers.js';
+import {
+  collect,
+  collectSettled,
+  emptyContext,
+  fastResilience,
+  parseConfig,
+  providerFixture,
+} from './testing/helpers.js';
 
-const openAIFixture = (name: string) =>
-  new URL(`./providers/openai-compatible/__fixtures__/${name}`, import.meta.url);
+const openAIFixture = (name: string) => providerFixture('openai-compatible', name);
 const textAnswer = () => ({ kind: 'json' as const, body: readJsonFixture(openAIFixture('text.json')) });
 const textStream = () => ({
   kind: 'sse' as const,
@@ -757,7 +763,7 @@ describe('a part a target cannot take', () => {
       },
     ],
   });
-  const geminiFixture = (name: string) => new URL(`./providers/gemini/__fixtures__/${name}`, import.meta.url);
+  const geminiFixture = (name: string) => providerFixture('gemini', name);
 
   it('goes to the next target that can, without calling the one that cannot or counting against it', async () => {
     gemini.enqueue(

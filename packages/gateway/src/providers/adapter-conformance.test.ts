@@ -1,8 +1,6 @@
 import { runAdapterConformanceSuite } from '../testing/adapter-conformance.suite.js';
 import { readChunksFixture, readJsonFixture, readNamedChunksFixture } from '../testing/fake-upstream.js';
-
-const fixture = (provider: string, name: string) =>
-  new URL(`./${provider}/__fixtures__/${name}`, import.meta.url);
+import { providerFixture } from '../testing/helpers.js';
 
 /** A recorded answer with the field carrying its usage taken out. */
 function withoutField(answer: unknown, field: string): unknown {
@@ -19,15 +17,18 @@ runAdapterConformanceSuite({
     keys: [key],
     allowPrivateNetwork: true,
   }),
-  textAnswer: readJsonFixture(fixture('openai-compatible', 'text.json')),
-  textAnswerWithoutUsage: withoutField(readJsonFixture(fixture('openai-compatible', 'text.json')), 'usage'),
+  textAnswer: readJsonFixture(providerFixture('openai-compatible', 'text.json')),
+  textAnswerWithoutUsage: withoutField(
+    readJsonFixture(providerFixture('openai-compatible', 'text.json')),
+    'usage',
+  ),
   embeddingsAnswerWithoutUsage: withoutField(
-    readJsonFixture(fixture('openai-compatible', 'embeddings.json')),
+    readJsonFixture(providerFixture('openai-compatible', 'embeddings.json')),
     'usage',
   ),
   embedsTokenIds: true,
   expectedText: 'Hello! How can I assist you today?',
-  textStream: readChunksFixture(fixture('openai-compatible', 'text.chunks.txt')),
+  textStream: readChunksFixture(providerFixture('openai-compatible', 'text.chunks.txt')),
   expectedStreamText: 'Hello, world!',
   errorBody: (message) => ({ error: { message, type: 'invalid_request_error', code: null } }),
 });
@@ -35,9 +36,9 @@ runAdapterConformanceSuite({
 runAdapterConformanceSuite({
   name: 'anthropic',
   provider: (baseUrl, key) => ({ type: 'anthropic', baseUrl, keys: [key], allowPrivateNetwork: true }),
-  textAnswer: readJsonFixture(fixture('anthropic', 'text.json')),
+  textAnswer: readJsonFixture(providerFixture('anthropic', 'text.json')),
   expectedText: 'Hi! My name is Claude.',
-  textStream: readNamedChunksFixture(fixture('anthropic', 'text.chunks.txt')),
+  textStream: readNamedChunksFixture(providerFixture('anthropic', 'text.chunks.txt')),
   expectedStreamText: 'Hello!',
   errorBody: (message) => ({ type: 'error', error: { type: 'api_error', message } }),
 });
@@ -45,11 +46,14 @@ runAdapterConformanceSuite({
 runAdapterConformanceSuite({
   name: 'gemini',
   provider: (baseUrl, key) => ({ type: 'gemini', baseUrl, keys: [key], allowPrivateNetwork: true }),
-  textAnswer: readJsonFixture(fixture('gemini', 'text.json')),
-  textAnswerWithoutUsage: withoutField(readJsonFixture(fixture('gemini', 'text.json')), 'usageMetadata'),
-  embeddingsAnswerWithoutUsage: readJsonFixture(fixture('gemini', 'embeddings.json')),
+  textAnswer: readJsonFixture(providerFixture('gemini', 'text.json')),
+  textAnswerWithoutUsage: withoutField(
+    readJsonFixture(providerFixture('gemini', 'text.json')),
+    'usageMetadata',
+  ),
+  embeddingsAnswerWithoutUsage: readJsonFixture(providerFixture('gemini', 'embeddings.json')),
   expectedText: 'AI learns patterns from data to make predictions.',
-  textStream: readChunksFixture(fixture('gemini', 'text.chunks.txt')),
+  textStream: readChunksFixture(providerFixture('gemini', 'text.chunks.txt')),
   expectedStreamText: 'The sky is blue because of Rayleigh scattering.',
   errorBody: (message) => ({ error: { code: 400, message, status: 'INVALID_ARGUMENT' } }),
 });
@@ -57,11 +61,14 @@ runAdapterConformanceSuite({
 runAdapterConformanceSuite({
   name: 'cohere',
   provider: (baseUrl, key) => ({ type: 'cohere', baseUrl, keys: [key], allowPrivateNetwork: true }),
-  textAnswer: readJsonFixture(fixture('cohere', 'text.json')),
-  textAnswerWithoutUsage: withoutField(readJsonFixture(fixture('cohere', 'text.json')), 'usage'),
-  embeddingsAnswerWithoutUsage: withoutField(readJsonFixture(fixture('cohere', 'embed.json')), 'meta'),
+  textAnswer: readJsonFixture(providerFixture('cohere', 'text.json')),
+  textAnswerWithoutUsage: withoutField(readJsonFixture(providerFixture('cohere', 'text.json')), 'usage'),
+  embeddingsAnswerWithoutUsage: withoutField(
+    readJsonFixture(providerFixture('cohere', 'embed.json')),
+    'meta',
+  ),
   expectedText: 'LLMs are neural networks trained on large text corpora.',
-  textStream: readChunksFixture(fixture('cohere', 'text.chunks.txt')),
+  textStream: readChunksFixture(providerFixture('cohere', 'text.chunks.txt')),
   expectedStreamText: 'Coca-Cola is a soft drink.',
   errorBody: (message) => ({ id: 'error-id', message }),
 });

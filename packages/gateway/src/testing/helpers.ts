@@ -89,3 +89,8 @@ export async function collectSettled<T>(
     return { items, error };
   }
 }
+
+/** A provider's recorded payload: `providers/<provider>/__fixtures__/<name>`. */
+export function providerFixture(provider: string, name: string): URL {
+  return new URL(`../providers/${provider}/__fixtures__/${name}`, import.meta.url);
+}
