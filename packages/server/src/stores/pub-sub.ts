@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
 
@@ -5,6 +6,11 @@ export type MessageHandler = (message: string) => void;
 
 /** Fan-out of messages to every server process (cache invalidation, live notifications). */
 export interface PubSub {
+  /**
+   * This process's subscribers have the message once the returned promise settles (even if it rejects),
+   * so a request that follows an invalidation in the same process never sees the stale entry; other
+   * processes hear it a moment later.
+   */
   publish(channel: string, message: string): Promise<void>;
   /** Resolves once the subscription is active; returns the function that ends it. */
   subscribe(channel: string, handler: MessageHandler): Promise<() => Promise<void>>;
@@ -30,9 +36,14 @@ export class MemoryPubSub implements PubSub {
   }
 }
 
-/** Redis needs a connection of its own for subscriptions; it is opened on first subscribe. */
+/**
+ * Redis needs a connection of its own for subscriptions; it is opened on first subscribe. Redis delivers a
+ * message back to its publisher asynchronously, after `PUBLISH` has answered, so this process hands its own
+ * messages to its handlers directly and skips their echo, which it recognises by a tag naming the publisher.
+ */
 export class RedisPubSub implements PubSub {
   readonly #handlers = new Map<string, Set<MessageHandler>>();
+  readonly #origin = randomUUID();
   #subscriber: Redis | undefined;
 
   constructor(
@@ -41,7 +52,9 @@ export class RedisPubSub implements PubSub {
   ) {}
 
   async publish(channel: string, message: string) {
-    await this.redis.publish(this.prefix + channel, message);
+    const fullChannel = this.prefix + channel;
+    this.#deliver(fullChannel, message);
+    await this.redis.publish(fullChannel, `${this.#origin} ${message}`);
   }
 
   async subscribe(channel: string, handler: MessageHandler) {
@@ -69,11 +82,17 @@ export class RedisPubSub implements PubSub {
     this.#subscriber = undefined;
   }
 
+  #deliver(fullChannel: string, message: string) {
+    for (const handler of this.#handlers.get(fullChannel) ?? []) handler(message);
+  }
+
   #ensureSubscriber(): Redis {
     if (!this.#subscriber) {
       this.#subscriber = this.redis.duplicate();
-      this.#subscriber.on('message', (channel: string, message: string) => {
-        for (const handler of this.#handlers.get(channel) ?? []) handler(message);
+      this.#subscriber.on('message', (fullChannel: string, tagged: string) => {
+        const space = tagged.indexOf(' ');
+        if (space === -1 || tagged.slice(0, space) === this.#origin) return;
+        this.#deliver(fullChannel, tagged.slice(space + 1));
       });
     }
     return this.#subscriber;

@@ -143,6 +143,16 @@ export function describeStores(backend: StoreBackend) {
         expect(first).toEqual(['one']);
         await stopSecond();
       });
+
+      it("has the publisher's own subscribers hold the message when publish resolves, and only once", async () => {
+        const heard: string[] = [];
+        const stop = await stores.pubSub.subscribe('evict', (message) => heard.push(message));
+        await stores.pubSub.publish('evict', 'key one');
+        expect(heard).toEqual(['key one']); // no wait: the next request in this process must see it
+        await sleep(200); // Redis's own echo of the message arrives in this window and is not delivered again
+        expect(heard).toEqual(['key one']);
+        await stop();
+      });
     });
 
     describe('job queue', () => {
