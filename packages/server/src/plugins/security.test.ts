@@ -53,14 +53,63 @@ describe('security headers and CORS', () => {
           'access-control-request-headers': 'x-csrf-token',
         },
       });
+      expect(preflight.statusCode).toBe(204);
       expect(preflight.headers['access-control-allow-origin']).toBe(origin);
       expect(preflight.headers['access-control-allow-credentials']).toBe('true');
+      expect(preflight.headers['access-control-allow-methods']).toContain('PATCH');
+      expect(preflight.headers['access-control-allow-headers']).toBe('x-csrf-token');
+      expect(preflight.headers['access-control-max-age']).toBe('600');
     }
     const evil = await harness.app.inject({
       url: '/api/account',
       headers: { origin: 'https://evil.example' },
     });
     expect(evil.headers['access-control-allow-origin']).toBeUndefined();
+    expect(evil.headers['access-control-allow-credentials']).toBeUndefined();
+    expect(evil.headers.vary).toBe('Origin');
+    const evilPreflight = await harness.app.inject({
+      method: 'OPTIONS',
+      url: '/v1/chat/completions',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
+    });
+    expect(evilPreflight.statusCode).toBe(404);
+    expect(evilPreflight.headers['access-control-allow-origin']).toBeUndefined();
+  });
+
+  it("lets an allowed page call /v1 with a browser SDK's own headers and read what the call cost", async () => {
+    const preflight = await harness.app.inject({
+      method: 'OPTIONS',
+      url: '/v1/chat/completions',
+      headers: {
+        origin: 'https://partner.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization,content-type,x-stainless-os, x-stainless-retry-count',
+      },
+    });
+    expect(preflight.statusCode).toBe(204);
+    expect(preflight.headers['access-control-allow-headers']).toBe(
+      'authorization,content-type,x-stainless-os, x-stainless-retry-count',
+    );
+    expect(preflight.headers.vary).toBe('Origin, Access-Control-Request-Headers');
+
+    const call = await harness.app.inject({ url: '/v1/models', headers: { origin: 'https://partner.example' } });
+    expect(call.headers['access-control-allow-origin']).toBe('https://partner.example');
+    const exposed = String(call.headers['access-control-expose-headers']).split(', ');
+    expect(exposed).toEqual(
+      expect.arrayContaining(['x-request-id', 'retry-after', 'x-should-retry', 'x-webox-credits-charged']),
+    );
+  });
+
+  it('gives a call without Origin (an SDK, a server) no CORS headers, only Vary: Origin', async () => {
+    for (const request of [
+      { url: '/v1/models' },
+      { url: '/health' },
+      { method: 'OPTIONS' as const, url: '/api/account', headers: { 'access-control-request-method': 'POST' } },
+    ]) {
+      const response = await harness.app.inject(request);
+      expect(response.headers.vary).toBe('Origin');
+      expect(Object.keys(response.headers).filter((name) => name.startsWith('access-control-'))).toEqual([]);
+    }
   });
 
   it('refuses NUL characters anywhere in /api input with 400, before they reach the database', async () => {

@@ -78,11 +78,26 @@ export async function registerSecurity(app: FastifyInstance): Promise<void> {
   });
   const origins = allowedOrigins(app.env);
   await app.register(cors, {
-    origin: (origin, callback) => callback(null, origin === undefined || origins.has(origin)),
+    // Only a browser's cross-origin request carries Origin. Any other call (SDKs and servers: nearly all of /v1)
+    // gets Vary: Origin and no CORS header: those would be bytes on every answer that no one reads.
+    origin: (origin, callback) => callback(null, origin !== undefined && origins.has(origin)),
     credentials: true,
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
-    allowedHeaders: ['authorization', 'content-type', 'x-csrf-token', 'x-request-id', 'idempotency-key'],
-    exposedHeaders: ['x-request-id', 'retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining'],
+    // allowedHeaders left out: a preflight from an allowed (trusted) origin may send the headers it asks for, which
+    // the browser SDKs need (`x-stainless-*`; `anthropic-version`, `x-api-key`).
+    exposedHeaders: [
+      'x-request-id',
+      'retry-after',
+      'x-should-retry',
+      'x-ratelimit-limit',
+      'x-ratelimit-remaining',
+      'x-webox-credits-charged',
+      'x-webox-credits-balance',
+      'x-webox-provider',
+      'x-webox-served-model',
+      'x-webox-cache',
+      'x-webox-warnings',
+    ],
     maxAge: 600,
   });
 }
