@@ -83,7 +83,8 @@ describe('security headers and CORS', () => {
       headers: {
         origin: 'https://partner.example',
         'access-control-request-method': 'POST',
-        'access-control-request-headers': 'authorization,content-type,x-stainless-os, x-stainless-retry-count',
+        'access-control-request-headers':
+          'authorization,content-type,x-stainless-os, x-stainless-retry-count',
       },
     });
     expect(preflight.statusCode).toBe(204);
@@ -92,7 +93,10 @@ describe('security headers and CORS', () => {
     );
     expect(preflight.headers.vary).toBe('Origin, Access-Control-Request-Headers');
 
-    const call = await harness.app.inject({ url: '/v1/models', headers: { origin: 'https://partner.example' } });
+    const call = await harness.app.inject({
+      url: '/v1/models',
+      headers: { origin: 'https://partner.example' },
+    });
     expect(call.headers['access-control-allow-origin']).toBe('https://partner.example');
     const exposed = String(call.headers['access-control-expose-headers']).split(', ');
     expect(exposed).toEqual(
@@ -104,7 +108,11 @@ describe('security headers and CORS', () => {
     for (const request of [
       { url: '/v1/models' },
       { url: '/health' },
-      { method: 'OPTIONS' as const, url: '/api/account', headers: { 'access-control-request-method': 'POST' } },
+      {
+        method: 'OPTIONS' as const,
+        url: '/api/account',
+        headers: { 'access-control-request-method': 'POST' },
+      },
     ]) {
       const response = await harness.app.inject(request);
       expect(response.headers.vary).toBe('Origin');
