@@ -1,4 +1,4 @@
-import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { access, mkdir, open, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import { sql } from 'drizzle-orm';
@@ -84,6 +84,14 @@ async function connectPostgres(url: string, poolSize: number): Promise<DatabaseC
   };
 }
 
+/** Whether a PGlite folder already holds a database (initdb writes `PG_VERSION` into it). */
+async function holdsDatabase(directory: string): Promise<boolean> {
+  return access(path.join(directory, 'PG_VERSION')).then(
+    () => true,
+    () => false,
+  );
+}
+
 async function connectPglite(dataDir: string, startFrom: string | undefined): Promise<DatabaseConnection> {
   const inMemory = dataDir.startsWith('memory://');
   const directory = inMemory ? dataDir : path.resolve(dataDir, 'pglite');
@@ -91,6 +99,10 @@ async function connectPglite(dataDir: string, startFrom: string | undefined): Pr
   let client: PgliteThread;
   const crashListeners: Array<(crash: WorkerCrash) => void> = [];
   try {
+    // A WebAssembly memory only grows: creating the database (initdb) would leave the worker ≈ 500 MiB it never
+    // needs again (a new server measured ≈ 950 MiB RSS against ≈ 460 MiB once restarted on the same folder). So a
+    // worker of its own creates a new folder's database and exits, and the server's worker opens it afresh.
+    if (!inMemory && !(await holdsDatabase(directory))) await (await PgliteThread.open(directory)).close();
     // PGlite runs in a worker thread, so its synchronous WebAssembly work never blocks the event loop.
     client = await PgliteThread.open(directory, {
       onCrash: (crash) => {
