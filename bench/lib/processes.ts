@@ -1,6 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -108,7 +108,21 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Resident and peak resident memory of a process and its children (cluster workers), in bytes. */
+/**
+ * Starts a new peak-memory window for a process and its children: Linux's high-water mark (VmHWM) otherwise counts
+ * from the process's start, so a peak read after a burst would include whatever start-up needed.
+ */
+export function resetPeakMemory(pid: number): void {
+  for (const id of [pid, ...childrenOf(pid)]) {
+    try {
+      writeFileSync(`/proc/${id}/clear_refs`, '5');
+    } catch {
+      // The process ended, or this kernel has no clear_refs: the peak then counts from the process's start.
+    }
+  }
+}
+
+/** Resident and peak resident memory (since the start, or since `resetPeakMemory`) of a process and its children, in bytes. */
 export function memoryOf(pid: number): { rss: number; peak: number } {
   let rss = 0;
   let peak = 0;

@@ -1,5 +1,5 @@
 import { Agent, request } from 'node:http';
-import { memoryOf, sleep, startProcess, tsNode } from './processes.js';
+import { memoryOf, resetPeakMemory, sleep, startProcess, tsNode } from './processes.js';
 import { BENCH_MODEL, startWebox } from './webox.js';
 
 export interface StreamRun {
@@ -163,6 +163,7 @@ export async function runStreamScale(options: {
       await runStreams({ url, streams: 50, key: key! });
       const pid = webox.child.pid!;
       const before = memoryOf(pid);
+      resetPeakMemory(pid);
       let peakRss = before.rss;
       const sampler = setInterval(() => {
         peakRss = Math.max(peakRss, memoryOf(pid).rss);
