@@ -13,18 +13,23 @@ describe.skipIf(!url)('RedisPubSub across processes', () => {
     await Promise.all(connections.map((redis) => redis.quit()));
   });
 
-  /** Two processes sharing one Redis, as two servers behind a load balancer do. */
-  function twoProcesses(): [RedisPubSub, RedisPubSub] {
+  const connect = () => {
+    const redis = new Redis(url as string);
+    connections.push(redis);
+    return redis;
+  };
+
+  /** Two processes sharing one Redis and prefix, as two servers behind a load balancer do. */
+  function twoProcesses() {
     const prefix = `webox_t_pubsub_${randomBytes(4).toString('hex')}:`;
-    const [a, b] = [new Redis(url as string), new Redis(url as string)];
-    connections.push(a, b);
-    const pair: [RedisPubSub, RedisPubSub] = [new RedisPubSub(a, prefix), new RedisPubSub(b, prefix)];
-    pubSubs.push(...pair);
-    return pair;
+    const first = new RedisPubSub(connect(), prefix);
+    const second = new RedisPubSub(connect(), prefix);
+    pubSubs.push(first, second);
+    return { first, second, prefix };
   }
 
   it('delivers a message once to the publisher at once and once to the other process soon after', async () => {
-    const [first, second] = twoProcesses();
+    const { first, second } = twoProcesses();
     const heardByFirst: string[] = [];
     const heardBySecond: string[] = [];
     await first.subscribe('revoked', (message) => heardByFirst.push(message));
@@ -43,9 +48,17 @@ describe.skipIf(!url)('RedisPubSub across processes', () => {
     await expect.poll(() => heardByFirst).toEqual(['hash with spaces', 'another', 'last']);
   });
 
+  it('hears an untagged message from a process of the version before, as during a rolling deploy', async () => {
+    const { first, prefix } = twoProcesses();
+    const heard: string[] = [];
+    await first.subscribe('revoked', (message) => heard.push(message));
+    await connect().publish(`${prefix}revoked`, 'sha256-of-a-key');
+    await expect.poll(() => heard).toEqual(['sha256-of-a-key']);
+  });
+
   it('does not deliver to a channel of another prefix', async () => {
-    const [first] = twoProcesses();
-    const [stranger] = twoProcesses();
+    const { first } = twoProcesses();
+    const { first: stranger } = twoProcesses();
     const heard: string[] = [];
     await stranger.subscribe('revoked', (message) => heard.push(message));
     await first.publish('revoked', 'not yours');

@@ -91,8 +91,9 @@ export class RedisPubSub implements PubSub {
       this.#subscriber = this.redis.duplicate();
       this.#subscriber.on('message', (fullChannel: string, tagged: string) => {
         const space = tagged.indexOf(' ');
-        if (space === -1 || tagged.slice(0, space) === this.#origin) return;
-        this.#deliver(fullChannel, tagged.slice(space + 1));
+        // Untagged: from a process of an earlier version, during a rolling deploy (no message held a space then).
+        if (space === -1) this.#deliver(fullChannel, tagged);
+        else if (tagged.slice(0, space) !== this.#origin) this.#deliver(fullChannel, tagged.slice(space + 1));
       });
     }
     return this.#subscriber;
