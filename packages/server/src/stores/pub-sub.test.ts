@@ -41,11 +41,12 @@ describe.skipIf(!url)('RedisPubSub across processes', () => {
 
     await second.publish('revoked', 'another');
     expect(heardBySecond).toEqual(['hash with spaces', 'another']);
+    await expect.poll(() => heardByFirst).toEqual(['hash with spaces', 'another']);
     await first.publish('revoked', 'last');
-    // One connection receives in order: once each process has heard the other's later message, the echo
-    // of its own earlier one has come back too, and it was not delivered again.
+    expect(heardByFirst).toEqual(['hash with spaces', 'another', 'last']);
+    // Redis sends each subscriber the messages in the order they were published: when a process hears the other's
+    // later message, the echo of its own earlier one has come back before it, and was not delivered again.
     await expect.poll(() => heardBySecond).toEqual(['hash with spaces', 'another', 'last']);
-    await expect.poll(() => heardByFirst).toEqual(['hash with spaces', 'another', 'last']);
   });
 
   it('hears an untagged message from a process of the version before, as during a rolling deploy', async () => {
