@@ -390,14 +390,25 @@ describe('billing across real server processes', { timeout: 300_000 }, () => {
       HOLD_TTL_SECONDS: '5',
       LOG_LEVEL: 'info',
     };
-    upstream.setHandler(() => fakeCompletion(undefined, { delayMs: 300 }));
+    // The first ten calls are answered (settled before the kill); the rest hang at the upstream, so the kill finds
+    // calls in flight with their credits held, however fast the machine (a fixed wait once found none left).
+    let forwarded = 0;
+    upstream.setHandler(() => (++forwarded <= 10 ? fakeCompletion() : { kind: 'hang' }));
     const first = await startServerProcess(environment);
     servers.push(first);
-    const load = Promise.all(Array.from({ length: 60 }, () => send(first.url, key)));
-    await new Promise((resolve) => setTimeout(resolve, 450));
+    const answered: number[] = [];
+    const load = Promise.all(
+      Array.from({ length: 60 }, async () => {
+        const status = await send(first.url, key);
+        answered.push(status);
+        return status;
+      }),
+    );
+    await expect.poll(() => answered.includes(200) && forwarded > 10).toBe(true);
     const killedAt = Date.now();
     await first.stop('SIGKILL');
     const beforeRestart = tally(await load);
+    expect(beforeRestart[200]).toBeGreaterThan(0);
     expect(beforeRestart[0]).toBeGreaterThan(0);
 
     upstream.setHandler(() => fakeCompletion());
