@@ -172,11 +172,13 @@ for (const pair of backendPairs()) {
           .statusCode,
       ).toBe(200);
 
-      const actions = (await auditOf(admin.userId)).filter((event) => event.type === 'admin.action');
-      expect(actions.map((event) => event.details.route)).toEqual([
-        '/api/admin/security-policy',
-        '/api/admin/billing/wallets/:walletId/entries',
-      ]);
+      // admin.action is written once the answer is sent (an onResponse hook), so the last one may land a moment later.
+      const adminActions = async () =>
+        (await auditOf(admin.userId)).filter((event) => event.type === 'admin.action');
+      await expect
+        .poll(async () => (await adminActions()).map((event) => event.details.route))
+        .toEqual(['/api/admin/security-policy', '/api/admin/billing/wallets/:walletId/entries']);
+      const actions = await adminActions();
       expect(actions[1]).toMatchObject({
         actorId: admin.userId,
         ip,

@@ -296,11 +296,13 @@ for (const pair of backendPairs()) {
         .where(and(eq(creditHolds.walletId, wallet.id), eq(creditHolds.status, 'active')));
       expect(lease?.requestId).toMatch(/^lease:/);
       // Idle for 100 ms, the lease gives back what it did not spend.
-      await expect.poll(() => getBalance(database.db, wallet.id)).toEqual({
-        balance: 99_900,
-        held: 0,
-        available: 99_900,
-      });
+      await expect
+        .poll(() => getBalance(database.db, wallet.id))
+        .toEqual({
+          balance: 99_900,
+          held: 0,
+          available: 99_900,
+        });
       await leases.close();
     });
   });
